@@ -1,0 +1,132 @@
+# vmdb - build, test, benchmark and install.
+#
+#   make            libvmdb.a and libvmdb.so in build/
+#   make demo       the demo on a small database (installs what it needs)
+#   make test       the Criterion suite, then again under ASan+UBSan, then
+#                   the install check (installs what it needs)
+#   make bench      benchmarks (figures in docs/benchmarks.md)
+#   make valgrind   the suite under valgrind's leak checker
+#   make install PREFIX=/usr/local
+
+VERSION      := 0.1.0
+SOVERSION    := 0
+PREFIX       ?= /usr/local
+ifeq ($(origin CC),default)
+CC           := gcc
+endif
+BUILD        := build
+
+WARN         := -Wall -Wextra -Werror
+BASE_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -pthread
+CFLAGS       ?= -O2 -g
+LIB_CFLAGS   := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
+LDLIBS       := -pthread
+
+ENGINE_SRC   := $(wildcard engine/*.c)
+TEST_SRC     := $(wildcard tests/test_*.c)
+HEADERS      := $(wildcard include/*.h include/vmdb/*.h engine/*.h)
+
+LIB_OBJ      := $(ENGINE_SRC:engine/%.c=$(BUILD)/engine/%.o)
+STATIC_LIB   := $(BUILD)/libvmdb.a
+SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
+
+# Debian packages the build, the tests and the benchmarks need.
+DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
+
+.PHONY: all deps test test-plain test-asan test-install demo bench valgrind install clean
+
+all: $(STATIC_LIB) $(SHARED_LIB)
+
+# Installs only what is missing, so a machine that has everything pays a
+# dpkg query per package and nothing else.
+deps:
+	@missing=""; \
+	for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "make deps: installing$$missing"; \
+	    sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BUILD)/engine/%.o: engine/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(STATIC_LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libvmdb.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
+	ln -sf libvmdb.so.$(VERSION) $(BUILD)/libvmdb.so.$(SOVERSION)
+	ln -sf libvmdb.so.$(SOVERSION) $(BUILD)/libvmdb.so
+
+# The tests link the engine's objects directly, compiled with the os
+# layer's fault injection, so every failure path can be provoked.
+define test_build
+$(BUILD)/$(1)/engine/%.o: engine/%.c $(HEADERS)
+	@mkdir -p $$(@D)
+	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -c $$< -o $$@
+
+$(BUILD)/$(1)/tests/%.o: tests/%.c $(HEADERS) tests/helpers.h
+	@mkdir -p $$(@D)
+	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -Iengine -c $$< -o $$@
+
+$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o)
+	$(CC) $(2) -o $$@ $$^ -lcriterion $(LDLIBS)
+endef
+
+PLAIN_FLAGS := -O2 -g
+ASAN_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+$(eval $(call test_build,plain,$(PLAIN_FLAGS)))
+$(eval $(call test_build,asan,$(ASAN_FLAGS)))
+
+test: deps all
+	$(MAKE) --no-print-directory test-plain
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-install
+
+test-plain: $(BUILD)/plain/vmdb_tests
+	@echo "== Criterion suite"
+	$(BUILD)/plain/vmdb_tests
+
+test-asan: $(BUILD)/asan/vmdb_tests
+	@echo "== Criterion suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(BUILD)/asan/vmdb_tests
+
+test-install: all
+	@echo "== make install + pkg-config"
+	sh tests/install_test.sh
+
+valgrind: deps $(BUILD)/plain/vmdb_tests
+	valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    --error-exitcode=1 --trace-children=yes $(BUILD)/plain/vmdb_tests -j1
+
+$(BUILD)/demo: docs/examples/demo.c $(STATIC_LIB)
+	$(CC) $(BASE_CFLAGS) -O2 -o $@ $< $(STATIC_LIB) $(LDLIBS)
+
+demo: deps $(BUILD)/demo
+	$(BUILD)/demo
+
+$(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(STATIC_LIB) -lxxhash $(LDLIBS)
+
+bench: deps $(BUILD)/bench/map_bench
+	$(BUILD)/bench/map_bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/vmdb.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/vmdb/*.h $(DESTDIR)$(PREFIX)/include/vmdb/
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libvmdb.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libvmdb.so.$(SOVERSION)
+	ln -sf libvmdb.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvmdb.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' vmdb.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmdb.pc
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,425 @@
+/*
+ * engine/os.c - Linux implementation of the os seam (see os.h).
+ *
+ * Nothing outside this file includes <sys/mman.h>, <fcntl.h> or <unistd.h>
+ * for system calls. Each wrapper returns 0 or -errno and keeps no state,
+ * except the fault table of a VMDB_FAULT_INJECTION build.
+ */
+#define _GNU_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifdef VMDB_FAULT_INJECTION
+static struct {
+    int err;
+    unsigned skip;
+    bool armed;
+} faults[VMDB__OS_OP_COUNT];
+
+void vmdb__os_inject_fault(enum vmdb__os_op op, int err, unsigned skip)
+{
+    faults[op].err = err;
+    faults[op].skip = skip;
+    faults[op].armed = true;
+}
+
+void vmdb__os_clear_faults(void)
+{
+    memset(faults, 0, sizeof faults);
+}
+
+static int injected(enum vmdb__os_op op)
+{
+    if (!faults[op].armed)
+        return 0;
+    if (faults[op].skip > 0) {
+        faults[op].skip--;
+        return 0;
+    }
+    faults[op].armed = false;
+    return -faults[op].err;
+}
+#define INJECT(op)                                                             \
+    do {                                                                       \
+        int injected_rc_ = injected(VMDB__OS_OP_##op);                         \
+        if (injected_rc_)                                                      \
+            return injected_rc_;                                               \
+    } while (0)
+#else
+#define INJECT(op) ((void)0)
+#endif
+
+size_t vmdb__os_page_size(void)
+{
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+size_t vmdb__os_huge_page_size(void)
+{
+    static size_t huge;
+    if (!huge) {
+        unsigned long long v = 0;
+        FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
+        if (f) {
+            if (fscanf(f, "%llu", &v) != 1)
+                v = 0;
+            fclose(f);
+        }
+        huge = v ? (size_t)v : (size_t)2 << 20;
+    }
+    return huge;
+}
+
+int vmdb__os_open(const char *path, int flags, unsigned perm, int *fd)
+{
+    INJECT(OPEN);
+    int oflags = O_CLOEXEC | ((flags & VMDB__OS_RDWR) ? O_RDWR : O_RDONLY);
+    if (flags & VMDB__OS_CREATE)
+        oflags |= O_CREAT;
+    if (flags & VMDB__OS_EXCL)
+        oflags |= O_EXCL;
+    if (flags & VMDB__OS_TRUNC)
+        oflags |= O_TRUNC;
+    int rc;
+    do
+        rc = open(path, oflags, (mode_t)perm);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return -errno;
+    *fd = rc;
+    return 0;
+}
+
+int vmdb__os_dup(int fd, int *out)
+{
+    int rc = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (rc < 0)
+        return -errno;
+    *out = rc;
+    return 0;
+}
+
+void vmdb__os_close(int fd)
+{
+    /* Linux releases the descriptor even when close reports EINTR, so a
+     * retry could close a descriptor another thread just opened. */
+    if (fd >= 0)
+        (void)close(fd);
+}
+
+static void fill_stat(const struct stat *sb, vmdb__os_stat *st)
+{
+    st->size = (uint64_t)sb->st_size;
+    st->is_regular = S_ISREG(sb->st_mode);
+    st->is_dir = S_ISDIR(sb->st_mode);
+}
+
+int vmdb__os_fstat(int fd, vmdb__os_stat *st)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) < 0)
+        return -errno;
+    fill_stat(&sb, st);
+    return 0;
+}
+
+int vmdb__os_fd_writable(int fd, bool *writable)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    *writable = (fl & O_ACCMODE) != O_RDONLY;
+    return 0;
+}
+
+int vmdb__os_stat_path(const char *path, vmdb__os_stat *st)
+{
+    struct stat sb;
+    if (stat(path, &sb) < 0)
+        return -errno;
+    fill_stat(&sb, st);
+    return 0;
+}
+
+int vmdb__os_allocate(int fd, uint64_t off, uint64_t len)
+{
+    INJECT(ALLOCATE);
+    if (len == 0)
+        return 0;
+    if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+        return -EFBIG;
+    int rc;
+    do
+        rc = fallocate(fd, 0, (off_t)off, (off_t)len);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0)
+        return 0;
+    if (errno != EOPNOTSUPP)
+        return -errno;
+    /* A file system without fallocate: glibc's emulation writes a byte in
+     * every block, which reserves the blocks just the same. */
+    return -posix_fallocate(fd, (off_t)off, (off_t)len);
+}
+
+int vmdb__os_truncate(int fd, uint64_t size)
+{
+    if (size > (uint64_t)INT64_MAX)
+        return -EFBIG;
+    int rc;
+    do
+        rc = ftruncate(fd, (off_t)size);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
+int vmdb__os_sync(int fd, bool data_only)
+{
+    INJECT(SYNC);
+    int rc = data_only ? fdatasync(fd) : fsync(fd);
+    return rc < 0 ? -errno : 0;
+}
+
+/* A rename or create is durable only once its directory entry is: fsync
+ * the directory that holds `path`. */
+int vmdb__os_sync_dir_of(const char *path)
+{
+    INJECT(SYNC);
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n >= sizeof dir)
+            return -ENAMETOOLONG;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int vmdb__os_pread_all(int fd, void *dst, size_t len, uint64_t off)
+{
+    char *p = dst;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -ENODATA; /* the file ended first */
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int vmdb__os_pwrite_all(int fd, const void *src, size_t len, uint64_t off)
+{
+    INJECT(WRITE);
+    const char *p = src;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int vmdb__os_rename(const char *from, const char *to)
+{
+    INJECT(RENAME);
+    return rename(from, to) < 0 ? -errno : 0;
+}
+
+int vmdb__os_unlink(const char *path)
+{
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+static int to_prot(enum vmdb__os_prot prot)
+{
+    switch (prot) {
+    case VMDB__PROT_READ:
+        return PROT_READ;
+    case VMDB__PROT_RW:
+        return PROT_READ | PROT_WRITE;
+    case VMDB__PROT_NONE:
+        break;
+    }
+    return PROT_NONE;
+}
+
+/* Over-reserves by `align` and trims both ends, the portable way to get an
+ * aligned range: huge pages need 2 MiB-aligned virtual addresses. */
+int vmdb__os_reserve(size_t len, size_t align, void **out)
+{
+    size_t page = vmdb__os_page_size();
+    if (align < page)
+        align = page;
+    if (len > SIZE_MAX - align)
+        return -ENOMEM;
+    size_t span = len + (align > page ? align : 0);
+    char *p = mmap(NULL, span, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    char *start = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+    if (start > p)
+        munmap(p, (size_t)(start - p));
+    char *end = start + len;
+    if (end < p + span)
+        munmap(end, (size_t)(p + span - end));
+    *out = start;
+    return 0;
+}
+
+int vmdb__os_map_fixed(void *addr, size_t len, const vmdb__os_mapping *how,
+                       int fd, uint64_t off)
+{
+    INJECT(MAP);
+    int flags = MAP_FIXED | (how->shared ? MAP_SHARED : MAP_PRIVATE);
+    if (how->populate)
+        flags |= MAP_POPULATE;
+    if (fd < 0) {
+        flags |= MAP_ANONYMOUS;
+        if (how->hugetlb)
+            flags |= MAP_HUGETLB;
+        off = 0;
+    }
+    void *p = mmap(addr, len, to_prot(how->prot), flags, fd, (off_t)off);
+    if (p == MAP_FAILED)
+        return -errno;
+    return 0;
+}
+
+int vmdb__os_unmap(void *addr, size_t len)
+{
+    return munmap(addr, len) < 0 ? -errno : 0;
+}
+
+int vmdb__os_protect(void *addr, size_t len, enum vmdb__os_prot prot)
+{
+    return mprotect(addr, len, to_prot(prot)) < 0 ? -errno : 0;
+}
+
+int vmdb__os_flush(void *addr, size_t len, bool sync)
+{
+    INJECT(FLUSH);
+    return msync(addr, len, sync ? MS_SYNC : MS_ASYNC) < 0 ? -errno : 0;
+}
+
+int vmdb__os_advise(void *addr, size_t len, enum vmdb__os_advice advice)
+{
+    static const int native[] = {
+        [VMDB__ADV_NORMAL] = MADV_NORMAL,
+        [VMDB__ADV_SEQUENTIAL] = MADV_SEQUENTIAL,
+        [VMDB__ADV_RANDOM] = MADV_RANDOM,
+        [VMDB__ADV_WILLNEED] = MADV_WILLNEED,
+        [VMDB__ADV_DONTNEED] = MADV_DONTNEED,
+    };
+    return madvise(addr, len, native[advice]) < 0 ? -errno : 0;
+}
+
+int vmdb__os_advise_huge(void *addr, size_t len, bool on)
+{
+    return madvise(addr, len, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) < 0 ? -errno : 0;
+}
+
+int vmdb__os_lock_ram(void *addr, size_t len, bool on)
+{
+    int rc = on ? mlock(addr, len) : munlock(addr, len);
+    return rc < 0 ? -errno : 0;
+}
+
+/* Sums the huge-page counters of every smaps entry that overlaps the range.
+ * Entries are headed by "start-end perms ..." lines; counters are in kB. */
+int vmdb__os_huge_bytes(void *addr, size_t len, uint64_t *bytes)
+{
+    FILE *f = fopen("/proc/self/smaps", "re");
+    if (!f)
+        return -errno;
+    uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+    bool inside = false;
+    uint64_t total_kb = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long start, end;
+        unsigned long long kb;
+        char key[64];
+        if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = start < hi && end > lo;
+        } else if (inside && sscanf(line, "%63[^:]: %llu kB", key, &kb) == 2) {
+            if (!strcmp(key, "AnonHugePages") || !strcmp(key, "FilePmdMapped") ||
+                !strcmp(key, "ShmemPmdMapped") || !strcmp(key, "Shared_Hugetlb") ||
+                !strcmp(key, "Private_Hugetlb"))
+                total_kb += kb;
+        }
+    }
+    fclose(f);
+    *bytes = total_kb * 1024;
+    return 0;
+}
+
+int vmdb__os_resident_bytes(void *addr, size_t len, uint64_t *bytes)
+{
+    size_t page = vmdb__os_page_size();
+    size_t pages = (len + page - 1) / page;
+    unsigned char *vec = malloc(pages ? pages : 1);
+    if (!vec)
+        return -ENOMEM;
+    uint64_t n = 0;
+    int rc = 0;
+    if (pages && mincore(addr, len, vec) < 0) {
+        rc = -errno;
+    } else {
+        for (size_t i = 0; i < pages; i++)
+            n += vec[i] & 1;
+    }
+    free(vec);
+    if (rc == 0)
+        *bytes = n * page;
+    return rc;
+}
+
+uint64_t vmdb__os_hugetlb_free(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long n = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "HugePages_Free: %llu", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}

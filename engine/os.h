@@ -1,0 +1,118 @@
+/*
+ * engine/os.h - the operating-system seam.
+ *
+ * Every system call vmdb makes (open, mmap, msync, madvise, fallocate,
+ * fsync, flock, memfd_create, ...) is behind one of these functions, and
+ * engine/os.c is the only file that includes the OS headers that declare
+ * them. A port to another OS replaces os.c; a test build compiled with
+ * VMDB_FAULT_INJECTION can make any operation fail on demand, and later a
+ * power-loss simulator can stand in for the durable image at the same seam.
+ *
+ * Convention: every function returns 0 or a negative errno value and leaves
+ * the error context alone. The caller knows which file and which offset
+ * the call was about, so it is the caller that turns the errno into a
+ * VMDB_E* code with a message (vmdb__fail_os).
+ */
+#ifndef VMDB_ENGINE_OS_H
+#define VMDB_ENGINE_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Open flags, translated to the OS's own in os.c. */
+enum {
+    VMDB__OS_RDONLY = 0,
+    VMDB__OS_RDWR = 1 << 0,
+    VMDB__OS_CREATE = 1 << 1,
+    VMDB__OS_EXCL = 1 << 2,
+    VMDB__OS_TRUNC = 1 << 3,
+};
+
+enum vmdb__os_prot { VMDB__PROT_NONE, VMDB__PROT_READ, VMDB__PROT_RW };
+
+/* What an open file descriptor refers to. */
+typedef struct vmdb__os_stat {
+    uint64_t size; /* bytes */
+    bool is_regular;
+    bool is_dir;
+} vmdb__os_stat;
+
+/* How a range of memory is mapped. */
+typedef struct vmdb__os_mapping {
+    enum vmdb__os_prot prot;
+    bool shared;   /* MAP_SHARED rather than a private copy-on-write map */
+    bool populate; /* pre-fault every page now */
+    bool hugetlb;  /* anonymous memory from the huge page pool */
+} vmdb__os_mapping;
+
+size_t vmdb__os_page_size(void);
+/* The PMD-sized huge page the kernel would use (2 MiB on x86-64). */
+size_t vmdb__os_huge_page_size(void);
+
+int vmdb__os_open(const char *path, int flags, unsigned perm, int *fd);
+int vmdb__os_dup(int fd, int *out);
+void vmdb__os_close(int fd);
+int vmdb__os_fstat(int fd, vmdb__os_stat *st);
+/* Whether `fd` was opened for writing. */
+int vmdb__os_fd_writable(int fd, bool *writable);
+int vmdb__os_stat_path(const char *path, vmdb__os_stat *st);
+/* Reserves disk blocks for [off, off+len), extending the file if needed,
+ * so a later store through a mapping cannot meet ENOSPC as SIGBUS. */
+int vmdb__os_allocate(int fd, uint64_t off, uint64_t len);
+int vmdb__os_truncate(int fd, uint64_t size);
+int vmdb__os_sync(int fd, bool data_only);
+int vmdb__os_sync_dir_of(const char *path);
+/* Whole-buffer I/O: loops over short transfers and EINTR. */
+int vmdb__os_pread_all(int fd, void *dst, size_t len, uint64_t off);
+int vmdb__os_pwrite_all(int fd, const void *src, size_t len, uint64_t off);
+int vmdb__os_rename(const char *from, const char *to);
+int vmdb__os_unlink(const char *path);
+
+/* Reserves `len` bytes of address space, aligned to `align` (a power of two
+ * at least the page size), with no access and no memory committed. */
+int vmdb__os_reserve(size_t len, size_t align, void **out);
+/* Maps over [addr, addr+len), which must lie inside a reservation. fd < 0
+ * maps anonymous memory. */
+int vmdb__os_map_fixed(void *addr, size_t len, const vmdb__os_mapping *how,
+                       int fd, uint64_t off);
+int vmdb__os_unmap(void *addr, size_t len);
+int vmdb__os_protect(void *addr, size_t len, enum vmdb__os_prot prot);
+int vmdb__os_flush(void *addr, size_t len, bool sync);
+/* Access-pattern advice; map.c asserts these match enum vmdb_advice. */
+enum vmdb__os_advice {
+    VMDB__ADV_NORMAL,
+    VMDB__ADV_SEQUENTIAL,
+    VMDB__ADV_RANDOM,
+    VMDB__ADV_WILLNEED,
+    VMDB__ADV_DONTNEED
+};
+int vmdb__os_advise(void *addr, size_t len, enum vmdb__os_advice advice);
+int vmdb__os_advise_huge(void *addr, size_t len, bool on);
+int vmdb__os_lock_ram(void *addr, size_t len, bool on);
+/* Bytes of [addr, addr+len) backed by huge pages right now (THP or
+ * hugetlb), read from /proc/self/smaps. */
+int vmdb__os_huge_bytes(void *addr, size_t len, uint64_t *bytes);
+/* Bytes of [addr, addr+len) resident in memory right now. */
+int vmdb__os_resident_bytes(void *addr, size_t len, uint64_t *bytes);
+/* Free pages in the hugetlb pool, or 0 when there is none. */
+uint64_t vmdb__os_hugetlb_free(void);
+
+#ifdef VMDB_FAULT_INJECTION
+/* Operations a test can make fail. */
+enum vmdb__os_op {
+    VMDB__OS_OP_OPEN,
+    VMDB__OS_OP_ALLOCATE,
+    VMDB__OS_OP_MAP,
+    VMDB__OS_OP_FLUSH,
+    VMDB__OS_OP_SYNC,
+    VMDB__OS_OP_WRITE,
+    VMDB__OS_OP_RENAME,
+    VMDB__OS_OP_COUNT
+};
+/* The call of `op` after the next `skip` ones fails once with -err. */
+void vmdb__os_inject_fault(enum vmdb__os_op op, int err, unsigned skip);
+void vmdb__os_clear_faults(void);
+#endif
+
+#endif /* VMDB_ENGINE_OS_H */

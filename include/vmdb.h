@@ -1,0 +1,11 @@
+/*
+ * vmdb.h - the whole public API of vmdb, one header per layer.
+ */
+#ifndef VMDB_H
+#define VMDB_H
+
+#include "vmdb/error.h"
+#include "vmdb/map.h"
+#include "vmdb/buffer.h"
+
+#endif /* VMDB_H */
