@@ -53,7 +53,8 @@ struct vmdb_map {
     enum vmdb_advice advice; /* standing advice, re-applied after growth */
     enum vmdb_pages pages;
     char *region;            /* start of the reservation, granule aligned */
-    size_t region_len;       /* bytes reserved */
+    size_t region_len;       /* bytes reserved, granule multiple */
+    uint64_t reserve;        /* bytes from ptr the map may grow to */
     size_t mapped_len;       /* bytes of region mapped, a granule multiple */
     size_t granule;          /* bytes: page size, or huge page for hugetlb */
     size_t head;             /* bytes from region to the first byte asked */
@@ -239,6 +240,7 @@ static int map_file(vmdb_map *m, const vmdb_map_options *o)
     rc = reserve_region(m, m->head + reserve);
     if (rc < 0)
         return rc;
+    m->reserve = reserve;
     rc = choose_file_pages(m, o->huge);
     if (rc < 0)
         return rc;
@@ -380,6 +382,7 @@ int vmdb_map_anon(const vmdb_map_options *opts, vmdb_map **out)
         }
     }
     rc = reserve_region(m, reserve);
+    m->reserve = reserve;
     if (rc == 0 && m->pages == VMDB_PAGES_HUGETLB) {
         rc = map_range(m, 0, (size_t)vmdb__round_up(o->len, m->granule));
         if (rc < 0 && o->huge == VMDB_HUGE_TRY) {
@@ -428,7 +431,7 @@ int vmdb_map_stat(const vmdb_map *m, vmdb_map_info *info)
         .path = m->path,
         .offset = m->region_off + m->head,
         .len = vmdb_map_len(m),
-        .reserved = m->region_len - m->head,
+        .reserved = m->reserve,
         .page_size = m->granule,
         .mode = m->mode,
         .pages = m->pages,
@@ -575,10 +578,9 @@ int vmdb_map_grow(vmdb_map *m, uint64_t new_len)
                           m->name, (unsigned long long)len, (unsigned long long)new_len);
     if (new_len == len)
         return 0;
-    if (new_len > m->region_len - m->head)
+    if (new_len > m->reserve)
         return vmdb__fail(VMDB_EFULL, "%s: cannot grow to %llu bytes: %llu are reserved",
-                          m->name, (unsigned long long)new_len,
-                          (unsigned long long)(m->region_len - m->head));
+                          m->name, (unsigned long long)new_len, (unsigned long long)m->reserve);
     int rc;
     if (m->fd >= 0) {
         uint64_t old_end = m->region_off + m->head + len;

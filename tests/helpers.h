@@ -1,0 +1,118 @@
+/*
+ * tests/helpers.h - shared by the Criterion suites: a private temporary
+ * directory per test, and assertions that print the library's own message.
+ */
+#ifndef VMDB_TESTS_HELPERS_H
+#define VMDB_TESTS_HELPERS_H
+
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmdb.h"
+
+/* Asserts that `expr` returned 0, printing vmdb's message if not. */
+#define ASSERT_OK(expr)                                                        \
+    do {                                                                       \
+        int rc_ = (expr);                                                      \
+        cr_assert_eq(rc_, 0, "%s -> %s: %s", #expr, vmdb_error_name(rc_),      \
+                     vmdb_last_error()->message);                              \
+    } while (0)
+
+/* Asserts that `expr` failed with `code` and that the message left in the
+ * error context contains `needle` (the file or value at fault). */
+#define ASSERT_FAILS(expr, want, needle)                                       \
+    do {                                                                       \
+        vmdb_error_clear();                                                    \
+        int rc_ = (expr);                                                      \
+        cr_assert_eq(rc_, (want), "%s -> %s, expected %s (%s)", #expr,         \
+                     vmdb_error_name(rc_), vmdb_error_name(want),              \
+                     vmdb_last_error()->message);                              \
+        cr_assert_eq(vmdb_last_error()->code, (want));                         \
+        cr_assert(strstr(vmdb_last_error()->message, (needle)) != NULL,        \
+                  "message \"%s\" does not name \"%s\"",                       \
+                  vmdb_last_error()->message, (needle));                       \
+    } while (0)
+
+/* A fresh directory for this test; Criterion runs tests in separate
+ * processes, possibly in parallel, so no two tests may share a path. */
+static inline const char *test_dir(void)
+{
+    static char dir[256];
+    if (!dir[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/vmdb-test-XXXXXX", base ? base : "/tmp");
+        cr_assert_not_null(mkdtemp(dir), "mkdtemp failed");
+    }
+    return dir;
+}
+
+/* A path inside the test's directory. The returned string is one of a few
+ * rotating static buffers, enough for the paths a test holds at once. */
+static inline const char *test_path(const char *name)
+{
+    static char paths[4][512];
+    static int next;
+    char *p = paths[next++ % 4];
+    snprintf(p, sizeof paths[0], "%s/%s", test_dir(), name);
+    return p;
+}
+
+static inline void remove_test_dir(void)
+{
+    char cmd[600];
+    if (test_dir()[0]) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_dir());
+        cr_assert_eq(system(cmd), 0);
+    }
+}
+
+/* Writes `len` bytes of `data` to a new file at path. */
+static inline void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot create %s", path);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Reads a whole file into a malloc'ed buffer; *len gets its size. */
+static inline unsigned char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)n + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static inline uint64_t file_size(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "stat %s", path);
+    return (uint64_t)st.st_size;
+}
+
+/* A deterministic byte pattern, so a test can check any byte it reads. */
+static inline unsigned char pattern_byte(uint64_t i)
+{
+    return (unsigned char)((i * 2654435761u) >> 13);
+}
+
+static inline void fill_pattern(unsigned char *p, size_t len, uint64_t from)
+{
+    for (size_t i = 0; i < len; i++)
+        p[i] = pattern_byte(from + i);
+}
+
+#endif /* VMDB_TESTS_HELPERS_H */
