@@ -3,7 +3,8 @@
 #   make            libvmdb.a and libvmdb.so in build/
 #   make demo       the demo on a small database (installs what it needs)
 #   make test       the Criterion suite, then again under ASan+UBSan, then
-#                   the install check (installs what it needs)
+#                   the install check and the README's examples (installs
+#                   what it needs)
 #   make bench      benchmarks (figures in docs/benchmarks.md)
 #   make valgrind   the suite under valgrind's leak checker
 #   make install PREFIX=/usr/local
@@ -33,7 +34,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps test test-plain test-asan test-install demo bench valgrind install clean
+.PHONY: all deps test test-plain test-asan test-install test-readme demo bench valgrind install clean
 
 all: $(STATIC_LIB) $(SHARED_LIB)
 
@@ -86,6 +87,7 @@ test: deps all
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-install
+	$(MAKE) --no-print-directory test-readme
 
 test-plain: $(BUILD)/plain/vmdb_tests
 	@echo "== Criterion suite"
@@ -100,9 +102,20 @@ test-install: all
 	@echo "== make install + pkg-config"
 	sh tests/install_test.sh
 
+test-readme: all
+	@echo "== README examples"
+	sh tests/readme_test.sh
+
+# Criterion runs each test in a forked worker, whose valgrind verdict does
+# not reach the runner's exit status: judge every process's log instead.
 valgrind: deps $(BUILD)/plain/vmdb_tests
-	valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
-	    --error-exitcode=1 --trace-children=yes $(BUILD)/plain/vmdb_tests -j1
+	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	valgrind --quiet --leak-check=full --show-possibly-lost=no \
+	    --errors-for-leak-kinds=definite,indirect --trace-children=yes \
+	    --log-file=$(BUILD)/valgrind/%p.log $(BUILD)/plain/vmdb_tests -j1
+	@if grep -lE "lost in loss record|Invalid (read|write|free)|uninitialised|Syscall param|Mismatched free|overlap" $(BUILD)/valgrind/*.log; then \
+	    echo "valgrind found errors (logs above)"; exit 1; \
+	else echo "valgrind: no leaks, no memory errors"; fi
 
 $(BUILD)/demo: docs/examples/demo.c $(STATIC_LIB)
 	$(CC) $(BASE_CFLAGS) -O2 -o $@ $< $(STATIC_LIB) $(LDLIBS)

@@ -580,12 +580,12 @@ Test(map, lock_in_ram_pins_pages)
     vmdb_map_info info;
     ASSERT_OK(vmdb_map_stat(m, &info));
     cr_assert(info.locked);
+    ASSERT_OK(vmdb_map_grow(m, 32 * PAGE));
+#ifndef __SANITIZE_ADDRESS__ /* ASan turns mlock into a no-op */
     uint64_t resident;
     ASSERT_OK(vmdb_map_resident_bytes(m, &resident));
-    cr_assert_eq(resident, 16 * PAGE, "mlock faults every page in");
-    ASSERT_OK(vmdb_map_grow(m, 32 * PAGE));
-    ASSERT_OK(vmdb_map_resident_bytes(m, &resident));
-    cr_assert_eq(resident, 32 * PAGE);
+    cr_assert_eq(resident, 32 * PAGE, "mlock faults every page in, grown ones too");
+#endif
     ASSERT_OK(vmdb_map_lock_ram(m, false));
     ASSERT_OK(vmdb_map_stat(m, &info));
     cr_assert(!info.locked);
