@@ -21,7 +21,7 @@ WARN         := -Wall -Wextra -Werror
 BASE_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -pthread
 CFLAGS       ?= -O2 -g
 LIB_CFLAGS   := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
-LDLIBS       := -pthread
+LDLIBS       := -lxxhash -pthread
 
 ENGINE_SRC   := $(wildcard engine/*.c)
 TEST_SRC     := $(wildcard tests/test_*.c)
@@ -125,7 +125,7 @@ demo: deps $(BUILD)/demo
 
 $(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(STATIC_LIB) -lxxhash $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 bench: deps $(BUILD)/bench/map_bench
 	$(BUILD)/bench/map_bench

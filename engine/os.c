@@ -260,6 +260,21 @@ int vmdb__os_rename(const char *from, const char *to)
     return rename(from, to) < 0 ? -errno : 0;
 }
 
+int vmdb__os_memfd(const char *name, int *fd)
+{
+    INJECT(OPEN);
+    int rc = memfd_create(name, MFD_CLOEXEC);
+    if (rc < 0)
+        return -errno;
+    *fd = rc;
+    return 0;
+}
+
+long vmdb__os_pid(void)
+{
+    return (long)getpid();
+}
+
 int vmdb__os_unlink(const char *path)
 {
     return unlink(path) < 0 ? -errno : 0;

@@ -67,6 +67,11 @@ int vmdb__os_sync_dir_of(const char *path);
 int vmdb__os_pread_all(int fd, void *dst, size_t len, uint64_t off);
 int vmdb__os_pwrite_all(int fd, const void *src, size_t len, uint64_t off);
 int vmdb__os_rename(const char *from, const char *to);
+/* An anonymous file in memory (memfd), sealed against nothing: it exists so
+ * the same pages can be mapped twice. `name` shows in /proc/PID/maps. */
+int vmdb__os_memfd(const char *name, int *fd);
+/* The calling process's id, for names of temporary files. */
+long vmdb__os_pid(void);
 int vmdb__os_unlink(const char *path);
 
 /* Reserves `len` bytes of address space, aligned to `align` (a power of two

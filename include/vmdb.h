@@ -7,5 +7,7 @@
 #include "vmdb/error.h"
 #include "vmdb/map.h"
 #include "vmdb/buffer.h"
+#include "vmdb/ring.h"
+#include "vmdb/slotring.h"
 
 #endif /* VMDB_H */

@@ -16,7 +16,7 @@ failed=0
 for src in $(ls "$work"/example*.c | sort -V); do
     name=$(basename "$src" .c)
     if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -I"$top/include" "$src" \
-            -o "$work/$name" "$top/build/libvmdb.a" -pthread >"$work/$name.log" 2>&1 &&
+            -o "$work/$name" "$top/build/libvmdb.a" -lxxhash -pthread >"$work/$name.log" 2>&1 &&
         (cd "$work" && "./$name") >>"$work/$name.log" 2>&1; then
         passed=$((passed + 1))
         echo "ok   README $name: $(tail -n 1 "$work/$name.log")"

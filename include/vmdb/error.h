@@ -45,7 +45,7 @@ extern "C" {
     X(NOSPC, -7, "no space left on device")                                    \
     X(RANGE, -8, "out of range")                                               \
     X(READONLY, -9, "read-only")                                               \
-    X(FULL, -10, "reservation exhausted")                                      \
+    X(FULL, -10, "no room left (full ring or exhausted reservation)")       \
     X(BADSIZE, -11, "size does not fit the layout")                            \
     X(BADMAGIC, -12, "not a vmdb file (bad magic)")                            \
     X(VERSION, -13, "unsupported format version")                              \
@@ -53,7 +53,9 @@ extern "C" {
     X(NOTFOUND, -15, "not found")                                              \
     X(BUSY, -16, "resource busy")                                              \
     X(POISONED, -17, "handle poisoned by a failed flush")                      \
-    X(UNSUPPORTED, -18, "not supported on this system")
+    X(UNSUPPORTED, -18, "not supported on this system")                       \
+    X(EMPTY, -19, "nothing to read")                                           \
+    X(OVERRUN, -20, "overwritten by the writer while being read")
 
 enum vmdb_error_code {
     VMDB_OK = 0,
