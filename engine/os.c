@@ -254,6 +254,31 @@ int vmdb__os_pwrite_all(int fd, const void *src, size_t len, uint64_t off)
     return 0;
 }
 
+int vmdb__os_read_some(int fd, void *dst, size_t len, size_t *done)
+{
+    ssize_t n;
+    do
+        n = read(fd, dst, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    *done = (size_t)n;
+    return 0;
+}
+
+int vmdb__os_write_some(int fd, const void *src, size_t len, size_t *done)
+{
+    INJECT(WRITE);
+    ssize_t n;
+    do
+        n = write(fd, src, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    *done = (size_t)n;
+    return 0;
+}
+
 int vmdb__os_rename(const char *from, const char *to)
 {
     INJECT(RENAME);

@@ -66,6 +66,10 @@ int vmdb__os_sync_dir_of(const char *path);
 /* Whole-buffer I/O: loops over short transfers and EINTR. */
 int vmdb__os_pread_all(int fd, void *dst, size_t len, uint64_t off);
 int vmdb__os_pwrite_all(int fd, const void *src, size_t len, uint64_t off);
+/* One read(2) or write(2) of up to len bytes, retried on EINTR; *done =
+ * bytes moved (0 from read means end of file). */
+int vmdb__os_read_some(int fd, void *dst, size_t len, size_t *done);
+int vmdb__os_write_some(int fd, const void *src, size_t len, size_t *done);
 int vmdb__os_rename(const char *from, const char *to);
 /* An anonymous file in memory (memfd), sealed against nothing: it exists so
  * the same pages can be mapped twice. `name` shows in /proc/PID/maps. */

@@ -787,6 +787,55 @@ int vmdb_ring_read_line(vmdb_ring *r, char *dst, size_t cap, size_t *len)
     }
 }
 
+/* ---- buffered I/O ------------------------------------------------------ */
+
+int vmdb_ring_fill(vmdb_ring *r, int fd, size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!r || !n || fd < 0)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_ring_fill: ring, descriptor and n are required");
+    int rc = check_writable(r);
+    if (rc < 0)
+        return rc;
+    size_t span;
+    void *w = vmdb_ring_write_span(r, &span);
+    if (span == 0)
+        return 0;
+    size_t got;
+    rc = vmdb__os_read_some(fd, w, span, &got);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: read from fd %d", r->name, fd);
+    store_release(r->head, *r->head + got);
+    *n = got;
+    return 0;
+}
+
+int vmdb_ring_drain(vmdb_ring *r, int fd, size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!r || !n || fd < 0)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_ring_drain: ring, descriptor and n are required");
+    if (r->readonly)
+        return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", r->name);
+    size_t span;
+    const void *rd = vmdb_ring_read_span(r, &span);
+    if (span == 0)
+        return 0;
+    size_t put;
+    int rc = vmdb__os_write_some(fd, rd, span, &put);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: write to fd %d", r->name, fd);
+    /* Bytes already written out cannot be taken back: if overwrite mode
+     * dropped some of them meanwhile, what went out may be torn, and the
+     * caller hears of it. */
+    rc = advance_tail(r, r->consumer_tail, put);
+    if (rc == 0)
+        *n = put;
+    return rc;
+}
+
 /* ---- durability --------------------------------------------------------- */
 
 static int flush_range(vmdb_ring *r, uint64_t from, uint64_t to, bool sync)

@@ -660,3 +660,47 @@ Test(ring, memory_ring_is_shared_with_a_forked_child)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     vmdb_ring_free(r);
 }
+
+Test(ring, fill_and_drain_move_bytes_between_descriptors_and_the_ring)
+{
+    const char *in = test_path("in.bin"), *out = test_path("out.bin");
+    size_t total = 3 * PAGE + 321;
+    unsigned char *data = malloc(total);
+    fill_pattern(data, total, 77);
+    write_file(in, data, total);
+    int ifd = open(in, O_RDONLY), ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert(ifd >= 0 && ofd >= 0);
+    /* A ring smaller than the file, started near its end so spans wrap. */
+    vmdb_ring *r = memory_ring(PAGE, 0);
+    ASSERT_OK(vmdb_ring_commit(r, PAGE - 100));
+    ASSERT_OK(vmdb_ring_consume(r, PAGE - 100));
+    size_t n, moved_in = 0, moved_out = 0;
+    for (;;) {
+        ASSERT_OK(vmdb_ring_fill(r, ifd, &n));
+        moved_in += n;
+        size_t m;
+        ASSERT_OK(vmdb_ring_drain(r, ofd, &m));
+        moved_out += m;
+        if (n == 0 && vmdb_ring_used(r) == 0)
+            break;
+    }
+    cr_assert_eq(moved_in, total);
+    cr_assert_eq(moved_out, total);
+    close(ifd);
+    close(ofd);
+    cr_assert_eq(file_size(out), total);
+    unsigned char *back = malloc(total);
+    FILE *f = fopen(out, "rb");
+    cr_assert_eq(fread(back, 1, total, f), total);
+    fclose(f);
+    cr_assert_eq(memcmp(back, data, total), 0);
+    ASSERT_FAILS(vmdb_ring_fill(r, -1, &n), VMDB_EINVAL, "vmdb_ring_fill");
+    int bad = open(in, O_RDONLY);
+    ASSERT_OK(vmdb_ring_write(r, "x", 1));
+    ASSERT_FAILS(vmdb_ring_drain(r, bad, &n), VMDB_EIO, "write to fd");
+    close(bad);
+    free(data);
+    free(back);
+    vmdb_ring_free(r);
+    remove_test_dir();
+}

@@ -180,6 +180,19 @@ VMDB_API int vmdb_ring_vprintf(vmdb_ring *ring, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
 /*
+ * Buffered I/O with the ring as the buffer (vmap's BufReader/BufWriter),
+ * zero copy: fill reads from `fd` straight into the write span, one
+ * read(2) of as much as is free, and commits what arrived; drain writes
+ * the read span to `fd` with one write(2) and consumes what was taken.
+ * *n = bytes moved; 0 from fill means end of file, or a full ring, which
+ * vmdb_ring_avail() tells apart. OS errors come back as VMDB_E* codes
+ * naming the descriptor (VMDB_EBUSY for a non-blocking one with nothing
+ * to do).
+ */
+VMDB_API int vmdb_ring_fill(vmdb_ring *ring, int fd, size_t *n);
+VMDB_API int vmdb_ring_drain(vmdb_ring *ring, int fd, size_t *n);
+
+/*
  * Writes back the bytes of positions [from, to) of a file ring (to - from
  * <= cap, VMDB_ERANGE otherwise) without touching the header: the cheap
  * flush of a log that finds its own end (the WAL). A failed flush poisons
