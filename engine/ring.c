@@ -75,6 +75,7 @@ _Static_assert(offsetof(struct disk_header, head) == 32, "disk_header layout");
 _Static_assert(offsetof(struct disk_header, tail) == 40, "disk_header layout");
 _Static_assert(offsetof(struct disk_header, user) == 48, "disk_header layout");
 _Static_assert(offsetof(struct disk_header, checksum) == 112, "disk_header layout");
+_Static_assert(sizeof(((struct disk_header *)0)->user) == VMDB_RING_USER_LEN, "user area");
 
 struct live_positions {
     uint64_t head; /* bytes ever written; only the producer stores it */
@@ -103,6 +104,7 @@ struct vmdb_ring {
     uint64_t sync_seq;    /* seq of the newest valid header copy */
     uint64_t synced_head; /* its positions, bytes */
     uint64_t synced_tail;
+    uint8_t user[VMDB_RING_USER_LEN]; /* staged for the next sync */
     struct live_positions fallback;
     /* Each side's private cache of the other's position, on its own line
      * so the producer and consumer threads never write the same line. */
@@ -172,7 +174,7 @@ static struct disk_header *header_copy(const vmdb_ring *r, unsigned which)
 }
 
 static void fill_header(struct disk_header *h, uint32_t header_len, uint64_t cap,
-                        uint64_t seq, uint64_t head, uint64_t tail)
+                        uint64_t seq, uint64_t head, uint64_t tail, const uint8_t *user)
 {
     memset(h, 0, sizeof *h);
     memcpy(h->magic, VMDB_RING_MAGIC, sizeof h->magic);
@@ -182,6 +184,8 @@ static void fill_header(struct disk_header *h, uint32_t header_len, uint64_t cap
     h->seq = seq;
     h->head = head;
     h->tail = tail;
+    if (user)
+        memcpy(h->user, user, sizeof h->user);
     h->checksum = header_checksum(h);
 }
 
@@ -389,8 +393,9 @@ static int create_file(const char *path, const vmdb_ring_options *o)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
     }
     snprintf(tmp, tmp_len, "%s.tmp-%ld", path, vmdb__os_pid());
-    fill_header((struct disk_header *)page, (uint32_t)header_len, cap, 1, 0, 0);
-    fill_header((struct disk_header *)(page + COPY_SECTOR), (uint32_t)header_len, cap, 0, 0, 0);
+    fill_header((struct disk_header *)page, (uint32_t)header_len, cap, 1, 0, 0, NULL);
+    fill_header((struct disk_header *)(page + COPY_SECTOR), (uint32_t)header_len, cap, 0, 0, 0,
+                NULL);
     int fd = -1;
     int rc = vmdb__os_open(tmp, VMDB__OS_RDWR | VMDB__OS_CREATE | VMDB__OS_TRUNC,
                            o->perm ? o->perm : 0644, &fd);
@@ -489,6 +494,7 @@ static int open_file(vmdb_ring *r, const vmdb_ring_options *o)
     r->sync_seq = h.seq;
     r->synced_head = h.head;
     r->synced_tail = h.tail;
+    memcpy(r->user, h.user, sizeof r->user);
     rc = map_mirror(r, o->advice);
     if (rc < 0)
         return rc;
@@ -891,7 +897,7 @@ int vmdb_ring_sync(vmdb_ring *r)
         return rc;
     uint64_t seq = r->sync_seq + 1;
     struct disk_header *older = header_copy(r, (unsigned)(seq % 2));
-    fill_header(older, (uint32_t)r->header_len, r->cap, seq, head, tail);
+    fill_header(older, (uint32_t)r->header_len, r->cap, seq, head, tail, r->user);
     rc = vmdb__os_flush(r->region, r->header_len, true);
     if (rc < 0) {
         r->poisoned = true;
@@ -901,6 +907,47 @@ int vmdb_ring_sync(vmdb_ring *r)
     r->sync_seq = seq;
     r->synced_head = head;
     r->synced_tail = tail;
+    return 0;
+}
+
+int vmdb_ring_set_user(vmdb_ring *r, const void *data, size_t len)
+{
+    if (!r || (!data && len))
+        return vmdb__fail(VMDB_EINVAL, "vmdb_ring_set_user: ring and data are required");
+    if (len > sizeof r->user)
+        return vmdb__fail(VMDB_ERANGE, "%s: %zu user bytes, the header keeps %zu", r->name, len,
+                          sizeof r->user);
+    memset(r->user, 0, sizeof r->user);
+    memcpy(r->user, data, len);
+    return 0;
+}
+
+int vmdb_ring_user(const vmdb_ring *r, void *dst, size_t len)
+{
+    if (!r || (!dst && len))
+        return vmdb__fail(VMDB_EINVAL, "vmdb_ring_user: ring and dst are required");
+    if (len > sizeof r->user)
+        return vmdb__fail(VMDB_ERANGE, "%s: %zu user bytes asked, the header keeps %zu", r->name,
+                          len, sizeof r->user);
+    memcpy(dst, r->user, len);
+    return 0;
+}
+
+int vmdb_ring_reset(vmdb_ring *r, uint64_t pos)
+{
+    if (!r)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_ring_reset: ring is required");
+    int rc = check_writable(r);
+    if (rc < 0)
+        return rc;
+    uint64_t tail = load_acquire(r->tail);
+    if (pos < tail)
+        return vmdb__fail(VMDB_ERANGE, "%s: cannot reset to position %llu, below the tail %llu",
+                          r->name, (unsigned long long)pos, (unsigned long long)tail);
+    /* Head first, so that no moment shows tail > head to a reader. */
+    store_release(r->head, pos);
+    store_release(r->tail, pos);
+    r->producer_tail = r->consumer_tail = r->consumer_head = pos;
     return 0;
 }
 

@@ -704,3 +704,29 @@ Test(ring, fill_and_drain_move_bytes_between_descriptors_and_the_ring)
     vmdb_ring_free(r);
     remove_test_dir();
 }
+
+Test(ring, user_bytes_are_kept_with_the_synced_header)
+{
+    const char *path = test_path("user.ring");
+    vmdb_ring *r = file_ring(path, PAGE, 0);
+    char user[VMDB_RING_USER_LEN] = "salt and checkpoint";
+    ASSERT_OK(vmdb_ring_set_user(r, user, sizeof user));
+    ASSERT_FAILS(vmdb_ring_set_user(r, user, sizeof user + 1), VMDB_ERANGE, "user.ring");
+    ASSERT_OK(vmdb_ring_write(r, "abc", 3));
+    ASSERT_OK(vmdb_ring_sync(r));
+    ASSERT_OK(vmdb_ring_set_user(r, "staged only", 12)); /* never synced */
+    vmdb_ring_close(r);
+    ASSERT_OK(vmdb_ring_open(path, NULL, &r));
+    char back[VMDB_RING_USER_LEN];
+    ASSERT_OK(vmdb_ring_user(r, back, sizeof back));
+    cr_assert_str_eq(back, "salt and checkpoint");
+    /* Reset moves both positions; below the tail is refused. */
+    ASSERT_OK(vmdb_ring_reset(r, 100));
+    cr_assert_eq(vmdb_ring_head(r), 100);
+    cr_assert_eq(vmdb_ring_used(r), 0);
+    ASSERT_FAILS(vmdb_ring_reset(r, 99), VMDB_ERANGE, "below the tail 100");
+    ASSERT_OK(vmdb_ring_write(r, "x", 1));
+    cr_assert_eq(vmdb_ring_head(r), 101);
+    vmdb_ring_close(r);
+    remove_test_dir();
+}

@@ -55,7 +55,9 @@ extern "C" {
     X(POISONED, -17, "handle poisoned by a failed flush")                      \
     X(UNSUPPORTED, -18, "not supported on this system")                       \
     X(EMPTY, -19, "nothing to read")                                           \
-    X(OVERRUN, -20, "overwritten by the writer while being read")
+    X(OVERRUN, -20, "overwritten by the writer while being read")             \
+    X(SCHEMA, -21, "schema mismatch or bad schema")                           \
+    X(SYNTAX, -22, "syntax error")
 
 enum vmdb_error_code {
     VMDB_OK = 0,

@@ -207,6 +207,23 @@ VMDB_API int vmdb_ring_sync(vmdb_ring *ring);
 
 VMDB_API int vmdb_ring_stat(const vmdb_ring *ring, vmdb_ring_info *info);
 
+/*
+ * The layer above (the WAL) keeps up to VMDB_RING_USER_LEN bytes of its
+ * own in the header copies: vmdb_ring_set_user() stages them for the next
+ * vmdb_ring_sync(), which makes them durable together with the positions;
+ * vmdb_ring_user() copies out those of the newest valid copy (or the
+ * staged ones once set). Both VMDB_ERANGE if len > VMDB_RING_USER_LEN.
+ */
+#define VMDB_RING_USER_LEN 64
+VMDB_API int vmdb_ring_set_user(vmdb_ring *ring, const void *data, size_t len);
+VMDB_API int vmdb_ring_user(const vmdb_ring *ring, void *dst, size_t len);
+
+/* Discards every unread byte and moves both positions to `pos`, which
+ * must not be below the tail (VMDB_ERANGE): how a log that found its own
+ * end after a crash restarts there. Only while no other thread or process
+ * uses the ring; durable at the next vmdb_ring_sync(). */
+VMDB_API int vmdb_ring_reset(vmdb_ring *ring, uint64_t pos);
+
 #ifdef __cplusplus
 }
 #endif
