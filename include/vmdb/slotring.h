@@ -158,7 +158,8 @@ VMDB_API int vmdb_slotring_slot(const vmdb_slotring *ring, uint64_t index,
 
 /* Drops every unread message, zeroes the slots and sets both positions to
  * 0; the totals are kept. Only while no other thread or process uses the
- * ring. */
+ * ring; other handles open on it keep cached positions, so a consumer
+ * handle must be reopened after a reset done through another one. */
 VMDB_API int vmdb_slotring_reset(vmdb_slotring *ring);
 
 /* Writes the slots and header back to disk (msync) so they survive a power
