@@ -5,7 +5,9 @@
 #   make test       the Criterion suite, then again under ASan+UBSan, then
 #                   the install check and the README's examples (installs
 #                   what it needs)
-#   make bench      benchmarks (figures in docs/benchmarks.md)
+#   make bench      benchmarks (figures in docs/benchmarks.md); bench-map,
+#                   bench-ring and bench-engine run one each
+#   make stress     the crash harness with 5000 kill cycles
 #   make valgrind   the suite under valgrind's leak checker
 #   make install PREFIX=/usr/local
 
@@ -24,8 +26,10 @@ LIB_CFLAGS   := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 LDLIBS       := -lxxhash -pthread
 
 ENGINE_SRC   := $(wildcard engine/*.c)
+CLI_SRC      := $(wildcard cli/*.c)
 TEST_SRC     := $(wildcard tests/test_*.c)
 HEADERS      := $(wildcard include/*.h include/vmdb/*.h engine/*.h)
+CLI          := $(BUILD)/vmdb
 
 LIB_OBJ      := $(ENGINE_SRC:engine/%.c=$(BUILD)/engine/%.o)
 STATIC_LIB   := $(BUILD)/libvmdb.a
@@ -34,9 +38,9 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps test test-plain test-asan test-install test-readme demo bench valgrind install clean
+.PHONY: all deps test test-plain test-asan test-install test-readme demo bench bench-map bench-ring bench-engine stress valgrind install clean
 
-all: $(STATIC_LIB) $(SHARED_LIB)
+all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
 # Installs only what is missing, so a machine that has everything pays a
 # dpkg query per package and nothing else.
@@ -63,6 +67,10 @@ $(SHARED_LIB): $(LIB_OBJ)
 	ln -sf libvmdb.so.$(VERSION) $(BUILD)/libvmdb.so.$(SOVERSION)
 	ln -sf libvmdb.so.$(SOVERSION) $(BUILD)/libvmdb.so
 
+# The command uses the public API only: no -Iengine.
+$(CLI): $(CLI_SRC) cli/cli.h $(wildcard include/*.h include/vmdb/*.h) $(STATIC_LIB)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(STATIC_LIB) $(LDLIBS)
+
 # The tests link the engine's objects directly, compiled with the os
 # layer's fault injection, so every failure path can be provoked.
 define test_build
@@ -70,7 +78,7 @@ $(BUILD)/$(1)/engine/%.o: engine/%.c $(HEADERS)
 	@mkdir -p $$(@D)
 	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -c $$< -o $$@
 
-$(BUILD)/$(1)/tests/%.o: tests/%.c $(HEADERS) tests/helpers.h
+$(BUILD)/$(1)/tests/%.o: tests/%.c $(HEADERS) $(wildcard tests/*.h)
 	@mkdir -p $$(@D)
 	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -Iengine -c $$< -o $$@
 
@@ -89,11 +97,11 @@ test: deps all
 	$(MAKE) --no-print-directory test-install
 	$(MAKE) --no-print-directory test-readme
 
-test-plain: $(BUILD)/plain/vmdb_tests
+test-plain: $(BUILD)/plain/vmdb_tests $(CLI)
 	@echo "== Criterion suite"
 	$(BUILD)/plain/vmdb_tests
 
-test-asan: $(BUILD)/asan/vmdb_tests
+test-asan: $(BUILD)/asan/vmdb_tests $(CLI)
 	@echo "== Criterion suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(BUILD)/asan/vmdb_tests
@@ -105,6 +113,9 @@ test-install: all
 test-readme: all
 	@echo "== README examples"
 	sh tests/readme_test.sh
+
+stress: deps $(BUILD)/plain/vmdb_tests
+	VMDB_KILL_CYCLES=5000 $(BUILD)/plain/vmdb_tests --filter 'crash/*'
 
 # Criterion runs each test in a forked worker, whose valgrind verdict does
 # not reach the runner's exit status: judge every process's log instead.
@@ -127,11 +138,20 @@ $(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
-bench: deps $(BUILD)/bench/map_bench
+bench: bench-map bench-ring bench-engine
+
+bench-map: deps $(BUILD)/bench/map_bench
 	$(BUILD)/bench/map_bench
 
+bench-ring: deps $(BUILD)/bench/ring_bench
+	$(BUILD)/bench/ring_bench
+
+bench-engine: deps $(BUILD)/bench/engine_bench
+	$(BUILD)/bench/engine_bench
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/vmdb.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/vmdb/*.h $(DESTDIR)$(PREFIX)/include/vmdb/
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/

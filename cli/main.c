@@ -1,0 +1,46 @@
+/*
+ * cli/main.c - the vmdb command: finds the command named by the first
+ * argument and hands it the rest.
+ */
+#include <string.h>
+
+#include "cli.h"
+#include "vmdb.h"
+
+static const cli_command *const commands[] = {
+    &cli_dump_command,
+};
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: vmdb COMMAND [ARGS...]   (vmdb COMMAND --help for details)\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "\noptions:\n"
+                 "  --help     this text\n"
+                 "  --version  the vmdb version\n"
+                 "\nexit status: 0 done or found, 1 not found, 2 error\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_ERROR;
+    }
+    const char *name = argv[1];
+    if (cli_is_help(name)) {
+        print_usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+        printf("vmdb %s\n", vmdb_version());
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (!strcmp(name, commands[i]->name))
+            return commands[i]->run(argc - 2, argv + 2);
+    return cli_error("unknown command '%s' (vmdb --help lists them)", name);
+}
