@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -293,6 +296,52 @@ int vmdb__os_memfd(const char *name, int *fd)
         return -errno;
     *fd = rc;
     return 0;
+}
+
+int vmdb__os_random(void *dst, size_t len)
+{
+    char *p = dst;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int vmdb__os_lock_file(int fd, bool lock)
+{
+    int rc;
+    do
+        rc = flock(fd, lock ? LOCK_EX : LOCK_UN);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
+int vmdb__os_mkdir(const char *path)
+{
+    return mkdir(path, 0755) < 0 ? -errno : 0;
+}
+
+int vmdb__os_list_dir(const char *path, int (*fn)(void *ctx, const char *name), void *ctx)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -errno;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        rc = fn(ctx, e->d_name);
+    }
+    closedir(d);
+    return rc;
 }
 
 long vmdb__os_pid(void)

@@ -74,6 +74,16 @@ int vmdb__os_rename(const char *from, const char *to);
 /* An anonymous file in memory (memfd), sealed against nothing: it exists so
  * the same pages can be mapped twice. `name` shows in /proc/PID/maps. */
 int vmdb__os_memfd(const char *name, int *fd);
+/* Fills dst with len random bytes from the kernel (getrandom). */
+int vmdb__os_random(void *dst, size_t len);
+/* Takes (exclusive) or releases an advisory lock on the whole file
+ * (flock): the kernel drops it when the process dies, however it dies. */
+int vmdb__os_lock_file(int fd, bool lock);
+/* Creates directory `path` (mode 0755); -EEXIST if it is there. */
+int vmdb__os_mkdir(const char *path);
+/* Calls fn(ctx, name) for each entry of directory `path` but . and ..;
+ * stops at fn's first nonzero return and returns it. */
+int vmdb__os_list_dir(const char *path, int (*fn)(void *ctx, const char *name), void *ctx);
 /* The calling process's id, for names of temporary files. */
 long vmdb__os_pid(void);
 int vmdb__os_unlink(const char *path);

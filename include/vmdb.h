@@ -9,5 +9,7 @@
 #include "vmdb/buffer.h"
 #include "vmdb/ring.h"
 #include "vmdb/slotring.h"
+#include "vmdb/schema.h"
+#include "vmdb/db.h"
 
 #endif /* VMDB_H */

@@ -1,0 +1,121 @@
+/*
+ * engine/check.c - vmdb_check(): does every file say what it should?
+ *
+ * For each table: every live slot's checksum; that every live record is
+ * found through the index at its own id; that every index entry names a
+ * live record whose key hashes to the entry's hash, and as many entries as
+ * live records. Then the log: from the checkpoint, records check out until
+ * the end, and the end is not a torn record.
+ */
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "internal.h"
+
+static int match(void *ctx, uint64_t rid, const void *key, size_t len)
+{
+    return vmdb__table_key_equals(ctx, rid, key, len);
+}
+
+static int check_slots(vmdb_table *t, uint64_t *live)
+{
+    *live = 0;
+    uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    for (uint64_t rid = 0; rid < cap; rid++) {
+        const vmdb__slot *s = vmdb__table_slot(t, rid);
+        if (s->seq & 1)
+            return vmdb__fail(VMDB_ECORRUPT, "%s: slot %llu was left mid-write", t->path,
+                              (unsigned long long)rid);
+        if (!s->live)
+            continue;
+        (*live)++;
+        uint64_t want = vmdb__table_checksum(t, rid, true, s + 1);
+        if (s->checksum != want)
+            return vmdb__fail(VMDB_ECORRUPT,
+                              "%s: slot %llu: checksum mismatch (stored %016llx, computed "
+                              "%016llx)",
+                              t->path, (unsigned long long)rid, (unsigned long long)s->checksum,
+                              (unsigned long long)want);
+        const void *key;
+        size_t len;
+        vmdb__table_key(t, s + 1, &key, &len);
+        uint64_t found;
+        int rc = vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len, match, t,
+                                  &found);
+        if (rc == VMDB_ENOTFOUND)
+            return vmdb__fail(VMDB_ECORRUPT, "%s: record %llu is missing from the index",
+                              t->name, (unsigned long long)rid);
+        if (rc < 0)
+            return rc;
+        if (found != rid)
+            return vmdb__fail(VMDB_ECORRUPT,
+                              "%s: the index finds record %llu's key at record %llu", t->name,
+                              (unsigned long long)rid, (unsigned long long)found);
+    }
+    return 0;
+}
+
+struct entry_check {
+    vmdb_table *table;
+    uint64_t entries;
+    int rc;
+};
+
+static int check_entry(void *ctx, uint64_t hash, uint64_t rid)
+{
+    struct entry_check *c = ctx;
+    vmdb_table *t = c->table;
+    c->entries++;
+    if (rid >= t->capacity || !vmdb__table_slot(t, rid)->live) {
+        c->rc = vmdb__fail(VMDB_ECORRUPT, "%s: an index entry names record %llu, which is not "
+                                          "live",
+                           t->name, (unsigned long long)rid);
+        return 1;
+    }
+    const void *key;
+    size_t len;
+    vmdb__table_key(t, vmdb__table_slot(t, rid) + 1, &key, &len);
+    if (vmdb__index_hash(key, len) != hash) {
+        c->rc = vmdb__fail(VMDB_ECORRUPT, "%s: the index entry of record %llu has a stale hash",
+                           t->name, (unsigned long long)rid);
+        return 1;
+    }
+    return 0;
+}
+
+static int check_table(vmdb_table *t)
+{
+    uint64_t live;
+    int rc = check_slots(t, &live);
+    if (rc < 0)
+        return rc;
+    struct entry_check c = {.table = t};
+    vmdb__index_foreach(t->index, check_entry, &c);
+    if (c.rc < 0)
+        return c.rc;
+    if (c.entries != live)
+        return vmdb__fail(VMDB_ECORRUPT, "%s: %llu index entries for %llu live records",
+                          t->name, (unsigned long long)c.entries, (unsigned long long)live);
+    return 0;
+}
+
+int vmdb_check(vmdb_db *db)
+{
+    if (!db)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_check: db is required");
+    for (size_t i = 0; i < db->table_count; i++) {
+        int rc = check_table(db->tables[i]);
+        if (rc < 0)
+            return rc;
+    }
+    vmdb__wal_scan_end end;
+    uint64_t head = vmdb__wal_end(db->wal);
+    vmdb__wal_scan(db->wal, vmdb__wal_start(db->wal), head, NULL, NULL, &end);
+    if (end.pos != head)
+        return vmdb__fail(VMDB_ECORRUPT, "%s/wal.ring: damaged record at log position %llu",
+                          db->path, (unsigned long long)end.pos);
+    return 0;
+}

@@ -1,0 +1,778 @@
+/*
+ * engine/db.c - the database: a directory of table files, their indexes,
+ * the log and a lock file; opening with recovery, checkpoints, tables.
+ *
+ * Directory layout:
+ *
+ *   vmdb.lock   the lock file; its first page (vmdb__lock_page) is shared
+ *               by writers in every process; created last, so a directory
+ *               holding it is a complete database
+ *   wal.ring    the write-ahead log (engine/wal.c)
+ *   NAME.vmt    a table (engine/table.c)
+ *   NAME.vmi    its primary index (engine/index.c), rebuilt from the table
+ *               whenever it cannot be trusted
+ *
+ * Recovery, at every open for writing, under the writer lock: scan the log
+ * from the last checkpoint, replay the after-images of every transaction
+ * whose COMMIT record is there (replay is idempotent: full images at fixed
+ * record ids), ignore the rest, then make the result durable (flush the
+ * tables, rebuild the indexes if anything was replayed) and checkpoint at
+ * the end of the valid log with a new salt, so that nothing after that end
+ * can ever be replayed.
+ */
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "internal.h"
+#include "os.h"
+
+#define LOCK_MAGIC "VMDBLOCK"
+#define LOCK_NAME "vmdb.lock"
+#define WAL_NAME "wal.ring"
+#define DEFAULT_WAL_SIZE ((uint64_t)64 << 20)
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static char *join(const char *dir, const char *name, const char *ext)
+{
+    size_t n = strlen(dir) + strlen(name) + strlen(ext) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s%s", dir, name, ext);
+    return p;
+}
+
+static bool valid_table_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > VMDB__TABLE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
+            return false;
+    }
+    return true;
+}
+
+vmdb_table *vmdb__db_table_by_id(vmdb_db *db, uint16_t id)
+{
+    for (size_t i = 0; i < db->table_count; i++)
+        if (db->tables[i]->id == id)
+            return db->tables[i];
+    return NULL;
+}
+
+static vmdb_table *table_by_name(vmdb_db *db, const char *name)
+{
+    for (size_t i = 0; i < db->table_count; i++)
+        if (!strcmp(db->tables[i]->name, name))
+            return db->tables[i];
+    return NULL;
+}
+
+int vmdb__db_poison(vmdb_db *db, int rc)
+{
+    db->poisoned = true;
+    return rc;
+}
+
+/* ---- tables and indexes ------------------------------------------------- */
+
+static int index_rebuild(vmdb_table *t)
+{
+    int rc = vmdb__index_clear(t->index);
+    if (rc == 0)
+        rc = vmdb__index_reserve(t->index, t->live_count);
+    char *record = malloc(t->record_size);
+    if (!record)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", t->path);
+    for (uint64_t rid = 0; rc == 0 && rid < t->capacity; rid++) {
+        const vmdb__slot *s = vmdb__table_slot(t, rid);
+        if (!s->live)
+            continue;
+        const void *key;
+        size_t len;
+        vmdb__table_key(t, s + 1, &key, &len);
+        rc = vmdb__index_insert(t->index, vmdb__index_hash(key, len), rid);
+    }
+    free(record);
+    return rc;
+}
+
+/* Opens the index of table t, creating and rebuilding it when it is
+ * missing or cannot be trusted (a writer only). */
+static int open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
+{
+    char *path = join(db->path, t->name, ".vmi");
+    if (!path)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    unsigned flags = db->readonly ? VMDB__INDEX_READONLY : 0;
+    int rc = vmdb__index_open(path, flags, 0, &t->index);
+    vmdb__index_stats st;
+    if (rc == 0 && !db->readonly && vmdb__index_stats_get(t->index, &st) == 0 &&
+        st.interrupted) {
+        /* A writer died in the middle of changing it. */
+        rc = index_rebuild(t);
+        if (rc == 0 && rebuilt)
+            *rebuilt = true;
+        free(path);
+        return rc;
+    }
+    if (rc < 0 && !db->readonly) {
+        /* An index is derived data: a damaged or missing one is rebuilt. */
+        vmdb__os_unlink(path);
+        rc = vmdb__index_open(path, VMDB__INDEX_CREATE, t->live_count, &t->index);
+        if (rc == 0)
+            rc = index_rebuild(t);
+        if (rc == 0 && rebuilt)
+            *rebuilt = true;
+    }
+    free(path);
+    return rc;
+}
+
+static int add_table(vmdb_db *db, vmdb_table *t)
+{
+    vmdb_table **grown = realloc(db->tables, (db->table_count + 1) * sizeof *grown);
+    if (!grown)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    db->tables = grown;
+    size_t at = db->table_count;
+    while (at > 0 && strcmp(db->tables[at - 1]->name, t->name) > 0) {
+        db->tables[at] = db->tables[at - 1];
+        at--;
+    }
+    db->tables[at] = t;
+    db->table_count++;
+    t->db = db;
+    return 0;
+}
+
+static int open_table_file(vmdb_db *db, const char *file)
+{
+    char *path = join(db->path, file, "");
+    if (!path)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    vmdb_table *t;
+    int rc = vmdb__table_open(path, db->readonly, db->verify, &t);
+    free(path);
+    if (rc < 0)
+        return rc;
+    if (table_by_name(db, t->name) || vmdb__db_table_by_id(db, t->id)) {
+        rc = vmdb__fail(VMDB_ECORRUPT, "%s: table '%s' (id %u) is there twice", t->path,
+                        t->name, t->id);
+        vmdb__table_close(t);
+        return rc;
+    }
+    rc = add_table(db, t);
+    if (rc < 0)
+        vmdb__table_close(t);
+    return rc;
+}
+
+struct table_listing {
+    vmdb_db *db;
+    int rc; /* the first failure, a VMDB_E* code */
+};
+
+/* The directory walk's callback: its return value shares a channel with
+ * errno values, so a failure is kept in the listing and signalled by 1. */
+static int open_if_table(void *ctx, const char *name)
+{
+    struct table_listing *l = ctx;
+    size_t n = strlen(name);
+    if (n < 5 || strcmp(name + n - 4, ".vmt") != 0)
+        return 0;
+    l->rc = open_table_file(l->db, name);
+    return l->rc < 0;
+}
+
+/* ---- the lock file ------------------------------------------------------ */
+
+static int open_lock(vmdb_db *db)
+{
+    char *path = join(db->path, LOCK_NAME, "");
+    if (!path)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    int rc = 0;
+    if (!db->readonly) {
+        vmdb_map_options mo = {.mode = VMDB_MAP_WRITE, .len = vmdb_page_size()};
+        rc = vmdb_map_open(path, &mo, &db->lock_map);
+        if (rc == 0) {
+            db->lock_page = vmdb_map_ptr(db->lock_map);
+            if (memcmp(db->lock_page->magic, LOCK_MAGIC, 8) != 0)
+                rc = vmdb__fail(VMDB_EBADMAGIC, "%s: not a vmdb lock file", path);
+            else if (db->lock_page->version != 1)
+                rc = vmdb__fail(VMDB_EVERSION, "%s: lock file version %u, this build reads 1",
+                                path, db->lock_page->version);
+        }
+        if (rc == 0 && (rc = vmdb__os_open(path, VMDB__OS_RDONLY, 0, &db->lock_fd)) < 0)
+            rc = vmdb__fail_os(rc, "%s: cannot open", path);
+    }
+    free(path);
+    return rc;
+}
+
+int vmdb__db_lock(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->writer);
+    int rc = vmdb__os_lock_file(db->lock_fd, true);
+    if (rc < 0) {
+        pthread_mutex_unlock(&db->writer);
+        return vmdb__fail_os(rc, "%s: cannot take the write lock", db->path);
+    }
+    uint64_t gen = __atomic_load_n(&db->lock_page->generation, __ATOMIC_ACQUIRE);
+    if (gen != db->seen_generation) {
+        /* Another process wrote since this one last held the lock. */
+        rc = vmdb__wal_adopt_salt(db->wal, db->lock_page->salt);
+        for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
+            vmdb_table *t = db->tables[i];
+            rc = vmdb__table_refresh(t);
+            if (rc == 0)
+                rc = vmdb__table_scan_state(t);
+            if (rc == 0)
+                rc = vmdb__index_refresh(t->index);
+        }
+        if (rc < 0) {
+            vmdb__os_lock_file(db->lock_fd, false);
+            pthread_mutex_unlock(&db->writer);
+            return rc;
+        }
+        db->seen_generation = gen;
+    }
+    return 0;
+}
+
+void vmdb__db_unlock(vmdb_db *db)
+{
+    vmdb__os_lock_file(db->lock_fd, false);
+    pthread_mutex_unlock(&db->writer);
+}
+
+/* Called with the lock held after every change other processes must see. */
+static void publish_generation(vmdb_db *db)
+{
+    db->lock_page->salt = vmdb__wal_salt(db->wal);
+    db->seen_generation = __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL);
+}
+
+/* ---- creating a database ------------------------------------------------ */
+
+static int dir_is_empty(void *ctx, const char *name)
+{
+    (void)ctx;
+    (void)name;
+    return 1;
+}
+
+/* Makes the files of a new database in `path` (an empty directory): the
+ * log first, the lock file last, so that a crash in between leaves a
+ * directory that is not yet a database rather than half of one. */
+static int init_dir(const char *path, const vmdb_db_options *o)
+{
+    char *wal_path = join(path, WAL_NAME, "");
+    char *lock_path = join(path, LOCK_NAME, "");
+    char *tmp = join(path, LOCK_NAME, ".tmp");
+    int rc = 0;
+    if (!wal_path || !lock_path || !tmp)
+        rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
+    vmdb__wal *wal = NULL;
+    if (rc == 0) {
+        vmdb__os_unlink(wal_path); /* left by a crash in an earlier attempt */
+        rc = vmdb__wal_open(wal_path, o->wal_size ? o->wal_size : DEFAULT_WAL_SIZE, true,
+                            false, &wal);
+    }
+    uint64_t salt = wal ? vmdb__wal_salt(wal) : 0;
+    vmdb__wal_close(wal);
+    if (rc == 0) {
+        size_t page = vmdb_page_size();
+        char *buf = calloc(1, page);
+        vmdb__lock_page *lp = (vmdb__lock_page *)buf;
+        int fd = -1;
+        if (!buf) {
+            rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
+        } else {
+            memcpy(lp->magic, LOCK_MAGIC, 8);
+            lp->version = 1;
+            lp->salt = salt;
+            rc = vmdb__os_open(tmp, VMDB__OS_RDWR | VMDB__OS_CREATE | VMDB__OS_TRUNC, 0644, &fd);
+            if (rc == 0)
+                rc = vmdb__os_pwrite_all(fd, buf, page, 0);
+            if (rc == 0)
+                rc = vmdb__os_sync(fd, false);
+            vmdb__os_close(fd);
+            if (rc == 0)
+                rc = vmdb__os_rename(tmp, lock_path);
+            if (rc == 0)
+                rc = vmdb__os_sync_dir_of(lock_path);
+            if (rc < 0)
+                rc = vmdb__fail_os(rc, "%s: cannot create the lock file", lock_path);
+        }
+        free(buf);
+    }
+    free(wal_path);
+    free(lock_path);
+    free(tmp);
+    return rc;
+}
+
+/* Checks that `path` is a database directory, creating one if asked. */
+static int prepare_dir(const char *path, const vmdb_db_options *o)
+{
+    vmdb__os_stat st;
+    int rc = vmdb__os_stat_path(path, &st);
+    bool create = (o->flags & VMDB_DB_CREATE) != 0;
+    if (rc < 0 && vmdb__code_from_errno(-rc) == VMDB_ENOENT) {
+        if (!create)
+            return vmdb__fail(VMDB_ENOENT, "%s: no such database", path);
+        rc = vmdb__os_mkdir(path);
+        if (rc < 0)
+            return vmdb__fail_os(rc, "%s: cannot create the database directory", path);
+        return init_dir(path, o);
+    }
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot stat", path);
+    if (!st.is_dir)
+        return vmdb__fail(VMDB_EINVAL, "%s: not a vmdb database (not a directory)", path);
+    char *lock_path = join(path, LOCK_NAME, "");
+    if (!lock_path)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
+    rc = vmdb__os_stat_path(lock_path, &st);
+    free(lock_path);
+    if (rc == 0)
+        return 0;
+    bool empty = vmdb__os_list_dir(path, dir_is_empty, NULL) == 0;
+    bool only_leftovers = false;
+    if (!empty) {
+        /* A crash during creation leaves wal.ring without vmdb.lock. */
+        char *wal_path = join(path, WAL_NAME, "");
+        only_leftovers = wal_path && vmdb__os_stat_path(wal_path, &st) == 0;
+        free(wal_path);
+    }
+    if (create && (empty || only_leftovers))
+        return init_dir(path, o);
+    return vmdb__fail(VMDB_EINVAL, "%s: not a vmdb database (no %s)", path, LOCK_NAME);
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+struct replay {
+    vmdb_db *db;
+    uint64_t txn;        /* the transaction being gathered, 0 for none */
+    uint64_t txn_start;  /* its first record */
+    uint64_t txn_records;
+    int error;
+};
+
+static int replay_one(vmdb_db *db, const vmdb__wal_record *rec, const void *payload)
+{
+    vmdb_table *t = vmdb__db_table_by_id(db, rec->table);
+    if (!t)
+        return vmdb__fail(VMDB_ECORRUPT, "%s: log record at %llu names table id %u, which "
+                                         "does not exist",
+                          db->path, (unsigned long long)rec->lsn, rec->table);
+    if (rec->kind == VMDB__WAL_PUT && rec->payload_len != t->record_size)
+        return vmdb__fail(VMDB_ECORRUPT, "%s: log record at %llu holds %u bytes, table '%s' "
+                                         "records are %zu",
+                          db->path, (unsigned long long)rec->lsn, rec->payload_len, t->name,
+                          t->record_size);
+    return vmdb__table_write(t, rec->rid, rec->lsn,
+                             rec->kind == VMDB__WAL_PUT ? payload : NULL);
+}
+
+/* Replays the records of transaction r->txn, from r->txn_start up to its
+ * COMMIT at `commit_lsn`. They are still in the ring: read them there. */
+static int replay_txn(struct replay *r, uint64_t commit_lsn)
+{
+    vmdb_ring *ring = vmdb__wal_ring(r->db->wal);
+    for (uint64_t pos = r->txn_start; pos < commit_lsn;) {
+        const vmdb__wal_record *rec = vmdb_ring_pos_ptr(ring, pos);
+        int rc = replay_one(r->db, rec, (const char *)rec + VMDB__WAL_HEADER_LEN);
+        if (rc < 0)
+            return rc;
+        pos += rec->len;
+    }
+    return 0;
+}
+
+static int gather(void *ctx, const vmdb__wal_record *rec, const void *payload)
+{
+    (void)payload;
+    struct replay *r = ctx;
+    vmdb_recovery *rep = &r->db->recovery;
+    if (rec->txn != r->txn) {
+        /* A new transaction: whatever was gathered never committed. */
+        rep->discarded += r->txn_records;
+        r->txn = rec->txn;
+        r->txn_start = rec->lsn;
+        r->txn_records = 0;
+    }
+    if (rec->kind != VMDB__WAL_COMMIT) {
+        r->txn_records++;
+        return 0;
+    }
+    int rc = replay_txn(r, rec->lsn);
+    if (rc < 0) {
+        r->error = rc;
+        return 1;
+    }
+    rep->transactions++;
+    rep->records += r->txn_records;
+    rep->bytes += rec->lsn + rec->len - r->txn_start;
+    r->txn = 0;
+    r->txn_records = 0;
+    return 0;
+}
+
+static int recover(vmdb_db *db)
+{
+    vmdb_recovery *rep = &db->recovery;
+    memset(rep, 0, sizeof *rep);
+    rep->first_lsn = vmdb__wal_start(db->wal);
+    struct replay r = {.db = db};
+    vmdb__wal_scan_end end;
+    vmdb__wal_scan(db->wal, rep->first_lsn, UINT64_MAX, gather, &r, &end);
+    if (r.error)
+        return r.error;
+    rep->discarded += r.txn_records;
+    rep->end_lsn = end.pos;
+    rep->torn_tail = end.torn;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < db->table_count; i++)
+        rc = vmdb__table_scan_state(db->tables[i]);
+    for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
+        bool rebuilt = false;
+        rc = open_index(db, db->tables[i], &rebuilt);
+        if (rc == 0 && rep->transactions > 0 && !rebuilt) {
+            /* Replay changed the table under the index: rebuild it. */
+            rc = index_rebuild(db->tables[i]);
+            rebuilt = true;
+        }
+        rep->index_rebuilt |= rebuilt;
+    }
+    if (rc == 0)
+        rc = vmdb__db_checkpoint_locked(db, end.pos);
+    return rc;
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
+static void free_db(vmdb_db *db)
+{
+    for (size_t i = 0; i < db->table_count; i++)
+        vmdb__table_close(db->tables[i]);
+    free(db->tables);
+    vmdb__wal_close(db->wal);
+    vmdb_map_close(db->lock_map);
+    vmdb__os_close(db->lock_fd);
+    pthread_mutex_destroy(&db->writer);
+    free(db->path);
+    free(db);
+}
+
+int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
+{
+    static const vmdb_db_options defaults;
+    const vmdb_db_options *o = opts ? opts : &defaults;
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_open: path and out are required");
+    unsigned known = VMDB_DB_CREATE | VMDB_DB_READONLY | VMDB_DB_VERIFY;
+    if (o->flags & ~known)
+        return vmdb__fail(VMDB_EINVAL, "%s: unknown open flag bits 0x%x", path, o->flags & ~known);
+    if ((unsigned)o->durability > VMDB_DURABILITY_GROUP)
+        return vmdb__fail(VMDB_EINVAL, "%s: durability %d is not a vmdb_durability", path,
+                          (int)o->durability);
+    if (o->checkpoint_percent > 100)
+        return vmdb__fail(VMDB_EINVAL, "%s: checkpoint_percent %u is over 100", path,
+                          o->checkpoint_percent);
+    if ((o->flags & VMDB_DB_READONLY) && (o->flags & VMDB_DB_CREATE))
+        return vmdb__fail(VMDB_EINVAL, "%s: READONLY cannot CREATE", path);
+    int rc = prepare_dir(path, o);
+    if (rc < 0)
+        return rc;
+    vmdb_db *db = calloc(1, sizeof *db);
+    if (!db || !(db->path = strdup(path))) {
+        free(db);
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
+    }
+    pthread_mutex_init(&db->writer, NULL);
+    db->lock_fd = -1;
+    db->readonly = (o->flags & VMDB_DB_READONLY) != 0;
+    db->verify = (o->flags & VMDB_DB_VERIFY) != 0;
+    db->durability = o->durability ? o->durability : VMDB_DURABILITY_NONE;
+    rc = open_lock(db);
+    char *wal_path = join(path, WAL_NAME, "");
+    if (rc == 0 && !wal_path)
+        rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
+    if (rc == 0)
+        rc = vmdb__wal_open(wal_path, 0, false, db->readonly, &db->wal);
+    free(wal_path);
+    if (rc == 0) {
+        unsigned pct = o->checkpoint_percent ? o->checkpoint_percent : 50;
+        db->checkpoint_bytes = vmdb__wal_cap(db->wal) / 100 * pct;
+        struct table_listing listing = {.db = db};
+        int list = vmdb__os_list_dir(path, open_if_table, &listing);
+        if (list < 0)
+            rc = vmdb__fail_os(list, "%s: cannot list the directory", path);
+        else
+            rc = listing.rc;
+    }
+    if (rc == 0 && db->readonly) {
+        for (size_t i = 0; rc == 0 && i < db->table_count; i++)
+            rc = open_index(db, db->tables[i], NULL);
+    } else if (rc == 0) {
+        rc = vmdb__os_lock_file(db->lock_fd, true);
+        if (rc < 0) {
+            rc = vmdb__fail_os(rc, "%s: cannot take the write lock", path);
+        } else {
+            rc = recover(db);
+            vmdb__os_lock_file(db->lock_fd, false);
+        }
+    }
+    if (rc < 0) {
+        free_db(db);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+void vmdb_close(vmdb_db *db)
+{
+    if (!db)
+        return;
+    if (!db->readonly && !db->poisoned && vmdb__db_lock(db) == 0) {
+        /* A clean close leaves nothing to replay. */
+        vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+        vmdb__db_unlock(db);
+    }
+    free_db(db);
+}
+
+int vmdb_recovery_report(const vmdb_db *db, vmdb_recovery *report)
+{
+    if (!db || !report)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_recovery_report: db and report are required");
+    *report = db->recovery;
+    return 0;
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
+{
+    if (db->poisoned)
+        return vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; reopen the database",
+                          db->path);
+    /* Tables and indexes first: the log may forget a change only once the
+     * change itself is on disk. */
+    for (size_t i = 0; i < db->table_count; i++) {
+        int rc = vmdb__table_flush(db->tables[i]);
+        if (rc == 0)
+            rc = vmdb__index_flush(db->tables[i]->index, VMDB_FLUSH_SYNC);
+        if (rc < 0)
+            return vmdb__db_poison(db, rc);
+    }
+    int rc = vmdb__wal_checkpoint(db->wal, pos);
+    if (rc < 0)
+        return vmdb__db_poison(db, rc);
+    publish_generation(db);
+    return 0;
+}
+
+int vmdb_checkpoint(vmdb_db *db)
+{
+    if (!db)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_checkpoint: db is required");
+    if (db->readonly)
+        return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
+    int rc = vmdb__db_lock(db);
+    if (rc < 0)
+        return rc;
+    rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+    vmdb__db_unlock(db);
+    return rc;
+}
+
+/* ---- tables ------------------------------------------------------------- */
+
+int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
+                      vmdb_table **out)
+{
+    if (out)
+        *out = NULL;
+    if (!db || !name || !schema)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_create: db, name and schema are required");
+    if (db->readonly)
+        return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
+    if (!valid_table_name(name))
+        return vmdb__fail(VMDB_EINVAL, "table name '%.80s' is not [A-Za-z_][A-Za-z0-9_]* of at "
+                                       "most %d bytes",
+                          name, VMDB__TABLE_NAME_MAX);
+    int rc = vmdb__db_lock(db);
+    if (rc < 0)
+        return rc;
+    if (table_by_name(db, name)) {
+        vmdb__db_unlock(db);
+        return vmdb__fail(VMDB_EEXIST, "table '%s' already exists", name);
+    }
+    uint16_t id = 1;
+    for (size_t i = 0; i < db->table_count; i++)
+        if (db->tables[i]->id >= id)
+            id = (uint16_t)(db->tables[i]->id + 1);
+    if (id == 0)
+        rc = vmdb__fail(VMDB_EFULL, "%s: no table id left", db->path);
+    if (rc == 0)
+        rc = vmdb__table_create_file(db->path, name, id, schema);
+    char file[VMDB__TABLE_NAME_MAX + 8];
+    snprintf(file, sizeof file, "%s.vmt", name);
+    if (rc == 0)
+        rc = open_table_file(db, file);
+    vmdb_table *t = rc == 0 ? table_by_name(db, name) : NULL;
+    if (t) {
+        rc = vmdb__table_scan_state(t);
+        if (rc == 0)
+            rc = open_index(db, t, NULL);
+    }
+    if (rc == 0)
+        publish_generation(db);
+    vmdb__db_unlock(db);
+    if (rc == 0 && out)
+        *out = t;
+    return rc;
+}
+
+int vmdb_table_open(vmdb_db *db, const char *name, const vmdb_schema *expect, vmdb_table **out)
+{
+    if (out)
+        *out = NULL;
+    if (!db || !name || !out)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_open: db, name and out are required");
+    vmdb_table *t = table_by_name(db, name);
+    if (!t)
+        return vmdb__fail(VMDB_ENOTFOUND, "no table '%.80s' in %s", name, db->path);
+    if (expect) {
+        int rc = vmdb_schema_equal(expect, t->schema);
+        if (rc < 0) {
+            char why[sizeof vmdb_last_error()->message];
+            memcpy(why, vmdb_last_error()->message, sizeof why);
+            return vmdb__fail(rc, "table '%s': %s", name, why);
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+int vmdb_table_drop(vmdb_db *db, const char *name)
+{
+    if (!db || !name)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_drop: db and name are required");
+    if (db->readonly)
+        return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
+    int rc = vmdb__db_lock(db);
+    if (rc < 0)
+        return rc;
+    vmdb_table *t = table_by_name(db, name);
+    if (!t)
+        rc = vmdb__fail(VMDB_ENOTFOUND, "no table '%.80s' in %s", name, db->path);
+    /* After a checkpoint no log record can name the table any more. */
+    if (rc == 0)
+        rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+    if (rc == 0) {
+        char *index_path = join(db->path, t->name, ".vmi");
+        int urc = vmdb__os_unlink(t->path);
+        if (urc == 0 && index_path)
+            vmdb__os_unlink(index_path);
+        if (urc == 0)
+            urc = vmdb__os_sync_dir_of(t->path);
+        free(index_path);
+        if (urc < 0)
+            rc = vmdb__fail_os(urc, "%s: cannot remove", t->path);
+    }
+    if (rc == 0) {
+        size_t i = 0;
+        while (db->tables[i] != t)
+            i++;
+        memmove(&db->tables[i], &db->tables[i + 1], (db->table_count - i - 1) * sizeof t);
+        db->table_count--;
+        vmdb__table_close(t);
+        publish_generation(db);
+    }
+    vmdb__db_unlock(db);
+    return rc;
+}
+
+int vmdb_table_foreach(vmdb_db *db, int (*fn)(void *ctx, vmdb_table *table), void *ctx)
+{
+    if (!db || !fn)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_foreach: db and fn are required");
+    for (size_t i = 0; i < db->table_count; i++) {
+        int rc = fn(ctx, db->tables[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+const char *vmdb_table_name(const vmdb_table *t)
+{
+    return t ? t->name : NULL;
+}
+
+const vmdb_schema *vmdb_table_schema(const vmdb_table *t)
+{
+    return t ? t->schema : NULL;
+}
+
+int vmdb_table_stat(vmdb_table *t, vmdb_table_info *st)
+{
+    if (!t || !st)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_stat: table and info are required");
+    vmdb__index_stats is;
+    int rc = vmdb__index_stats_get(t->index, &is);
+    if (rc < 0)
+        return rc;
+    uint64_t live = 0, high = 0;
+    uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    for (uint64_t rid = 0; rid < cap; rid++)
+        if (__atomic_load_n(&vmdb__table_slot(t, rid)->live, __ATOMIC_RELAXED)) {
+            live++;
+            high = rid + 1;
+        }
+    *st = (vmdb_table_info){
+        .records = live,
+        .capacity = cap,
+        .high_water = high,
+        .file_bytes = vmdb_map_len(t->map),
+        .index_bytes = is.file_size,
+        .index_capacity = is.capacity,
+        .index_load = is.load,
+        .record_size = t->record_size,
+        .slot_size = t->stride,
+    };
+    return 0;
+}
+
+int vmdb_index_rebuild(vmdb_table *t)
+{
+    if (!t)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_index_rebuild: table is required");
+    if (t->readonly)
+        return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", t->path);
+    int rc = vmdb__db_lock(t->db);
+    if (rc < 0)
+        return rc;
+    rc = index_rebuild(t);
+    if (rc == 0)
+        publish_generation(t->db);
+    vmdb__db_unlock(t->db);
+    return rc;
+}

@@ -1,0 +1,130 @@
+/*
+ * engine/table.h - a table file: a header and an array of record slots
+ * (see the format essay at the top of table.c). The database (db.c, txn.c)
+ * decides what to write; this module knows how slots are laid out, read
+ * without locks and written so that readers never see half a record.
+ */
+#ifndef VMDB_ENGINE_TABLE_H
+#define VMDB_ENGINE_TABLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "index.h"
+#include "vmdb/db.h"
+#include "vmdb/map.h"
+
+#define VMDB__TABLE_NAME_MAX 63
+
+/* A slot's header, on disk before each record. */
+typedef struct vmdb__slot {
+    uint64_t seq;      /* even when stable, odd while being written */
+    uint64_t lsn;      /* log position of the change that last wrote it */
+    uint64_t checksum; /* XXH3-64 of the record, seeded with rid and live */
+    uint32_t live;     /* 1 if the slot holds a record */
+    uint32_t reserved; /* zero */
+} vmdb__slot;
+
+struct vmdb_table {
+    vmdb_db *db;
+    char *name;
+    char *path;             /* NAME.vmt */
+    uint16_t id;            /* in log records */
+    vmdb_schema *schema;
+    size_t record_size;     /* bytes */
+    size_t stride;          /* bytes from one slot to the next */
+    size_t key_offset;      /* bytes into the record */
+    size_t key_size;        /* bytes */
+    bool key_is_str;        /* the key ends at its first NUL */
+    bool readonly;
+    bool verify;            /* check the checksum on every read */
+    vmdb_map *map;
+    char *slots;            /* the first slot */
+    uint64_t capacity;      /* slots mapped; readers load it with acquire */
+    uint64_t header_seq;    /* of the newest header copy */
+    pthread_mutex_t follow; /* readers growing the map after another
+                               process grew the file */
+    vmdb__index *index;
+    /* Writer-side state, rebuilt by vmdb__table_scan_state(). */
+    uint64_t *free_rids;    /* stack; the top is the lowest free rid */
+    size_t free_count;
+    size_t free_cap;
+    uint64_t frontier;      /* rids >= frontier were never used */
+    uint64_t live_count;
+};
+
+/* Creates NAME.vmt in `dir` atomically (temporary file, sync, rename, sync
+ * of the directory). VMDB_EEXIST if it is there. */
+int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
+                            const vmdb_schema *schema);
+
+/* Opens the table file at `path`. The index is opened separately. */
+int vmdb__table_open(const char *path, bool readonly, bool verify, vmdb_table **out);
+void vmdb__table_close(vmdb_table *t);
+
+static inline vmdb__slot *vmdb__table_slot(const vmdb_table *t, uint64_t rid)
+{
+    return (vmdb__slot *)(t->slots + rid * t->stride);
+}
+
+/* The key inside a record's bytes. */
+static inline void vmdb__table_key(const vmdb_table *t, const void *record, const void **key,
+                                   size_t *len)
+{
+    const char *k = (const char *)record + t->key_offset;
+    size_t n = t->key_size;
+    if (t->key_is_str) {
+        const char *nul = memchr(k, '\0', n);
+        if (nul)
+            n = (size_t)(nul - k);
+    }
+    *key = k;
+    *len = n;
+}
+
+/* Copies record `rid` under its sequence counter. 0 and *live, or
+ * VMDB_ENOTFOUND past the capacity (error context untouched), VMDB_EBUSY
+ * if the slot stays mid-write (a writer died: reopen for writing),
+ * VMDB_ECORRUPT if verification is on and the checksum is wrong. */
+int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live);
+
+/* The slot's stable sequence counter and live flag, for zero-copy readers
+ * (VMDB_EBUSY as vmdb__table_read). rid must be below the capacity. */
+int vmdb__table_peek(vmdb_table *t, uint64_t rid, uint64_t *seq, bool *live);
+
+/* Compares record rid's key with key[0..len) under the sequence counter:
+ * 1 equal and live, 0 not. */
+int vmdb__table_key_equals(vmdb_table *t, uint64_t rid, const void *key, size_t len);
+
+/* Writer: stores record (or, when NULL, a deletion) into slot rid, growing
+ * the file first if rid is past the capacity. */
+int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *record);
+
+/* Writer: makes room for slots [0, count). */
+int vmdb__table_reserve(vmdb_table *t, uint64_t count);
+
+/* Writer: rebuilds the free-slot stack, frontier and live count from the
+ * slots, and fixes slots left odd by a writer that died mid-write. */
+int vmdb__table_scan_state(vmdb_table *t);
+
+/* Writer: a free rid for an insert (lowest first), and back on abort. */
+int vmdb__table_alloc_rid(vmdb_table *t, uint64_t *rid);
+int vmdb__table_release_rid(vmdb_table *t, uint64_t rid);
+
+/* The checksum a slot must carry for these bytes. */
+uint64_t vmdb__table_checksum(const vmdb_table *t, uint64_t rid, bool live, const void *record);
+
+/* Writes every slot and the header back to disk. */
+int vmdb__table_flush(vmdb_table *t);
+
+/* Writer, on taking the lock after another process wrote: maps the slots
+ * it added and learns which header copy is the newest. */
+int vmdb__table_refresh(vmdb_table *t);
+
+/* Readers: map slots another process added to the file. */
+int vmdb__table_follow(vmdb_table *t);
+
+#endif /* VMDB_ENGINE_TABLE_H */

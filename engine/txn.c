@@ -1,0 +1,735 @@
+/*
+ * engine/txn.c - write transactions and lock-free reads.
+ *
+ * A transaction holds the writer lock from begin to commit or abort. Each
+ * change is written at once as a redo record into the log's ring, past
+ * the published end (engine/wal.c), so the record's bytes are the only
+ * copy the transaction keeps: the list of operations points into the ring.
+ * Nothing else changes until commit:
+ *
+ *   1. append the COMMIT record and publish the records (one store);
+ *   2. durability SYNC: flush the published range;
+ *   3. apply each change in log order to its table slot and index.
+ *
+ * A crash before 1 leaves no trace; after 1 (or 2 at SYNC), recovery
+ * replays the transaction whole. Abort gives back the record ids the
+ * transaction reserved and forgets the unpublished bytes.
+ *
+ * Until commit the tables do not show the transaction's own changes, so
+ * its decisions (does this key exist? is that record live?) consult two
+ * small hash maps of its own operations first: by key, the latest
+ * operation that mentions the key; by record id, the latest operation on
+ * the record. A key's entry is believed only if the record it names still
+ * carries that key after the record's latest operation.
+ */
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "internal.h"
+
+struct txn_op {
+    vmdb_table *table;
+    uint64_t rid;
+    uint64_t hash;       /* of the key the operation mentions */
+    const char *payload; /* in the ring: the record, or the deleted key */
+    uint32_t payload_len;
+    uint8_t kind;        /* VMDB__WAL_PUT or VMDB__WAL_DELETE */
+    bool new_rid;        /* reserved by this transaction */
+};
+
+/* Open addressing from a 64-bit key to an operation number + 1. */
+struct op_map {
+    uint64_t *keys;
+    uint32_t *ops;
+    size_t cap; /* a power of two, or 0 */
+    size_t used;
+};
+
+struct vmdb_txn {
+    vmdb_db *db;
+    enum vmdb_durability durability;
+    uint64_t start; /* log position of the first record: the txn id */
+    uint64_t pos;   /* where the next record goes */
+    struct txn_op *ops;
+    size_t count;
+    size_t cap;
+    struct op_map by_key;
+    struct op_map by_rid;
+};
+
+/* ---- the operation maps ------------------------------------------------- */
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static void map_free(struct op_map *m)
+{
+    free(m->keys);
+    free(m->ops);
+}
+
+static int map_grow(struct op_map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    uint64_t *keys = calloc(cap, sizeof *keys);
+    uint32_t *ops = calloc(cap, sizeof *ops);
+    if (!keys || !ops) {
+        free(keys);
+        free(ops);
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->ops[i])
+            continue;
+        size_t j = mix(m->keys[i]) & (cap - 1);
+        while (ops[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = m->keys[i];
+        ops[j] = m->ops[i];
+    }
+    map_free(m);
+    m->keys = keys;
+    m->ops = ops;
+    m->cap = cap;
+    return 0;
+}
+
+/* The slot for `key` for which same(ctx, op) holds, or the empty slot
+ * where it would go. */
+static size_t map_find(const struct op_map *m, uint64_t key,
+                       bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                       const struct vmdb_txn *txn, const void *ctx)
+{
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->ops[j] && !(m->keys[j] == key && same(txn, m->ops[j] - 1, ctx)))
+        j = (j + 1) & (m->cap - 1);
+    return j;
+}
+
+static int map_set(struct op_map *m, uint64_t key, uint32_t op,
+                   bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                   const struct vmdb_txn *txn, const void *ctx)
+{
+    if ((m->used + 1) * 4 > m->cap * 3) {
+        int rc = map_grow(m);
+        if (rc < 0)
+            return rc;
+    }
+    size_t j = map_find(m, key, same, txn, ctx);
+    if (!m->ops[j])
+        m->used++;
+    m->keys[j] = key;
+    m->ops[j] = op + 1;
+    return 0;
+}
+
+static int map_get(const struct op_map *m, uint64_t key,
+                   bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                   const struct vmdb_txn *txn, const void *ctx)
+{
+    if (!m->cap)
+        return -1;
+    size_t j = map_find(m, key, same, txn, ctx);
+    return m->ops[j] ? (int)(m->ops[j] - 1) : -1;
+}
+
+/* What a key lookup compares: the table and the key's bytes. */
+struct key_ref {
+    const vmdb_table *table;
+    const void *key;
+    size_t len;
+};
+
+static void op_key(const struct txn_op *op, const void **key, size_t *len)
+{
+    if (op->kind == VMDB__WAL_PUT) {
+        vmdb__table_key(op->table, op->payload, key, len);
+    } else {
+        *key = op->payload;
+        *len = op->payload_len;
+    }
+}
+
+static bool same_key(const struct vmdb_txn *txn, uint32_t op, const void *ctx)
+{
+    const struct key_ref *k = ctx;
+    const struct txn_op *o = &txn->ops[op];
+    if (o->table != k->table)
+        return false;
+    const void *key;
+    size_t len;
+    op_key(o, &key, &len);
+    return len == k->len && memcmp(key, k->key, len) == 0;
+}
+
+static bool same_rid(const struct vmdb_txn *txn, uint32_t op, const void *ctx)
+{
+    const struct txn_op *o = &txn->ops[op];
+    const struct txn_op *want = ctx;
+    return o->table == want->table && o->rid == want->rid;
+}
+
+static uint64_t rid_key(const vmdb_table *t, uint64_t rid)
+{
+    return (uint64_t)t->id << 48 ^ rid;
+}
+
+/* ---- state as the transaction sees it ----------------------------------- */
+
+/* The latest operation of this transaction on record rid, or NULL. */
+static const struct txn_op *pending_on_rid(const vmdb_txn *txn, const vmdb_table *t,
+                                           uint64_t rid)
+{
+    struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
+    int i = map_get(&txn->by_rid, rid_key(t, rid), same_rid, txn, &probe);
+    return i < 0 ? NULL : &txn->ops[i];
+}
+
+static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
+{
+    return vmdb__table_key_equals(ctx, rid, key, len);
+}
+
+/* Where key lives as the transaction sees it: 1 and *rid, or 0 absent. */
+static int resolve_key(const vmdb_txn *txn, vmdb_table *t, const void *key, size_t len,
+                       uint64_t hash, uint64_t *rid)
+{
+    struct key_ref ref = {t, key, len};
+    int i = map_get(&txn->by_key, hash, same_key, txn, &ref);
+    if (i >= 0) {
+        const struct txn_op *op = &txn->ops[i];
+        if (op->kind != VMDB__WAL_PUT)
+            return 0;
+        /* Believed only if the record still carries the key. */
+        const struct txn_op *latest = pending_on_rid(txn, t, op->rid);
+        if (latest != op) {
+            const void *k;
+            size_t n;
+            if (latest->kind != VMDB__WAL_PUT)
+                return 0;
+            op_key(latest, &k, &n);
+            if (n != len || memcmp(k, key, len) != 0)
+                return 0;
+        }
+        *rid = op->rid;
+        return 1;
+    }
+    uint64_t found;
+    int rc = vmdb__index_find(t->index, hash, key, len, index_match, t, &found);
+    if (rc == VMDB_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    /* Any operation of ours on that record changed or removed its key
+     * (an operation keeping the key would be in by_key). */
+    if (pending_on_rid(txn, t, found))
+        return 0;
+    *rid = found;
+    return 1;
+}
+
+/* Whether record rid is live as the transaction sees it; its key too. */
+static int resolve_rid(const vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void **key,
+                       size_t *len, void *scratch)
+{
+    const struct txn_op *op = pending_on_rid(txn, t, rid);
+    if (op) {
+        if (op->kind != VMDB__WAL_PUT)
+            return 0;
+        op_key(op, key, len);
+        return 1;
+    }
+    bool live;
+    int rc = vmdb__table_read(t, rid, scratch, &live);
+    if (rc == VMDB_ENOTFOUND || (rc == 0 && !live))
+        return 0;
+    if (rc < 0)
+        return rc;
+    vmdb__table_key(t, scratch, key, len);
+    return 1;
+}
+
+/* ---- begin, abort ------------------------------------------------------- */
+
+static int check_usable(vmdb_db *db)
+{
+    if (db->readonly)
+        return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
+    if (db->poisoned)
+        return vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; reopen the database",
+                          db->path);
+    return 0;
+}
+
+int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
+{
+    if (out)
+        *out = NULL;
+    if (!db || !out)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_txn_begin: db and out are required");
+    if ((unsigned)durability > VMDB_DURABILITY_GROUP)
+        return vmdb__fail(VMDB_EINVAL, "%s: durability %d is not a vmdb_durability", db->path,
+                          (int)durability);
+    int rc = check_usable(db);
+    if (rc < 0)
+        return rc;
+    vmdb_txn *txn = calloc(1, sizeof *txn);
+    if (!txn)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    rc = vmdb__db_lock(db);
+    if (rc < 0) {
+        free(txn);
+        return rc;
+    }
+    txn->db = db;
+    txn->durability = durability ? durability : db->durability;
+    txn->start = txn->pos = vmdb__wal_end(db->wal);
+    *out = txn;
+    return 0;
+}
+
+static void txn_free(vmdb_txn *txn)
+{
+    map_free(&txn->by_key);
+    map_free(&txn->by_rid);
+    free(txn->ops);
+    free(txn);
+}
+
+void vmdb_txn_abort(vmdb_txn *txn)
+{
+    if (!txn)
+        return;
+    for (size_t i = txn->count; i-- > 0;)
+        if (txn->ops[i].new_rid)
+            vmdb__table_release_rid(txn->ops[i].table, txn->ops[i].rid);
+    vmdb__db_unlock(txn->db);
+    txn_free(txn);
+}
+
+/* ---- logging an operation ----------------------------------------------- */
+
+/* A checkpoint in the middle of a transaction draws a new salt, so the
+ * records already written past the end of the log are sealed again with
+ * it. They stay where they are. */
+static void reseal(vmdb_txn *txn)
+{
+    vmdb__wal *wal = txn->db->wal;
+    uint64_t pos = txn->start;
+    for (size_t i = 0; i < txn->count; i++) {
+        struct txn_op *op = &txn->ops[i];
+        uint64_t at = pos;
+        vmdb__wal_write(wal, &at, (enum vmdb__wal_kind)op->kind, op->table->id, txn->start,
+                        op->rid, op->payload, op->payload_len);
+        pos = at;
+    }
+}
+
+/* Makes room in the log for `len` more bytes plus the COMMIT record. */
+static int make_room(vmdb_txn *txn, uint32_t len)
+{
+    vmdb__wal *wal = txn->db->wal;
+    uint64_t need = (uint64_t)len + vmdb__wal_record_len(0);
+    if (vmdb__wal_room(wal, txn->pos) >= need)
+        return 0;
+    if (txn->pos - txn->start + need > vmdb__wal_cap(wal))
+        return vmdb__fail(VMDB_EFULL,
+                          "%s: the transaction needs more than the log's %llu bytes (%llu "
+                          "written); commit it in parts or make the log larger",
+                          txn->db->path, (unsigned long long)vmdb__wal_cap(wal),
+                          (unsigned long long)(txn->pos - txn->start));
+    int rc = vmdb__db_checkpoint_locked(txn->db, txn->start);
+    if (rc < 0)
+        return rc;
+    reseal(txn);
+    return 0;
+}
+
+static int log_op(vmdb_txn *txn, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t hash,
+                  const void *payload, uint32_t payload_len, bool new_rid)
+{
+    int rc = make_room(txn, vmdb__wal_record_len(payload_len));
+    if (rc < 0)
+        return rc;
+    if (txn->count == txn->cap) {
+        size_t cap = txn->cap ? txn->cap * 2 : 16;
+        struct txn_op *ops = realloc(txn->ops, cap * sizeof *ops);
+        if (!ops)
+            return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+        txn->ops = ops;
+        txn->cap = cap;
+    }
+    uint32_t i = (uint32_t)txn->count;
+    struct txn_op *op = &txn->ops[i];
+    *op = (struct txn_op){
+        .table = t,
+        .rid = rid,
+        .hash = hash,
+        .kind = kind,
+        .payload_len = payload_len,
+        .new_rid = new_rid,
+    };
+    op->payload = vmdb__wal_write(txn->db->wal, &txn->pos, (enum vmdb__wal_kind)kind, t->id,
+                                  txn->start, rid, payload, payload_len);
+    txn->count++;
+    const void *key;
+    size_t len;
+    op_key(op, &key, &len);
+    struct key_ref ref = {t, key, len};
+    rc = map_set(&txn->by_key, hash, i, same_key, txn, &ref);
+    if (rc == 0)
+        rc = map_set(&txn->by_rid, rid_key(t, rid), i, same_rid, txn, op);
+    return rc;
+}
+
+static int check_txn(vmdb_txn *txn, vmdb_table *t, const void *arg)
+{
+    if (!txn || !t || !arg)
+        return vmdb__fail(VMDB_EINVAL, "transaction, table and record or key are required");
+    if (t->db != txn->db)
+        return vmdb__fail(VMDB_EINVAL, "table '%s' belongs to another database", t->name);
+    return check_usable(txn->db);
+}
+
+enum put_mode { PUT_ANY, PUT_INSERT, PUT_UPDATE };
+
+static int put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid_out,
+               enum put_mode mode)
+{
+    if (rid_out)
+        *rid_out = 0;
+    int rc = check_txn(txn, t, record);
+    if (rc < 0)
+        return rc;
+    const void *key;
+    size_t len;
+    vmdb__table_key(t, record, &key, &len);
+    uint64_t hash = vmdb__index_hash(key, len), rid = 0;
+    int found = resolve_key(txn, t, key, len, hash, &rid);
+    if (found < 0)
+        return found;
+    if (found && mode == PUT_INSERT)
+        return vmdb__fail(VMDB_EEXIST, "%s: key already exists (record %llu)", t->name,
+                          (unsigned long long)rid);
+    if (!found && mode == PUT_UPDATE)
+        return vmdb__fail(VMDB_ENOTFOUND, "%s: no record with that key to update", t->name);
+    bool fresh = !found;
+    if (fresh) {
+        rc = vmdb__table_alloc_rid(t, &rid);
+        if (rc < 0)
+            return rc;
+    }
+    rc = log_op(txn, t, VMDB__WAL_PUT, rid, hash, record, (uint32_t)t->record_size, fresh);
+    if (rc < 0) {
+        if (fresh)
+            vmdb__table_release_rid(t, rid);
+        return rc;
+    }
+    if (rid_out)
+        *rid_out = rid;
+    return 0;
+}
+
+int vmdb_txn_put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid)
+{
+    return put(txn, t, record, rid, PUT_ANY);
+}
+
+int vmdb_txn_insert(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid)
+{
+    return put(txn, t, record, rid, PUT_INSERT);
+}
+
+int vmdb_txn_update(vmdb_txn *txn, vmdb_table *t, const void *record)
+{
+    return put(txn, t, record, NULL, PUT_UPDATE);
+}
+
+int vmdb_txn_update_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void *record)
+{
+    int rc = check_txn(txn, t, record);
+    if (rc < 0)
+        return rc;
+    char *scratch = malloc(t->record_size);
+    if (!scratch)
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    const void *old_key;
+    size_t old_len;
+    int live = resolve_rid(txn, t, rid, &old_key, &old_len, scratch);
+    const void *key;
+    size_t len;
+    vmdb__table_key(t, record, &key, &len);
+    uint64_t hash = vmdb__index_hash(key, len);
+    if (live == 0)
+        rc = vmdb__fail(VMDB_ENOTFOUND, "%s: record %llu does not exist", t->name,
+                        (unsigned long long)rid);
+    else if (live < 0)
+        rc = live;
+    else if (old_len != len || memcmp(old_key, key, len) != 0) {
+        uint64_t other;
+        int taken = resolve_key(txn, t, key, len, hash, &other);
+        if (taken > 0)
+            rc = vmdb__fail(VMDB_EEXIST, "%s: record %llu already holds that key", t->name,
+                            (unsigned long long)other);
+        else if (taken < 0)
+            rc = taken;
+    }
+    free(scratch);
+    if (rc < 0)
+        return rc;
+    return log_op(txn, t, VMDB__WAL_PUT, rid, hash, record, (uint32_t)t->record_size, false);
+}
+
+static int delete_at(vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void *key, size_t len)
+{
+    return log_op(txn, t, VMDB__WAL_DELETE, rid, vmdb__index_hash(key, len), key,
+                  (uint32_t)len, false);
+}
+
+int vmdb_txn_delete(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len)
+{
+    int rc = check_txn(txn, t, key);
+    if (rc < 0)
+        return rc;
+    if (len > t->key_size)
+        return vmdb__fail(VMDB_ENOTFOUND, "%s: a key of %zu bytes cannot exist (keys are %zu)",
+                          t->name, len, t->key_size);
+    uint64_t rid;
+    int found = resolve_key(txn, t, key, len, vmdb__index_hash(key, len), &rid);
+    if (found < 0)
+        return found;
+    if (!found)
+        return vmdb__fail(VMDB_ENOTFOUND, "%s: no record with that key to delete", t->name);
+    return delete_at(txn, t, rid, key, len);
+}
+
+int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid)
+{
+    int rc = check_txn(txn, t, t);
+    if (rc < 0)
+        return rc;
+    char *scratch = malloc(t->record_size);
+    if (!scratch)
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    const void *key;
+    size_t len;
+    int live = resolve_rid(txn, t, rid, &key, &len, scratch);
+    if (live == 0)
+        rc = vmdb__fail(VMDB_ENOTFOUND, "%s: record %llu does not exist", t->name,
+                        (unsigned long long)rid);
+    else if (live < 0)
+        rc = live;
+    else
+        rc = delete_at(txn, t, rid, key, len);
+    free(scratch);
+    return rc;
+}
+
+/* ---- commit ------------------------------------------------------------- */
+
+int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t lsn,
+                   const void *payload)
+{
+    (void)db;
+    int rc = 0;
+    bool was_live = rid < t->capacity && vmdb__table_slot(t, rid)->live;
+    const void *old_key = NULL, *new_key = NULL;
+    size_t old_len = 0, new_len = 0;
+    if (was_live)
+        vmdb__table_key(t, vmdb__table_slot(t, rid) + 1, &old_key, &old_len);
+    bool put = kind == VMDB__WAL_PUT;
+    if (put)
+        vmdb__table_key(t, payload, &new_key, &new_len);
+    bool same = was_live && put && old_len == new_len && !memcmp(old_key, new_key, new_len);
+    /* The index first drops the old key, the slot changes, then the index
+     * learns the new key: a reader between the steps finds the key absent
+     * for a moment or finds the record and checks its key, never a wrong
+     * record. */
+    if (was_live && !same)
+        rc = vmdb__index_remove(t->index, vmdb__index_hash(old_key, old_len), rid);
+    if (rc == 0)
+        rc = vmdb__table_write(t, rid, lsn, put ? payload : NULL);
+    if (rc == 0 && put && !same)
+        rc = vmdb__index_insert(t->index, vmdb__index_hash(new_key, new_len), rid);
+    if (rc < 0)
+        return rc;
+    if (put && !was_live) {
+        t->live_count++;
+        if (rid >= t->frontier)
+            t->frontier = rid + 1;
+    } else if (!put && was_live) {
+        t->live_count--;
+        rc = vmdb__table_release_rid(t, rid);
+    }
+    return rc;
+}
+
+int vmdb_txn_commit(vmdb_txn *txn)
+{
+    if (!txn)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_txn_commit: transaction is required");
+    vmdb_db *db = txn->db;
+    int rc = check_usable(db);
+    if (rc < 0 || txn->count == 0) {
+        if (rc < 0)
+            vmdb_txn_abort(txn);
+        else {
+            vmdb__db_unlock(db);
+            txn_free(txn);
+        }
+        return rc;
+    }
+    vmdb__wal_write(db->wal, &txn->pos, VMDB__WAL_COMMIT, 0, txn->start, 0, NULL, 0);
+    rc = vmdb__wal_publish(db->wal, txn->pos);
+    if (rc == 0 && txn->durability != VMDB_DURABILITY_NONE) {
+        rc = vmdb__wal_flush(db->wal, txn->start, txn->pos);
+        if (rc < 0)
+            rc = vmdb__db_poison(db, rc);
+    }
+    for (size_t i = 0; rc == 0 && i < txn->count; i++) {
+        struct txn_op *op = &txn->ops[i];
+        rc = vmdb__db_apply(db, op->table, op->kind, op->rid, txn->start, op->payload);
+        if (rc < 0)
+            rc = vmdb__db_poison(db, rc); /* the log has it: recovery finishes the job */
+    }
+    if (rc == 0) {
+        db->lock_page->salt = vmdb__wal_salt(db->wal);
+        db->seen_generation =
+            __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL);
+        uint64_t used = vmdb__wal_end(db->wal) - vmdb__wal_start(db->wal);
+        if (used >= db->checkpoint_bytes)
+            rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+    }
+    vmdb__db_unlock(db);
+    txn_free(txn);
+    return rc;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t *rid)
+{
+    if (!t || !key || !record)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_get: table, key and record are required");
+    uint64_t hash = vmdb__index_hash(key, len);
+    for (unsigned tries = 0;; tries++) {
+        if (tries == 1000)
+            return vmdb__fail(VMDB_ECORRUPT, "%s: the index keeps naming records without the "
+                                             "key (run vmdb check)",
+                              t->name);
+        uint64_t found;
+        int rc = vmdb__index_find(t->index, hash, key, len, index_match, t, &found);
+        if (rc < 0)
+            return rc;
+        bool live;
+        rc = vmdb__table_read(t, found, record, &live);
+        if (rc < 0 && rc != VMDB_ENOTFOUND)
+            return rc;
+        const void *k;
+        size_t n;
+        vmdb__table_key(t, record, &k, &n);
+        /* A writer may have moved the key between the lookup and the copy:
+         * look again rather than return another key's record. */
+        if (rc == 0 && live && n == len && memcmp(k, key, len) == 0) {
+            if (rid)
+                *rid = found;
+            return 0;
+        }
+    }
+}
+
+int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
+{
+    if (!t || !record)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_get_rid: table and record are required");
+    bool live;
+    int rc = vmdb__table_read(t, rid, record, &live);
+    if (rc == 0 && !live)
+        return VMDB_ENOTFOUND;
+    return rc;
+}
+
+int vmdb_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)
+{
+    if (ptr)
+        *ptr = NULL;
+    if (!t || !ptr || !seq)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_get_ptr: table, ptr and seq are required");
+    if (rid >= __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE)) {
+        vmdb__table_follow(t);
+        if (rid >= __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE))
+            return VMDB_ENOTFOUND;
+    }
+    bool live;
+    uint64_t v;
+    int rc = vmdb__table_peek(t, rid, &v, &live);
+    if (rc < 0)
+        return rc;
+    if (!live)
+        return VMDB_ENOTFOUND;
+    *ptr = vmdb__table_slot(t, rid) + 1;
+    *seq = v;
+    return 0;
+}
+
+bool vmdb_read_valid(vmdb_table *t, uint64_t rid, uint64_t seq)
+{
+    const vmdb__slot *s = vmdb__table_slot(t, rid);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq;
+}
+
+void vmdb_cursor_init(vmdb_cursor *c, vmdb_table *t)
+{
+    c->table = t;
+    c->next_rid = 0;
+}
+
+int vmdb_cursor_next(vmdb_cursor *c, uint64_t *rid, void *record)
+{
+    vmdb_table *t = c->table;
+    uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    while (c->next_rid < cap) {
+        uint64_t at = c->next_rid++;
+        if (!__atomic_load_n(&vmdb__table_slot(t, at)->live, __ATOMIC_RELAXED))
+            continue; /* cheap skip of free slots; the copy below decides */
+        bool live;
+        int rc = vmdb__table_read(t, at, record, &live);
+        if (rc < 0)
+            return rc;
+        if (live) {
+            if (rid)
+                *rid = at;
+            return 0;
+        }
+    }
+    return VMDB_ENOTFOUND;
+}
+
+int vmdb_scan(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record), void *ctx)
+{
+    if (!t || !fn)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_scan: table and fn are required");
+    char *record = malloc(t->record_size);
+    if (!record)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", t->name);
+    vmdb_cursor c;
+    vmdb_cursor_init(&c, t);
+    uint64_t rid;
+    int rc;
+    while ((rc = vmdb_cursor_next(&c, &rid, record)) == 0) {
+        rc = fn(ctx, rid, record);
+        if (rc)
+            break;
+    }
+    free(record);
+    return rc == VMDB_ENOTFOUND ? 0 : rc;
+}

@@ -1,0 +1,226 @@
+/*
+ * vmdb/db.h - the record store: a database of tables, transactions over
+ * them, and lock-free reads.
+ *
+ * A database is a directory holding one file per table (NAME.vmt), one per
+ * primary index (NAME.vmi), the write-ahead log (wal.ring) and a lock file
+ * (vmdb.lock). vmdb_open() creates or opens it and replays the log, so a
+ * database that was open in a process that crashed is whole again before
+ * vmdb_open() returns.
+ *
+ * Writes go through transactions, one at a time across the threads of a
+ * process and across processes (an in-process mutex plus flock on the lock
+ * file). A transaction writes its redo records straight into the log; only
+ * once its commit record is there are the tables and indexes changed in
+ * place. Abort costs nothing but dropping the log bytes.
+ *
+ * Reads take no lock and make no system call: a reader copies a record
+ * under the slot's sequence counter and retries if a writer moved it, so
+ * it never sees half a record.
+ */
+#ifndef VMDB_DB_H
+#define VMDB_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "schema.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vmdb_db vmdb_db;
+typedef struct vmdb_table vmdb_table;
+typedef struct vmdb_txn vmdb_txn;
+
+/* What a commit survives. */
+enum vmdb_durability {
+    VMDB_DURABILITY_DEFAULT = 0, /* in vmdb_txn_begin: the database's */
+    /* The commit is in the page cache when it returns: it survives the
+     * crash of the process, not a power cut. The fastest. */
+    VMDB_DURABILITY_NONE,
+    /* The log range of the transaction is on disk before commit returns. */
+    VMDB_DURABILITY_SYNC,
+    /* As SYNC, but committers that arrive while a flush is running wait
+     * for the next one together: one flush serves them all. */
+    VMDB_DURABILITY_GROUP,
+};
+
+enum vmdb_db_flag {
+    VMDB_DB_CREATE = 1u << 0,   /* create the directory if it is missing */
+    VMDB_DB_READONLY = 1u << 1, /* reads only: no lock, no recovery */
+    VMDB_DB_VERIFY = 1u << 2,   /* check each record's checksum on read */
+};
+
+/* Options for vmdb_open(); the zero value opens an existing database with
+ * durability NONE, a 64 MiB log and checkpoints at half full. */
+typedef struct vmdb_db_options {
+    unsigned flags;                  /* enum vmdb_db_flag bits */
+    enum vmdb_durability durability; /* default for transactions; 0 = NONE */
+    uint64_t wal_size;               /* log bytes at creation; 0 = 64 MiB */
+    unsigned checkpoint_percent;     /* log fill that triggers a checkpoint;
+                                        0 = 50 */
+} vmdb_db_options;
+
+#define VMDB_DB_OPTIONS_INIT {0}
+
+/* What the last recovery replayed (vmdb_recovery_report). */
+typedef struct vmdb_recovery {
+    uint64_t transactions; /* committed transactions replayed */
+    uint64_t records;      /* their redo records */
+    uint64_t bytes;        /* log bytes replayed */
+    uint64_t first_lsn;    /* log position where replay started */
+    uint64_t end_lsn;      /* where the valid log ended */
+    uint64_t discarded;    /* records of transactions that never committed */
+    bool torn_tail;        /* replay stopped at a damaged record, not at
+                              the end of what was written */
+    bool index_rebuilt;
+} vmdb_recovery;
+
+/*
+ * Opens (or with VMDB_DB_CREATE creates) the database in directory
+ * `path`, then recovers it. Errors name the path: VMDB_ENOENT, VMDB_EINVAL
+ * (a directory that is not a database), VMDB_EBADMAGIC / VMDB_EVERSION /
+ * VMDB_ECORRUPT / VMDB_EBADSIZE for damaged files, VMDB_EBUSY never (a
+ * second writer waits for the lock).
+ */
+VMDB_API int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out);
+
+/* Checkpoints (unless read-only) and closes. Accepts NULL. Every table
+ * handle and pointer obtained from the database dies with it. */
+VMDB_API void vmdb_close(vmdb_db *db);
+
+VMDB_API int vmdb_recovery_report(const vmdb_db *db, vmdb_recovery *report);
+
+/* ---- tables ------------------------------------------------------------ */
+
+/* Creates table `name` ([A-Za-z_][A-Za-z0-9_]*, up to 63 bytes) with the
+ * given schema; durable when it returns. VMDB_EEXIST if it exists. The
+ * handle belongs to the database. */
+VMDB_API int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
+                               vmdb_table **out);
+
+/* The open table `name`; VMDB_ENOTFOUND naming it if there is none. When
+ * `expect` is not NULL the table's schema must equal it (VMDB_ESCHEMA
+ * naming the first field that differs). */
+VMDB_API int vmdb_table_open(vmdb_db *db, const char *name, const vmdb_schema *expect,
+                             vmdb_table **out);
+
+/* Removes a table and its index, after a checkpoint so that no log record
+ * refers to it any more. Handles to it die. */
+VMDB_API int vmdb_table_drop(vmdb_db *db, const char *name);
+
+/* Calls fn(ctx, table) for each table in name order; stops at the first
+ * nonzero return and returns it. */
+VMDB_API int vmdb_table_foreach(vmdb_db *db, int (*fn)(void *ctx, vmdb_table *table),
+                                void *ctx);
+
+VMDB_API const char *vmdb_table_name(const vmdb_table *table);
+/* The table's schema; valid while the database is open. */
+VMDB_API const vmdb_schema *vmdb_table_schema(const vmdb_table *table);
+
+typedef struct vmdb_table_info {
+    uint64_t records;      /* live records */
+    uint64_t capacity;     /* slots in the file */
+    uint64_t high_water;   /* slots ever used (free ones below are reused) */
+    uint64_t file_bytes;   /* table file */
+    uint64_t index_bytes;  /* index file */
+    uint64_t index_capacity;
+    double index_load;     /* entries / index capacity */
+    size_t record_size;    /* bytes */
+    size_t slot_size;      /* bytes per slot on disk, header included */
+} vmdb_table_info;
+
+VMDB_API int vmdb_table_stat(vmdb_table *table, vmdb_table_info *info);
+
+/* ---- transactions ------------------------------------------------------ */
+
+/*
+ * Begins the write transaction, waiting for the write lock (held by
+ * another thread or process). durability DEFAULT takes the database's.
+ * The transaction must end with vmdb_txn_commit() or vmdb_txn_abort(), on
+ * the thread that began it.
+ */
+VMDB_API int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out);
+
+/* Insert or replace by key. `record` is the table's record_size bytes.
+ * *rid (may be NULL) gets the record id. */
+VMDB_API int vmdb_txn_put(vmdb_txn *txn, vmdb_table *table, const void *record,
+                          uint64_t *rid);
+/* Insert only: VMDB_EEXIST naming the table if the key is present. */
+VMDB_API int vmdb_txn_insert(vmdb_txn *txn, vmdb_table *table, const void *record,
+                             uint64_t *rid);
+/* Replace the record whose key `record` holds: VMDB_ENOTFOUND if none. */
+VMDB_API int vmdb_txn_update(vmdb_txn *txn, vmdb_table *table, const void *record);
+/* Replace record `rid` (VMDB_ENOTFOUND if it is not live); the key may
+ * change, unless another record holds the new one (VMDB_EEXIST). */
+VMDB_API int vmdb_txn_update_rid(vmdb_txn *txn, vmdb_table *table, uint64_t rid,
+                                 const void *record);
+/* Delete by key (its bytes as vmdb_record_key() gives them) or by id:
+ * VMDB_ENOTFOUND if absent. */
+VMDB_API int vmdb_txn_delete(vmdb_txn *txn, vmdb_table *table, const void *key,
+                             size_t key_len);
+VMDB_API int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *table, uint64_t rid);
+
+/* Commits and frees the transaction. A transaction whose records do not
+ * fit the log is VMDB_EFULL (and aborted). After a failed flush the
+ * database is poisoned (VMDB_EPOISONED) until reopened. */
+VMDB_API int vmdb_txn_commit(vmdb_txn *txn);
+/* Drops every change and frees the transaction. Accepts NULL. */
+VMDB_API void vmdb_txn_abort(vmdb_txn *txn);
+
+/* ---- reads (no lock, no system call) ----------------------------------- */
+
+/* Copies the record with key `key` into `record` (record_size bytes);
+ * *rid (may be NULL) gets its id. VMDB_ENOTFOUND, which leaves the error
+ * context alone: not finding is an answer, not a failure. */
+VMDB_API int vmdb_get(vmdb_table *table, const void *key, size_t key_len, void *record,
+                      uint64_t *rid);
+/* Copies record `rid`; VMDB_ENOTFOUND if the slot is not live. */
+VMDB_API int vmdb_get_rid(vmdb_table *table, uint64_t rid, void *record);
+
+/*
+ * Zero-copy reads. *ptr points at record `rid` in the mapped file and
+ * *seq is the slot's sequence counter; read what you need through ptr,
+ * then vmdb_read_valid() says whether a writer changed the slot meanwhile
+ * (if so, what you read may be torn: start again). The pointer stays
+ * valid until the database is closed, whatever happens to the record.
+ */
+VMDB_API int vmdb_get_ptr(vmdb_table *table, uint64_t rid, const void **ptr, uint64_t *seq);
+VMDB_API bool vmdb_read_valid(vmdb_table *table, uint64_t rid, uint64_t seq);
+
+/* Calls fn(ctx, rid, record) for every live record in slot order, with a
+ * stable copy of each; stops at fn's first nonzero return and returns it. */
+VMDB_API int vmdb_scan(vmdb_table *table,
+                       int (*fn)(void *ctx, uint64_t rid, const void *record), void *ctx);
+
+/* A cursor over the live records in slot order. next copies the record and
+ * returns 0, or VMDB_ENOTFOUND at the end. */
+typedef struct vmdb_cursor {
+    vmdb_table *table;
+    uint64_t next_rid;
+} vmdb_cursor;
+VMDB_API void vmdb_cursor_init(vmdb_cursor *cursor, vmdb_table *table);
+VMDB_API int vmdb_cursor_next(vmdb_cursor *cursor, uint64_t *rid, void *record);
+
+/* ---- maintenance ------------------------------------------------------- */
+
+/* Flushes every table and index, then frees the log up to here. */
+VMDB_API int vmdb_checkpoint(vmdb_db *db);
+
+/* Verifies headers, every live record's checksum, that index and table
+ * agree both ways, and the log. 0 when all hold; otherwise the first
+ * problem's code, with a message naming the file, slot or entry. */
+VMDB_API int vmdb_check(vmdb_db *db);
+
+/* Rebuilds a table's index from its records. */
+VMDB_API int vmdb_index_rebuild(vmdb_table *table);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMDB_DB_H */

@@ -1,0 +1,373 @@
+/*
+ * tests/test_crash.c - crash safety, for real.
+ *
+ * The kill harness: a forked writer runs random transactions of 1 to 100
+ * operations on a small key space and reports each commit on a pipe as
+ * soon as vmdb_txn_commit() returns; the parent SIGKILLs it at a random
+ * moment, reopens the database (recovery), and compares it with a model
+ * built from the reported transactions. Every reported transaction must
+ * be there. The one in flight when the kill came may have reached the log
+ * (its COMMIT record was written, the report was not): it must then be
+ * there whole, otherwise not at all. Nothing of any other transaction may
+ * show. Transactions are generated from their number alone, so the parent
+ * knows what each one did without being told.
+ *
+ * The corruption test flips, one at a time, every bit of the last
+ * committed transaction's records in the log of a crashed writer, and
+ * checks that recovery stops before that transaction, reports where, and
+ * applies none of it.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "helpers.h"
+#include "vmdb/db.h"
+#include "vmdb/schema.h"
+
+#define KEYS 64
+
+/* 96 bytes: key, the transaction and operation that wrote it, a check
+ * derived from all three, padding that repeats the check. */
+struct rec {
+    uint64_t key;
+    uint64_t txn;
+    uint64_t op;
+    uint64_t check;
+    uint64_t pad[8];
+};
+
+static const char *schema_text =
+    "key:u64 key, txn:u64, op:u64, check:u64, p0:u64, p1:u64, p2:u64, p3:u64, p4:u64, "
+    "p5:u64, p6:u64, p7:u64";
+
+static uint64_t check_of(uint64_t key, uint64_t txn, uint64_t op)
+{
+    uint64_t v[3] = {key, txn, op};
+    return XXH3_64bits(v, sizeof v);
+}
+
+static void make_rec(struct rec *r, uint64_t key, uint64_t txn, uint64_t op)
+{
+    r->key = key;
+    r->txn = txn;
+    r->op = op;
+    r->check = check_of(key, txn, op);
+    for (int i = 0; i < 8; i++)
+        r->pad[i] = r->check + (uint64_t)i;
+}
+
+static bool rec_ok(const struct rec *r)
+{
+    if (r->check != check_of(r->key, r->txn, r->op))
+        return false;
+    for (int i = 0; i < 8; i++)
+        if (r->pad[i] != r->check + (uint64_t)i)
+            return false;
+    return true;
+}
+
+/* A tiny deterministic generator, so transaction n is the same in the
+ * writer and in the parent's model. */
+static uint64_t next_rand(uint64_t *s)
+{
+    *s += 0x9e3779b97f4a7c15ULL;
+    uint64_t z = *s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* The state of every key: the txn and op that wrote it, or txn 0. */
+struct model {
+    uint64_t txn[KEYS];
+    uint64_t op[KEYS];
+};
+
+/* Transaction n applied to a model (the writer does the same to the db). */
+static void txn_ops(uint64_t seed, uint64_t n, struct model *m, vmdb_txn *txn, vmdb_table *t)
+{
+    uint64_t s = seed ^ (n * 0x2545f4914f6cdd1dULL);
+    uint64_t count = 1 + next_rand(&s) % 100;
+    for (uint64_t op = 0; op < count; op++) {
+        uint64_t key = next_rand(&s) % KEYS;
+        bool del = next_rand(&s) % 4 == 0;
+        if (del) {
+            if (m->txn[key] == 0)
+                continue; /* deleting a missing key is not an operation */
+            m->txn[key] = 0;
+            m->op[key] = 0;
+            if (txn && vmdb_txn_delete(txn, t, &key, sizeof key) != 0)
+                _exit(10);
+        } else {
+            m->txn[key] = n;
+            m->op[key] = op;
+            if (txn) {
+                struct rec r;
+                make_rec(&r, key, n, op);
+                if (vmdb_txn_put(txn, t, &r, NULL) != 0)
+                    _exit(11);
+            }
+        }
+    }
+}
+
+/* The writer: transactions first, first+1, ... until killed. */
+static void writer(const char *path, uint64_t seed, uint64_t first, const struct model *start,
+                   int report)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.wal_size = 256 << 10};
+    if (vmdb_open(path, &o, &db) != 0)
+        _exit(2);
+    vmdb_table *t;
+    if (vmdb_table_open(db, "t", NULL, &t) != 0)
+        _exit(3);
+    struct model m = *start;
+    for (uint64_t n = first;; n++) {
+        vmdb_txn *txn;
+        if (vmdb_txn_begin(db, 0, &txn) != 0)
+            _exit(4);
+        txn_ops(seed, n, &m, txn, t);
+        if (vmdb_txn_commit(txn) != 0)
+            _exit(5);
+        if (write(report, &n, sizeof n) != sizeof n)
+            _exit(6);
+    }
+}
+
+/* 1 if the database holds exactly the model's state, else 0. */
+static int matches(vmdb_table *t, const struct model *m)
+{
+    for (uint64_t key = 0; key < KEYS; key++) {
+        struct rec r;
+        int rc = vmdb_get(t, &key, sizeof key, &r, NULL);
+        if (m->txn[key] == 0) {
+            if (rc != VMDB_ENOTFOUND)
+                return 0;
+            continue;
+        }
+        if (rc != 0 || !rec_ok(&r) || r.txn != m->txn[key] || r.op != m->op[key])
+            return 0;
+    }
+    return 1;
+}
+
+static uint64_t seed_from_env(void)
+{
+    const char *s = getenv("VMDB_SEED");
+    uint64_t seed = s ? strtoull(s, NULL, 0) : 20261125;
+    cr_log_info("VMDB_SEED=%llu", (unsigned long long)seed);
+    return seed;
+}
+
+static unsigned cycles_from_env(unsigned dflt)
+{
+    const char *s = getenv("VMDB_KILL_CYCLES");
+    return s ? (unsigned)strtoul(s, NULL, 0) : dflt;
+}
+
+Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction, .timeout = 600)
+{
+    uint64_t seed = seed_from_env();
+    unsigned cycles = cycles_from_env(500);
+    const char *path = test_path("db");
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 256 << 10};
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse(schema_text, &s));
+    ASSERT_OK(vmdb_table_create(db, "t", s, NULL));
+    vmdb_schema_free(s);
+    vmdb_close(db);
+
+    struct model model;
+    memset(&model, 0, sizeof model);
+    uint64_t next = 1, in_flight_applied = 0, total_commits = 0;
+    uint64_t rs = seed;
+    for (unsigned cycle = 0; cycle < cycles; cycle++) {
+        int fds[2];
+        cr_assert_eq(pipe(fds), 0);
+        pid_t pid = fork();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            close(fds[0]);
+            writer(path, seed, next, &model, fds[1]);
+        }
+        close(fds[1]);
+        /* Let it run for a random while: 0 to 6 ms. */
+        struct timespec nap = {0, (long)(next_rand(&rs) % 6000000)};
+        nanosleep(&nap, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFSIGNALED(status), "cycle %u: the writer exited by itself (status %d)",
+                  cycle, WEXITSTATUS(status));
+        uint64_t n;
+        while (read(fds[0], &n, sizeof n) == sizeof n) {
+            cr_assert_eq(n, next, "cycle %u: commit %llu reported out of order", cycle,
+                         (unsigned long long)n);
+            txn_ops(seed, n, &model, NULL, NULL);
+            next++;
+            total_commits++;
+        }
+        close(fds[0]);
+
+        ASSERT_OK(vmdb_open(path, NULL, &db));
+        vmdb_table *t;
+        ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+        struct model with_next = model;
+        txn_ops(seed, next, &with_next, NULL, NULL);
+        if (matches(t, &model)) {
+            /* the transaction in flight never reached the log */
+        } else if (matches(t, &with_next)) {
+            model = with_next; /* it did, whole */
+            next++;
+            in_flight_applied++;
+        } else {
+            cr_assert_fail("cycle %u: after commit %llu the database matches neither the "
+                           "reported commits nor them plus the next transaction whole",
+                           cycle, (unsigned long long)(next - 1));
+        }
+        ASSERT_OK(vmdb_check(db));
+        vmdb_close(db);
+    }
+    cr_log_info("%u kill cycles, %llu reported commits, %llu in-flight commits kept", cycles,
+                (unsigned long long)total_commits, (unsigned long long)in_flight_applied);
+    cr_assert_gt(total_commits, cycles / 10, "the writer should get commits done");
+    remove_test_dir();
+}
+
+/* ---- bit flips in the log ---------------------------------------------- */
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    cr_assert(in && out, "copy %s -> %s", from, to);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        cr_assert_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+}
+
+static const char *const db_files[] = {"vmdb.lock", "wal.ring", "t.vmt", "t.vmi"};
+
+/* Copies the database files named in `which` (a bit per db_files entry). */
+static void copy_db(const char *from, const char *to, unsigned which)
+{
+    mkdir(to, 0755);
+    for (size_t i = 0; i < sizeof db_files / sizeof *db_files; i++) {
+        if (!(which & (1u << i)))
+            continue;
+        char a[600], b[600];
+        snprintf(a, sizeof a, "%s/%s", from, db_files[i]);
+        snprintf(b, sizeof b, "%s/%s", to, db_files[i]);
+        copy_file(a, b);
+    }
+}
+#define WAL_ONLY 0x2u
+#define ALL_BUT_WAL 0xdu
+
+static void flip_bit(const char *path, uint64_t bit)
+{
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, (long)(bit / 8), SEEK_SET), 0);
+    int c = fgetc(f);
+    cr_assert_neq(c, EOF);
+    cr_assert_eq(fseek(f, (long)(bit / 8), SEEK_SET), 0);
+    fputc(c ^ (1 << (bit % 8)), f);
+    fclose(f);
+}
+
+Test(crash, every_bit_flip_in_the_last_transaction_stops_replay_before_it, .timeout = 300)
+{
+    const char *pristine = test_path("pristine");
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 64 << 10};
+    ASSERT_OK(vmdb_open(pristine, &o, &db));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse(schema_text, &s));
+    ASSERT_OK(vmdb_table_create(db, "t", s, NULL));
+    vmdb_schema_free(s);
+    vmdb_close(db);
+    /* The tables as they were before the writer: the state a power cut
+     * leaves when the log reached the disk and the table pages did not. */
+    const char *before = test_path("before");
+    copy_db(pristine, before, ALL_BUT_WAL);
+
+    /* A writer commits A (key 1) and then B (key 2), and dies. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        vmdb_db *c;
+        vmdb_table *t;
+        vmdb_txn *txn;
+        struct rec r;
+        if (vmdb_open(pristine, NULL, &c) || vmdb_table_open(c, "t", NULL, &t))
+            _exit(1);
+        for (uint64_t key = 1; key <= 2; key++) {
+            make_rec(&r, key, key, 0);
+            if (vmdb_txn_begin(c, 0, &txn) || vmdb_txn_put(txn, t, &r, NULL) ||
+                vmdb_txn_commit(txn))
+                _exit(2);
+        }
+        raise(SIGKILL);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status));
+
+    /* Where B's records are: open a copy read-only and ask the log. */
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s/wal.ring", pristine);
+    vmdb_ring *ring;
+    vmdb_ring_options ro = {.flags = VMDB_RING_READONLY};
+    ASSERT_OK(vmdb_ring_open(wal, &ro, &ring));
+    uint64_t tail = vmdb_ring_tail(ring), head = vmdb_ring_head(ring), cap = vmdb_ring_cap(ring);
+    vmdb_ring_close(ring);
+    /* Each transaction is a 96-byte PUT record (56 + 96 = 152) and a COMMIT
+     * (56): 208 bytes. */
+    cr_assert_eq(head - tail, 2 * 208, "two transactions in the log");
+    uint64_t b_start = tail + 208;
+    uint64_t bits = 208 * 8, checked = 0;
+    const char *work = test_path("work");
+    for (uint64_t bit = 0; bit < bits; bit++) {
+        copy_db(before, work, ALL_BUT_WAL);
+        copy_db(pristine, work, WAL_ONLY);
+        char wal_copy[600];
+        snprintf(wal_copy, sizeof wal_copy, "%s/wal.ring", work);
+        uint64_t file_off = vmdb_page_size() + b_start % cap;
+        flip_bit(wal_copy, file_off * 8 + bit);
+        ASSERT_OK(vmdb_open(work, NULL, &db));
+        vmdb_recovery rep;
+        ASSERT_OK(vmdb_recovery_report(db, &rep));
+        /* A damaged PUT ends the log where B starts; a damaged COMMIT
+         * where it would be, B's PUT then being uncommitted. A flip in a
+         * record's lsn or salt (its first 16 bytes) makes it no record of
+         * this log at all, which looks like the end; anything else is
+         * reported as a damaged record. */
+        uint64_t byte = bit / 8;
+        bool in_commit = byte >= 152;
+        uint64_t in_record = in_commit ? byte - 152 : byte;
+        cr_assert_eq(rep.transactions, 1, "bit %llu: only A replays", (unsigned long long)bit);
+        cr_assert_eq(rep.end_lsn, b_start + (in_commit ? 152 : 0), "bit %llu: replay stops at "
+                     "the damaged record", (unsigned long long)bit);
+        cr_assert_eq(rep.torn_tail, in_record >= 16, "bit %llu: torn_tail", (unsigned long long)bit);
+        cr_assert_eq(rep.discarded, in_commit ? 1 : 0, "bit %llu", (unsigned long long)bit);
+        vmdb_table *t;
+        ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+        struct rec r;
+        uint64_t key = 1;
+        ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+        key = 2;
+        cr_assert_eq(vmdb_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND,
+                     "bit %llu: B must not be applied", (unsigned long long)bit);
+        vmdb_close(db);
+        checked++;
+    }
+    cr_assert_eq(checked, bits);
+    remove_test_dir();
+}

@@ -1,0 +1,562 @@
+/*
+ * tests/test_db.c - the record store: tables, transactions, reads,
+ * recovery and the errors each operation documents.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "helpers.h"
+#include "vmdb/db.h"
+#include "vmdb/schema.h"
+
+struct person {
+    uint64_t id;
+    char name[32];
+    uint32_t age;
+    uint32_t pad;
+    double score;
+};
+
+static const vmdb_field person_fields[] = {
+    VMDB_KEY(struct person, id, VMDB_TYPE_U64),
+    VMDB_FIELD(struct person, name, VMDB_TYPE_STR),
+    VMDB_FIELD(struct person, age, VMDB_TYPE_U32),
+    VMDB_FIELD(struct person, score, VMDB_TYPE_F64),
+};
+
+static vmdb_schema *person_schema(void)
+{
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_new(person_fields, 4, sizeof(struct person), &s));
+    return s;
+}
+
+static vmdb_db *open_db(const char *path, unsigned flags)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = flags, .wal_size = 1 << 20};
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    return db;
+}
+
+static vmdb_table *people_table(vmdb_db *db)
+{
+    vmdb_schema *s = person_schema();
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "people", s, &t));
+    vmdb_schema_free(s);
+    return t;
+}
+
+static struct person person(uint64_t id, const char *name, uint32_t age)
+{
+    struct person p;
+    memset(&p, 0, sizeof p);
+    p.id = id;
+    snprintf(p.name, sizeof p.name, "%s", name);
+    p.age = age;
+    p.score = age * 1.5;
+    return p;
+}
+
+static void put_people(vmdb_db *db, vmdb_table *t, uint64_t from, uint64_t to)
+{
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn));
+    for (uint64_t id = from; id < to; id++) {
+        char name[32];
+        snprintf(name, sizeof name, "person-%llu", (unsigned long long)id);
+        struct person p = person(id, name, (uint32_t)(id % 90));
+        ASSERT_OK(vmdb_txn_put(txn, t, &p, NULL));
+    }
+    ASSERT_OK(vmdb_txn_commit(txn));
+}
+
+Test(db, put_get_and_reopen)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    put_people(db, t, 0, 1000);
+    struct person p;
+    uint64_t rid;
+    uint64_t key = 417;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, &rid));
+    cr_assert_str_eq(p.name, "person-417");
+    cr_assert_eq(p.age, 417 % 90);
+    cr_assert_eq(rid, 417, "ids are slot numbers, filled in order");
+    key = 1000;
+    vmdb_error_clear();
+    cr_assert_eq(vmdb_get(t, &key, sizeof key, &p, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_last_error()->code, 0, "not finding leaves the error context alone");
+    vmdb_close(db);
+
+    db = open_db(path, 0);
+    vmdb_schema *s = person_schema();
+    ASSERT_OK(vmdb_table_open(db, "people", s, &t));
+    vmdb_schema_free(s);
+    for (key = 0; key < 1000; key += 37) {
+        ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
+        cr_assert_eq(p.id, key);
+    }
+    vmdb_table_info st;
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    cr_assert_eq(st.records, 1000);
+    cr_assert_eq(st.record_size, sizeof(struct person));
+    vmdb_recovery rep;
+    ASSERT_OK(vmdb_recovery_report(db, &rep));
+    cr_assert_eq(rep.transactions, 0, "a clean close leaves nothing to replay");
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(db, insert_update_delete_and_their_errors)
+{
+    vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    vmdb_txn *txn;
+    struct person ann = person(1, "ann", 30), bob = person(2, "bob", 40);
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    uint64_t rid;
+    ASSERT_OK(vmdb_txn_insert(txn, t, &ann, &rid));
+    cr_assert_eq(rid, 0);
+    /* The transaction sees its own insert before commit. */
+    ASSERT_FAILS(vmdb_txn_insert(txn, t, &ann, NULL), VMDB_EEXIST, "people");
+    ASSERT_FAILS(vmdb_txn_update(txn, t, &bob), VMDB_ENOTFOUND, "people");
+    ASSERT_OK(vmdb_txn_insert(txn, t, &bob, &rid));
+    cr_assert_eq(rid, 1);
+    ASSERT_OK(vmdb_txn_commit(txn));
+
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ann.age = 31;
+    ASSERT_OK(vmdb_txn_update(txn, t, &ann));
+    uint64_t key = 2;
+    ASSERT_OK(vmdb_txn_delete(txn, t, &key, sizeof key));
+    ASSERT_FAILS(vmdb_txn_delete(txn, t, &key, sizeof key), VMDB_ENOTFOUND, "people");
+    ASSERT_FAILS(vmdb_txn_delete_rid(txn, t, 1), VMDB_ENOTFOUND, "record 1");
+    /* Deleted in this transaction, so the key may come back. */
+    ASSERT_OK(vmdb_txn_insert(txn, t, &bob, &rid));
+    cr_assert_eq(rid, 2, "the deleted slot is not free before commit");
+    ASSERT_OK(vmdb_txn_commit(txn));
+
+    struct person got;
+    key = 1;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &got, NULL));
+    cr_assert_eq(got.age, 31);
+    key = 2;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &got, &rid));
+    cr_assert_eq(rid, 2);
+    cr_assert_eq(vmdb_get_rid(t, 1, &got), VMDB_ENOTFOUND);
+
+    /* The freed slot 1 is reused by the next insert. */
+    struct person cy = person(3, "cy", 50);
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_insert(txn, t, &cy, &rid));
+    cr_assert_eq(rid, 1);
+    /* Update by id may change the key, but not to one that is taken. */
+    struct person moved = cy;
+    moved.id = 1;
+    ASSERT_FAILS(vmdb_txn_update_rid(txn, t, 1, &moved), VMDB_EEXIST, "record 0");
+    moved.id = 99;
+    ASSERT_OK(vmdb_txn_update_rid(txn, t, 1, &moved));
+    key = 3;
+    ASSERT_FAILS(vmdb_txn_delete(txn, t, &key, sizeof key), VMDB_ENOTFOUND, "people");
+    ASSERT_FAILS(vmdb_txn_update_rid(txn, t, 77, &moved), VMDB_ENOTFOUND, "record 77");
+    ASSERT_OK(vmdb_txn_commit(txn));
+    key = 99;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &got, &rid));
+    cr_assert_eq(rid, 1);
+    cr_assert_str_eq(got.name, "cy");
+    key = 3;
+    cr_assert_eq(vmdb_get(t, &key, sizeof key, &got, NULL), VMDB_ENOTFOUND);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(db, abort_changes_nothing_and_gives_ids_back)
+{
+    vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    put_people(db, t, 0, 10);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    struct person p = person(100, "ghost", 1);
+    uint64_t rid;
+    ASSERT_OK(vmdb_txn_insert(txn, t, &p, &rid));
+    cr_assert_eq(rid, 10);
+    uint64_t key = 3;
+    ASSERT_OK(vmdb_txn_delete(txn, t, &key, sizeof key));
+    vmdb_txn_abort(txn);
+    struct person got;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &got, NULL));
+    key = 100;
+    cr_assert_eq(vmdb_get(t, &key, sizeof key, &got, NULL), VMDB_ENOTFOUND);
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_insert(txn, t, &p, &rid));
+    cr_assert_eq(rid, 10, "the aborted transaction's id is free again");
+    ASSERT_OK(vmdb_txn_commit(txn));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(db, one_transaction_spans_tables)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *people = people_table(db);
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("code:str8 key, count:u32", &s));
+    vmdb_table *codes;
+    ASSERT_OK(vmdb_table_create(db, "codes", s, &codes));
+    vmdb_schema_free(s);
+    ASSERT_FAILS(vmdb_table_create(db, "codes", vmdb_table_schema(people), NULL), VMDB_EEXIST,
+                 "codes");
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    struct person p = person(7, "seven", 7);
+    ASSERT_OK(vmdb_txn_put(txn, people, &p, NULL));
+    char code[16] = {0};
+    memcpy(code, "abc", 3);
+    uint32_t count = 5;
+    memcpy(code + 8, &count, 4);
+    ASSERT_OK(vmdb_txn_put(txn, codes, code, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    char got[16];
+    ASSERT_OK(vmdb_get(codes, "abc", 3, got, NULL)); /* a str key without its padding */
+    cr_assert_eq(memcmp(got + 8, &count, 4), 0);
+    vmdb_close(db);
+
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "codes", NULL, &codes));
+    ASSERT_OK(vmdb_get(codes, "abc", 3, got, NULL));
+    ASSERT_FAILS(vmdb_table_open(db, "nope", NULL, &codes), VMDB_ENOTFOUND, "nope");
+    ASSERT_OK(vmdb_table_drop(db, "codes"));
+    ASSERT_FAILS(vmdb_table_open(db, "codes", NULL, &codes), VMDB_ENOTFOUND, "codes");
+    vmdb_close(db);
+    db = open_db(path, 0);
+    ASSERT_FAILS(vmdb_table_open(db, "codes", NULL, &codes), VMDB_ENOTFOUND, "codes");
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(db, schema_mismatch_names_the_field)
+{
+    vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
+    people_table(db);
+    vmdb_schema *other;
+    ASSERT_OK(vmdb_schema_parse("id:u64 key, name:str32, age:u16, score:f64", &other));
+    vmdb_table *t;
+    ASSERT_FAILS(vmdb_table_open(db, "people", other, &t), VMDB_ESCHEMA, "age");
+    cr_assert_null(t);
+    ASSERT_FAILS(vmdb_table_create(db, "bad name", other, NULL), VMDB_EINVAL, "'bad name'");
+    vmdb_schema_free(other);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(db, scan_and_cursor_visit_live_records_in_slot_order)
+{
+    vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    put_people(db, t, 0, 50);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    for (uint64_t key = 0; key < 50; key += 3)
+        ASSERT_OK(vmdb_txn_delete(txn, t, &key, sizeof key));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    vmdb_cursor c;
+    vmdb_cursor_init(&c, t);
+    struct person p;
+    uint64_t rid, seen = 0, last = 0;
+    while (vmdb_cursor_next(&c, &rid, &p) == 0) {
+        cr_assert_neq(p.id % 3, 0);
+        cr_assert_eq(p.id, rid);
+        cr_assert(seen == 0 || rid > last);
+        last = rid;
+        seen++;
+    }
+    cr_assert_eq(seen, 50 - 17);
+    const void *ptr;
+    uint64_t seq;
+    ASSERT_OK(vmdb_get_ptr(t, 4, &ptr, &seq));
+    cr_assert_eq(((const struct person *)ptr)->id, 4);
+    cr_assert(vmdb_read_valid(t, 4, seq));
+    cr_assert_eq(vmdb_get_ptr(t, 3, &ptr, &seq), VMDB_ENOTFOUND);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(db, directories_that_are_not_databases_are_refused)
+{
+    vmdb_db *db;
+    ASSERT_FAILS(vmdb_open(test_path("missing"), NULL, &db), VMDB_ENOENT, "missing");
+    const char *dir = test_path("plain");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    write_file(test_path("plain/notes.txt"), "hello", 5);
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE};
+    ASSERT_FAILS(vmdb_open(dir, &o, &db), VMDB_EINVAL, "not a vmdb database");
+    write_file(test_path("file"), "x", 1);
+    ASSERT_FAILS(vmdb_open(test_path("file"), NULL, &db), VMDB_EINVAL, "not a directory");
+    cr_assert_null(db);
+    remove_test_dir();
+}
+
+Test(db, damaged_table_files_are_refused_naming_them)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    put_people(db, t, 0, 100);
+    vmdb_close(db);
+    const char *file = test_path("db/people.vmt");
+    uint64_t size = file_size(file);
+
+    /* Both header copies damaged. */
+    FILE *f = fopen(file, "r+b");
+    cr_assert_not_null(f);
+    unsigned char junk[64];
+    memset(junk, 0x5A, sizeof junk);
+    fseek(f, 100, SEEK_SET);
+    fwrite(junk, 1, sizeof junk, f);
+    fseek(f, 4096 + 100, SEEK_SET);
+    fwrite(junk, 1, sizeof junk, f);
+    fclose(f);
+    vmdb_db_options o = {0};
+    ASSERT_FAILS(vmdb_open(path, &o, &db), VMDB_ECORRUPT, "people.vmt");
+
+    /* Wrong magic. */
+    f = fopen(file, "r+b");
+    fwrite("NOTATABL", 1, 8, f);
+    fseek(f, 4096, SEEK_SET);
+    fwrite("NOTATABL", 1, 8, f);
+    fclose(f);
+    ASSERT_FAILS(vmdb_open(path, &o, &db), VMDB_EBADMAGIC, "people.vmt");
+
+    /* Truncated: the header says more slots than the file holds. */
+    path = test_path("db2");
+    file = test_path("db2/people.vmt");
+    db = open_db(path, VMDB_DB_CREATE);
+    t = people_table(db);
+    put_people(db, t, 0, 100);
+    vmdb_close(db);
+    size = file_size(file);
+    cr_assert_eq(truncate(file, (off_t)(size - 4096)), 0);
+    ASSERT_FAILS(vmdb_open(path, &o, &db), VMDB_EBADSIZE, "truncated");
+    remove_test_dir();
+}
+
+Test(db, damaged_log_is_refused_naming_it)
+{
+    const char *path = test_path("db");
+    vmdb_close(open_db(path, VMDB_DB_CREATE));
+    const char *wal = test_path("db/wal.ring");
+    cr_assert_eq(truncate(wal, 3000), 0);
+    vmdb_db *db;
+    ASSERT_FAILS(vmdb_open(path, NULL, &db), VMDB_EBADSIZE, "wal.ring");
+    cr_assert_null(db);
+    remove_test_dir();
+}
+
+Test(db, transaction_larger_than_the_log_is_efull)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 64 << 10};
+    ASSERT_OK(vmdb_open(test_path("db"), &o, &db));
+    vmdb_table *t = people_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    int rc = 0;
+    uint64_t id;
+    for (id = 0; id < 10000 && rc == 0; id++) {
+        struct person p = person(id, "big", 1);
+        rc = vmdb_txn_put(txn, t, &p, NULL);
+    }
+    cr_assert_eq(rc, VMDB_EFULL, "got %s", vmdb_error_name(rc));
+    cr_assert(strstr(vmdb_last_error()->message, "log") != NULL, "%s",
+              vmdb_last_error()->message);
+    vmdb_txn_abort(txn);
+    /* Smaller transactions pass through many checkpoints. */
+    for (uint64_t from = 0; from < 5000; from += 100)
+        put_people(db, t, from, from + 100);
+    vmdb_table_info st;
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    cr_assert_eq(st.records, 5000);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+/* A forked writer commits, then dies without closing: recovery replays. */
+Test(db, recovery_replays_what_a_killed_writer_committed)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    people_table(db);
+    vmdb_close(db);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        vmdb_db *c = open_db(path, 0);
+        vmdb_table *t;
+        if (vmdb_table_open(c, "people", NULL, &t) != 0)
+            _exit(1);
+        put_people(c, t, 0, 300);
+        vmdb_txn *txn;
+        if (vmdb_txn_begin(c, 0, &txn) != 0)
+            _exit(2);
+        struct person p = person(999, "uncommitted", 1);
+        vmdb_txn_put(txn, t, &p, NULL);
+        raise(SIGKILL);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "child status %d", status);
+    db = open_db(path, 0);
+    vmdb_recovery rep;
+    ASSERT_OK(vmdb_recovery_report(db, &rep));
+    cr_assert_eq(rep.transactions, 1);
+    cr_assert_eq(rep.records, 300);
+    cr_assert_eq(rep.discarded, 1, "the uncommitted put");
+    cr_assert(rep.end_lsn > rep.first_lsn);
+    cr_assert(rep.index_rebuilt);
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+    struct person p;
+    uint64_t key = 299;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
+    key = 999;
+    cr_assert_eq(vmdb_get(t, &key, sizeof key, &p, NULL), VMDB_ENOTFOUND);
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(db, full_disk_is_an_error_and_loses_nothing)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    put_people(db, t, 0, 10);
+    /* Files may not grow past 2 MiB from here on: the table must grow to
+     * hold 100,000 records, and cannot. */
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 2 << 20;
+    signal(SIGXFSZ, SIG_IGN);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    int rc = 0;
+    for (uint64_t id = 10; id < 100000 && rc == 0; id++) {
+        struct person p = person(id, "more", 2);
+        rc = vmdb_txn_put(txn, t, &p, NULL);
+    }
+    if (rc == 0)
+        rc = vmdb_txn_commit(txn);
+    else
+        vmdb_txn_abort(txn);
+    setrlimit(RLIMIT_FSIZE, &old);
+    cr_assert(rc == VMDB_ENOSPC || rc == VMDB_EPOISONED || rc == VMDB_EFULL,
+              "got %s: %s", vmdb_error_name(rc), vmdb_last_error()->message);
+    vmdb_close(db);
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+    struct person p;
+    for (uint64_t key = 0; key < 10; key++)
+        ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+/* ---- readers against a writer ------------------------------------------ */
+
+/* Records whose fields repeat each other, so a torn copy shows. */
+struct selfcheck {
+    uint64_t key;
+    uint64_t version;
+    uint64_t words[10];
+    uint64_t check;
+};
+
+static void make_selfcheck(struct selfcheck *r, uint64_t key, uint64_t version)
+{
+    r->key = key;
+    r->version = version;
+    for (int i = 0; i < 10; i++)
+        r->words[i] = version * 1000003 + key * 7 + (uint64_t)i;
+    r->check = version ^ key ^ 0x5555;
+}
+
+static bool selfcheck_ok(const struct selfcheck *r, uint64_t key)
+{
+    if (r->key != key || r->check != (r->version ^ key ^ 0x5555))
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (r->words[i] != r->version * 1000003 + key * 7 + (uint64_t)i)
+            return false;
+    return true;
+}
+
+struct hammer {
+    vmdb_table *t;
+    volatile bool stop;
+    uint64_t reads;
+    int torn;
+};
+
+static void *reader(void *arg)
+{
+    struct hammer *h = arg;
+    struct selfcheck r;
+    while (!h->stop) {
+        for (uint64_t key = 0; key < 8; key++) {
+            if (vmdb_get(h->t, &key, sizeof key, &r, NULL) != 0 || !selfcheck_ok(&r, key))
+                h->torn++;
+            h->reads++;
+        }
+    }
+    return NULL;
+}
+
+Test(db, readers_never_see_a_torn_record)
+{
+    vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("key:u64 key, version:u64, w0:u64, w1:u64, w2:u64, w3:u64, "
+                                "w4:u64, w5:u64, w6:u64, w7:u64, w8:u64, w9:u64, check:u64",
+                                &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "hot", s, &t));
+    vmdb_schema_free(s);
+    cr_assert_eq(vmdb_schema_record_size(vmdb_table_schema(t)), sizeof(struct selfcheck));
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    struct selfcheck r;
+    for (uint64_t key = 0; key < 8; key++) {
+        make_selfcheck(&r, key, 0);
+        ASSERT_OK(vmdb_txn_put(txn, t, &r, NULL));
+    }
+    ASSERT_OK(vmdb_txn_commit(txn));
+    struct hammer h = {.t = t};
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&threads[i], NULL, reader, &h);
+    for (uint64_t version = 1; version < 20000; version++) {
+        ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+        uint64_t key = version % 8;
+        make_selfcheck(&r, key, version);
+        ASSERT_OK(vmdb_txn_put(txn, t, &r, NULL));
+        ASSERT_OK(vmdb_txn_commit(txn));
+    }
+    h.stop = true;
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    cr_assert_eq(h.torn, 0, "%d of %llu reads were torn or missing", h.torn,
+                 (unsigned long long)h.reads);
+    cr_assert_gt(h.reads, 0);
+    vmdb_close(db);
+    remove_test_dir();
+}
