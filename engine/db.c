@@ -222,11 +222,14 @@ static int open_lock(vmdb_db *db)
 int vmdb__db_lock(vmdb_db *db)
 {
     pthread_mutex_lock(&db->writer);
+    if (db->flock_held)
+        return 0; /* kept for queued group commits: nothing changed elsewhere */
     int rc = vmdb__os_lock_file(db->lock_fd, true);
     if (rc < 0) {
         pthread_mutex_unlock(&db->writer);
         return vmdb__fail_os(rc, "%s: cannot take the write lock", db->path);
     }
+    db->flock_held = true;
     uint64_t gen = __atomic_load_n(&db->lock_page->generation, __ATOMIC_ACQUIRE);
     if (gen != db->seen_generation) {
         /* Another process wrote since this one last held the lock. */
@@ -240,7 +243,7 @@ int vmdb__db_lock(vmdb_db *db)
                 rc = vmdb__index_refresh(t->index);
         }
         if (rc < 0) {
-            vmdb__os_lock_file(db->lock_fd, false);
+            vmdb__db_release_file_lock(db);
             pthread_mutex_unlock(&db->writer);
             return rc;
         }
@@ -249,9 +252,16 @@ int vmdb__db_lock(vmdb_db *db)
     return 0;
 }
 
-void vmdb__db_unlock(vmdb_db *db)
+void vmdb__db_release_file_lock(vmdb_db *db)
 {
     vmdb__os_lock_file(db->lock_fd, false);
+    db->flock_held = false;
+}
+
+void vmdb__db_unlock(vmdb_db *db)
+{
+    if (vmdb__group_idle(db))
+        vmdb__db_release_file_lock(db);
     pthread_mutex_unlock(&db->writer);
 }
 
@@ -472,6 +482,9 @@ static void free_db(vmdb_db *db)
     vmdb_map_close(db->lock_map);
     vmdb__os_close(db->lock_fd);
     pthread_mutex_destroy(&db->writer);
+    pthread_mutex_destroy(&db->state);
+    pthread_mutex_destroy(&db->group);
+    pthread_cond_destroy(&db->group_done);
     free(db->path);
     free(db);
 }
@@ -504,6 +517,9 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
     }
     pthread_mutex_init(&db->writer, NULL);
+    pthread_mutex_init(&db->state, NULL);
+    pthread_mutex_init(&db->group, NULL);
+    pthread_cond_init(&db->group_done, NULL);
     db->lock_fd = -1;
     db->readonly = (o->flags & VMDB_DB_READONLY) != 0;
     db->verify = (o->flags & VMDB_DB_VERIFY) != 0;
@@ -533,8 +549,9 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         if (rc < 0) {
             rc = vmdb__fail_os(rc, "%s: cannot take the write lock", path);
         } else {
+            db->flock_held = true;
             rc = recover(db);
-            vmdb__os_lock_file(db->lock_fd, false);
+            vmdb__db_release_file_lock(db);
         }
     }
     if (rc < 0) {
@@ -572,6 +589,10 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
     if (db->poisoned)
         return vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; reopen the database",
                           db->path);
+    /* Queued group commits are in the log but not yet in the tables. */
+    int drained = vmdb__group_drain(db);
+    if (drained < 0)
+        return drained;
     /* Tables and indexes first: the log may forget a change only once the
      * change itself is on disk. */
     for (size_t i = 0; i < db->table_count; i++) {
@@ -585,6 +606,25 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
     if (rc < 0)
         return vmdb__db_poison(db, rc);
     publish_generation(db);
+    __atomic_add_fetch(&db->checkpoints, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info)
+{
+    if (!db || !info)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_db_stat: db and info are required");
+    uint64_t start = vmdb__wal_start(db->wal), end = vmdb__wal_end(db->wal);
+    *info = (vmdb_db_info){
+        .wal_size = vmdb__wal_cap(db->wal),
+        .wal_used = end - start,
+        .checkpoint_lsn = start,
+        .last_lsn = end,
+        .commits = __atomic_load_n(&db->commits, __ATOMIC_RELAXED),
+        .flushes = __atomic_load_n(&db->flushes, __ATOMIC_RELAXED),
+        .checkpoints = __atomic_load_n(&db->checkpoints, __ATOMIC_RELAXED),
+        .tables = db->table_count,
+    };
     return 0;
 }
 

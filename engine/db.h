@@ -24,6 +24,15 @@ typedef struct vmdb__lock_page {
     uint64_t salt;       /* the log's current salt */
 } vmdb__lock_page;
 
+/* A committed transaction waiting for the group flush (group.c). */
+typedef struct vmdb__group_node {
+    struct vmdb__group_node *prev, *next; /* queue order is log order */
+    vmdb_txn *txn;
+    uint64_t start, end; /* its log range */
+    bool done;           /* flushed and applied, or failed (rc) */
+    int rc;
+} vmdb__group_node;
+
 struct vmdb_db {
     char *path;
     bool readonly;
@@ -36,6 +45,20 @@ struct vmdb_db {
     vmdb__lock_page *lock_page;
     uint64_t seen_generation;   /* what this process last knew */
     pthread_mutex_t writer;     /* one write transaction per process */
+    bool flock_held;            /* under `writer`: this process has the file
+                                   lock (kept while transactions wait in the
+                                   group queue, whose changes other processes
+                                   could not see) */
+    pthread_mutex_t state;      /* free-slot stacks and counters, which a
+                                   group leader's apply and the current
+                                   writer's inserts both change */
+    pthread_mutex_t group;      /* the queue below */
+    pthread_cond_t group_done;
+    vmdb__group_node *queue_head, *queue_tail;
+    bool group_leader;          /* a thread is flushing and applying */
+    uint64_t commits;           /* counters for vmdb_db_stat, atomic */
+    uint64_t flushes;
+    uint64_t checkpoints;
     vmdb__wal *wal;
     vmdb_table **tables;        /* sorted by name */
     size_t table_count;
@@ -47,6 +70,9 @@ struct vmdb_db {
 int vmdb__db_lock(vmdb_db *db);
 void vmdb__db_unlock(vmdb_db *db);
 
+/* With `writer` held: gives the file lock back to other processes. */
+void vmdb__db_release_file_lock(vmdb_db *db);
+
 /* The table with log id `id`, or NULL. */
 vmdb_table *vmdb__db_table_by_id(vmdb_db *db, uint16_t id);
 
@@ -57,6 +83,19 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos);
 /* Applies one logged change to its table and index (writer lock held). */
 int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t lsn,
                    const void *payload);
+
+/* Group commit (group.c). enqueue: the writer, after publishing its
+ * records, with `writer` held. wait: after releasing `writer`, until a
+ * leader has flushed and applied the transaction. drain: with `writer`
+ * held, flushes and applies everything queued (before a checkpoint, or a
+ * commit that must apply after them). */
+void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node);
+int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node);
+int vmdb__group_drain(vmdb_db *db);
+bool vmdb__group_idle(vmdb_db *db);
+
+/* Applies a committed transaction's changes (txn.c). */
+int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn);
 
 /* Marks the database unusable for writes after a failed flush. */
 int vmdb__db_poison(vmdb_db *db, int rc);

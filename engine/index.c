@@ -45,12 +45,18 @@
  *      hide a present key from a reader, and neither touches seq. The
  *      writer stores the hash, then rid + 1 with RELEASE; a reader loads
  *      rid + 1 with ACQUIRE, then the hash, so a reader that sees the new
- *      rid sees the hash stored with it.
+ *      rid sees the hash stored with it. A clear empties every entry, and
+ *      a miss it causes is the true answer just after it (see
+ *      vmdb__index_clear), so it does not touch seq either.
  *
- *   3. Everything that can make a present key briefly invisible (the
- *      backward shift of a removal, a clear, publishing a grown array) is a
- *      change bracketed by seq, as a seqlock, and a miss is believed only
- *      if seq was even and the same before and after the probe:
+ *   3. The backward shift of a removal moves other keys' entries, so it
+ *      can make a key that stays present briefly invisible. It is a change
+ *      bracketed by seq, as a seqlock, and a miss is believed only if seq
+ *      was even and the same before and after the probe. Publishing a
+ *      grown array is bracketed too, though the old array stays complete
+ *      and unchanged: a reader still probing it can only miss keys
+ *      inserted after its lookup began, but the bump sends it to the new
+ *      array rather than answer from a stale one.
  *
  *        writer: seq = s + 1 (relaxed); release fence;
  *                move entries (relaxed stores);
@@ -76,11 +82,12 @@
  * it with one atomic store of `active` inside a seq bracket. The new array
  * is always appended after the active one, so the file holds the live
  * array plus the dead ones of earlier sizes, about twice the live array.
- * No reuse scheme could do better with doubling: the dead arrays before
- * the active one add up to less than the active one (64 + 128 + ... + C/2
- * < C), so the next array (2C) never fits in their space, and reusing
- * bytes some reader may still be probing would need the seq bracket
- * anyway. Appending also means no reader ever sees a region it is probing
+ * Reusing the dead space would hardly save anything with doubling: the
+ * dead arrays before the active one add up to less than the active one
+ * (64 + 128 + ... + C/2 < C, give or take the page rounding of the
+ * smallest), so the next array (2C) does not fit in their space, and
+ * rewriting bytes a slow reader may still be probing would need more care
+ * than appending does. Appending also means no reader ever sees a region it is probing
  * being rewritten, except by a clear. The whole file lives in one map
  * reserved at open with a large range of address space (1 TiB), and
  * vmdb_map_grow() maps the new part in place: the pointer never moves, so
@@ -164,7 +171,9 @@ struct vmdb__index {
                                   with acquire, growth stores with release */
     bool readonly;
     bool poisoned;             /* a flush failed: refuse changes */
-    bool interrupted;          /* seq was odd at open: a writer died mid-change */
+    bool interrupted;          /* seq was odd at open: a writer died mid-change;
+                                  the writer clears it, stats may read it from
+                                  any thread, so both use atomics */
     pthread_mutex_t follow_lock; /* one reader thread grows the map at a time */
 };
 
@@ -269,9 +278,14 @@ static unsigned bits_for(uint64_t count)
 /* Starts a change that may hide present entries from readers (see the
  * essay). While the handle is `interrupted`, seq is already odd and stays
  * so until vmdb__index_clear(). */
+static bool is_interrupted(const vmdb__index *ix)
+{
+    return __atomic_load_n(&ix->interrupted, __ATOMIC_RELAXED);
+}
+
 static void change_begin(vmdb__index *ix)
 {
-    if (ix->interrupted)
+    if (is_interrupted(ix))
         return;
     uint64_t s = load_relaxed(&ix->hdr->seq);
     store_relaxed(&ix->hdr->seq, s + 1);
@@ -280,7 +294,7 @@ static void change_begin(vmdb__index *ix)
 
 static void change_end(vmdb__index *ix)
 {
-    if (ix->interrupted)
+    if (is_interrupted(ix))
         return;
     uint64_t s = load_relaxed(&ix->hdr->seq);
     store_release(&ix->hdr->seq, s + 1);
@@ -471,10 +485,19 @@ static int check_file(vmdb__index *ix, uint64_t size)
     return 0;
 }
 
+/* Whether a failed vmdb_map_open() may just have asked for too much
+ * address space: the kernel says ENOMEM (ulimit -v, overcommit), valgrind
+ * says EINVAL (it allows 32 GiB). vmdb's own argument checks record no
+ * errno, so they are not mistaken for this. */
+static bool refused_reservation(int rc)
+{
+    return rc == VMDB_ENOMEM || (rc == VMDB_EINVAL && vmdb_last_error()->os_errno != 0);
+}
+
 /* Maps the whole file inside a reservation large enough for any growth.
- * Some environments refuse a terabyte of address space (valgrind allows
- * 32 GiB, ulimit -v less), so smaller reservations are tried in turn; the
- * index then cannot grow past what it got (VMDB_EFULL). */
+ * Where a terabyte of address space is refused, smaller reservations are
+ * tried in turn; the index then cannot grow past what it got
+ * (VMDB_EFULL). */
 static int map_file(vmdb__index *ix)
 {
     static const uint64_t reserves[] = {
@@ -483,7 +506,8 @@ static int map_file(vmdb__index *ix)
     };
     vmdb_error before = *vmdb_last_error();
     int rc = VMDB_ENOMEM;
-    for (size_t i = 0; i < sizeof reserves / sizeof reserves[0] && rc == VMDB_ENOMEM; i++) {
+    for (size_t i = 0; i < sizeof reserves / sizeof reserves[0] && (i == 0 || refused_reservation(rc));
+         i++) {
         vmdb_map_options o = {
             .mode = ix->readonly ? VMDB_MAP_READ : VMDB_MAP_WRITE,
             .reserve = reserves[i],
@@ -876,7 +900,9 @@ int vmdb__index_remove(vmdb__index *ix, uint64_t hash, uint64_t rid)
     store_relaxed(&r.slots[hole].rid1, 0);
     store_relaxed(&r.slots[hole].hash, 0);
     change_end(ix);
-    store_relaxed(&ix->hdr->count, load_relaxed(&ix->hdr->count) - 1);
+    uint64_t count = load_relaxed(&ix->hdr->count);
+    if (count > 0) /* else a damaged count: stay at zero rather than wrap */
+        store_relaxed(&ix->hdr->count, count - 1);
     return 0;
 }
 
@@ -901,25 +927,29 @@ int vmdb__index_replace(vmdb__index *ix, uint64_t hash, uint64_t old_rid, uint64
     return 0;
 }
 
-/* Zeroes the active array with 8-byte atomic stores (readers may be
- * loading the same words), inside a seq bracket. If a writer died mid-change
- * seq is already odd: the clear then ends that state by making it even. */
+/*
+ * Zeroes the active array with 8-byte atomic stores (readers may be loading
+ * the same words). No seq bracket: a clear removes every key, so a reader
+ * whose lookup overlaps it may answer as of after it, and a miss it causes
+ * is true; bracketing it would only make readers spin through the clear of
+ * a large array. If a writer died mid-change, seq is odd: the clear, which
+ * leaves a consistent (empty) array, makes it even again.
+ */
 int vmdb__index_clear(vmdb__index *ix)
 {
     int rc = check_writer(ix, "clear");
     if (rc < 0)
         return rc;
     struct region r = writer_region(ix);
-    bool was_interrupted = ix->interrupted;
-    ix->interrupted = false;
-    if (!was_interrupted)
-        change_begin(ix);
     for (uint64_t j = 0; j <= r.mask; j++) {
         store_relaxed(&r.slots[j].rid1, 0);
         store_relaxed(&r.slots[j].hash, 0);
     }
     store_relaxed(&ix->hdr->count, 0);
-    change_end(ix);
+    if (is_interrupted(ix)) {
+        __atomic_store_n(&ix->interrupted, false, __ATOMIC_RELAXED);
+        change_end(ix);
+    }
     return 0;
 }
 
@@ -987,7 +1017,7 @@ int vmdb__index_stats_get(vmdb__index *ix, vmdb__index_stats *stats)
     stats->file_size = st.size;
     stats->load = (double)stats->count / (double)stats->capacity;
     stats->max_probe = longest;
-    stats->interrupted = ix->interrupted;
+    stats->interrupted = is_interrupted(ix);
     return 0;
 }
 

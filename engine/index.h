@@ -142,8 +142,10 @@ int vmdb__index_remove(vmdb__index *ix, uint64_t hash, uint64_t rid);
 int vmdb__index_replace(vmdb__index *ix, uint64_t hash, uint64_t old_rid, uint64_t new_rid);
 
 /* Removes every entry, keeping the capacity, to start a rebuild. Writer
- * only. Readers' misses wait (or get VMDB_EBUSY) while it runs; afterwards
- * they miss every key not yet inserted again. Ends the `interrupted` state. */
+ * only. A lookup that overlaps it may miss any key (the answer as of just
+ * after it); afterwards every key not yet inserted again is missed, so
+ * readers see a partial index until the rebuild ends. Ends the
+ * `interrupted` state. */
 int vmdb__index_clear(vmdb__index *ix);
 
 /* Grows the array now, so that `count` entries fit under the load factor,

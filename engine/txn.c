@@ -50,6 +50,7 @@ struct op_map {
 
 struct vmdb_txn {
     vmdb_db *db;
+    vmdb__group_node node; /* while queued for a group flush */
     enum vmdb_durability durability;
     uint64_t start; /* log position of the first record: the txn id */
     uint64_t pos;   /* where the next record goes */
@@ -184,13 +185,39 @@ static uint64_t rid_key(const vmdb_table *t, uint64_t rid)
 
 /* ---- state as the transaction sees it ----------------------------------- */
 
-/* The latest operation of this transaction on record rid, or NULL. */
-static const struct txn_op *pending_on_rid(const vmdb_txn *txn, const vmdb_table *t,
-                                           uint64_t rid)
+/*
+ * A writer sees, newest first: its own operations, those of transactions
+ * queued for a group flush (committed, not yet in the tables), then the
+ * tables. Each is a layer; the queue's are walked with db->group held.
+ */
+static const vmdb_txn *layer_after(const vmdb_txn *own, const vmdb_txn *layer)
+{
+    const vmdb__group_node *n = layer == own ? own->db->queue_tail : layer->node.prev;
+    return n ? n->txn : NULL;
+}
+
+/* The latest operation of one layer on record rid, or NULL. */
+static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table *t,
+                                         uint64_t rid)
 {
     struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
-    int i = map_get(&txn->by_rid, rid_key(t, rid), same_rid, txn, &probe);
-    return i < 0 ? NULL : &txn->ops[i];
+    int i = map_get(&layer->by_rid, rid_key(t, rid), same_rid, layer, &probe);
+    return i < 0 ? NULL : &layer->ops[i];
+}
+
+/* The newest operation on record rid in the layers from own down to
+ * `last` (NULL: all of them), or NULL if none touched it. */
+static const struct txn_op *newest_on_rid(const vmdb_txn *own, const vmdb_txn *last,
+                                          const vmdb_table *t, uint64_t rid)
+{
+    for (const vmdb_txn *layer = own; layer; layer = layer_after(own, layer)) {
+        const struct txn_op *op = layer_on_rid(layer, t, rid);
+        if (op)
+            return op;
+        if (layer == last)
+            break;
+    }
+    return NULL;
 }
 
 static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
@@ -198,18 +225,21 @@ static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
     return vmdb__table_key_equals(ctx, rid, key, len);
 }
 
-/* Where key lives as the transaction sees it: 1 and *rid, or 0 absent. */
-static int resolve_key(const vmdb_txn *txn, vmdb_table *t, const void *key, size_t len,
-                       uint64_t hash, uint64_t *rid)
+/* Where key lives as the writer sees it: 1 and *rid, or 0 absent. The
+ * newest layer that mentions the key decides, but is believed only if the
+ * record it names still carries the key after its newest operation. */
+static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *key, size_t len,
+                              uint64_t hash, uint64_t *rid)
 {
     struct key_ref ref = {t, key, len};
-    int i = map_get(&txn->by_key, hash, same_key, txn, &ref);
-    if (i >= 0) {
-        const struct txn_op *op = &txn->ops[i];
+    for (const vmdb_txn *layer = own; layer; layer = layer_after(own, layer)) {
+        int i = map_get(&layer->by_key, hash, same_key, layer, &ref);
+        if (i < 0)
+            continue;
+        const struct txn_op *op = &layer->ops[i];
         if (op->kind != VMDB__WAL_PUT)
             return 0;
-        /* Believed only if the record still carries the key. */
-        const struct txn_op *latest = pending_on_rid(txn, t, op->rid);
+        const struct txn_op *latest = newest_on_rid(own, layer, t, op->rid);
         if (latest != op) {
             const void *k;
             size_t n;
@@ -228,33 +258,50 @@ static int resolve_key(const vmdb_txn *txn, vmdb_table *t, const void *key, size
         return 0;
     if (rc < 0)
         return rc;
-    /* Any operation of ours on that record changed or removed its key
-     * (an operation keeping the key would be in by_key). */
-    if (pending_on_rid(txn, t, found))
+    /* Any pending operation on that record changed or removed its key (an
+     * operation keeping the key would have been found above). */
+    if (newest_on_rid(own, NULL, t, found))
         return 0;
     *rid = found;
     return 1;
 }
 
-/* Whether record rid is live as the transaction sees it; its key too. */
-static int resolve_rid(const vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void **key,
+static int resolve_key(const vmdb_txn *own, vmdb_table *t, const void *key, size_t len,
+                       uint64_t hash, uint64_t *rid)
+{
+    pthread_mutex_lock(&own->db->group);
+    int rc = resolve_key_locked(own, t, key, len, hash, rid);
+    pthread_mutex_unlock(&own->db->group);
+    return rc;
+}
+
+/* Whether record rid is live as the writer sees it; its key too (into
+ * scratch when it comes from the table). */
+static int resolve_rid(const vmdb_txn *own, vmdb_table *t, uint64_t rid, const void **key,
                        size_t *len, void *scratch)
 {
-    const struct txn_op *op = pending_on_rid(txn, t, rid);
+    pthread_mutex_lock(&own->db->group);
+    const struct txn_op *op = newest_on_rid(own, NULL, t, rid);
+    int rc;
     if (op) {
-        if (op->kind != VMDB__WAL_PUT)
-            return 0;
-        op_key(op, key, len);
-        return 1;
+        rc = op->kind == VMDB__WAL_PUT;
+        if (rc) {
+            /* The payload lives in the ring until the log wraps over it,
+             * which a checkpoint cannot do while the writer holds the lock. */
+            op_key(op, key, len);
+        }
+    } else {
+        bool live;
+        rc = vmdb__table_read(t, rid, scratch, &live);
+        if (rc == VMDB_ENOTFOUND || (rc == 0 && !live)) {
+            rc = 0;
+        } else if (rc == 0) {
+            vmdb__table_key(t, scratch, key, len);
+            rc = 1;
+        }
     }
-    bool live;
-    int rc = vmdb__table_read(t, rid, scratch, &live);
-    if (rc == VMDB_ENOTFOUND || (rc == 0 && !live))
-        return 0;
-    if (rc < 0)
-        return rc;
-    vmdb__table_key(t, scratch, key, len);
-    return 1;
+    pthread_mutex_unlock(&own->db->group);
+    return rc;
 }
 
 /* ---- begin, abort ------------------------------------------------------- */
@@ -289,6 +336,14 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
         free(txn);
         return rc;
     }
+    if (vmdb__wal_end(db->wal) - vmdb__wal_start(db->wal) >= db->checkpoint_bytes) {
+        rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+        if (rc < 0) {
+            vmdb__db_unlock(db);
+            free(txn);
+            return rc;
+        }
+    }
     txn->db = db;
     txn->durability = durability ? durability : db->durability;
     txn->start = txn->pos = vmdb__wal_end(db->wal);
@@ -308,9 +363,11 @@ void vmdb_txn_abort(vmdb_txn *txn)
 {
     if (!txn)
         return;
+    pthread_mutex_lock(&txn->db->state);
     for (size_t i = txn->count; i-- > 0;)
         if (txn->ops[i].new_rid)
             vmdb__table_release_rid(txn->ops[i].table, txn->ops[i].rid);
+    pthread_mutex_unlock(&txn->db->state);
     vmdb__db_unlock(txn->db);
     txn_free(txn);
 }
@@ -423,14 +480,19 @@ static int put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid_o
         return vmdb__fail(VMDB_ENOTFOUND, "%s: no record with that key to update", t->name);
     bool fresh = !found;
     if (fresh) {
+        pthread_mutex_lock(&txn->db->state);
         rc = vmdb__table_alloc_rid(t, &rid);
+        pthread_mutex_unlock(&txn->db->state);
         if (rc < 0)
             return rc;
     }
     rc = log_op(txn, t, VMDB__WAL_PUT, rid, hash, record, (uint32_t)t->record_size, fresh);
     if (rc < 0) {
-        if (fresh)
+        if (fresh) {
+            pthread_mutex_lock(&txn->db->state);
             vmdb__table_release_rid(t, rid);
+            pthread_mutex_unlock(&txn->db->state);
+        }
         return rc;
     }
     if (rid_out)
@@ -572,41 +634,64 @@ int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint6
     return rc;
 }
 
+int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn)
+{
+    for (size_t i = 0; i < txn->count; i++) {
+        struct txn_op *op = &txn->ops[i];
+        int rc = vmdb__db_apply(db, op->table, op->kind, op->rid, txn->start, op->payload);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int vmdb_txn_commit(vmdb_txn *txn)
 {
     if (!txn)
         return vmdb__fail(VMDB_EINVAL, "vmdb_txn_commit: transaction is required");
     vmdb_db *db = txn->db;
     int rc = check_usable(db);
-    if (rc < 0 || txn->count == 0) {
-        if (rc < 0)
-            vmdb_txn_abort(txn);
-        else {
-            vmdb__db_unlock(db);
-            txn_free(txn);
-        }
+    if (rc < 0) {
+        vmdb_txn_abort(txn);
         return rc;
+    }
+    if (txn->count == 0) {
+        vmdb__db_unlock(db);
+        txn_free(txn);
+        return 0;
     }
     vmdb__wal_write(db->wal, &txn->pos, VMDB__WAL_COMMIT, 0, txn->start, 0, NULL, 0);
     rc = vmdb__wal_publish(db->wal, txn->pos);
-    if (rc == 0 && txn->durability != VMDB_DURABILITY_NONE) {
+    if (rc == 0 && txn->durability == VMDB_DURABILITY_GROUP) {
+        /* Let the next writer in while this one waits for a shared flush. */
+        txn->node = (vmdb__group_node){.txn = txn, .start = txn->start, .end = txn->pos};
+        vmdb__group_enqueue(db, &txn->node);
+        vmdb__db_unlock(db);
+        rc = vmdb__group_wait(db, &txn->node);
+        txn_free(txn);
+        return rc;
+    }
+    /* Queued group commits come first in the log, so they apply first. */
+    if (rc == 0)
+        rc = vmdb__group_drain(db);
+    if (rc == 0 && txn->durability == VMDB_DURABILITY_SYNC) {
         rc = vmdb__wal_flush(db->wal, txn->start, txn->pos);
         if (rc < 0)
             rc = vmdb__db_poison(db, rc);
+        __atomic_add_fetch(&db->flushes, 1, __ATOMIC_RELAXED);
     }
-    for (size_t i = 0; rc == 0 && i < txn->count; i++) {
-        struct txn_op *op = &txn->ops[i];
-        rc = vmdb__db_apply(db, op->table, op->kind, op->rid, txn->start, op->payload);
+    if (rc == 0) {
+        pthread_mutex_lock(&db->state);
+        rc = vmdb__txn_apply(db, txn);
+        pthread_mutex_unlock(&db->state);
         if (rc < 0)
             rc = vmdb__db_poison(db, rc); /* the log has it: recovery finishes the job */
     }
     if (rc == 0) {
+        __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);
         db->lock_page->salt = vmdb__wal_salt(db->wal);
         db->seen_generation =
             __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL);
-        uint64_t used = vmdb__wal_end(db->wal) - vmdb__wal_start(db->wal);
-        if (used >= db->checkpoint_bytes)
-            rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
     }
     vmdb__db_unlock(db);
     txn_free(txn);

@@ -115,7 +115,7 @@ static void txn_ops(uint64_t seed, uint64_t n, struct model *m, vmdb_txn *txn, v
 
 /* The writer: transactions first, first+1, ... until killed. */
 static void writer(const char *path, uint64_t seed, uint64_t first, const struct model *start,
-                   int report)
+                   int report, enum vmdb_durability durability)
 {
     vmdb_db *db;
     vmdb_db_options o = {.wal_size = 256 << 10};
@@ -127,7 +127,7 @@ static void writer(const char *path, uint64_t seed, uint64_t first, const struct
     struct model m = *start;
     for (uint64_t n = first;; n++) {
         vmdb_txn *txn;
-        if (vmdb_txn_begin(db, 0, &txn) != 0)
+        if (vmdb_txn_begin(db, durability, &txn) != 0)
             _exit(4);
         txn_ops(seed, n, &m, txn, t);
         if (vmdb_txn_commit(txn) != 0)
@@ -193,7 +193,10 @@ Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction, .tim
         cr_assert_neq(pid, -1);
         if (pid == 0) {
             close(fds[0]);
-            writer(path, seed, next, &model, fds[1]);
+            /* Every durability's commit path, in turn. */
+            static const enum vmdb_durability modes[] = {
+                VMDB_DURABILITY_NONE, VMDB_DURABILITY_SYNC, VMDB_DURABILITY_GROUP};
+            writer(path, seed, next, &model, fds[1], modes[cycle % 3]);
         }
         close(fds[1]);
         /* Let it run for a random while: 0 to 6 ms. */

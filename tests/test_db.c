@@ -560,3 +560,94 @@ Test(db, readers_never_see_a_torn_record)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* ---- group commit ------------------------------------------------------- */
+
+struct committer {
+    vmdb_db *db;
+    vmdb_table *t;
+    uint64_t first_key;
+    int count;
+    enum vmdb_durability durability;
+    int failures;
+};
+
+static void *commit_loop(void *arg)
+{
+    struct committer *c = arg;
+    for (int i = 0; i < c->count; i++) {
+        vmdb_txn *txn;
+        struct person p = person(c->first_key + (uint64_t)i, "grouped", (uint32_t)i);
+        if (vmdb_txn_begin(c->db, c->durability, &txn) || vmdb_txn_insert(txn, c->t, &p, NULL) ||
+            vmdb_txn_commit(txn))
+            c->failures++;
+    }
+    return NULL;
+}
+
+static void run_committers(vmdb_db *db, vmdb_table *t, const enum vmdb_durability *modes,
+                           int threads, int each)
+{
+    pthread_t tid[8];
+    struct committer c[8];
+    for (int i = 0; i < threads; i++) {
+        c[i] = (struct committer){db, t, (uint64_t)i * 100000, each, modes[i], 0};
+        pthread_create(&tid[i], NULL, commit_loop, &c[i]);
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(tid[i], NULL);
+        cr_assert_eq(c[i].failures, 0, "thread %d: %d commits failed: %s", i, c[i].failures,
+                     vmdb_last_error()->message);
+    }
+    for (int i = 0; i < threads; i++)
+        for (int k = 0; k < each; k++) {
+            uint64_t key = (uint64_t)i * 100000 + (uint64_t)k;
+            struct person p;
+            ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
+            cr_assert_eq(p.age, (uint32_t)k);
+        }
+}
+
+Test(db, group_commit_shares_flushes_between_committers)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    const enum vmdb_durability modes[4] = {VMDB_DURABILITY_GROUP, VMDB_DURABILITY_GROUP,
+                                           VMDB_DURABILITY_GROUP, VMDB_DURABILITY_GROUP};
+    vmdb_db_info before, after;
+    ASSERT_OK(vmdb_db_stat(db, &before));
+    run_committers(db, t, modes, 4, 150);
+    ASSERT_OK(vmdb_db_stat(db, &after));
+    uint64_t commits = after.commits - before.commits, flushes = after.flushes - before.flushes;
+    cr_log_info("group commit: %llu commits, %llu flushes", (unsigned long long)commits,
+                (unsigned long long)flushes);
+    cr_assert_eq(commits, 600);
+    cr_assert_lt(flushes, commits, "committers waiting together share a flush");
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+    vmdb_table_info st;
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    cr_assert_eq(st.records, 600);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(db, mixed_durabilities_commit_in_log_order)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 128 << 10};
+    ASSERT_OK(vmdb_open(test_path("db"), &o, &db));
+    vmdb_table *t = people_table(db);
+    const enum vmdb_durability modes[4] = {VMDB_DURABILITY_GROUP, VMDB_DURABILITY_NONE,
+                                           VMDB_DURABILITY_GROUP, VMDB_DURABILITY_SYNC};
+    run_committers(db, t, modes, 4, 300);
+    vmdb_db_info info;
+    ASSERT_OK(vmdb_db_stat(db, &info));
+    cr_assert_gt(info.checkpoints, 0, "a small log checkpoints along the way");
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}

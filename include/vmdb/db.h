@@ -95,6 +95,21 @@ VMDB_API void vmdb_close(vmdb_db *db);
 
 VMDB_API int vmdb_recovery_report(const vmdb_db *db, vmdb_recovery *report);
 
+/* Counters and log positions of an open database (vmdb_db_stat). */
+typedef struct vmdb_db_info {
+    uint64_t wal_size;       /* log capacity, bytes */
+    uint64_t wal_used;       /* bytes from the checkpoint to the end */
+    uint64_t checkpoint_lsn; /* where replay would start */
+    uint64_t last_lsn;       /* the end of the log */
+    uint64_t commits;        /* transactions this handle committed */
+    uint64_t flushes;        /* log flushes made for durable commits; group
+                                commit makes fewer than it commits */
+    uint64_t checkpoints;    /* made by this handle */
+    size_t tables;
+} vmdb_db_info;
+
+VMDB_API int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info);
+
 /* ---- tables ------------------------------------------------------------ */
 
 /* Creates table `name` ([A-Za-z_][A-Za-z0-9_]*, up to 63 bytes) with the
