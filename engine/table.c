@@ -277,6 +277,10 @@ int vmdb__table_open(const char *path, bool readonly, bool verify, vmdb_table **
     vmdb_map_options mo = {
         .mode = readonly ? VMDB_MAP_READ : VMDB_MAP_WRITE,
         .reserve = TABLE_RESERVE,
+        /* Random reads of a large table are dominated by TLB misses; huge
+         * folios halve a get's cost (docs/benchmarks.md). The price is
+         * paid at checkpoints: a dirtied folio is written back whole. */
+        .huge = VMDB_HUGE_TRY,
     };
     char *copy = malloc(COPY_LEN);
     int rc = copy ? vmdb_map_open(path, &mo, &t->map)
