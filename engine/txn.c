@@ -700,35 +700,41 @@ int vmdb_txn_commit(vmdb_txn *txn)
 
 /* ---- reads -------------------------------------------------------------- */
 
+/* The index's match callback for a get: copies the candidate record under
+ * its sequence counter straight into the caller's buffer and accepts it if
+ * the copy is live and holds the key, so a hit costs one copy and no
+ * second look. */
+struct get_ctx {
+    vmdb_table *table;
+    void *record;
+};
+
+static int copy_if_key(void *ctx, uint64_t rid, const void *key, size_t len)
+{
+    struct get_ctx *g = ctx;
+    bool live;
+    int rc = vmdb__table_read(g->table, rid, g->record, &live);
+    if (rc == VMDB_ENOTFOUND || (rc == 0 && !live))
+        return 0;
+    if (rc < 0)
+        return rc;
+    const void *k;
+    size_t n;
+    vmdb__table_key(g->table, g->record, &k, &n);
+    return n == len && memcmp(k, key, len) == 0;
+}
+
 int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t *rid)
 {
     if (!t || !key || !record)
         return vmdb__fail(VMDB_EINVAL, "vmdb_get: table, key and record are required");
-    uint64_t hash = vmdb__index_hash(key, len);
-    for (unsigned tries = 0;; tries++) {
-        if (tries == 1000)
-            return vmdb__fail(VMDB_ECORRUPT, "%s: the index keeps naming records without the "
-                                             "key (run vmdb check)",
-                              t->name);
-        uint64_t found;
-        int rc = vmdb__index_find(t->index, hash, key, len, index_match, t, &found);
-        if (rc < 0)
-            return rc;
-        bool live;
-        rc = vmdb__table_read(t, found, record, &live);
-        if (rc < 0 && rc != VMDB_ENOTFOUND)
-            return rc;
-        const void *k;
-        size_t n;
-        vmdb__table_key(t, record, &k, &n);
-        /* A writer may have moved the key between the lookup and the copy:
-         * look again rather than return another key's record. */
-        if (rc == 0 && live && n == len && memcmp(k, key, len) == 0) {
-            if (rid)
-                *rid = found;
-            return 0;
-        }
-    }
+    struct get_ctx g = {t, record};
+    uint64_t found;
+    int rc = vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len, copy_if_key, &g,
+                              &found);
+    if (rc == 0 && rid)
+        *rid = found;
+    return rc;
 }
 
 int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
