@@ -179,7 +179,7 @@ const void *vmdb__wal_write(vmdb__wal *w, uint64_t *pos, enum vmdb__wal_kind kin
         .kind = (uint8_t)kind,
     };
     char *body = at + VMDB__WAL_HEADER_LEN;
-    if (payload_len)
+    if (payload_len && payload != body) /* resealing rewrites a record in place */
         memcpy(body, payload, payload_len);
     memset(body + payload_len, 0, len - VMDB__WAL_HEADER_LEN - payload_len);
     h->checksum = record_checksum(h, body);
