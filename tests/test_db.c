@@ -851,3 +851,47 @@ Test(db, recovery_repairs_a_torn_slot_from_the_log)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* A transaction that runs out of log room checkpoints in the middle (the
+ * log's salt changes) and reseals what it had written: recovery after a
+ * crash must replay it whole. */
+Test(db, checkpoint_in_the_middle_of_a_transaction_keeps_it_replayable)
+{
+    const char *path = test_path("db");
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 64 << 10};
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    people_table(db);
+    vmdb_close(db);
+    pid_t pid = fork();
+    if (pid == 0) {
+        vmdb_db *c;
+        vmdb_table *t;
+        if (vmdb_open(path, NULL, &c) || vmdb_table_open(c, "people", NULL, &t))
+            _exit(1);
+        vmdb_db_info before, after;
+        put_people(c, t, 0, 100); /* 11 KiB of log: no checkpoint at the next begin */
+        vmdb_db_stat(c, &before);
+        put_people(c, t, 100, 600); /* 56 KiB more: the log fills up mid-way */
+        vmdb_db_stat(c, &after);
+        raise(after.checkpoints > before.checkpoints ? SIGKILL : SIGTERM);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+              "the writer must have checkpointed mid-transaction (status %d)", status);
+    ASSERT_OK(vmdb_open(path, NULL, &db));
+    vmdb_recovery rep;
+    ASSERT_OK(vmdb_recovery_report(db, &rep));
+    cr_assert_eq(rep.transactions, 1, "the resealed transaction replays (replayed %llu, records %llu, discarded %llu, torn %d, lsn %llu..%llu)", (unsigned long long)rep.transactions, (unsigned long long)rep.records, (unsigned long long)rep.discarded, rep.torn_tail, (unsigned long long)rep.first_lsn, (unsigned long long)rep.end_lsn);
+    cr_assert_eq(rep.records, 500);
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+    for (uint64_t key = 0; key < 600; key++) {
+        struct person p;
+        ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
+    }
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
