@@ -241,6 +241,9 @@ int vmdb__db_lock(vmdb_db *db)
                 rc = vmdb__table_scan_state(t);
             if (rc == 0)
                 rc = vmdb__index_refresh(t->index);
+            vmdb__index_stats st;
+            if (rc == 0 && vmdb__index_stats_get(t->index, &st) == 0 && st.interrupted)
+                rc = index_rebuild(t); /* that process died mid-change */
         }
         if (rc < 0) {
             vmdb__db_release_file_lock(db);

@@ -30,11 +30,14 @@
  * kept at most 3/4 full, so clusters stay short and there is always an
  * empty entry to stop at.
  *
- * Concurrency. One writer, any number of readers, in threads and other
- * processes (the 8-byte atomics below are plain instructions on the shared
- * page-cache pages, so they order across processes exactly as across
- * threads). Readers take no lock and never wait for the writer to finish a
- * hit; they rely on three rules:
+ * Concurrency. One writer at a time, any number of readers, in threads and
+ * other processes (the 8-byte atomics below are plain instructions on the
+ * shared page-cache pages, so they order across processes exactly as
+ * across threads). The database's write lock serializes writers; they may
+ * take turns from different processes, each with its own writable handle,
+ * and one that takes the lock after another process wrote calls
+ * vmdb__index_refresh() before changing anything. Readers take no lock and
+ * never wait for the writer to finish a hit; they rely on three rules:
  *
  *   1. Every hit is confirmed by the caller's callback against the real
  *      key, so an entry read while the writer was overwriting it (hash of
@@ -94,13 +97,15 @@
  * readers in other threads keep probing through it during growth.
  *
  * A reader in another process maps the file as it was when it opened. When
- * it meets an active region past its map, it extends its own read-only map
- * to follow the file (the writer extended the file and filled the array
- * before publishing it, so the bytes are there). That is safe while other
- * threads read through the same handle because the map grows in place: its
- * pointer never moves and nothing already mapped changes. A mutex in the
- * handle keeps two reader threads from growing the map at once; it is the
- * only lock a reader ever takes, once per growth of the index.
+ * it meets an active region past its map, it extends its own map to follow
+ * the file (the writer extended the file and filled the array before
+ * publishing it, so the bytes are there). That is safe while other threads
+ * read through the same handle because the map grows in place: its pointer
+ * never moves and nothing already mapped changes. A mutex in the handle
+ * keeps two threads from growing the map at once (readers following, the
+ * writer growing or refreshing); it is the only lock a reader ever takes,
+ * once per growth of the index. The same holds for readers on a writer's
+ * handle in a process that is not holding the write lock just now.
  */
 #include "index.h"
 
@@ -174,7 +179,7 @@ struct vmdb__index {
     bool interrupted;          /* seq was odd at open: a writer died mid-change;
                                   the writer clears it, stats may read it from
                                   any thread, so both use atomics */
-    pthread_mutex_t follow_lock; /* one reader thread grows the map at a time */
+    pthread_mutex_t follow_lock; /* one thread grows the map at a time */
 };
 
 /* A decoded region word. */
@@ -454,8 +459,9 @@ static int check_file(vmdb__index *ix, uint64_t size)
         return vmdb__fail(VMDB_EBADMAGIC, "%s: not a vmdb index: magic \"%s\", expected \"%s\"",
                           path, printable_magic(h->magic, buf), VMDB__INDEX_MAGIC);
     if (size < HEADER_SIZE)
-        return vmdb__fail(VMDB_EBADSIZE, "%s: truncated: %llu bytes, an index header alone needs %u",
-                          path, (unsigned long long)size, HEADER_SIZE);
+        return vmdb__fail(VMDB_EBADSIZE,
+                          "%s: truncated: %llu bytes, an index header alone needs %u", path,
+                          (unsigned long long)size, HEADER_SIZE);
     if (h->version != VMDB__INDEX_VERSION)
         return vmdb__fail(VMDB_EVERSION, "%s: index format version %u; this library reads %u",
                           path, h->version, VMDB__INDEX_VERSION);
@@ -506,8 +512,8 @@ static int map_file(vmdb__index *ix)
     };
     vmdb_error before = *vmdb_last_error();
     int rc = VMDB_ENOMEM;
-    for (size_t i = 0; i < sizeof reserves / sizeof reserves[0] && (i == 0 || refused_reservation(rc));
-         i++) {
+    size_t n = sizeof reserves / sizeof reserves[0];
+    for (size_t i = 0; i < n && (i == 0 || refused_reservation(rc)); i++) {
         vmdb_map_options o = {
             .mode = ix->readonly ? VMDB_MAP_READ : VMDB_MAP_WRITE,
             .reserve = reserves[i],
@@ -605,13 +611,42 @@ uint64_t vmdb__index_hash(const void *key, size_t len)
 /* ---- lookup ------------------------------------------------------------- */
 
 /*
+ * Maps the file up to `end` bytes, for a region some writer published.
+ * The caller holds follow_lock. A writable map's growth would extend the
+ * file (fallocate), and a reader must never extend a file on the word of
+ * a damaged header, so a writer's handle first checks that the bytes
+ * exist; a read-only map's growth checks that itself.
+ */
+static int map_up_to(vmdb__index *ix, uint64_t end)
+{
+    int rc = 0;
+    if (end > vmdb_map_len(ix->map)) {
+        if (!ix->readonly) {
+            vmdb__os_stat st;
+            rc = vmdb__os_stat_path(ix->path, &st);
+            if (rc < 0)
+                return vmdb__fail_os(rc, "%s: cannot stat", ix->path);
+            if (st.size < end)
+                return vmdb__fail(VMDB_EBADSIZE, "%s: truncated: the active array ends at %llu "
+                                  "bytes, the file has %llu", ix->path, (unsigned long long)end,
+                                  (unsigned long long)st.size);
+        }
+        rc = vmdb_map_grow(ix->map, end);
+        if (rc == VMDB_ERANGE)
+            rc = vmdb__fail(VMDB_EBADSIZE, "%s: truncated: the active array ends at %llu bytes, "
+                            "past the end of the file", ix->path, (unsigned long long)end);
+    }
+    if (rc == 0)
+        store_release(&ix->mapped, vmdb_map_len(ix->map));
+    return rc;
+}
+
+/*
  * The rare path of a lookup: the region word is impossible (a damaged
- * header), or names a region past this handle's map. A reader's map then
- * grows to follow the file, which the writer extended before publishing
- * the region; the map grows in place, so threads probing through it
- * meanwhile are not disturbed, and the mutex keeps two of them from
- * growing it at once. The writer's own map always covers its active
- * region, so for a writer's handle this means damage.
+ * header), or names a region past this handle's map, which a writer in
+ * another process grew. The map then grows to follow the file; it grows
+ * in place, so threads probing through it meanwhile are not disturbed, and
+ * the mutex keeps two threads from growing it at once.
  */
 static int follow(vmdb__index *ix, uint64_t w)
 {
@@ -622,20 +657,8 @@ static int follow(vmdb__index *ix, uint64_t w)
     uint64_t end = r.off + r.bytes;
     if (end <= load_acquire(&ix->mapped))
         return 0;
-    if (!ix->readonly)
-        return vmdb__fail(VMDB_ECORRUPT, "%s: the active array ends at %llu, past the %llu bytes "
-                          "the writer mapped", ix->path, (unsigned long long)end,
-                          (unsigned long long)load_acquire(&ix->mapped));
-    int rc = 0;
     pthread_mutex_lock(&ix->follow_lock);
-    if (end > vmdb_map_len(ix->map)) {
-        rc = vmdb_map_grow(ix->map, end);
-        if (rc == VMDB_ERANGE)
-            rc = vmdb__fail(VMDB_EBADSIZE, "%s: truncated: the active array ends at %llu bytes, "
-                            "past the end of the file", ix->path, (unsigned long long)end);
-    }
-    if (rc == 0)
-        store_release(&ix->mapped, vmdb_map_len(ix->map));
+    int rc = map_up_to(ix, end);
     pthread_mutex_unlock(&ix->follow_lock);
     return rc;
 }
@@ -801,10 +824,12 @@ static void rehash(const struct region *from, const struct region *to)
 /*
  * Replaces the active array by one of 2^bits entries, appended after it
  * (see the essay for why appending). The file and the map grow first, so
- * a full disk is VMDB_ENOSPC here and the old array stays active; bytes
- * already in the new range (an earlier growth that failed before it was
- * published) are zeroed, since they were never visible to anyone. Readers
- * keep probing the old array until the one atomic store of `active`.
+ * a full disk is VMDB_ENOSPC here and the old array stays active. The new
+ * range is zeroed: the file may already hold bytes there (an earlier
+ * growth, here or in another writer's process, that failed before it was
+ * published; no reader ever saw them), and fallocate keeps what is there.
+ * Readers keep probing the old array until the one atomic store of
+ * `active`.
  */
 static int grow_to(vmdb__index *ix, unsigned bits)
 {
@@ -814,20 +839,18 @@ static int grow_to(vmdb__index *ix, unsigned bits)
     struct region old = writer_region(ix);
     uint64_t off = vmdb__round_up(old.off + old.bytes, REGION_ALIGN);
     uint64_t bytes = (uint64_t)ENTRY_SIZE << bits;
-    uint64_t have = vmdb_map_len(ix->map);
-    if (off + bytes > have) {
-        int rc = vmdb_map_grow(ix->map, off + bytes);
-        if (rc < 0)
-            return rc;
-    }
-    if (have > off) {
-        uint64_t stale_end = have < off + bytes ? have : off + bytes;
-        memset(ix->base + off, 0, stale_end - off);
-    }
-    struct region fresh = decode(ix, region_word(off, bits));
-    rehash(&old, &fresh);
+    int rc = 0;
+    pthread_mutex_lock(&ix->follow_lock);
+    if (off + bytes > vmdb_map_len(ix->map))
+        rc = vmdb_map_grow(ix->map, off + bytes);
     /* Readers of this handle must see the longer map before the region. */
     store_release(&ix->mapped, vmdb_map_len(ix->map));
+    pthread_mutex_unlock(&ix->follow_lock);
+    if (rc < 0)
+        return rc;
+    memset(ix->base + off, 0, bytes);
+    struct region fresh = decode(ix, region_word(off, bits));
+    rehash(&old, &fresh);
     change_begin(ix);
     store_release(&ix->hdr->active, region_word(off, bits));
     change_end(ix);
@@ -1044,8 +1067,10 @@ int vmdb__index_foreach(vmdb__index *ix, int (*fn)(void *ctx, uint64_t hash, uin
 /*
  * A writer that takes the database's write lock after another process
  * wrote may find the index grown past its own map: the other writer
- * extended the file and published a region there. Map up to it. Only
- * the lock holder calls this, so no other writer moves `active` meanwhile.
+ * extended the file and published a region there. Map up to it. Only the
+ * lock holder calls this, so no other writer moves `active` meanwhile, and
+ * an odd seq means the previous holder died in the middle of a change: the
+ * handle becomes `interrupted`, as at open, until a clear.
  */
 int vmdb__index_refresh(vmdb__index *ix)
 {
@@ -1057,12 +1082,10 @@ int vmdb__index_refresh(vmdb__index *ix)
         return vmdb__fail(VMDB_ECORRUPT, "%s: impossible active region (word %#llx)", ix->path,
                           (unsigned long long)w);
     struct region r = decode(ix, w);
-    uint64_t end = r.off + r.bytes;
-    if (end > vmdb_map_len(ix->map)) {
-        rc = vmdb_map_grow(ix->map, end);
-        if (rc < 0)
-            return rc;
-    }
-    store_release(&ix->mapped, vmdb_map_len(ix->map));
-    return 0;
+    pthread_mutex_lock(&ix->follow_lock);
+    rc = map_up_to(ix, r.off + r.bytes);
+    pthread_mutex_unlock(&ix->follow_lock);
+    if (rc == 0 && (load_relaxed(&ix->hdr->seq) & 1))
+        __atomic_store_n(&ix->interrupted, true, __ATOMIC_RELAXED);
+    return rc;
 }

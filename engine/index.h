@@ -7,13 +7,14 @@
  * memory-mapped file. Only hashes are stored, so every lookup confirms its
  * candidates through a callback that compares the record's real key.
  *
- * Concurrency: exactly one writer (the database's write lock; the index
- * takes no lock for it) and any number of lock-free readers, in other
- * threads of the writer's process (on the writer's handle or their own) and
+ * Concurrency: one writer at a time (the database's write lock; the index
+ * takes no lock for it; writers in different processes may take turns, see
+ * vmdb__index_refresh) and any number of lock-free readers, in other
+ * threads of a writer's process (on the writer's handle or their own) and
  * in other processes (on a read-only handle of the same file). A lookup
  * takes no lock, makes no system call and allocates nothing, except on the
- * rare path where a reader in another process must extend its mapping to
- * follow an index that the writer grew.
+ * rare path where a handle must extend its mapping to follow an index that
+ * a writer in another process grew.
  *
  * No steal: the database changes the index only after the WAL record that
  * describes the change is in the log, so the index keeps no log of its own;
@@ -83,7 +84,7 @@ typedef int (*vmdb__index_match)(void *ctx, uint64_t rid, const void *key, size_
  * caller deletes and rebuilds it. *out is NULL unless this returns 0.
  *
  * A writer's handle on a file whose change counter is odd (a writer died in
- * the middle of a change) opens, and vmdb__index_stats() reports
+ * the middle of a change) opens, and vmdb__index_stats_get() reports
  * `interrupted`: the array may be inconsistent until vmdb__index_clear()
  * starts the rebuild that the database runs after every crash anyway.
  * Until then readers still find what is there but cannot confirm a miss
@@ -112,7 +113,7 @@ uint64_t vmdb__index_hash(const void *key, size_t len);
  * confirmed because the writer stays in the middle of a change for too
  * long (stalled, or died mid-change: see `interrupted`), VMDB_ECORRUPT /
  * VMDB_EBADSIZE when the header or file became impossible, or an error
- * from extending a read-only handle's map. *rid is UINT64_MAX unless this
+ * from extending the handle's map. *rid is UINT64_MAX unless this
  * returns 0 (0 is a valid rid).
  */
 int vmdb__index_find(vmdb__index *ix, uint64_t hash, const void *key, size_t key_len,
@@ -191,7 +192,10 @@ int vmdb__index_foreach(vmdb__index *ix, int (*fn)(void *ctx, uint64_t hash, uin
 const vmdb_map *vmdb__index_map(const vmdb__index *ix);
 
 /* Writer, after another process held the database's write lock: maps the
- * array that process may have grown the file to. */
+ * array that process may have grown the file to. If that process died in
+ * the middle of a change, the handle becomes `interrupted` (see
+ * vmdb__index_open): rebuild. Errors: VMDB_ECORRUPT, VMDB_EBADSIZE,
+ * VMDB_EREADONLY, and those of extending the map. */
 int vmdb__index_refresh(vmdb__index *ix);
 
 #endif /* VMDB_ENGINE_INDEX_H */
