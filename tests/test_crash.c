@@ -168,7 +168,7 @@ static unsigned cycles_from_env(unsigned dflt)
     return s ? (unsigned)strtoul(s, NULL, 0) : dflt;
 }
 
-Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction, .timeout = 600)
+Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction)
 {
     uint64_t seed = seed_from_env();
     unsigned cycles = cycles_from_env(500);
@@ -286,7 +286,7 @@ static void flip_bit(const char *path, uint64_t bit)
     fclose(f);
 }
 
-Test(crash, every_bit_flip_in_the_last_transaction_stops_replay_before_it, .timeout = 300)
+Test(crash, every_bit_flip_in_the_last_transaction_stops_replay_before_it)
 {
     const char *pristine = test_path("pristine");
     vmdb_db *db;

@@ -1224,7 +1224,7 @@ static bool thread_done(void *arg)
     return __atomic_load_n(&((struct producer_thread *)arg)->done, __ATOMIC_ACQUIRE);
 }
 
-Test(slotring, two_threads_pass_every_message_once_in_order, .timeout = 300)
+Test(slotring, two_threads_pass_every_message_once_in_order)
 {
     struct producer_thread t = {
         .ring = create_ring(test_path("r.vsr"), STRESS_SLOT, 256),
@@ -1264,7 +1264,7 @@ static bool child_exited(void *arg)
     return c->reaped;
 }
 
-Test(slotring, two_processes_pass_every_message_once_in_order, .timeout = 300)
+Test(slotring, two_processes_pass_every_message_once_in_order)
 {
     const char *path = ring_file("r.vsr", STRESS_SLOT, STRESS_SLOTS);
     uint64_t seed = test_seed();
