@@ -20,6 +20,10 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef VMDB_FAULT_INJECTION
+#include <pthread.h>
+#include <stdarg.h>
+#endif
 
 #ifdef VMDB_FAULT_INJECTION
 static struct {
@@ -57,8 +61,649 @@ static int injected(enum vmdb__os_op op)
         if (injected_rc_)                                                      \
             return injected_rc_;                                               \
     } while (0)
+
+/* ---- Power loss (test builds only) ---------------------------------------
+ *
+ * A SIGKILLed process keeps every store it made: its dirty MAP_SHARED pages
+ * live on in the page cache and reach the disk later. A power cut keeps
+ * only what was made durable, plus whatever the kernel happened to write
+ * back on its own, possibly half of a page. This simulator keeps the
+ * first part, the durable image, and lets a test choose the second.
+ *
+ * The model, for the regular files directly inside one tracked directory:
+ *
+ *   - The durable image of a file is a shadow file, "<dir>.powerloss/<ino>"
+ *     (named by inode number, so it follows the file through renames; the
+ *     directory is a sibling, so nothing listing the database directory
+ *     ever sees it). Turning tracking on copies every file there as it is:
+ *     what exists when tracking starts is taken as durable.
+ *   - vmdb__os_flush(addr, len, sync=true), msync(MS_SYNC), makes the
+ *     page-rounded range durable: the registry of shared file mappings
+ *     made by vmdb__os_map_fixed (address range -> inode and file offset,
+ *     the ring's mirror included) says which file bytes those are, and the
+ *     bytes are copied from memory into the image. It also makes the
+ *     file's current length durable (msync is fdatasync of the range, and
+ *     fdatasync writes the length: it is needed to read the data back);
+ *     bytes the image gains that way are zeros, which is what fallocated,
+ *     never written blocks read as. MS_ASYNC makes nothing durable.
+ *   - vmdb__os_sync(fd), fsync or fdatasync, makes the whole file durable:
+ *     bytes and length.
+ *   - Writes of any kind (stores through a mapping, pwrite, write) and
+ *     length changes (fallocate, ftruncate) are not durable by themselves.
+ *   - The cut, run on the files after the tracked process died: each 4 KiB
+ *     page whose bytes differ from the image is lost (image bytes), kept
+ *     (current bytes) or torn (each 512-byte sector one or the other),
+ *     as the mode says; the length is the image's or the current one
+ *     (past the image a lost page reads as zeros, past the current end
+ *     the image's bytes are back), a decision of its own: the mode
+ *     LOSE_LENGTHS keeps every page and loses every length change, as a
+ *     kernel that wrote the data back before its journal committed the
+ *     new length would. A file with no image, created after tracking
+ *     started and never synced, has an empty one: LOSE leaves it empty,
+ *     as a file whose directory entry survived but not its data.
+ *
+ * Not covered:
+ *
+ *   - Directory entries. A create, rename or unlink is durable the moment
+ *     it happens, and vmdb__os_sync_dir_of() is not needed for anything:
+ *     a missing directory fsync is not caught. (A rename of a file that
+ *     was never synced is: its image is empty.)
+ *   - Intermediate states: a kept page holds its last bytes, never bytes
+ *     it held for a while before that, which the kernel might have
+ *     written back and the cut might have caught.
+ *   - Mappings made before tracking was turned on (flushes through them
+ *     are not seen, so turn it on before opening anything), files outside
+ *     the directory or in its subdirectories, memfds, anonymous memory,
+ *     and writes by other processes that do not track.
+ *   - Damage finer than a sector, and the order of metadata updates other
+ *     than a file's length.
+ *
+ * While tracking, the layer holds a read-only descriptor of its own for
+ * every file it knows. Reading the bytes through it needs no help from the
+ * caller, and it keeps the inode, and so its number, alive: an unlinked
+ * file's number cannot be reused by a new file, which would otherwise
+ * inherit a stale image. The hooks in the wrappers below are POWERLOSS(...),
+ * which is nothing at all in a build without VMDB_FAULT_INJECTION.
+ */
+#define PL_PAGE 4096u
+#define PL_SECTOR 512u
+
+struct pl_file {
+    dev_t dev;
+    ino_t ino;
+    int fd;        /* our own read-only descriptor of the file */
+    int shadow_fd; /* its durable image, opened at the first need */
+};
+
+/* A shared mapping of a tracked file: [addr, addr + len) shows the file's
+ * bytes from offset `off` on. */
+struct pl_map {
+    uintptr_t addr;
+    size_t len;   /* bytes */
+    dev_t dev;
+    ino_t ino;
+    uint64_t off; /* bytes */
+};
+
+static struct {
+    pthread_mutex_t lock; /* guards everything below but `on` */
+    bool on;              /* read by every hook without the lock */
+    char shadow_dir[PATH_MAX];
+    dev_t dir_dev;
+    ino_t dir_ino;
+    struct pl_file *files;
+    size_t file_count, file_cap;
+    struct pl_map *maps;
+    size_t map_count, map_cap;
+} pl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool pl_on(void)
+{
+    return __atomic_load_n(&pl.on, __ATOMIC_ACQUIRE);
+}
+
+/* The simulator cannot keep its image: the test it serves would be
+ * meaningless, so it stops the process loudly. */
+static void pl_die(const char *what, int err)
+{
+    fprintf(stderr, "vmdb power-loss simulator: %s: %s\n", what, strerror(err));
+    abort();
+}
+
+#define POWERLOSS(call) (pl_on() ? (void)(call) : (void)0)
+
+/* "<dir>.powerloss", with the trailing slashes of dir dropped. */
+static int pl_shadow_dir_of(const char *dir, char *out, size_t cap)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    int w = snprintf(out, cap, "%.*s.powerloss", (int)n, dir);
+    return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* pwrite of all of src; not vmdb__os_pwrite_all, whose injected faults
+ * belong to the engine. */
+static int pl_write_all(int fd, const void *src, size_t len, uint64_t off)
+{
+    const char *p = src;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+static struct pl_file *pl_find(dev_t dev, ino_t ino)
+{
+    for (size_t i = 0; i < pl.file_count; i++)
+        if (pl.files[i].dev == dev && pl.files[i].ino == ino)
+            return &pl.files[i];
+    return NULL;
+}
+
+/* Adds a file, taking ownership of `fd`, our own descriptor of it. */
+static struct pl_file *pl_add(int fd, const struct stat *sb)
+{
+    if (pl.file_count == pl.file_cap) {
+        size_t cap = pl.file_cap ? pl.file_cap * 2 : 16;
+        struct pl_file *grown = realloc(pl.files, cap * sizeof *grown);
+        if (!grown)
+            pl_die("out of memory for the file table", ENOMEM);
+        pl.files = grown;
+        pl.file_cap = cap;
+    }
+    struct pl_file *f = &pl.files[pl.file_count++];
+    *f = (struct pl_file){.dev = sb->st_dev, .ino = sb->st_ino, .fd = fd, .shadow_fd = -1};
+    return f;
+}
+
+static int pl_shadow_fd(struct pl_file *f)
+{
+    if (f->shadow_fd < 0) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%llu", pl.shadow_dir, (unsigned long long)f->ino);
+        f->shadow_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (f->shadow_fd < 0)
+            pl_die(path, errno);
+    }
+    return f->shadow_fd;
+}
+
+static uint64_t pl_file_size(const struct pl_file *f)
+{
+    struct stat sb;
+    if (fstat(f->fd, &sb) < 0)
+        pl_die("fstat of a tracked file", errno);
+    return (uint64_t)sb.st_size;
+}
+
+/* The whole file becomes durable: bytes and length. */
+static void pl_copy_all(struct pl_file *f)
+{
+    int out = pl_shadow_fd(f);
+    uint64_t size = pl_file_size(f);
+    static char buf[1 << 16]; /* under pl.lock */
+    for (uint64_t off = 0; off < size;) {
+        size_t want = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
+        ssize_t n = pread(f->fd, buf, want, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            pl_die("reading a tracked file", n < 0 ? errno : ENODATA);
+        int rc = pl_write_all(out, buf, (size_t)n, off);
+        if (rc < 0)
+            pl_die("writing a durable image", -rc);
+        off += (uint64_t)n;
+    }
+    if (ftruncate(out, (off_t)size) < 0)
+        pl_die("sizing a durable image", errno);
+}
+
+static void pl_push_map(struct pl_map m)
+{
+    if (pl.map_count == pl.map_cap) {
+        size_t cap = pl.map_cap ? pl.map_cap * 2 : 16;
+        struct pl_map *grown = realloc(pl.maps, cap * sizeof *grown);
+        if (!grown)
+            pl_die("out of memory for the mapping registry", ENOMEM);
+        pl.maps = grown;
+        pl.map_cap = cap;
+    }
+    pl.maps[pl.map_count++] = m;
+}
+
+/* Removes [a, b) from the mapping registry, splitting entries that
+ * straddle either end. */
+static void pl_forget_range(uintptr_t a, uintptr_t b)
+{
+    for (size_t i = 0; i < pl.map_count;) {
+        struct pl_map m = pl.maps[i];
+        uintptr_t end = m.addr + m.len;
+        if (end <= a || m.addr >= b) {
+            i++;
+            continue;
+        }
+        bool left = m.addr < a, right = end > b;
+        if (left) {
+            pl.maps[i].len = a - m.addr;
+        } else {
+            pl.maps[i] = pl.maps[--pl.map_count];
+        }
+        if (right)
+            pl_push_map((struct pl_map){.addr = b, .len = end - b, .dev = m.dev, .ino = m.ino,
+                                        .off = m.off + (b - m.addr)});
+        if (left)
+            i++;
+    }
+}
+
+/* A file just opened through the layer: known from now on if it is in
+ * the tracked directory. */
+static void pl_note_open(const char *path, int fd)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else
+        return;
+    struct stat ds, sb;
+    if (stat(dir, &ds) < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+        return;
+    pthread_mutex_lock(&pl.lock);
+    if (pl.on && ds.st_dev == pl.dir_dev && ds.st_ino == pl.dir_ino &&
+        !pl_find(sb.st_dev, sb.st_ino)) {
+        /* A descriptor of our own, not a dup: a dup would share the
+         * caller's flock, and keep it after the caller closed its copy. */
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+        int own = open(self, O_RDONLY | O_CLOEXEC);
+        if (own < 0)
+            pl_die(self, errno);
+        pl_add(own, &sb);
+    }
+    pthread_mutex_unlock(&pl.lock);
+}
+
+static void pl_note_map(void *addr, size_t len, const vmdb__os_mapping *how, int fd,
+                        uint64_t off)
+{
+    struct stat sb;
+    bool file = fd >= 0 && how->shared && fstat(fd, &sb) == 0;
+    pthread_mutex_lock(&pl.lock);
+    pl_forget_range((uintptr_t)addr, (uintptr_t)addr + len);
+    if (pl.on && file && pl_find(sb.st_dev, sb.st_ino)) {
+        pl_push_map((struct pl_map){.addr = (uintptr_t)addr, .len = len, .dev = sb.st_dev,
+                                    .ino = sb.st_ino, .off = off});
+    }
+    pthread_mutex_unlock(&pl.lock);
+}
+
+static void pl_note_unmap(void *addr, size_t len)
+{
+    pthread_mutex_lock(&pl.lock);
+    pl_forget_range((uintptr_t)addr, (uintptr_t)addr + len);
+    pthread_mutex_unlock(&pl.lock);
+}
+
+/* msync(MS_SYNC) succeeded on [addr, addr + len): the pages it covers,
+ * and each file's length, are durable. */
+static void pl_note_flush(void *addr, size_t len, bool sync)
+{
+    if (!sync || len == 0)
+        return;
+    uintptr_t page = vmdb__os_page_size();
+    uintptr_t a = (uintptr_t)addr & ~(page - 1);
+    uintptr_t b = ((uintptr_t)addr + len + page - 1) & ~(page - 1);
+    pthread_mutex_lock(&pl.lock);
+    for (size_t i = 0; pl.on && i < pl.map_count; i++) {
+        const struct pl_map *m = &pl.maps[i];
+        uintptr_t lo = a > m->addr ? a : m->addr;
+        uintptr_t hi = b < m->addr + m->len ? b : m->addr + m->len;
+        struct pl_file *f = lo < hi ? pl_find(m->dev, m->ino) : NULL;
+        if (!f)
+            continue;
+        uint64_t size = pl_file_size(f);
+        int out = pl_shadow_fd(f);
+        if (ftruncate(out, (off_t)size) < 0)
+            pl_die("sizing a durable image", errno);
+        uint64_t off = m->off + (lo - m->addr);
+        if (off >= size)
+            continue; /* past the end of the file: no bytes there */
+        size_t n = hi - lo;
+        if (n > size - off)
+            n = (size_t)(size - off);
+        int rc = pl_write_all(out, (const void *)lo, n, off);
+        if (rc < 0)
+            pl_die("writing a durable image", -rc);
+    }
+    pthread_mutex_unlock(&pl.lock);
+}
+
+static void pl_note_sync(int fd)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) < 0)
+        return;
+    pthread_mutex_lock(&pl.lock);
+    struct pl_file *f = pl.on ? pl_find(sb.st_dev, sb.st_ino) : NULL;
+    if (f)
+        pl_copy_all(f);
+    pthread_mutex_unlock(&pl.lock);
+}
+
+/* Deletes the files of directory `path` and the directory. */
+static int pl_remove_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) < 0 && rc == 0)
+            rc = -errno;
+    }
+    closedir(d);
+    if (rmdir(path) < 0 && rc == 0)
+        rc = -errno;
+    return rc;
+}
+
+static void pl_stop_locked(void)
+{
+    __atomic_store_n(&pl.on, false, __ATOMIC_RELEASE);
+    for (size_t i = 0; i < pl.file_count; i++) {
+        close(pl.files[i].fd);
+        if (pl.files[i].shadow_fd >= 0)
+            close(pl.files[i].shadow_fd);
+    }
+    free(pl.files);
+    free(pl.maps);
+    pl.files = NULL;
+    pl.maps = NULL;
+    pl.file_count = pl.file_cap = pl.map_count = pl.map_cap = 0;
+}
+
+/* Takes every regular file directly in `dir` as durable now. The images
+ * are made under a temporary name and renamed into place when complete, so
+ * a process killed halfway leaves no images at all rather than some. */
+static int pl_start_locked(const char *dir)
+{
+    char final[sizeof pl.shadow_dir];
+    int rc = pl_shadow_dir_of(dir, final, sizeof final);
+    if (rc < 0)
+        return rc;
+    if ((size_t)snprintf(pl.shadow_dir, sizeof pl.shadow_dir, "%s.new", final) >=
+        sizeof pl.shadow_dir)
+        return -ENAMETOOLONG;
+    struct stat ds;
+    if (stat(dir, &ds) < 0)
+        return -errno;
+    if (!S_ISDIR(ds.st_mode))
+        return -ENOTDIR;
+    pl.dir_dev = ds.st_dev;
+    pl.dir_ino = ds.st_ino;
+    if ((rc = pl_remove_dir(final)) < 0 || (rc = pl_remove_dir(pl.shadow_dir)) < 0)
+        return rc;
+    if (mkdir(pl.shadow_dir, 0755) < 0)
+        return -errno;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        struct stat sb;
+        if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            rc = -errno;
+            break;
+        }
+        if (fstat(fd, &sb) < 0) {
+            rc = -errno;
+            close(fd);
+            break;
+        }
+        pl_copy_all(pl_add(fd, &sb));
+    }
+    closedir(d);
+    /* The images opened so far stay open across the rename. */
+    if (rc == 0 && rename(pl.shadow_dir, final) < 0)
+        rc = -errno;
+    if (rc == 0)
+        strcpy(pl.shadow_dir, final);
+    return rc;
+}
+
+int vmdb__os_powerloss_track(const char *dir, bool on)
+{
+    pthread_mutex_lock(&pl.lock);
+    pl_stop_locked();
+    int rc = 0;
+    if (on) {
+        rc = pl_start_locked(dir);
+        if (rc < 0)
+            pl_stop_locked();
+        else
+            __atomic_store_n(&pl.on, true, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&pl.lock);
+    return rc;
+}
+
+const char *vmdb__os_powerloss_mode_name(enum vmdb__powerloss_mode mode)
+{
+    switch (mode) {
+    case VMDB__POWERLOSS_LOSE:
+        return "lose";
+    case VMDB__POWERLOSS_KEEP:
+        return "keep";
+    case VMDB__POWERLOSS_TEAR:
+        return "tear";
+    case VMDB__POWERLOSS_RANDOM:
+        return "random";
+    case VMDB__POWERLOSS_LOSE_LENGTHS:
+        return "lose-lengths";
+    }
+    return "?";
+}
+
+static uint64_t pl_rand(uint64_t *s)
+{
+    *s += 0x9e3779b97f4a7c15ULL;
+    uint64_t z = *s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Reads all of fd (len bytes) into a new buffer. */
+static int pl_slurp(int fd, size_t len, unsigned char **out)
+{
+    unsigned char *buf = malloc(len ? len : 1);
+    if (!buf)
+        return -ENOMEM;
+    int rc = vmdb__os_pread_all(fd, buf, len, 0);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
+}
+
+static void pl_say(vmdb__powerloss_report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void pl_say(vmdb__powerloss_report *r, const char *fmt, ...)
+{
+    size_t used = strlen(r->summary);
+    if (used + 1 >= sizeof r->summary)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->summary + used, sizeof r->summary - used, fmt, ap);
+    va_end(ap);
+}
+
+/* The cut for one file: see the model above. */
+static int pl_cut_file(int dir_fd, const char *name, uint64_t seed,
+                       enum vmdb__powerloss_mode mode, vmdb__powerloss_report *r)
+{
+    int fd = openat(dir_fd, name, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat sb;
+    unsigned char *cur = NULL, *img = NULL, *out = NULL;
+    size_t cur_len = 0, img_len = 0;
+    bool has_image = false;
+    int rc = fstat(fd, &sb) < 0 ? -errno : 0;
+    if (rc == 0) {
+        cur_len = (size_t)sb.st_size;
+        rc = pl_slurp(fd, cur_len, &cur);
+    }
+    if (rc == 0) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%llu", pl.shadow_dir, (unsigned long long)sb.st_ino);
+        int sfd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat ss;
+        if (sfd < 0 && errno != ENOENT) {
+            rc = -errno;
+        } else if (sfd >= 0) {
+            has_image = true;
+            rc = fstat(sfd, &ss) < 0 ? -errno : 0;
+            if (rc == 0) {
+                img_len = (size_t)ss.st_size;
+                rc = pl_slurp(sfd, img_len, &img);
+            }
+            close(sfd);
+        }
+    }
+    /* Per file, so a file's fate does not depend on the directory order. */
+    uint64_t s = seed;
+    for (const char *p = name; *p; p++)
+        s = (s ^ (unsigned char)*p) * 0x100000001b3ULL;
+    size_t len = cur_len;
+    if (cur_len != img_len) {
+        bool keep = mode == VMDB__POWERLOSS_KEEP ||
+                    ((mode == VMDB__POWERLOSS_TEAR || mode == VMDB__POWERLOSS_RANDOM) &&
+                     (pl_rand(&s) & 1));
+        len = keep ? cur_len : img_len;
+    }
+    if (rc == 0 && !(out = malloc(len ? len : 1)))
+        rc = -ENOMEM;
+    uint64_t pages = 0, differ = 0, lost = 0, kept = 0, torn = 0;
+    for (size_t at = 0; rc == 0 && at < len; at += PL_PAGE) {
+        size_t n = len - at < PL_PAGE ? len - at : PL_PAGE;
+        unsigned char now[PL_PAGE], old[PL_PAGE];
+        /* Past the current end the image is back (a shrink that did not
+         * last); past the image's end, never durable blocks read zero. */
+        for (size_t i = 0; i < n; i++) {
+            size_t o = at + i;
+            old[i] = o < img_len ? img[o] : 0;
+            now[i] = o < cur_len ? cur[o] : old[i];
+        }
+        pages++;
+        memcpy(out + at, now, n);
+        if (memcmp(now, old, n) == 0)
+            continue;
+        differ++;
+        enum vmdb__powerloss_mode fate = mode;
+        if (fate == VMDB__POWERLOSS_LOSE_LENGTHS)
+            fate = VMDB__POWERLOSS_KEEP;
+        if (fate == VMDB__POWERLOSS_RANDOM)
+            fate = (enum vmdb__powerloss_mode)(pl_rand(&s) % 3);
+        if (fate == VMDB__POWERLOSS_LOSE) {
+            memcpy(out + at, old, n);
+            lost++;
+        } else if (fate == VMDB__POWERLOSS_KEEP) {
+            kept++;
+        } else {
+            for (size_t sec = 0; sec < n; sec += PL_SECTOR)
+                if (pl_rand(&s) & 1)
+                    memcpy(out + at + sec, old + sec, n - sec < PL_SECTOR ? n - sec : PL_SECTOR);
+            torn++;
+        }
+    }
+    if (rc == 0)
+        rc = pl_write_all(fd, out, len, 0);
+    if (rc == 0 && ftruncate(fd, (off_t)len) < 0)
+        rc = -errno;
+    if (rc == 0) {
+        r->files++;
+        r->files_without_image += !has_image;
+        r->files_resized += len != cur_len;
+        r->pages_differ += differ;
+        r->pages_lost += lost;
+        r->pages_kept += kept;
+        r->pages_torn += torn;
+        if (differ || len != cur_len || !has_image)
+            pl_say(r, "%s%s: %llu of %llu pages differed (%llu lost, %llu kept, %llu torn), "
+                      "length %zu -> %zu (image %zu); ",
+                   name, has_image ? "" : " (no image)", (unsigned long long)differ,
+                   (unsigned long long)pages, (unsigned long long)lost,
+                   (unsigned long long)kept, (unsigned long long)torn, cur_len, len, img_len);
+    }
+    free(cur);
+    free(img);
+    free(out);
+    close(fd);
+    return rc;
+}
+
+int vmdb__os_powerloss_cut(const char *dir, uint64_t seed, enum vmdb__powerloss_mode mode,
+                           vmdb__powerloss_report *report)
+{
+    vmdb__powerloss_report local;
+    vmdb__powerloss_report *r = report ? report : &local;
+    memset(r, 0, sizeof *r);
+    if ((unsigned)mode > VMDB__POWERLOSS_LOSE_LENGTHS)
+        return -EINVAL;
+    pthread_mutex_lock(&pl.lock);
+    if (pl.on) {
+        /* The process that tracked is the one that died, not this one. */
+        pthread_mutex_unlock(&pl.lock);
+        return -EBUSY;
+    }
+    int rc = pl_shadow_dir_of(dir, pl.shadow_dir, sizeof pl.shadow_dir);
+    struct stat ss;
+    if (rc == 0 && stat(pl.shadow_dir, &ss) < 0)
+        rc = -errno;
+    DIR *d = rc == 0 ? opendir(dir) : NULL;
+    if (rc == 0 && !d)
+        rc = -errno;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        struct stat sb;
+        if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+            continue;
+        rc = pl_cut_file(dirfd(d), e->d_name, seed, mode, r);
+    }
+    if (d)
+        closedir(d);
+    if (rc == 0)
+        rc = pl_remove_dir(pl.shadow_dir);
+    pthread_mutex_unlock(&pl.lock);
+    return rc;
+}
 #else
 #define INJECT(op) ((void)0)
+#define POWERLOSS(call) ((void)0)
 #endif
 
 size_t vmdb__os_page_size(void)
@@ -101,6 +746,7 @@ int vmdb__os_open(const char *path, int flags, unsigned perm, int *fd)
     while (rc < 0 && errno == EINTR);
     if (rc < 0)
         return -errno;
+    POWERLOSS(pl_note_open(path, rc));
     *fd = rc;
     return 0;
 }
@@ -191,7 +837,10 @@ int vmdb__os_sync(int fd, bool data_only)
 {
     INJECT(SYNC);
     int rc = data_only ? fdatasync(fd) : fsync(fd);
-    return rc < 0 ? -errno : 0;
+    if (rc < 0)
+        return -errno;
+    POWERLOSS(pl_note_sync(fd));
+    return 0;
 }
 
 /* A rename or create is durable only once its directory entry is: fsync
@@ -407,12 +1056,16 @@ int vmdb__os_map_fixed(void *addr, size_t len, const vmdb__os_mapping *how,
     void *p = mmap(addr, len, to_prot(how->prot), flags, fd, (off_t)off);
     if (p == MAP_FAILED)
         return -errno;
+    POWERLOSS(pl_note_map(addr, len, how, fd, off));
     return 0;
 }
 
 int vmdb__os_unmap(void *addr, size_t len)
 {
-    return munmap(addr, len) < 0 ? -errno : 0;
+    if (munmap(addr, len) < 0)
+        return -errno;
+    POWERLOSS(pl_note_unmap(addr, len));
+    return 0;
 }
 
 int vmdb__os_protect(void *addr, size_t len, enum vmdb__os_prot prot)
@@ -423,7 +1076,10 @@ int vmdb__os_protect(void *addr, size_t len, enum vmdb__os_prot prot)
 int vmdb__os_flush(void *addr, size_t len, bool sync)
 {
     INJECT(FLUSH);
-    return msync(addr, len, sync ? MS_SYNC : MS_ASYNC) < 0 ? -errno : 0;
+    if (msync(addr, len, sync ? MS_SYNC : MS_ASYNC) < 0)
+        return -errno;
+    POWERLOSS(pl_note_flush(addr, len, sync));
+    return 0;
 }
 
 int vmdb__os_advise(void *addr, size_t len, enum vmdb__os_advice advice)
@@ -511,4 +1167,109 @@ uint64_t vmdb__os_hugetlb_free(void)
             break;
     fclose(f);
     return n;
+}
+
+/* ---- backup and compaction ---------------------------------------------- */
+
+int vmdb__os_rmdir(const char *path)
+{
+    return rmdir(path) < 0 ? -errno : 0;
+}
+
+/* The file a mapping shows, as /proc/PID/maps names it: the device of its
+ * file system's superblock and the inode. (stat's st_dev can differ from
+ * it, on btrfs for one, so the identity is taken from the maps alone.) */
+struct mapped_file {
+    unsigned major, minor;
+    unsigned long long inode;
+};
+
+/* Parses "start-end perms offset major:minor inode path". */
+static bool parse_maps_line(const char *line, uintptr_t *start, uintptr_t *end,
+                            struct mapped_file *f)
+{
+    unsigned long s, e;
+    if (sscanf(line, "%lx-%lx %*s %*x %x:%x %llu", &s, &e, &f->major, &f->minor,
+               &f->inode) != 5)
+        return false;
+    *start = s;
+    *end = e;
+    return true;
+}
+
+/* Whether the maps file at `path` shows `want` mapped outside [lo, hi).
+ * -errno if it cannot be read. */
+static int maps_show(const char *path, const struct mapped_file *want, uintptr_t lo,
+                     uintptr_t hi, bool *found)
+{
+    *found = false;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    while (!*found && getline(&line, &cap, f) > 0) {
+        uintptr_t start, end;
+        struct mapped_file m;
+        if (!parse_maps_line(line, &start, &end, &m) || m.inode != want->inode ||
+            m.major != want->major || m.minor != want->minor)
+            continue;
+        if (start < lo || end > hi)
+            *found = true;
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+int vmdb__os_mapped_elsewhere(const void *own, size_t own_len, long *who)
+{
+    *who = -1;
+    uintptr_t lo = (uintptr_t)own, hi = lo + own_len;
+    /* Which file is mapped at `own`? */
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    struct mapped_file want = {0};
+    bool known = false;
+    while (!known && getline(&line, &cap, f) > 0) {
+        uintptr_t start, end;
+        if (parse_maps_line(line, &start, &end, &want) && start <= lo && lo < end)
+            known = want.inode != 0;
+    }
+    free(line);
+    fclose(f);
+    if (!known)
+        return -EINVAL;
+    bool found;
+    int rc = maps_show("/proc/self/maps", &want, lo, hi, &found);
+    if (rc < 0)
+        return rc;
+    if (found) {
+        *who = 0;
+        return 0;
+    }
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -errno;
+    long self = (long)getpid();
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *endp;
+        long pid = strtol(e->d_name, &endp, 10);
+        if (*endp != '\0' || pid <= 0 || pid == self)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/maps", pid);
+        /* A process that ended meanwhile, or that this one may not
+         * inspect, shows nothing. */
+        if (maps_show(path, &want, 0, 0, &found) == 0 && found) {
+            *who = pid;
+            break;
+        }
+    }
+    closedir(d);
+    return 0;
 }

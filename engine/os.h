@@ -5,8 +5,9 @@
  * fsync, flock, memfd_create, ...) is behind one of these functions, and
  * engine/os.c is the only file that includes the OS headers that declare
  * them. A port to another OS replaces os.c; a test build compiled with
- * VMDB_FAULT_INJECTION can make any operation fail on demand, and later a
- * power-loss simulator can stand in for the durable image at the same seam.
+ * VMDB_FAULT_INJECTION can make any operation fail on demand, and keeps a
+ * durable image of each tracked file that only flushes update, so a test
+ * can cut the power after a crash (vmdb__os_powerloss_cut).
  *
  * Convention: every function returns 0 or a negative errno value and leaves
  * the error context alone. The caller knows which file and which offset
@@ -132,6 +133,73 @@ enum vmdb__os_op {
 /* The call of `op` after the next `skip` ones fails once with -err. */
 void vmdb__os_inject_fault(enum vmdb__os_op op, int err, unsigned skip);
 void vmdb__os_clear_faults(void);
+
+/*
+ * The power-loss simulator (the model, and what it does not cover, is
+ * described in os.c under "Power loss").
+ *
+ * vmdb__os_powerloss_track(dir, true) takes every regular file directly in
+ * `dir` as durable as it is now, and from then on keeps, for each file of
+ * that directory the process opens through this layer, a durable image:
+ * a shadow file in the sibling directory "<dir>.powerloss", named by the
+ * file's inode number, which only a flush (vmdb__os_flush with sync) or a
+ * vmdb__os_sync updates. Turn it on before the files are opened and
+ * mapped: mappings made earlier are not seen. Off stops tracking and
+ * leaves the images for a cut.
+ *
+ * vmdb__os_powerloss_cut(dir, ...) is the power cut, applied to the files
+ * as they are now, normally in another process after the tracking one was
+ * killed: every 4 KiB page of a file that differs from its image is lost,
+ * kept or torn as `mode` says, the file's length is the image's or the
+ * current one (LOSE: the image's, KEEP: the current, TEAR and RANDOM: a
+ * coin decides), and the result is written into the file. A file with no
+ * image (created after tracking began and never synced) has an empty one.
+ * The images are deleted afterwards, so tracking starts afresh.
+ */
+enum vmdb__powerloss_mode {
+    VMDB__POWERLOSS_LOSE,   /* every page written since its last flush is lost */
+    VMDB__POWERLOSS_KEEP,   /* every such page reached the disk anyway */
+    VMDB__POWERLOSS_TEAR,   /* each 512-byte sector of such a page: old or new */
+    VMDB__POWERLOSS_RANDOM, /* one of the three, drawn for each page */
+    /* Every page kept, every length back to the image's: the kernel wrote
+     * the data back, the journal never committed the new lengths. */
+    VMDB__POWERLOSS_LOSE_LENGTHS,
+};
+
+typedef struct vmdb__powerloss_report {
+    unsigned files;               /* regular files in the directory */
+    unsigned files_without_image; /* never synced since tracking began */
+    unsigned files_resized;       /* whose length the cut changed */
+    uint64_t pages_differ;        /* pages whose bytes differed from the image */
+    uint64_t pages_lost;          /* of those: back to the image */
+    uint64_t pages_kept;          /* of those: the bytes as written */
+    uint64_t pages_torn;          /* of those: sector by sector, old or new */
+    char summary[1536];           /* one "name: ..." clause per file that
+                                     changed, for failure messages */
+} vmdb__powerloss_report;
+
+int vmdb__os_powerloss_track(const char *dir, bool on);
+/* `report` may be NULL. -ENOENT if `dir` was never tracked. */
+int vmdb__os_powerloss_cut(const char *dir, uint64_t seed, enum vmdb__powerloss_mode mode,
+                           vmdb__powerloss_report *report);
+const char *vmdb__os_powerloss_mode_name(enum vmdb__powerloss_mode mode);
 #endif
+
+/* ---- backup and compaction ---------------------------------------------- */
+
+/* Removes the empty directory `path`. */
+int vmdb__os_rmdir(const char *path);
+
+/*
+ * Whether the file mapped at `own` (an address inside a file mapping of
+ * this process) is mapped anywhere else: by this process outside
+ * [own, own + own_len), or by another process. *who is -1 when nowhere
+ * else, 0 for this process, or the other process's id. The file is known
+ * by the device and inode /proc/self/maps gives for `own`, so a file
+ * renamed over it is another file. Processes whose /proc/PID/maps this one
+ * may not read (other users', unless privileged) are not seen. -ENOENT if
+ * /proc is not mounted, -EINVAL if `own` is not in a file mapping.
+ */
+int vmdb__os_mapped_elsewhere(const void *own, size_t own_len, long *who);
 
 #endif /* VMDB_ENGINE_OS_H */

@@ -418,7 +418,15 @@ int vmdb__table_reserve(vmdb_table *t, uint64_t count)
     uint64_t cap = t->capacity ? t->capacity : FIRST_CAPACITY;
     while (cap < count)
         cap = cap < (1u << 20) ? cap * 2 : cap + (cap >> 2);
-    int rc = vmdb_map_grow(t->map, HEADER_LEN + cap * t->stride);
+    uint64_t len = HEADER_LEN + cap * t->stride;
+    int rc = vmdb_map_grow(t->map, len);
+    /* The new length must be durable before a header copy claims it: the
+     * kernel may write the header page back at any moment, and after a
+     * power cut a header that promises more slots than the file holds
+     * would make the table unopenable. Syncing any page of the file syncs
+     * its length; this happens once per growth, not per commit. */
+    if (rc == 0)
+        rc = vmdb_map_flush(t->map, len - 1, 1, VMDB_FLUSH_SYNC);
     if (rc < 0)
         return rc;
     __atomic_store_n(&t->capacity, cap, __ATOMIC_RELEASE);
@@ -554,4 +562,167 @@ int vmdb__table_refresh(vmdb_table *t)
             t->header_seq = h->seq;
     }
     return 0;
+}
+
+/* ---- compaction (engine/compact.c) ---------------------------------------
+ *
+ * Compaction never shrinks a mapped file: it writes the table's slots
+ * [0, n) into a new file, renames that over the old one, and installs the
+ * new file's map in the same struct vmdb_table, whose address users hold.
+ * Lock-free readers of this process may be anywhere in a read at that
+ * moment, holding the old `slots` pointer, an old capacity, or a pointer
+ * from vmdb_get_ptr(), so the old map is never unmapped while the table
+ * is open: it is retired, with the old index, into a husk (a table handle
+ * that holds them) kept in the list below. compact.c first moves every
+ * record below n through the log, so old and new files hold the same
+ * bytes in [0, n) when the swap happens, and a reader that mixes old and
+ * new pointers still reads the right record. The one mix that could
+ * fault, an old (larger) capacity with the new (smaller) slots, reads the
+ * zero pages vmdb__table_pad() maps behind the new file: free slots.
+ *
+ * Cost: each husk keeps its file's pages and address-space reservation
+ * (256 GiB for the table, up to 1 TiB for the index, reserved, not
+ * committed) until vmdb__table_release_retired().
+ */
+
+int vmdb__table_write_prefix(vmdb_table *t, const char *path, uint64_t count)
+{
+    char *head = calloc(1, HEADER_LEN);
+    if (!head)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
+    int rc = build_header(head, t->name, t->id, t->schema, 1, count);
+    if (rc == 0)
+        rc = build_header(head + COPY_LEN, t->name, t->id, t->schema, 0, count);
+    if (rc < 0) {
+        free(head);
+        return vmdb__fail(rc, "%s: %s", path, vmdb_last_error()->message);
+    }
+    uint64_t body = count * t->stride;
+    int fd = -1;
+    const char *step = "create";
+    vmdb__os_unlink(path); /* left by a compaction that crashed */
+    rc = vmdb__os_open(path, VMDB__OS_RDWR | VMDB__OS_CREATE | VMDB__OS_EXCL, 0644, &fd);
+    if (rc == 0 && (rc = vmdb__os_allocate(fd, 0, HEADER_LEN + body)) < 0)
+        step = "allocate the blocks of";
+    if (rc == 0 && (rc = vmdb__os_pwrite_all(fd, head, HEADER_LEN, 0)) < 0)
+        step = "write the header of";
+    if (rc == 0 && body && (rc = vmdb__os_pwrite_all(fd, t->slots, (size_t)body, HEADER_LEN)) < 0)
+        step = "write the slots of";
+    if (rc == 0 && (rc = vmdb__os_sync(fd, false)) < 0)
+        step = "sync";
+    vmdb__os_close(fd);
+    free(head);
+    if (rc < 0) {
+        vmdb__os_unlink(path);
+        return vmdb__fail_os(rc, "%s: cannot %s the compacted table file", path, step);
+    }
+    return 0;
+}
+
+int vmdb__table_pad(vmdb_table *fresh, uint64_t len)
+{
+    size_t page = vmdb_page_size();
+    vmdb_map_info info;
+    int rc = vmdb_map_stat(fresh->map, &info);
+    if (rc < 0)
+        return rc;
+    if (len > info.reserved)
+        len = info.reserved;
+    uint64_t from = vmdb__round_up(vmdb_map_len(fresh->map), page);
+    uint64_t to = vmdb__round_up(len, page);
+    if (to <= from)
+        return 0;
+    /* The map starts at file offset 0, so its pointer is the start of its
+     * reservation, page aligned, and [from, to) lies inside it. */
+    vmdb__os_mapping how = {.prot = VMDB__PROT_READ};
+    char *base = vmdb_map_ptr(fresh->map);
+    rc = vmdb__os_map_fixed(base + from, (size_t)(to - from), &how, -1, 0);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot map %llu bytes of zero pages behind the slots",
+                             fresh->path, (unsigned long long)(to - from));
+    return 0;
+}
+
+void vmdb__table_install(vmdb_table *t, vmdb_table *fresh)
+{
+    vmdb_map *old_map = t->map;
+    char *old_slots = t->slots;
+    uint64_t old_capacity = t->capacity;
+    uint64_t old_header_seq = t->header_seq;
+    /* Readers load the capacity, then the slots pointer, then the slot.
+     * Every mix is safe (see above); the smaller capacity goes first so the
+     * padded mix lasts as short as it can. */
+    __atomic_store_n(&t->capacity, fresh->capacity, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->slots, fresh->slots, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->map, fresh->map, __ATOMIC_RELEASE);
+    t->header_seq = fresh->header_seq;
+    fresh->map = old_map;
+    fresh->slots = old_slots;
+    fresh->capacity = old_capacity;
+    fresh->header_seq = old_header_seq;
+}
+
+void vmdb__table_install_index(vmdb_table *t, vmdb_table *husk, vmdb__index *ix)
+{
+    husk->index = t->index;
+    __atomic_store_n(&t->index, ix, __ATOMIC_RELEASE);
+}
+
+struct retired {
+    const vmdb_table *owner;
+    vmdb_table *husk;
+    struct retired *next;
+};
+
+/* Process-wide, because struct vmdb_table has no field for it: husks of
+ * every table, found by their owner's address. */
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct retired *retired_list;
+
+int vmdb__table_retire(vmdb_table *owner, vmdb_table *husk)
+{
+    struct retired *r = malloc(sizeof *r);
+    if (!r)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", owner->path);
+    r->owner = owner;
+    r->husk = husk;
+    pthread_mutex_lock(&retired_lock);
+    r->next = retired_list;
+    retired_list = r;
+    pthread_mutex_unlock(&retired_lock);
+    return 0;
+}
+
+uint64_t vmdb__table_retired_len(const vmdb_table *owner)
+{
+    uint64_t longest = 0;
+    pthread_mutex_lock(&retired_lock);
+    for (struct retired *r = retired_list; r; r = r->next)
+        if (r->owner == owner && r->husk->map && vmdb_map_len(r->husk->map) > longest)
+            longest = vmdb_map_len(r->husk->map);
+    pthread_mutex_unlock(&retired_lock);
+    return longest;
+}
+
+void vmdb__table_release_retired(const vmdb_table *owner)
+{
+    struct retired *mine = NULL;
+    pthread_mutex_lock(&retired_lock);
+    for (struct retired **p = &retired_list; *p;) {
+        struct retired *r = *p;
+        if (r->owner == owner) {
+            *p = r->next;
+            r->next = mine;
+            mine = r;
+        } else {
+            p = &r->next;
+        }
+    }
+    pthread_mutex_unlock(&retired_lock);
+    while (mine) {
+        struct retired *next = mine->next;
+        vmdb__table_close(mine->husk);
+        free(mine);
+        mine = next;
+    }
 }

@@ -127,4 +127,41 @@ int vmdb__table_refresh(vmdb_table *t);
 /* Readers: map slots another process added to the file. */
 int vmdb__table_follow(vmdb_table *t);
 
+/* ---- compaction (engine/compact.c) -------------------------------------- */
+
+/* Writer: writes a new table file at `path` (replacing any file there)
+ * with t's name, id and schema, a capacity of `count` slots, and slots
+ * [0, count) byte for byte as they are now, sequence counters included;
+ * synced when it returns. The caller holds the writer lock, so no slot is
+ * mid-write. Errors name `path`. */
+int vmdb__table_write_prefix(vmdb_table *t, const char *path, uint64_t count);
+
+/* Maps read-only zero pages over the unused reservation of `fresh` (a
+ * handle just opened on a file) from the end of its file up to `len`
+ * bytes, so that a reader that loaded an older, larger capacity before
+ * fresh's slots are installed reads free slots there instead of faulting.
+ * Growing the map later maps the file over them. */
+int vmdb__table_pad(vmdb_table *fresh, uint64_t len);
+
+/* Writer: installs the file mapped by `fresh` (opened on the file that has
+ * just been renamed over t's) as t's slots: t keeps its identity, every
+ * pointer users hold to it stays good, and `fresh` is left holding t's old
+ * map, which must stay mapped for readers (vmdb__table_retire). */
+void vmdb__table_install(vmdb_table *t, vmdb_table *fresh);
+
+/* Writer: makes `ix` t's index; `husk` keeps the old one for readers. */
+void vmdb__table_install_index(vmdb_table *t, vmdb_table *husk, vmdb__index *ix);
+
+/* Keeps `husk` (a table handle holding a map and index that `owner`'s
+ * readers may still be using) until vmdb__table_release_retired(owner).
+ * Call it before vmdb__table_install so that nothing can fail after. */
+int vmdb__table_retire(vmdb_table *owner, vmdb_table *husk);
+
+/* The longest map among owner's retired husks, in bytes (0 if none). */
+uint64_t vmdb__table_retired_len(const vmdb_table *owner);
+
+/* Closes every husk retired for `owner`. Only when no reader can still be
+ * using them: when owner itself is closed. */
+void vmdb__table_release_retired(const vmdb_table *owner);
+
 #endif /* VMDB_ENGINE_TABLE_H */

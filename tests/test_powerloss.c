@@ -1,0 +1,768 @@
+/*
+ * tests/test_powerloss.c - crash safety against power cuts.
+ *
+ * A SIGKILLed process keeps every store it made: the page cache survives
+ * it, so the kill tests of test_crash.c cannot find an ordering bug such
+ * as "the log was freed before the table pages it protected reached the
+ * disk". A power cut can. The test build of the os layer keeps a durable
+ * image of every file of a tracked directory (engine/os.c, "Power loss"):
+ * an msync(MS_SYNC) through vmdb__os_flush makes the pages it covers and
+ * the file's length durable, an fsync through vmdb__os_sync the whole
+ * file, and nothing else does. After the writer is killed, the cut takes
+ * each 4 KiB page that differs from its image and loses it, keeps it (the
+ * kernel wrote it back anyway) or tears it (each 512-byte sector old or
+ * new), and takes either the durable or the current length of each file.
+ *
+ * What the cut covers: data written through shared mappings or pwrite,
+ * file lengths, msync and fsync as the only durability points, renames
+ * (images follow the inode), files never synced (their image is empty).
+ * What it does not: directory entries (creates, renames and unlinks are
+ * durable at once; a missing directory fsync goes unnoticed), states a
+ * page held before its last one (a kept page has its final bytes), files
+ * outside the tracked directory, and mappings made before tracking began.
+ *
+ * The first tests check the simulator itself. The last is the harness of
+ * test_crash.c with power cuts: a forked writer tracks the database,
+ * commits random transactions at durability SYNC (a commit that returned
+ * is on disk) and reports each on a pipe; the parent kills it at a random
+ * moment, cuts the power (RANDOM mode: each changed page lost, kept or
+ * torn), reopens (recovery) and compares with the model: every reported
+ * commit is there, the one in flight is there whole or not at all, and
+ * nothing else; vmdb_check() passes. The log is small (256 KiB), so
+ * checkpoints, the ordering this test exists for, come every dozen or so
+ * transactions, and every reopen ends with one too.
+ *
+ *   VMDB_SEED             the seed of transactions, timing and cuts
+ *   VMDB_POWERLOSS_CYCLES kill-and-cut cycles (default 250)
+ *   VMDB_POWERLOSS_MODE   lose, keep, tear, random (the default) or
+ *                         lose-lengths
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "helpers.h"
+#include "os.h"
+#include "vmdb/db.h"
+#include "vmdb/schema.h"
+
+static uint64_t next_rand(uint64_t *s)
+{
+    *s += 0x9e3779b97f4a7c15ULL;
+    uint64_t z = *s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t seed_from_env(void)
+{
+    const char *s = getenv("VMDB_SEED");
+    uint64_t seed = s ? strtoull(s, NULL, 0) : 20261125;
+    cr_log_info("VMDB_SEED=%llu", (unsigned long long)seed);
+    return seed;
+}
+
+/* ---- the simulator ------------------------------------------------------ */
+
+#define PAGE 4096u
+#define SECTOR 512u
+#define FILE_PAGES 4u
+
+/* The bytes of the scenario below: what was flushed (A) and what was
+ * written after (B, from byte B_FROM on). */
+#define B_FROM (PAGE + 1000u)
+
+static void byte_a(unsigned char *p, size_t len)
+{
+    fill_pattern(p, len, 0);
+}
+
+static void byte_b(unsigned char *p, size_t len)
+{
+    fill_pattern(p, len, 1u << 20);
+}
+
+/*
+ * In directory `dir` (created), with tracking on: maps a new file of four
+ * pages, fills it with A, flushes the first two pages, then overwrites
+ * from B_FROM on with B and closes the map without flushing. Returns the
+ * file's path. Durable: pages 0 and 1 of A, pages 2 and 3 zero (the flush
+ * made the length durable; the blocks were never written). Current: A up
+ * to B_FROM, then B.
+ */
+static const char *flushed_then_written(const char *name)
+{
+    const char *dir = test_path(name);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    static char path[600];
+    snprintf(path, sizeof path, "%s/data", dir);
+    ASSERT_OK(vmdb__os_powerloss_track(dir, true));
+    vmdb_map *m;
+    vmdb_map_options o = {.flags = VMDB_MAP_CREATE, .mode = VMDB_MAP_WRITE,
+                          .len = FILE_PAGES * PAGE};
+    ASSERT_OK(vmdb_map_open(path, &o, &m));
+    unsigned char *p = vmdb_map_ptr(m);
+    byte_a(p, FILE_PAGES * PAGE);
+    ASSERT_OK(vmdb_map_flush(m, 0, 2 * PAGE, VMDB_FLUSH_SYNC));
+    unsigned char b[FILE_PAGES * PAGE];
+    byte_b(b, sizeof b);
+    memcpy(p + B_FROM, b + B_FROM, sizeof b - B_FROM);
+    vmdb_map_close(m);
+    ASSERT_OK(vmdb__os_powerloss_track(dir, false));
+    return path;
+}
+
+static void durable_bytes(unsigned char *want)
+{
+    memset(want, 0, FILE_PAGES * PAGE);
+    byte_a(want, 2 * PAGE);
+}
+
+static void current_bytes(unsigned char *want)
+{
+    byte_a(want, FILE_PAGES * PAGE);
+    unsigned char b[FILE_PAGES * PAGE];
+    byte_b(b, sizeof b);
+    memcpy(want + B_FROM, b + B_FROM, sizeof b - B_FROM);
+}
+
+static char *dir_of(const char *path)
+{
+    char *dir = strdup(path);
+    *strrchr(dir, '/') = '\0';
+    return dir;
+}
+
+Test(powerloss, lose_keeps_the_flushed_bytes_and_nothing_written_after)
+{
+    const char *path = flushed_then_written("lose");
+    char *dir = dir_of(path);
+    vmdb__powerloss_report r;
+    ASSERT_OK(vmdb__os_powerloss_cut(dir, 1, VMDB__POWERLOSS_LOSE, &r));
+    cr_log_info("%s", r.summary);
+    size_t len;
+    unsigned char *got = read_file(path, &len);
+    unsigned char want[FILE_PAGES * PAGE];
+    durable_bytes(want);
+    cr_assert_eq(len, sizeof want);
+    for (size_t i = 0; i < len; i++)
+        cr_assert_eq(got[i], want[i], "byte %zu: %02x, the durable image has %02x", i, got[i],
+                     want[i]);
+    /* Page 0 is as flushed; 1 was written after its flush, 2 and 3 never
+     * flushed. */
+    cr_assert_eq(r.files, 1);
+    cr_assert_eq(r.pages_differ, 3, "%s", r.summary);
+    cr_assert_eq(r.pages_lost, 3);
+    cr_assert_eq(r.files_resized, 0);
+    /* The images are gone: a second cut has nothing to go by. */
+    cr_assert_eq(vmdb__os_powerloss_cut(dir, 1, VMDB__POWERLOSS_LOSE, NULL), -ENOENT);
+    free(got);
+    free(dir);
+    remove_test_dir();
+}
+
+Test(powerloss, keep_keeps_every_byte_written)
+{
+    const char *path = flushed_then_written("keep");
+    char *dir = dir_of(path);
+    vmdb__powerloss_report r;
+    ASSERT_OK(vmdb__os_powerloss_cut(dir, 1, VMDB__POWERLOSS_KEEP, &r));
+    size_t len;
+    unsigned char *got = read_file(path, &len);
+    unsigned char want[FILE_PAGES * PAGE];
+    current_bytes(want);
+    cr_assert_eq(len, sizeof want);
+    cr_assert(memcmp(got, want, len) == 0, "KEEP changed the file");
+    cr_assert_eq(r.pages_differ, 3, "%s", r.summary);
+    cr_assert_eq(r.pages_kept, 3);
+    free(got);
+    free(dir);
+    remove_test_dir();
+}
+
+/* Every 512-byte sector is the durable one or the current one. Returns
+ * how many changed sectors came out old and new through *old and *new. */
+static void check_sectors(const unsigned char *got, unsigned *old, unsigned *new)
+{
+    unsigned char durable[FILE_PAGES * PAGE], current[FILE_PAGES * PAGE];
+    durable_bytes(durable);
+    current_bytes(current);
+    *old = *new = 0;
+    for (size_t s = 0; s < sizeof durable; s += SECTOR) {
+        bool is_old = memcmp(got + s, durable + s, SECTOR) == 0;
+        bool is_new = memcmp(got + s, current + s, SECTOR) == 0;
+        cr_assert(is_old || is_new, "sector at %zu is neither the durable nor the current one",
+                  s);
+        if (memcmp(durable + s, current + s, SECTOR) != 0) {
+            *old += is_old;
+            *new += is_new;
+        }
+    }
+}
+
+Test(powerloss, tear_makes_each_sector_of_a_changed_page_old_or_new)
+{
+    /* Pages 1-3 differ: 3 pages of 8 sectors, all of them changed but the
+     * first sector of page 1 and the flushed part of its second. */
+    unsigned total_old = 0, total_new = 0;
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        char name[32];
+        snprintf(name, sizeof name, "tear%llu", (unsigned long long)seed);
+        const char *path = flushed_then_written(name);
+        char *dir = dir_of(path);
+        vmdb__powerloss_report r;
+        ASSERT_OK(vmdb__os_powerloss_cut(dir, seed, VMDB__POWERLOSS_TEAR, &r));
+        cr_assert_eq(r.pages_torn, 3, "%s", r.summary);
+        size_t len;
+        unsigned char *got = read_file(path, &len);
+        cr_assert_eq(len, FILE_PAGES * PAGE);
+        unsigned old, new;
+        check_sectors(got, &old, &new);
+        total_old += old;
+        total_new += new;
+        free(got);
+        free(dir);
+    }
+    cr_assert(total_old > 0 && total_new > 0, "tearing gave %u old and %u new sectors",
+              total_old, total_new);
+    remove_test_dir();
+}
+
+Test(powerloss, random_draws_lose_keep_or_tear_for_each_page)
+{
+    uint64_t lost = 0, kept = 0, torn = 0;
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        char name[32];
+        snprintf(name, sizeof name, "random%llu", (unsigned long long)seed);
+        const char *path = flushed_then_written(name);
+        char *dir = dir_of(path);
+        vmdb__powerloss_report r;
+        ASSERT_OK(vmdb__os_powerloss_cut(dir, seed, VMDB__POWERLOSS_RANDOM, &r));
+        cr_assert_eq(r.pages_lost + r.pages_kept + r.pages_torn, 3, "%s", r.summary);
+        lost += r.pages_lost;
+        kept += r.pages_kept;
+        torn += r.pages_torn;
+        size_t len;
+        unsigned char *got = read_file(path, &len);
+        /* The length is durable: the flush made it so. */
+        cr_assert_eq(len, FILE_PAGES * PAGE);
+        unsigned old, new;
+        check_sectors(got, &old, &new);
+        free(got);
+        free(dir);
+    }
+    cr_assert(lost && kept && torn, "36 pages: %llu lost, %llu kept, %llu torn",
+              (unsigned long long)lost, (unsigned long long)kept, (unsigned long long)torn);
+    remove_test_dir();
+}
+
+static int os_write_file(const char *path, unsigned flags, const void *data, size_t len,
+                         uint64_t off, bool sync)
+{
+    int fd;
+    int rc = vmdb__os_open(path, VMDB__OS_RDWR | flags, 0644, &fd);
+    if (rc == 0)
+        rc = vmdb__os_pwrite_all(fd, data, len, off);
+    if (rc == 0 && sync)
+        rc = vmdb__os_sync(fd, true);
+    vmdb__os_close(fd);
+    return rc;
+}
+
+Test(powerloss, images_follow_renames_and_files_never_synced_come_back_empty)
+{
+    const char *dir = test_path("files");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    char old_path[600], tmp[600], final[600], unsynced[600];
+    snprintf(old_path, sizeof old_path, "%s/old", dir);
+    snprintf(tmp, sizeof tmp, "%s/new.tmp", dir);
+    snprintf(final, sizeof final, "%s/new", dir);
+    snprintf(unsynced, sizeof unsynced, "%s/unsynced", dir);
+    unsigned char a[3 * PAGE], b[3 * PAGE];
+    byte_a(a, sizeof a);
+    byte_b(b, sizeof b);
+    /* "old" exists before tracking starts: that is its durable state. */
+    write_file(old_path, a, PAGE);
+    ASSERT_OK(vmdb__os_powerloss_track(dir, true));
+    /* Grown and rewritten, never synced. */
+    cr_assert_eq(os_write_file(old_path, 0, b, 2 * PAGE, 0, false), 0);
+    /* Built under a temporary name, synced, renamed into place; then
+     * appended to without a sync. */
+    cr_assert_eq(os_write_file(tmp, VMDB__OS_CREATE | VMDB__OS_EXCL, a, 2 * PAGE, 0, true), 0);
+    cr_assert_eq(vmdb__os_rename(tmp, final), 0);
+    cr_assert_eq(os_write_file(final, 0, b, PAGE, 2 * PAGE, false), 0);
+    /* Written and never synced. */
+    cr_assert_eq(os_write_file(unsynced, VMDB__OS_CREATE, a, PAGE, 0, false), 0);
+    ASSERT_OK(vmdb__os_powerloss_track(dir, false));
+
+    vmdb__powerloss_report r;
+    ASSERT_OK(vmdb__os_powerloss_cut(dir, 7, VMDB__POWERLOSS_LOSE, &r));
+    cr_log_info("%s", r.summary);
+    cr_assert_eq(r.files, 3);
+    cr_assert_eq(r.files_without_image, 1, "%s", r.summary);
+    size_t len;
+    unsigned char *got = read_file(old_path, &len);
+    cr_assert(len == PAGE && memcmp(got, a, PAGE) == 0, "old: %zu bytes, not its first state",
+              len);
+    free(got);
+    got = read_file(final, &len);
+    cr_assert(len == 2 * PAGE && memcmp(got, a, 2 * PAGE) == 0,
+              "new: %zu bytes, not what was synced before the rename", len);
+    free(got);
+    cr_assert_eq(file_size(unsynced), 0);
+    remove_test_dir();
+}
+
+Test(powerloss, ring_flush_through_the_mirror_reaches_the_image)
+{
+    const char *dir = test_path("ring");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/r.ring", dir);
+    ASSERT_OK(vmdb__os_powerloss_track(dir, true));
+    vmdb_ring *ring;
+    vmdb_ring_options o = {.cap = 2 * PAGE, .flags = VMDB_RING_CREATE};
+    ASSERT_OK(vmdb_ring_open(path, &o, &ring));
+    unsigned char first[6000], wrap[4000], late[100], sink[6000];
+    fill_pattern(first, sizeof first, 0);
+    fill_pattern(wrap, sizeof wrap, 1u << 20);
+    fill_pattern(late, sizeof late, 2u << 20);
+    /* Positions [0, 6000) written and consumed; [6000, 10000) wraps the
+     * end of the data and is flushed through the second mapping; then
+     * [10000, 10100), never flushed. */
+    ASSERT_OK(vmdb_ring_write(ring, first, sizeof first));
+    size_t got_len;
+    ASSERT_OK(vmdb_ring_read(ring, sink, sizeof sink, &got_len));
+    ASSERT_OK(vmdb_ring_write(ring, wrap, sizeof wrap));
+    ASSERT_OK(vmdb_ring_flush(ring, 6000, 10000, VMDB_FLUSH_SYNC));
+    ASSERT_OK(vmdb_ring_write(ring, late, sizeof late));
+    vmdb_ring_close(ring);
+    ASSERT_OK(vmdb__os_powerloss_track(dir, false));
+
+    ASSERT_OK(vmdb__os_powerloss_cut(dir, 3, VMDB__POWERLOSS_LOSE, NULL));
+    size_t len;
+    unsigned char *file = read_file(path, &len);
+    const unsigned char *data = file + PAGE; /* after the header page */
+    cr_assert_eq(len, 3 * PAGE);
+    size_t tail_part = 2 * PAGE - 6000;
+    cr_assert(memcmp(data + 6000, wrap, tail_part) == 0, "the part before the wrap");
+    cr_assert(memcmp(data, wrap + tail_part, sizeof wrap - tail_part) == 0,
+              "the part after the wrap, flushed through the mirror");
+    /* The page under the unflushed bytes was flushed when it held the
+     * first write's bytes there: those are what the power cut leaves. */
+    size_t at = sizeof wrap - tail_part;
+    cr_assert(memcmp(data + at, first + at, sizeof late) == 0, "bytes never flushed survived");
+    free(file);
+    remove_test_dir();
+}
+
+Test(powerloss, cut_of_an_untracked_directory_is_refused)
+{
+    const char *dir = test_path("never");
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    cr_assert_eq(vmdb__os_powerloss_cut(dir, 1, VMDB__POWERLOSS_LOSE, NULL), -ENOENT);
+    remove_test_dir();
+}
+
+/* ---- the database under power cuts ------------------------------------- */
+
+#define KEYS 64
+
+/* 104 bytes, so slots (136 bytes with their header) straddle 512-byte
+ * sectors and a torn sector can cut a record in two: key, the transaction
+ * and operation that wrote it, a check derived from all three, padding
+ * that repeats the check. */
+struct rec {
+    uint64_t key;
+    uint64_t txn;
+    uint64_t op;
+    uint64_t check;
+    uint64_t pad[9];
+};
+
+static const char *schema_text =
+    "key:u64 key, txn:u64, op:u64, check:u64, p0:u64, p1:u64, p2:u64, p3:u64, p4:u64, "
+    "p5:u64, p6:u64, p7:u64, p8:u64";
+
+static uint64_t check_of(uint64_t key, uint64_t txn, uint64_t op)
+{
+    uint64_t v[3] = {key, txn, op};
+    return XXH3_64bits(v, sizeof v);
+}
+
+static void make_rec(struct rec *r, uint64_t key, uint64_t txn, uint64_t op)
+{
+    r->key = key;
+    r->txn = txn;
+    r->op = op;
+    r->check = check_of(key, txn, op);
+    for (int i = 0; i < 9; i++)
+        r->pad[i] = r->check + (uint64_t)i;
+}
+
+static bool rec_ok(const struct rec *r)
+{
+    if (r->check != check_of(r->key, r->txn, r->op))
+        return false;
+    for (int i = 0; i < 9; i++)
+        if (r->pad[i] != r->check + (uint64_t)i)
+            return false;
+    return true;
+}
+
+/* The state of every key: the txn and op that wrote it, or txn 0. */
+struct model {
+    uint64_t txn[KEYS];
+    uint64_t op[KEYS];
+};
+
+/* Transaction n applied to a model (the writer does the same to the db),
+ * generated from its number alone. */
+static void txn_ops(uint64_t seed, uint64_t n, struct model *m, vmdb_txn *txn, vmdb_table *t)
+{
+    uint64_t s = seed ^ (n * 0x2545f4914f6cdd1dULL);
+    uint64_t count = 1 + next_rand(&s) % 100;
+    for (uint64_t op = 0; op < count; op++) {
+        uint64_t key = next_rand(&s) % KEYS;
+        bool del = next_rand(&s) % 4 == 0;
+        if (del) {
+            if (m->txn[key] == 0)
+                continue; /* deleting a missing key is not an operation */
+            m->txn[key] = 0;
+            m->op[key] = 0;
+            if (txn && vmdb_txn_delete(txn, t, &key, sizeof key) != 0)
+                _exit(10);
+        } else {
+            m->txn[key] = n;
+            m->op[key] = op;
+            if (txn) {
+                struct rec r;
+                make_rec(&r, key, n, op);
+                if (vmdb_txn_put(txn, t, &r, NULL) != 0)
+                    _exit(11);
+            }
+        }
+    }
+}
+
+/* The writer: tracks the directory and says so (a 0 on the pipe), then
+ * commits transactions first, first+1, ... at durability SYNC until
+ * killed, reporting each. */
+static void writer(const char *path, uint64_t seed, uint64_t first, const struct model *start,
+                   int report)
+{
+    uint64_t ready = 0;
+    if (vmdb__os_powerloss_track(path, true) != 0)
+        _exit(2);
+    if (write(report, &ready, sizeof ready) != sizeof ready)
+        _exit(7);
+    vmdb_db *db;
+    vmdb_db_options o = {.durability = VMDB_DURABILITY_SYNC};
+    if (vmdb_open(path, &o, &db) != 0)
+        _exit(3);
+    vmdb_table *t;
+    if (vmdb_table_open(db, "t", NULL, &t) != 0)
+        _exit(4);
+    struct model m = *start;
+    for (uint64_t n = first;; n++) {
+        vmdb_txn *txn;
+        if (vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn) != 0)
+            _exit(5);
+        txn_ops(seed, n, &m, txn, t);
+        if (vmdb_txn_commit(txn) != 0)
+            _exit(6);
+        if (write(report, &n, sizeof n) != sizeof n)
+            _exit(7);
+    }
+}
+
+/* Describes how key `key` of the database differs from model m, or
+ * returns false when it does not. */
+static bool key_differs(vmdb_table *t, const struct model *m, uint64_t key, char *buf,
+                        size_t cap)
+{
+    struct rec r;
+    int rc = vmdb_get(t, &key, sizeof key, &r, NULL);
+    if (m->txn[key] == 0) {
+        if (rc == VMDB_ENOTFOUND)
+            return false;
+        if (rc == 0)
+            snprintf(buf, cap, "key %llu should be absent, holds txn %llu op %llu%s",
+                     (unsigned long long)key, (unsigned long long)r.txn,
+                     (unsigned long long)r.op, rec_ok(&r) ? "" : " (a damaged record)");
+        else
+            snprintf(buf, cap, "key %llu should be absent, lookup failed: %s",
+                     (unsigned long long)key, vmdb_last_error()->message);
+        return true;
+    }
+    if (rc == 0 && rec_ok(&r) && r.txn == m->txn[key] && r.op == m->op[key])
+        return false;
+    if (rc == VMDB_ENOTFOUND)
+        snprintf(buf, cap, "key %llu should hold txn %llu op %llu, is absent",
+                 (unsigned long long)key, (unsigned long long)m->txn[key],
+                 (unsigned long long)m->op[key]);
+    else if (rc == 0)
+        snprintf(buf, cap, "key %llu should hold txn %llu op %llu, holds txn %llu op %llu%s",
+                 (unsigned long long)key, (unsigned long long)m->txn[key],
+                 (unsigned long long)m->op[key], (unsigned long long)r.txn,
+                 (unsigned long long)r.op, rec_ok(&r) ? "" : " (a damaged record)");
+    else
+        snprintf(buf, cap, "key %llu should hold txn %llu op %llu, lookup failed: %s",
+                 (unsigned long long)key, (unsigned long long)m->txn[key],
+                 (unsigned long long)m->op[key], vmdb_last_error()->message);
+    return true;
+}
+
+/* How many keys differ from m; the first one described in buf. */
+static unsigned differences(vmdb_table *t, const struct model *m, char *buf, size_t cap)
+{
+    unsigned n = 0;
+    char one[256];
+    buf[0] = '\0';
+    for (uint64_t key = 0; key < KEYS; key++)
+        if (key_differs(t, m, key, n ? one : buf, n ? sizeof one : cap))
+            n++;
+    return n;
+}
+
+/* Copies the regular files of directory `from` into `to` (made anew). */
+static void copy_dir(const char *from, const char *to)
+{
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void create_db(const char *path)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 256 << 10};
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse(schema_text, &s));
+    ASSERT_OK(vmdb_table_create(db, "t", s, NULL));
+    vmdb_schema_free(s);
+    vmdb_close(db);
+}
+
+#define GROW_KEYS 100 /* the table starts with 64 slots */
+#define GROW_PER_TXN 10
+
+/*
+ * The table file grows (fallocate, then a header copy recording the new
+ * slot count is stored through the map) when a transaction needs a slot
+ * past its end; neither is flushed before the next checkpoint. A kernel
+ * may write the header page back before its journal commits the new
+ * length: the power cut LOSE_LENGTHS. Every commit here was synced, so
+ * the log holds all of them and recovery must be able to redo them.
+ */
+Test(powerloss, table_grown_since_the_last_checkpoint_survives_losing_its_new_length)
+{
+    const char *path = test_path("db");
+    create_db(path);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(fds[0]);
+        vmdb_db *db;
+        vmdb_table *t;
+        vmdb_db_options o = {.durability = VMDB_DURABILITY_SYNC};
+        if (vmdb__os_powerloss_track(path, true) != 0 || vmdb_open(path, &o, &db) != 0 ||
+            vmdb_table_open(db, "t", NULL, &t) != 0)
+            _exit(2);
+        for (uint64_t n = 1; n <= GROW_KEYS / GROW_PER_TXN; n++) {
+            vmdb_txn *txn;
+            if (vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn) != 0)
+                _exit(3);
+            for (uint64_t i = 0; i < GROW_PER_TXN; i++) {
+                struct rec r;
+                make_rec(&r, (n - 1) * GROW_PER_TXN + i, n, i);
+                if (vmdb_txn_insert(txn, t, &r, NULL) != 0)
+                    _exit(4);
+            }
+            if (vmdb_txn_commit(txn) != 0)
+                _exit(5);
+            if (write(fds[1], &n, sizeof n) != sizeof n)
+                _exit(6);
+        }
+        raise(SIGKILL);
+    }
+    close(fds[1]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the writer failed (%d)",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    uint64_t n, reported = 0;
+    while (read(fds[0], &n, sizeof n) == sizeof n)
+        reported = n;
+    close(fds[0]);
+    cr_assert_eq(reported, GROW_KEYS / GROW_PER_TXN);
+
+    vmdb__powerloss_report cut;
+    ASSERT_OK(vmdb__os_powerloss_cut(path, 1, VMDB__POWERLOSS_LOSE_LENGTHS, &cut));
+    cr_log_info("cut: %s", cut.summary);
+    vmdb_db *db;
+    int rc = vmdb_open(path, NULL, &db);
+    cr_assert_eq(rc, 0,
+                 "reopen after a power cut that kept every page and lost every new file "
+                 "length (cut: %s) -> %s: %s",
+                 cut.summary, vmdb_error_name(rc), vmdb_last_error()->message);
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+    for (uint64_t key = 0; key < GROW_KEYS; key++) {
+        struct rec r;
+        rc = vmdb_get(t, &key, sizeof key, &r, NULL);
+        cr_assert(rc == 0 && rec_ok(&r) && r.txn == key / GROW_PER_TXN + 1,
+                  "key %llu of synced commit %llu: %s (cut: %s)", (unsigned long long)key,
+                  (unsigned long long)(key / GROW_PER_TXN + 1),
+                  rc == VMDB_ENOTFOUND ? "absent" : rc ? vmdb_last_error()->message
+                                                       : "a wrong or damaged record",
+                  cut.summary);
+    }
+    rc = vmdb_check(db);
+    cr_assert_eq(rc, 0, "vmdb_check -> %s: %s (cut: %s)", vmdb_error_name(rc),
+                 vmdb_last_error()->message, cut.summary);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+static unsigned cycles_from_env(unsigned dflt)
+{
+    const char *s = getenv("VMDB_POWERLOSS_CYCLES");
+    return s ? (unsigned)strtoul(s, NULL, 0) : dflt;
+}
+
+static enum vmdb__powerloss_mode mode_from_env(void)
+{
+    const char *s = getenv("VMDB_POWERLOSS_MODE");
+    for (int m = VMDB__POWERLOSS_LOSE; s && m <= VMDB__POWERLOSS_LOSE_LENGTHS; m++)
+        if (!strcmp(s, vmdb__os_powerloss_mode_name((enum vmdb__powerloss_mode)m)))
+            return (enum vmdb__powerloss_mode)m;
+    return VMDB__POWERLOSS_RANDOM;
+}
+
+Test(powerloss, power_cut_loses_no_synced_commit_and_shows_no_partial_transaction)
+{
+    uint64_t seed = seed_from_env();
+    unsigned cycles = cycles_from_env(250);
+    enum vmdb__powerloss_mode mode = mode_from_env();
+    const char *mode_name = vmdb__os_powerloss_mode_name(mode);
+    cr_log_info("%u cycles, mode %s", cycles, mode_name);
+    const char *path = test_path("db");
+    char after_cut[600];
+    snprintf(after_cut, sizeof after_cut, "%s", test_path("db-after-last-cut"));
+    create_db(path);
+    vmdb_db *db;
+
+    struct model model;
+    memset(&model, 0, sizeof model);
+    uint64_t next = 1, in_flight_applied = 0, total_commits = 0, replayed = 0;
+    uint64_t pages_differ = 0, lost = 0, kept = 0, torn = 0, resized = 0;
+    uint64_t rs = seed;
+    for (unsigned cycle = 0; cycle < cycles; cycle++) {
+        int fds[2];
+        cr_assert_eq(pipe(fds), 0);
+        pid_t pid = fork();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            close(fds[0]);
+            writer(path, seed, next, &model, fds[1]);
+        }
+        close(fds[1]);
+        /* Not before the writer tracks: the cut would have nothing to go by. */
+        uint64_t n;
+        cr_assert_eq(read(fds[0], &n, sizeof n), (ssize_t)sizeof n,
+                     "cycle %u: the writer could not start tracking", cycle);
+        cr_assert_eq(n, 0);
+        /* A random while: 0 to 40 ms, time for a few dozen commits (a
+         * checkpoint every dozen or so), or for none at all. */
+        struct timespec nap = {0, (long)(next_rand(&rs) % 40000000)};
+        nanosleep(&nap, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "cycle %u: the writer ended by itself (%s %d; exit codes in writer())", cycle,
+                  WIFSIGNALED(status) ? "signal" : "exit status",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        uint64_t first = next;
+        while (read(fds[0], &n, sizeof n) == sizeof n) {
+            cr_assert_eq(n, next, "cycle %u: commit %llu reported out of order", cycle,
+                         (unsigned long long)n);
+            txn_ops(seed, n, &model, NULL, NULL);
+            next++;
+            total_commits++;
+        }
+        close(fds[0]);
+
+        uint64_t cut_seed = seed ^ ((uint64_t)(cycle + 1) * 0xd1342543de82ef95ULL);
+        vmdb__powerloss_report cut;
+        int rc = vmdb__os_powerloss_cut(path, cut_seed, mode, &cut);
+        cr_assert_eq(rc, 0, "cycle %u: the power cut failed: %s", cycle, strerror(-rc));
+        pages_differ += cut.pages_differ;
+        lost += cut.pages_lost;
+        kept += cut.pages_kept;
+        torn += cut.pages_torn;
+        resized += cut.files_resized;
+        /* Kept for a post-mortem: what recovery is about to work on. */
+        copy_dir(path, after_cut);
+
+        char where[2600];
+        snprintf(where, sizeof where,
+                 "cycle %u (VMDB_SEED=%llu, cut seed %#llx, mode %s; commits %llu..%llu "
+                 "reported this cycle, %llu in flight); cut: %s; the files as the cut left "
+                 "them: %s",
+                 cycle, (unsigned long long)seed, (unsigned long long)cut_seed, mode_name,
+                 (unsigned long long)first, (unsigned long long)(next - 1),
+                 (unsigned long long)next, cut.summary, after_cut);
+        rc = vmdb_open(path, NULL, &db);
+        cr_assert_eq(rc, 0, "%s: reopen after the cut -> %s: %s", where, vmdb_error_name(rc),
+                     vmdb_last_error()->message);
+        vmdb_recovery rep;
+        ASSERT_OK(vmdb_recovery_report(db, &rep));
+        replayed += rep.transactions;
+        vmdb_table *t;
+        ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+        struct model with_next = model;
+        txn_ops(seed, next, &with_next, NULL, NULL);
+        char vs_model[512], vs_next[512];
+        unsigned d_model = differences(t, &model, vs_model, sizeof vs_model);
+        unsigned d_next = d_model ? differences(t, &with_next, vs_next, sizeof vs_next) : 0;
+        if (d_model == 0) {
+            /* the transaction in flight never reached the disk */
+        } else if (d_next == 0) {
+            model = with_next; /* it did, whole */
+            next++;
+            in_flight_applied++;
+        } else {
+            cr_assert_fail("%s: the database matches neither the reported commits (%u keys "
+                           "differ, first: %s) nor them plus commit %llu whole (%u keys "
+                           "differ, first: %s); recovery replayed %llu transactions from log "
+                           "position %llu to %llu%s",
+                           where, d_model, vs_model, (unsigned long long)next, d_next, vs_next,
+                           (unsigned long long)rep.transactions,
+                           (unsigned long long)rep.first_lsn, (unsigned long long)rep.end_lsn,
+                           rep.torn_tail ? " (a torn record ended it)" : "");
+        }
+        rc = vmdb_check(db);
+        cr_assert_eq(rc, 0, "%s: vmdb_check -> %s: %s", where, vmdb_error_name(rc),
+                     vmdb_last_error()->message);
+        vmdb_close(db);
+    }
+    cr_log_info("%u power cuts (%s): %llu reported commits, %llu in-flight commits kept, "
+                "%llu transactions replayed; %llu pages differed from the disk: %llu lost, "
+                "%llu kept, %llu torn; %llu file lengths changed",
+                cycles, mode_name, (unsigned long long)total_commits,
+                (unsigned long long)in_flight_applied, (unsigned long long)replayed,
+                (unsigned long long)pages_differ, (unsigned long long)lost,
+                (unsigned long long)kept, (unsigned long long)torn,
+                (unsigned long long)resized);
+    cr_assert_gt(total_commits, cycles, "the writer should get commits done");
+    remove_test_dir();
+}
