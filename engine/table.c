@@ -159,6 +159,7 @@ void vmdb__table_close(vmdb_table *t)
         return;
     vmdb__index_close(t->index);
     vmdb_map_close(t->map);
+    vmdb__table_release_retired(t);
     vmdb_schema_free(t->schema);
     pthread_mutex_destroy(&t->follow);
     free(t->free_rids);

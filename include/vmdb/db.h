@@ -234,6 +234,69 @@ VMDB_API int vmdb_check(vmdb_db *db);
 /* Rebuilds a table's index from its records. */
 VMDB_API int vmdb_index_rebuild(vmdb_table *table);
 
+/* ---- backup and compaction ---- */
+
+/*
+ * Writes a consistent copy of the database into the new directory
+ * `dest_dir`: every table and index exactly as the last committed
+ * transaction left them (record ids included), a fresh empty log of the
+ * same size and a lock file, so that vmdb_open(dest_dir) opens it with
+ * nothing to replay.
+ *
+ * It takes the write lock and checkpoints first: writers wait while the
+ * files are copied; readers never do. Other threads and processes may go
+ * on committing before and after; the copy is the state between two
+ * commits.
+ *
+ * The copy is built in "dest_dir.tmp-PID", every file and the directory
+ * synced, then renamed to dest_dir, and dest_dir's parent synced: a crash
+ * part way leaves that temporary directory behind, never a dest_dir that
+ * opens with the wrong contents. Errors name the path: VMDB_EEXIST if
+ * dest_dir exists and is not an empty directory (an empty one is
+ * replaced), VMDB_EREADONLY for a read-only handle (a backup needs the
+ * write lock), VMDB_EPOISONED, VMDB_ENOSPC and other I/O errors, after
+ * which the temporary directory is removed.
+ */
+VMDB_API int vmdb_backup(vmdb_db *db, const char *dest_dir);
+
+/*
+ * Compacts table `table_name`, or every table when it is NULL: moves its
+ * live records into slots 0..n-1 with no holes, then, when the files are
+ * larger than n records need, writes a table file of exactly n slots and
+ * a fresh index, renames them over the old ones (each rename followed by
+ * a sync of the directory) and switches to them.
+ *
+ *   RECORD IDS CHANGE. A record id is stable across every operation
+ *   except this one: a record may move to a lower id. Ids kept from
+ *   before (vmdb_get_rid, vmdb_txn_update_rid, vmdb_txn_delete_rid, a
+ *   vmdb_cursor mid-scan) name other records, or none, afterwards. Keys
+ *   never change; look records up by key after compacting.
+ *
+ * Holds the write lock throughout (writers wait). Lock-free readers in
+ * this process go on reading during the compaction and find every record
+ * by key that is not being deleted; a scan running meanwhile may miss or
+ * repeat records that move. The vmdb_table handle stays the same, and
+ * pointers from vmdb_get_ptr() stay readable until the database is
+ * closed: the old mappings are kept, not unmapped (each compaction that
+ * rewrote a table keeps the old file's pages and some address space,
+ * reserved but not committed, until the process ends).
+ *
+ * Crash safe at every step: moves are logged as transactions; the new
+ * files are complete and synced before they replace the old ones, which
+ * stay whole until then; old and new hold the same records.
+ *
+ * This handle must be the only one with the database open, in this
+ * process and in every other: a handle opened earlier would keep reading,
+ * or writing, the replaced files. VMDB_EBUSY, naming the database or the
+ * table and the other process, if any other maps the database's files
+ * (as /proc/PID/maps shows them; processes of other users are not seen).
+ * Also VMDB_ENOTFOUND naming an unknown table, VMDB_EREADONLY,
+ * VMDB_EPOISONED, and I/O errors naming the file. A failure before the
+ * new table file is renamed into place changes nothing; after it, the
+ * database is poisoned if the switch cannot be completed (reopen it).
+ */
+VMDB_API int vmdb_compact(vmdb_db *db, const char *table_name);
+
 #ifdef __cplusplus
 }
 #endif
