@@ -22,96 +22,7 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "helpers.h"
-#include "vmdb/db.h"
-#include "vmdb/schema.h"
-
-#define KEYS 64
-
-/* 96 bytes: key, the transaction and operation that wrote it, a check
- * derived from all three, padding that repeats the check. */
-struct rec {
-    uint64_t key;
-    uint64_t txn;
-    uint64_t op;
-    uint64_t check;
-    uint64_t pad[8];
-};
-
-static const char *schema_text =
-    "key:u64 key, txn:u64, op:u64, check:u64, p0:u64, p1:u64, p2:u64, p3:u64, p4:u64, "
-    "p5:u64, p6:u64, p7:u64";
-
-static uint64_t check_of(uint64_t key, uint64_t txn, uint64_t op)
-{
-    uint64_t v[3] = {key, txn, op};
-    return XXH3_64bits(v, sizeof v);
-}
-
-static void make_rec(struct rec *r, uint64_t key, uint64_t txn, uint64_t op)
-{
-    r->key = key;
-    r->txn = txn;
-    r->op = op;
-    r->check = check_of(key, txn, op);
-    for (int i = 0; i < 8; i++)
-        r->pad[i] = r->check + (uint64_t)i;
-}
-
-static bool rec_ok(const struct rec *r)
-{
-    if (r->check != check_of(r->key, r->txn, r->op))
-        return false;
-    for (int i = 0; i < 8; i++)
-        if (r->pad[i] != r->check + (uint64_t)i)
-            return false;
-    return true;
-}
-
-/* A tiny deterministic generator, so transaction n is the same in the
- * writer and in the parent's model. */
-static uint64_t next_rand(uint64_t *s)
-{
-    *s += 0x9e3779b97f4a7c15ULL;
-    uint64_t z = *s;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* The state of every key: the txn and op that wrote it, or txn 0. */
-struct model {
-    uint64_t txn[KEYS];
-    uint64_t op[KEYS];
-};
-
-/* Transaction n applied to a model (the writer does the same to the db). */
-static void txn_ops(uint64_t seed, uint64_t n, struct model *m, vmdb_txn *txn, vmdb_table *t)
-{
-    uint64_t s = seed ^ (n * 0x2545f4914f6cdd1dULL);
-    uint64_t count = 1 + next_rand(&s) % 100;
-    for (uint64_t op = 0; op < count; op++) {
-        uint64_t key = next_rand(&s) % KEYS;
-        bool del = next_rand(&s) % 4 == 0;
-        if (del) {
-            if (m->txn[key] == 0)
-                continue; /* deleting a missing key is not an operation */
-            m->txn[key] = 0;
-            m->op[key] = 0;
-            if (txn && vmdb_txn_delete(txn, t, &key, sizeof key) != 0)
-                _exit(10);
-        } else {
-            m->txn[key] = n;
-            m->op[key] = op;
-            if (txn) {
-                struct rec r;
-                make_rec(&r, key, n, op);
-                if (vmdb_txn_put(txn, t, &r, NULL) != 0)
-                    _exit(11);
-            }
-        }
-    }
-}
+#include "crash_model.h"
 
 /* The writer: transactions first, first+1, ... until killed. */
 static void writer(const char *path, uint64_t seed, uint64_t first, const struct model *start,
@@ -137,41 +48,10 @@ static void writer(const char *path, uint64_t seed, uint64_t first, const struct
     }
 }
 
-/* 1 if the database holds exactly the model's state, else 0. */
-static int matches(vmdb_table *t, const struct model *m)
-{
-    for (uint64_t key = 0; key < KEYS; key++) {
-        struct rec r;
-        int rc = vmdb_get(t, &key, sizeof key, &r, NULL);
-        if (m->txn[key] == 0) {
-            if (rc != VMDB_ENOTFOUND)
-                return 0;
-            continue;
-        }
-        if (rc != 0 || !rec_ok(&r) || r.txn != m->txn[key] || r.op != m->op[key])
-            return 0;
-    }
-    return 1;
-}
-
-static uint64_t seed_from_env(void)
-{
-    const char *s = getenv("VMDB_SEED");
-    uint64_t seed = s ? strtoull(s, NULL, 0) : 20261125;
-    cr_log_info("VMDB_SEED=%llu", (unsigned long long)seed);
-    return seed;
-}
-
-static unsigned cycles_from_env(unsigned dflt)
-{
-    const char *s = getenv("VMDB_KILL_CYCLES");
-    return s ? (unsigned)strtoul(s, NULL, 0) : dflt;
-}
-
 Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction)
 {
     uint64_t seed = seed_from_env();
-    unsigned cycles = cycles_from_env(500);
+    unsigned cycles = cycles_from_env("VMDB_KILL_CYCLES", 500);
     const char *path = test_path("db");
     vmdb_db *db;
     vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 256 << 10};
@@ -222,16 +102,19 @@ Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction)
         ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
         struct model with_next = model;
         txn_ops(seed, next, &with_next, NULL, NULL);
-        if (matches(t, &model)) {
+        char without[256], with[256];
+        if (differences(t, &model, without, sizeof without) == 0) {
             /* the transaction in flight never reached the log */
-        } else if (matches(t, &with_next)) {
+        } else if (differences(t, &with_next, with, sizeof with) == 0) {
             model = with_next; /* it did, whole */
             next++;
             in_flight_applied++;
         } else {
-            cr_assert_fail("cycle %u: after commit %llu the database matches neither the "
-                           "reported commits nor them plus the next transaction whole",
-                           cycle, (unsigned long long)(next - 1));
+            cr_assert_fail("cycle %u (VMDB_SEED=%llu): after commit %llu the database matches "
+                           "neither the reported commits (%s) nor them plus the next "
+                           "transaction whole (%s)",
+                           cycle, (unsigned long long)seed, (unsigned long long)(next - 1),
+                           without, with);
         }
         ASSERT_OK(vmdb_check(db));
         vmdb_close(db);
@@ -331,11 +214,12 @@ Test(crash, every_bit_flip_in_the_last_transaction_stops_replay_before_it)
     ASSERT_OK(vmdb_ring_open(wal, &ro, &ring));
     uint64_t tail = vmdb_ring_tail(ring), head = vmdb_ring_head(ring), cap = vmdb_ring_cap(ring);
     vmdb_ring_close(ring);
-    /* Each transaction is a 96-byte PUT record (56 + 96 = 152) and a COMMIT
-     * (56): 208 bytes. */
-    cr_assert_eq(head - tail, 2 * 208, "two transactions in the log");
-    uint64_t b_start = tail + 208;
-    uint64_t bits = 208 * 8, checked = 0;
+    /* Each transaction is a PUT record (a 56-byte header and the record)
+     * and a COMMIT (the header alone). */
+    const uint64_t put_len = 56 + sizeof(struct rec), txn_len = put_len + 56;
+    cr_assert_eq(head - tail, 2 * txn_len, "two transactions in the log");
+    uint64_t b_start = tail + txn_len;
+    uint64_t bits = txn_len * 8, checked = 0;
     const char *work = test_path("work");
     for (uint64_t bit = 0; bit < bits; bit++) {
         copy_db(before, work, ALL_BUT_WAL);
@@ -353,10 +237,10 @@ Test(crash, every_bit_flip_in_the_last_transaction_stops_replay_before_it)
          * this log at all, which looks like the end; anything else is
          * reported as a damaged record. */
         uint64_t byte = bit / 8;
-        bool in_commit = byte >= 152;
-        uint64_t in_record = in_commit ? byte - 152 : byte;
+        bool in_commit = byte >= put_len;
+        uint64_t in_record = in_commit ? byte - put_len : byte;
         cr_assert_eq(rep.transactions, 1, "bit %llu: only A replays", (unsigned long long)bit);
-        cr_assert_eq(rep.end_lsn, b_start + (in_commit ? 152 : 0), "bit %llu: replay stops at "
+        cr_assert_eq(rep.end_lsn, b_start + (in_commit ? put_len : 0), "bit %llu: replay stops at "
                      "the damaged record", (unsigned long long)bit);
         cr_assert_eq(rep.torn_tail, in_record >= 16, "bit %llu: torn_tail", (unsigned long long)bit);
         cr_assert_eq(rep.discarded, in_commit ? 1 : 0, "bit %llu", (unsigned long long)bit);

@@ -44,27 +44,8 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "helpers.h"
+#include "crash_model.h"
 #include "os.h"
-#include "vmdb/db.h"
-#include "vmdb/schema.h"
-
-static uint64_t next_rand(uint64_t *s)
-{
-    *s += 0x9e3779b97f4a7c15ULL;
-    uint64_t z = *s;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t seed_from_env(void)
-{
-    const char *s = getenv("VMDB_SEED");
-    uint64_t seed = s ? strtoull(s, NULL, 0) : 20261125;
-    cr_log_info("VMDB_SEED=%llu", (unsigned long long)seed);
-    return seed;
-}
 
 /* ---- the simulator ------------------------------------------------------ */
 
@@ -370,85 +351,6 @@ Test(powerloss, cut_of_an_untracked_directory_is_refused)
 
 /* ---- the database under power cuts ------------------------------------- */
 
-#define KEYS 64
-
-/* 104 bytes, so slots (136 bytes with their header) straddle 512-byte
- * sectors and a torn sector can cut a record in two: key, the transaction
- * and operation that wrote it, a check derived from all three, padding
- * that repeats the check. */
-struct rec {
-    uint64_t key;
-    uint64_t txn;
-    uint64_t op;
-    uint64_t check;
-    uint64_t pad[9];
-};
-
-static const char *schema_text =
-    "key:u64 key, txn:u64, op:u64, check:u64, p0:u64, p1:u64, p2:u64, p3:u64, p4:u64, "
-    "p5:u64, p6:u64, p7:u64, p8:u64";
-
-static uint64_t check_of(uint64_t key, uint64_t txn, uint64_t op)
-{
-    uint64_t v[3] = {key, txn, op};
-    return XXH3_64bits(v, sizeof v);
-}
-
-static void make_rec(struct rec *r, uint64_t key, uint64_t txn, uint64_t op)
-{
-    r->key = key;
-    r->txn = txn;
-    r->op = op;
-    r->check = check_of(key, txn, op);
-    for (int i = 0; i < 9; i++)
-        r->pad[i] = r->check + (uint64_t)i;
-}
-
-static bool rec_ok(const struct rec *r)
-{
-    if (r->check != check_of(r->key, r->txn, r->op))
-        return false;
-    for (int i = 0; i < 9; i++)
-        if (r->pad[i] != r->check + (uint64_t)i)
-            return false;
-    return true;
-}
-
-/* The state of every key: the txn and op that wrote it, or txn 0. */
-struct model {
-    uint64_t txn[KEYS];
-    uint64_t op[KEYS];
-};
-
-/* Transaction n applied to a model (the writer does the same to the db),
- * generated from its number alone. */
-static void txn_ops(uint64_t seed, uint64_t n, struct model *m, vmdb_txn *txn, vmdb_table *t)
-{
-    uint64_t s = seed ^ (n * 0x2545f4914f6cdd1dULL);
-    uint64_t count = 1 + next_rand(&s) % 100;
-    for (uint64_t op = 0; op < count; op++) {
-        uint64_t key = next_rand(&s) % KEYS;
-        bool del = next_rand(&s) % 4 == 0;
-        if (del) {
-            if (m->txn[key] == 0)
-                continue; /* deleting a missing key is not an operation */
-            m->txn[key] = 0;
-            m->op[key] = 0;
-            if (txn && vmdb_txn_delete(txn, t, &key, sizeof key) != 0)
-                _exit(10);
-        } else {
-            m->txn[key] = n;
-            m->op[key] = op;
-            if (txn) {
-                struct rec r;
-                make_rec(&r, key, n, op);
-                if (vmdb_txn_put(txn, t, &r, NULL) != 0)
-                    _exit(11);
-            }
-        }
-    }
-}
-
 /* The writer: tracks the directory and says so (a 0 on the pipe), then
  * commits transactions first, first+1, ... at durability SYNC until
  * killed, reporting each. */
@@ -478,55 +380,6 @@ static void writer(const char *path, uint64_t seed, uint64_t first, const struct
         if (write(report, &n, sizeof n) != sizeof n)
             _exit(7);
     }
-}
-
-/* Describes how key `key` of the database differs from model m, or
- * returns false when it does not. */
-static bool key_differs(vmdb_table *t, const struct model *m, uint64_t key, char *buf,
-                        size_t cap)
-{
-    struct rec r;
-    int rc = vmdb_get(t, &key, sizeof key, &r, NULL);
-    if (m->txn[key] == 0) {
-        if (rc == VMDB_ENOTFOUND)
-            return false;
-        if (rc == 0)
-            snprintf(buf, cap, "key %llu should be absent, holds txn %llu op %llu%s",
-                     (unsigned long long)key, (unsigned long long)r.txn,
-                     (unsigned long long)r.op, rec_ok(&r) ? "" : " (a damaged record)");
-        else
-            snprintf(buf, cap, "key %llu should be absent, lookup failed: %s",
-                     (unsigned long long)key, vmdb_last_error()->message);
-        return true;
-    }
-    if (rc == 0 && rec_ok(&r) && r.txn == m->txn[key] && r.op == m->op[key])
-        return false;
-    if (rc == VMDB_ENOTFOUND)
-        snprintf(buf, cap, "key %llu should hold txn %llu op %llu, is absent",
-                 (unsigned long long)key, (unsigned long long)m->txn[key],
-                 (unsigned long long)m->op[key]);
-    else if (rc == 0)
-        snprintf(buf, cap, "key %llu should hold txn %llu op %llu, holds txn %llu op %llu%s",
-                 (unsigned long long)key, (unsigned long long)m->txn[key],
-                 (unsigned long long)m->op[key], (unsigned long long)r.txn,
-                 (unsigned long long)r.op, rec_ok(&r) ? "" : " (a damaged record)");
-    else
-        snprintf(buf, cap, "key %llu should hold txn %llu op %llu, lookup failed: %s",
-                 (unsigned long long)key, (unsigned long long)m->txn[key],
-                 (unsigned long long)m->op[key], vmdb_last_error()->message);
-    return true;
-}
-
-/* How many keys differ from m; the first one described in buf. */
-static unsigned differences(vmdb_table *t, const struct model *m, char *buf, size_t cap)
-{
-    unsigned n = 0;
-    char one[256];
-    buf[0] = '\0';
-    for (uint64_t key = 0; key < KEYS; key++)
-        if (key_differs(t, m, key, n ? one : buf, n ? sizeof one : cap))
-            n++;
-    return n;
 }
 
 /* Copies the regular files of directory `from` into `to` (made anew). */
@@ -632,12 +485,6 @@ Test(powerloss, table_grown_since_the_last_checkpoint_survives_losing_its_new_le
     remove_test_dir();
 }
 
-static unsigned cycles_from_env(unsigned dflt)
-{
-    const char *s = getenv("VMDB_POWERLOSS_CYCLES");
-    return s ? (unsigned)strtoul(s, NULL, 0) : dflt;
-}
-
 static enum vmdb__powerloss_mode mode_from_env(void)
 {
     const char *s = getenv("VMDB_POWERLOSS_MODE");
@@ -650,7 +497,7 @@ static enum vmdb__powerloss_mode mode_from_env(void)
 Test(powerloss, power_cut_loses_no_synced_commit_and_shows_no_partial_transaction)
 {
     uint64_t seed = seed_from_env();
-    unsigned cycles = cycles_from_env(250);
+    unsigned cycles = cycles_from_env("VMDB_POWERLOSS_CYCLES", 250);
     enum vmdb__powerloss_mode mode = mode_from_env();
     const char *mode_name = vmdb__os_powerloss_mode_name(mode);
     cr_log_info("%u cycles, mode %s", cycles, mode_name);

@@ -1,0 +1,171 @@
+/*
+ * tests/crash_model.h - what the crash harnesses (test_crash.c, kill;
+ * test_powerloss.c, power cut) share: records that check themselves,
+ * transactions generated from their number alone, and a model of the
+ * database they should leave, so the parent knows what each transaction
+ * did without being told.
+ */
+#ifndef VMDB_TESTS_CRASH_MODEL_H
+#define VMDB_TESTS_CRASH_MODEL_H
+
+#include <stdbool.h>
+#include <xxhash.h>
+
+#include "helpers.h"
+#include "vmdb/db.h"
+#include "vmdb/schema.h"
+
+/* A tiny deterministic generator (splitmix64). */
+static inline uint64_t next_rand(uint64_t *s)
+{
+    *s += 0x9e3779b97f4a7c15ULL;
+    uint64_t z = *s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Randomised tests take their seed from VMDB_SEED and log it. */
+static inline uint64_t seed_from_env(void)
+{
+    const char *s = getenv("VMDB_SEED");
+    uint64_t seed = s ? strtoull(s, NULL, 0) : 20261125;
+    cr_log_info("VMDB_SEED=%llu", (unsigned long long)seed);
+    return seed;
+}
+
+static inline unsigned cycles_from_env(const char *name, unsigned dflt)
+{
+    const char *s = getenv(name);
+    return s ? (unsigned)strtoul(s, NULL, 0) : dflt;
+}
+
+#define KEYS 64
+
+/* 104 bytes, so slots (136 bytes with their header) straddle 512-byte
+ * sectors and a torn sector can cut a record in two: key, the transaction
+ * and operation that wrote it, a check derived from all three, padding
+ * that repeats the check. */
+struct rec {
+    uint64_t key;
+    uint64_t txn;
+    uint64_t op;
+    uint64_t check;
+    uint64_t pad[9];
+};
+
+static const char *schema_text =
+    "key:u64 key, txn:u64, op:u64, check:u64, p0:u64, p1:u64, p2:u64, p3:u64, p4:u64, "
+    "p5:u64, p6:u64, p7:u64, p8:u64";
+
+static inline uint64_t check_of(uint64_t key, uint64_t txn, uint64_t op)
+{
+    uint64_t v[3] = {key, txn, op};
+    return XXH3_64bits(v, sizeof v);
+}
+
+static inline void make_rec(struct rec *r, uint64_t key, uint64_t txn, uint64_t op)
+{
+    r->key = key;
+    r->txn = txn;
+    r->op = op;
+    r->check = check_of(key, txn, op);
+    for (int i = 0; i < 9; i++)
+        r->pad[i] = r->check + (uint64_t)i;
+}
+
+static inline bool rec_ok(const struct rec *r)
+{
+    if (r->check != check_of(r->key, r->txn, r->op))
+        return false;
+    for (int i = 0; i < 9; i++)
+        if (r->pad[i] != r->check + (uint64_t)i)
+            return false;
+    return true;
+}
+
+/* The state of every key: the txn and op that wrote it, or txn 0. */
+struct model {
+    uint64_t txn[KEYS];
+    uint64_t op[KEYS];
+};
+
+/* Transaction n applied to a model (the writer does the same to the db),
+ * generated from its number alone. */
+static inline void txn_ops(uint64_t seed, uint64_t n, struct model *m, vmdb_txn *txn, vmdb_table *t)
+{
+    uint64_t s = seed ^ (n * 0x2545f4914f6cdd1dULL);
+    uint64_t count = 1 + next_rand(&s) % 100;
+    for (uint64_t op = 0; op < count; op++) {
+        uint64_t key = next_rand(&s) % KEYS;
+        bool del = next_rand(&s) % 4 == 0;
+        if (del) {
+            if (m->txn[key] == 0)
+                continue; /* deleting a missing key is not an operation */
+            m->txn[key] = 0;
+            m->op[key] = 0;
+            if (txn && vmdb_txn_delete(txn, t, &key, sizeof key) != 0)
+                _exit(10);
+        } else {
+            m->txn[key] = n;
+            m->op[key] = op;
+            if (txn) {
+                struct rec r;
+                make_rec(&r, key, n, op);
+                if (vmdb_txn_put(txn, t, &r, NULL) != 0)
+                    _exit(11);
+            }
+        }
+    }
+}
+
+/* Describes how key `key` of the database differs from model m, or
+ * returns false when it does not. */
+static inline bool key_differs(vmdb_table *t, const struct model *m, uint64_t key, char *buf,
+                        size_t cap)
+{
+    struct rec r;
+    int rc = vmdb_get(t, &key, sizeof key, &r, NULL);
+    if (m->txn[key] == 0) {
+        if (rc == VMDB_ENOTFOUND)
+            return false;
+        if (rc == 0)
+            snprintf(buf, cap, "key %llu should be absent, holds txn %llu op %llu%s",
+                     (unsigned long long)key, (unsigned long long)r.txn,
+                     (unsigned long long)r.op, rec_ok(&r) ? "" : " (a damaged record)");
+        else
+            snprintf(buf, cap, "key %llu should be absent, lookup failed: %s",
+                     (unsigned long long)key, vmdb_last_error()->message);
+        return true;
+    }
+    if (rc == 0 && rec_ok(&r) && r.txn == m->txn[key] && r.op == m->op[key])
+        return false;
+    if (rc == VMDB_ENOTFOUND)
+        snprintf(buf, cap, "key %llu should hold txn %llu op %llu, is absent",
+                 (unsigned long long)key, (unsigned long long)m->txn[key],
+                 (unsigned long long)m->op[key]);
+    else if (rc == 0)
+        snprintf(buf, cap, "key %llu should hold txn %llu op %llu, holds txn %llu op %llu%s",
+                 (unsigned long long)key, (unsigned long long)m->txn[key],
+                 (unsigned long long)m->op[key], (unsigned long long)r.txn,
+                 (unsigned long long)r.op, rec_ok(&r) ? "" : " (a damaged record)");
+    else
+        snprintf(buf, cap, "key %llu should hold txn %llu op %llu, lookup failed: %s",
+                 (unsigned long long)key, (unsigned long long)m->txn[key],
+                 (unsigned long long)m->op[key], vmdb_last_error()->message);
+    return true;
+}
+
+/* How many keys differ from m; the first one described in buf. */
+static inline unsigned differences(vmdb_table *t, const struct model *m, char *buf, size_t cap)
+{
+    unsigned n = 0;
+    char one[256];
+    buf[0] = '\0';
+    for (uint64_t key = 0; key < KEYS; key++)
+        if (key_differs(t, m, key, n ? one : buf, n ? sizeof one : cap))
+            n++;
+    return n;
+}
+
+#endif /* VMDB_TESTS_CRASH_MODEL_H */
