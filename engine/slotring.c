@@ -614,13 +614,15 @@ static bool has_room(vmdb_slotring *r, uint64_t write_pos)
     return write_pos - r->seen_read_pos < r->slot_count;
 }
 
-/* The next free slot, or VMDB_EFULL. *pos gets its position. */
+/* The next free slot, or VMDB_EFULL. *pos gets its position. A full ring
+ * is an answer a spinning producer polls for, not a failure: no message is
+ * formatted (that would cost more than the poll) and the error context is
+ * left alone. */
 static int free_slot(vmdb_slotring *r, uint64_t *pos, struct slot_head **slot)
 {
     *pos = load_pos(&r->hdr->write_pos);
     if (!has_room(r, *pos))
-        return vmdb__fail(VMDB_EFULL, "%s: slot ring is full (%llu unread messages)", r->path,
-                          (unsigned long long)r->slot_count);
+        return VMDB_EFULL;
     *slot = slot_at(r, *pos);
     return 0;
 }
@@ -717,7 +719,7 @@ static int oldest_message(vmdb_slotring *r, uint64_t *pos, const unsigned char *
 {
     *pos = load_pos(&r->hdr->read_pos);
     if (!has_message(r, *pos))
-        return vmdb__fail(VMDB_EEMPTY, "%s: slot ring is empty", r->path);
+        return VMDB_EEMPTY; /* an answer, like a full ring: see free_slot() */
     struct slot_head *s = slot_at(r, *pos);
     uint32_t n = stored_len(s);
     if (n > r->slot_size)

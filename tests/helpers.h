@@ -39,6 +39,19 @@
                   vmdb_last_error()->message, (needle));                       \
     } while (0)
 
+/* Asserts that `expr` gave the expected outcome `want` (an answer such as
+ * "empty", not a failure) and left the error context alone. */
+#define ASSERT_OUTCOME(expr, want)                                             \
+    do {                                                                       \
+        vmdb_error_clear();                                                    \
+        int rc_ = (expr);                                                      \
+        cr_assert_eq(rc_, (want), "%s -> %s, expected %s", #expr,              \
+                     vmdb_error_name(rc_), vmdb_error_name(want));             \
+        cr_assert_eq(vmdb_last_error()->code, 0,                               \
+                     "%s left a message: %s", #expr,                           \
+                     vmdb_last_error()->message);                              \
+    } while (0)
+
 /* A fresh directory for this test; Criterion runs tests in separate
  * processes, possibly in parallel, so no two tests may share a path. */
 static inline const char *test_dir(void)

@@ -349,7 +349,7 @@ Test(slotring, write_is_full_at_exactly_slot_count)
     cr_assert(vmdb_slotring_is_full(r));
     cr_assert(vmdb_slotring_has_data(r));
     int x = 7;
-    ASSERT_FAILS(vmdb_slotring_write(r, &x, sizeof x), VMDB_EFULL, path);
+    ASSERT_OUTCOME(vmdb_slotring_write(r, &x, sizeof x), VMDB_EFULL);
     cr_assert_eq(stats_of(r).write_pos, 7, "a refused write moved the position");
     cr_assert_eq(stats_of(r).used, 7);
     int got;
@@ -358,7 +358,7 @@ Test(slotring, write_is_full_at_exactly_slot_count)
     cr_assert_eq(got, 0);
     cr_assert(!vmdb_slotring_is_full(r));
     ASSERT_OK(vmdb_slotring_write(r, &x, sizeof x));
-    ASSERT_FAILS(vmdb_slotring_write(r, &x, sizeof x), VMDB_EFULL, path);
+    ASSERT_OUTCOME(vmdb_slotring_write(r, &x, sizeof x), VMDB_EFULL);
     for (int want = 1; want <= 7; want++) {
         ASSERT_OK(vmdb_slotring_read(r, &got, sizeof got, &len));
         cr_assert_eq(got, want);
@@ -375,10 +375,10 @@ Test(slotring, read_is_empty_once_drained)
     size_t len = 5;
     const void *p = buf;
     cr_assert(!vmdb_slotring_has_data(r));
-    ASSERT_FAILS(vmdb_slotring_read(r, buf, sizeof buf, &len), VMDB_EEMPTY, path);
+    ASSERT_OUTCOME(vmdb_slotring_read(r, buf, sizeof buf, &len), VMDB_EEMPTY);
     cr_assert_eq(len, 0);
-    ASSERT_FAILS(vmdb_slotring_peek(r, buf, sizeof buf, &len), VMDB_EEMPTY, path);
-    ASSERT_FAILS(vmdb_slotring_read_ptr(r, &p, &len), VMDB_EEMPTY, path);
+    ASSERT_OUTCOME(vmdb_slotring_peek(r, buf, sizeof buf, &len), VMDB_EEMPTY);
+    ASSERT_OUTCOME(vmdb_slotring_read_ptr(r, &p, &len), VMDB_EEMPTY);
     cr_assert_null(p);
     ASSERT_FAILS(vmdb_slotring_advance_read(r), VMDB_EEMPTY, path);
     write_str(r, "a");
@@ -387,7 +387,7 @@ Test(slotring, read_is_empty_once_drained)
     assert_reads(r, "a");
     assert_reads(r, "b");
     assert_reads(r, "c");
-    ASSERT_FAILS(vmdb_slotring_read(r, buf, sizeof buf, &len), VMDB_EEMPTY, path);
+    ASSERT_OUTCOME(vmdb_slotring_read(r, buf, sizeof buf, &len), VMDB_EEMPTY);
     cr_assert(!vmdb_slotring_has_data(r));
     vmdb_slotring_stats s = stats_of(r);
     cr_assert_eq(s.read_pos, 3, "a refused read moved the position");
@@ -491,9 +491,9 @@ Test(slotring, zero_copy_write_ptr_then_advance_write_publishes)
         ASSERT_OK(vmdb_slotring_advance_write(r, 4));
     }
     p = &again;
-    ASSERT_FAILS(vmdb_slotring_write_ptr(r, &p), VMDB_EFULL, path);
+    ASSERT_OUTCOME(vmdb_slotring_write_ptr(r, &p), VMDB_EFULL);
     cr_assert_null(p);
-    ASSERT_FAILS(vmdb_slotring_advance_write(r, 1), VMDB_EFULL, path);
+    ASSERT_OUTCOME(vmdb_slotring_advance_write(r, 1), VMDB_EFULL);
     cr_assert_eq(stats_of(r).write_pos, 6);
     cr_assert_eq(stats_of(r).total_writes, 6);
     vmdb_slotring_close(r);
@@ -516,7 +516,7 @@ Test(slotring, zero_copy_read_ptr_stays_valid_until_advance_read)
     cr_assert_eq(len2, 3);
     cr_assert_eq(memcmp(p, "one", 3), 0);
     /* The ring is full, so the producer cannot reuse the slot under us. */
-    ASSERT_FAILS(vmdb_slotring_write(r, "four", 4), VMDB_EFULL, path);
+    ASSERT_OUTCOME(vmdb_slotring_write(r, "four", 4), VMDB_EFULL);
     cr_assert_eq(memcmp(p, "one", 3), 0);
     cr_assert_eq(stats_of(r).used, 3, "read_ptr consumed");
     ASSERT_OK(vmdb_slotring_advance_read(r));
@@ -526,7 +526,7 @@ Test(slotring, zero_copy_read_ptr_stays_valid_until_advance_read)
     ASSERT_OK(vmdb_slotring_advance_read(r));
     ASSERT_OK(vmdb_slotring_advance_read(r));
     len = 7;
-    ASSERT_FAILS(vmdb_slotring_read_ptr(r, &p, &len), VMDB_EEMPTY, path);
+    ASSERT_OUTCOME(vmdb_slotring_read_ptr(r, &p, &len), VMDB_EEMPTY);
     cr_assert_null(p);
     cr_assert_eq(len, 0);
     ASSERT_FAILS(vmdb_slotring_advance_read(r), VMDB_EEMPTY, path);

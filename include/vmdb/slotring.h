@@ -17,6 +17,11 @@
  * so "full" (write - read == slot_count) and "empty" (write == read) are
  * never confused and can never wrap in practice.
  *
+ * "Full" (VMDB_EFULL) and "empty" (VMDB_EEMPTY) from write, write_ptr,
+ * advance_write, read, peek and read_ptr are answers a spinning side
+ * polls for, not failures: they come back in a few nanoseconds and leave
+ * the thread's error context alone (no message is formatted).
+ *
  * Persistence: every store goes to the file's page cache, so the messages
  * and positions survive the exit or crash of either process. To survive a
  * power cut as well, call vmdb_slotring_sync().
