@@ -22,6 +22,7 @@
  */
 #include "vmdb/map.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ _Static_assert((int)VMDB_ADVICE_NORMAL == (int)VMDB__ADV_NORMAL &&
 
 #define ALL_FLAGS                                                              \
     (VMDB_MAP_CREATE | VMDB_MAP_EXCL | VMDB_MAP_POPULATE | VMDB_MAP_LOCK |     \
-     VMDB_MAP_UPGRADABLE | VMDB_MAP_SHARED)
+     VMDB_MAP_UPGRADABLE | VMDB_MAP_SHARED | VMDB_MAP_RESERVE_SHRINK)
 
 struct vmdb_map {
     char *path;              /* the file's path; NULL if anonymous or fd */
@@ -116,23 +117,35 @@ void vmdb_map_close(vmdb_map *m)
 
 /* Reserves address space for `bytes` from the region start. Huge pages
  * need the virtual address aligned like the file offset, so any region of
- * a huge page or more is aligned to one. */
-static int reserve_region(vmdb_map *m, uint64_t bytes)
+ * a huge page or more is aligned to one. With `shrink`, a refused
+ * reservation (ulimit -v or overcommit say ENOMEM, valgrind says EINVAL
+ * past 32 GiB) is tried again at a quarter of the size, down to
+ * `min_bytes`. */
+static int reserve_region(vmdb_map *m, uint64_t bytes, uint64_t min_bytes, bool shrink)
 {
     size_t huge = vmdb__os_huge_page_size();
-    uint64_t len = vmdb__round_up(bytes ? bytes : 1, m->granule);
-    if (len > SIZE_MAX / 2)
-        return vmdb__fail(VMDB_ENOMEM, "%s: cannot reserve %llu bytes of address space",
-                          m->name, (unsigned long long)len);
-    size_t align = len >= huge ? huge : m->granule;
-    void *p;
-    int rc = vmdb__os_reserve((size_t)len, align, &p);
-    if (rc < 0)
-        return vmdb__fail_os(rc, "%s: cannot reserve %llu bytes of address space",
-                             m->name, (unsigned long long)len);
-    m->region = p;
-    m->region_len = (size_t)len;
-    return 0;
+    for (;;) {
+        uint64_t len = vmdb__round_up(bytes ? bytes : 1, m->granule);
+        int rc;
+        if (len > SIZE_MAX / 2) {
+            rc = -ENOMEM;
+        } else {
+            size_t align = len >= huge ? huge : m->granule;
+            void *p;
+            rc = vmdb__os_reserve((size_t)len, align, &p);
+            if (rc == 0) {
+                m->region = p;
+                m->region_len = (size_t)len;
+                return 0;
+            }
+        }
+        int code = vmdb__code_from_errno(-rc);
+        bool refused = code == VMDB_ENOMEM || code == VMDB_EINVAL;
+        if (!shrink || !refused || bytes <= min_bytes)
+            return vmdb__fail_os(rc, "%s: cannot reserve %llu bytes of address space",
+                                 m->name, (unsigned long long)len);
+        bytes = bytes / 4 > min_bytes ? bytes / 4 : min_bytes;
+    }
 }
 
 /* Applies the map's standing options to [from, to) of the region, a range
@@ -237,10 +250,11 @@ static int map_file(vmdb_map *m, const vmdb_map_options *o)
     if (reserve > UINT64_MAX - m->granule - m->head)
         return vmdb__fail(VMDB_ERANGE, "%s: reserve %llu is too large", m->name,
                           (unsigned long long)reserve);
-    rc = reserve_region(m, m->head + reserve);
+    rc = reserve_region(m, m->head + reserve, m->head + len,
+                        (o->flags & VMDB_MAP_RESERVE_SHRINK) != 0);
     if (rc < 0)
         return rc;
-    m->reserve = reserve;
+    m->reserve = m->region_len - m->head < reserve ? m->region_len - m->head : reserve;
     rc = choose_file_pages(m, o->huge);
     if (rc < 0)
         return rc;
@@ -381,8 +395,9 @@ int vmdb_map_anon(const vmdb_map_options *opts, vmdb_map **out)
                               (unsigned long long)vmdb__os_hugetlb_free());
         }
     }
-    rc = reserve_region(m, reserve);
-    m->reserve = reserve;
+    rc = reserve_region(m, reserve, o->len, (o->flags & VMDB_MAP_RESERVE_SHRINK) != 0);
+    if (rc == 0)
+        m->reserve = m->region_len < reserve ? m->region_len : reserve;
     if (rc == 0 && m->pages == VMDB_PAGES_HUGETLB) {
         rc = map_range(m, 0, (size_t)vmdb__round_up(o->len, m->granule));
         if (rc < 0 && o->huge == VMDB_HUGE_TRY) {

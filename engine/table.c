@@ -278,6 +278,7 @@ int vmdb__table_open(const char *path, bool readonly, bool verify, vmdb_table **
     vmdb_map_options mo = {
         .mode = readonly ? VMDB_MAP_READ : VMDB_MAP_WRITE,
         .reserve = TABLE_RESERVE,
+        .flags = VMDB_MAP_RESERVE_SHRINK,
         /* Random reads of a large table are dominated by TLB misses; huge
          * folios halve a get's cost (docs/benchmarks.md). The price is
          * paid at checkpoints: a dirtied folio is written back whole. */

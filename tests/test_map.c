@@ -668,3 +668,37 @@ Test(map, huge_advice_on_a_file_map_never_fails_with_try)
     vmdb_map_close(m);
     remove_test_dir();
 }
+
+#ifndef __SANITIZE_ADDRESS__ /* ASan's shadow memory cannot live under RLIMIT_AS */
+/* Where a large reservation is refused (here: an address-space limit),
+ * RESERVE_SHRINK takes less room to grow instead of failing. */
+Test(map, refused_reservation_shrinks_when_asked)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        struct rlimit lim = {.rlim_cur = (rlim_t)64 << 30, .rlim_max = RLIM_INFINITY};
+        if (setrlimit(RLIMIT_AS, &lim) != 0)
+            _exit(10);
+        vmdb_map *m;
+        vmdb_map_options o = {.len = 1 << 20, .reserve = (uint64_t)1 << 40};
+        if (vmdb_map_anon(&o, &m) != VMDB_ENOMEM)
+            _exit(11); /* without the flag: refused */
+        o.flags = VMDB_MAP_RESERVE_SHRINK;
+        if (vmdb_map_anon(&o, &m) != 0)
+            _exit(12);
+        vmdb_map_info info;
+        vmdb_map_stat(m, &info);
+        if (info.reserved >= (uint64_t)1 << 40 || info.reserved < o.len)
+            _exit(13);
+        if (vmdb_map_grow(m, info.reserved) != 0 || vmdb_map_grow(m, info.reserved + 1) != VMDB_EFULL)
+            _exit(14);
+        vmdb_map_close(m);
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit %d",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+#endif

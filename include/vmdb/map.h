@@ -58,6 +58,11 @@ enum vmdb_map_flag {
     /* Anonymous memory shared with child processes forked later
      * (MAP_SHARED) instead of private to this process. */
     VMDB_MAP_SHARED = 1u << 5,
+    /* Take less room to grow rather than fail where `reserve` bytes of
+     * address space are refused (ulimit -v, overcommit, valgrind's 32 GiB):
+     * a quarter, then a quarter of that, down to len. vmdb_map_stat()
+     * tells what was reserved. */
+    VMDB_MAP_RESERVE_SHRINK = 1u << 6,
 };
 
 /* Access-pattern advice (madvise). */
