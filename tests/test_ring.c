@@ -652,8 +652,11 @@ Test(ring, memory_ring_is_shared_with_a_forked_child)
     vmdb_ring *r = memory_ring(2 * PAGE, 0);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
-    if (pid == 0)
-        _exit(produce(r, count) == 0 ? 0 : 1);
+    if (pid == 0) {
+        int rc = produce(r, count);
+        vmdb_ring_free(r); /* the child's copy of the handle */
+        _exit(rc == 0 ? 0 : 1);
+    }
     consume_all(r, count);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
