@@ -52,6 +52,7 @@ Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction)
 {
     uint64_t seed = seed_from_env();
     unsigned cycles = cycles_from_env("VMDB_KILL_CYCLES", 500);
+    uint64_t max_ms = cycles_from_env("VMDB_KILL_MAX_MS", 6);
     const char *path = test_path("db");
     vmdb_db *db;
     vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 256 << 10};
@@ -79,8 +80,10 @@ Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction)
             writer(path, seed, next, &model, fds[1], modes[cycle % 3]);
         }
         close(fds[1]);
-        /* Let it run for a random while: 0 to 6 ms. */
-        struct timespec nap = {0, (long)(next_rand(&rs) % 6000000)};
+        /* Let it run for a random while: 0 to 6 ms, or VMDB_KILL_MAX_MS
+         * (a slow build, valgrind, needs hundreds to commit anything). */
+        uint64_t ns = next_rand(&rs) % (max_ms * 1000000);
+        struct timespec nap = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
         nanosleep(&nap, NULL);
         kill(pid, SIGKILL);
         int status;
