@@ -125,3 +125,17 @@ int vmdb__fail_os(int neg_errno, const char *fmt, ...)
     va_end(ap);
     return code;
 }
+
+const char *vmdb__printable_magic(const char magic[8], char buf[40])
+{
+    char *p = buf;
+    for (int i = 0; i < 8; i++) {
+        unsigned char c = (unsigned char)magic[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+            *p++ = (char)c;
+        else
+            p += sprintf(p, "\\x%02x", c);
+    }
+    *p = '\0';
+    return buf;
+}

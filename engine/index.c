@@ -416,21 +416,6 @@ static int create_if_missing(const char *path, unsigned bits)
 
 /* ---- opening ------------------------------------------------------------ */
 
-/* Writes the 8 magic bytes into buf, escaping what is not printable. */
-static const char *printable_magic(const char magic[8], char buf[40])
-{
-    char *p = buf;
-    for (int i = 0; i < 8; i++) {
-        unsigned char c = (unsigned char)magic[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            *p++ = (char)c;
-        else
-            p += sprintf(p, "\\x%02x", c);
-    }
-    *p = '\0';
-    return buf;
-}
-
 /* active and count as they stood at one moment: count only moves with
  * inserts and removes, which keep it within the capacity of the array
  * active names, so a pair read with the same active before and after is
@@ -457,7 +442,7 @@ static int check_file(vmdb__index *ix, uint64_t size)
     char buf[40];
     if (size >= sizeof h->magic && memcmp(h->magic, VMDB__INDEX_MAGIC, sizeof h->magic) != 0)
         return vmdb__fail(VMDB_EBADMAGIC, "%s: not a vmdb index: magic \"%s\", expected \"%s\"",
-                          path, printable_magic(h->magic, buf), VMDB__INDEX_MAGIC);
+                          path, vmdb__printable_magic(h->magic, buf), VMDB__INDEX_MAGIC);
     if (size < HEADER_SIZE)
         return vmdb__fail(VMDB_EBADSIZE,
                           "%s: truncated: %llu bytes, an index header alone needs %u", path,

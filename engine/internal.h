@@ -25,6 +25,11 @@ int vmdb__fail(int code, const char *fmt, ...) VMDB__PRINTF(2, 3);
  * formatted context followed by ": " and the OS's text for the errno. */
 int vmdb__fail_os(int neg_errno, const char *fmt, ...) VMDB__PRINTF(2, 3);
 
+/* Writes the 8 magic bytes of a file into buf, escaping what is not
+ * printable, so a message shows what the file holds instead of garbage.
+ * Returns buf. */
+const char *vmdb__printable_magic(const char magic[8], char buf[40]);
+
 /* The VMDB_E* code that stands for an errno value. */
 int vmdb__code_from_errno(int err);
 

@@ -363,28 +363,12 @@ static int create_if_missing(const char *path, const vmdb_slotring_options *o)
     return create_file(path, o);
 }
 
-/* Writes the 8 magic bytes into buf, escaping what is not printable, so
- * the message shows what the file holds instead of garbage. */
-static const char *printable_magic(const char magic[8], char buf[40])
-{
-    char *p = buf;
-    for (int i = 0; i < 8; i++) {
-        unsigned char c = (unsigned char)magic[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            *p++ = (char)c;
-        else
-            p += sprintf(p, "\\x%02x", c);
-    }
-    *p = '\0';
-    return buf;
-}
-
 static int check_identity(const char *path, const struct slotring_header *h)
 {
     char buf[40];
     if (memcmp(h->magic, VMDB_SLOTRING_MAGIC, sizeof h->magic) != 0)
         return vmdb__fail(VMDB_EBADMAGIC, "%s: not a slot ring: magic \"%s\", expected \"%s\"",
-                          path, printable_magic(h->magic, buf), VMDB_SLOTRING_MAGIC);
+                          path, vmdb__printable_magic(h->magic, buf), VMDB_SLOTRING_MAGIC);
     if (h->version != VMDB_SLOTRING_VERSION)
         return vmdb__fail(VMDB_EVERSION, "%s: slot ring format version %u; this library reads %u",
                           path, h->version, VMDB_SLOTRING_VERSION);
@@ -471,7 +455,7 @@ static int check_file(const char *path, const void *base, uint64_t size,
     if (memcmp(h->magic, VMDB_SLOTRING_MAGIC, sizeof h->magic) != 0) {
         char buf[40];
         return vmdb__fail(VMDB_EBADMAGIC, "%s: not a slot ring: magic \"%s\", expected \"%s\"",
-                          path, printable_magic(h->magic, buf), VMDB_SLOTRING_MAGIC);
+                          path, vmdb__printable_magic(h->magic, buf), VMDB_SLOTRING_MAGIC);
     }
     if (size < HEADER_SIZE)
         return vmdb__fail(VMDB_EBADSIZE,
