@@ -27,6 +27,8 @@ LDLIBS       := -lxxhash -pthread
 
 ENGINE_SRC   := $(wildcard engine/*.c)
 CLI_SRC      := $(wildcard cli/*.c)
+# Everything of the command but main(): the unit tests link it too.
+CLI_LIB_SRC  := $(filter-out cli/main.c,$(CLI_SRC))
 TEST_SRC     := $(wildcard tests/test_*.c)
 HEADERS      := $(wildcard include/*.h include/vmdb/*.h engine/*.h)
 CLI          := $(BUILD)/vmdb
@@ -68,7 +70,7 @@ $(SHARED_LIB): $(LIB_OBJ)
 	ln -sf libvmdb.so.$(SOVERSION) $(BUILD)/libvmdb.so
 
 # The command uses the public API only: no -Iengine.
-$(CLI): $(CLI_SRC) cli/cli.h $(wildcard include/*.h include/vmdb/*.h) $(STATIC_LIB)
+$(CLI): $(CLI_SRC) $(wildcard cli/*.h) $(wildcard include/*.h include/vmdb/*.h) $(STATIC_LIB)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(STATIC_LIB) $(LDLIBS)
 
 # The tests link the engine's objects directly, compiled with the os
@@ -78,11 +80,15 @@ $(BUILD)/$(1)/engine/%.o: engine/%.c $(HEADERS)
 	@mkdir -p $$(@D)
 	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -c $$< -o $$@
 
-$(BUILD)/$(1)/tests/%.o: tests/%.c $(HEADERS) $(wildcard tests/*.h)
+$(BUILD)/$(1)/cli/%.o: cli/%.c $(HEADERS) $(wildcard cli/*.h)
 	@mkdir -p $$(@D)
-	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -Iengine -c $$< -o $$@
+	$(CC) $(BASE_CFLAGS) $(2) -c $$< -o $$@
 
-$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o)
+$(BUILD)/$(1)/tests/%.o: tests/%.c $(HEADERS) $(wildcard tests/*.h cli/*.h)
+	@mkdir -p $$(@D)
+	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -Iengine -Icli -c $$< -o $$@
+
+$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o)
 	$(CC) $(2) -o $$@ $$^ -lcriterion $(LDLIBS)
 endef
 

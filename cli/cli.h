@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vmdb.h"
+
 /* Exit statuses, as grep's: found/done, not found/no rows, error. */
 enum { CLI_OK = 0, CLI_NOT_FOUND = 1, CLI_ERROR = 2 };
 
@@ -44,5 +46,108 @@ bool cli_parse_size(const char *text, uint64_t *out);
  * by `prefix` and the offset from `first_offset`. */
 void cli_hexdump(FILE *out, const char *prefix, const void *data, size_t len,
                  uint64_t first_offset);
+
+
+/* ---- arguments ---------------------------------------------------------- */
+
+/*
+ * An option a command accepts. Options may stand before or after the
+ * positional arguments (DESIGN.md, "The CLI contract"): "--name value",
+ * "--name=value", "-c value" for a short name; "--" ends the options and
+ * "-" alone is a positional argument (standard input or output).
+ */
+typedef struct cli_option {
+    const char *name;    /* long name without the dashes: "format" */
+    char short_name;     /* 'n' for -n, or 0 */
+    const char **value;  /* where the value goes; NULL for a flag */
+    bool *present;       /* set to true when given; may be NULL */
+} cli_option;
+
+/*
+ * Splits argv into the options in `options` and the positional arguments,
+ * which are stored in order into pos (capacity max_pos) and counted in
+ * *npos. -h and --help set *help (and nothing else is checked, so
+ * "vmdb put --help" works whatever else is there). An unknown option, a
+ * missing value or more than max_pos positionals print one line naming
+ * it on stderr and return CLI_ERROR; otherwise CLI_OK.
+ */
+int cli_parse_args(int argc, char **argv, const cli_option *options, size_t count,
+                   char **pos, size_t max_pos, size_t *npos, bool *help);
+
+/* ---- record output ------------------------------------------------------ */
+
+/* --format: an aligned table for people (the default), CSV with a header
+ * row (RFC 4180 quoting), or JSON lines (one object per row, numbers as
+ * numbers, strings escaped). */
+enum cli_format { CLI_FORMAT_TABLE, CLI_FORMAT_CSV, CLI_FORMAT_JSON };
+
+/* Parses "table", "csv" or "json" (NULL gives the default, table);
+ * anything else prints "vmdb: unknown format 'x' (table, csv, json)" and
+ * returns CLI_ERROR. */
+int cli_parse_format(const char *text, enum cli_format *out);
+
+/* How a cell is written in JSON: a number (unquoted; "inf", "-inf" and
+ * "nan", which JSON lacks, are written as strings), true/false, or a
+ * string. */
+enum cli_cell_kind { CLI_CELL_NUMBER, CLI_CELL_BOOL, CLI_CELL_TEXT };
+
+typedef struct cli_cell {
+    const char *text; /* the value as text; not NUL-terminated */
+    size_t len;
+    enum cli_cell_kind kind;
+} cli_cell;
+
+typedef struct cli_printer cli_printer;
+
+/* Starts printing rows of `columns` cells named `names` (copied) to `out`
+ * in `format`. The table format buffers rows to size its columns, so
+ * nothing may appear until cli_printer_close. NULL only when out of
+ * memory (message printed). */
+cli_printer *cli_printer_open(enum cli_format format, FILE *out, size_t columns,
+                              const char *const *names);
+/* Prints (or buffers) one row of `columns` cells; the cells are copied. */
+int cli_printer_row(cli_printer *p, const cli_cell *cells);
+/* Rows given so far. */
+uint64_t cli_printer_rows(const cli_printer *p);
+/* Prints what is buffered, flushes and frees the printer; CLI_ERROR with a
+ * message when the output could not be written (a full disk, a closed
+ * pipe), else CLI_OK. Accepts NULL. */
+int cli_printer_close(cli_printer *p);
+
+/* The cell kind for a field of the given type. */
+enum cli_cell_kind cli_cell_kind_of(enum vmdb_type type);
+
+/* Prints every field of `record` as one row (the printer's columns being
+ * the schema's fields in order). */
+int cli_print_record(cli_printer *p, const vmdb_schema *schema, const void *record);
+
+/* ---- database access ---------------------------------------------------- */
+
+/*
+ * Opens the database in directory `path` for a command. `flags` are
+ * vmdb_db_flag bits: VMDB_DB_READONLY for commands that only read,
+ * VMDB_DB_CREATE for `create`. A missing database is
+ * "vmdb: PATH: no such database"; other failures print the library's
+ * message. Returns CLI_OK or CLI_ERROR.
+ */
+int cli_open_db(const char *path, unsigned flags, vmdb_db **out);
+
+/* The open table `name`: "vmdb: DB: no table 'name'" if it is missing. */
+int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_table **out);
+
+/* Reports the library's last error prefixed with the table's name, since
+ * record messages start with the field: "vmdb: people.age: value 300 does
+ * not fit u8". Returns CLI_ERROR. */
+int cli_table_error(const char *table);
+
+/*
+ * Fills `record` (zeroed by the caller, record_size bytes) with the key
+ * given as text and points *key / *key_len at the key bytes inside it, as
+ * vmdb_get and vmdb_txn_delete take them. A text that is not a value of
+ * the key's type prints the library's message prefixed with the table
+ * and returns CLI_ERROR.
+ */
+int cli_key_from_text(vmdb_table *table, const char *text, void *record, const void **key,
+                      size_t *key_len);
 
 #endif /* VMDB_CLI_H */

@@ -234,6 +234,32 @@ VMDB_API int vmdb_check(vmdb_db *db);
 /* Rebuilds a table's index from its records. */
 VMDB_API int vmdb_index_rebuild(vmdb_table *table);
 
+/* One record of the log, as vmdb_wal_foreach() lists it. */
+typedef struct vmdb_wal_entry {
+    uint64_t lsn;         /* its log position */
+    uint64_t txn;         /* its transaction: the lsn of the first record */
+    uint64_t rid;         /* the record id it changes (0 for a commit) */
+    const char *kind;     /* "put", "delete" or "commit"; "?" if damaged */
+    const char *table;    /* the table's name; "" for a commit, "?" for an
+                             id no open table has */
+    uint32_t len;         /* bytes it takes in the log, header included */
+    uint32_t payload_len; /* bytes of record image or key */
+    bool valid;           /* its checksum, length and salt check out; only
+                             the last entry listed can be invalid: it is
+                             where replay stops (a torn tail) */
+    bool committed;       /* its transaction's commit record is in the log */
+} vmdb_wal_entry;
+
+/*
+ * Calls fn(ctx, entry) for each record in the log from the last checkpoint
+ * to the end, in log order, then once for the damaged record that ends
+ * the log, if there is one (valid false). Stops at fn's first nonzero
+ * return and returns it. Reads only: works on a read-only handle, and
+ * lists what recovery would replay.
+ */
+VMDB_API int vmdb_wal_foreach(vmdb_db *db, int (*fn)(void *ctx, const vmdb_wal_entry *entry),
+                              void *ctx);
+
 /* ---- backup and compaction ---- */
 
 /*
