@@ -465,6 +465,9 @@ int vmdb_compact(vmdb_db *db, const char *table_name)
     vmdb_table *only = NULL;
     if (table_name)
         rc = vmdb_table_open(db, table_name, NULL, &only);
+    if (rc == 0 && __atomic_load_n(&db->backups, __ATOMIC_RELAXED))
+        rc = vmdb__fail(VMDB_EBUSY, "%s: a backup is copying the tables; compact after",
+                        db->path);
     if (rc == 0)
         rc = check_alone(db, only);
     if (rc == 0)

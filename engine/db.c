@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "index.h"
 #include "internal.h"
@@ -613,6 +614,35 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
     return 0;
 }
 
+/* Long enough for a backup to copy a chunk of a table between renewals,
+ * short enough that one which died does not hold checkpoints back for
+ * long. */
+#define CHECKPOINT_HOLD_NS (5ull * 1000 * 1000 * 1000)
+
+static uint64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void vmdb__db_hold_checkpoints(vmdb_db *db, bool hold)
+{
+    uint64_t until = hold ? realtime_ns() + CHECKPOINT_HOLD_NS : 0;
+    __atomic_store_n(&db->lock_page->checkpoint_hold_until, until, __ATOMIC_RELAXED);
+}
+
+bool vmdb__db_checkpoint_due(vmdb_db *db)
+{
+    uint64_t used = vmdb__wal_end(db->wal) - vmdb__wal_start(db->wal);
+    if (used < db->checkpoint_bytes)
+        return false;
+    uint64_t until = __atomic_load_n(&db->lock_page->checkpoint_hold_until, __ATOMIC_RELAXED);
+    if (until && used < vmdb__wal_cap(db->wal) / 10 * 9 && realtime_ns() < until)
+        return false;
+    return true;
+}
+
 int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info)
 {
     if (!db || !info)
@@ -726,6 +756,9 @@ int vmdb_table_drop(vmdb_db *db, const char *name)
     vmdb_table *t = table_by_name(db, name);
     if (!t)
         rc = vmdb__fail(VMDB_ENOTFOUND, "no table '%.80s' in %s", name, db->path);
+    else if (__atomic_load_n(&db->backups, __ATOMIC_RELAXED))
+        rc = vmdb__fail(VMDB_EBUSY, "%s: a backup is copying table '%s'; drop it after",
+                        db->path, name);
     /* After a checkpoint no log record can name the table any more. */
     if (rc == 0)
         rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));

@@ -22,6 +22,10 @@ typedef struct vmdb__lock_page {
     uint32_t reserved;
     uint64_t generation; /* bumped by every commit and checkpoint */
     uint64_t salt;       /* the log's current salt */
+    /* While a backup copies without the lock: until this CLOCK_REALTIME
+     * time in ns, checkpoints that a full log does not force wait, so the
+     * log the backup needs stays. A hint: 0 (or a time passed) is none. */
+    uint64_t checkpoint_hold_until;
 } vmdb__lock_page;
 
 /* A committed transaction waiting for the group flush (group.c). */
@@ -59,6 +63,10 @@ struct vmdb_db {
     uint64_t commits;           /* counters for vmdb_db_stat, atomic */
     uint64_t flushes;
     uint64_t checkpoints;
+    unsigned backups;           /* copying now, atomic: tables may not be
+                                   dropped or compacted under them */
+    uint64_t backup_retries;    /* copies begun again because a checkpoint
+                                   freed the log they needed, atomic */
     vmdb__wal *wal;
     vmdb_table **tables;        /* sorted by name */
     size_t table_count;
@@ -79,6 +87,22 @@ vmdb_table *vmdb__db_table_by_id(vmdb_db *db, uint16_t id);
 /* With the writer lock held: flushes tables and indexes, then frees the
  * log up to `pos`. */
 int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos);
+
+/* Whether the log is full enough for an automatic checkpoint: past the
+ * threshold, unless a backup holds checkpoints back and the log still has
+ * room (a tenth of it). */
+bool vmdb__db_checkpoint_due(vmdb_db *db);
+
+/* A backup copying without the lock holds checkpoints back for a few
+ * seconds from now (renewed as it goes), or lets them go. */
+void vmdb__db_hold_checkpoints(vmdb_db *db, bool hold);
+
+#ifdef VMDB_FAULT_INJECTION
+/* Called by a backup between copying the table files, without the lock,
+ * and taking the log written meanwhile: where a test commits or
+ * checkpoints "during" the copy. */
+extern void (*vmdb__backup_test_hook)(vmdb_db *db);
+#endif
 
 /* Applies one logged change to its table and index (writer lock held). */
 int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t lsn,

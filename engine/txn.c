@@ -336,7 +336,7 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
         free(txn);
         return rc;
     }
-    if (vmdb__wal_end(db->wal) - vmdb__wal_start(db->wal) >= db->checkpoint_bytes) {
+    if (vmdb__db_checkpoint_due(db)) {
         rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
         if (rc < 0) {
             vmdb__db_unlock(db);

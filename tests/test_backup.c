@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "db.h"
 #include "helpers.h"
 #include "os.h"
 #include "vmdb/db.h"
@@ -384,6 +385,178 @@ Test(backup, copy_is_a_consistent_snapshot_while_a_writer_commits)
     }
     uint64_t accounts;
     cr_assert_eq(bank_total(db, &accounts), (int64_t)ACCOUNTS * OPENING);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(backup, copy_is_a_consistent_snapshot_while_another_process_commits)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = create_table(db, "accounts", "id:u64 key, balance:i64");
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    for (uint64_t id = 0; id < ACCOUNTS; id++) {
+        struct {
+            uint64_t id;
+            int64_t balance;
+        } rec = {id, OPENING};
+        ASSERT_OK(vmdb_txn_put(txn, t, &rec, NULL));
+    }
+    ASSERT_OK(vmdb_txn_commit(txn));
+    int ready[2];
+    cr_assert_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct bank b = {.db = open_db(path, 0)};
+        b.t = table(b.db, "accounts");
+        if (write(ready[1], "r", 1) != 1)
+            _exit(1);
+        banker(&b); /* until killed */
+        _exit(b.failed ? 2 : 0);
+    }
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    for (int i = 0; i < 4; i++) {
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+        char name[16];
+        snprintf(name, sizeof name, "copy%d", i);
+        ASSERT_OK(vmdb_backup(db, test_path(name)));
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(ready[0]);
+    close(ready[1]);
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "copy%d", i);
+        vmdb_db *copy = open_db(test_path(name), 0);
+        uint64_t accounts;
+        int64_t total = bank_total(copy, &accounts);
+        cr_assert_eq(accounts, ACCOUNTS);
+        cr_assert_eq(total, (int64_t)ACCOUNTS * OPENING,
+                     "copy %d: the balances sum to %lld, not %lld", i, (long long)total,
+                     (long long)ACCOUNTS * OPENING);
+        ASSERT_OK(vmdb_check(copy));
+        vmdb_close(copy);
+    }
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+/* ---- writers during the copy ---------------------------------------------- */
+
+/* What the test hook does while the backup copies without the lock. */
+struct during_copy {
+    vmdb_db *db;
+    vmdb_table *t;
+    uint64_t next_key;  /* the next item the committer puts */
+    unsigned calls;
+    unsigned checkpoints; /* how many of the calls checkpoint first */
+    uint64_t items;     /* items committed per call */
+    volatile bool done;
+};
+static struct during_copy during;
+
+static void *commit_items(void *arg)
+{
+    struct during_copy *d = arg;
+    for (uint64_t i = 0; i < d->items; i++) {
+        vmdb_txn *txn;
+        struct item r = make_item(d->next_key, 7);
+        if (vmdb_txn_begin(d->db, 0, &txn) || vmdb_txn_put(txn, d->t, &r, NULL) ||
+            vmdb_txn_commit(txn))
+            return NULL;
+        d->next_key++;
+    }
+    d->done = true;
+    return NULL;
+}
+
+/* Commits from another thread and waits for it, at most 10 s: a backup
+ * holding the writer lock here would make the commits wait for it. */
+static void commit_during_copy(vmdb_db *db)
+{
+    during.calls++;
+    if (during.calls <= during.checkpoints)
+        ASSERT_OK(vmdb_checkpoint(db));
+    during.done = false;
+    pthread_t thread;
+    pthread_create(&thread, NULL, commit_items, &during);
+    for (int ms = 0; ms < 10000 && !during.done; ms++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    cr_assert(during.done, "a writer could not commit while the backup copied");
+    pthread_join(thread, NULL);
+}
+
+static void backup_with_commits_during_copy(unsigned checkpoints, uint64_t items,
+                                            unsigned expect_retries)
+{
+    vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
+    fill_three_tables(db);
+    vmdb_table *t = table(db, "items");
+    during = (struct during_copy){
+        .db = db, .t = t, .next_key = 100000, .checkpoints = checkpoints, .items = items};
+    vmdb__backup_test_hook = commit_during_copy;
+    ASSERT_OK(vmdb_backup(db, test_path("copy")));
+    vmdb__backup_test_hook = NULL;
+    cr_assert_eq(db->backup_retries, expect_retries, "%llu copies begun again",
+                 (unsigned long long)db->backup_retries);
+    /* The copy has every item committed before the backup returned,
+     * those committed during the copy included. */
+    vmdb_db *copy = open_db(test_path("copy"), 0);
+    uint64_t records = compare_dbs(db, copy);
+    cr_assert_eq(records, 300 + 500 + 200 + during.calls * items, "%llu records",
+                 (unsigned long long)records);
+    for (uint64_t key = 100000; key < during.next_key; key++) {
+        struct item r;
+        ASSERT_OK(vmdb_get(table(copy, "items"), &key, sizeof key, &r, NULL));
+        cr_assert(item_ok(&r) && r.version == 7);
+    }
+    ASSERT_OK(vmdb_check(copy));
+    vmdb_close(copy);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(backup, writers_commit_while_the_files_are_copied)
+{
+    backup_with_commits_during_copy(0, 50, 0);
+    cr_assert_eq(during.calls, 1);
+}
+
+Test(backup, a_checkpoint_during_the_copy_makes_it_copy_again)
+{
+    /* The checkpoint frees the log the copy needed: one more attempt. */
+    backup_with_commits_during_copy(1, 20, 1);
+    cr_assert_eq(during.calls, 2);
+}
+
+Test(backup, copies_under_the_lock_when_checkpoints_keep_freeing_the_log)
+{
+    /* Three lock-free attempts fail, the fourth holds the lock (and so
+     * has no writers during it: the hook is not called). */
+    backup_with_commits_during_copy(3, 10, 3);
+    cr_assert_eq(during.calls, 3);
+}
+
+Test(backup, automatic_checkpoints_wait_while_a_backup_copies)
+{
+    /* 3000 items of 72 bytes make more than half of the 1 MiB log, which
+     * would trigger a checkpoint; the backup holds it back, so its first
+     * copy stands. */
+    backup_with_commits_during_copy(0, 3000, 0);
+}
+
+Test(backup, a_table_cannot_be_dropped_or_compacted_while_a_backup_copies_it)
+{
+    vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
+    fill_three_tables(db);
+    __atomic_add_fetch(&db->backups, 1, __ATOMIC_RELAXED);
+    ASSERT_FAILS(vmdb_table_drop(db, "items"), VMDB_EBUSY, "backup");
+    ASSERT_FAILS(vmdb_compact(db, NULL), VMDB_EBUSY, "backup");
+    __atomic_sub_fetch(&db->backups, 1, __ATOMIC_RELAXED);
+    ASSERT_OK(vmdb_table_drop(db, "items"));
     vmdb_close(db);
     remove_test_dir();
 }

@@ -270,10 +270,16 @@ VMDB_API int vmdb_wal_foreach(vmdb_db *db, int (*fn)(void *ctx, const vmdb_wal_e
  * same size and a lock file, so that vmdb_open(dest_dir) opens it with
  * nothing to replay.
  *
- * It takes the write lock and checkpoints first: writers wait while the
- * files are copied; readers never do. Other threads and processes may go
- * on committing before and after; the copy is the state between two
- * commits.
+ * Readers and writers, in this process and others, go on during the
+ * copy: the table files are copied from their live mappings, then the
+ * transactions committed meanwhile are replayed into the copy from the
+ * log (writers wait only while those log bytes are copied). The copy is
+ * the state between two commits: the last one before vmdb_backup() took
+ * the lock the second time. Automatic checkpoints wait while a backup
+ * copies (until the log is nine tenths full); if one frees the log the
+ * copy needs, the copy starts again, and the third time it holds the
+ * write lock throughout. A table cannot be dropped or compacted through
+ * this handle while it copies (VMDB_EBUSY).
  *
  * The copy is built in "dest_dir.tmp-PID", every file and the directory
  * synced, then renamed to dest_dir, and dest_dir's parent synced: a crash
