@@ -37,17 +37,12 @@
  * which vmdb__table_close() does not call yet: until it does, they stay
  * until the process exits.
  *
- * Other handles. A process that has the database open maps the old
- * files; after the rename it would go on reading a file nobody else
- * sees and, if it writes, write into a file that no longer has a name.
- * db.c cannot tell it (its lock-generation check only follows growth),
- * so compaction refuses with VMDB_EBUSY unless this handle is the only
- * one: /proc/PID/maps of every process this one may inspect must show
- * no mapping of the lock file (every writer maps it) or of a table file
- * (every reader maps them) other than this handle's own. The check runs
- * before phase 1 and again just before the first rename; a process that
- * opens the database in the microseconds between the second check and
- * the rename is not seen.
+ * Other handles. A handle that has the database open, in this process or
+ * another, maps the old files; after the rename it would read a file
+ * nobody else sees and, if it writes, write into one that no longer has
+ * a name. So after the renames the layout epoch in the lock page is
+ * bumped, and every handle maps the new files before its next read or
+ * write (engine/layout.c).
  */
 #include "db.h"
 
@@ -79,46 +74,9 @@ static char *format(const char *fmt, ...)
     return p;
 }
 
-/* ---- is this handle alone? ---------------------------------------------- */
-
-static int mapped_elsewhere(const char *what, const void *own, size_t own_len)
-{
-    long who;
-    int rc = vmdb__os_mapped_elsewhere(own, own_len, &who);
-    if (rc < 0)
-        return vmdb__fail_os(rc, "%s: cannot tell whether another process has it open "
-                                 "(reading /proc/PID/maps)",
-                             what);
-    if (who == 0)
-        return vmdb__fail(VMDB_EBUSY, "%s: another handle in this process has the database "
-                                      "open; compaction needs the only one",
-                          what);
-    if (who > 0)
-        return vmdb__fail(VMDB_EBUSY, "%s: process %ld has the database open; compaction "
-                                      "needs it alone (close it there first)",
-                          what, who);
-    return 0;
-}
-
-/* VMDB_EBUSY unless no other handle, in this process or another, maps the
- * lock file (writers) or the file of a table to compact (readers). */
-static int check_alone(vmdb_db *db, vmdb_table *only)
-{
-    int rc = mapped_elsewhere(db->path, db->lock_page, vmdb_page_size());
-    for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
-        vmdb_table *t = db->tables[i];
-        if (only && t != only)
-            continue;
-        vmdb_map_info info;
-        rc = vmdb_map_stat(t->map, &info);
-        if (rc == 0)
-            rc = mapped_elsewhere(t->path, vmdb_map_ptr(t->map), (size_t)info.reserved);
-    }
-    return rc;
-}
-
-/* Files a compaction that crashed left behind. Called once this handle is
- * known to be alone, so none can belong to a compaction still running. */
+/* Files a compaction that crashed left behind. Called with the writer lock
+ * held, which a compaction holds throughout, so none can belong to one
+ * still running. */
 static int remove_leftover(void *ctx, const char *name)
 {
     vmdb_db *db = ctx;
@@ -382,8 +340,6 @@ static int rewrite(vmdb_db *db, vmdb_table *t, uint64_t n)
     }
     if (rc == 0)
         rc = build_index(t, tmp_index, n);
-    if (rc == 0)
-        rc = check_alone(db, t);
     /* Readers may have loaded any capacity this table ever had. */
     uint64_t pad_len = vmdb_map_len(t->map);
     uint64_t retired = vmdb__table_retired_len(t);
@@ -409,6 +365,15 @@ static int rewrite(vmdb_db *db, vmdb_table *t, uint64_t n)
             if (rc == 0)
                 rc = irc;
         }
+    }
+    if (table_renamed || index_renamed) {
+        /* Every other handle maps the new files before it reads or
+         * writes again (engine/layout.c). */
+        int nrc = vmdb__layout_note(t, table_renamed ? t->path : NULL,
+                                    index_renamed ? index_path : NULL);
+        vmdb__layout_publish(db);
+        if (rc == 0)
+            rc = nrc;
     }
     if (rc == 0)
         rc = rescan(db, t);
@@ -468,8 +433,6 @@ int vmdb_compact(vmdb_db *db, const char *table_name)
     if (rc == 0 && __atomic_load_n(&db->backups, __ATOMIC_RELAXED))
         rc = vmdb__fail(VMDB_EBUSY, "%s: a backup is copying the tables; compact after",
                         db->path);
-    if (rc == 0)
-        rc = check_alone(db, only);
     if (rc == 0)
         vmdb__os_list_dir(db->path, remove_leftover, db);
     for (size_t i = 0; rc == 0 && i < db->table_count; i++)

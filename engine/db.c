@@ -114,7 +114,13 @@ static int open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
     if (!path)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
     unsigned flags = db->readonly ? VMDB__INDEX_READONLY : 0;
+    vmdb__os_stat file;
+    int named = vmdb__os_stat_path(path, &file); /* before mapping: layout.c */
     int rc = vmdb__index_open(path, flags, 0, &t->index);
+    if (rc == 0 && named == 0) {
+        t->index_dev = file.dev;
+        t->index_ino = file.ino;
+    }
     vmdb__index_stats st;
     if (rc == 0 && !db->readonly && vmdb__index_stats_get(t->index, &st) == 0 &&
         st.interrupted) {
@@ -129,6 +135,8 @@ static int open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
         /* An index is derived data: a damaged or missing one is rebuilt. */
         vmdb__os_unlink(path);
         rc = vmdb__index_open(path, VMDB__INDEX_CREATE, t->live_count, &t->index);
+        if (rc == 0)
+            rc = vmdb__layout_note(t, NULL, path);
         if (rc == 0)
             rc = index_rebuild(t);
         if (rc == 0 && rebuilt)
@@ -161,10 +169,16 @@ static int open_table_file(vmdb_db *db, const char *file)
     if (!path)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
     vmdb_table *t;
+    vmdb__os_stat st;
+    int named = vmdb__os_stat_path(path, &st); /* before mapping: layout.c */
     int rc = vmdb__table_open(path, db->readonly, db->verify, &t);
     free(path);
     if (rc < 0)
         return rc;
+    if (named == 0) {
+        t->file_dev = st.dev;
+        t->file_ino = st.ino;
+    }
     if (table_by_name(db, t->name) || vmdb__db_table_by_id(db, t->id)) {
         rc = vmdb__fail(VMDB_ECORRUPT, "%s: table '%s' (id %u) is there twice", t->path,
                         t->name, t->id);
@@ -201,21 +215,23 @@ static int open_lock(vmdb_db *db)
     char *path = join(db->path, LOCK_NAME, "");
     if (!path)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
-    int rc = 0;
-    if (!db->readonly) {
-        vmdb_map_options mo = {.mode = VMDB_MAP_WRITE, .len = vmdb_page_size()};
-        rc = vmdb_map_open(path, &mo, &db->lock_map);
-        if (rc == 0) {
-            db->lock_page = vmdb_map_ptr(db->lock_map);
-            if (memcmp(db->lock_page->magic, LOCK_MAGIC, 8) != 0)
-                rc = vmdb__fail(VMDB_EBADMAGIC, "%s: not a vmdb lock file", path);
-            else if (db->lock_page->version != 1)
-                rc = vmdb__fail(VMDB_EVERSION, "%s: lock file version %u, this build reads 1",
-                                path, db->lock_page->version);
-        }
-        if (rc == 0 && (rc = vmdb__os_open(path, VMDB__OS_RDONLY, 0, &db->lock_fd)) < 0)
-            rc = vmdb__fail_os(rc, "%s: cannot open", path);
+    /* Readers map it too, read-only, to follow replaced files (layout.c). */
+    vmdb_map_options mo = {.mode = db->readonly ? VMDB_MAP_READ : VMDB_MAP_WRITE,
+                           .len = vmdb_page_size()};
+    int rc = vmdb_map_open(path, &mo, &db->lock_map);
+    if (rc == 0) {
+        db->lock_page = vmdb_map_ptr(db->lock_map);
+        if (memcmp(db->lock_page->magic, LOCK_MAGIC, 8) != 0)
+            rc = vmdb__fail(VMDB_EBADMAGIC, "%s: not a vmdb lock file", path);
+        else if (db->lock_page->version != 1)
+            rc = vmdb__fail(VMDB_EVERSION, "%s: lock file version %u, this build reads 1", path,
+                            db->lock_page->version);
     }
+    if (rc == 0 && !db->readonly &&
+        (rc = vmdb__os_open(path, VMDB__OS_RDONLY, 0, &db->lock_fd)) < 0)
+        rc = vmdb__fail_os(rc, "%s: cannot open", path);
+    if (rc == 0)
+        db->seen_layout_epoch = db->lock_page->layout_epoch;
     free(path);
     return rc;
 }
@@ -231,6 +247,12 @@ int vmdb__db_lock(vmdb_db *db)
         return vmdb__fail_os(rc, "%s: cannot take the write lock", db->path);
     }
     db->flock_held = true;
+    rc = vmdb__layout_follow_locked(db);
+    if (rc < 0) {
+        vmdb__db_release_file_lock(db);
+        pthread_mutex_unlock(&db->writer);
+        return rc;
+    }
     uint64_t gen = __atomic_load_n(&db->lock_page->generation, __ATOMIC_ACQUIRE);
     if (gen != db->seen_generation) {
         /* Another process wrote since this one last held the lock. */

@@ -26,6 +26,9 @@ typedef struct vmdb__lock_page {
      * time in ns, checkpoints that a full log does not force wait, so the
      * log the backup needs stays. A hint: 0 (or a time passed) is none. */
     uint64_t checkpoint_hold_until;
+    /* Bumped when a table's files are replaced by new ones (compaction):
+     * every handle then maps the new files (engine/layout.c). */
+    uint64_t layout_epoch;
 } vmdb__lock_page;
 
 /* A committed transaction waiting for the group flush (group.c). */
@@ -48,6 +51,7 @@ struct vmdb_db {
     vmdb_map *lock_map;         /* the lock page, NULL when read-only */
     vmdb__lock_page *lock_page;
     uint64_t seen_generation;   /* what this process last knew */
+    uint64_t seen_layout_epoch; /* the files this handle maps; atomic */
     pthread_mutex_t writer;     /* one write transaction per process */
     bool flock_held;            /* under `writer`: this process has the file
                                    lock (kept while transactions wait in the
@@ -103,6 +107,31 @@ void vmdb__db_hold_checkpoints(vmdb_db *db, bool hold);
  * checkpoints "during" the copy. */
 extern void (*vmdb__backup_test_hook)(vmdb_db *db);
 #endif
+
+/* ---- following replaced files (engine/layout.c) ---- */
+
+/* Records which files table t maps now (before mapping them: see
+ * layout.c). */
+int vmdb__layout_note(vmdb_table *t, const char *table_path, const char *index_path);
+
+/* With `writer` held: maps the new files of every table whose files were
+ * replaced since this handle last looked. */
+int vmdb__layout_follow_locked(vmdb_db *db);
+
+/* Readers: follows replaced files, when the lock page says there are. */
+int vmdb__layout_follow_slow(vmdb_db *db);
+static inline int vmdb__layout_follow(vmdb_db *db)
+{
+    if (__builtin_expect(__atomic_load_n(&db->lock_page->layout_epoch, __ATOMIC_ACQUIRE) !=
+                             __atomic_load_n(&db->seen_layout_epoch, __ATOMIC_RELAXED),
+                         0))
+        return vmdb__layout_follow_slow(db);
+    return 0;
+}
+
+/* With `writer` and the file lock held, after replacing table files: tells
+ * every other handle. */
+void vmdb__layout_publish(vmdb_db *db);
 
 /* Applies one logged change to its table and index (writer lock held). */
 int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t lsn,

@@ -771,6 +771,8 @@ void vmdb__os_close(int fd)
 static void fill_stat(const struct stat *sb, vmdb__os_stat *st)
 {
     st->size = (uint64_t)sb->st_size;
+    st->dev = (uint64_t)sb->st_dev;
+    st->ino = (uint64_t)sb->st_ino;
     st->is_regular = S_ISREG(sb->st_mode);
     st->is_dir = S_ISDIR(sb->st_mode);
 }
@@ -1174,102 +1176,4 @@ uint64_t vmdb__os_hugetlb_free(void)
 int vmdb__os_rmdir(const char *path)
 {
     return rmdir(path) < 0 ? -errno : 0;
-}
-
-/* The file a mapping shows, as /proc/PID/maps names it: the device of its
- * file system's superblock and the inode. (stat's st_dev can differ from
- * it, on btrfs for one, so the identity is taken from the maps alone.) */
-struct mapped_file {
-    unsigned major, minor;
-    unsigned long long inode;
-};
-
-/* Parses "start-end perms offset major:minor inode path". */
-static bool parse_maps_line(const char *line, uintptr_t *start, uintptr_t *end,
-                            struct mapped_file *f)
-{
-    unsigned long s, e;
-    if (sscanf(line, "%lx-%lx %*s %*x %x:%x %llu", &s, &e, &f->major, &f->minor,
-               &f->inode) != 5)
-        return false;
-    *start = s;
-    *end = e;
-    return true;
-}
-
-/* Whether the maps file at `path` shows `want` mapped outside [lo, hi).
- * -errno if it cannot be read. */
-static int maps_show(const char *path, const struct mapped_file *want, uintptr_t lo,
-                     uintptr_t hi, bool *found)
-{
-    *found = false;
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    char *line = NULL;
-    size_t cap = 0;
-    while (!*found && getline(&line, &cap, f) > 0) {
-        uintptr_t start, end;
-        struct mapped_file m;
-        if (!parse_maps_line(line, &start, &end, &m) || m.inode != want->inode ||
-            m.major != want->major || m.minor != want->minor)
-            continue;
-        if (start < lo || end > hi)
-            *found = true;
-    }
-    free(line);
-    fclose(f);
-    return 0;
-}
-
-int vmdb__os_mapped_elsewhere(const void *own, size_t own_len, long *who)
-{
-    *who = -1;
-    uintptr_t lo = (uintptr_t)own, hi = lo + own_len;
-    /* Which file is mapped at `own`? */
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (!f)
-        return -errno;
-    char *line = NULL;
-    size_t cap = 0;
-    struct mapped_file want = {0};
-    bool known = false;
-    while (!known && getline(&line, &cap, f) > 0) {
-        uintptr_t start, end;
-        if (parse_maps_line(line, &start, &end, &want) && start <= lo && lo < end)
-            known = want.inode != 0;
-    }
-    free(line);
-    fclose(f);
-    if (!known)
-        return -EINVAL;
-    bool found;
-    int rc = maps_show("/proc/self/maps", &want, lo, hi, &found);
-    if (rc < 0)
-        return rc;
-    if (found) {
-        *who = 0;
-        return 0;
-    }
-    DIR *d = opendir("/proc");
-    if (!d)
-        return -errno;
-    long self = (long)getpid();
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char *endp;
-        long pid = strtol(e->d_name, &endp, 10);
-        if (*endp != '\0' || pid <= 0 || pid == self)
-            continue;
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%ld/maps", pid);
-        /* A process that ended meanwhile, or that this one may not
-         * inspect, shows nothing. */
-        if (maps_show(path, &want, 0, 0, &found) == 0 && found) {
-            *who = pid;
-            break;
-        }
-    }
-    closedir(d);
-    return 0;
 }

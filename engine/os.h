@@ -35,6 +35,7 @@ enum vmdb__os_prot { VMDB__PROT_NONE, VMDB__PROT_READ, VMDB__PROT_RW };
 /* What an open file descriptor refers to. */
 typedef struct vmdb__os_stat {
     uint64_t size; /* bytes */
+    uint64_t dev, ino; /* which file: a rename over the name changes it */
     bool is_regular;
     bool is_dir;
 } vmdb__os_stat;
@@ -189,17 +190,5 @@ const char *vmdb__os_powerloss_mode_name(enum vmdb__powerloss_mode mode);
 
 /* Removes the empty directory `path`. */
 int vmdb__os_rmdir(const char *path);
-
-/*
- * Whether the file mapped at `own` (an address inside a file mapping of
- * this process) is mapped anywhere else: by this process outside
- * [own, own + own_len), or by another process. *who is -1 when nowhere
- * else, 0 for this process, or the other process's id. The file is known
- * by the device and inode /proc/self/maps gives for `own`, so a file
- * renamed over it is another file. Processes whose /proc/PID/maps this one
- * may not read (other users', unless privileged) are not seen. -ENOENT if
- * /proc is not mounted, -EINVAL if `own` is not in a file mapping.
- */
-int vmdb__os_mapped_elsewhere(const void *own, size_t own_len, long *who);
 
 #endif /* VMDB_ENGINE_OS_H */

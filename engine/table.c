@@ -421,6 +421,9 @@ int vmdb__table_reserve(vmdb_table *t, uint64_t count)
     while (cap < count)
         cap = cap < (1u << 20) ? cap * 2 : cap + (cap >> 2);
     uint64_t len = HEADER_LEN + cap * t->stride;
+    /* Readers of this handle may be growing the map to follow another
+     * process's growth (vmdb__table_follow). */
+    pthread_mutex_lock(&t->follow);
     int rc = vmdb_map_grow(t->map, len);
     /* The new length must be durable before a header copy claims it: the
      * kernel may write the header page back at any moment, and after a
@@ -429,9 +432,11 @@ int vmdb__table_reserve(vmdb_table *t, uint64_t count)
      * its length; this happens once per growth, not per commit. */
     if (rc == 0)
         rc = vmdb_map_flush(t->map, len - 1, 1, VMDB_FLUSH_SYNC);
+    if (rc == 0)
+        __atomic_store_n(&t->capacity, cap, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&t->follow);
     if (rc < 0)
         return rc;
-    __atomic_store_n(&t->capacity, cap, __ATOMIC_RELEASE);
     write_header(t);
     return 0;
 }
@@ -528,12 +533,13 @@ int vmdb__table_flush(vmdb_table *t)
 
 int vmdb__table_follow(vmdb_table *t)
 {
-    if (!t->readonly)
-        return 0;
     pthread_mutex_lock(&t->follow);
     vmdb__os_stat st;
     int rc = vmdb__os_stat_path(t->path, &st);
-    if (rc == 0 && st.size > vmdb_map_len(t->map)) {
+    /* The file may have been grown by this handle's writer too, which
+     * leaves capacity and map in step: only a longer file is news. */
+    if (rc == 0 && st.size > HEADER_LEN + t->capacity * t->stride &&
+        st.size > vmdb_map_len(t->map)) {
         uint64_t cap = (st.size - HEADER_LEN) / t->stride;
         rc = vmdb_map_grow(t->map, HEADER_LEN + cap * t->stride);
         if (rc == 0)
@@ -550,12 +556,15 @@ int vmdb__table_refresh(vmdb_table *t)
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: cannot stat", t->path);
     uint64_t cap = st.size > HEADER_LEN ? (st.size - HEADER_LEN) / t->stride : 0;
+    pthread_mutex_lock(&t->follow);
     if (cap > t->capacity) {
         rc = vmdb_map_grow(t->map, HEADER_LEN + cap * t->stride);
-        if (rc < 0)
-            return rc;
-        __atomic_store_n(&t->capacity, cap, __ATOMIC_RELEASE);
+        if (rc == 0)
+            __atomic_store_n(&t->capacity, cap, __ATOMIC_RELEASE);
     }
+    pthread_mutex_unlock(&t->follow);
+    if (rc < 0)
+        return rc;
     const char *base = vmdb_map_ptr(t->map);
     for (int i = 0; i < 2; i++) {
         const struct table_header *h = (const struct table_header *)(base + i * COPY_LEN);
@@ -647,6 +656,7 @@ int vmdb__table_pad(vmdb_table *fresh, uint64_t len)
 
 void vmdb__table_install(vmdb_table *t, vmdb_table *fresh)
 {
+    pthread_mutex_lock(&t->follow);
     vmdb_map *old_map = t->map;
     char *old_slots = t->slots;
     uint64_t old_capacity = t->capacity;
@@ -662,6 +672,7 @@ void vmdb__table_install(vmdb_table *t, vmdb_table *fresh)
     fresh->slots = old_slots;
     fresh->capacity = old_capacity;
     fresh->header_seq = old_header_seq;
+    pthread_mutex_unlock(&t->follow);
 }
 
 void vmdb__table_install_index(vmdb_table *t, vmdb_table *husk, vmdb__index *ix)

@@ -48,6 +48,8 @@ struct vmdb_table {
     pthread_mutex_t follow; /* readers growing the map after another
                                process grew the file */
     vmdb__index *index;
+    uint64_t file_dev, file_ino;   /* the files mapped, as they were named */
+    uint64_t index_dev, index_ino; /* when opened (engine/layout.c) */
     /* Writer-side state, rebuilt by vmdb__table_scan_state(). */
     uint64_t *free_rids;    /* stack; the top is the lowest free rid */
     size_t free_count;

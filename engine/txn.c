@@ -728,6 +728,9 @@ int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t 
 {
     if (!t || !key || !record)
         return vmdb__fail(VMDB_EINVAL, "vmdb_get: table, key and record are required");
+    int frc = vmdb__layout_follow(t->db);
+    if (frc < 0)
+        return frc;
     struct get_ctx g = {t, record};
     uint64_t found;
     int rc = vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len, copy_if_key, &g,
@@ -741,6 +744,9 @@ int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
 {
     if (!t || !record)
         return vmdb__fail(VMDB_EINVAL, "vmdb_get_rid: table and record are required");
+    int frc = vmdb__layout_follow(t->db);
+    if (frc < 0)
+        return frc;
     bool live;
     int rc = vmdb__table_read(t, rid, record, &live);
     if (rc == 0 && !live)
@@ -754,6 +760,9 @@ int vmdb_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)
         *ptr = NULL;
     if (!t || !ptr || !seq)
         return vmdb__fail(VMDB_EINVAL, "vmdb_get_ptr: table, ptr and seq are required");
+    int frc = vmdb__layout_follow(t->db);
+    if (frc < 0)
+        return frc;
     if (rid >= __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE)) {
         vmdb__table_follow(t);
         if (rid >= __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE))
@@ -787,6 +796,9 @@ void vmdb_cursor_init(vmdb_cursor *c, vmdb_table *t)
 int vmdb_cursor_next(vmdb_cursor *c, uint64_t *rid, void *record)
 {
     vmdb_table *t = c->table;
+    int frc = vmdb__layout_follow(t->db);
+    if (frc < 0)
+        return frc;
     uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
     while (c->next_rid < cap) {
         uint64_t at = c->next_rid++;

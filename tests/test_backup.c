@@ -769,52 +769,109 @@ Test(compact, unknown_table_is_enotfound_naming_it)
     remove_test_dir();
 }
 
-Test(compact, refuses_while_another_handle_has_the_database_open)
+static bool has_item(vmdb_table *t, uint64_t key, uint64_t version)
+{
+    struct item r;
+    return vmdb_get(t, &key, sizeof key, &r, NULL) == 0 && item_ok(&r) && r.version == version;
+}
+
+/* A process that opens the database (read-only or not), waits for the go,
+ * then, as a writer, puts item `key` or, as a reader, checks that it and
+ * the items delete_items(keep_every_tenth) left are there; exit status 0 if all held. */
+static void other_process(const char *path, bool writer, uint64_t key, int ready, int go)
+{
+    vmdb_db *c;
+    vmdb_db_options o = {.flags = writer ? 0 : VMDB_DB_READONLY};
+    vmdb_table *t;
+    char byte = vmdb_open(path, &o, &c) == 0 && vmdb_table_open(c, "items", NULL, &t) == 0;
+    if (write(ready, &byte, 1) != 1 || !byte)
+        _exit(1);
+    if (read(go, &byte, 1) != 1)
+        _exit(2);
+    if (writer) {
+        vmdb_txn *txn;
+        struct item r = make_item(key, 9);
+        if (vmdb_txn_begin(c, 0, &txn) || vmdb_txn_put(txn, t, &r, NULL) ||
+            vmdb_txn_commit(txn))
+            _exit(3);
+    } else {
+        for (uint64_t k = 3; k < 2000; k += 10)
+            if (!has_item(t, k, 1))
+                _exit(4);
+        if (!has_item(t, key, 9))
+            _exit(5);
+    }
+    vmdb_close(c);
+    _exit(0);
+}
+
+Test(compact, every_other_handle_follows_the_new_files)
 {
     const char *path = test_path("db");
     vmdb_db *db = open_db(path, VMDB_DB_CREATE);
-    fill_three_tables(db);
-
-    /* A second handle in this process. */
-    vmdb_db *second = open_db(path, 0);
-    ASSERT_FAILS(vmdb_compact(db, "items"), VMDB_EBUSY, path);
-    cr_assert(strstr(vmdb_last_error()->message, "this process"), "%s",
-                 vmdb_last_error()->message);
-    vmdb_close(second);
-    second = open_db(path, VMDB_DB_READONLY);
-    ASSERT_FAILS(vmdb_compact(db, "items"), VMDB_EBUSY, "items.vmt");
-    vmdb_close(second);
-
-    /* A reader in another process. */
-    int ready[2], done[2];
+    vmdb_table *t = create_table(db, "items", item_schema_text);
+    put_items(db, t, 0, 2000, 1);
+    delete_items(db, t, 0, 2000, keep_every_tenth);
+    /* Handles opened before the compaction: another writer and a reader
+     * in this process, a writer and a reader in other processes. */
+    vmdb_db *second = open_db(path, 0), *reader = open_db(path, VMDB_DB_READONLY);
+    vmdb_table *t2 = table(second, "items"), *tr = table(reader, "items");
+    int ready[2], go[2];
     cr_assert_eq(pipe(ready), 0);
-    cr_assert_eq(pipe(done), 0);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        vmdb_db *c;
-        vmdb_db_options o = {.flags = VMDB_DB_READONLY};
-        char byte = vmdb_open(path, &o, &c) == 0 ? 1 : 0;
-        if (write(ready[1], &byte, 1) != 1)
-            _exit(1);
-        if (read(done[0], &byte, 1) < 0)
-            _exit(2);
-        vmdb_close(c);
-        _exit(0);
-    }
-    char byte = 0;
+    cr_assert_eq(pipe(go), 0);
+    pid_t writer_pid = fork();
+    if (writer_pid == 0)
+        other_process(path, true, 50001, ready[1], go[0]);
+    char byte;
     cr_assert_eq(read(ready[0], &byte, 1), 1);
-    cr_assert_eq(byte, 1, "the child opened the database");
-    char pid_text[32];
-    snprintf(pid_text, sizeof pid_text, "process %ld", (long)pid);
-    ASSERT_FAILS(vmdb_compact(db, NULL), VMDB_EBUSY, pid_text);
-    cr_assert_eq(write(done[1], &byte, 1), 1);
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(byte, 1, "the writer process opened the database");
+    pid_t reader_pid = fork();
+    if (reader_pid == 0)
+        other_process(path, false, 50001, ready[1], go[0]);
+    cr_assert_eq(read(ready[0], &byte, 1), 1);
+    cr_assert_eq(byte, 1, "the reader process opened the database");
 
-    /* Alone again. */
-    ASSERT_OK(vmdb_compact(db, NULL));
+    vmdb_table_info before, after;
+    ASSERT_OK(vmdb_table_stat(t, &before));
+    ASSERT_OK(vmdb_compact(db, "items"));
+    ASSERT_OK(vmdb_table_stat(t, &after));
+    cr_assert_lt(after.file_bytes, before.file_bytes, "the file was rewritten smaller");
+
+    /* The other writer process commits into the new file; the reader
+     * process then sees that record and the old ones. */
+    cr_assert_eq(write(go[1], "w", 1), 1);
+    int status;
+    cr_assert_eq(waitpid(writer_pid, &status, 0), writer_pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer process: %d", status);
+    cr_assert_eq(write(go[1], "r", 1), 1);
+    cr_assert_eq(waitpid(reader_pid, &status, 0), reader_pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader process: %d", status);
+
+    /* The second writer here commits, and every handle sees every write. */
+    put_items(second, t2, 50002, 50003, 9);
+    for (uint64_t key = 50001; key <= 50002; key++) {
+        cr_assert(has_item(t, key, 9), "the compacting handle misses %llu",
+                  (unsigned long long)key);
+        cr_assert(has_item(t2, key, 9), "the second handle misses %llu",
+                  (unsigned long long)key);
+        cr_assert(has_item(tr, key, 9), "the read-only handle misses %llu",
+                  (unsigned long long)key);
+    }
+    for (uint64_t key = 3; key < 2000; key += 10)
+        cr_assert(has_item(tr, key, 1) && has_item(t2, key, 1));
+    close(ready[0]);
+    close(ready[1]);
+    close(go[0]);
+    close(go[1]);
+    vmdb_close(reader);
+    vmdb_close(second);
+    vmdb_close(db);
+
+    /* Nothing went into a file that lost its name. */
+    db = open_db(path, 0);
+    t = table(db, "items");
+    cr_assert_eq(table_records(t), 200 + 2);
+    cr_assert(has_item(t, 50001, 9) && has_item(t, 50002, 9));
     ASSERT_OK(vmdb_check(db));
     vmdb_close(db);
     remove_test_dir();

@@ -318,12 +318,14 @@ VMDB_API int vmdb_backup(vmdb_db *db, const char *dest_dir);
  * files are complete and synced before they replace the old ones, which
  * stay whole until then; old and new hold the same records.
  *
- * This handle must be the only one with the database open, in this
- * process and in every other: a handle opened earlier would keep reading,
- * or writing, the replaced files. VMDB_EBUSY, naming the database or the
- * table and the other process, if any other maps the database's files
- * (as /proc/PID/maps shows them; processes of other users are not seen).
- * Also VMDB_ENOTFOUND naming an unknown table, VMDB_EREADONLY,
+ * Other handles, in this process and in others, readers and writers,
+ * may stay open: each maps the new files before its next read or write
+ * (the lock file's page carries a layout epoch the compaction bumps; a
+ * read compares it, one load of shared memory). Their record ids change
+ * as this handle's do.
+ *
+ * Errors: VMDB_EBUSY while a backup of this handle copies the tables,
+ * VMDB_ENOTFOUND naming an unknown table, VMDB_EREADONLY,
  * VMDB_EPOISONED, and I/O errors naming the file. A failure before the
  * new table file is renamed into place changes nothing; after it, the
  * database is poisoned if the switch cannot be completed (reopen it).
