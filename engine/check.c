@@ -1,7 +1,9 @@
 /*
  * engine/check.c - vmdb_check(): does every file say what it should?
  *
- * For each table: every live slot's checksum; that every live record is
+ * For each table: both header copies (opening survives a damaged one, but
+ * it is damage all the same, repaired by the next open for writing);
+ * every live slot's checksum; that every live record is
  * found through the index at its own id; that every index entry names a
  * live record whose key hashes to the entry's hash, and as many entries as
  * live records. Then the log: from the checkpoint, records check out until
@@ -88,8 +90,10 @@ static int check_entry(void *ctx, uint64_t hash, uint64_t rid)
 
 static int check_table(vmdb_table *t)
 {
-    uint64_t live;
-    int rc = check_slots(t, &live);
+    uint64_t live = 0;
+    int rc = vmdb__table_check_headers(t);
+    if (rc == 0)
+        rc = check_slots(t, &live);
     if (rc < 0)
         return rc;
     struct entry_check c = {.table = t};

@@ -480,8 +480,11 @@ static int recover(vmdb_db *db)
     rep->end_lsn = end.pos;
     rep->torn_tail = end.torn;
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < db->table_count; i++)
+    for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
         rc = vmdb__table_scan_state(db->tables[i]);
+        if (rc == 0)
+            rc = vmdb__table_repair_headers(db->tables[i]);
+    }
     for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
         bool rebuilt = false;
         rc = open_index(db, db->tables[i], &rebuilt);

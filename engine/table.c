@@ -413,6 +413,39 @@ static void write_header(vmdb_table *t)
         t->header_seq = seq;
 }
 
+int vmdb__table_check_headers(vmdb_table *t)
+{
+    const char *base = vmdb_map_ptr(t->map);
+    for (int i = 0; i < 2; i++) {
+        int rc = check_copy(t->path, base + (size_t)i * COPY_LEN, COPY_LEN, (char)('A' + i));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int vmdb__table_repair_headers(vmdb_table *t)
+{
+    char *base = vmdb_map_ptr(t->map);
+    int bad = -1;
+    for (int i = 0; i < 2; i++)
+        if (check_copy(t->path, base + (size_t)i * COPY_LEN, COPY_LEN, (char)('A' + i)) < 0)
+            bad = i;
+    vmdb_error_clear();
+    if (bad < 0)
+        return 0;
+    /* The next write_header goes to copy seq % 2: pick the sequence
+     * number that lands this one on the damaged copy. */
+    uint64_t seq = t->header_seq + 1;
+    if (seq % 2 != (uint64_t)bad)
+        seq++;
+    int rc = build_header(base + (size_t)bad * COPY_LEN, t->name, t->id, t->schema, seq,
+                          t->capacity);
+    if (rc == 0)
+        t->header_seq = seq;
+    return rc;
+}
+
 int vmdb__table_reserve(vmdb_table *t, uint64_t count)
 {
     if (count <= t->capacity)

@@ -105,6 +105,13 @@ int vmdb__table_key_equals(vmdb_table *t, uint64_t rid, const void *key, size_t 
  * the file first if rid is past the capacity. */
 int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *record);
 
+/* Both header copies check out: 0, or the first one's fault (a torn
+ * write survived on the other copy, which opening used). */
+int vmdb__table_check_headers(vmdb_table *t);
+
+/* Writer: rewrites a damaged header copy from the one in use. */
+int vmdb__table_repair_headers(vmdb_table *t);
+
 /* Writer: makes room for slots [0, count). */
 int vmdb__table_reserve(vmdb_table *t, uint64_t count);
 

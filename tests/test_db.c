@@ -821,6 +821,61 @@ Test(db, verify_option_and_check_catch_a_damaged_record)
     remove_test_dir();
 }
 
+static void damage_byte(const char *file, long at)
+{
+    FILE *f = fopen(file, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
+    int c = fgetc(f);
+    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+}
+
+/* One header copy damaged (a torn header write): the table opens from the
+ * other, check reports the damage, and an open for writing repairs it.
+ * Each copy in turn, after growth has made either the newer one. */
+Test(db, check_reports_a_damaged_header_copy_and_a_writer_repairs_it)
+{
+    for (int copy = 0; copy < 2; copy++) {
+        for (int grown = 0; grown < 2; grown++) {
+            char name[16], path[600], file[640];
+            snprintf(name, sizeof name, "db%d%d", copy, grown);
+            snprintf(path, sizeof path, "%s", test_path(name));
+            snprintf(file, sizeof file, "%s/people.vmt", path);
+            vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+            vmdb_table *t = people_table(db);
+            put_people(db, t, 0, grown ? 200 : 10);
+            vmdb_close(db);
+            /* A byte of the table name in copy A (offset 60) or B. */
+            damage_byte(file, copy * 4096 + 60);
+            char which[32];
+            snprintf(which, sizeof which, "header copy %c", 'A' + copy);
+
+            vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
+            ASSERT_OK(vmdb_open(path, &ro, &db));
+            ASSERT_FAILS(vmdb_check(db), VMDB_ECORRUPT, which);
+            ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+            struct person p;
+            uint64_t id = 7;
+            ASSERT_OK(vmdb_get(t, &id, sizeof id, &p, NULL));
+            vmdb_close(db);
+
+            db = open_db(path, 0);
+            ASSERT_OK(vmdb_check(db));
+            vmdb_close(db);
+            ASSERT_OK(vmdb_open(path, &ro, &db));
+            ASSERT_OK(vmdb_check(db));
+            ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+            vmdb_table_info st;
+            ASSERT_OK(vmdb_table_stat(t, &st));
+            cr_assert_eq(st.records, grown ? 200 : 10, "copy %c, grown %d", 'A' + copy, grown);
+            vmdb_close(db);
+        }
+    }
+    remove_test_dir();
+}
+
 Test(db, recovery_repairs_a_torn_slot_from_the_log)
 {
     const char *path = test_path("db");
