@@ -466,6 +466,11 @@ static int gather(void *ctx, const vmdb__wal_record *rec, const void *payload)
     return 0;
 }
 
+static bool log_is_empty(vmdb_db *db)
+{
+    return vmdb__wal_start(db->wal) == vmdb__wal_end(db->wal);
+}
+
 static int recover(vmdb_db *db)
 {
     vmdb_recovery *rep = &db->recovery;
@@ -484,6 +489,10 @@ static int recover(vmdb_db *db)
         rc = vmdb__table_scan_state(db->tables[i]);
         if (rc == 0)
             rc = vmdb__table_repair_headers(db->tables[i]);
+        if (rc > 0) {
+            db->unflushed = true;
+            rc = 0;
+        }
     }
     for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
         bool rebuilt = false;
@@ -495,8 +504,17 @@ static int recover(vmdb_db *db)
         }
         rep->index_rebuilt |= rebuilt;
     }
-    if (rc == 0)
+    db->unflushed |= rep->index_rebuilt;
+    /* A clean database (the usual open) needs no checkpoint: its log is
+     * empty, so the last one left the files durable. Skipping it makes
+     * opening cost no flush. */
+    if (rc == 0 && (!log_is_empty(db) || end.pos != vmdb__wal_end(db->wal) || db->unflushed))
         rc = vmdb__db_checkpoint_locked(db, end.pos);
+    else if (rc == 0)
+        /* The lock page is not flushed, so after a power cut it may name an
+         * older salt than the log's: a writer adopting that would write
+         * records recovery cannot see. The log's own salt is the truth. */
+        publish_generation(db);
     return rc;
 }
 
@@ -596,8 +614,10 @@ void vmdb_close(vmdb_db *db)
     if (!db)
         return;
     if (!db->readonly && !db->poisoned && vmdb__db_lock(db) == 0) {
-        /* A clean close leaves nothing to replay. */
-        vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+        /* A clean close leaves nothing to replay; with nothing logged and
+         * nothing changed beside the log, there is nothing to flush. */
+        if (!log_is_empty(db) || db->unflushed || !vmdb__group_idle(db))
+            vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
         vmdb__db_unlock(db);
     }
     free_db(db);
@@ -634,6 +654,7 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
     int rc = vmdb__wal_checkpoint(db->wal, pos);
     if (rc < 0)
         return vmdb__db_poison(db, rc);
+    db->unflushed = false;
     publish_generation(db);
     __atomic_add_fetch(&db->checkpoints, 1, __ATOMIC_RELAXED);
     return 0;
@@ -872,6 +893,7 @@ int vmdb_index_rebuild(vmdb_table *t)
     if (rc < 0)
         return rc;
     rc = index_rebuild(t);
+    t->db->unflushed = true;
     if (rc == 0)
         publish_generation(t->db);
     vmdb__db_unlock(t->db);

@@ -53,6 +53,8 @@ struct vmdb_db {
     uint64_t seen_generation;   /* what this process last knew */
     uint64_t seen_layout_epoch; /* the files this handle maps; atomic */
     pthread_mutex_t writer;     /* one write transaction per process */
+    bool unflushed;             /* under `writer`: files changed outside the
+                                   log since the last checkpoint */
     bool flock_held;            /* under `writer`: this process has the file
                                    lock (kept while transactions wait in the
                                    group queue, whose changes other processes

@@ -441,9 +441,10 @@ int vmdb__table_repair_headers(vmdb_table *t)
         seq++;
     int rc = build_header(base + (size_t)bad * COPY_LEN, t->name, t->id, t->schema, seq,
                           t->capacity);
-    if (rc == 0)
-        t->header_seq = seq;
-    return rc;
+    if (rc < 0)
+        return rc;
+    t->header_seq = seq;
+    return 1;
 }
 
 int vmdb__table_reserve(vmdb_table *t, uint64_t count)

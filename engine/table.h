@@ -109,7 +109,8 @@ int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *rec
  * write survived on the other copy, which opening used). */
 int vmdb__table_check_headers(vmdb_table *t);
 
-/* Writer: rewrites a damaged header copy from the one in use. */
+/* Writer: rewrites a damaged header copy from the one in use: 1 if it
+ * did (the file then needs a flush), 0 if both were whole. */
 int vmdb__table_repair_headers(vmdb_table *t);
 
 /* Writer: makes room for slots [0, count). */

@@ -819,15 +819,23 @@ Test(compact, every_other_handle_follows_the_new_files)
     int ready[2], go[2];
     cr_assert_eq(pipe(ready), 0);
     cr_assert_eq(pipe(go), 0);
+    /* A child keeps only its ends of the pipes, so that it sees the end
+     * of `go` if this process dies before sending it. */
     pid_t writer_pid = fork();
-    if (writer_pid == 0)
+    if (writer_pid == 0) {
+        close(ready[0]);
+        close(go[1]);
         other_process(path, true, 50001, ready[1], go[0]);
+    }
     char byte;
     cr_assert_eq(read(ready[0], &byte, 1), 1);
     cr_assert_eq(byte, 1, "the writer process opened the database");
     pid_t reader_pid = fork();
-    if (reader_pid == 0)
+    if (reader_pid == 0) {
+        close(ready[0]);
+        close(go[1]);
         other_process(path, false, 50001, ready[1], go[0]);
+    }
     cr_assert_eq(read(ready[0], &byte, 1), 1);
     cr_assert_eq(byte, 1, "the reader process opened the database");
 

@@ -2,12 +2,14 @@
  * tests/test_db.c - the record store: tables, transactions, reads,
  * recovery and the errors each operation documents.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
+#include "os.h"
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
 
@@ -946,6 +948,36 @@ Test(db, checkpoint_in_the_middle_of_a_transaction_keeps_it_replayable)
         struct person p;
         ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
     }
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+/* Opening and closing a cleanly closed database for writing, with nothing
+ * written, needs no flush: both would fail here if they made one. */
+Test(db, a_clean_open_and_close_make_no_flush)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    put_people(db, people_table(db), 0, 10);
+    vmdb_close(db);
+    vmdb__os_inject_fault(VMDB__OS_OP_SYNC, EIO, 0);
+    vmdb__os_inject_fault(VMDB__OS_OP_FLUSH, EIO, 0);
+    db = open_db(path, 0);
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+    struct person p;
+    uint64_t id = 3;
+    ASSERT_OK(vmdb_get(t, &id, sizeof id, &p, NULL));
+    vmdb_close(db);
+    /* A write does flush at close: the armed fault fires and poisons. */
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+    put_people(db, t, 10, 11);
+    ASSERT_FAILS(vmdb_checkpoint(db), VMDB_EIO, "");
+    vmdb__os_clear_faults();
+    vmdb_close(db);
+    db = open_db(path, 0);
     ASSERT_OK(vmdb_check(db));
     vmdb_close(db);
     remove_test_dir();
