@@ -26,6 +26,8 @@ typedef struct cli_command {
 } cli_command;
 
 extern const cli_command cli_dump_command;
+extern const cli_command cli_import_command;
+extern const cli_command cli_export_command;
 
 /* Prints "vmdb: " and the formatted message on stderr, one line, and
  * returns CLI_ERROR so a command can `return cli_error(...)`. */

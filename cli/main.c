@@ -9,6 +9,8 @@
 
 static const cli_command *const commands[] = {
     &cli_dump_command,
+    &cli_import_command,
+    &cli_export_command,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
