@@ -121,14 +121,14 @@ static int peek(csv_reader *r)
 }
 
 /* A printable rendering of byte c for a message. */
-static const char *shown(int c, char buf[8])
+static const char *shown(int c, char buf[16])
 {
     if (c == EOF)
         return "the end of the file";
     if (c >= 0x20 && c < 0x7f && c != '\'')
-        snprintf(buf, 8, "'%c'", c);
+        snprintf(buf, 16, "'%c'", c);
     else
-        snprintf(buf, 8, "0x%02x", (unsigned)c);
+        snprintf(buf, 16, "0x%02x", (unsigned char)c);
     return buf;
 }
 
@@ -270,7 +270,7 @@ static int read_quoted(csv_reader *r, int *terminator)
         *terminator = c;
         return 0;
     }
-    char buf[8];
+    char buf[16];
     return fail(r, r->line, "%s after the closing quote of field %zu (expected ',' or the end of the line)",
                 shown(c, buf), r->count + 1);
 }

@@ -106,7 +106,7 @@ static const char *shown(const cursor *c, char buf[24])
     if (b >= 0x20 && b < 0x7f && b != '\'')
         snprintf(buf, 24, "'%c'", b);
     else
-        snprintf(buf, 24, "byte 0x%02x", (unsigned)b);
+        snprintf(buf, 24, "byte 0x%02x", (unsigned char)b);
     return buf;
 }
 
@@ -249,7 +249,7 @@ static int read_string(cursor *c, size_t *offset, size_t *len)
             return fail(c, "string never ends on its line");
         }
         if (b != '\\')
-            return fail(c, "control character 0x%02x in a string (escape it)", (unsigned)b);
+            return fail(c, "control character 0x%02x in a string (escape it)", (unsigned char)b);
         c->i++;
         int e = at(c);
         const char *plain = NULL;

@@ -429,6 +429,7 @@ static void fill_every_type(const char *db_path)
     ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn));
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
         unsigned char rec[256] = {0};
+        cr_assert_leq(vmdb_schema_record_size(s), sizeof rec);
         for (size_t f = 0; f < 13; f++)
             ASSERT_OK(vmdb_record_set_text(s, rec, f, rows[r][f]));
         ASSERT_OK(vmdb_txn_put(txn, t, rec, NULL));
@@ -523,7 +524,8 @@ Test(cli_io, export_reads_without_the_write_lock)
     ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
     vmdb_txn *txn;
     ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn));
-    unsigned char rec[64] = {0};
+    unsigned char rec[256] = {0};
+    cr_assert_leq(vmdb_schema_record_size(vmdb_table_schema(t)), sizeof rec);
     ASSERT_OK(vmdb_record_set_text(vmdb_table_schema(t), rec, 0, "2"));
     ASSERT_OK(vmdb_txn_put(txn, t, rec, NULL));
     cli_result *res = runf("export '%s' people", db_path);
