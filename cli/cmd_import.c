@@ -16,7 +16,7 @@
  * The default batch shrinks for large records so that a batch takes at
  * most a quarter of the log, which must hold a whole transaction; an
  * explicit --batch is taken as given, and a batch too large for the log
- * is an error that says so.
+ * stops the import at the row that did not fit, as a bad row would.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -68,6 +68,7 @@ typedef struct progress {
 
 typedef struct importer {
     const char *file;          /* as messages name it */
+    const char *db_path;
     const char *table_name;
     vmdb_db *db;
     vmdb_table *table;
@@ -219,14 +220,8 @@ static int commit_batch(importer *im)
     int rc = vmdb_txn_commit(im->txn);
     im->txn = NULL;
     if (rc < 0) {
-        uint64_t lost = im->in_txn;
         im->in_txn = 0;
         progress_clear(im);
-        if (rc == VMDB_EFULL)
-            return cli_error("%s: a batch of %llu rows does not fit the database's log; give "
-                             "a smaller --batch (import stopped; %llu rows imported)",
-                             im->file, (unsigned long long)lost,
-                             (unsigned long long)im->committed);
         return cli_error("%s (import stopped; %llu rows imported)", vmdb_last_error()->message,
                          (unsigned long long)im->committed);
     }
@@ -245,7 +240,13 @@ static int put_row(importer *im)
         im->txn = NULL;
         return row_error(im, "%s", vmdb_last_error()->message);
     }
-    if (vmdb_txn_put(im->txn, im->table, im->record, NULL) < 0)
+    int rc = vmdb_txn_put(im->txn, im->table, im->record, NULL);
+    if (rc == VMDB_EFULL)
+        return row_error(im, "%s:%llu: a batch of %llu rows does not fit the log of %s; give a "
+                             "smaller --batch",
+                         im->file, (unsigned long long)im->line,
+                         (unsigned long long)im->batch, im->db_path);
+    if (rc < 0)
         return row_error(im, "%s:%llu: %s", im->file, (unsigned long long)im->line,
                          vmdb_last_error()->message);
     im->in_txn++;
@@ -444,6 +445,7 @@ static int import(importer *im, const char *db_path, const char *table_name,
     /* The readers say "stdin" for "-"; so must the importer's messages. */
     im->file = im->csv ? csv_name(im->csv) : jsonl_name(im->json);
 
+    im->db_path = db_path;
     if (cli_open_db(db_path, 0, &im->db) != CLI_OK ||
         cli_open_table(im->db, db_path, table_name, &im->table) != CLI_OK)
         return CLI_ERROR;

@@ -235,6 +235,41 @@ Test(cli_io, bad_row_stops_the_import_and_earlier_batches_stay)
     remove_test_dir();
 }
 
+/* A log of 1 MiB holds about 900 puts of these 1 KiB records: the
+ * default batch shrinks to fit, an explicit one that does not fit stops
+ * the import at the row that did not. */
+Test(cli_io, batch_too_large_for_the_log_stops_at_the_row_that_does_not_fit)
+{
+    char db[512];
+    snprintf(db, sizeof db, "%s", test_path("db"));
+    vmdb_db *h;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 1 << 20};
+    ASSERT_OK(vmdb_open(db, &o, &h));
+    vmdb_schema *schema;
+    ASSERT_OK(vmdb_schema_parse("id:u64 key, blob:bytes1016", &schema));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(h, "blobs", schema, &t));
+    vmdb_schema_free(schema);
+    vmdb_close(h);
+
+    static char text[65536];
+    size_t n = (size_t)snprintf(text, sizeof text, "id,blob\n");
+    for (int i = 1; i <= 3000; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%d,0x%02x\n", i, i & 0xff);
+    const char *csv = make_file("blobs.csv", text);
+    cli_result *res = runf("import '%s' blobs '%s'", db, csv);
+    ASSERT_STATUS(res, 0);
+    ASSERT_CONTAINS(res->out, "imported 3000 rows into blobs");
+    cr_assert_eq(count_records(db, "blobs"), 3000);
+
+    res = runf("import '%s' blobs '%s' --batch 3000", db, csv);
+    ASSERT_STATUS(res, 2);
+    ASSERT_CONTAINS(res->err, "blobs.csv:");
+    ASSERT_CONTAINS(res->err, ": a batch of 3000 rows does not fit the log of ");
+    ASSERT_CONTAINS(res->err, "; give a smaller --batch (import stopped; 0 rows imported");
+    remove_test_dir();
+}
+
 Test(cli_io, bad_values_name_file_line_table_and_field)
 {
     const char *db = make_db("db", "people", PEOPLE);
