@@ -128,3 +128,33 @@ int cli_parse_args(int argc, char **argv, const cli_option *options, size_t coun
     }
     return CLI_OK;
 }
+
+/* "usage: vmdb create DB TABLE SCHEMA\n..." gives "vmdb create DB TABLE
+ * SCHEMA": the one line an error message has room for. */
+static int usage_error(const cli_command *cmd, const char *what)
+{
+    const char *line = cmd->usage;
+    if (!strncmp(line, "usage: ", 7))
+        line += 7;
+    int len = (int)strcspn(line, "\n");
+    return cli_error("%s: %s; usage: %.*s", cmd->name, what, len, line);
+}
+
+bool cli_command_args(const cli_command *cmd, int argc, char **argv, const cli_option *options,
+                      size_t count, char **pos, size_t min_pos, size_t max_pos, size_t *npos,
+                      int *status)
+{
+    bool help;
+    *status = cli_parse_args(argc, argv, options, count, pos, max_pos, npos, &help);
+    if (*status != CLI_OK)
+        return false;
+    if (help) {
+        fputs(cmd->usage, stdout);
+        return false;
+    }
+    if (*npos < min_pos) {
+        *status = usage_error(cmd, "missing arguments");
+        return false;
+    }
+    return true;
+}

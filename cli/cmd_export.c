@@ -59,23 +59,17 @@ static int export_table(vmdb_table *table, enum cli_format format)
     return rc != CLI_OK ? rc : closed;
 }
 
+const cli_command cli_export_command;
+
 static int run(int argc, char **argv)
 {
     const char *format_text = "csv";
-    const cli_option options[] = {{"format", 'f', &format_text, NULL}};
+    const cli_option options[] = {CLI_FORMAT_OPTION(&format_text)};
     char *pos[2];
     size_t npos;
-    bool help;
-    if (cli_parse_args(argc, argv, options, 1, pos, 2, &npos, &help) != CLI_OK)
-        return CLI_ERROR;
-    if (help) {
-        fputs(usage, stdout);
-        return CLI_OK;
-    }
-    if (npos != 2) {
-        fputs(usage, stderr);
-        return CLI_ERROR;
-    }
+    int status;
+    if (!cli_command_args(&cli_export_command, argc, argv, options, 1, pos, 2, 2, &npos, &status))
+        return status;
     enum cli_format format;
     if (cli_parse_format(format_text, &format) != CLI_OK)
         return CLI_ERROR;

@@ -173,9 +173,9 @@ __attribute__((format(printf, 2, 3))) static int row_error(importer *im, const c
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return cli_error("%s (import stopped; %llu rows imported, from the batches before this "
+    return cli_error("%s (import stopped; %llu row%s imported, from the batches before this "
                      "row's)",
-                     what, (unsigned long long)im->committed);
+                     what, (unsigned long long)im->committed, cli_plural(im->committed));
 }
 
 /* A value the library refused: its message starts with the field's name,
@@ -222,8 +222,8 @@ static int commit_batch(importer *im)
     if (rc < 0) {
         im->in_txn = 0;
         progress_clear(im);
-        return cli_error("%s (import stopped; %llu rows imported)", vmdb_last_error()->message,
-                         (unsigned long long)im->committed);
+        return cli_error("%s (import stopped; %llu row%s imported)", vmdb_last_error()->message,
+                         (unsigned long long)im->committed, cli_plural(im->committed));
     }
     im->committed += im->in_txn;
     im->in_txn = 0;
@@ -477,33 +477,27 @@ static int import(importer *im, const char *db_path, const char *table_name,
         return rc;
     progress_clear(im);
     printf("imported %llu row%s into %s in %.2f s\n", (unsigned long long)im->committed,
-           im->committed == 1 ? "" : "s", im->table_name, now() - im->progress.start);
+           cli_plural(im->committed), im->table_name, now() - im->progress.start);
     if (fflush(stdout) != 0)
         return cli_error("cannot write the output: %s", strerror(errno));
     return CLI_OK;
 }
 
+const cli_command cli_import_command;
+
 static int run(int argc, char **argv)
 {
     const char *format = NULL, *batch = NULL;
     const cli_option options[] = {
-        {"format", 'f', &format, NULL},
+        CLI_FORMAT_OPTION(&format),
         {"batch", 'b', &batch, NULL},
     };
     char *pos[3];
     size_t npos;
-    bool help;
-    if (cli_parse_args(argc, argv, options, sizeof options / sizeof options[0], pos, 3, &npos,
-                       &help) != CLI_OK)
-        return CLI_ERROR;
-    if (help) {
-        fputs(usage, stdout);
-        return CLI_OK;
-    }
-    if (npos != 3) {
-        fputs(usage, stderr);
-        return CLI_ERROR;
-    }
+    int status;
+    if (!cli_command_args(&cli_import_command, argc, argv, options,
+                          sizeof options / sizeof options[0], pos, 3, 3, &npos, &status))
+        return status;
     const char *file = pos[2];
     importer im = {.file = file};
     if (choose_format(format, file, &im.format) != CLI_OK)

@@ -101,6 +101,17 @@ enum cli_cell_kind cli_cell_kind_of(enum vmdb_type type)
     }
 }
 
+cli_cell cli_u64_cell(char *buf, uint64_t v)
+{
+    int n = snprintf(buf, CLI_U64_TEXT, "%llu", (unsigned long long)v);
+    return (cli_cell){buf, (size_t)n, CLI_CELL_NUMBER};
+}
+
+cli_cell cli_text_cell(const char *text)
+{
+    return (cli_cell){text, strlen(text), CLI_CELL_TEXT};
+}
+
 /* ---- text helpers ------------------------------------------------------- */
 
 /* The length of the valid UTF-8 sequence at s (n bytes available), or 0
