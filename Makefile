@@ -6,7 +6,7 @@
 #                   the install check and the README's examples (installs
 #                   what it needs)
 #   make bench      benchmarks (figures in docs/benchmarks.md); bench-map,
-#                   bench-ring and bench-engine run one each
+#                   bench-ring, bench-engine and bench-import run one each
 #   make stress     the crash harness with 5000 kill cycles
 #   make valgrind   the suite under valgrind's leak checker
 #   make install PREFIX=/usr/local
@@ -40,7 +40,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps test test-plain test-asan test-install test-readme demo bench bench-map bench-ring bench-engine stress valgrind install clean
+.PHONY: all deps test test-plain test-asan test-install test-readme demo bench bench-map bench-ring bench-engine bench-import stress valgrind install clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -144,7 +144,7 @@ $(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
-bench: bench-map bench-ring bench-engine
+bench: bench-map bench-ring bench-engine bench-import
 
 bench-map: deps $(BUILD)/bench/map_bench
 	$(BUILD)/bench/map_bench
@@ -154,6 +154,15 @@ bench-ring: deps $(BUILD)/bench/ring_bench
 
 bench-engine: deps $(BUILD)/bench/engine_bench
 	$(BUILD)/bench/engine_bench
+
+# The import benchmark times the vmdb command and, apart, the command's
+# readers, which it links from cli/.
+$(BUILD)/bench/import_bench: bench/import_bench.c cli/csv.c cli/jsonl.c $(wildcard cli/*.h) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O2 -Icli -o $@ bench/import_bench.c cli/csv.c cli/jsonl.c $(STATIC_LIB) $(LDLIBS)
+
+bench-import: deps $(BUILD)/bench/import_bench $(CLI)
+	$(BUILD)/bench/import_bench
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig
