@@ -26,6 +26,12 @@ typedef struct cli_command {
 } cli_command;
 
 extern const cli_command cli_dump_command;
+extern const cli_command cli_create_command, cli_tables_command, cli_schema_command,
+    cli_drop_command;
+extern const cli_command cli_put_command, cli_get_command, cli_del_command;
+extern const cli_command cli_stats_command, cli_check_command, cli_checkpoint_command,
+    cli_compact_command, cli_backup_command;
+extern const cli_command cli_wal_command, cli_recover_command;
 
 /* Prints "vmdb: " and the formatted message on stderr, one line, and
  * returns CLI_ERROR so a command can `return cli_error(...)`. */
@@ -37,6 +43,9 @@ int cli_library_error(void);
 
 /* True if `arg` is -h or --help. */
 bool cli_is_help(const char *arg);
+
+/* "s" unless n is 1: "1 table", "2 tables". */
+const char *cli_plural(uint64_t n);
 
 /* Parses a byte count such as "64", "4k" or "1M" into *out; false if it is
  * not one. */
@@ -53,8 +62,9 @@ void cli_hexdump(FILE *out, const char *prefix, const void *data, size_t len,
 /*
  * An option a command accepts. Options may stand before or after the
  * positional arguments (DESIGN.md, "The CLI contract"): "--name value",
- * "--name=value", "-c value" for a short name; "--" ends the options and
- * "-" alone is a positional argument (standard input or output).
+ * "--name=value", "-c value" or "-cvalue" for a short name; "--" ends the
+ * options, and "-" alone (standard input or output) and a negative number
+ * ("-5", "-0.5": a key, say) are positional arguments.
  */
 typedef struct cli_option {
     const char *name;    /* long name without the dashes: "format" */
@@ -74,12 +84,26 @@ typedef struct cli_option {
 int cli_parse_args(int argc, char **argv, const cli_option *options, size_t count,
                    char **pos, size_t max_pos, size_t *npos, bool *help);
 
+/*
+ * The start of every command: parses argv with cli_parse_args; --help
+ * prints cmd->usage on stdout; fewer than min_pos positionals is
+ * "vmdb: NAME: missing arguments; usage: <the usage's first line>". True
+ * when the command should go on; otherwise *status is what it returns
+ * (CLI_OK after --help, CLI_ERROR after a message).
+ */
+bool cli_command_args(const cli_command *cmd, int argc, char **argv, const cli_option *options,
+                      size_t count, char **pos, size_t min_pos, size_t max_pos, size_t *npos,
+                      int *status);
+
 /* ---- record output ------------------------------------------------------ */
 
 /* --format: an aligned table for people (the default), CSV with a header
  * row (RFC 4180 quoting), or JSON lines (one object per row, numbers as
  * numbers, strings escaped). */
 enum cli_format { CLI_FORMAT_TABLE, CLI_FORMAT_CSV, CLI_FORMAT_JSON };
+
+/* The --format (-f) option, for a command's options array. */
+#define CLI_FORMAT_OPTION(where) {"format", 'f', (where), NULL}
 
 /* Parses "table", "csv" or "json" (NULL gives the default, table);
  * anything else prints "vmdb: unknown format 'x' (table, csv, json)" and
@@ -96,6 +120,13 @@ typedef struct cli_cell {
     size_t len;
     enum cli_cell_kind kind;
 } cli_cell;
+
+/* Cells for values a command computes: a number written into buf (at
+ * least CLI_U64_TEXT bytes, which must outlive the cell), and a text
+ * (NUL-terminated, referenced, not copied). */
+#define CLI_U64_TEXT 24
+cli_cell cli_u64_cell(char *buf, uint64_t v);
+cli_cell cli_text_cell(const char *text);
 
 typedef struct cli_printer cli_printer;
 

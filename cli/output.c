@@ -32,6 +32,11 @@ bool cli_is_help(const char *arg)
     return !strcmp(arg, "-h") || !strcmp(arg, "--help");
 }
 
+const char *cli_plural(uint64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 bool cli_parse_size(const char *text, uint64_t *out)
 {
     if (!text || !isdigit((unsigned char)text[0]))

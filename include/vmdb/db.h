@@ -255,7 +255,8 @@ typedef struct vmdb_wal_entry {
  * to the end, in log order, then once for the damaged record that ends
  * the log, if there is one (valid false). Stops at fn's first nonzero
  * return and returns it. Reads only: works on a read-only handle, and
- * lists what recovery would replay.
+ * lists what recovery would replay. The entry's strings live as long as
+ * the database handle.
  */
 VMDB_API int vmdb_wal_foreach(vmdb_db *db, int (*fn)(void *ctx, const vmdb_wal_entry *entry),
                               void *ctx);

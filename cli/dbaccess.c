@@ -1,0 +1,43 @@
+/*
+ * cli/dbaccess.c - opening a database and a table for a command, and
+ * turning the library's messages into the command's, so every command
+ * names a missing database, table or bad key the same way.
+ */
+#include "cli.h"
+
+int cli_open_db(const char *path, unsigned flags, vmdb_db **out)
+{
+    *out = NULL;
+    vmdb_db_options opts = VMDB_DB_OPTIONS_INIT;
+    opts.flags = flags;
+    /* The library's messages already name the path: "PATH: no such
+     * database", or the damaged file inside it. */
+    if (vmdb_open(path, &opts, out) < 0)
+        return cli_library_error();
+    return CLI_OK;
+}
+
+int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_table **out)
+{
+    int rc = vmdb_table_open(db, name, NULL, out);
+    if (rc == VMDB_ENOTFOUND)
+        return cli_error("%s: no table '%s'", db_path, name);
+    if (rc < 0)
+        return cli_library_error();
+    return CLI_OK;
+}
+
+int cli_table_error(const char *table)
+{
+    return cli_error("%s.%s", table, vmdb_last_error()->message);
+}
+
+int cli_key_from_text(vmdb_table *table, const char *text, void *record, const void **key,
+                      size_t *key_len)
+{
+    const vmdb_schema *schema = vmdb_table_schema(table);
+    if (vmdb_record_set_text(schema, record, vmdb_schema_key(schema), text) < 0)
+        return cli_table_error(vmdb_table_name(table));
+    vmdb_record_key(schema, record, key, key_len);
+    return CLI_OK;
+}
