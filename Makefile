@@ -24,6 +24,9 @@ BASE_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -pthread
 CFLAGS       ?= -O2 -g
 LIB_CFLAGS   := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 LDLIBS       := -lxxhash -pthread
+# The command's own libraries: libm for the SQL's float arithmetic,
+# libedit (BSD licence) for the shell's line editing and history.
+CLI_LDLIBS   := -ledit -lm
 
 ENGINE_SRC   := $(wildcard engine/*.c)
 CLI_SRC      := $(wildcard cli/*.c)
@@ -38,7 +41,7 @@ STATIC_LIB   := $(BUILD)/libvmdb.a
 SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 
 # Debian packages the build, the tests and the benchmarks need.
-DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
+DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev libedit-dev valgrind
 
 .PHONY: all deps test test-plain test-asan test-install test-readme demo bench bench-map bench-ring bench-engine stress valgrind install clean
 
@@ -71,7 +74,7 @@ $(SHARED_LIB): $(LIB_OBJ)
 
 # The command uses the public API only: no -Iengine.
 $(CLI): $(CLI_SRC) $(wildcard cli/*.h) $(wildcard include/*.h include/vmdb/*.h) $(STATIC_LIB)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(STATIC_LIB) $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(STATIC_LIB) $(CLI_LDLIBS) $(LDLIBS)
 
 # The tests link the engine's objects directly, compiled with the os
 # layer's fault injection, so every failure path can be provoked.
@@ -89,7 +92,7 @@ $(BUILD)/$(1)/tests/%.o: tests/%.c $(HEADERS) $(wildcard tests/*.h cli/*.h)
 	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -Iengine -Icli -c $$< -o $$@
 
 $(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o)
-	$(CC) $(2) -o $$@ $$^ -lcriterion $(LDLIBS)
+	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
 endef
 
 PLAIN_FLAGS := -O2 -g

@@ -147,6 +147,9 @@ static int arith_fail(enum sql_op op, const sql_value *a, const sql_value *b,
     char qa[64], qb[64];
     value_quote(a, qa, sizeof qa);
     value_quote(b, qb, sizeof qb);
+    if (!what) /* by zero: the operator says which operation */
+        return sql_fail(err, 0, 0, "%s by zero: %s %s %s",
+                        op == SQL_OP_SLASH ? "division" : "modulo", qa, op_symbol(op), qb);
     return sql_fail(err, 0, 0, "%s in %s: %s %s %s", what, op_name(op), qa, op_symbol(op), qb);
 }
 
@@ -175,8 +178,7 @@ int sql_arith(enum sql_op op, const sql_value *a, const sql_value *b, sql_value 
         case SQL_OP_SLASH:
         case SQL_OP_PERCENT:
             if (y == 0)
-                return arith_fail(op, a, b, op == SQL_OP_SLASH ? "division by zero"
-                                                               : "modulo by zero", err);
+                return arith_fail(op, a, b, NULL, err);
             r = op == SQL_OP_SLASH ? x / y : x % y;
             break;
         default:
@@ -202,8 +204,7 @@ int sql_arith(enum sql_op op, const sql_value *a, const sql_value *b, sql_value 
     case SQL_OP_SLASH:
     case SQL_OP_PERCENT:
         if (y == 0)
-            return arith_fail(op, a, b, op == SQL_OP_SLASH ? "division by zero"
-                                                           : "modulo by zero", err);
+            return arith_fail(op, a, b, NULL, err);
         r = op == SQL_OP_SLASH ? x / y : fmod(x, y);
         break;
     default:

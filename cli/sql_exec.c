@@ -390,13 +390,11 @@ static int accumulate(accumulator *acc, const sql_expr *agg, const sql_row *row,
     switch (agg->agg) {
     case SQL_AGG_SUM:
     case SQL_AGG_AVG:
+        /* 128 bits hold the sum of 2^63 values of 64 bits: only the
+         * result is checked, so a sum that dips out of range and comes
+         * back is not an overflow. */
         if (v.type == SQL_T_INT) {
             acc->isum += v.i;
-            if (agg->agg == SQL_AGG_SUM && (acc->isum < SQL_INT_MIN || acc->isum > SQL_INT_MAX)) {
-                char text[256];
-                sql_expr_format(agg, text, sizeof text);
-                return sql_fail(err, agg->line, agg->col, "integer overflow in %s", text);
-            }
         } else {
             acc->fsum += v.f;
         }
@@ -475,10 +473,16 @@ static sql_value *final_values(grouper *g, const group *gr, sql_error *err)
             break;
         case SQL_AGG_SUM:
             v->type = agg->type;
-            if (v->type == SQL_T_INT)
-                v->i = acc->isum;
-            else
+            if (v->type == SQL_T_FLOAT) {
                 v->f = acc->fsum;
+            } else if (acc->isum < SQL_INT_MIN || acc->isum > SQL_INT_MAX) {
+                char text[256];
+                sql_expr_format(agg, text, sizeof text);
+                sql_fail(err, agg->line, agg->col, "integer overflow in %s", text);
+                return NULL;
+            } else {
+                v->i = acc->isum;
+            }
             break;
         case SQL_AGG_AVG:
             v->type = SQL_T_FLOAT;

@@ -540,7 +540,10 @@ static int plan_outputs(sql_plan *pl, const bind_ctx *cx, sql_error *err)
             if (bind(pl, it->expr, cx, err) < 0)
                 return -1;
             pl->out_exprs[pl->out_count] = it->expr;
-            pl->out_names[pl->out_count] = it->alias ? it->alias : it->label;
+            /* A field is headed by its name, however it was written. */
+            pl->out_names[pl->out_count] = it->alias                          ? it->alias
+                                           : it->expr->kind == SQL_E_COLUMN ? it->expr->name
+                                                                            : it->label;
             pl->out_types[pl->out_count++] = it->expr->type;
             continue;
         }
