@@ -6,7 +6,7 @@
 #                   the install check and the README's examples (installs
 #                   what it needs)
 #   make bench      benchmarks (figures in docs/benchmarks.md); bench-map,
-#                   bench-ring and bench-engine run one each
+#                   bench-ring, bench-engine and bench-query run one each
 #   make stress     the crash harness with 5000 kill cycles
 #   make valgrind   the suite under valgrind's leak checker
 #   make install PREFIX=/usr/local
@@ -24,9 +24,9 @@ BASE_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -pthread
 CFLAGS       ?= -O2 -g
 LIB_CFLAGS   := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 LDLIBS       := -lxxhash -pthread
-# The command's own libraries: libm for the SQL's float arithmetic,
-# libedit (BSD licence) for the shell's line editing and history.
-CLI_LDLIBS   := -ledit -lm
+# The command's own: libm for the SQL's float arithmetic. (The shell
+# loads libedit for line editing with dlopen, only at a terminal.)
+CLI_LDLIBS   := -lm
 
 ENGINE_SRC   := $(wildcard engine/*.c)
 CLI_SRC      := $(wildcard cli/*.c)
@@ -41,9 +41,9 @@ STATIC_LIB   := $(BUILD)/libvmdb.a
 SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 
 # Debian packages the build, the tests and the benchmarks need.
-DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev libedit-dev valgrind
+DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps test test-plain test-asan test-install test-readme demo bench bench-map bench-ring bench-engine stress valgrind install clean
+.PHONY: all deps test test-plain test-asan test-install test-readme demo bench bench-map bench-ring bench-engine bench-query stress valgrind install clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -147,7 +147,7 @@ $(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
-bench: bench-map bench-ring bench-engine
+bench: bench-map bench-ring bench-engine bench-query
 
 bench-map: deps $(BUILD)/bench/map_bench
 	$(BUILD)/bench/map_bench
@@ -157,6 +157,10 @@ bench-ring: deps $(BUILD)/bench/ring_bench
 
 bench-engine: deps $(BUILD)/bench/engine_bench
 	$(BUILD)/bench/engine_bench
+
+# Times the built command as a process, so it needs build/vmdb too.
+bench-query: deps $(BUILD)/bench/query_bench $(CLI)
+	$(BUILD)/bench/query_bench
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -261,6 +261,12 @@ struct sql_expr {
     enum sql_load load;
     size_t agg_slot;      /* aggregate: its accumulator */
     int escape;           /* LIKE's escape byte, or -1 */
+    /* An integer field compared with constants (col op K, col BETWEEN K1
+     * AND K2): true iff the field's value is in [lo, hi], or outside it
+     * when negate; .a is the field. The scan's common case, evaluated
+     * without building values. */
+    bool fast_range;
+    sql_int lo, hi;
 };
 
 enum sql_stmt_kind { SQL_SELECT, SQL_INSERT, SQL_UPDATE, SQL_DELETE };
@@ -353,6 +359,25 @@ int sql_eval(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *e
 /* The same for a bool expression, without building a value: the WHERE of
  * a scan runs through here for every record. */
 int sql_eval_bool(const sql_expr *e, const sql_row *row, bool *out, sql_error *err);
+
+/* The fast range test of a node marked fast_range, inline so that a
+ * scan's loop pays no call for it. */
+static inline bool sql_range_holds(const sql_expr *e, const unsigned char *record)
+{
+    const unsigned char *at = record + e->a->offset;
+    sql_int v;
+    switch (e->a->load) {
+    case SQL_LOAD_U8: v = *at; break;
+    case SQL_LOAD_I8: v = (int8_t)*at; break;
+    case SQL_LOAD_U16: { uint16_t x; __builtin_memcpy(&x, at, 2); v = x; break; }
+    case SQL_LOAD_I16: { int16_t x; __builtin_memcpy(&x, at, 2); v = x; break; }
+    case SQL_LOAD_U32: { uint32_t x; __builtin_memcpy(&x, at, 4); v = x; break; }
+    case SQL_LOAD_I32: { int32_t x; __builtin_memcpy(&x, at, 4); v = x; break; }
+    case SQL_LOAD_U64: { uint64_t x; __builtin_memcpy(&x, at, 8); v = x; break; }
+    default: { int64_t x; __builtin_memcpy(&x, at, 8); v = x; break; }
+    }
+    return (v >= e->lo && v <= e->hi) != e->negate;
+}
 
 /* ---- plan and execution ------------------------------------------------- */
 

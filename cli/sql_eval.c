@@ -463,10 +463,53 @@ int sql_eval(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *e
     }
 }
 
-int sql_eval_bool(const sql_expr *e, const sql_row *row, bool *out, sql_error *err)
+static int eval_compare(const sql_expr *e, const sql_row *row, bool *out, sql_error *err)
+{
+    sql_value a, b;
+    bool unordered;
+    if (sql_eval(e->a, row, &a, err) < 0 || sql_eval(e->b, row, &b, err) < 0)
+        return -1;
+    int cmp = sql_compare(&a, &b, &unordered);
+    *out = compare_holds(e->op, cmp, unordered);
+    return 0;
+}
+
+static int eval_between(const sql_expr *e, const sql_row *row, bool *out, sql_error *err)
 {
     sql_value a, b, c;
+    if (sql_eval(e->a, row, &a, err) < 0 || sql_eval(e->b, row, &b, err) < 0 ||
+        sql_eval(e->c, row, &c, err) < 0)
+        return -1;
+    bool lo_un, hi_un;
+    int lo = sql_compare(&a, &b, &lo_un), hi = sql_compare(&a, &c, &hi_un);
+    bool inside = !lo_un && !hi_un && lo >= 0 && hi <= 0;
+    *out = inside != e->negate;
+    return 0;
+}
+
+static int eval_in(const sql_expr *e, const sql_row *row, bool *out, sql_error *err)
+{
+    sql_value a, b;
     bool unordered;
+    if (sql_eval(e->a, row, &a, err) < 0)
+        return -1;
+    bool found = false;
+    for (size_t i = 0; i < e->count && !found; i++) {
+        if (sql_eval(e->list[i], row, &b, err) < 0)
+            return -1;
+        found = sql_compare(&a, &b, &unordered) == 0 && !unordered;
+    }
+    *out = found != e->negate;
+    return 0;
+}
+
+int sql_eval_bool(const sql_expr *e, const sql_row *row, bool *out, sql_error *err)
+{
+    if (e->fast_range) {
+        *out = sql_range_holds(e, row->record);
+        return 0;
+    }
+    sql_value a, b;
     switch (e->kind) {
     case SQL_E_AND:
         if (sql_eval_bool(e->a, row, out, err) < 0)
@@ -481,40 +524,17 @@ int sql_eval_bool(const sql_expr *e, const sql_row *row, bool *out, sql_error *e
             return -1;
         *out = !*out;
         return 0;
-    case SQL_E_COMPARE: {
-        if (sql_eval(e->a, row, &a, err) < 0 || sql_eval(e->b, row, &b, err) < 0)
-            return -1;
-        int cmp = sql_compare(&a, &b, &unordered);
-        *out = compare_holds(e->op, cmp, unordered);
-        return 0;
-    }
+    case SQL_E_COMPARE:
+        return eval_compare(e, row, out, err);
+    case SQL_E_BETWEEN:
+        return eval_between(e, row, out, err);
+    case SQL_E_IN:
+        return eval_in(e, row, out, err);
     case SQL_E_LIKE:
         if (sql_eval(e->a, row, &a, err) < 0 || sql_eval(e->b, row, &b, err) < 0)
             return -1;
         *out = sql_like(a.s.ptr, a.s.len, b.s.ptr, b.s.len, e->escape) != e->negate;
         return 0;
-    case SQL_E_IN: {
-        if (sql_eval(e->a, row, &a, err) < 0)
-            return -1;
-        bool found = false;
-        for (size_t i = 0; i < e->count && !found; i++) {
-            if (sql_eval(e->list[i], row, &b, err) < 0)
-                return -1;
-            found = sql_compare(&a, &b, &unordered) == 0 && !unordered;
-        }
-        *out = found != e->negate;
-        return 0;
-    }
-    case SQL_E_BETWEEN: {
-        if (sql_eval(e->a, row, &a, err) < 0 || sql_eval(e->b, row, &b, err) < 0 ||
-            sql_eval(e->c, row, &c, err) < 0)
-            return -1;
-        bool lo_un, hi_un;
-        int lo = sql_compare(&a, &b, &lo_un), hi = sql_compare(&a, &c, &hi_un);
-        bool inside = !lo_un && !hi_un && lo >= 0 && hi <= 0;
-        *out = inside != e->negate;
-        return 0;
-    }
     default:
         if (sql_eval(e, row, &a, err) < 0)
             return -1;

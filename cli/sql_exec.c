@@ -40,9 +40,20 @@ static int library_error(sql_error *err)
  * to stop, -1 on error. */
 typedef int (*visit_fn)(void *ctx, uint64_t rid, const unsigned char *record, sql_error *err);
 
+/* The WHERE on one record, then fn if it matches: 0 to go on, 1 to stop,
+ * -1 on error. */
+static int visit_one(sql_plan *pl, uint64_t rid, const unsigned char *record, visit_fn fn,
+                     void *ctx, sql_error *err)
+{
+    bool match = true;
+    sql_row row = {.record = record};
+    if (pl->stmt->where && sql_eval_bool(pl->stmt->where, &row, &match, err) < 0)
+        return -1;
+    return match ? fn(ctx, rid, record, err) : 0;
+}
+
 static int visit_keys(sql_plan *pl, unsigned char *buf, visit_fn fn, void *ctx, sql_error *err)
 {
-    const sql_expr *where = pl->stmt->where;
     for (size_t i = 0; i < pl->key_count; i++) {
         uint64_t rid;
         int rc = vmdb_get(pl->table, pl->keys[i].bytes, pl->keys[i].len, buf, &rid);
@@ -50,57 +61,69 @@ static int visit_keys(sql_plan *pl, unsigned char *buf, visit_fn fn, void *ctx, 
             continue;
         if (rc < 0)
             return library_error(err);
-        bool match = true;
-        sql_row row = {.record = buf};
-        if (where && sql_eval_bool(where, &row, &match, err) < 0)
-            return -1;
-        if (match && (rc = fn(ctx, rid, buf, err)) != 0)
+        if ((rc = visit_one(pl, rid, buf, fn, ctx, err)) != 0)
             return rc < 0 ? -1 : 0;
     }
     return 0;
 }
 
+/*
+ * Every live slot in order. Runs of live slots are read in place; at a
+ * slot that is not live (a hole left by a delete, or the end of the
+ * table) a cursor started there finds the next live record, copying it,
+ * or says there is none. The cursor knows where the table ends, which
+ * saves a vmdb_table_stat: that walks every slot and the whole index to
+ * count them, costing as much as the scan itself.
+ */
 static int visit_scan(sql_plan *pl, unsigned char *buf, visit_fn fn, void *ctx, sql_error *err)
 {
     const sql_expr *where = pl->stmt->where;
-    vmdb_table_info info;
-    if (vmdb_table_stat(pl->table, &info) < 0)
-        return library_error(err);
     size_t size = pl->record_size;
-    for (uint64_t rid = 0; rid < info.high_water; rid++) {
-        for (;;) {
-            const void *ptr;
-            uint64_t seq;
-            int rc = vmdb_get_ptr(pl->table, rid, &ptr, &seq);
+    uint64_t rid = 0;
+    for (;; rid++) {
+        const void *ptr;
+        uint64_t seq;
+        int rc = vmdb_get_ptr(pl->table, rid, &ptr, &seq);
+        if (rc == VMDB_ENOTFOUND) {
+            vmdb_cursor cursor = {.table = pl->table, .next_rid = rid};
+            rc = vmdb_cursor_next(&cursor, &rid, buf);
             if (rc == VMDB_ENOTFOUND)
-                break;
+                return 0;
             if (rc < 0)
                 return library_error(err);
-            bool match = true;
-            if (where) {
-                sql_row row = {.record = ptr};
-                if (sql_eval_bool(where, &row, &match, err) < 0) {
-                    /* An overflow found in a torn read is no overflow. */
-                    if (!vmdb_read_valid(pl->table, rid, seq))
-                        continue;
-                    return -1;
-                }
-            }
-            if (!match) {
-                if (!vmdb_read_valid(pl->table, rid, seq))
-                    continue;
-                break;
-            }
-            memcpy(buf, ptr, size);
-            if (!vmdb_read_valid(pl->table, rid, seq))
-                continue;
-            rc = fn(ctx, rid, buf, err);
-            if (rc != 0)
+            if ((rc = visit_one(pl, rid, buf, fn, ctx, err)) != 0)
                 return rc < 0 ? -1 : 0;
-            break;
+            continue;
         }
+        if (rc < 0)
+            return library_error(err);
+        bool match = true;
+        if (where && where->fast_range) {
+            match = sql_range_holds(where, ptr);
+        } else if (where) {
+            sql_row row = {.record = ptr};
+            if (sql_eval_bool(where, &row, &match, err) < 0) {
+                /* An overflow found in a torn read is no overflow. */
+                if (!vmdb_read_valid(pl->table, rid, seq)) {
+                    rid--;
+                    continue;
+                }
+                return -1;
+            }
+        }
+        if (!match) {
+            if (!vmdb_read_valid(pl->table, rid, seq))
+                rid--; /* a writer moved it: read it again */
+            continue;
+        }
+        memcpy(buf, ptr, size);
+        if (!vmdb_read_valid(pl->table, rid, seq)) {
+            rid--;
+            continue;
+        }
+        if ((rc = fn(ctx, rid, buf, err)) != 0)
+            return rc < 0 ? -1 : 0;
     }
-    return 0;
 }
 
 /* Calls fn for every record the plan's WHERE selects. */

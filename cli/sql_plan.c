@@ -328,6 +328,86 @@ static bool is_constant(const sql_expr *e)
     return true;
 }
 
+/* ---- the WHERE made fast ------------------------------------------------ */
+
+static bool is_int_column(const sql_expr *e)
+{
+    return e->kind == SQL_E_COLUMN && e->type == SQL_T_INT;
+}
+
+static bool is_int_literal(const sql_expr *e)
+{
+    return e->kind == SQL_E_LITERAL && e->value.type == SQL_T_INT;
+}
+
+/* Marks `int field op constant` and `int field BETWEEN constants` for the
+ * evaluator's range test: [lo, hi] in 128 bits, where K-1 and K+1 cannot
+ * overflow. The field is put on the left. */
+static void mark_fast(sql_expr *e)
+{
+    const sql_int below_all = SQL_INT_MIN - 1, above_all = SQL_INT_MAX + 1;
+    if (e->kind == SQL_E_BETWEEN && is_int_column(e->a) && is_int_literal(e->b) &&
+        is_int_literal(e->c)) {
+        e->lo = e->b->value.i;
+        e->hi = e->c->value.i;
+        e->fast_range = true;
+        return;
+    }
+    if (e->kind != SQL_E_COMPARE)
+        return;
+    if (is_int_literal(e->a) && is_int_column(e->b)) {
+        sql_expr *t = e->a;
+        e->a = e->b;
+        e->b = t;
+        e->op = e->op == SQL_OP_LT ? SQL_OP_GT : e->op == SQL_OP_GT ? SQL_OP_LT
+                : e->op == SQL_OP_LE ? SQL_OP_GE : e->op == SQL_OP_GE ? SQL_OP_LE : e->op;
+    }
+    if (!is_int_column(e->a) || !is_int_literal(e->b))
+        return;
+    sql_int k = e->b->value.i;
+    e->lo = below_all;
+    e->hi = above_all;
+    switch (e->op) {
+    case SQL_OP_EQ: e->lo = e->hi = k; break;
+    case SQL_OP_NE: e->lo = e->hi = k; e->negate = true; break;
+    case SQL_OP_LT: e->hi = k - 1; break;
+    case SQL_OP_LE: e->hi = k; break;
+    case SQL_OP_GT: e->lo = k + 1; break;
+    case SQL_OP_GE: e->lo = k; break;
+    default: return;
+    }
+    e->fast_range = true;
+}
+
+/*
+ * Replaces each constant part of the WHERE by its value, once, rather
+ * than once per record (a part whose evaluation fails, 1/0, is left to
+ * fail when it runs), then marks what the range test can answer.
+ */
+static void optimize(sql_expr *e)
+{
+    if (!e)
+        return;
+    if (e->kind != SQL_E_LITERAL && is_constant(e)) {
+        sql_value v;
+        sql_error ignored;
+        sql_row none = {0};
+        if (sql_eval(e, &none, &v, &ignored) == 0) {
+            e->kind = SQL_E_LITERAL;
+            e->value = v;
+            e->a = e->b = e->c = NULL;
+            e->count = 0;
+            return;
+        }
+    }
+    optimize(e->a);
+    optimize(e->b);
+    optimize(e->c);
+    for (size_t i = 0; i < e->count; i++)
+        optimize(e->list[i]);
+    mark_fast(e);
+}
+
 /* In a grouped query a field outside an aggregate has one value per group
  * only if the group is made by it. */
 static int check_grouped(const sql_plan *pl, const sql_expr *e, sql_error *err)
@@ -621,6 +701,7 @@ static int plan_select(sql_plan *pl, sql_error *err)
         if (st->where->type != SQL_T_BOOL)
             return sql_fail(err, st->where->line, st->where->col,
                             "WHERE needs a bool, not %s", sql_type_name(st->where->type));
+        optimize(st->where);
     }
     bind_ctx gcx = {.columns = true, .no_aggs = "GROUP BY"};
     for (size_t i = 0; i < st->group_count; i++) {
@@ -715,6 +796,7 @@ static int plan_where(sql_plan *pl, sql_error *err)
     if (w->type != SQL_T_BOOL)
         return sql_fail(err, w->line, w->col, "WHERE needs a bool, not %s",
                         sql_type_name(w->type));
+    optimize(w);
     return choose_access(pl, err);
 }
 
