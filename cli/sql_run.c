@@ -14,7 +14,8 @@
 typedef struct print_ctx {
     enum cli_format format;
     FILE *out;
-    cli_printer *printer;
+    cli_printer *printer; /* opened at the first row */
+    const char *const *names;
     size_t columns;
     cli_cell *cells;
     char **bufs;     /* a text buffer per column */
@@ -35,12 +36,18 @@ static int print_columns(void *ctx, size_t count, const char *const *names,
         pc->failed = true;
         return cli_error("out of memory");
     }
-    pc->printer = cli_printer_open(pc->format, pc->out, count, names);
-    if (!pc->printer) {
-        pc->failed = true;
-        return CLI_ERROR;
-    }
+    pc->names = names;
     return 0;
+}
+
+/* The printer is opened when there is something to print, so that a
+ * statement that fails before its first row prints no header. */
+static bool open_printer(print_ctx *pc)
+{
+    if (!pc->printer && !(pc->printer = cli_printer_open(pc->format, pc->out, pc->columns,
+                                                         pc->names)))
+        pc->failed = true;
+    return pc->printer != NULL;
 }
 
 static enum cli_cell_kind kind_of(enum sql_type t)
@@ -59,6 +66,8 @@ static enum cli_cell_kind kind_of(enum sql_type t)
 static int print_row(void *ctx, const sql_value *cells)
 {
     print_ctx *pc = ctx;
+    if (!open_printer(pc))
+        return CLI_ERROR;
     for (size_t i = 0; i < pc->columns; i++) {
         size_t need = sql_value_text_cap(&cells[i]);
         if (need > pc->caps[i]) {
@@ -88,6 +97,9 @@ static int execute(sql_plan *plan, const sql_stmt *stmt, enum cli_format format,
     sql_sink sink = {print_columns, print_row, &pc};
     uint64_t rows, changed;
     int rc = sql_execute(plan, &sink, &rows, &changed, err);
+    /* No row: the header alone says which columns there would be. */
+    if (rc == 0 && stmt->kind == SQL_SELECT && !pc.failed)
+        open_printer(&pc);
     if (pc.printer && cli_printer_close(pc.printer) != CLI_OK)
         pc.failed = true;
     for (size_t i = 0; pc.bufs && i < pc.columns; i++)
