@@ -238,6 +238,14 @@ enum sql_load {
     SQL_LOAD_F32, SQL_LOAD_F64, SQL_LOAD_BOOL, SQL_LOAD_STR, SQL_LOAD_BYTES,
 };
 
+enum sql_like_form {
+    SQL_LIKE_GENERAL, /* sql_like() */
+    SQL_LIKE_EXACT,   /* 'abc' */
+    SQL_LIKE_PREFIX,  /* 'abc%' */
+    SQL_LIKE_SUFFIX,  /* '%abc' */
+    SQL_LIKE_CONTAINS /* '%abc%' */
+};
+
 typedef struct sql_expr sql_expr;
 struct sql_expr {
     enum sql_expr_kind kind;
@@ -267,6 +275,11 @@ struct sql_expr {
      * without building values. */
     bool fast_range;
     sql_int lo, hi;
+    /* LIKE with a constant pattern whose only wildcards are '%' at its
+     * ends: matched with memcmp on like_lit (like_len bytes). */
+    enum sql_like_form like_form;
+    const char *like_lit;
+    size_t like_len;
 };
 
 enum sql_stmt_kind { SQL_SELECT, SQL_INSERT, SQL_UPDATE, SQL_DELETE };

@@ -376,6 +376,32 @@ bool sql_like(const char *text, size_t tlen, const char *pat, size_t plen, int e
     return pi == plen;
 }
 
+/* LIKE for a pattern the planner reduced to a literal and its ends. */
+static bool like_form_holds(const sql_expr *e, const char *text, size_t len)
+{
+    const char *lit = e->like_lit;
+    size_t n = e->like_len;
+    switch (e->like_form) {
+    case SQL_LIKE_EXACT:
+        return len == n && !memcmp(text, lit, n);
+    case SQL_LIKE_PREFIX:
+        return len >= n && !memcmp(text, lit, n);
+    case SQL_LIKE_SUFFIX:
+        return len >= n && !memcmp(text + len - n, lit, n);
+    default:
+        if (n == 0)
+            return true;
+        for (const char *p = text, *end = text + len; (size_t)(end - p) >= n; p++) {
+            p = memchr(p, lit[0], (size_t)(end - p) - n + 1);
+            if (!p)
+                return false;
+            if (!memcmp(p, lit, n))
+                return true;
+        }
+        return false;
+    }
+}
+
 /* ---- evaluation --------------------------------------------------------- */
 
 static void load_column(const sql_expr *e, const unsigned char *rec, sql_value *out)
@@ -531,7 +557,13 @@ int sql_eval_bool(const sql_expr *e, const sql_row *row, bool *out, sql_error *e
     case SQL_E_IN:
         return eval_in(e, row, out, err);
     case SQL_E_LIKE:
-        if (sql_eval(e->a, row, &a, err) < 0 || sql_eval(e->b, row, &b, err) < 0)
+        if (sql_eval(e->a, row, &a, err) < 0)
+            return -1;
+        if (e->like_form != SQL_LIKE_GENERAL) {
+            *out = like_form_holds(e, a.s.ptr, a.s.len) != e->negate;
+            return 0;
+        }
+        if (sql_eval(e->b, row, &b, err) < 0)
             return -1;
         *out = sql_like(a.s.ptr, a.s.len, b.s.ptr, b.s.len, e->escape) != e->negate;
         return 0;

@@ -343,9 +343,37 @@ static bool is_int_literal(const sql_expr *e)
 /* Marks `int field op constant` and `int field BETWEEN constants` for the
  * evaluator's range test: [lo, hi] in 128 bits, where K-1 and K+1 cannot
  * overflow. The field is put on the left. */
+/* LIKE 'abc', 'abc%', '%abc' or '%abc%' (any number of '%' at the
+ * ends, none of '%', '_' or the escape character between): a literal and
+ * where it must stand, which memcmp answers. */
+static void mark_like(sql_expr *e)
+{
+    if (e->b->kind != SQL_E_LITERAL || e->b->value.type != SQL_T_TEXT)
+        return;
+    const char *p = e->b->value.s.ptr;
+    size_t len = e->b->value.s.len, lead = 0, trail = 0;
+    while (lead < len && p[lead] == '%')
+        lead++;
+    while (trail < len - lead && p[len - 1 - trail] == '%')
+        trail++;
+    for (size_t i = lead; i < len - trail; i++)
+        if (p[i] == '%' || p[i] == '_' || (e->escape >= 0 && (unsigned char)p[i] == e->escape))
+            return;
+    e->like_lit = p + lead;
+    e->like_len = len - lead - trail;
+    e->like_form = lead && trail ? SQL_LIKE_CONTAINS
+                   : lead        ? SQL_LIKE_SUFFIX
+                   : trail       ? SQL_LIKE_PREFIX
+                                 : SQL_LIKE_EXACT;
+}
+
 static void mark_fast(sql_expr *e)
 {
     const sql_int below_all = SQL_INT_MIN - 1, above_all = SQL_INT_MAX + 1;
+    if (e->kind == SQL_E_LIKE) {
+        mark_like(e);
+        return;
+    }
     if (e->kind == SQL_E_BETWEEN && is_int_column(e->a) && is_int_literal(e->b) &&
         is_int_literal(e->c)) {
         e->lo = e->b->value.i;

@@ -1012,6 +1012,44 @@ Test(sql_exec, string_keys_use_the_index)
     remove_test_dir();
 }
 
+Test(sql_exec, like_shortcuts_agree_with_the_general_matcher)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE};
+    ASSERT_OK(vmdb_open(test_path("db"), &o, &db));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("n:u32 key, w:str8", &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "words", s, &t));
+    vmdb_schema_free(s);
+    static const char *const words[] = {"", "a", "ab", "abc", "cab", "abab", "b%c", "a_c",
+                                        "%", "xabcx", "aaaa"};
+    size_t nwords = sizeof words / sizeof words[0];
+    for (size_t i = 0; i < nwords; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "INSERT INTO words VALUES (%zu, '%s')", i, words[i]);
+        cr_assert_eq(run(db, text).rc, 0, "%s", text);
+    }
+    static const char *const patterns[] = {"", "a", "ab", "a%", "%b", "%ab%", "%%ab%%", "%",
+                                           "%%", "abc", "%abc", "abc%", "a%c", "_b%", "b!%c",
+                                           "%!_%", "aaa%", "%aaa", "%aa%"};
+    for (size_t p = 0; p < sizeof patterns / sizeof patterns[0]; p++) {
+        for (int negate = 0; negate < 2; negate++) {
+            char text[128], want[512] = "n\n";
+            snprintf(text, sizeof text, "SELECT n FROM words WHERE w %sLIKE '%s' ESCAPE '!'",
+                     negate ? "NOT " : "", patterns[p]);
+            for (size_t i = 0; i < nwords; i++) {
+                const char *pat = patterns[p];
+                if (sql_like(words[i], strlen(words[i]), pat, strlen(pat), '!') != negate)
+                    snprintf(want + strlen(want), sizeof want - strlen(want), "%zu\n", i);
+            }
+            EXPECT_ROWS(db, text, want);
+        }
+    }
+    vmdb_close(db);
+    remove_test_dir();
+}
+
 /* The sink may stop a statement: its return comes back. */
 static int stop_after_one(void *ctx, const sql_value *cells)
 {
