@@ -325,10 +325,10 @@ static int read_terminal(shell *sh)
         rc = handle_line(sh, line);
         free(line);
     }
-    if (ed.lib) {
+    /* Not dlclose: libedit's readline keeps its editor in static memory,
+     * and the process ends here anyway. */
+    if (ed.lib)
         ed.clear_history();
-        dlclose(ed.lib);
-    }
     return rc;
 }
 

@@ -105,6 +105,7 @@ static int visit_scan(sql_plan *pl, unsigned char *buf, visit_fn fn, void *ctx, 
             if (sql_eval_bool(where, &row, &match, err) < 0) {
                 /* An overflow found in a torn read is no overflow. */
                 if (!vmdb_read_valid(pl->table, rid, seq)) {
+                    memset(err, 0, sizeof *err);
                     rid--;
                     continue;
                 }

@@ -418,7 +418,7 @@ static void optimize(sql_expr *e)
         return;
     if (e->kind != SQL_E_LITERAL && is_constant(e)) {
         sql_value v;
-        sql_error ignored;
+        sql_error ignored = {0};
         sql_row none = {0};
         if (sql_eval(e, &none, &v, &ignored) == 0) {
             e->kind = SQL_E_LITERAL;
