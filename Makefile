@@ -6,7 +6,7 @@
 #                   the install check and the README's examples (installs
 #                   what it needs)
 #   make bench      benchmarks (figures in docs/benchmarks.md); bench-map,
-#                   bench-ring, bench-engine and bench-import run one each
+#                   bench-ring, bench-engine, bench-import and bench-query run one each
 #   make stress     the crash harness with 5000 kill cycles
 #   make valgrind   the suite under valgrind's leak checker
 #   make install PREFIX=/usr/local
@@ -24,6 +24,9 @@ BASE_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -pthread
 CFLAGS       ?= -O2 -g
 LIB_CFLAGS   := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 LDLIBS       := -lxxhash -pthread
+# The command's own: libm for the SQL's float arithmetic. (The shell
+# loads libedit for line editing with dlopen, only at a terminal.)
+CLI_LDLIBS   := -lm
 
 ENGINE_SRC   := $(wildcard engine/*.c)
 CLI_SRC      := $(wildcard cli/*.c)
@@ -40,7 +43,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps test test-plain test-asan test-install test-readme demo bench bench-map bench-ring bench-engine bench-import stress valgrind install clean
+.PHONY: all deps test test-plain test-asan test-install test-readme demo bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind install clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -71,7 +74,7 @@ $(SHARED_LIB): $(LIB_OBJ)
 
 # The command uses the public API only: no -Iengine.
 $(CLI): $(CLI_SRC) $(wildcard cli/*.h) $(wildcard include/*.h include/vmdb/*.h) $(STATIC_LIB)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(STATIC_LIB) $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(STATIC_LIB) $(CLI_LDLIBS) $(LDLIBS)
 
 # The tests link the engine's objects directly, compiled with the os
 # layer's fault injection, so every failure path can be provoked.
@@ -89,7 +92,7 @@ $(BUILD)/$(1)/tests/%.o: tests/%.c $(HEADERS) $(wildcard tests/*.h cli/*.h)
 	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -Iengine -Icli -c $$< -o $$@
 
 $(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o)
-	$(CC) $(2) -o $$@ $$^ -lcriterion $(LDLIBS)
+	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
 endef
 
 PLAIN_FLAGS := -O2 -g
@@ -144,7 +147,7 @@ $(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
-bench: bench-map bench-ring bench-engine bench-import
+bench: bench-map bench-ring bench-engine bench-import bench-query
 
 bench-map: deps $(BUILD)/bench/map_bench
 	$(BUILD)/bench/map_bench
@@ -163,6 +166,10 @@ $(BUILD)/bench/import_bench: bench/import_bench.c cli/csv.c cli/jsonl.c $(wildca
 
 bench-import: deps $(BUILD)/bench/import_bench $(CLI)
 	$(BUILD)/bench/import_bench
+
+# Times the built command as a process, so it needs build/vmdb too.
+bench-query: deps $(BUILD)/bench/query_bench $(CLI)
+	$(BUILD)/bench/query_bench
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -33,6 +33,7 @@ extern const cli_command cli_stats_command, cli_check_command, cli_checkpoint_co
     cli_compact_command, cli_backup_command;
 extern const cli_command cli_wal_command, cli_recover_command;
 extern const cli_command cli_import_command, cli_export_command;
+extern const cli_command cli_query_command, cli_shell_command;
 
 /* Prints "vmdb: " and the formatted message on stderr, one line, and
  * returns CLI_ERROR so a command can `return cli_error(...)`. */

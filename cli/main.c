@@ -9,10 +9,10 @@
 
 static const cli_command *const commands[] = {
     &cli_create_command, &cli_tables_command, &cli_schema_command, &cli_drop_command,
-    &cli_put_command,    &cli_get_command,    &cli_del_command,    &cli_import_command,
-    &cli_export_command, &cli_stats_command,  &cli_check_command,  &cli_wal_command,
-    &cli_recover_command, &cli_checkpoint_command, &cli_compact_command, &cli_backup_command,
-    &cli_dump_command,
+    &cli_put_command,    &cli_get_command,    &cli_del_command,    &cli_query_command,
+    &cli_shell_command,  &cli_import_command, &cli_export_command, &cli_stats_command,
+    &cli_check_command,  &cli_wal_command,    &cli_recover_command, &cli_checkpoint_command,
+    &cli_compact_command, &cli_backup_command, &cli_dump_command,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
