@@ -50,7 +50,8 @@ static int wal_run(int argc, char **argv)
     if (cli_parse_format(format_text, &format) != CLI_OK)
         return CLI_ERROR;
     vmdb_db *db;
-    if (cli_open_db(pos[0], VMDB_DB_READONLY, &db) != CLI_OK)
+    /* As is: the log of a writer that died is what this command is for. */
+    if (cli_open_db(pos[0], VMDB_DB_READONLY | VMDB_DB_AS_IS, &db) != CLI_OK)
         return CLI_ERROR;
     static const char *const columns[] = {"lsn",   "txn",     "kind",     "table",    "rid",
                                           "bytes", "payload", "checksum", "committed"};

@@ -12,7 +12,20 @@ int cli_open_db(const char *path, unsigned flags, vmdb_db **out)
     opts.flags = flags;
     /* The library's messages already name the path: "PATH: no such
      * database", or the damaged file inside it. */
-    if (vmdb_open(path, &opts, out) < 0)
+    int rc = vmdb_open(path, &opts, out);
+    if (rc == VMDB_ENEEDRECOVERY) {
+        /* A writer died half way through applying a transaction: finish
+         * it from the log (an open for writing does), as sqlite3 rolls a
+         * hot journal back before it reads, then read. Without write
+         * permission, the reader's refusal stands. */
+        char message[sizeof vmdb_last_error()->message];
+        snprintf(message, sizeof message, "%s", vmdb_last_error()->message);
+        opts.flags &= ~(unsigned)VMDB_DB_READONLY;
+        rc = vmdb_open(path, &opts, out);
+        if (rc < 0)
+            return cli_error("%s", message);
+    }
+    if (rc < 0)
         return cli_library_error();
     return CLI_OK;
 }

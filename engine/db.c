@@ -227,14 +227,25 @@ static int open_lock(vmdb_db *db)
             rc = vmdb__fail(VMDB_EVERSION, "%s: lock file version %u, this build reads 1", path,
                             db->lock_page->version);
     }
-    if (rc == 0 && !db->readonly &&
-        (rc = vmdb__os_open(path, VMDB__OS_RDONLY, 0, &db->lock_fd)) < 0)
+    if (rc == 0 && (rc = vmdb__os_open(path, VMDB__OS_RDONLY, 0, &db->lock_fd)) < 0)
         rc = vmdb__fail_os(rc, "%s: cannot open", path);
+    /* A reader cannot finish what a dead writer left half applied; it must
+     * not show it either. A writer holding the lock may be applying now,
+     * legitimately: only a free lock with the count up means a death. */
+    if (rc == 0 && db->readonly && !db->as_is &&
+        __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0 &&
+        vmdb__os_try_lock_file_shared(db->lock_fd) == 0)
+        rc = vmdb__fail(VMDB_ENEEDRECOVERY,
+                        "%s: a writer died while applying a transaction; open the database "
+                        "for writing once to finish it (vmdb recover %s)",
+                        db->path, db->path);
     if (rc == 0)
         db->seen_layout_epoch = db->lock_page->layout_epoch;
     free(path);
     return rc;
 }
+
+static int finish_dead_writer(vmdb_db *db);
 
 int vmdb__db_lock(vmdb_db *db)
 {
@@ -254,7 +265,8 @@ int vmdb__db_lock(vmdb_db *db)
         return rc;
     }
     uint64_t gen = __atomic_load_n(&db->lock_page->generation, __ATOMIC_ACQUIRE);
-    if (gen != db->seen_generation) {
+    bool dead_writer = __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0;
+    if (gen != db->seen_generation || dead_writer) {
         /* Another process wrote since this one last held the lock. */
         rc = vmdb__wal_adopt_salt(db->wal, db->lock_page->salt);
         for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
@@ -274,6 +286,11 @@ int vmdb__db_lock(vmdb_db *db)
             return rc;
         }
         db->seen_generation = gen;
+    }
+    if (dead_writer && (rc = finish_dead_writer(db)) < 0) {
+        vmdb__db_release_file_lock(db);
+        pthread_mutex_unlock(&db->writer);
+        return rc;
     }
     return 0;
 }
@@ -515,6 +532,40 @@ static int recover(vmdb_db *db)
          * older salt than the log's: a writer adopting that would write
          * records recovery cannot see. The log's own salt is the truth. */
         publish_generation(db);
+    if (rc == 0)
+        __atomic_store_n(&db->lock_page->applying, 0, __ATOMIC_RELEASE);
+    return rc;
+}
+
+/* With the writer lock, when the lock page says a transaction was being
+ * applied: its writer died part way (nobody else can be applying while
+ * this process holds the file lock). Its transaction is in the log, whole:
+ * replaying the log from the checkpoint finishes it, as recovery at open
+ * would, and the indexes are rebuilt for the tables it changed under
+ * them. */
+static int finish_dead_writer(vmdb_db *db)
+{
+    vmdb_recovery *rep = &db->recovery;
+    memset(rep, 0, sizeof *rep);
+    rep->first_lsn = vmdb__wal_start(db->wal);
+    struct replay r = {.db = db};
+    vmdb__wal_scan_end end;
+    vmdb__wal_scan(db->wal, rep->first_lsn, vmdb__wal_end(db->wal), gather, &r, &end);
+    if (r.error)
+        return r.error;
+    rep->discarded += r.txn_records;
+    rep->end_lsn = end.pos;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
+        rc = vmdb__table_scan_state(db->tables[i]);
+        if (rc == 0)
+            rc = index_rebuild(db->tables[i]);
+    }
+    rep->index_rebuilt = db->table_count > 0;
+    if (rc == 0)
+        rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+    if (rc == 0)
+        __atomic_store_n(&db->lock_page->applying, 0, __ATOMIC_RELEASE);
     return rc;
 }
 
@@ -544,7 +595,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         *out = NULL;
     if (!path || !out)
         return vmdb__fail(VMDB_EINVAL, "vmdb_open: path and out are required");
-    unsigned known = VMDB_DB_CREATE | VMDB_DB_READONLY | VMDB_DB_VERIFY;
+    unsigned known = VMDB_DB_CREATE | VMDB_DB_READONLY | VMDB_DB_VERIFY | VMDB_DB_AS_IS;
     if (o->flags & ~known)
         return vmdb__fail(VMDB_EINVAL, "%s: unknown open flag bits 0x%x", path, o->flags & ~known);
     if ((unsigned)o->durability > VMDB_DURABILITY_GROUP)
@@ -569,6 +620,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     pthread_cond_init(&db->group_done, NULL);
     db->lock_fd = -1;
     db->readonly = (o->flags & VMDB_DB_READONLY) != 0;
+    db->as_is = (o->flags & VMDB_DB_AS_IS) != 0;
     db->verify = (o->flags & VMDB_DB_VERIFY) != 0;
     db->durability = o->durability ? o->durability : VMDB_DURABILITY_NONE;
     rc = open_lock(db);

@@ -29,6 +29,12 @@ typedef struct vmdb__lock_page {
     /* Bumped when a table's files are replaced by new ones (compaction):
      * every handle then maps the new files (engine/layout.c). */
     uint64_t layout_epoch;
+    /* Transactions being applied to the tables right now, by the holder of
+     * the file lock. Nonzero when the lock is free means a writer died in
+     * the middle of one: the next writer finishes it from the log, and a
+     * read-only open refuses (VMDB_ENEEDRECOVERY) rather than show half of
+     * it. */
+    uint64_t applying;
 } vmdb__lock_page;
 
 /* A committed transaction waiting for the group flush (group.c). */
@@ -43,6 +49,7 @@ typedef struct vmdb__group_node {
 struct vmdb_db {
     char *path;
     bool readonly;
+    bool as_is;                 /* read-only, even after a writer's death */
     bool verify;
     bool poisoned;              /* a flush failed: no more writes */
     enum vmdb_durability durability;
@@ -148,6 +155,21 @@ void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node);
 int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node);
 int vmdb__group_drain(vmdb_db *db);
 bool vmdb__group_idle(vmdb_db *db);
+
+/* Counts a transaction being applied in the lock page, or done. */
+static inline void vmdb__db_applying(vmdb_db *db, bool begin)
+{
+    if (begin)
+        __atomic_add_fetch(&db->lock_page->applying, 1, __ATOMIC_ACQ_REL);
+    else
+        __atomic_sub_fetch(&db->lock_page->applying, 1, __ATOMIC_ACQ_REL);
+}
+
+#ifdef VMDB_FAULT_INJECTION
+/* Called after each change a transaction applies: where a test kills the
+ * writer in the middle of applying. */
+extern void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);
+#endif
 
 /* Applies a committed transaction's changes (txn.c). */
 int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn);

@@ -974,6 +974,18 @@ int vmdb__os_lock_file(int fd, bool lock)
     return rc < 0 ? -errno : 0;
 }
 
+int vmdb__os_try_lock_file_shared(int fd)
+{
+    int rc;
+    do
+        rc = flock(fd, LOCK_SH | LOCK_NB);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return -errno;
+    flock(fd, LOCK_UN);
+    return 0;
+}
+
 int vmdb__os_mkdir(const char *path)
 {
     return mkdir(path, 0755) < 0 ? -errno : 0;

@@ -81,6 +81,9 @@ int vmdb__os_random(void *dst, size_t len);
 /* Takes (exclusive) or releases an advisory lock on the whole file
  * (flock): the kernel drops it when the process dies, however it dies. */
 int vmdb__os_lock_file(int fd, bool lock);
+/* Whether nobody holds the file's exclusive lock right now: takes a shared
+ * lock without waiting and gives it back at once. 0, or -EWOULDBLOCK. */
+int vmdb__os_try_lock_file_shared(int fd);
 /* Creates directory `path` (mode 0755); -EEXIST if it is there. */
 int vmdb__os_mkdir(const char *path);
 /* Calls fn(ctx, name) for each entry of directory `path` but . and ..;

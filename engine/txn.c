@@ -634,14 +634,24 @@ int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint6
     return rc;
 }
 
+#ifdef VMDB_FAULT_INJECTION
+void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);
+#endif
+
 int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn)
 {
+    vmdb__db_applying(db, true);
     for (size_t i = 0; i < txn->count; i++) {
         struct txn_op *op = &txn->ops[i];
         int rc = vmdb__db_apply(db, op->table, op->kind, op->rid, txn->start, op->payload);
         if (rc < 0)
-            return rc;
+            return rc; /* the count stays up: the log has the rest */
+#ifdef VMDB_FAULT_INJECTION
+        if (vmdb__apply_test_hook)
+            vmdb__apply_test_hook(db, i);
+#endif
     }
+    vmdb__db_applying(db, false);
     return 0;
 }
 

@@ -51,8 +51,15 @@ enum vmdb_durability {
 
 enum vmdb_db_flag {
     VMDB_DB_CREATE = 1u << 0,   /* create the directory if it is missing */
-    VMDB_DB_READONLY = 1u << 1, /* reads only: no lock, no recovery */
+    /* Reads only: no lock, no recovery. VMDB_ENEEDRECOVERY if a writer
+     * died in the middle of applying a transaction, which only an open for
+     * writing (or any writer's next transaction) finishes. */
+    VMDB_DB_READONLY = 1u << 1,
     VMDB_DB_VERIFY = 1u << 2,   /* check each record's checksum on read */
+    /* With READONLY: open even when a writer died in the middle of
+     * applying a transaction (otherwise VMDB_ENEEDRECOVERY), to inspect
+     * the files as they are; reads may show part of that transaction. */
+    VMDB_DB_AS_IS = 1u << 3,
 };
 
 /* Options for vmdb_open(); the zero value opens an existing database with

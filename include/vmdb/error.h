@@ -57,7 +57,8 @@ extern "C" {
     X(EMPTY, -19, "nothing to read")                                           \
     X(OVERRUN, -20, "overwritten by the writer while being read")             \
     X(SCHEMA, -21, "schema mismatch or bad schema")                           \
-    X(SYNTAX, -22, "syntax error")
+    X(SYNTAX, -22, "syntax error")                                            \
+    X(NEEDRECOVERY, -23, "needs recovery: open it for writing once")
 
 enum vmdb_error_code {
     VMDB_OK = 0,
