@@ -1,7 +1,9 @@
 # vmdb - build, test, benchmark and install.
 #
 #   make            libvmdb.a and libvmdb.so in build/
-#   make demo       the demo on a small database (installs what it needs)
+#   make demo       the demo: a small database made from a CSV, queried with
+#                   the vmdb command (installs what it needs); demo-api runs
+#                   the C example of the map and buffer layers
 #   make test       the Criterion suite, then again under ASan+UBSan, then
 #                   the install check and the README's examples (installs
 #                   what it needs)
@@ -43,7 +45,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps test test-plain test-asan test-install test-readme demo bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind install clean
+.PHONY: all deps test test-plain test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind install clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -140,7 +142,10 @@ valgrind: deps $(BUILD)/plain/vmdb_tests
 $(BUILD)/demo: docs/examples/demo.c $(STATIC_LIB)
 	$(CC) $(BASE_CFLAGS) -O2 -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
-demo: deps $(BUILD)/demo
+demo: deps all
+	sh docs/examples/demo.sh
+
+demo-api: deps $(BUILD)/demo
 	$(BUILD)/demo
 
 $(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
