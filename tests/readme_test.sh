@@ -1,7 +1,8 @@
 #!/bin/sh
 # Compiles and runs every ```c block of README.md against the built static
-# library, in order, in one scratch directory: the README's examples are
-# programs that must keep working, not prose.
+# library, in order, in one scratch directory, and replays every ```console
+# block with the built command: the README's examples are programs and
+# sessions that must keep working, not prose.
 set -u
 top=$(pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmdb-readme-XXXXXX")
@@ -24,6 +25,39 @@ for src in $(ls "$work"/example*.c | sort -V); do
         failed=$((failed + 1))
         echo "FAIL README $name"
         sed 's/^/     /' "$work/$name.log"
+    fi
+done
+# Every ```console block is a shell session with the built vmdb command:
+# each "$ " line is run (in a scratch directory of its own per block) and
+# what it prints, stdout and stderr together, must be the lines that follow
+# it in the README, exactly.
+awk -v dir="$work" '
+    /^```console$/ { n++; inside = 1; cmd = 0; next }
+    /^```$/        { inside = 0; next }
+    inside && /^\$ / { cmd++; f = sprintf("%s/session%d.%03d", dir, n, cmd);
+                       print substr($0, 3) > (f ".cmd"); printf "" > (f ".want"); next }
+    inside         { print >> (f ".want") }
+' README.md
+for first in "$work"/session*.001.cmd; do
+    [ -e "$first" ] || break
+    session=${first%.001.cmd}
+    name=$(basename "$session")
+    mkdir "$session.dir"
+    ok=1
+    for cmd in $(ls "$session".*.cmd | sort); do
+        step=${cmd%.cmd}
+        (cd "$session.dir" && PATH="$top/build:$PATH" sh -c "$(cat "$cmd")") >"$step.got" 2>&1
+        if ! cmp -s "$step.want" "$step.got"; then
+            ok=0
+            echo "FAIL README $name: \$ $(cat "$cmd")"
+            diff "$step.want" "$step.got" | sed 's/^/     /'
+        fi
+    done
+    if [ $ok -eq 1 ]; then
+        passed=$((passed + 1))
+        echo "ok   README $name: $(ls "$session".*.cmd | wc -l) commands"
+    else
+        failed=$((failed + 1))
     fi
 done
 [ "$passed" -gt 0 ] || { echo "no examples found in README.md"; failed=1; }
