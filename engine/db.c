@@ -910,19 +910,20 @@ int vmdb_table_stat(vmdb_table *t, vmdb_table_info *st)
 {
     if (!t || !st)
         return vmdb__fail(VMDB_EINVAL, "vmdb_table_stat: table and info are required");
-    vmdb__index_stats is;
-    int rc = vmdb__index_stats_get(t->index, &is);
+    int rc = vmdb__layout_follow(t->db);
     if (rc < 0)
         return rc;
-    uint64_t live = 0, high = 0;
+    /* The index counts the records, so only the free tail is walked. */
+    vmdb__index_stats is;
+    rc = vmdb__index_summary(t->index, &is);
+    if (rc < 0)
+        return rc;
     uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
-    for (uint64_t rid = 0; rid < cap; rid++)
-        if (__atomic_load_n(&vmdb__table_slot(t, rid)->live, __ATOMIC_RELAXED)) {
-            live++;
-            high = rid + 1;
-        }
+    uint64_t high = cap;
+    while (high > 0 && !__atomic_load_n(&vmdb__table_slot(t, high - 1)->live, __ATOMIC_RELAXED))
+        high--;
     *st = (vmdb_table_info){
-        .records = live,
+        .records = is.count,
         .capacity = cap,
         .high_water = high,
         .file_bytes = vmdb_map_len(t->map),

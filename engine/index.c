@@ -999,10 +999,10 @@ static int reader_region(vmdb__index *ix, struct region *r)
     return rc;
 }
 
-int vmdb__index_stats_get(vmdb__index *ix, vmdb__index_stats *stats)
+int vmdb__index_summary(vmdb__index *ix, vmdb__index_stats *stats)
 {
     if (!ix || !stats)
-        return vmdb__fail(VMDB_EINVAL, "vmdb__index_stats_get: index and stats are required");
+        return vmdb__fail(VMDB_EINVAL, "vmdb__index_summary: index and stats are required");
     memset(stats, 0, sizeof *stats);
     struct region r;
     int rc = reader_region(ix, &r);
@@ -1012,6 +1012,23 @@ int vmdb__index_stats_get(vmdb__index *ix, vmdb__index_stats *stats)
     rc = vmdb__os_stat_path(ix->path, &st);
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: cannot stat", ix->path);
+    stats->count = load_relaxed(&ix->hdr->count);
+    stats->capacity = r.mask + 1;
+    stats->file_size = st.size;
+    stats->load = (double)stats->count / (double)stats->capacity;
+    stats->interrupted = is_interrupted(ix);
+    return 0;
+}
+
+int vmdb__index_stats_get(vmdb__index *ix, vmdb__index_stats *stats)
+{
+    int rc = vmdb__index_summary(ix, stats);
+    if (rc < 0)
+        return rc;
+    struct region r;
+    rc = reader_region(ix, &r);
+    if (rc < 0)
+        return rc;
     uint64_t longest = 0;
     for (uint64_t j = 0; j <= r.mask; j++) {
         if (load_relaxed(&r.slots[j].rid1) == 0)
@@ -1020,12 +1037,7 @@ int vmdb__index_stats_get(vmdb__index *ix, vmdb__index_stats *stats)
         if (probe > longest)
             longest = probe;
     }
-    stats->count = load_relaxed(&ix->hdr->count);
-    stats->capacity = r.mask + 1;
-    stats->file_size = st.size;
-    stats->load = (double)stats->count / (double)stats->capacity;
     stats->max_probe = longest;
-    stats->interrupted = is_interrupted(ix);
     return 0;
 }
 

@@ -177,6 +177,9 @@ typedef struct vmdb__index_stats {
  * call, not a hot path. */
 int vmdb__index_stats_get(vmdb__index *ix, vmdb__index_stats *stats);
 
+/* As vmdb__index_stats_get without reading the array: max_probe is 0. */
+int vmdb__index_summary(vmdb__index *ix, vmdb__index_stats *stats);
+
 /*
  * Calls fn(ctx, hash, rid) for every entry of the active array, in slot
  * order, for `vmdb check` (index against table). Stops at the first

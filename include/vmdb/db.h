@@ -147,7 +147,8 @@ VMDB_API const vmdb_schema *vmdb_table_schema(const vmdb_table *table);
 typedef struct vmdb_table_info {
     uint64_t records;      /* live records */
     uint64_t capacity;     /* slots in the file */
-    uint64_t high_water;   /* slots ever used (free ones below are reused) */
+    uint64_t high_water;   /* one past the highest live record id (free
+                              slots below it are reused first) */
     uint64_t file_bytes;   /* table file */
     uint64_t index_bytes;  /* index file */
     uint64_t index_capacity;
