@@ -816,16 +816,20 @@ Test(compact, every_other_handle_follows_the_new_files)
      * in this process, a writer and a reader in other processes. */
     vmdb_db *second = open_db(path, 0), *reader = open_db(path, VMDB_DB_READONLY);
     vmdb_table *t2 = table(second, "items"), *tr = table(reader, "items");
-    int ready[2], go[2];
+    /* Each child has a pipe of its own to wait on, so that neither can
+     * take the other's go. */
+    int ready[2], go_writer[2], go_reader[2];
     cr_assert_eq(pipe(ready), 0);
-    cr_assert_eq(pipe(go), 0);
+    cr_assert_eq(pipe(go_writer), 0);
+    cr_assert_eq(pipe(go_reader), 0);
     /* A child keeps only its ends of the pipes, so that it sees the end
-     * of `go` if this process dies before sending it. */
+     * of its pipe if this process dies before sending the go. */
     pid_t writer_pid = fork();
     if (writer_pid == 0) {
         close(ready[0]);
-        close(go[1]);
-        other_process(path, true, 50001, ready[1], go[0]);
+        close(go_writer[1]);
+        close(go_reader[1]);
+        other_process(path, true, 50001, ready[1], go_writer[0]);
     }
     char byte;
     cr_assert_eq(read(ready[0], &byte, 1), 1);
@@ -833,8 +837,9 @@ Test(compact, every_other_handle_follows_the_new_files)
     pid_t reader_pid = fork();
     if (reader_pid == 0) {
         close(ready[0]);
-        close(go[1]);
-        other_process(path, false, 50001, ready[1], go[0]);
+        close(go_writer[1]);
+        close(go_reader[1]);
+        other_process(path, false, 50001, ready[1], go_reader[0]);
     }
     cr_assert_eq(read(ready[0], &byte, 1), 1);
     cr_assert_eq(byte, 1, "the reader process opened the database");
@@ -847,11 +852,11 @@ Test(compact, every_other_handle_follows_the_new_files)
 
     /* The other writer process commits into the new file; the reader
      * process then sees that record and the old ones. */
-    cr_assert_eq(write(go[1], "w", 1), 1);
+    cr_assert_eq(write(go_writer[1], "w", 1), 1);
     int status;
     cr_assert_eq(waitpid(writer_pid, &status, 0), writer_pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer process: %d", status);
-    cr_assert_eq(write(go[1], "r", 1), 1);
+    cr_assert_eq(write(go_reader[1], "r", 1), 1);
     cr_assert_eq(waitpid(reader_pid, &status, 0), reader_pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader process: %d", status);
 
@@ -867,10 +872,9 @@ Test(compact, every_other_handle_follows_the_new_files)
     }
     for (uint64_t key = 3; key < 2000; key += 10)
         cr_assert(has_item(tr, key, 1) && has_item(t2, key, 1));
-    close(ready[0]);
-    close(ready[1]);
-    close(go[0]);
-    close(go[1]);
+    int fds[] = {ready[0], ready[1], go_writer[0], go_writer[1], go_reader[0], go_reader[1]};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        close(fds[i]);
     vmdb_close(reader);
     vmdb_close(second);
     vmdb_close(db);
