@@ -842,7 +842,7 @@ Test(db, check_reports_a_damaged_header_copy_and_a_writer_repairs_it)
 {
     for (int copy = 0; copy < 2; copy++) {
         for (int grown = 0; grown < 2; grown++) {
-            char name[16], path[600], file[640];
+            char name[32], path[600], file[640];
             snprintf(name, sizeof name, "db%d%d", copy, grown);
             snprintf(path, sizeof path, "%s", test_path(name));
             snprintf(file, sizeof file, "%s/people.vmt", path);
