@@ -1,6 +1,7 @@
 /*
- * cli/cmd_dump.c - `vmdb dump FILE [-n BYTES]`: the header and a hexdump
- * of a ring file, in the manner of the circular-buffer seed's buffer_dump.
+ * cli/cmd_dump.c - `vmdb dump FILE [-n BYTES] [--slots N]`: the header and
+ * a hexdump of a ring or table file, in the manner of the circular-buffer
+ * seed's buffer_dump.
  *
  * The file is recognised by asking each opener in turn, read-only: the
  * library, not the CLI, knows the formats, so a damaged header gets the
@@ -14,14 +15,19 @@
 
 #define DEFAULT_SLOT_BYTES 64
 #define DEFAULT_RING_BYTES 512
+#define DEFAULT_TABLE_SLOTS 16
 
 static const char usage[] =
-    "usage: vmdb dump FILE [-n BYTES]\n"
+    "usage: vmdb dump FILE [-n BYTES] [--slots N]\n"
     "\n"
-    "Prints the header of a vmdb ring file and a hexdump of its contents:\n"
-    "for a slot ring the first BYTES of every slot (default 64), for a\n"
-    "byte ring the first BYTES of the unread region (default 512).\n"
-    "-n 0 dumps everything. BYTES takes k, M and G suffixes.\n";
+    "Prints the header of a vmdb ring or table file and a hexdump of its\n"
+    "contents: for a slot ring the first BYTES of every slot (default 64),\n"
+    "for a byte ring the first BYTES of the unread region (default 512),\n"
+    "for a table file (NAME.vmt in a database) both header copies' state,\n"
+    "the schema, and for each of the first N slots (default 16) its header\n"
+    "(live, sequence counter, LSN, checksum verdict) and the first BYTES of\n"
+    "its record (default 64). -n 0 and --slots 0 dump everything. BYTES\n"
+    "takes k, M and G suffixes.\n";
 
 static void print_slot_ring(const char *path, const vmdb_slotring *ring, uint64_t limit)
 {
@@ -85,7 +91,56 @@ static void print_byte_ring(const char *path, const vmdb_ring *ring, uint64_t li
     cli_hexdump(stdout, "", vmdb_ring_pos_ptr(ring, in.tail), (size_t)n, in.tail);
 }
 
-static int dump(const char *path, bool limit_given, uint64_t limit)
+static void print_table_file(const char *path, vmdb_table_file *file, uint64_t limit,
+                             uint64_t max_slots)
+{
+    vmdb_table_file_info in;
+    vmdb_table_file_info_get(file, &in);
+    char schema[VMDB_SCHEMA_MAX_ENCODED * 2];
+    size_t schema_len;
+    if (vmdb_schema_format(in.schema, schema, sizeof schema, &schema_len) < 0)
+        snprintf(schema, sizeof schema, "(%zu bytes of text, too long to show)", schema_len);
+    uint64_t live = 0;
+    for (uint64_t rid = 0; rid < in.capacity; rid++) {
+        vmdb_slot_info s;
+        if (vmdb_table_file_slot(file, rid, &s) == 0 && s.live)
+            live++;
+    }
+    printf("=== TABLE FILE HEADER ===\n");
+    printf("file:         %s (%llu bytes)\n", path, (unsigned long long)in.file_bytes);
+    printf("magic:        %s, version %u\n", VMDB_TABLE_MAGIC, in.version);
+    printf("table:        %s (id %u)\n", in.name, in.id);
+    printf("schema:       %s\n", schema);
+    printf("record:       %zu bytes, in slots of %zu (a %zu-byte slot header first)\n",
+           in.record_size, in.slot_size, in.slot_header_bytes);
+    printf("slots:        %llu from offset %zu, %llu live\n", (unsigned long long)in.capacity,
+           in.header_bytes, (unsigned long long)live);
+    printf("header:       copy %c in use, seq %llu\n", in.copy_in_use,
+           (unsigned long long)in.header_seq);
+    for (int i = 0; i < 2; i++)
+        printf("copy %c:       %s\n", 'A' + i,
+               in.copy_status[i] == 0 ? "ok" : in.copy_problem[i]);
+    printf("=========================\n\n");
+    uint64_t per_slot = limit && limit < in.record_size ? limit : in.record_size;
+    uint64_t shown = max_slots && max_slots < in.capacity ? max_slots : in.capacity;
+    printf("Dumping %llu bytes of the record in each of the first %llu slots:\n",
+           (unsigned long long)per_slot, (unsigned long long)shown);
+    for (uint64_t rid = 0; rid < shown; rid++) {
+        vmdb_slot_info s;
+        if (vmdb_table_file_slot(file, rid, &s) != 0)
+            break;
+        printf("\nslot[%4llu] %s, seq %llu%s, lsn %llu, checksum %016llx%s\n",
+               (unsigned long long)rid, s.live ? "live" : "free", (unsigned long long)s.seq,
+               s.seq & 1 ? " (mid-write)" : "", (unsigned long long)s.lsn,
+               (unsigned long long)s.checksum,
+               !s.seq ? " (never written)" : s.checksum_ok ? " ok" : " MISMATCH");
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "slot[%4llu] ", (unsigned long long)rid);
+        cli_hexdump(stdout, prefix, s.record, (size_t)per_slot, 0);
+    }
+}
+
+static int dump(const char *path, bool limit_given, uint64_t limit, uint64_t max_slots)
 {
     vmdb_ring_options ro = {.flags = VMDB_RING_READONLY};
     vmdb_ring *ring;
@@ -107,15 +162,25 @@ static int dump(const char *path, bool limit_given, uint64_t limit)
     }
     if (rc != VMDB_EBADMAGIC)
         return cli_library_error();
-    return cli_error("%s: not a vmdb file (neither a byte ring \"%s\" nor a slot ring \"%s\")",
-                     path, VMDB_RING_MAGIC, VMDB_SLOTRING_MAGIC);
+    vmdb_table_file *table;
+    rc = vmdb_table_file_open(path, &table);
+    if (rc == 0) {
+        print_table_file(path, table, limit_given ? limit : DEFAULT_SLOT_BYTES, max_slots);
+        vmdb_table_file_close(table);
+        return CLI_OK;
+    }
+    if (rc != VMDB_EBADMAGIC)
+        return cli_library_error();
+    return cli_error("%s: not a vmdb file (not a byte ring \"%s\", a slot ring \"%s\" or a "
+                     "table \"%s\")",
+                     path, VMDB_RING_MAGIC, VMDB_SLOTRING_MAGIC, VMDB_TABLE_MAGIC);
 }
 
 static int run(int argc, char **argv)
 {
     const char *path = NULL;
     bool limit_given = false;
-    uint64_t limit = 0;
+    uint64_t limit = 0, max_slots = DEFAULT_TABLE_SLOTS;
     bool options_done = false;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -131,6 +196,11 @@ static int run(int argc, char **argv)
             if (!cli_parse_size(argv[++i], &limit))
                 return cli_error("dump: %s: '%s' is not a byte count", arg, argv[i]);
             limit_given = true;
+        } else if (!options_done && !strcmp(arg, "--slots")) {
+            if (i + 1 >= argc)
+                return cli_error("dump: --slots needs a count");
+            if (!cli_parse_size(argv[++i], &max_slots))
+                return cli_error("dump: --slots: '%s' is not a count", argv[i]);
         } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
             return cli_error("dump: unknown option '%s' (vmdb dump --help)", arg);
         } else if (!path) {
@@ -143,12 +213,12 @@ static int run(int argc, char **argv)
         fputs(usage, stderr);
         return CLI_ERROR;
     }
-    return dump(path, limit_given, limit);
+    return dump(path, limit_given, limit, max_slots);
 }
 
 const cli_command cli_dump_command = {
     .name = "dump",
-    .summary = "header and hexdump of a ring file",
+    .summary = "header and hexdump of a ring or table file",
     .usage = usage,
     .run = run,
 };

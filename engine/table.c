@@ -172,12 +172,14 @@ void vmdb__table_close(vmdb_table *t)
 static int check_copy(const char *path, const char *copy, size_t have, char which)
 {
     const struct table_header *h = (const struct table_header *)copy;
+    /* A file too short to hold a header but not starting with the magic
+     * is some other file, not a table cut short. */
+    if (have >= sizeof h->magic && memcmp(h->magic, TABLE_MAGIC, sizeof h->magic) != 0)
+        return vmdb__fail(VMDB_EBADMAGIC, "%s: not a vmdb table file (no \"%s\" magic)", path,
+                          TABLE_MAGIC);
     if (have < sizeof *h)
         return vmdb__fail(VMDB_EBADSIZE, "%s: truncated: header copy %c is cut short", path,
                           which);
-    if (memcmp(h->magic, TABLE_MAGIC, sizeof h->magic) != 0)
-        return vmdb__fail(VMDB_EBADMAGIC, "%s: not a vmdb table file (no \"%s\" magic)", path,
-                          TABLE_MAGIC);
     if (h->used_len < sizeof *h || h->used_len > have || h->used_len > COPY_LEN ||
         h->checksum != header_checksum(h))
         return vmdb__fail(VMDB_ECORRUPT, "%s: header copy %c fails its checksum", path, which);
@@ -413,6 +415,20 @@ static void write_header(vmdb_table *t)
         t->header_seq = seq;
 }
 
+int vmdb__table_copy_status(vmdb_table *t, int which)
+{
+    const char *base = vmdb_map_ptr(t->map);
+    uint64_t len = vmdb_map_len(t->map), off = (uint64_t)which * COPY_LEN;
+    size_t have = len > off ? (size_t)(len - off < COPY_LEN ? len - off : COPY_LEN) : 0;
+    return check_copy(t->path, base + off, have, (char)('A' + which));
+}
+
+uint64_t vmdb__table_copy_seq(vmdb_table *t, int which)
+{
+    const char *base = vmdb_map_ptr(t->map);
+    return ((const struct table_header *)(base + (size_t)which * COPY_LEN))->seq;
+}
+
 int vmdb__table_check_headers(vmdb_table *t)
 {
     const char *base = vmdb_map_ptr(t->map);
@@ -428,10 +444,11 @@ int vmdb__table_repair_headers(vmdb_table *t)
 {
     char *base = vmdb_map_ptr(t->map);
     int bad = -1;
+    vmdb_error saved = *vmdb_last_error();
     for (int i = 0; i < 2; i++)
         if (check_copy(t->path, base + (size_t)i * COPY_LEN, COPY_LEN, (char)('A' + i)) < 0)
             bad = i;
-    vmdb_error_clear();
+    *(vmdb_error *)vmdb_last_error() = saved; /* a verdict, not a failure */
     if (bad < 0)
         return 0;
     /* The next write_header goes to copy seq % 2: pick the sequence

@@ -105,6 +105,13 @@ int vmdb__table_key_equals(vmdb_table *t, uint64_t rid, const void *key, size_t 
  * the file first if rid is past the capacity. */
 int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *record);
 
+/* The verdict on header copy `which` (0 for A, 1 for B): 0 or a VMDB_E*
+ * code, with its message. */
+int vmdb__table_copy_status(vmdb_table *t, int which);
+
+/* The sequence number header copy `which` claims (valid or not). */
+uint64_t vmdb__table_copy_seq(vmdb_table *t, int which);
+
 /* Both header copies check out: 0, or the first one's fault (a torn
  * write survived on the other copy, which opening used). */
 int vmdb__table_check_headers(vmdb_table *t);
