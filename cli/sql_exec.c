@@ -3,10 +3,11 @@
  * groups, sorts and limits for a SELECT, or writes for INSERT, UPDATE and
  * DELETE.
  *
- * A scan reads records in place (vmdb_get_ptr) and evaluates the WHERE on
- * the mapped bytes; only a record that matches is copied, and only once
- * the slot's sequence counter says the copy is whole (vmdb_read_valid);
- * if a writer moved the slot meanwhile the record is read again. A record
+ * A scan reads records in place, in batches (vmdb_scan_next), and
+ * evaluates the WHERE on the mapped bytes; only a record that matches is
+ * copied, and only once the slot's sequence counter says the copy is whole
+ * (vmdb_scan_valid); if a writer moved the slot meanwhile the record is
+ * read again. A record
  * that does not match costs its WHERE and nothing else: no copy, no
  * allocation, no text.
  *
@@ -67,64 +68,77 @@ static int visit_keys(sql_plan *pl, unsigned char *buf, visit_fn fn, void *ctx, 
     return 0;
 }
 
+/* A record whose in-place read a writer disturbed: read it again as a
+ * stable copy and decide on that. 0 to go on, 1 to stop, -1 on error. */
+static int visit_again(sql_plan *pl, uint64_t rid, unsigned char *buf, visit_fn fn, void *ctx,
+                       sql_error *err)
+{
+    int rc = vmdb_get_rid(pl->table, rid, buf);
+    if (rc == VMDB_ENOTFOUND)
+        return 0; /* deleted meanwhile */
+    if (rc < 0)
+        return library_error(err);
+    return visit_one(pl, rid, buf, fn, ctx, err);
+}
+
 /*
- * Every live slot in order. Runs of live slots are read in place; at a
- * slot that is not live (a hole left by a delete, or the end of the
- * table) a cursor started there finds the next live record, copying it,
- * or says there is none. The cursor knows where the table ends, which
- * saves a vmdb_table_stat: that walks every slot and the whole index to
- * count them, costing as much as the scan itself.
+ * Every live record in slot order, read in place in batches
+ * (vmdb_scan_next): the WHERE is evaluated on the mapped bytes, and only a
+ * record that matches is copied. Whatever the verdict, the slot's
+ * sequence counter must not have moved meanwhile (vmdb_scan_valid, inline:
+ * one load); if it did, the record is read again as a stable copy.
  */
 static int visit_scan(sql_plan *pl, unsigned char *buf, visit_fn fn, void *ctx, sql_error *err)
 {
     const sql_expr *where = pl->stmt->where;
     size_t size = pl->record_size;
-    uint64_t rid = 0;
-    for (;; rid++) {
-        const void *ptr;
-        uint64_t seq;
-        int rc = vmdb_get_ptr(pl->table, rid, &ptr, &seq);
-        if (rc == VMDB_ENOTFOUND) {
-            vmdb_cursor cursor = {.table = pl->table, .next_rid = rid};
-            rc = vmdb_cursor_next(&cursor, &rid, buf);
-            if (rc == VMDB_ENOTFOUND)
-                return 0;
-            if (rc < 0)
-                return library_error(err);
-            if ((rc = visit_one(pl, rid, buf, fn, ctx, err)) != 0)
-                return rc < 0 ? -1 : 0;
-            continue;
-        }
-        if (rc < 0)
-            return library_error(err);
-        bool match = true;
-        if (where && where->fast_range) {
-            match = sql_range_holds(where, ptr);
-        } else if (where) {
-            sql_row row = {.record = ptr};
-            if (sql_eval_bool(where, &row, &match, err) < 0) {
-                /* An overflow found in a torn read is no overflow. */
-                if (!vmdb_read_valid(pl->table, rid, seq)) {
+    vmdb_scan_batch *b = malloc(sizeof *b);
+    if (!b)
+        return oom(err);
+    b->next_rid = 0;
+    int rc;
+    while ((rc = vmdb_scan_next(pl->table, b)) == 0) {
+        for (size_t i = 0; i < b->count; i++) {
+            const void *ptr = b->record[i];
+            uint64_t rid = b->rid[i];
+            bool match = true;
+            if (where && where->fast_range) {
+                match = sql_range_holds(where, ptr);
+            } else if (where) {
+                sql_row row = {.record = ptr};
+                if (sql_eval_bool(where, &row, &match, err) < 0) {
+                    /* An overflow found in a torn read is no overflow. */
+                    if (vmdb_scan_valid(b, i))
+                        goto failed;
                     memset(err, 0, sizeof *err);
-                    rid--;
+                    rc = visit_again(pl, rid, buf, fn, ctx, err);
+                    if (rc != 0)
+                        goto stopped;
                     continue;
                 }
-                return -1;
             }
+            if (match)
+                memcpy(buf, ptr, size);
+            if (!vmdb_scan_valid(b, i)) {
+                rc = visit_again(pl, rid, buf, fn, ctx, err);
+                if (rc != 0)
+                    goto stopped;
+                continue;
+            }
+            if (match && (rc = fn(ctx, rid, buf, err)) != 0)
+                goto stopped;
         }
-        if (!match) {
-            if (!vmdb_read_valid(pl->table, rid, seq))
-                rid--; /* a writer moved it: read it again */
-            continue;
-        }
-        memcpy(buf, ptr, size);
-        if (!vmdb_read_valid(pl->table, rid, seq)) {
-            rid--;
-            continue;
-        }
-        if ((rc = fn(ctx, rid, buf, err)) != 0)
-            return rc < 0 ? -1 : 0;
     }
+    free(b);
+    if (rc == VMDB_ENOTFOUND)
+        return 0;
+    return library_error(err);
+failed:
+    free(b);
+    return -1;
+stopped:
+    free(b);
+    return rc < 0 ? -1 : 0;
 }
 
 /* Calls fn for every record the plan's WHERE selects. */

@@ -797,6 +797,48 @@ bool vmdb_read_valid(vmdb_table *t, uint64_t rid, uint64_t seq)
     return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq;
 }
 
+int vmdb_scan_next(vmdb_table *t, vmdb_scan_batch *b)
+{
+    if (!t || !b)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_scan_next: table and batch are required");
+    int rc = vmdb__layout_follow(t->db);
+    if (rc < 0)
+        return rc;
+    uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    if (b->next_rid >= cap) {
+        vmdb__table_follow(t); /* another process may have grown it */
+        cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    }
+    size_t n = 0;
+    uint64_t rid = b->next_rid;
+    while (rid < cap && n < VMDB_SCAN_BATCH) {
+        const vmdb__slot *s = vmdb__table_slot(t, rid);
+        uint64_t seq;
+        bool live;
+        /* The usual slot is stable: one load of the counter, one of the
+         * flag, one to confirm. A slot mid-write takes the careful way. */
+        seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+        live = __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if ((seq & 1) || __atomic_load_n(&s->seq, __ATOMIC_RELAXED) != seq) {
+            rc = vmdb__table_peek(t, rid, &seq, &live);
+            if (rc < 0)
+                return rc;
+        }
+        if (live) {
+            b->rid[n] = rid;
+            b->record[n] = s + 1;
+            b->seq[n] = seq;
+            b->seq_at[n] = &s->seq;
+            n++;
+        }
+        rid++;
+    }
+    b->next_rid = rid;
+    b->count = n;
+    return n ? 0 : VMDB_ENOTFOUND;
+}
+
 void vmdb_cursor_init(vmdb_cursor *c, vmdb_table *t)
 {
     c->table = t;

@@ -215,6 +215,37 @@ VMDB_API int vmdb_get_rid(vmdb_table *table, uint64_t rid, void *record);
 VMDB_API int vmdb_get_ptr(vmdb_table *table, uint64_t rid, const void **ptr, uint64_t *seq);
 VMDB_API bool vmdb_read_valid(vmdb_table *table, uint64_t rid, uint64_t seq);
 
+/*
+ * Zero-copy scans in batches, for code that looks at many records and
+ * keeps few (a query's WHERE): no copy and no call per record.
+ * vmdb_scan_next fills the batch with up to VMDB_SCAN_BATCH live records
+ * from b->next_rid on (set it to 0 to start) and advances next_rid past
+ * them: 0 with b->count > 0, or VMDB_ENOTFOUND at the end of the table.
+ * record[i] points at the record in the mapped file, as vmdb_get_ptr()
+ * gives it; read it, then vmdb_scan_valid(b, i) says whether a writer
+ * changed the slot meanwhile (if so, what was read may be torn: read the
+ * record again, e.g. with vmdb_get_rid). The pointers stay valid until
+ * the database is closed.
+ */
+#define VMDB_SCAN_BATCH 64
+typedef struct vmdb_scan_batch {
+    uint64_t next_rid;
+    size_t count;
+    uint64_t rid[VMDB_SCAN_BATCH];
+    const void *record[VMDB_SCAN_BATCH];
+    uint64_t seq[VMDB_SCAN_BATCH];                /* the slot's counter then */
+    const uint64_t *seq_at[VMDB_SCAN_BATCH];      /* and where it lives */
+} vmdb_scan_batch;
+
+VMDB_API int vmdb_scan_next(vmdb_table *table, vmdb_scan_batch *b);
+
+static inline bool vmdb_scan_valid(const vmdb_scan_batch *b, size_t i)
+{
+    /* The reads of the record must not drift past the counter's load. */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(b->seq_at[i], __ATOMIC_RELAXED) == b->seq[i];
+}
+
 /* Calls fn(ctx, rid, record) for every live record in slot order, with a
  * stable copy of each; stops at fn's first nonzero return and returns it. */
 VMDB_API int vmdb_scan(vmdb_table *table,
