@@ -14,7 +14,7 @@
  * A SELECT without ORDER BY or grouping streams its rows to the sink and
  * stops reading when LIMIT is reached. Sorting and grouping keep copies of
  * the records they need in an arena, so text values can keep pointing
- * into them.
+ * into them; ORDER BY with a LIMIT keeps only OFFSET + LIMIT of them.
  *
  * Writes run in one transaction. UPDATE and DELETE first collect every
  * matching record, then change them, so the scan never meets its own
@@ -196,6 +196,7 @@ static int emit_record(void *ctx, uint64_t rid, const unsigned char *record, sql
  * and its ORDER BY keys. */
 typedef struct sort_row {
     sql_row row;
+    uint64_t seq; /* arrival order: equal keys keep it (a stable sort) */
     sql_value keys[];
 } sort_row;
 
@@ -222,6 +223,7 @@ static int sort_add(sorter *s, const unsigned char *record, const sql_value *agg
         return oom(err);
     r->row.aggs = aggs;
     r->row.record = record;
+    r->seq = s->count;
     for (size_t i = 0; i < pl->order_count; i++)
         if (sql_eval(pl->order_exprs[i], &r->row, &r->keys[i], err) < 0)
             return -1;
@@ -236,11 +238,11 @@ static int sort_cmp(const sql_plan *pl, const sort_row *a, const sort_row *b)
         if (c)
             return pl->order_desc[i] ? -c : c;
     }
-    return 0;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-/* Merge sort: stable (rows with equal keys keep the order they were read
- * in) and takes the plan as context, which qsort cannot. */
+/* Merge sort (rows with equal keys keep the order they were read in, by
+ * their seq) that takes the plan as context, which qsort cannot. */
 static void merge_sort(const sql_plan *pl, sort_row **a, sort_row **tmp, size_t n)
 {
     if (n < 2)
@@ -286,6 +288,96 @@ static int collect_for_sort(void *ctx, uint64_t rid, const unsigned char *record
         return oom(err);
     memcpy(copy, record, s->pl->record_size);
     return sort_add(s, copy, NULL, err);
+}
+
+/*
+ * ORDER BY with a LIMIT needs only the OFFSET + LIMIT first rows of the
+ * order: they are kept in a heap whose root is the last of them, and a
+ * row read later replaces the root only if it sorts before it. Memory is
+ * that of k rows, not of the table, and a row costs its keys and, for a
+ * row that gets in, log k comparisons.
+ */
+#define TOPK_MAX 65536
+
+typedef struct topk {
+    sorter *s;
+    size_t k;
+    uint64_t seen;
+    sort_row *scratch; /* a candidate's keys, before it is admitted */
+} topk;
+
+static void topk_sift_down(topk *t, size_t i)
+{
+    sort_row **h = t->s->rows;
+    size_t n = t->s->count;
+    for (;;) {
+        size_t worst = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && sort_cmp(t->s->pl, h[l], h[worst]) > 0)
+            worst = l;
+        if (r < n && sort_cmp(t->s->pl, h[r], h[worst]) > 0)
+            worst = r;
+        if (worst == i)
+            return;
+        sort_row *tmp = h[i];
+        h[i] = h[worst];
+        h[worst] = tmp;
+        i = worst;
+    }
+}
+
+static void topk_sift_up(topk *t, size_t i)
+{
+    sort_row **h = t->s->rows;
+    while (i > 0 && sort_cmp(t->s->pl, h[i], h[(i - 1) / 2]) > 0) {
+        sort_row *tmp = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = tmp;
+        i = (i - 1) / 2;
+    }
+}
+
+static int eval_keys(const sql_plan *pl, sort_row *r, sql_error *err)
+{
+    for (size_t i = 0; i < pl->order_count; i++)
+        if (sql_eval(pl->order_exprs[i], &r->row, &r->keys[i], err) < 0)
+            return -1;
+    return 0;
+}
+
+static int topk_offer(void *ctx, uint64_t rid, const unsigned char *record, sql_error *err)
+{
+    (void)rid;
+    topk *t = ctx;
+    sorter *s = t->s;
+    const sql_plan *pl = s->pl;
+    uint64_t seq = t->seen++;
+    if (s->count < t->k) {
+        unsigned char *copy = sql_arena_alloc(s->arena, pl->record_size);
+        if (!copy)
+            return oom(err);
+        memcpy(copy, record, pl->record_size);
+        if (sort_add(s, copy, NULL, err) < 0)
+            return -1;
+        s->rows[s->count - 1]->seq = seq;
+        topk_sift_up(t, s->count - 1);
+        return 0;
+    }
+    /* Full: judge the candidate on its keys before copying anything. */
+    t->scratch->row.record = record;
+    t->scratch->seq = seq;
+    if (eval_keys(pl, t->scratch, err) < 0)
+        return -1;
+    sort_row *root = s->rows[0];
+    if (sort_cmp(pl, t->scratch, root) >= 0)
+        return 0;
+    /* The root's record buffer takes the candidate; its keys are
+     * evaluated again there, since text keys point into the record. */
+    memcpy((unsigned char *)root->row.record, record, pl->record_size);
+    root->seq = seq;
+    if (eval_keys(pl, root, err) < 0)
+        return -1;
+    topk_sift_down(t, 0);
+    return 0;
 }
 
 /* ---- grouping ----------------------------------------------------------- */
@@ -609,6 +701,14 @@ static int run_select(sql_plan *pl, const sql_sink *sink, uint64_t *rows, sql_er
         rc = emit(&o, &row, err) < 0 ? -1 : 0;
     } else if (pl->grouped) {
         rc = run_grouped(pl, &o, &s, err);
+    } else if (pl->order_count && st->has_limit && st->limit <= TOPK_MAX &&
+               st->offset <= TOPK_MAX - st->limit) {
+        topk t = {.s = &s, .k = (size_t)(st->offset + st->limit)};
+        t.scratch = sql_arena_alloc(s.arena, sizeof *t.scratch +
+                                                 pl->order_count * sizeof(sql_value));
+        rc = t.scratch ? visit(pl, topk_offer, &t, err) : oom(err);
+        if (rc == 0)
+            rc = sort_emit(&s, &o, err);
     } else if (pl->order_count) {
         rc = visit(pl, collect_for_sort, &s, err);
         if (rc == 0)

@@ -1082,3 +1082,60 @@ Test(sql_exec, a_sink_can_stop_the_rows)
     sql_stmt_free(st);
     finish(db);
 }
+
+/* ORDER BY with a LIMIT keeps only the rows it needs (a heap); its rows
+ * must be exactly the full sort's, ties in the order the rows were read,
+ * for every LIMIT and OFFSET. A LIMIT past the heap's bound sorts
+ * everything, which gives the reference. */
+Test(sql_exec, order_by_with_limit_agrees_with_the_full_sort)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE};
+    ASSERT_OK(vmdb_open(test_path("db"), &o, &db));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("id:u32 key, grade:u8, name:str8", &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "p", s, &t));
+    vmdb_schema_free(s);
+    /* 400 rows, grades 0..9 with many ties, names from a small set. */
+    for (unsigned i = 0; i < 400; i += 50) {
+        char text[4096];
+        int n = snprintf(text, sizeof text, "INSERT INTO p VALUES ");
+        for (unsigned j = i; j < i + 50; j++)
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s(%u, %u, 'n%u')",
+                          j > i ? ", " : "", (j * 7919) % 1000, (j * 31) % 10, (j * 13) % 7);
+        cr_assert_eq(run(db, text).rc, 0, "%s", text);
+    }
+    static const char *const orders[] = {"grade", "grade DESC", "grade, name DESC",
+                                         "name, grade DESC, id"};
+    static const unsigned limits[][2] = {{1, 0}, {5, 0}, {10, 3}, {37, 100}, {399, 0},
+                                         {400, 0}, {50, 390}, {10, 400}};
+    for (size_t oi = 0; oi < sizeof orders / sizeof orders[0]; oi++) {
+        char text[256];
+        snprintf(text, sizeof text, "SELECT id, grade, name FROM p ORDER BY %s LIMIT 100000",
+                 orders[oi]);
+        char full[65536];
+        snprintf(full, sizeof full, "%s", query(db, text));
+        for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++) {
+            /* The reference: lines [offset, offset + limit) of the full
+             * sort, after its header line. */
+            char want[65536] = "";
+            const char *line = full;
+            size_t header = strcspn(line, "\n") + 1;
+            strncat(want, line, header);
+            line += header;
+            for (unsigned k = 0; *line && k < limits[li][1] + limits[li][0]; k++) {
+                size_t len = strcspn(line, "\n") + 1;
+                if (k >= limits[li][1])
+                    strncat(want, line, len);
+                line += len;
+            }
+            snprintf(text, sizeof text,
+                     "SELECT id, grade, name FROM p ORDER BY %s LIMIT %u OFFSET %u", orders[oi],
+                     limits[li][0], limits[li][1]);
+            EXPECT_ROWS(db, text, want);
+        }
+    }
+    vmdb_close(db);
+    remove_test_dir();
+}
