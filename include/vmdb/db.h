@@ -16,7 +16,10 @@
  *
  * Reads take no lock and make no system call: a reader copies a record
  * under the slot's sequence counter and retries if a writer moved it, so
- * it never sees half a record.
+ * it never sees half a record. Records are updated in place, with no older
+ * version kept, so a transaction is all or nothing against crashes and
+ * for other writers, but a reader that reads several records while a
+ * commit is being applied may see some of its changes and not yet others.
  */
 #ifndef VMDB_DB_H
 #define VMDB_DB_H
