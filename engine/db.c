@@ -194,6 +194,7 @@ static int open_table_file(vmdb_db *db, const char *file)
 struct table_listing {
     vmdb_db *db;
     int rc; /* the first failure, a VMDB_E* code */
+    bool new_only; /* skip the tables already open */
 };
 
 /* The directory walk's callback: its return value shares a channel with
@@ -204,8 +205,57 @@ static int open_if_table(void *ctx, const char *name)
     size_t n = strlen(name);
     if (n < 5 || strcmp(name + n - 4, ".vmt") != 0)
         return 0;
+    if (l->new_only) {
+        char table[VMDB__TABLE_NAME_MAX + 1];
+        if (n - 4 > VMDB__TABLE_NAME_MAX)
+            return 0;
+        memcpy(table, name, n - 4);
+        table[n - 4] = '\0';
+        if (table_by_name(l->db, table))
+            return 0;
+    }
     l->rc = open_table_file(l->db, name);
     return l->rc < 0;
+}
+
+int vmdb__db_open_new_tables(vmdb_db *db)
+{
+    struct table_listing listing = {.db = db, .new_only = true};
+    size_t before = db->table_count;
+    int list = vmdb__os_list_dir(db->path, open_if_table, &listing);
+    if (list < 0)
+        return vmdb__fail_os(list, "%s: cannot list the directory", db->path);
+    if (listing.rc < 0)
+        return listing.rc;
+    /* The new ones (anywhere in the sorted list): their indexes, and a
+     * writer's free-slot state. */
+    for (size_t i = 0; i < db->table_count && db->table_count > before; i++) {
+        vmdb_table *t = db->tables[i];
+        if (t->index)
+            continue;
+        int rc = db->readonly ? 0 : vmdb__table_scan_state(t);
+        if (rc == 0)
+            rc = open_index(db, t, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int vmdb__db_forget_table(vmdb_db *db, vmdb_table *t)
+{
+    vmdb_table **grown = realloc(db->dropped, (db->dropped_count + 1) * sizeof *grown);
+    if (!grown)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    db->dropped = grown;
+    db->dropped[db->dropped_count++] = t;
+    size_t i = 0;
+    while (db->tables[i] != t)
+        i++;
+    memmove(&db->tables[i], &db->tables[i + 1], (db->table_count - i - 1) * sizeof t);
+    db->table_count--;
+    __atomic_store_n(&t->dropped, true, __ATOMIC_RELEASE);
+    return 0;
 }
 
 /* ---- the lock file ------------------------------------------------------ */
@@ -575,6 +625,9 @@ static void free_db(vmdb_db *db)
 {
     for (size_t i = 0; i < db->table_count; i++)
         vmdb__table_close(db->tables[i]);
+    for (size_t i = 0; i < db->dropped_count; i++)
+        vmdb__table_close(db->dropped[i]);
+    free(db->dropped);
     free(db->tables);
     vmdb__wal_close(db->wal);
     vmdb_map_close(db->lock_map);
@@ -813,8 +866,10 @@ int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
         if (rc == 0)
             rc = open_index(db, t, NULL);
     }
-    if (rc == 0)
+    if (rc == 0) {
         publish_generation(db);
+        vmdb__layout_publish(db); /* other handles open it */
+    }
     vmdb__db_unlock(db);
     if (rc == 0 && out)
         *out = t;
@@ -827,6 +882,10 @@ int vmdb_table_open(vmdb_db *db, const char *name, const vmdb_schema *expect, vm
         *out = NULL;
     if (!db || !name || !out)
         return vmdb__fail(VMDB_EINVAL, "vmdb_table_open: db, name and out are required");
+    /* Tables other handles created or dropped since this one looked. */
+    int frc = vmdb__layout_follow(db);
+    if (frc < 0)
+        return frc;
     vmdb_table *t = table_by_name(db, name);
     if (!t)
         return vmdb__fail(VMDB_ENOTFOUND, "no table '%.80s' in %s", name, db->path);
@@ -879,6 +938,7 @@ int vmdb_table_drop(vmdb_db *db, const char *name)
         db->table_count--;
         vmdb__table_close(t);
         publish_generation(db);
+        vmdb__layout_publish(db); /* other handles forget it */
     }
     vmdb__db_unlock(db);
     return rc;
@@ -888,8 +948,11 @@ int vmdb_table_foreach(vmdb_db *db, int (*fn)(void *ctx, vmdb_table *table), voi
 {
     if (!db || !fn)
         return vmdb__fail(VMDB_EINVAL, "vmdb_table_foreach: db and fn are required");
+    int rc = vmdb__layout_follow(db);
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < db->table_count; i++) {
-        int rc = fn(ctx, db->tables[i]);
+        rc = fn(ctx, db->tables[i]);
         if (rc)
             return rc;
     }

@@ -83,6 +83,9 @@ struct vmdb_db {
     vmdb__wal *wal;
     vmdb_table **tables;        /* sorted by name */
     size_t table_count;
+    vmdb_table **dropped;       /* dropped by other handles: kept for the
+                                   pointers users hold, until close */
+    size_t dropped_count;
     vmdb_recovery recovery;
 };
 
@@ -126,6 +129,12 @@ int vmdb__layout_note(vmdb_table *t, const char *table_path, const char *index_p
 /* With `writer` held: maps the new files of every table whose files were
  * replaced since this handle last looked. */
 int vmdb__layout_follow_locked(vmdb_db *db);
+
+/* With `writer` held (db.c, for layout.c): table t's file is gone, dropped
+ * by another handle; it leaves the list of tables. */
+int vmdb__db_forget_table(vmdb_db *db, vmdb_table *t);
+/* With `writer` held: opens the tables other handles created since. */
+int vmdb__db_open_new_tables(vmdb_db *db);
 
 /* Readers: follows replaced files, when the lock page says there are. */
 int vmdb__layout_follow_slow(vmdb_db *db);

@@ -12,7 +12,9 @@
  * On a difference the handle stats each table's names and maps the new
  * files of those whose inode changed, keeping the old mappings for
  * readers that are still in them, exactly as the compactor does for its
- * own handle.
+ * own handle. Creating and dropping a table bump the epoch too: a table
+ * whose file is gone leaves the handle's list (its struct stays, for the
+ * pointers users hold, and finds nothing), and new files are opened.
  *
  * Which file a handle maps is recorded by statting the name *before* the
  * file is mapped: if a rename slips in between, the handle maps the new
@@ -28,6 +30,7 @@
  */
 #include "db.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,10 +130,14 @@ static int follow_table(vmdb_table *t)
     vmdb__os_stat st;
     vmdb_table *husk = NULL;
     int rc = 0;
-    /* A name that is gone belongs to a table another handle dropped: its
-     * files stay mapped here until this handle closes. */
-    if (vmdb__os_stat_path(t->path, &st) == 0 &&
-        (st.dev != t->file_dev || st.ino != t->file_ino))
+    int named = vmdb__os_stat_path(t->path, &st);
+    if (named == -ENOENT) {
+        /* Another handle dropped it: this one forgets it, keeping its
+         * files mapped for the pointers users hold, until it closes. */
+        free(index_path);
+        return vmdb__db_forget_table(t->db, t);
+    }
+    if (named == 0 && (st.dev != t->file_dev || st.ino != t->file_ino))
         rc = follow_table_file(t, &st, &husk);
     if (rc == 0 && vmdb__os_stat_path(index_path, &st) == 0 &&
         (st.dev != t->index_dev || st.ino != t->index_ino))
@@ -144,11 +151,15 @@ int vmdb__layout_follow_locked(vmdb_db *db)
     uint64_t epoch = __atomic_load_n(&db->lock_page->layout_epoch, __ATOMIC_ACQUIRE);
     if (epoch == __atomic_load_n(&db->seen_layout_epoch, __ATOMIC_RELAXED))
         return 0;
-    for (size_t i = 0; i < db->table_count; i++) {
+    /* Backwards: a dropped table leaves the list as it is found. */
+    for (size_t i = db->table_count; i-- > 0;) {
         int rc = follow_table(db->tables[i]);
         if (rc < 0)
             return rc;
     }
+    int rc = vmdb__db_open_new_tables(db);
+    if (rc < 0)
+        return rc;
     __atomic_store_n(&db->seen_layout_epoch, epoch, __ATOMIC_RELAXED);
     return 0;
 }

@@ -453,6 +453,9 @@ static int check_txn(vmdb_txn *txn, vmdb_table *t, const void *arg)
         return vmdb__fail(VMDB_EINVAL, "transaction, table and record or key are required");
     if (t->db != txn->db)
         return vmdb__fail(VMDB_EINVAL, "table '%s' belongs to another database", t->name);
+    if (t->dropped)
+        return vmdb__fail(VMDB_ENOTFOUND, "table '%s' was dropped (by another handle)",
+                          t->name);
     return check_usable(txn->db);
 }
 
@@ -741,6 +744,8 @@ int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t 
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
+    if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
+        return VMDB_ENOTFOUND;
     struct get_ctx g = {t, record};
     uint64_t found;
     int rc = vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len, copy_if_key, &g,
@@ -757,6 +762,8 @@ int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
+    if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
+        return VMDB_ENOTFOUND;
     bool live;
     int rc = vmdb__table_read(t, rid, record, &live);
     if (rc == 0 && !live)
@@ -773,6 +780,8 @@ int vmdb_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
+    if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
+        return VMDB_ENOTFOUND;
     if (rid >= __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE)) {
         vmdb__table_follow(t);
         if (rid >= __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE))
@@ -804,6 +813,8 @@ int vmdb_scan_next(vmdb_table *t, vmdb_scan_batch *b)
     int rc = vmdb__layout_follow(t->db);
     if (rc < 0)
         return rc;
+    if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
+        return VMDB_ENOTFOUND;
     uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
     if (b->next_rid >= cap) {
         vmdb__table_follow(t); /* another process may have grown it */
@@ -851,6 +862,8 @@ int vmdb_cursor_next(vmdb_cursor *c, uint64_t *rid, void *record)
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
+    if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
+        return VMDB_ENOTFOUND;
     uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
     while (c->next_rid < cap) {
         uint64_t at = c->next_rid++;

@@ -1121,3 +1121,78 @@ Test(db, batch_scan_visits_live_records_in_order_and_sees_changes)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* ---- tables created and dropped by other handles ------------------------ */
+
+Test(db, tables_created_or_dropped_by_another_handle_are_followed)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s", test_path("db"));
+    vmdb_db *a = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *ax = people_table(a);
+    put_people(a, ax, 0, 5);
+    vmdb_db *b = open_db(path, 0), *r = open_db(path, VMDB_DB_READONLY);
+    vmdb_table *bx, *rx;
+    ASSERT_OK(vmdb_table_open(b, "people", NULL, &bx));
+    ASSERT_OK(vmdb_table_open(r, "people", NULL, &rx));
+
+    /* A creates a table: the others open it and see its records. */
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("k:u64 key, v:u64", &s));
+    vmdb_table *ay, *by, *ry;
+    ASSERT_OK(vmdb_table_create(a, "pairs", s, &ay));
+    vmdb_schema_free(s);
+    uint64_t pair[2] = {7, 70};
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(a, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, ay, pair, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_table_open(b, "pairs", NULL, &by));
+    ASSERT_OK(vmdb_table_open(r, "pairs", NULL, &ry));
+    uint64_t got[2], key = 7;
+    ASSERT_OK(vmdb_get(ry, &key, sizeof key, got, NULL));
+    cr_assert_eq(got[1], 70);
+    /* and B writes into it, which A reads. */
+    uint64_t pair2[2] = {8, 80};
+    ASSERT_OK(vmdb_txn_begin(b, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, by, pair2, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    key = 8;
+    ASSERT_OK(vmdb_get(ay, &key, sizeof key, got, NULL));
+    cr_assert_eq(got[1], 80);
+
+    /* A drops people: B's and R's handles find nothing and write nothing,
+     * so no log record can name a table that is gone. */
+    ASSERT_OK(vmdb_table_drop(a, "people"));
+    struct person p;
+    uint64_t id = 3;
+    cr_assert_eq(vmdb_get(bx, &id, sizeof id, &p, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_get(rx, &id, sizeof id, &p, NULL), VMDB_ENOTFOUND);
+    ASSERT_OK(vmdb_txn_begin(b, 0, &txn));
+    ASSERT_FAILS(vmdb_txn_put(txn, bx, &p, NULL), VMDB_ENOTFOUND, "dropped");
+    vmdb_txn_abort(txn);
+    ASSERT_FAILS(vmdb_table_open(b, "people", NULL, &bx), VMDB_ENOTFOUND, "people");
+    ASSERT_FAILS(vmdb_table_open(r, "people", NULL, &rx), VMDB_ENOTFOUND, "people");
+
+    /* Created again, with another schema: the others open the new one. */
+    ASSERT_OK(vmdb_schema_parse("name:str16 key, n:u32", &s));
+    vmdb_table *anew, *bnew;
+    ASSERT_OK(vmdb_table_create(a, "people", s, &anew));
+    ASSERT_OK(vmdb_table_open(b, "people", s, &bnew));
+    vmdb_schema_free(s);
+    struct {
+        char name[16];
+        uint32_t n;
+    } row = {"zed", 1};
+    ASSERT_OK(vmdb_txn_begin(b, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, bnew, &row, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_get(anew, "zed", 3, &row, NULL));
+    vmdb_close(r);
+    vmdb_close(b);
+    vmdb_close(a);
+    a = open_db(path, 0);
+    ASSERT_OK(vmdb_check(a));
+    vmdb_close(a);
+    remove_test_dir();
+}

@@ -124,7 +124,8 @@ VMDB_API int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info);
 
 /* Creates table `name` ([A-Za-z_][A-Za-z0-9_]*, up to 63 bytes) with the
  * given schema; durable when it returns. VMDB_EEXIST if it exists. The
- * handle belongs to the database. */
+ * handle belongs to the database. Other database handles open it when they
+ * next look (vmdb_table_open, vmdb_table_foreach). */
 VMDB_API int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
                                vmdb_table **out);
 
@@ -135,7 +136,11 @@ VMDB_API int vmdb_table_open(vmdb_db *db, const char *name, const vmdb_schema *e
                              vmdb_table **out);
 
 /* Removes a table and its index, after a checkpoint so that no log record
- * refers to it any more. Handles to it die. */
+ * refers to it any more. This handle's vmdb_table for it dies; other
+ * database handles, in this process or others, forget it at their next
+ * call: their vmdb_table for it stays valid memory but finds nothing
+ * (VMDB_ENOTFOUND for reads and for changes), and a table created later
+ * under the same name is a new vmdb_table. */
 VMDB_API int vmdb_table_drop(vmdb_db *db, const char *name);
 
 /* Calls fn(ctx, table) for each table in name order; stops at the first
