@@ -1182,8 +1182,9 @@ Test(db, tables_created_or_dropped_by_another_handle_are_followed)
     vmdb_schema_free(s);
     struct {
         char name[16];
-        uint32_t n;
-    } row = {"zed", 1};
+        uint32_t n, pad; /* the record is padded to 8 bytes: 24 */
+    } row = {"zed", 1, 0};
+    cr_assert_eq(vmdb_schema_record_size(vmdb_table_schema(anew)), sizeof row);
     ASSERT_OK(vmdb_txn_begin(b, 0, &txn));
     ASSERT_OK(vmdb_txn_put(txn, bnew, &row, NULL));
     ASSERT_OK(vmdb_txn_commit(txn));
