@@ -130,11 +130,16 @@ stress: deps $(BUILD)/plain/vmdb_tests
 
 # Criterion runs each test in a forked worker, whose valgrind verdict does
 # not reach the runner's exit status: judge every process's log instead.
-valgrind: deps $(BUILD)/plain/vmdb_tests
+# The crash harnesses run a few cycles only (a writer under valgrind needs
+# about a second to commit), and the binary runs from a copy: Criterion's
+# workers run the file again, and a rebuild meanwhile would mix two builds.
+valgrind: deps $(BUILD)/plain/vmdb_tests $(CLI)
 	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	cp $(BUILD)/plain/vmdb_tests $(BUILD)/valgrind/vmdb_tests
+	VMDB_KILL_CYCLES=3 VMDB_KILL_MAX_MS=1500 VMDB_POWERLOSS_CYCLES=2 VMDB_BITFLIP_STEP=37 \
 	valgrind --quiet --leak-check=full --show-possibly-lost=no \
 	    --errors-for-leak-kinds=definite,indirect --trace-children=yes \
-	    --log-file=$(BUILD)/valgrind/%p.log $(BUILD)/plain/vmdb_tests -j1
+	    --log-file=$(BUILD)/valgrind/%p.log $(BUILD)/valgrind/vmdb_tests -j1
 	@if grep -lE "lost in loss record|Invalid (read|write|free)|uninitialised|Syscall param|Mismatched free|overlap" $(BUILD)/valgrind/*.log; then \
 	    echo "valgrind found errors (logs above)"; exit 1; \
 	else echo "valgrind: no leaks, no memory errors"; fi
