@@ -85,6 +85,19 @@ static inline void remove_test_dir(void)
     }
 }
 
+/* Damages a file on purpose: XORs the byte at offset `at` with `mask`. */
+static inline void xor_byte_at(const char *path, long at, int mask)
+{
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
+    int c = fgetc(f);
+    cr_assert_neq(c, EOF, "%s: no byte at %ld", path, at);
+    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
+    fputc(c ^ mask, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
 /* Writes `len` bytes of `data` to a new file at path. */
 static inline void write_file(const char *path, const void *data, size_t len)
 {

@@ -348,14 +348,7 @@ Test(cli_commands, argument_errors_are_exit_2)
 
 static void flip_byte(const char *path, long off)
 {
-    FILE *f = fopen(path, "r+b");
-    cr_assert_not_null(f, "%s", path);
-    cr_assert_eq(fseek(f, off, SEEK_SET), 0);
-    int c = fgetc(f);
-    cr_assert_neq(c, EOF);
-    cr_assert_eq(fseek(f, off, SEEK_SET), 0);
-    fputc(c ^ 0x5a, f);
-    cr_assert_eq(fclose(f), 0);
+    xor_byte_at(path, off, 0x5a);
 }
 
 #define TABLE_HEADER_COPY 4096 /* bytes; the table file keeps two copies */

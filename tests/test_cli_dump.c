@@ -133,17 +133,6 @@ Test(cli_dump, usage_errors_are_exit_2_and_help_is_exit_0)
     remove_test_dir();
 }
 
-static void flip_byte_at(const char *path, long at)
-{
-    FILE *f = fopen(path, "r+b");
-    cr_assert_not_null(f);
-    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
-    int c = fgetc(f);
-    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
-    fputc(c ^ 0x20, f);
-    fclose(f);
-}
-
 Test(cli_dump, table_file_header_slots_and_damage_are_shown)
 {
     char dir[600], vmt[640];
@@ -187,8 +176,8 @@ Test(cli_dump, table_file_header_slots_and_damage_are_shown)
     cr_assert(strstr(res->out, "slot[   3]") == NULL, "--slots 3 shows three slots");
 
     /* A damaged header copy is named; a damaged record fails its checksum. */
-    flip_byte_at(vmt, 4096 + 70);
-    flip_byte_at(vmt, 8192 + 64 + 32 + 9);
+    xor_byte_at(vmt, 4096 + 70, 0x20);
+    xor_byte_at(vmt, 8192 + 64 + 32 + 9, 0x20);
     res = run_cli(args);
     cr_assert_eq(res->status, 0, "stderr: %s", res->err);
     ASSERT_CONTAINS(res->out, "header copy B fails its checksum");

@@ -824,14 +824,7 @@ Test(db, writers_in_two_processes_take_turns)
 
 static void damage_record(const char *table_file, uint64_t rid, size_t stride)
 {
-    FILE *f = fopen(table_file, "r+b");
-    cr_assert_not_null(f);
-    long at = (long)(8192 + rid * stride + 32 + 10); /* a byte of the name */
-    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
-    int c = fgetc(f);
-    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
-    fputc(c ^ 0x40, f);
-    fclose(f);
+    xor_byte_at(table_file, (long)(8192 + rid * stride + 32 + 10), 0x40); /* a byte of the name */
 }
 
 Test(db, verify_option_and_check_catch_a_damaged_record)
@@ -860,17 +853,6 @@ Test(db, verify_option_and_check_catch_a_damaged_record)
     remove_test_dir();
 }
 
-static void damage_byte(const char *file, long at)
-{
-    FILE *f = fopen(file, "r+b");
-    cr_assert_not_null(f);
-    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
-    int c = fgetc(f);
-    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
-    fputc(c ^ 0x40, f);
-    fclose(f);
-}
-
 /* One header copy damaged (a torn header write): the table opens from the
  * other, check reports the damage, and an open for writing repairs it.
  * Each copy in turn, after growth has made either the newer one. */
@@ -887,7 +869,7 @@ Test(db, check_reports_a_damaged_header_copy_and_a_writer_repairs_it)
             put_people(db, t, 0, grown ? 200 : 10);
             vmdb_close(db);
             /* A byte of the table name in copy A (offset 60) or B. */
-            damage_byte(file, copy * 4096 + 60);
+            xor_byte_at(file, copy * 4096 + 60, 0x40);
             char which[32];
             snprintf(which, sizeof which, "header copy %c", 'A' + copy);
 
