@@ -881,6 +881,25 @@ int vmdb_ring_flush(vmdb_ring *r, uint64_t from, uint64_t to, enum vmdb_flush ho
     return flush_range(r, from, to, how == VMDB_FLUSH_SYNC);
 }
 
+/* The header page is shared by every handle of the file, in this process
+ * and others: another handle may have synced since this one did, so the
+ * next copy is numbered from the newest copy in the page, not from this
+ * handle's own count. Numbered below it, the copy written now would lose
+ * to an older one at the next open. */
+static uint64_t newest_seq(const vmdb_ring *r)
+{
+    uint64_t newest = r->sync_seq;
+#ifndef VMDB_MUTANT_HANDLE_SYNC_SEQ
+    for (unsigned i = 0; i < 2; i++) {
+        struct disk_header copy;
+        memcpy(&copy, header_copy(r, i), sizeof copy);
+        if (check_copy(&copy) == COPY_OK && copy.seq > newest)
+            newest = copy.seq;
+    }
+#endif
+    return newest;
+}
+
 int vmdb_ring_sync(vmdb_ring *r)
 {
     if (!r)
@@ -895,7 +914,7 @@ int vmdb_ring_sync(vmdb_ring *r)
     rc = flush_range(r, tail, head, true);
     if (rc < 0)
         return rc;
-    uint64_t seq = r->sync_seq + 1;
+    uint64_t seq = newest_seq(r) + 1;
     struct disk_header *older = header_copy(r, (unsigned)(seq % 2));
     fill_header(older, (uint32_t)r->header_len, r->cap, seq, head, tail, r->user);
     rc = vmdb__os_flush(r->region, r->header_len, true);

@@ -397,6 +397,46 @@ Test(ring, sync_alternates_header_copies_and_a_torn_copy_is_survived)
     remove_test_dir();
 }
 
+/* Issue 10, finding 1: the WAL of a database is one ring file that writer
+ * processes take turns to sync. A handle that numbered its header copy
+ * from its own count wrote a copy older than another handle's newest, and
+ * after a power cut the open trusted that other, older copy. */
+Test(ring, sync_numbers_its_copy_after_the_newest_copy_any_handle_wrote)
+{
+    const char *path = test_path("shared.ring");
+    vmdb_ring *first = file_ring(path, PAGE, 0), *second;
+    ASSERT_OK(vmdb_ring_open(path, NULL, &second));
+    ASSERT_OK(vmdb_ring_write(second, "aa", 2));
+    ASSERT_OK(vmdb_ring_sync(second));
+    ASSERT_OK(vmdb_ring_write(second, "bb", 2));
+    ASSERT_OK(vmdb_ring_sync(second));
+    vmdb_ring_close(second);
+    /* `first` still counts the one sync it saw at open. */
+    ASSERT_OK(vmdb_ring_write(first, "cc", 2));
+    ASSERT_OK(vmdb_ring_sync(first));
+    vmdb_ring_close(first);
+
+    unsigned char *page = malloc(PAGE);
+    read_header(path, page);
+    uint64_t seq_a = get64(page + COPY_A + F_SEQ), seq_b = get64(page + COPY_B + F_SEQ);
+    unsigned newest = seq_a > seq_b ? COPY_A : COPY_B;
+    cr_assert_eq(get64(page + newest + F_HEAD), 6,
+                 "the newest copy (seq %llu and %llu) holds head %llu, not the last sync's 6",
+                 (unsigned long long)seq_a, (unsigned long long)seq_b,
+                 (unsigned long long)get64(page + newest + F_HEAD));
+    /* After a power cut the live positions may be stale: the copies decide. */
+    uint64_t zero = 0;
+    write_at(path, LIVE, &zero, 8);
+    vmdb_ring *r;
+    ASSERT_OK(vmdb_ring_open(path, NULL, &r));
+    vmdb_ring_info info;
+    ASSERT_OK(vmdb_ring_stat(r, &info));
+    cr_assert_eq(info.head, 6, "reopened at head %llu", (unsigned long long)info.head);
+    vmdb_ring_close(r);
+    free(page);
+    remove_test_dir();
+}
+
 Test(ring, impossible_live_positions_fall_back_to_the_header)
 {
     const char *path = test_path("live.ring");
