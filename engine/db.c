@@ -316,7 +316,7 @@ int vmdb__db_lock(vmdb_db *db)
     }
     uint64_t gen = __atomic_load_n(&db->lock_page->generation, __ATOMIC_ACQUIRE);
     bool dead_writer = __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0;
-    if (gen != db->seen_generation || dead_writer) {
+    if (gen != __atomic_load_n(&db->seen_generation, __ATOMIC_RELAXED) || dead_writer) {
         /* Another process wrote since this one last held the lock. */
         rc = vmdb__wal_adopt_salt(db->wal, db->lock_page->salt);
         for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
@@ -335,7 +335,7 @@ int vmdb__db_lock(vmdb_db *db)
             pthread_mutex_unlock(&db->writer);
             return rc;
         }
-        db->seen_generation = gen;
+        __atomic_store_n(&db->seen_generation, gen, __ATOMIC_RELAXED);
     }
     if (dead_writer && (rc = finish_dead_writer(db)) < 0) {
         vmdb__db_release_file_lock(db);
@@ -362,7 +362,9 @@ void vmdb__db_unlock(vmdb_db *db)
 static void publish_generation(vmdb_db *db)
 {
     db->lock_page->salt = vmdb__wal_salt(db->wal);
-    db->seen_generation = __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&db->seen_generation,
+                     __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
+                     __ATOMIC_RELAXED);
 }
 
 /* ---- creating a database ------------------------------------------------ */
@@ -582,8 +584,12 @@ static int recover(vmdb_db *db)
          * older salt than the log's: a writer adopting that would write
          * records recovery cannot see. The log's own salt is the truth. */
         publish_generation(db);
-    if (rc == 0)
+    if (rc == 0) {
+        /* Whatever the lock page held (it is never flushed): the log now
+         * ends where recovery found its end, all of it on disk. */
+        __atomic_store_n(&db->lock_page->durable_lsn, vmdb__wal_end(db->wal), __ATOMIC_RELEASE);
         __atomic_store_n(&db->lock_page->applying, 0, __ATOMIC_RELEASE);
+    }
     return rc;
 }
 
@@ -725,6 +731,8 @@ void vmdb_close(vmdb_db *db)
             vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
         vmdb__db_unlock(db);
     }
+    if (!db->readonly)
+        vmdb__group_stop(db);
     free_db(db);
 }
 
@@ -759,6 +767,7 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
     int rc = vmdb__wal_checkpoint(db->wal, pos);
     if (rc < 0)
         return vmdb__db_poison(db, rc);
+    __atomic_store_n(&db->lock_page->durable_lsn, pos, __ATOMIC_RELEASE);
     db->unflushed = false;
     publish_generation(db);
     __atomic_add_fetch(&db->checkpoints, 1, __ATOMIC_RELAXED);
@@ -973,6 +982,7 @@ int vmdb_table_stat(vmdb_table *t, vmdb_table_info *st)
 {
     if (!t || !st)
         return vmdb__fail(VMDB_EINVAL, "vmdb_table_stat: table and info are required");
+    vmdb__db_reader_settle(t->db);
     int rc = vmdb__layout_follow(t->db);
     if (rc < 0)
         return rc;

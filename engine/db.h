@@ -35,7 +35,14 @@ typedef struct vmdb__lock_page {
      * read-only open refuses (VMDB_ENEEDRECOVERY) rather than show half of
      * it. */
     uint64_t applying;
+    /* The log is on disk up to here (from the checkpoint on): every flush
+     * starts at this point, whichever process committed the bytes before
+     * it, so the log is durable as a prefix. Set by recovery and each
+     * checkpoint, advanced by the file-lock holder after each flush. */
+    uint64_t durable_lsn;
 } vmdb__lock_page;
+
+#define VMDB__QUEUE_FILTER 4096 /* buckets; a power of two */
 
 /* A committed transaction waiting for the group flush (group.c). */
 typedef struct vmdb__group_node {
@@ -43,6 +50,7 @@ typedef struct vmdb__group_node {
     vmdb_txn *txn;
     uint64_t start, end; /* its log range */
     bool done;           /* flushed and applied, or failed (rc) */
+    bool detached;       /* a NONE commit: nobody waits, the leader frees it */
     int rc;
 } vmdb__group_node;
 
@@ -73,6 +81,21 @@ struct vmdb_db {
     pthread_cond_t group_done;
     vmdb__group_node *queue_head, *queue_tail;
     bool group_leader;          /* a thread is flushing and applying */
+    uint64_t enqueued, settled; /* under `group`: queued ever, done ever */
+    /* Under `group`: how many operations of queued transactions mention a
+     * key (or record id) of each hash bucket, so that a writer skips the
+     * walk through the queue for the keys no queued transaction touched,
+     * nearly all of them. */
+    uint32_t queued_keys[VMDB__QUEUE_FILTER];
+    uint32_t queued_rids[VMDB__QUEUE_FILTER];
+    uint64_t pending;           /* NONE commits queued, not yet applied;
+                                   atomic: readers look before reading */
+    pthread_t flusher;          /* applies NONE commits once their log is
+                                   flushed, a few milliseconds after them */
+    bool flusher_started;       /* under `group` */
+    bool flusher_running;       /* under `group`: it began its loop */
+    bool flusher_stop;          /* under `group` */
+    pthread_cond_t flusher_wake;
     uint64_t commits;           /* counters for vmdb_db_stat, atomic */
     uint64_t flushes;
     uint64_t checkpoints;
@@ -164,6 +187,37 @@ void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node);
 int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node);
 int vmdb__group_drain(vmdb_db *db);
 bool vmdb__group_idle(vmdb_db *db);
+
+/* The longest a NONE commit waits for its log flush and its apply. */
+#define VMDB__NONE_DELAY_NS (2ull * 1000 * 1000)
+
+/* A NONE commit, with `writer` held after publishing its records: queued
+ * like a group commit, but nobody waits; the flusher thread (or the next
+ * commit, checkpoint or reader that needs it) flushes the log and applies
+ * it within VMDB__NONE_DELAY_NS. Until then the tables do not have it, so
+ * no table page can reach the disk before the log that describes it. */
+int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node);
+/* Stops the flusher thread at close, after the queue was drained. */
+void vmdb__group_stop(vmdb_db *db);
+/* Flushes the log from the durable LSN up to `to` (a published position),
+ * with the file lock held. */
+int vmdb__db_flush_log(vmdb_db *db, uint64_t to);
+
+/* Readers of this handle see NONE commits of this process at once: a read
+ * that finds some queued applies them first (one log flush), so that
+ * nothing committed before the read is missing from it. */
+void vmdb__group_settle(vmdb_db *db);
+static inline void vmdb__db_reader_settle(vmdb_db *db)
+{
+    if (__builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0))
+        vmdb__group_settle(db);
+}
+
+/* Frees a transaction a NONE commit left queued (group.c, once applied). */
+void vmdb__txn_free(vmdb_txn *txn);
+/* With `group` held: counts a transaction's keys and record ids in the
+ * queue's filter as it joins the queue (+1) or leaves it (-1). */
+void vmdb__txn_count_queued(vmdb_db *db, const vmdb_txn *txn, int delta);
 
 /* Counts a transaction being applied in the lock page, or done. */
 static inline void vmdb__db_applying(vmdb_db *db, bool begin)

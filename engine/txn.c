@@ -196,6 +196,29 @@ static const vmdb_txn *layer_after(const vmdb_txn *own, const vmdb_txn *layer)
     return n ? n->txn : NULL;
 }
 
+static size_t filter_bucket(uint64_t hash)
+{
+    return mix(hash) & (VMDB__QUEUE_FILTER - 1);
+}
+
+void vmdb__txn_count_queued(vmdb_db *db, const vmdb_txn *txn, int delta)
+{
+    for (size_t i = 0; i < txn->count; i++) {
+        const struct txn_op *op = &txn->ops[i];
+        db->queued_keys[filter_bucket(op->hash)] += (uint32_t)delta;
+        db->queued_rids[filter_bucket(rid_key(op->table, op->rid))] += (uint32_t)delta;
+    }
+}
+
+/* The layer after `layer`; the queue's are skipped when the filter says
+ * no queued operation mentions what is looked for. */
+static const vmdb_txn *next_layer(const vmdb_txn *own, const vmdb_txn *layer, bool queue_may)
+{
+    if (layer == own && !queue_may)
+        return NULL;
+    return layer_after(own, layer);
+}
+
 /* The latest operation of one layer on record rid, or NULL. */
 static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table *t,
                                          uint64_t rid)
@@ -210,7 +233,8 @@ static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table
 static const struct txn_op *newest_on_rid(const vmdb_txn *own, const vmdb_txn *last,
                                           const vmdb_table *t, uint64_t rid)
 {
-    for (const vmdb_txn *layer = own; layer; layer = layer_after(own, layer)) {
+    bool queue_may = own->db->queued_rids[filter_bucket(rid_key(t, rid))] != 0;
+    for (const vmdb_txn *layer = own; layer; layer = next_layer(own, layer, queue_may)) {
         const struct txn_op *op = layer_on_rid(layer, t, rid);
         if (op)
             return op;
@@ -232,7 +256,8 @@ static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *ke
                               uint64_t hash, uint64_t *rid)
 {
     struct key_ref ref = {t, key, len};
-    for (const vmdb_txn *layer = own; layer; layer = layer_after(own, layer)) {
+    bool queue_may = own->db->queued_keys[filter_bucket(hash)] != 0;
+    for (const vmdb_txn *layer = own; layer; layer = next_layer(own, layer, queue_may)) {
         int i = map_get(&layer->by_key, hash, same_key, layer, &ref);
         if (i < 0)
             continue;
@@ -351,7 +376,7 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
     return 0;
 }
 
-static void txn_free(vmdb_txn *txn)
+void vmdb__txn_free(vmdb_txn *txn)
 {
     map_free(&txn->by_key);
     map_free(&txn->by_rid);
@@ -369,7 +394,7 @@ void vmdb_txn_abort(vmdb_txn *txn)
             vmdb__table_release_rid(txn->ops[i].table, txn->ops[i].rid);
     pthread_mutex_unlock(&txn->db->state);
     vmdb__db_unlock(txn->db);
-    txn_free(txn);
+    vmdb__txn_free(txn);
 }
 
 /* ---- logging an operation ----------------------------------------------- */
@@ -670,7 +695,7 @@ int vmdb_txn_commit(vmdb_txn *txn)
     }
     if (txn->count == 0) {
         vmdb__db_unlock(db);
-        txn_free(txn);
+        vmdb__txn_free(txn);
         return 0;
     }
     vmdb__wal_write(db->wal, &txn->pos, VMDB__WAL_COMMIT, 0, txn->start, 0, NULL, 0);
@@ -681,17 +706,29 @@ int vmdb_txn_commit(vmdb_txn *txn)
         vmdb__group_enqueue(db, &txn->node);
         vmdb__db_unlock(db);
         rc = vmdb__group_wait(db, &txn->node);
-        txn_free(txn);
+        vmdb__txn_free(txn);
         return rc;
     }
+#if !defined(VMDB_MUTANT_NONE_APPLIED_AT_ONCE) && !defined(VMDB_MUTANT_OWN_RANGE_FLUSH)
+    if (rc == 0 && txn->durability == VMDB_DURABILITY_NONE) {
+        /* Applied once its log is durable, by the flusher (group.c). */
+        txn->node = (vmdb__group_node){.txn = txn, .start = txn->start, .end = txn->pos};
+        rc = vmdb__group_enqueue_detached(db, &txn->node);
+        vmdb__db_unlock(db);
+        return rc;
+    }
+#endif
     /* Queued group commits come first in the log, so they apply first. */
     if (rc == 0)
         rc = vmdb__group_drain(db);
     if (rc == 0 && txn->durability == VMDB_DURABILITY_SYNC) {
+#ifdef VMDB_MUTANT_OWN_RANGE_FLUSH
         rc = vmdb__wal_flush(db->wal, txn->start, txn->pos);
         if (rc < 0)
             rc = vmdb__db_poison(db, rc);
-        __atomic_add_fetch(&db->flushes, 1, __ATOMIC_RELAXED);
+#else
+        rc = vmdb__db_flush_log(db, txn->pos);
+#endif
     }
     if (rc == 0) {
         pthread_mutex_lock(&db->state);
@@ -703,11 +740,12 @@ int vmdb_txn_commit(vmdb_txn *txn)
     if (rc == 0) {
         __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);
         db->lock_page->salt = vmdb__wal_salt(db->wal);
-        db->seen_generation =
-            __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL);
+        __atomic_store_n(&db->seen_generation,
+                         __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
+                         __ATOMIC_RELAXED);
     }
     vmdb__db_unlock(db);
-    txn_free(txn);
+    vmdb__txn_free(txn);
     return rc;
 }
 
@@ -741,6 +779,7 @@ int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t 
 {
     if (!t || !key || !record)
         return vmdb__fail(VMDB_EINVAL, "vmdb_get: table, key and record are required");
+    vmdb__db_reader_settle(t->db);
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
@@ -759,6 +798,7 @@ int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
 {
     if (!t || !record)
         return vmdb__fail(VMDB_EINVAL, "vmdb_get_rid: table and record are required");
+    vmdb__db_reader_settle(t->db);
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
@@ -777,6 +817,7 @@ int vmdb_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)
         *ptr = NULL;
     if (!t || !ptr || !seq)
         return vmdb__fail(VMDB_EINVAL, "vmdb_get_ptr: table, ptr and seq are required");
+    vmdb__db_reader_settle(t->db);
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
@@ -810,6 +851,7 @@ int vmdb_scan_next(vmdb_table *t, vmdb_scan_batch *b)
 {
     if (!t || !b)
         return vmdb__fail(VMDB_EINVAL, "vmdb_scan_next: table and batch are required");
+    vmdb__db_reader_settle(t->db);
     int rc = vmdb__layout_follow(t->db);
     if (rc < 0)
         return rc;
@@ -859,6 +901,7 @@ void vmdb_cursor_init(vmdb_cursor *c, vmdb_table *t)
 int vmdb_cursor_next(vmdb_cursor *c, uint64_t *rid, void *record)
 {
     vmdb_table *t = c->table;
+    vmdb__db_reader_settle(t->db);
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
