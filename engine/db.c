@@ -582,8 +582,12 @@ static int recover(vmdb_db *db)
          * older salt than the log's: a writer adopting that would write
          * records recovery cannot see. The log's own salt is the truth. */
         publish_generation(db);
-    if (rc == 0)
+    if (rc == 0) {
+        /* Whatever the lock page held (it is never flushed): the log now
+         * ends where recovery found its end, all of it on disk. */
+        __atomic_store_n(&db->lock_page->durable_lsn, vmdb__wal_end(db->wal), __ATOMIC_RELEASE);
         __atomic_store_n(&db->lock_page->applying, 0, __ATOMIC_RELEASE);
+    }
     return rc;
 }
 
@@ -759,6 +763,7 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
     int rc = vmdb__wal_checkpoint(db->wal, pos);
     if (rc < 0)
         return vmdb__db_poison(db, rc);
+    __atomic_store_n(&db->lock_page->durable_lsn, pos, __ATOMIC_RELEASE);
     db->unflushed = false;
     publish_generation(db);
     __atomic_add_fetch(&db->checkpoints, 1, __ATOMIC_RELAXED);

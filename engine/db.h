@@ -35,6 +35,11 @@ typedef struct vmdb__lock_page {
      * read-only open refuses (VMDB_ENEEDRECOVERY) rather than show half of
      * it. */
     uint64_t applying;
+    /* The log is on disk up to here (from the checkpoint on): every flush
+     * starts at this point, whichever process committed the bytes before
+     * it, so the log is durable as a prefix. Set by recovery and each
+     * checkpoint, advanced by the file-lock holder after each flush. */
+    uint64_t durable_lsn;
 } vmdb__lock_page;
 
 /* A committed transaction waiting for the group flush (group.c). */
@@ -164,6 +169,12 @@ void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node);
 int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node);
 int vmdb__group_drain(vmdb_db *db);
 bool vmdb__group_idle(vmdb_db *db);
+
+/* Flushes the log from the durable LSN up to `to` (a published position),
+ * with the file lock held: a durable commit also makes durable the NONE
+ * commits before it, of any process, which recovery must pass to reach
+ * it. */
+int vmdb__db_flush_log(vmdb_db *db, uint64_t to);
 
 /* Counts a transaction being applied in the lock page, or done. */
 static inline void vmdb__db_applying(vmdb_db *db, bool begin)

@@ -21,6 +21,23 @@
 
 #include "internal.h"
 
+int vmdb__db_flush_log(vmdb_db *db, uint64_t to)
+{
+    uint64_t from = __atomic_load_n(&db->lock_page->durable_lsn, __ATOMIC_ACQUIRE);
+    uint64_t start = vmdb__wal_start(db->wal);
+    /* Below the checkpoint it means the checkpoint; past `to` it is not a
+     * value this log ever had (the lock page is not flushed, and a power
+     * cut may have left anything there until recovery resets it). */
+    if (from < start || from > to)
+        from = start;
+    int rc = vmdb__wal_flush(db->wal, from, to);
+    if (rc < 0)
+        return vmdb__db_poison(db, rc);
+    __atomic_store_n(&db->lock_page->durable_lsn, to, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&db->flushes, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
 bool vmdb__group_idle(vmdb_db *db)
 {
     pthread_mutex_lock(&db->group);
@@ -54,11 +71,8 @@ static void lead(vmdb_db *db)
     pthread_mutex_unlock(&db->group);
 
     int rc = db->poisoned ? VMDB_EPOISONED : 0;
-    if (rc == 0) {
-        rc = vmdb__wal_flush(db->wal, first->start, last->end);
-        if (rc < 0)
-            rc = vmdb__db_poison(db, rc);
-    }
+    if (rc == 0)
+        rc = vmdb__db_flush_log(db, last->end);
     pthread_mutex_lock(&db->state);
     for (vmdb__group_node *n = first; rc == 0; n = n->next) {
         rc = vmdb__txn_apply(db, n->txn);
@@ -74,7 +88,6 @@ static void lead(vmdb_db *db)
     pthread_mutex_unlock(&db->state);
 
     pthread_mutex_lock(&db->group);
-    __atomic_add_fetch(&db->flushes, 1, __ATOMIC_RELAXED);
     for (vmdb__group_node *n = first;; n = n->next) {
         if (rc == 0)
             __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);

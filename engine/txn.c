@@ -688,10 +688,13 @@ int vmdb_txn_commit(vmdb_txn *txn)
     if (rc == 0)
         rc = vmdb__group_drain(db);
     if (rc == 0 && txn->durability == VMDB_DURABILITY_SYNC) {
+#ifdef VMDB_MUTANT_OWN_RANGE_FLUSH
         rc = vmdb__wal_flush(db->wal, txn->start, txn->pos);
         if (rc < 0)
             rc = vmdb__db_poison(db, rc);
-        __atomic_add_fetch(&db->flushes, 1, __ATOMIC_RELAXED);
+#else
+        rc = vmdb__db_flush_log(db, txn->pos);
+#endif
     }
     if (rc == 0) {
         pthread_mutex_lock(&db->state);
