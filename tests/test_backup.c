@@ -23,6 +23,9 @@
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
 
+TestSuite(backup, .timeout = SUITE_TIMEOUT);
+TestSuite(compact, .timeout = HARNESS_TIMEOUT);
+
 /* ---- records that check themselves -------------------------------------- */
 
 /* 72 bytes: a key, a version, words derived from both, and a check, so a

@@ -8,6 +8,8 @@
 
 #include "cli_helpers.h"
 
+TestSuite(cli_commands, .timeout = SUITE_TIMEOUT);
+
 #define PEOPLE_SCHEMA "id:u64 key, name:str16, age:u8, score:f64, member:bool"
 
 static char db[512];

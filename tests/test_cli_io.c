@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <stdarg.h>
 
+TestSuite(cli_io, .timeout = SUITE_TIMEOUT);
+
 #define PEOPLE "id:u64 key, name:str32, city:str24, age:u8, score:f64"
 
 /* Creates the database `name` in the test's directory with one table and

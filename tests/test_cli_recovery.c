@@ -7,6 +7,8 @@
 #include "cli_helpers.h"
 #include "db.h"
 
+TestSuite(cli_recovery, .timeout = SUITE_TIMEOUT);
+
 struct row {
     uint64_t id;
     uint64_t version;

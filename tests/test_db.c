@@ -14,6 +14,8 @@
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
 
+TestSuite(db, .timeout = SUITE_TIMEOUT);
+
 struct person {
     uint64_t id;
     char name[32];

@@ -22,6 +22,8 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+TestSuite(index, .timeout = SUITE_TIMEOUT);
+
 /* Byte offsets of the header fields (engine/index.c). */
 #define OFF_MAGIC 0
 #define OFF_VERSION 8

@@ -10,6 +10,8 @@
 #include "helpers.h"
 #include "os.h"
 
+TestSuite(map, .timeout = SUITE_TIMEOUT);
+
 #define PAGE 4096u
 
 /* A file of `len` pattern bytes at test_path(name). */

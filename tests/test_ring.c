@@ -9,6 +9,8 @@
 #include "helpers.h"
 #include "os.h"
 
+TestSuite(ring, .timeout = SUITE_TIMEOUT);
+
 #define PAGE ((uint64_t)vmdb_page_size())
 
 static vmdb_ring *memory_ring(uint64_t cap, unsigned flags)

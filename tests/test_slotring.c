@@ -21,6 +21,8 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+TestSuite(slotring, .timeout = SUITE_TIMEOUT);
+
 /* Byte offsets of the header fields (engine/slotring.c). */
 #define OFF_MAGIC 0
 #define OFF_VERSION 8
@@ -1264,7 +1266,7 @@ static bool child_exited(void *arg)
     return c->reaped;
 }
 
-Test(slotring, two_processes_pass_every_message_once_in_order)
+Test(slotring, two_processes_pass_every_message_once_in_order, .timeout = HARNESS_TIMEOUT)
 {
     const char *path = ring_file("r.vsr", STRESS_SLOT, STRESS_SLOTS);
     uint64_t seed = test_seed();

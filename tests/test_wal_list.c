@@ -7,6 +7,8 @@
 
 #include "helpers.h"
 
+TestSuite(wal_list, .timeout = SUITE_TIMEOUT);
+
 struct row {
     uint64_t id;
     char name[24];
