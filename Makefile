@@ -138,7 +138,7 @@ stress: deps $(BUILD)/plain/vmdb_tests
 valgrind: deps $(BUILD)/vg/vmdb_tests $(CLI)
 	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
 	cp $(BUILD)/vg/vmdb_tests $(BUILD)/valgrind/vmdb_tests
-	VMDB_KILL_CYCLES=3 VMDB_KILL_MAX_MS=1500 VMDB_POWERLOSS_CYCLES=2 VMDB_BITFLIP_STEP=37 VMDB_HAMMER_VERSIONS=500 VMDB_HOT_KEYS=1000 \
+	VMDB_KILL_CYCLES=3 VMDB_POWERLOSS_CYCLES=2 VMDB_BITFLIP_STEP=37 VMDB_HAMMER_VERSIONS=500 VMDB_HOT_KEYS=1000 \
 	valgrind --quiet --leak-check=full --show-possibly-lost=no \
 	    --errors-for-leak-kinds=definite,indirect --trace-children=yes \
 	    --log-file=$(BUILD)/valgrind/%p.log $(BUILD)/valgrind/vmdb_tests -j1
