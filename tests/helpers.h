@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmdb.h"
@@ -78,6 +79,15 @@ static inline pid_t fork_child(void)
             _exit(127); /* the test ended before the child could be tied to it */
     }
     return pid;
+}
+
+/* A monotonic clock, for where a harness's kill lands: never for what a
+ * test asserts. */
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* A fresh directory for this test; Criterion runs tests in separate

@@ -58,13 +58,6 @@ static void writer(const char *path, uint64_t seed, uint64_t first, const struct
     }
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* What the parent knows: the reported commits, applied to its model. */
 struct reports {
     uint64_t seed;
