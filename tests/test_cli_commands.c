@@ -411,7 +411,7 @@ Test(cli_commands, check_and_get_name_a_record_that_fails_its_checksum)
  * SIGKILL before it can checkpoint: its log is there to list and replay. */
 static void killed_writer(void)
 {
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         vmdb_db *h;

@@ -600,7 +600,7 @@ static const char *import_on_terminal(const char *db, const char *file_arg,
     cr_assert_not_null(slave_name);
     int feed[2];
     cr_assert_eq(pipe(feed), 0);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert(pid >= 0);
     if (pid == 0) {
         int slave = open(slave_name, O_RDWR | O_NOCTTY);

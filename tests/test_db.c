@@ -399,7 +399,7 @@ Test(db, recovery_replays_what_a_killed_writer_committed)
     vmdb_db *db = open_db(path, VMDB_DB_CREATE);
     people_table(db);
     vmdb_close(db);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         vmdb_db *c = open_db(path, 0);
@@ -716,7 +716,7 @@ Test(db, reader_in_another_process_never_sees_a_torn_record)
     ASSERT_OK(vmdb_txn_commit(txn));
     int go[2];
     cr_assert_eq(pipe(go), 0);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         /* A read-only handle of its own: no lock, no recovery. */
@@ -772,7 +772,7 @@ Test(db, writers_in_two_processes_take_turns)
     vmdb_close(db);
     pid_t pids[2];
     for (int w = 0; w < 2; w++) {
-        pids[w] = fork();
+        pids[w] = fork_child();
         cr_assert_neq(pids[w], -1);
         if (pids[w] == 0) {
             vmdb_db *c = open_db(path, 0);
@@ -907,7 +907,7 @@ Test(db, recovery_repairs_a_torn_slot_from_the_log)
     vmdb_table_info st;
     ASSERT_OK(vmdb_table_stat(t, &st));
     vmdb_close(db);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     if (pid == 0) {
         vmdb_db *c = open_db(path, 0);
         vmdb_table *ct;
@@ -941,7 +941,7 @@ Test(db, checkpoint_in_the_middle_of_a_transaction_keeps_it_replayable)
     ASSERT_OK(vmdb_open(path, &o, &db));
     people_table(db);
     vmdb_close(db);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     if (pid == 0) {
         vmdb_db *c;
         vmdb_table *t;
@@ -1021,7 +1021,7 @@ Test(db, a_writer_that_dies_while_applying_is_finished_by_the_next_writer)
     put_people(db, t, 0, 10);
     /* Another process commits ids 100..109 and dies having applied three
      * of them; this handle stays open throughout. */
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     if (pid == 0) {
         vmdb_db *c = open_db(path, 0);
         vmdb_table *ct;

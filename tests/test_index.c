@@ -1124,7 +1124,7 @@ Test(index, readonly_child_process_follows_the_parent_through_growth)
     int down[2], up[2];
     cr_assert_eq(pipe(down), 0);
     cr_assert_eq(pipe(up), 0);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         close(down[1]);

@@ -237,7 +237,7 @@ Test(slotring, create_then_reopen_finds_geometry_messages_and_positions)
 Test(slotring, messages_written_by_a_child_process_are_read_after_reopen)
 {
     const char *path = ring_file("r.vsr", 32, 16);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         vmdb_slotring *r;
@@ -877,7 +877,7 @@ Test(slotring, concurrent_creators_leave_one_complete_ring)
     cr_assert_eq(pipe(gate), 0);
     pid_t pids[6];
     for (int i = 0; i < 6; i++) {
-        pids[i] = fork();
+        pids[i] = fork_child();
         cr_assert_geq(pids[i], 0);
         if (pids[i] == 0) {
             char c;
@@ -1272,7 +1272,7 @@ Test(slotring, two_processes_pass_every_message_once_in_order, .timeout = HARNES
     uint64_t seed = test_seed();
     uint64_t count = stress_messages(10000000);
     test_pid = getpid();
-    struct producer_process child = {.pid = fork()};
+    struct producer_process child = {.pid = fork_child()};
     cr_assert_geq(child.pid, 0);
     if (child.pid == 0) {
         vmdb_slotring *r;
