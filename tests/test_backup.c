@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -1055,11 +1056,17 @@ Test(compact, readers_keep_finding_records_while_tables_are_compacted)
 
 /* The child: rounds of deleting a random half of the fillers (spread all
  * over the table), compacting, and adding fillers back, until killed. */
+#define TRACKING UINT_MAX /* reported once the power-loss images exist */
+
 static void compactor(const char *path, uint64_t seed, int report, bool track)
 {
     /* Tracked from before anything is mapped, for a power cut after. */
-    if (track && vmdb__os_powerloss_track(path, true) != 0)
-        _exit(12);
+    if (track) {
+        unsigned started = TRACKING;
+        if (vmdb__os_powerloss_track(path, true) != 0 ||
+            write(report, &started, sizeof started) != sizeof started)
+            _exit(12);
+    }
     /* A commit at durability NONE survives a killed process, not a power
      * cut: under power cuts the fillers' transactions must be SYNC. */
     vmdb_db_options o = {.durability = track ? VMDB_DURABILITY_SYNC : VMDB_DURABILITY_NONE};
@@ -1152,6 +1159,13 @@ static void kill_compactor(unsigned cycles, bool cut)
          * in the first compaction, later in any. */
         unsigned target = cycle == 0 ? 1 : (unsigned)(next_rand(&rs) % 2), round;
         uint64_t start = now_ns();
+        /* A power cut needs the images, which the compactor makes first. */
+        if (cut && (read(fds[0], &round, sizeof round) != sizeof round || round != TRACKING)) {
+            int status;
+            cr_assert_eq(waitpid(pid, &status, 0), pid);
+            cr_assert_fail("cycle %u: the compactor did not start tracking (status %d)", cycle,
+                           status);
+        }
         for (unsigned got = 0; got < target; got++) {
             if (read(fds[0], &round, sizeof round) != sizeof round) {
                 int status;
