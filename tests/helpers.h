@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -88,6 +89,15 @@ static inline uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits until another thread moves *counter past `from`: a writer that
+ * lets its readers run now and then, so a concurrency test never rests on
+ * how the scheduler shares out a busy machine's CPUs. */
+static inline void wait_past(const uint64_t *counter, uint64_t from)
+{
+    while (__atomic_load_n(counter, __ATOMIC_RELAXED) <= from)
+        sched_yield();
 }
 
 /* A fresh directory for this test; Criterion runs tests in separate
