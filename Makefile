@@ -116,7 +116,8 @@ test-plain: $(BUILD)/plain/vmdb_tests $(CLI)
 
 test-asan: $(BUILD)/asan/vmdb_tests $(CLI)
 	@echo "== Criterion suite under AddressSanitizer + UndefinedBehaviorSanitizer"
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
+	UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	    $(BUILD)/asan/vmdb_tests
 
 test-install: all
