@@ -101,6 +101,8 @@ PLAIN_FLAGS := -O2 -g
 ASAN_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 $(eval $(call test_build,plain,$(PLAIN_FLAGS)))
 $(eval $(call test_build,asan,$(ASAN_FLAGS)))
+# valgrind's own: the plain build with the Criterion timeouts scaled to its pace.
+$(eval $(call test_build,vg,$(PLAIN_FLAGS) -DVMDB_TEST_TIMEOUT_SCALE=50))
 
 test: deps all
 	$(MAKE) --no-print-directory test-plain
@@ -114,7 +116,8 @@ test-plain: $(BUILD)/plain/vmdb_tests $(CLI)
 
 test-asan: $(BUILD)/asan/vmdb_tests $(CLI)
 	@echo "== Criterion suite under AddressSanitizer + UndefinedBehaviorSanitizer"
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
+	UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	    $(BUILD)/asan/vmdb_tests
 
 test-install: all
@@ -133,10 +136,10 @@ stress: deps $(BUILD)/plain/vmdb_tests
 # The crash harnesses run a few cycles only (a writer under valgrind needs
 # about a second to commit), and the binary runs from a copy: Criterion's
 # workers run the file again, and a rebuild meanwhile would mix two builds.
-valgrind: deps $(BUILD)/plain/vmdb_tests $(CLI)
+valgrind: deps $(BUILD)/vg/vmdb_tests $(CLI)
 	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
-	cp $(BUILD)/plain/vmdb_tests $(BUILD)/valgrind/vmdb_tests
-	VMDB_KILL_CYCLES=3 VMDB_KILL_MAX_MS=1500 VMDB_POWERLOSS_CYCLES=2 VMDB_BITFLIP_STEP=37 VMDB_HAMMER_VERSIONS=500 VMDB_HOT_KEYS=1000 \
+	cp $(BUILD)/vg/vmdb_tests $(BUILD)/valgrind/vmdb_tests
+	VMDB_KILL_CYCLES=3 VMDB_POWERLOSS_CYCLES=2 VMDB_BITFLIP_STEP=37 VMDB_HAMMER_VERSIONS=500 VMDB_HOT_KEYS=1000 \
 	valgrind --quiet --leak-check=full --show-possibly-lost=no \
 	    --errors-for-leak-kinds=definite,indirect --trace-children=yes \
 	    --log-file=$(BUILD)/valgrind/%p.log $(BUILD)/valgrind/vmdb_tests -j1

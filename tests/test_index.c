@@ -22,6 +22,8 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+TestSuite(index, .timeout = SUITE_TIMEOUT);
+
 /* Byte offsets of the header fields (engine/index.c). */
 #define OFF_MAGIC 0
 #define OFF_VERSION 8
@@ -1122,7 +1124,7 @@ Test(index, readonly_child_process_follows_the_parent_through_growth)
     int down[2], up[2];
     cr_assert_eq(pipe(down), 0);
     cr_assert_eq(pipe(up), 0);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         close(down[1]);
@@ -1175,7 +1177,11 @@ Test(index, readonly_child_process_follows_the_parent_through_growth)
 #define RACE_GROUPS 1000u
 #define RACE_FIRST 1000u /* volatile keys inserted before the stable ones */
 
+struct race_reader;
+
 struct race {
+    struct race_reader *readers; /* which the writer lets run now and then */
+    unsigned nreaders;
     struct table *table;
     vmdb__index *writer_ix;
     uint64_t stable;        /* rids [0, stable) */
@@ -1234,6 +1240,10 @@ static void *race_writer(void *arg)
             r->grown++;
             mapped = vmdb_map_len(vmdb__index_map(r->writer_ix));
         }
+        if (op % (r->ops / 8) == r->ops / 16) /* each reader checks a key meanwhile */
+            for (unsigned i = 0; i < r->nreaders; i++)
+                wait_past(&r->readers[i].checked_volatile,
+                          __atomic_load_n(&r->readers[i].checked_volatile, __ATOMIC_RELAXED));
     }
     __atomic_store_n(&r->done, true, __ATOMIC_RELEASE);
     return NULL;
@@ -1285,7 +1295,7 @@ static void *race_read(void *arg)
                 race_note_error(rd, rc);
             else if (g1 != g2 || (g1 & 1))
                 continue; /* v changed meanwhile: either answer is right */
-            rd->checked_volatile++;
+            __atomic_store_n(&rd->checked_volatile, rd->checked_volatile + 1, __ATOMIC_RELAXED);
             bool present = (g1 / 2) & 1;
             if (present && rc == VMDB_ENOTFOUND)
                 rd->volatile_misses++;
@@ -1312,7 +1322,10 @@ static uint64_t shift_hash(uint64_t rid)
     return (uint64_t)7 << 58 | (rid % 2 ? 12345 : rid);
 }
 
+struct shift_reader;
+
 struct shift_race {
+    struct shift_reader *reader; /* which the writer lets run now and then */
     vmdb__index *ix;
     struct table *table;
     uint64_t gen[SHIFT_KEYS];
@@ -1332,6 +1345,8 @@ static void *shift_writer(void *arg)
     struct shift_race *r = arg;
     uint64_t rng = r->seed;
     for (uint64_t op = 0; op < r->ops && r->writer_rc == 0; op++) {
+        if (op % (r->ops / 8) == r->ops / 16) /* the reader checks a key meanwhile */
+            wait_past(&r->reader->checked, __atomic_load_n(&r->reader->checked, __ATOMIC_RELAXED));
         uint64_t rid = next_random(&rng) % SHIFT_KEYS;
         uint64_t g = __atomic_load_n(&r->gen[rid], __ATOMIC_RELAXED);
         __atomic_store_n(&r->gen[rid], g + 1, __ATOMIC_RELAXED);
@@ -1362,7 +1377,7 @@ static void *shift_read(void *arg)
         }
         if (g1 != g2 || (g1 & 1))
             continue;
-        rd->checked++;
+        __atomic_store_n(&rd->checked, rd->checked + 1, __ATOMIC_RELAXED);
         bool present = (g1 / 2) & 1;
         if (present && (rc != 0 || got != rid))
             rd->misses++;
@@ -1377,6 +1392,7 @@ static void *shift_read(void *arg)
 static void shift_round(struct shift_race *r, vmdb__index *reader_ix, const char *which)
 {
     struct shift_reader rd = {.race = r, .ix = reader_ix, .seed = r->seed + 1};
+    r->reader = &rd;
     r->done = false;
     pthread_t reader, writer;
     cr_assert_eq(pthread_create(&reader, NULL, shift_read, &rd), 0);
@@ -1442,6 +1458,8 @@ Test(index, concurrent_readers_never_miss_a_present_key_while_the_writer_churns_
         {.race = &r, .ix = shared_reader, .seed = r.seed + 2},
         {.race = &r, .ix = shared_reader, .seed = r.seed + 3},
     };
+    r.readers = readers;
+    r.nreaders = 3;
     pthread_t reader_tids[3], writer_tid;
     for (int i = 0; i < 3; i++)
         cr_assert_eq(pthread_create(&reader_tids[i], NULL, race_read, &readers[i]), 0);

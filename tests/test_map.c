@@ -10,6 +10,8 @@
 #include "helpers.h"
 #include "os.h"
 
+TestSuite(map, .timeout = SUITE_TIMEOUT);
+
 #define PAGE 4096u
 
 /* A file of `len` pattern bytes at test_path(name). */
@@ -504,7 +506,7 @@ static unsigned char byte_after_child_writes(unsigned flags)
     vmdb_map *m;
     vmdb_map_options o = {.len = PAGE, .flags = flags};
     ASSERT_OK(vmdb_map_anon(&o, &m));
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         ((unsigned char *)vmdb_map_ptr(m))[10] = 0x5A;
@@ -674,7 +676,7 @@ Test(map, huge_advice_on_a_file_map_never_fails_with_try)
  * RESERVE_SHRINK takes less room to grow instead of failing. */
 Test(map, refused_reservation_shrinks_when_asked)
 {
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         struct rlimit lim = {.rlim_cur = (rlim_t)64 << 30, .rlim_max = RLIM_INFINITY};

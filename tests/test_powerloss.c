@@ -47,6 +47,8 @@
 #include "crash_model.h"
 #include "os.h"
 
+TestSuite(powerloss, .timeout = HARNESS_TIMEOUT);
+
 /* ---- the simulator ------------------------------------------------------ */
 
 #define PAGE 4096u
