@@ -215,6 +215,22 @@ static int open_if_table(void *ctx, const char *name)
         if (table_by_name(l->db, table))
             return 0;
     }
+    if (!l->db->flock_held) {
+        /* Without the lock this may be a table another process is
+         * creating: its index comes next, then the layout epoch that makes
+         * every handle look again. Until then it is not there. */
+        char *index_path = join(l->db->path, name, "");
+        if (!index_path) {
+            l->rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", l->db->path);
+            return 1;
+        }
+        memcpy(index_path + strlen(index_path) - 4, ".vmi", 4); /* NAME.vmt -> NAME.vmi */
+        vmdb__os_stat st;
+        bool indexed = vmdb__os_stat_path(index_path, &st) == 0;
+        free(index_path);
+        if (!indexed)
+            return 0;
+    }
     l->rc = open_table_file(l->db, name);
     return l->rc < 0;
 }
@@ -695,6 +711,10 @@ static int finish_dead_writer(vmdb_db *db)
 
 /* ---- open and close ----------------------------------------------------- */
 
+#ifdef VMDB_FAULT_INJECTION
+void (*vmdb__open_test_hook)(const char *path);
+#endif
+
 static void free_db(vmdb_db *db)
 {
     for (size_t i = 0; i < db->table_count; i++)
@@ -751,6 +771,21 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     db->verify = (o->flags & VMDB_DB_VERIFY) != 0;
     db->durability = o->durability ? o->durability : VMDB_DURABILITY_NONE;
     rc = open_lock(db);
+    /* A writer reads the log and the tables only under the lock: another
+     * writer may be creating a table, or growing one, until it has the
+     * lock, and recovery must not meet a log record naming a table it
+     * never listed, nor free slots that were taken after it looked. */
+    if (rc == 0 && !db->readonly) {
+#ifdef VMDB_FAULT_INJECTION
+        if (vmdb__open_test_hook)
+            vmdb__open_test_hook(path);
+#endif
+        rc = vmdb__os_lock_file(db->lock_fd, true);
+        if (rc < 0)
+            rc = vmdb__fail_os(rc, "%s: cannot take the write lock", path);
+        else
+            db->flock_held = true;
+    }
     char *wal_path = join(path, WAL_NAME, "");
     if (rc == 0 && !wal_path)
         rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
@@ -771,15 +806,10 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         for (size_t i = 0; rc == 0 && i < db->table_count; i++)
             rc = open_index(db, db->tables[i], NULL);
     } else if (rc == 0) {
-        rc = vmdb__os_lock_file(db->lock_fd, true);
-        if (rc < 0) {
-            rc = vmdb__fail_os(rc, "%s: cannot take the write lock", path);
-        } else {
-            db->flock_held = true;
-            rc = recover(db);
-            vmdb__db_release_file_lock(db);
-        }
+        rc = recover(db);
     }
+    if (db->flock_held)
+        vmdb__db_release_file_lock(db);
     if (rc < 0) {
         free_db(db);
         return rc;

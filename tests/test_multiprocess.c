@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "db.h"
 #include "helpers.h"
 #include "os.h"
 #include "vmdb/db.h"
@@ -92,6 +93,13 @@ static void wait_ok(pid_t pid, const char *who)
               who, status);
 }
 
+static void write_byte(int fd)
+{
+    char c = 1;
+    while (write(fd, &c, 1) < 0 && errno == EINTR)
+        ;
+}
+
 /* 1 when a byte came, 0 at end of file. */
 static int read_byte(int fd)
 {
@@ -100,6 +108,54 @@ static int read_byte(int fd)
     while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
         ;
     return n == 1;
+}
+
+/* ---- the child's side of "meanwhile" ------------------------------------ */
+
+/* In the child: when its vmdb_open is about to take the lock, it tells the
+ * parent and waits until the parent has changed the database. */
+static int hook_to_parent = -1, hook_from_parent = -1;
+
+static void pause_before_lock(const char *path)
+{
+    (void)path;
+    if (hook_to_parent < 0)
+        return;
+    write_byte(hook_to_parent);
+    read_byte(hook_from_parent);
+    hook_to_parent = -1; /* once */
+}
+
+/* Forks a child that opens `path` for writing and pauses before it takes
+ * the lock; *to_child lets it go on. The child then runs fn and exits with
+ * its result. */
+static pid_t fork_paused_opener(const char *path, int (*fn)(vmdb_db *db), int *to_child)
+{
+    int up[2], down[2];
+    cr_assert_eq(pipe(up), 0);
+    cr_assert_eq(pipe(down), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        hook_to_parent = up[1];
+        hook_from_parent = down[0];
+        vmdb__open_test_hook = pause_before_lock;
+        vmdb_db *db;
+        vmdb_db_options o = {.wal_size = 1 << 20};
+        if (vmdb_open(path, &o, &db) != 0)
+            child_fail(10, "vmdb_open");
+        int rc = fn(db);
+        vmdb_close(db);
+        _exit(rc);
+    }
+    close(up[1]);
+    close(down[0]);
+    cr_assert(read_byte(up[0]), "the child died before it took the lock");
+    close(up[0]);
+    *to_child = down[1];
+    return pid;
 }
 
 /* ---- finding 5: a creation cut short ------------------------------------ */
@@ -176,6 +232,11 @@ Test(multiprocess, processes_creating_one_database_at_once_all_succeed)
                 vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 1 << 20};
                 if (vmdb_open(path, &o, &db) != 0)
                     child_fail(1, "vmdb_open(CREATE)");
+                char table[16];
+                snprintf(table, sizeof table, "t%d", c);
+                vmdb_table *t;
+                if (create_table(db, table, &t) != 0 || insert_keys(db, t, 0, 5) != 0)
+                    child_fail(2, "create and fill a table");
                 vmdb_close(db);
                 _exit(0);
             }
@@ -185,9 +246,99 @@ Test(multiprocess, processes_creating_one_database_at_once_all_succeed)
         for (int c = 0; c < CREATORS; c++)
             wait_ok(pids[c], "a creator");
         vmdb_db *db = open_db(path, 0);
+        vmdb_db_info info;
+        ASSERT_OK(vmdb_db_stat(db, &info));
+        cr_assert_eq(info.tables, CREATORS);
         ASSERT_OK(vmdb_check(db));
         vmdb_close(db);
     }
     remove_test_dir();
 }
 
+/* ---- finding 7: tables created while an open waits for the lock ---------- */
+
+static int reads_new_table(vmdb_db *db)
+{
+    vmdb_table *t;
+    struct rec r;
+    uint64_t key = 7;
+    if (vmdb_table_open(db, "created_meanwhile", NULL, &t) != 0)
+        child_fail(11, "the table created meanwhile");
+    if (vmdb_get(t, &key, sizeof key, &r, NULL) != 0 || r.check != rec_check(&r))
+        child_fail(12, "the record committed meanwhile");
+    return 0;
+}
+
+Test(multiprocess, an_open_that_waits_for_the_lock_sees_tables_created_meanwhile)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t;
+    ASSERT_OK(create_table(db, "first", &t));
+    ASSERT_OK(insert_keys(db, t, 0, 10));
+    int go;
+    pid_t pid = fork_paused_opener(path, reads_new_table, &go);
+    /* The child has not taken the lock yet: a table and a logged commit
+     * naming it, not checkpointed, so recovery meets it. */
+    ASSERT_OK(create_table(db, "created_meanwhile", &t));
+    ASSERT_OK(insert_keys(db, t, 5, 10));
+    vmdb_db_info info;
+    ASSERT_OK(vmdb_db_stat(db, &info));
+    cr_assert_gt(info.wal_used, 0, "the commit must still be in the log");
+    write_byte(go);
+    close(go);
+    wait_ok(pid, "the opener");
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+/* ---- finding 8: a table grown while an open waits for the lock ------------ */
+
+static int inserts_one(vmdb_db *db)
+{
+    vmdb_table *t;
+    if (vmdb_table_open(db, "grown", NULL, &t) != 0)
+        child_fail(11, "the table");
+    if (insert_keys(db, t, 1000000, 1000001) != 0)
+        child_fail(12, "insert");
+    return 0;
+}
+
+Test(multiprocess, an_open_that_waits_for_the_lock_sees_growth_made_meanwhile)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t;
+    ASSERT_OK(create_table(db, "grown", &t));
+    vmdb_table_info st;
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    uint64_t first = st.capacity;
+    ASSERT_OK(insert_keys(db, t, 0, first)); /* full to the last slot */
+    vmdb_close(db);
+    int go;
+    pid_t pid = fork_paused_opener(path, inserts_one, &go);
+    /* The child may have mapped the full table: grow it, and checkpoint
+     * so that recovery has nothing to replay that would grow it there. */
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "grown", NULL, &t));
+    ASSERT_OK(insert_keys(db, t, first, first + 1));
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    cr_assert_gt(st.capacity, first);
+    vmdb_close(db);
+    write_byte(go);
+    close(go);
+    wait_ok(pid, "the opener");
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "grown", NULL, &t));
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    cr_assert_eq(st.records, first + 2, "one record overwrote another");
+    for (uint64_t k = 0; k <= first; k++) {
+        struct rec r;
+        ASSERT_OK(vmdb_get(t, &k, sizeof k, &r, NULL));
+        cr_assert_eq(r.n, k);
+    }
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
