@@ -186,6 +186,12 @@ static inline void vmdb__db_applying(vmdb_db *db, bool begin)
 }
 
 #ifdef VMDB_FAULT_INJECTION
+/* Called by vmdb_open for writing just before it takes the file lock:
+ * where a test lets another process change the database "meanwhile". */
+extern void (*vmdb__open_test_hook)(const char *path);
+#endif
+
+#ifdef VMDB_FAULT_INJECTION
 /* Called after each change a transaction applies: where a test kills the
  * writer in the middle of applying. */
 extern void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);

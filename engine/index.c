@@ -466,6 +466,16 @@ static int check_file(vmdb__index *ix, uint64_t size)
                           path, (unsigned long long)w,
                           (unsigned long long)((w >> 6) * REGION_ALIGN), (unsigned)(w & 63));
     struct region r = decode(ix, w);
+    vmdb__os_stat st;
+    if (r.off + r.bytes > size && vmdb__os_stat_path(path, &st) == 0 &&
+        st.size >= r.off + r.bytes) {
+        /* A writer in another process grew the file and switched to the
+         * new array between the mapping and this look: follow it. */
+        int rc = vmdb_map_grow(ix->map, r.off + r.bytes);
+        if (rc < 0)
+            return rc;
+        size = ix->mapped = vmdb_map_len(ix->map);
+    }
     if (r.off + r.bytes > size)
         return vmdb__fail(VMDB_EBADSIZE,
                           "%s: truncated: the active array ends at %llu bytes, the file has %llu",

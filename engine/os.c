@@ -986,6 +986,20 @@ int vmdb__os_try_lock_file_shared(int fd)
     return 0;
 }
 
+int vmdb__os_lock_dir(const char *path, int *fd)
+{
+    int d = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0)
+        return -errno;
+    int rc = vmdb__os_lock_file(d, true);
+    if (rc < 0) {
+        close(d);
+        return rc;
+    }
+    *fd = d;
+    return 0;
+}
+
 int vmdb__os_mkdir(const char *path)
 {
     return mkdir(path, 0755) < 0 ? -errno : 0;

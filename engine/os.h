@@ -84,6 +84,9 @@ int vmdb__os_lock_file(int fd, bool lock);
 /* Whether nobody holds the file's exclusive lock right now: takes a shared
  * lock without waiting and gives it back at once. 0, or -EWOULDBLOCK. */
 int vmdb__os_try_lock_file_shared(int fd);
+/* Opens directory `path` and takes an exclusive advisory lock on it
+ * (flock), waiting for it: closing *fd gives it back. */
+int vmdb__os_lock_dir(const char *path, int *fd);
 /* Creates directory `path` (mode 0755); -EEXIST if it is there. */
 int vmdb__os_mkdir(const char *path);
 /* Calls fn(ctx, name) for each entry of directory `path` but . and ..;

@@ -249,6 +249,16 @@ static int adopt_header(vmdb_table *t, const char *copy)
     t->key_size = key->size;
     t->key_is_str = key->type == VMDB_TYPE_STR;
     uint64_t len = vmdb_map_len(t->map);
+    vmdb__os_stat st;
+    if (len < HEADER_LEN + h->capacity * t->stride && vmdb__os_stat_path(t->path, &st) == 0 &&
+        st.size >= HEADER_LEN + h->capacity * t->stride) {
+        /* Another process grew the file between its mapping and the read
+         * of the header (an open without the writer lock): follow it. */
+        int rc = vmdb_map_grow(t->map, HEADER_LEN + h->capacity * t->stride);
+        if (rc < 0)
+            return rc;
+        len = vmdb_map_len(t->map);
+    }
     if (len < HEADER_LEN + h->capacity * t->stride)
         return vmdb__fail(VMDB_EBADSIZE,
                           "%s: truncated: %llu bytes, the header says %llu slots of %zu bytes",
