@@ -101,7 +101,7 @@ Test(durability, a_sync_commit_after_none_commits_survives_a_power_cut)
     enum { NONE_COMMITS = 80 };
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         close(fds[0]);
@@ -148,7 +148,7 @@ Test(durability, a_sync_commit_after_another_handle_checkpointed_twice_survives_
     create_db(path);
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         close(fds[0]);
