@@ -70,8 +70,8 @@ enum vmdb_map_flag {
      * vmdb_map_ptr() returns the new place. The old place stays mapped
      * until vmdb_map_close(); it maps the same file pages, so pointers
      * into it go on reading the current bytes. At open the map reserves
-     * four times len (at least `reserve`); all places together take less
-     * than 1.4 times the current reservation. A thread reading while
+     * four times len (at least `reserve`); the places left behind add
+     * up to less than a third of the current reservation. A thread reading while
      * another grows the map loads vmdb_map_len() before vmdb_map_ptr():
      * the pointer then covers the length. VMDB_EINVAL for private and
      * anonymous maps. */
