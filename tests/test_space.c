@@ -26,6 +26,12 @@
 #ifndef UNDER_ASAN
 #define UNDER_ASAN 0
 #endif
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 TestSuite(space, .timeout = 240);
 
@@ -521,6 +527,8 @@ Test(space, a_few_hundred_tables_open_under_an_address_space_limit)
 {
     if (UNDER_ASAN)
         cr_skip_test("ASan's shadow memory does not fit under RLIMIT_AS");
+    if (RUNNING_ON_VALGRIND)
+        cr_skip_test("valgrind keeps its own address space under RLIMIT_AS");
     cr_assert_eq(in_child(few_hundred_tables_under_a_limit, (void *)test_path("db")), 0);
     remove_test_dir();
 }
