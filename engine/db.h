@@ -35,6 +35,12 @@ typedef struct vmdb__lock_page {
      * read-only open refuses (VMDB_ENEEDRECOVERY) rather than show half of
      * it. */
     uint64_t applying;
+    /* The machine's boot (vmdb__os_boot_id) when a writer last opened and
+     * recovered. Another boot's id, or none, with log records past the
+     * checkpoint means no writer of this boot has replayed them: a power
+     * cut may have left the tables behind the log, and a read-only open
+     * refuses (VMDB_ENEEDRECOVERY). NUL-terminated. */
+    char boot_id[40];
 } vmdb__lock_page;
 
 /* A committed transaction waiting for the group flush (group.c). */
