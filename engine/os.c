@@ -956,7 +956,8 @@ static int pl_cut_names(const char *dir, const char *shadow, uint64_t seed,
         if (rc == 0) {
             pl_names_push(restored, d->name, d->ino);
             r->files_restored++;
-            pl_say(r, "%s: unlink lost, back from its image; ", d->name);
+            pl_say(r, "%s: its unlink (or the rename over it) lost, back from its image; ",
+                   d->name);
         }
     }
     /* What is left in the stage never had a durable name. */
