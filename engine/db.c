@@ -628,6 +628,44 @@ static bool log_is_empty(vmdb_db *db)
     return vmdb__wal_start(db->wal) == vmdb__wal_end(db->wal);
 }
 
+/* After recovery: the tables are up to date with the log in this boot.
+ * The lock page is never flushed, so after a power cut it holds an older
+ * boot's id, or none: that is what a reader goes by. */
+static void note_boot(vmdb_db *db)
+{
+    char boot[37];
+    if (vmdb__os_boot_id(boot) < 0)
+        boot[0] = '\0'; /* no boot known: readers check the log instead */
+    char *to = db->lock_page->boot_id;
+    memset(to, 0, sizeof db->lock_page->boot_id);
+    memcpy(to, boot, strlen(boot));
+}
+
+/* A read-only open cannot replay the log. If no writer has recovered the
+ * database in this boot and the log holds records past the checkpoint,
+ * a power cut may have left the tables behind them: refuse rather than
+ * show that. A writer of this boot applies what it logs before it lets
+ * go of the lock, so its records in the log are no such sign. */
+static int check_recovered_this_boot(vmdb_db *db)
+{
+    char seen[sizeof db->lock_page->boot_id], boot[37];
+    memcpy(seen, db->lock_page->boot_id, sizeof seen);
+    seen[sizeof seen - 1] = '\0';
+    if (vmdb__os_boot_id(boot) == 0 && strcmp(seen, boot) == 0)
+        return 0;
+    uint64_t start = vmdb__wal_start(db->wal);
+    vmdb__wal_scan_end end;
+    vmdb__wal_scan(db->wal, start, UINT64_MAX, NULL, NULL, &end);
+    if (end.pos == start)
+        return 0;
+    return vmdb__fail(VMDB_ENEEDRECOVERY,
+                      "%s: the log holds transactions from LSN %llu to %llu that no writer has "
+                      "replayed since the machine started (a power cut?); open the database "
+                      "for writing once to recover them (vmdb recover %s)",
+                      db->path, (unsigned long long)start, (unsigned long long)end.pos,
+                      db->path);
+}
+
 static int recover(vmdb_db *db)
 {
     vmdb_recovery *rep = &db->recovery;
@@ -677,6 +715,7 @@ static int recover(vmdb_db *db)
          * ends where recovery found its end, all of it on disk. */
         __atomic_store_n(&db->lock_page->durable_lsn, vmdb__wal_end(db->wal), __ATOMIC_RELEASE);
         __atomic_store_n(&db->lock_page->applying, 0, __ATOMIC_RELEASE);
+        note_boot(db);
     }
     return rc;
 }
@@ -796,6 +835,8 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     if (rc == 0)
         rc = vmdb__wal_open(wal_path, 0, false, db->readonly, &db->wal);
     free(wal_path);
+    if (rc == 0 && db->readonly && !db->as_is)
+        rc = check_recovered_this_boot(db);
     if (rc == 0) {
         unsigned pct = o->checkpoint_percent ? o->checkpoint_percent : 50;
         db->checkpoint_bytes = vmdb__wal_cap(db->wal) / 100 * pct;

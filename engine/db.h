@@ -40,6 +40,12 @@ typedef struct vmdb__lock_page {
      * it, so the log is durable as a prefix. Set by recovery and each
      * checkpoint, advanced by the file-lock holder after each flush. */
     uint64_t durable_lsn;
+    /* The machine's boot (vmdb__os_boot_id) when a writer last opened and
+     * recovered. Another boot's id, or none, with log records past the
+     * checkpoint means no writer of this boot has replayed them: a power
+     * cut may have left the tables behind the log, and a read-only open
+     * refuses (VMDB_ENEEDRECOVERY). NUL-terminated. */
+    char boot_id[40];
 } vmdb__lock_page;
 
 /* A committed transaction waiting for the group flush (group.c). */

@@ -88,6 +88,8 @@ static const char *flushed_then_written(const char *name)
     vmdb_map_options o = {.flags = VMDB_MAP_CREATE, .mode = VMDB_MAP_WRITE,
                           .len = FILE_PAGES * PAGE};
     ASSERT_OK(vmdb_map_open(path, &o, &m));
+    /* Its name durable: these tests are about the bytes. */
+    cr_assert_eq(vmdb__os_sync_dir_of(path), 0);
     unsigned char *p = vmdb_map_ptr(m);
     byte_a(p, FILE_PAGES * PAGE);
     ASSERT_OK(vmdb_map_flush(m, 0, 2 * PAGE, VMDB_FLUSH_SYNC));
@@ -280,6 +282,8 @@ Test(powerloss, images_follow_renames_and_files_never_synced_come_back_empty)
     cr_assert_eq(os_write_file(final, 0, b, PAGE, 2 * PAGE, false), 0);
     /* Written and never synced. */
     cr_assert_eq(os_write_file(unsynced, VMDB__OS_CREATE, a, PAGE, 0, false), 0);
+    /* The names durable (without it they vanish: test_powerloss_sim.c). */
+    cr_assert_eq(vmdb__os_sync_dir_of(final), 0);
     ASSERT_OK(vmdb__os_powerloss_track(dir, false));
 
     vmdb__powerloss_report r;
