@@ -531,15 +531,15 @@ static void run(const struct harness *h)
 
 Test(powercut, one_writer_at_mixed_durabilities_recovers_a_prefix_holding_every_durable_commit)
 {
-    run(&(struct harness){.writers = 1, .cycles = 120});
+    run(&(struct harness){.writers = 1, .cycles = 80});
 }
 
 Test(powercut, two_writer_processes_recover_a_prefix_of_their_common_commit_order)
 {
-    run(&(struct harness){.writers = 2, .staggered = true, .cycles = 120});
+    run(&(struct harness){.writers = 2, .staggered = true, .cycles = 80});
 }
 
 Test(powercut, read_only_open_before_recovery_refuses_or_shows_a_prefix)
 {
-    run(&(struct harness){.writers = 2, .staggered = true, .readers = true, .cycles = 60});
+    run(&(struct harness){.writers = 2, .staggered = true, .readers = true, .cycles = 40});
 }
