@@ -520,8 +520,10 @@ int vmdb__table_reserve(vmdb_table *t, uint64_t count)
      * power cut a header that promises more slots than the file holds
      * would make the table unopenable. Syncing any page of the file syncs
      * its length; this happens once per growth, not per commit. */
+#ifndef VMDB_MUTANT_GROWTH_WITHOUT_LENGTH_FLUSH /* test-mutants: header before length */
     if (rc == 0)
         rc = vmdb_map_flush(t->map, len - 1, 1, VMDB_FLUSH_SYNC);
+#endif
     if (rc == 0)
         __atomic_store_n(&t->capacity, cap, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&t->follow);
