@@ -14,12 +14,12 @@
  * new), and takes either the durable or the current length of each file.
  *
  * What the cut covers: data written through shared mappings or pwrite,
- * file lengths, msync and fsync as the only durability points, renames
- * (images follow the inode), files never synced (their image is empty).
- * What it does not: directory entries (creates, renames and unlinks are
- * durable at once; a missing directory fsync goes unnoticed), states a
- * page held before its last one (a kept page has its final bytes), files
- * outside the tracked directory, and mappings made before tracking began.
+ * file lengths, msync and fsync as the only durability points, directory
+ * entries (durable only through a directory fsync; images follow the
+ * inode through renames), files never synced (their image is empty).
+ * What it does not: states a page held before its last one (a kept page
+ * has its final bytes), files outside the tracked directory, and mappings
+ * made before tracking began (test_powerloss_sim.c tests the names).
  *
  * The first tests check the simulator itself; the last, one ordering of
  * table growth. The harness that kills writers at random and cuts the
