@@ -21,18 +21,6 @@
 
 TestSuite(durability, .timeout = 240);
 
-static void create_db(const char *path)
-{
-    vmdb_db *db;
-    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 256 << 10};
-    ASSERT_OK(vmdb_open(path, &o, &db));
-    vmdb_schema *s;
-    ASSERT_OK(vmdb_schema_parse(schema_text, &s));
-    ASSERT_OK(vmdb_table_create(db, "t", s, NULL));
-    vmdb_schema_free(s);
-    vmdb_close(db);
-}
-
 /* In the child: one transaction putting key `key` (written by "txn" n). */
 static int put_one(vmdb_db *db, vmdb_table *t, enum vmdb_durability d, uint64_t key, uint64_t n)
 {
@@ -97,7 +85,7 @@ static void assert_key(vmdb_table *t, uint64_t key, uint64_t n, const char *what
 Test(durability, a_sync_commit_after_none_commits_survives_a_power_cut)
 {
     const char *path = test_path("db");
-    create_db(path);
+    create_crash_db(path);
     enum { NONE_COMMITS = 80 };
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
@@ -145,7 +133,7 @@ Test(durability, a_sync_commit_after_none_commits_survives_a_power_cut)
 Test(durability, a_sync_commit_after_another_handle_checkpointed_twice_survives_a_power_cut)
 {
     const char *path = test_path("db");
-    create_db(path);
+    create_crash_db(path);
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     pid_t pid = fork_child();
