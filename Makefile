@@ -4,7 +4,8 @@
 #   make demo       the demo: a small database made from a CSV, queried with
 #                   the vmdb command (installs what it needs); demo-api runs
 #                   the C example of the map and buffer layers
-#   make test       the Criterion suite, then again under ASan+UBSan, then
+#   make test       the Criterion suite, the mutants it must catch
+#                   (test-mutants), the suite again under ASan+UBSan, then
 #                   the install check and the README's examples (installs
 #                   what it needs)
 #   make bench      benchmarks (figures in docs/benchmarks.md); bench-map,
@@ -45,7 +46,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps test test-plain test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind install clean
+.PHONY: all deps test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind install clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -101,9 +102,12 @@ PLAIN_FLAGS := -O2 -g
 ASAN_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 $(eval $(call test_build,plain,$(PLAIN_FLAGS)))
 $(eval $(call test_build,asan,$(ASAN_FLAGS)))
+# valgrind's own: the plain build with the Criterion timeouts scaled to its pace.
+$(eval $(call test_build,vg,$(PLAIN_FLAGS) -DVMDB_TEST_TIMEOUT_SCALE=50))
 
 test: deps all
 	$(MAKE) --no-print-directory test-plain
+	$(MAKE) --no-print-directory test-mutants
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-install
 	$(MAKE) --no-print-directory test-readme
@@ -112,9 +116,55 @@ test-plain: $(BUILD)/plain/vmdb_tests $(CLI)
 	@echo "== Criterion suite"
 	$(BUILD)/plain/vmdb_tests
 
+# Mutants: each entry NAME:filter:env builds the test binary with
+# -DVMDB_MUTANT_NAME, which puts a known bug back (the #ifdefs in engine/),
+# and runs the tests of `filter` with the variables of `env` (commas for
+# spaces: small budgets). The tests must fail: a mutant that passes them
+# survived, and so fails the make. Only the engine files that name the
+# mutant are compiled again; the rest is the plain build's.
+MUTANTS := \
+    ACK_BEFORE_COMMIT:powercut/one_writer*:VMDB_POWERCUT_DURABILITY=sync,VMDB_POWERLOSS_CYCLES=60 \
+    NO_LOG_FLUSH:powercut/one_writer*:VMDB_POWERCUT_DURABILITY=sync,VMDB_POWERLOSS_CYCLES=60 \
+    CHECKPOINT_WITHOUT_TABLE_FLUSH:powercut/one_writer*:VMDB_POWERCUT_DURABILITY=sync,VMDB_POWERLOSS_CYCLES=60 \
+    GROWTH_WITHOUT_LENGTH_FLUSH:powerloss/table_grown*: \
+    NO_DIR_FSYNC:powerloss_dirsync/*: \
+    OWN_RANGE_FLUSH:durability/a_sync_commit_after_none*: \
+    HANDLE_SYNC_SEQ:durability/a_sync_commit_after_another_handle*:
+comma := ,
+mutant_name = $(word 1,$(subst :, ,$(1)))
+MUTANT_NAMES := $(foreach m,$(MUTANTS),$(call mutant_name,$(m)))
+
+define mutant_build
+MUTANT_SRC_$(1) := $$(shell grep -lw VMDB_MUTANT_$(1) $(ENGINE_SRC))
+$(BUILD)/mutant-$(1)/engine/%.o: engine/%.c $(HEADERS)
+	@mkdir -p $$(@D)
+	$(CC) $(BASE_CFLAGS) $(PLAIN_FLAGS) -DVMDB_FAULT_INJECTION -DVMDB_MUTANT_$(1) -c $$< -o $$@
+
+$(BUILD)/mutant-$(1)/vmdb_tests: $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/mutant-$(1)/engine/%.o) \
+        $$(filter-out $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/plain/engine/%.o),$(ENGINE_SRC:engine/%.c=$(BUILD)/plain/engine/%.o)) \
+        $(CLI_LIB_SRC:cli/%.c=$(BUILD)/plain/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/plain/tests/%.o)
+	@test -n "$$(MUTANT_SRC_$(1))" || { echo "mutant $(1): no engine file names VMDB_MUTANT_$(1)"; exit 1; }
+	$(CC) $(PLAIN_FLAGS) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
+endef
+$(foreach n,$(MUTANT_NAMES),$(eval $(call mutant_build,$(n))))
+
+test-mutants: $(MUTANT_NAMES:%=$(BUILD)/mutant-%/vmdb_tests)
+	@echo "== Mutants: each must fail the tests named for it"
+	@for m in $(MUTANTS); do \
+	    name=$${m%%:*}; rest=$${m#*:}; filter=$${rest%%:*}; vars=$$(echo "$${rest#*:}" | tr '$(comma)' ' '); \
+	    log=$(BUILD)/mutant-$$name/log; \
+	    if env $$vars $(BUILD)/mutant-$$name/vmdb_tests --filter "$$filter" >$$log 2>&1; then \
+	        echo "mutant $$name SURVIVED $$filter ($$vars): $$log"; exit 1; \
+	    fi; \
+	    grep -q 'Tested: [1-9]' $$log || { echo "mutant $$name: no test matches $$filter: $$log"; exit 1; }; \
+	    echo "mutant $$name caught by $$filter: $$(grep -m1 -A2 'Assertion Failed' $$log | tail -1 | \
+	        sed -e 's/^\[----\] *//' -e 's/.*db-after-last-cut: //' | cut -c1-300)"; \
+	done
+
 test-asan: $(BUILD)/asan/vmdb_tests $(CLI)
 	@echo "== Criterion suite under AddressSanitizer + UndefinedBehaviorSanitizer"
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
+	UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	    $(BUILD)/asan/vmdb_tests
 
 test-install: all
@@ -133,10 +183,10 @@ stress: deps $(BUILD)/plain/vmdb_tests
 # The crash harnesses run a few cycles only (a writer under valgrind needs
 # about a second to commit), and the binary runs from a copy: Criterion's
 # workers run the file again, and a rebuild meanwhile would mix two builds.
-valgrind: deps $(BUILD)/plain/vmdb_tests $(CLI)
+valgrind: deps $(BUILD)/vg/vmdb_tests $(CLI)
 	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
-	cp $(BUILD)/plain/vmdb_tests $(BUILD)/valgrind/vmdb_tests
-	VMDB_KILL_CYCLES=3 VMDB_KILL_MAX_MS=1500 VMDB_POWERLOSS_CYCLES=2 VMDB_BITFLIP_STEP=37 VMDB_HAMMER_VERSIONS=500 VMDB_HOT_KEYS=1000 \
+	cp $(BUILD)/vg/vmdb_tests $(BUILD)/valgrind/vmdb_tests
+	VMDB_KILL_CYCLES=3 VMDB_POWERLOSS_CYCLES=2 VMDB_BITFLIP_STEP=37 VMDB_HAMMER_VERSIONS=500 VMDB_HOT_KEYS=1000 \
 	valgrind --quiet --leak-check=full --show-possibly-lost=no \
 	    --errors-for-leak-kinds=definite,indirect --trace-children=yes \
 	    --log-file=$(BUILD)/valgrind/%p.log $(BUILD)/valgrind/vmdb_tests -j1

@@ -128,9 +128,9 @@ static int commit_batch(struct mover *m)
     /* Durable before a single slot changes, whatever the database's
      * durability: a power cut could otherwise keep the DELETE's page and
      * lose both the PUT's page and the log. */
-    rc = vmdb__wal_flush(db->wal, m->start, m->pos);
+    rc = vmdb__db_flush_log(db, m->pos);
     if (rc < 0)
-        return vmdb__db_poison(db, rc);
+        return rc;
     /* No group commit can be queued (the checkpoint before this batch
      * drained the queue, and none can join it without the writer lock),
      * but the free-slot state is db->state's to guard all the same. */

@@ -22,6 +22,7 @@
  */
 #include "db.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,22 @@ static int open_if_table(void *ctx, const char *name)
         if (table_by_name(l->db, table))
             return 0;
     }
+    if (!l->db->flock_held) {
+        /* Without the lock this may be a table another process is
+         * creating: its index comes next, then the layout epoch that makes
+         * every handle look again. Until then it is not there. */
+        char *index_path = join(l->db->path, name, "");
+        if (!index_path) {
+            l->rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", l->db->path);
+            return 1;
+        }
+        memcpy(index_path + strlen(index_path) - 4, ".vmi", 4); /* NAME.vmt -> NAME.vmi */
+        vmdb__os_stat st;
+        bool indexed = vmdb__os_stat_path(index_path, &st) == 0;
+        free(index_path);
+        if (!indexed)
+            return 0;
+    }
     l->rc = open_table_file(l->db, name);
     return l->rc < 0;
 }
@@ -369,16 +386,10 @@ static void publish_generation(vmdb_db *db)
 
 /* ---- creating a database ------------------------------------------------ */
 
-static int dir_is_empty(void *ctx, const char *name)
-{
-    (void)ctx;
-    (void)name;
-    return 1;
-}
-
-/* Makes the files of a new database in `path` (an empty directory): the
- * log first, the lock file last, so that a crash in between leaves a
- * directory that is not yet a database rather than half of one. */
+/* Makes the files of a new database in `path`, a directory holding nothing
+ * (creation leftovers are gone), under the creation lock: the log first,
+ * the lock file last, so that a crash in between leaves a directory that
+ * is not yet a database rather than half of one. */
 static int init_dir(const char *path, const vmdb_db_options *o)
 {
     char *wal_path = join(path, WAL_NAME, "");
@@ -388,11 +399,9 @@ static int init_dir(const char *path, const vmdb_db_options *o)
     if (!wal_path || !lock_path || !tmp)
         rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
     vmdb__wal *wal = NULL;
-    if (rc == 0) {
-        vmdb__os_unlink(wal_path); /* left by a crash in an earlier attempt */
+    if (rc == 0)
         rc = vmdb__wal_open(wal_path, o->wal_size ? o->wal_size : DEFAULT_WAL_SIZE, true,
                             false, &wal);
-    }
     uint64_t salt = wal ? vmdb__wal_salt(wal) : 0;
     vmdb__wal_close(wal);
     if (rc == 0) {
@@ -427,42 +436,123 @@ static int init_dir(const char *path, const vmdb_db_options *o)
     return rc;
 }
 
-/* Checks that `path` is a database directory, creating one if asked. */
+/* Whether `name` is what a creation cut short leaves: the log, the ring's
+ * temporary file (WAL_NAME.tmp-PID) or the lock file's. */
+static bool creation_leftover(const char *name)
+{
+    static const char ring_tmp[] = WAL_NAME ".tmp-";
+    if (!strcmp(name, WAL_NAME) || !strcmp(name, LOCK_NAME ".tmp"))
+        return true;
+    if (strncmp(name, ring_tmp, sizeof ring_tmp - 1) != 0 || !name[sizeof ring_tmp - 1])
+        return false;
+    for (const char *p = name + sizeof ring_tmp - 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+struct leftovers {
+    const char *dir;
+    bool remove;       /* the second pass */
+    char stranger[64]; /* the first entry that is not a leftover */
+    int rc;            /* the first failed removal */
+};
+
+static int note_leftover(void *ctx, const char *name)
+{
+    struct leftovers *l = ctx;
+    if (!creation_leftover(name)) {
+        snprintf(l->stranger, sizeof l->stranger, "%s", name);
+        return 1;
+    }
+    if (!l->remove)
+        return 0;
+    char *p = join(l->dir, name, "");
+    int rc = p ? vmdb__os_unlink(p) : -ENOMEM;
+    free(p);
+    if (rc < 0 && rc != -ENOENT) {
+        l->rc = vmdb__fail_os(rc, "%s/%s: cannot remove a leftover of an earlier creation",
+                              l->dir, name);
+        return 1;
+    }
+    return 0;
+}
+
+/* Under the creation lock, in a directory with no lock file: creates the
+ * database if asked and the directory holds nothing but what an earlier
+ * creation cut short left. */
+static int create_locked(const char *path, const vmdb_db_options *o)
+{
+    struct leftovers l = {.dir = path};
+    int rc = vmdb__os_list_dir(path, note_leftover, &l);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot list the directory", path);
+    if (l.stranger[0])
+        return vmdb__fail(VMDB_EINVAL, "%s: not a vmdb database (no %s, and it holds '%s')",
+                          path, LOCK_NAME, l.stranger);
+    if (!(o->flags & VMDB_DB_CREATE))
+        return vmdb__fail(VMDB_EINVAL, "%s: not a vmdb database (no %s)", path, LOCK_NAME);
+    l.remove = true;
+    rc = vmdb__os_list_dir(path, note_leftover, &l);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot list the directory", path);
+    if (l.rc < 0)
+        return l.rc;
+    if (l.stranger[0])
+        return vmdb__fail(VMDB_EINVAL, "%s: not a vmdb database (no %s, and it holds '%s')",
+                          path, LOCK_NAME, l.stranger);
+    return init_dir(path, o);
+}
+
+static bool has_lock_file(const char *path)
+{
+    char *lock_path = join(path, LOCK_NAME, "");
+    vmdb__os_stat st;
+    bool there = lock_path && vmdb__os_stat_path(lock_path, &st) == 0;
+    free(lock_path);
+    return there;
+}
+
+/*
+ * Checks that `path` is a database directory, creating one if asked.
+ *
+ * The lock file, renamed into place last, says the database is whole; a
+ * directory without it is being created, or its creation was cut short,
+ * or it is no database. Creation happens under an flock on the directory
+ * itself, the one lock that exists before the database does: a process
+ * that finds no lock file takes it, looks again (another creator may have
+ * finished meanwhile), and only then removes leftovers and creates. Racing
+ * creators thus take turns, and every one of them opens the database the
+ * first one made.
+ */
 static int prepare_dir(const char *path, const vmdb_db_options *o)
 {
     vmdb__os_stat st;
     int rc = vmdb__os_stat_path(path, &st);
-    bool create = (o->flags & VMDB_DB_CREATE) != 0;
     if (rc < 0 && vmdb__code_from_errno(-rc) == VMDB_ENOENT) {
-        if (!create)
+        if (!(o->flags & VMDB_DB_CREATE))
             return vmdb__fail(VMDB_ENOENT, "%s: no such database", path);
         rc = vmdb__os_mkdir(path);
-        if (rc < 0)
+        if (rc < 0 && rc != -EEXIST) /* EEXIST: a racing creator made it */
             return vmdb__fail_os(rc, "%s: cannot create the database directory", path);
-        return init_dir(path, o);
+        /* The database's name must survive a power cut as its files do. */
+        if (rc == 0 && (rc = vmdb__os_sync_dir_of(path)) < 0)
+            return vmdb__fail_os(rc, "%s: cannot sync the directory that holds it", path);
+        rc = vmdb__os_stat_path(path, &st);
     }
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: cannot stat", path);
     if (!st.is_dir)
         return vmdb__fail(VMDB_EINVAL, "%s: not a vmdb database (not a directory)", path);
-    char *lock_path = join(path, LOCK_NAME, "");
-    if (!lock_path)
-        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
-    rc = vmdb__os_stat_path(lock_path, &st);
-    free(lock_path);
-    if (rc == 0)
+    if (has_lock_file(path))
         return 0;
-    bool empty = vmdb__os_list_dir(path, dir_is_empty, NULL) == 0;
-    bool only_leftovers = false;
-    if (!empty) {
-        /* A crash during creation leaves wal.ring without vmdb.lock. */
-        char *wal_path = join(path, WAL_NAME, "");
-        only_leftovers = wal_path && vmdb__os_stat_path(wal_path, &st) == 0;
-        free(wal_path);
-    }
-    if (create && (empty || only_leftovers))
-        return init_dir(path, o);
-    return vmdb__fail(VMDB_EINVAL, "%s: not a vmdb database (no %s)", path, LOCK_NAME);
+    int dir_fd;
+    rc = vmdb__os_lock_dir(path, &dir_fd);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot lock the directory to create the database", path);
+    rc = has_lock_file(path) ? 0 : create_locked(path, o);
+    vmdb__os_close(dir_fd);
+    return rc;
 }
 
 /* ---- recovery ----------------------------------------------------------- */
@@ -540,6 +630,44 @@ static bool log_is_empty(vmdb_db *db)
     return vmdb__wal_start(db->wal) == vmdb__wal_end(db->wal);
 }
 
+/* After recovery: the tables are up to date with the log in this boot.
+ * The lock page is never flushed, so after a power cut it holds an older
+ * boot's id, or none: that is what a reader goes by. */
+static void note_boot(vmdb_db *db)
+{
+    char boot[37];
+    if (vmdb__os_boot_id(boot) < 0)
+        boot[0] = '\0'; /* no boot known: readers check the log instead */
+    char *to = db->lock_page->boot_id;
+    memset(to, 0, sizeof db->lock_page->boot_id);
+    memcpy(to, boot, strlen(boot));
+}
+
+/* A read-only open cannot replay the log. If no writer has recovered the
+ * database in this boot and the log holds records past the checkpoint,
+ * a power cut may have left the tables behind them: refuse rather than
+ * show that. A writer of this boot applies what it logs before it lets
+ * go of the lock, so its records in the log are no such sign. */
+static int check_recovered_this_boot(vmdb_db *db)
+{
+    char seen[sizeof db->lock_page->boot_id], boot[37];
+    memcpy(seen, db->lock_page->boot_id, sizeof seen);
+    seen[sizeof seen - 1] = '\0';
+    if (vmdb__os_boot_id(boot) == 0 && strcmp(seen, boot) == 0)
+        return 0;
+    uint64_t start = vmdb__wal_start(db->wal);
+    vmdb__wal_scan_end end;
+    vmdb__wal_scan(db->wal, start, UINT64_MAX, NULL, NULL, &end);
+    if (end.pos == start)
+        return 0;
+    return vmdb__fail(VMDB_ENEEDRECOVERY,
+                      "%s: the log holds transactions from LSN %llu to %llu that no writer has "
+                      "replayed since the machine started (a power cut?); open the database "
+                      "for writing once to recover them (vmdb recover %s)",
+                      db->path, (unsigned long long)start, (unsigned long long)end.pos,
+                      db->path);
+}
+
 static int recover(vmdb_db *db)
 {
     vmdb_recovery *rep = &db->recovery;
@@ -589,6 +717,7 @@ static int recover(vmdb_db *db)
          * ends where recovery found its end, all of it on disk. */
         __atomic_store_n(&db->lock_page->durable_lsn, vmdb__wal_end(db->wal), __ATOMIC_RELEASE);
         __atomic_store_n(&db->lock_page->applying, 0, __ATOMIC_RELEASE);
+        note_boot(db);
     }
     return rc;
 }
@@ -626,6 +755,10 @@ static int finish_dead_writer(vmdb_db *db)
 }
 
 /* ---- open and close ----------------------------------------------------- */
+
+#ifdef VMDB_FAULT_INJECTION
+void (*vmdb__open_test_hook)(const char *path);
+#endif
 
 static void free_db(vmdb_db *db)
 {
@@ -683,12 +816,29 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     db->verify = (o->flags & VMDB_DB_VERIFY) != 0;
     db->durability = o->durability ? o->durability : VMDB_DURABILITY_NONE;
     rc = open_lock(db);
+    /* A writer reads the log and the tables only under the lock: another
+     * writer may be creating a table, or growing one, until it has the
+     * lock, and recovery must not meet a log record naming a table it
+     * never listed, nor free slots that were taken after it looked. */
+    if (rc == 0 && !db->readonly) {
+#ifdef VMDB_FAULT_INJECTION
+        if (vmdb__open_test_hook)
+            vmdb__open_test_hook(path);
+#endif
+        rc = vmdb__os_lock_file(db->lock_fd, true);
+        if (rc < 0)
+            rc = vmdb__fail_os(rc, "%s: cannot take the write lock", path);
+        else
+            db->flock_held = true;
+    }
     char *wal_path = join(path, WAL_NAME, "");
     if (rc == 0 && !wal_path)
         rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
     if (rc == 0)
         rc = vmdb__wal_open(wal_path, 0, false, db->readonly, &db->wal);
     free(wal_path);
+    if (rc == 0 && db->readonly && !db->as_is)
+        rc = check_recovered_this_boot(db);
     if (rc == 0) {
         unsigned pct = o->checkpoint_percent ? o->checkpoint_percent : 50;
         db->checkpoint_bytes = vmdb__wal_cap(db->wal) / 100 * pct;
@@ -703,15 +853,10 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         for (size_t i = 0; rc == 0 && i < db->table_count; i++)
             rc = open_index(db, db->tables[i], NULL);
     } else if (rc == 0) {
-        rc = vmdb__os_lock_file(db->lock_fd, true);
-        if (rc < 0) {
-            rc = vmdb__fail_os(rc, "%s: cannot take the write lock", path);
-        } else {
-            db->flock_held = true;
-            rc = recover(db);
-            vmdb__db_release_file_lock(db);
-        }
+        rc = recover(db);
     }
+    if (db->flock_held)
+        vmdb__db_release_file_lock(db);
     if (rc < 0) {
         free_db(db);
         return rc;
@@ -757,6 +902,7 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
         return drained;
     /* Tables and indexes first: the log may forget a change only once the
      * change itself is on disk. */
+#ifndef VMDB_MUTANT_CHECKPOINT_WITHOUT_TABLE_FLUSH /* test-mutants: the log goes first */
     for (size_t i = 0; i < db->table_count; i++) {
         int rc = vmdb__table_flush(db->tables[i]);
         if (rc == 0)
@@ -764,6 +910,7 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
         if (rc < 0)
             return vmdb__db_poison(db, rc);
     }
+#endif
     int rc = vmdb__wal_checkpoint(db->wal, pos);
     if (rc < 0)
         return vmdb__db_poison(db, rc);

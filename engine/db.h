@@ -40,6 +40,12 @@ typedef struct vmdb__lock_page {
      * it, so the log is durable as a prefix. Set by recovery and each
      * checkpoint, advanced by the file-lock holder after each flush. */
     uint64_t durable_lsn;
+    /* The machine's boot (vmdb__os_boot_id) when a writer last opened and
+     * recovered. Another boot's id, or none, with log records past the
+     * checkpoint means no writer of this boot has replayed them: a power
+     * cut may have left the tables behind the log, and a read-only open
+     * refuses (VMDB_ENEEDRECOVERY). NUL-terminated. */
+    char boot_id[40];
 } vmdb__lock_page;
 
 #define VMDB__QUEUE_FILTER 4096 /* buckets; a power of two */
@@ -227,6 +233,12 @@ static inline void vmdb__db_applying(vmdb_db *db, bool begin)
     else
         __atomic_sub_fetch(&db->lock_page->applying, 1, __ATOMIC_ACQ_REL);
 }
+
+#ifdef VMDB_FAULT_INJECTION
+/* Called by vmdb_open for writing just before it takes the file lock:
+ * where a test lets another process change the database "meanwhile". */
+extern void (*vmdb__open_test_hook)(const char *path);
+#endif
 
 #ifdef VMDB_FAULT_INJECTION
 /* Called after each change a transaction applies: where a test kills the

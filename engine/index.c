@@ -92,16 +92,21 @@
  * rewriting bytes a slow reader may still be probing would need more care
  * than appending does. Appending also means no reader ever sees a region it is probing
  * being rewritten, except by a clear. The whole file lives in one map
- * reserved at open with a large range of address space (1 TiB), and
- * vmdb_map_grow() maps the new part in place: the pointer never moves, so
- * readers in other threads keep probing through it during growth.
+ * with room for four times the file (VMDB_MAP_MOVABLE; a fixed terabyte
+ * per index ran a process out of address space at about 115 tables), and
+ * vmdb_map_grow() maps the new part in place, or, past the reservation,
+ * moves the map to one four times larger. A move publishes the new `base`
+ * before the `mapped` that needs it, and the old place stays mapped until
+ * close, on the same file pages: readers in other threads keep probing
+ * through whichever base they loaded, and `hdr` stays in the first place
+ * for good.
  *
  * A reader in another process maps the file as it was when it opened. When
  * it meets an active region past its map, it extends its own map to follow
  * the file (the writer extended the file and filled the array before
  * publishing it, so the bytes are there). That is safe while other threads
- * read through the same handle because the map grows in place: its pointer
- * never moves and nothing already mapped changes. A mutex in the handle
+ * read through the same handle because nothing already mapped changes and
+ * no place is unmapped before close. A mutex in the handle
  * keeps two threads from growing the map at once (readers following, the
  * writer growing or refreshing); it is the only lock a reader ever takes,
  * once per growth of the index. The same holds for readers on a writer's
@@ -170,8 +175,11 @@ _Static_assert(offsetof(struct entry, rid1) == 8, "entry layout");
 struct vmdb__index {
     char *path;
     vmdb_map *map;
-    unsigned char *base;       /* vmdb_map_ptr(map): file offset 0, never moves */
-    struct index_header *hdr;  /* == base */
+    unsigned char *base;       /* vmdb_map_ptr(map): file offset 0; moves
+                                  with the map, stored before `mapped`,
+                                  loaded after it */
+    struct index_header *hdr;  /* the header in the first place the map
+                                  had, which stays mapped until close */
     uint64_t mapped;           /* bytes of the file mapped; readers load it
                                   with acquire, growth stores with release */
     bool readonly;
@@ -181,6 +189,10 @@ struct vmdb__index {
                                   any thread, so both use atomics */
     pthread_mutex_t follow_lock; /* one thread grows the map at a time */
 };
+
+/* The least address space an index reserves; the map layer reserves four
+ * times the file when that is more. */
+#define INDEX_MIN_RESERVE ((uint64_t)1 << 20)
 
 /* A decoded region word. */
 struct region {
@@ -252,7 +264,7 @@ static struct region decode(const vmdb__index *ix, uint64_t w)
     r.off = (w >> 6) * REGION_ALIGN;
     r.bytes = (uint64_t)ENTRY_SIZE << r.bits;
     r.mask = ((uint64_t)1 << r.bits) - 1;
-    r.slots = (struct entry *)(ix->base + r.off);
+    r.slots = (struct entry *)(__atomic_load_n(&ix->base, __ATOMIC_RELAXED) + r.off);
     return r;
 }
 
@@ -466,6 +478,16 @@ static int check_file(vmdb__index *ix, uint64_t size)
                           path, (unsigned long long)w,
                           (unsigned long long)((w >> 6) * REGION_ALIGN), (unsigned)(w & 63));
     struct region r = decode(ix, w);
+    vmdb__os_stat st;
+    if (r.off + r.bytes > size && vmdb__os_stat_path(path, &st) == 0 &&
+        st.size >= r.off + r.bytes) {
+        /* A writer in another process grew the file and switched to the
+         * new array between the mapping and this look: follow it. */
+        int rc = vmdb_map_grow(ix->map, r.off + r.bytes);
+        if (rc < 0)
+            return rc;
+        size = ix->mapped = vmdb_map_len(ix->map);
+    }
     if (r.off + r.bytes > size)
         return vmdb__fail(VMDB_EBADSIZE,
                           "%s: truncated: the active array ends at %llu bytes, the file has %llu",
@@ -476,42 +498,16 @@ static int check_file(vmdb__index *ix, uint64_t size)
     return 0;
 }
 
-/* Whether a failed vmdb_map_open() may just have asked for too much
- * address space: the kernel says ENOMEM (ulimit -v, overcommit), valgrind
- * says EINVAL (it allows 32 GiB). vmdb's own argument checks record no
- * errno, so they are not mistaken for this. */
-static bool refused_reservation(int rc)
-{
-    return rc == VMDB_ENOMEM || (rc == VMDB_EINVAL && vmdb_last_error()->os_errno != 0);
-}
-
-/* Maps the whole file inside a reservation large enough for any growth.
- * Where a terabyte of address space is refused, smaller reservations are
- * tried in turn; the index then cannot grow past what it got
- * (VMDB_EFULL). */
+/* Maps the whole file with room to grow; where even that much address
+ * space is refused, with less, and the map moves when it outgrows it. */
 static int map_file(vmdb__index *ix)
 {
-    static const uint64_t reserves[] = {
-        (uint64_t)1 << 40, (uint64_t)1 << 36, (uint64_t)1 << 34, (uint64_t)1 << 32,
-        (uint64_t)1 << 30,
+    vmdb_map_options o = {
+        .mode = ix->readonly ? VMDB_MAP_READ : VMDB_MAP_WRITE,
+        .reserve = INDEX_MIN_RESERVE,
+        .flags = VMDB_MAP_MOVABLE | VMDB_MAP_RESERVE_SHRINK,
     };
-    vmdb_error before = *vmdb_last_error();
-    int rc = VMDB_ENOMEM;
-    size_t n = sizeof reserves / sizeof reserves[0];
-    for (size_t i = 0; i < n && (i == 0 || refused_reservation(rc)); i++) {
-        vmdb_map_options o = {
-            .mode = ix->readonly ? VMDB_MAP_READ : VMDB_MAP_WRITE,
-            .reserve = reserves[i],
-        };
-        rc = vmdb_map_open(ix->path, &o, &ix->map);
-        if (rc == 0 && i > 0) {
-            /* A successful call leaves the error context alone: put back
-             * what the refused attempts overwrote. The context is this
-             * thread's own, not const; the accessor is const for users. */
-            *(vmdb_error *)vmdb_last_error() = before;
-        }
-    }
-    return rc;
+    return vmdb_map_open(ix->path, &o, &ix->map);
 }
 
 static vmdb__index *index_new(const char *path, bool readonly)
@@ -595,6 +591,14 @@ uint64_t vmdb__index_hash(const void *key, size_t len)
 
 /* ---- lookup ------------------------------------------------------------- */
 
+/* After the map grew, which may have moved it. The caller holds
+ * follow_lock and stores `mapped` after this, with release: a reader that
+ * loads `mapped` with acquire, then `base`, gets a base that covers it. */
+static void publish_base(vmdb__index *ix)
+{
+    __atomic_store_n(&ix->base, (unsigned char *)vmdb_map_ptr(ix->map), __ATOMIC_RELAXED);
+}
+
 /*
  * Maps the file up to `end` bytes, for a region some writer published.
  * The caller holds follow_lock. A writable map's growth would extend the
@@ -617,6 +621,8 @@ static int map_up_to(vmdb__index *ix, uint64_t end)
                                   (unsigned long long)st.size);
         }
         rc = vmdb_map_grow(ix->map, end);
+        if (rc == 0)
+            publish_base(ix);
         if (rc == VMDB_ERANGE)
             rc = vmdb__fail(VMDB_EBADSIZE, "%s: truncated: the active array ends at %llu bytes, "
                             "past the end of the file", ix->path, (unsigned long long)end);
@@ -681,7 +687,9 @@ int vmdb__index_find(vmdb__index *ix, uint64_t hash, const void *key, size_t key
             if (rc < 0)
                 return rc;
         }
-        const struct entry *slots = (const struct entry *)(ix->base + pages * REGION_ALIGN);
+        /* After `mapped` (acquire): this base covers the region. */
+        const unsigned char *base = __atomic_load_n(&ix->base, __ATOMIC_RELAXED);
+        const struct entry *slots = (const struct entry *)(base + pages * REGION_ALIGN);
         uint64_t mask = ((uint64_t)1 << bits) - 1;
         uint64_t i = home_of(hash, bits);
         uint64_t probed = 0;
@@ -828,13 +836,15 @@ static int grow_to(vmdb__index *ix, unsigned bits)
     pthread_mutex_lock(&ix->follow_lock);
     if (off + bytes > vmdb_map_len(ix->map))
         rc = vmdb_map_grow(ix->map, off + bytes);
+    if (rc == 0)
+        publish_base(ix);
     /* Readers of this handle must see the longer map before the region. */
     store_release(&ix->mapped, vmdb_map_len(ix->map));
     pthread_mutex_unlock(&ix->follow_lock);
     if (rc < 0)
         return rc;
-    memset(ix->base + off, 0, bytes);
     struct region fresh = decode(ix, region_word(off, bits));
+    memset(fresh.slots, 0, bytes);
     rehash(&old, &fresh);
     change_begin(ix);
     store_release(&ix->hdr->active, region_word(off, bits));
@@ -994,9 +1004,10 @@ static int reader_region(vmdb__index *ix, struct region *r)
 {
     uint64_t w = load_acquire(&ix->hdr->active);
     int rc = follow(ix, w);
-    if (rc == 0)
-        *r = decode(ix, w);
-    return rc;
+    if (rc < 0)
+        return rc;
+    *r = decode(ix, w);
+    return 0;
 }
 
 int vmdb__index_summary(vmdb__index *ix, vmdb__index_stats *stats)

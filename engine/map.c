@@ -10,10 +10,21 @@
  *
  * The whole region is reserved at open with PROT_NONE, and the pages in use
  * are mapped over it with MAP_FIXED. Growth maps more pages over the
- * reservation, so the base pointer never moves and no other thread can
+ * reservation, so the base pointer does not move and no other thread can
  * ever observe the map in a half-remapped state. `head` is the part of the
  * first page before the offset the caller asked for (mmap wants page-aligned
  * file offsets; callers should not have to care).
+ *
+ * A movable map (VMDB_MAP_MOVABLE) that outgrows its region moves: it
+ * reserves a region four times the new length, maps the file there and
+ * publishes the new pointer with a release store before the new length.
+ * The old region stays mapped until close: it maps the same page-cache
+ * pages of the same file (shared maps only), so a thread still reading
+ * through an old pointer reads the current bytes and never faults. With
+ * each region four times the length that outgrew the last, the regions
+ * kept add up to less than a third of the current one, so a map reserves
+ * a bounded multiple of its file instead of a fixed large span; that is
+ * what lets a process keep a thousand growable files open.
  *
  * For a writable file map every byte in [ptr, ptr+len) has its disk blocks
  * allocated (fallocate) before it is mapped: a store into a mapped page of
@@ -39,7 +50,17 @@ _Static_assert((int)VMDB_ADVICE_NORMAL == (int)VMDB__ADV_NORMAL &&
 
 #define ALL_FLAGS                                                              \
     (VMDB_MAP_CREATE | VMDB_MAP_EXCL | VMDB_MAP_POPULATE | VMDB_MAP_LOCK |     \
-     VMDB_MAP_UPGRADABLE | VMDB_MAP_SHARED | VMDB_MAP_RESERVE_SHRINK)
+     VMDB_MAP_UPGRADABLE | VMDB_MAP_SHARED | VMDB_MAP_RESERVE_SHRINK | VMDB_MAP_MOVABLE)
+
+/* A movable map reserves this many times the length it must reach. */
+#define MOVE_FACTOR 4
+
+/* A region a movable map left, kept for readers until close. */
+struct left_region {
+    char *region;
+    size_t region_len;
+    size_t mapped_len;
+};
 
 struct vmdb_map {
     char *path;              /* the file's path; NULL if anonymous or fd */
@@ -50,6 +71,8 @@ struct vmdb_map {
     bool locked;
     bool populate;
     bool poisoned;
+    bool movable;            /* moves when growth passes the reservation */
+    bool shrink;             /* VMDB_MAP_RESERVE_SHRINK */
     enum vmdb_map_mode mode; /* READ, WRITE or PRIVATE */
     enum vmdb_advice advice; /* standing advice, re-applied after growth */
     enum vmdb_pages pages;
@@ -63,6 +86,11 @@ struct vmdb_map {
     uint64_t len;            /* accessible bytes from region + head; read
                                 with acquire since other threads may ask
                                 while this one grows the map */
+    char *ptr;               /* region + head, stored with release before
+                                a len that needs it: a reader that loads
+                                len, then ptr, gets a pointer covering len */
+    struct left_region *left; /* regions a movable map moved out of */
+    size_t left_count;
 };
 
 size_t vmdb_page_size(void)
@@ -82,6 +110,9 @@ static int check_options(const vmdb_map_options *o)
         return vmdb__fail(VMDB_EINVAL, "map options: unknown flag bits 0x%x", o->flags & ~ALL_FLAGS);
     if ((o->flags & VMDB_MAP_EXCL) && !(o->flags & VMDB_MAP_CREATE))
         return vmdb__fail(VMDB_EINVAL, "map options: VMDB_MAP_EXCL needs VMDB_MAP_CREATE");
+    /* A private map's own changes would stay behind in the old region. */
+    if ((o->flags & VMDB_MAP_MOVABLE) && o->mode == VMDB_MAP_PRIVATE)
+        return vmdb__fail(VMDB_EINVAL, "map options: a private map cannot be VMDB_MAP_MOVABLE");
     return 0;
 }
 
@@ -99,6 +130,8 @@ static vmdb_map *map_new(const char *name, const vmdb_map_options *o)
     m->mode = o->mode;
     m->advice = o->advice;
     m->populate = (o->flags & VMDB_MAP_POPULATE) != 0;
+    m->movable = (o->flags & VMDB_MAP_MOVABLE) != 0;
+    m->shrink = (o->flags & VMDB_MAP_RESERVE_SHRINK) != 0;
     m->granule = vmdb__os_page_size();
     return m;
 }
@@ -109,6 +142,9 @@ void vmdb_map_close(vmdb_map *m)
         return;
     if (m->region)
         vmdb__os_unmap(m->region, m->region_len);
+    for (size_t i = 0; i < m->left_count; i++)
+        vmdb__os_unmap(m->left[i].region, m->left[i].region_len);
+    free(m->left);
     vmdb__os_close(m->fd);
     free(m->path);
     free(m->name);
@@ -121,7 +157,8 @@ void vmdb_map_close(vmdb_map *m)
  * reservation (ulimit -v or overcommit say ENOMEM, valgrind says EINVAL
  * past 32 GiB) is tried again at a quarter of the size, down to
  * `min_bytes`. */
-static int reserve_region(vmdb_map *m, uint64_t bytes, uint64_t min_bytes, bool shrink)
+static int reserve_space(const vmdb_map *m, uint64_t bytes, uint64_t min_bytes, bool shrink,
+                         char **region, size_t *region_len)
 {
     size_t huge = vmdb__os_huge_page_size();
     for (;;) {
@@ -134,8 +171,8 @@ static int reserve_region(vmdb_map *m, uint64_t bytes, uint64_t min_bytes, bool 
             void *p;
             rc = vmdb__os_reserve((size_t)len, align, &p);
             if (rc == 0) {
-                m->region = p;
-                m->region_len = (size_t)len;
+                *region = p;
+                *region_len = (size_t)len;
                 return 0;
             }
         }
@@ -148,25 +185,33 @@ static int reserve_region(vmdb_map *m, uint64_t bytes, uint64_t min_bytes, bool 
     }
 }
 
-/* Applies the map's standing options to [from, to) of the region, a range
+static int reserve_region(vmdb_map *m, uint64_t bytes, uint64_t min_bytes, bool shrink)
+{
+    int rc = reserve_space(m, bytes, min_bytes, shrink, &m->region, &m->region_len);
+    if (rc == 0)
+        __atomic_store_n(&m->ptr, m->region + m->head, __ATOMIC_RELEASE);
+    return rc;
+}
+
+/* Applies the map's standing options to [from, to) of `region`, a range
  * that has just been mapped. */
-static int apply_standing_options(vmdb_map *m, size_t from, size_t to)
+static int apply_standing_options(vmdb_map *m, char *region, size_t from, size_t to)
 {
     int rc;
     if (from >= to)
         return 0;
     if (m->advice != VMDB_ADVICE_NORMAL) {
-        rc = vmdb__os_advise(m->region + from, to - from, (enum vmdb__os_advice)m->advice);
+        rc = vmdb__os_advise(region + from, to - from, (enum vmdb__os_advice)m->advice);
         if (rc < 0)
             return vmdb__fail_os(rc, "%s: madvise", m->name);
     }
     if (m->pages == VMDB_PAGES_THP) {
-        rc = vmdb__os_advise_huge(m->region + from, to - from, true);
+        rc = vmdb__os_advise_huge(region + from, to - from, true);
         if (rc < 0)
             return vmdb__fail_os(rc, "%s: transparent huge page advice", m->name);
     }
     if (m->locked) {
-        rc = vmdb__os_lock_ram(m->region + from, to - from, true);
+        rc = vmdb__os_lock_ram(region + from, to - from, true);
         if (rc < 0)
             return vmdb__fail_os(rc, "%s: cannot lock %zu bytes in RAM (RLIMIT_MEMLOCK?)",
                                  m->name, to - from);
@@ -174,8 +219,9 @@ static int apply_standing_options(vmdb_map *m, size_t from, size_t to)
     return 0;
 }
 
-/* Maps region[from, to) (granule multiples) over the reservation. */
-static int map_range(vmdb_map *m, size_t from, size_t to)
+/* Maps region[from, to) (granule multiples) over a reservation: the
+ * map's own or one it is moving to. */
+static int map_pages(vmdb_map *m, char *region, size_t from, size_t to)
 {
     if (from >= to)
         return 0;
@@ -185,16 +231,63 @@ static int map_range(vmdb_map *m, size_t from, size_t to)
         .populate = m->populate,
         .hugetlb = m->pages == VMDB_PAGES_HUGETLB,
     };
-    int rc = vmdb__os_map_fixed(m->region + from, to - from, &how, m->fd,
-                                m->region_off + from);
+    int rc = vmdb__os_map_fixed(region + from, to - from, &how, m->fd, m->region_off + from);
     if (rc < 0) {
         if (m->fd >= 0)
             return vmdb__fail_os(rc, "%s: cannot map %zu bytes at file offset %llu",
                                  m->name, to - from, (unsigned long long)(m->region_off + from));
         return vmdb__fail_os(rc, "%s: cannot map %zu bytes", m->name, to - from);
     }
+    return apply_standing_options(m, region, from, to);
+}
+
+static int map_range(vmdb_map *m, size_t from, size_t to)
+{
+    int rc = map_pages(m, m->region, from, to);
+    if (rc == 0 && from < to)
+        m->mapped_len = to;
+    return rc;
+}
+
+/* MOVE_FACTOR * bytes, or the most a size_t holds. */
+static uint64_t room_for(uint64_t bytes)
+{
+    return bytes > SIZE_MAX / MOVE_FACTOR ? SIZE_MAX : bytes * MOVE_FACTOR;
+}
+
+/* Moves a movable map to a new reservation that reaches at least `need`
+ * bytes from the pointer (MOVE_FACTOR times that if it can), mapping
+ * `len` bytes of the file there. The old region is kept for readers.
+ * Nothing changes on failure. */
+static int move_map(vmdb_map *m, uint64_t need, uint64_t len)
+{
+    struct left_region *left = realloc(m->left, (m->left_count + 1) * sizeof *left);
+    if (!left)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", m->name);
+    m->left = left;
+    uint64_t want = room_for(need);
+    char *region;
+    size_t region_len;
+    int rc = reserve_space(m, m->head + want, m->head + need, m->shrink, &region, &region_len);
+    if (rc < 0)
+        return rc;
+    size_t to = (size_t)vmdb__round_up(m->head + len, m->granule);
+    rc = map_pages(m, region, 0, to);
+    if (rc < 0) {
+        vmdb__os_unmap(region, region_len);
+        return rc;
+    }
+    /* The old region's pages are the same pages: locking them twice
+     * would count them twice against RLIMIT_MEMLOCK. */
+    if (m->locked)
+        vmdb__os_lock_ram(m->region, m->mapped_len, false);
+    m->left[m->left_count++] = (struct left_region){m->region, m->region_len, m->mapped_len};
+    m->region = region;
+    m->region_len = region_len;
     m->mapped_len = to;
-    return apply_standing_options(m, from, to);
+    m->reserve = region_len - m->head < want ? region_len - m->head : want;
+    __atomic_store_n(&m->ptr, region + m->head, __ATOMIC_RELEASE);
+    return 0;
 }
 
 /* The huge page choice for a file map: only transparent huge page advice
@@ -247,6 +340,8 @@ static int map_file(vmdb_map *m, const vmdb_map_options *o)
     m->head = (size_t)(o->offset % m->granule);
     m->region_off = o->offset - m->head;
     uint64_t reserve = o->reserve > len ? o->reserve : len;
+    if (m->movable && room_for(len) > reserve)
+        reserve = room_for(len);
     if (reserve > UINT64_MAX - m->granule - m->head)
         return vmdb__fail(VMDB_ERANGE, "%s: reserve %llu is too large", m->name,
                           (unsigned long long)reserve);
@@ -372,8 +467,9 @@ int vmdb_map_anon(const vmdb_map_options *opts, vmdb_map **out)
         return rc;
     if (o->len == 0 && o->reserve == 0)
         return vmdb__fail(VMDB_EINVAL, "anonymous map: len or reserve must be given");
-    if (o->flags & (VMDB_MAP_CREATE | VMDB_MAP_EXCL | VMDB_MAP_UPGRADABLE))
-        return vmdb__fail(VMDB_EINVAL, "anonymous map: CREATE, EXCL and UPGRADABLE apply to files");
+    if (o->flags & (VMDB_MAP_CREATE | VMDB_MAP_EXCL | VMDB_MAP_UPGRADABLE | VMDB_MAP_MOVABLE))
+        return vmdb__fail(VMDB_EINVAL,
+                          "anonymous map: CREATE, EXCL, UPGRADABLE and MOVABLE apply to files");
     vmdb_map *m = map_new("anonymous map", o);
     if (!m)
         return vmdb__fail(VMDB_ENOMEM, "anonymous map: out of memory");
@@ -430,7 +526,7 @@ int vmdb_map_anon(const vmdb_map_options *opts, vmdb_map **out)
 
 void *vmdb_map_ptr(const vmdb_map *m)
 {
-    return m ? m->region + m->head : NULL;
+    return m ? __atomic_load_n(&m->ptr, __ATOMIC_ACQUIRE) : NULL;
 }
 
 uint64_t vmdb_map_len(const vmdb_map *m)
@@ -479,7 +575,7 @@ int vmdb_map_read(const vmdb_map *m, uint64_t off, void *dst, size_t len)
     int rc = check_range(m, "read", off, &n);
     if (rc < 0)
         return rc;
-    memcpy(dst, m->region + m->head + off, len);
+    memcpy(dst, (char *)vmdb_map_ptr(m) + off, len);
     return 0;
 }
 
@@ -496,7 +592,7 @@ int vmdb_map_write(vmdb_map *m, uint64_t off, const void *src, size_t len)
     int rc = check_range(m, "write", off, &n);
     if (rc < 0)
         return rc;
-    memcpy(m->region + m->head + off, src, len);
+    memcpy((char *)vmdb_map_ptr(m) + off, src, len);
     return 0;
 }
 
@@ -523,9 +619,11 @@ int vmdb_map_flush(vmdb_map *m, uint64_t off, uint64_t len, enum vmdb_flush how)
     int rc = whole_or_range(m, "flush", off, &len);
     if (rc < 0 || len == 0 || m->fd < 0 || !m->shared)
         return rc;
+    /* The length was loaded first: this region covers it. */
+    char *region = (char *)vmdb_map_ptr(m) - m->head;
     size_t start = (size_t)vmdb__round_down(m->head + off, m->granule);
     size_t end = (size_t)(m->head + off + len);
-    rc = vmdb__os_flush(m->region + start, end - start, how == VMDB_FLUSH_SYNC);
+    rc = vmdb__os_flush(region + start, end - start, how == VMDB_FLUSH_SYNC);
     if (rc < 0) {
         m->poisoned = true;
         return vmdb__fail_os(rc, "%s: flush of [%llu, +%llu) failed, map poisoned until reopened",
@@ -544,9 +642,10 @@ int vmdb_map_advise(vmdb_map *m, uint64_t off, uint64_t len, enum vmdb_advice ad
     int rc = whole_or_range(m, "advise", off, &len);
     if (rc < 0 || len == 0)
         return rc;
+    char *region = (char *)vmdb_map_ptr(m) - m->head;
     size_t start = (size_t)vmdb__round_down(m->head + off, m->granule);
     size_t end = (size_t)vmdb__round_up(m->head + off + len, m->granule);
-    rc = vmdb__os_advise(m->region + start, end - start, (enum vmdb__os_advice)advice);
+    rc = vmdb__os_advise(region + start, end - start, (enum vmdb__os_advice)advice);
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: advice for [%llu, +%llu)", m->name,
                              (unsigned long long)off, (unsigned long long)len);
@@ -573,8 +672,10 @@ int vmdb_map_protect(vmdb_map *m, enum vmdb_map_mode mode)
                           "%s: the file was opened read-only (use VMDB_MAP_UPGRADABLE)", m->name);
     if (mode == VMDB_MAP_WRITE && m->poisoned)
         return vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; reopen the file", m->name);
-    int rc = vmdb__os_protect(m->region, m->mapped_len,
-                              mode == VMDB_MAP_WRITE ? VMDB__PROT_RW : VMDB__PROT_READ);
+    int prot = mode == VMDB_MAP_WRITE ? VMDB__PROT_RW : VMDB__PROT_READ;
+    int rc = vmdb__os_protect(m->region, m->mapped_len, prot);
+    for (size_t i = 0; rc == 0 && i < m->left_count; i++)
+        rc = vmdb__os_protect(m->left[i].region, m->left[i].mapped_len, prot);
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: mprotect", m->name);
     m->mode = mode;
@@ -593,9 +694,12 @@ int vmdb_map_grow(vmdb_map *m, uint64_t new_len)
                           m->name, (unsigned long long)len, (unsigned long long)new_len);
     if (new_len == len)
         return 0;
-    if (new_len > m->reserve)
+    if (new_len > m->reserve && !m->movable)
         return vmdb__fail(VMDB_EFULL, "%s: cannot grow to %llu bytes: %llu are reserved",
                           m->name, (unsigned long long)new_len, (unsigned long long)m->reserve);
+    if (new_len > UINT64_MAX - m->granule - m->head)
+        return vmdb__fail(VMDB_ERANGE, "%s: cannot grow to %llu bytes", m->name,
+                          (unsigned long long)new_len);
     int rc;
     if (m->fd >= 0) {
         uint64_t old_end = m->region_off + m->head + len;
@@ -618,12 +722,33 @@ int vmdb_map_grow(vmdb_map *m, uint64_t new_len)
                                   (unsigned long long)new_end, (unsigned long long)st.size);
         }
     }
-    size_t want = (size_t)vmdb__round_up(m->head + new_len, m->granule);
-    rc = map_range(m, m->mapped_len, want);
+    if (new_len > m->reserve) {
+        rc = move_map(m, new_len, new_len);
+    } else {
+        size_t want = (size_t)vmdb__round_up(m->head + new_len, m->granule);
+        rc = map_range(m, m->mapped_len, want);
+    }
     if (rc < 0)
         return rc;
     __atomic_store_n(&m->len, new_len, __ATOMIC_RELEASE);
     return 0;
+}
+
+int vmdb_map_make_room(vmdb_map *m, uint64_t bytes)
+{
+    if (!m)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_map_make_room: map is required");
+    if (bytes <= m->reserve)
+        return 0;
+    if (!m->movable)
+        return vmdb__fail(VMDB_EFULL, "%s: cannot make room for %llu bytes: %llu are reserved",
+                          m->name, (unsigned long long)bytes, (unsigned long long)m->reserve);
+    if (m->poisoned)
+        return vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; reopen the file", m->name);
+    if (bytes > UINT64_MAX - m->granule - m->head)
+        return vmdb__fail(VMDB_ERANGE, "%s: cannot make room for %llu bytes", m->name,
+                          (unsigned long long)bytes);
+    return move_map(m, bytes, m->len);
 }
 
 int vmdb_map_lock_ram(vmdb_map *m, bool on)

@@ -84,6 +84,9 @@ int vmdb__os_lock_file(int fd, bool lock);
 /* Whether nobody holds the file's exclusive lock right now: takes a shared
  * lock without waiting and gives it back at once. 0, or -EWOULDBLOCK. */
 int vmdb__os_try_lock_file_shared(int fd);
+/* Opens directory `path` and takes an exclusive advisory lock on it
+ * (flock), waiting for it: closing *fd gives it back. */
+int vmdb__os_lock_dir(const char *path, int *fd);
 /* Creates directory `path` (mode 0755); -EEXIST if it is there. */
 int vmdb__os_mkdir(const char *path);
 /* Calls fn(ctx, name) for each entry of directory `path` but . and ..;
@@ -91,6 +94,11 @@ int vmdb__os_mkdir(const char *path);
 int vmdb__os_list_dir(const char *path, int (*fn)(void *ctx, const char *name), void *ctx);
 /* The calling process's id, for names of temporary files. */
 long vmdb__os_pid(void);
+/* The id of the running boot of the machine (Linux: the 36-character
+ * UUID of /proc/sys/kernel/random/boot_id), NUL-terminated: a value in a
+ * file that differs from it was written before the machine last started.
+ * In test builds each simulated power cut is a reboot (see below). */
+int vmdb__os_boot_id(char out[37]);
 int vmdb__os_unlink(const char *path);
 
 /* Reserves `len` bytes of address space, aligned to `align` (a power of two
@@ -143,22 +151,33 @@ void vmdb__os_clear_faults(void);
  * described in os.c under "Power loss").
  *
  * vmdb__os_powerloss_track(dir, true) takes every regular file directly in
- * `dir` as durable as it is now, and from then on keeps, for each file of
- * that directory the process opens through this layer, a durable image:
- * a shadow file in the sibling directory "<dir>.powerloss", named by the
- * file's inode number, which only a flush (vmdb__os_flush with sync) or a
- * vmdb__os_sync updates. Turn it on before the files are opened and
- * mapped: mappings made earlier are not seen. Off stops tracking and
- * leaves the images for a cut.
+ * `dir`, bytes and name, as durable as it is now, and from then on keeps,
+ * for each file of that directory the process opens through this layer, a
+ * durable image: a shadow file in the sibling directory "<dir>.powerloss",
+ * named by the file's inode number, which only a flush (vmdb__os_flush
+ * with sync) or a vmdb__os_sync updates. Names are durable only through
+ * vmdb__os_sync_dir_of: a create, rename or unlink is not until then.
+ * Turn it on before the files are opened and mapped: mappings made
+ * earlier are not seen. Off stops tracking and leaves the images for a
+ * cut. Several processes may track one directory at once: the first
+ * takes the files as durable, the others join it, and a flush or a
+ * directory fsync by any of them counts for all.
  *
  * vmdb__os_powerloss_cut(dir, ...) is the power cut, applied to the files
- * as they are now, normally in another process after the tracking one was
- * killed: every 4 KiB page of a file that differs from its image is lost,
- * kept or torn as `mode` says, the file's length is the image's or the
- * current one (LOSE: the image's, KEEP: the current, TEAR and RANDOM: a
- * coin decides), and the result is written into the file. A file with no
- * image (created after tracking began and never synced) has an empty one.
- * The images are deleted afterwards, so tracking starts afresh.
+ * as they are now, normally in another process after the tracking ones
+ * were killed. First the names: each change since the last directory
+ * fsync (a create, a rename with what it replaced, an unlink) is taken
+ * back (LOSE, LOSE_LENGTHS), kept (KEEP) or either by a coin of its own
+ * (TEAR, RANDOM); taken back, a new file vanishes, a renamed one has its
+ * old name and an unlinked one comes back with its durable image. Then
+ * the bytes: every 4 KiB page of a file that differs from its image is
+ * lost, kept or torn as `mode` says, the file's length is the image's or
+ * the current one (LOSE: the image's, KEEP: the current, TEAR and RANDOM:
+ * a coin decides), and the result is written into the file. A file with
+ * no image (never synced since tracking began) has an empty one. The
+ * images are deleted afterwards, so tracking starts afresh, and the cut
+ * is a reboot: vmdb__os_boot_id() returns a new id in this process and in
+ * the processes it forks from then on.
  */
 enum vmdb__powerloss_mode {
     VMDB__POWERLOSS_LOSE,   /* every page written since its last flush is lost */
@@ -178,6 +197,12 @@ typedef struct vmdb__powerloss_report {
     uint64_t pages_lost;          /* of those: back to the image */
     uint64_t pages_kept;          /* of those: the bytes as written */
     uint64_t pages_torn;          /* of those: sector by sector, old or new */
+    unsigned name_changes;        /* changes of names since the last
+                                     directory fsync (a rename and the file
+                                     it replaced are one) */
+    unsigned name_changes_lost;   /* of those: taken back */
+    unsigned files_vanished;      /* never named durably: gone */
+    unsigned files_restored;      /* unlinked, but the unlink was taken back */
     char summary[1536];           /* one "name: ..." clause per file that
                                      changed, for failure messages */
 } vmdb__powerloss_report;

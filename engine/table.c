@@ -23,9 +23,15 @@
  * after the change's commit record is in the log (no steal, DESIGN.md),
  * so a slot torn by a crash is rewritten by replay.
  *
- * The file grows in place inside a large address-space reservation, with
- * its blocks allocated before they are mapped (the map layer), so slot
- * pointers never move and a full disk is an error, not SIGBUS.
+ * The file grows inside an address-space reservation of a few times its
+ * length, with its blocks allocated before they are mapped (the map
+ * layer), so a full disk is an error, not SIGBUS. A table that outgrows
+ * the reservation moves to a larger one (VMDB_MAP_MOVABLE): `slots` is
+ * stored with release before the capacity that needs it, and the old place
+ * stays mapped until close, so a reader holding an old pointer, or an old
+ * `slots` with the capacity it loaded before, reads the same file pages.
+ * A fixed span per table (it was 256 GiB) would run a process out of
+ * address space at about its 115th table.
  */
 #include "table.h"
 
@@ -42,8 +48,9 @@
 #define TABLE_VERSION 1
 #define COPY_LEN 4096u
 #define HEADER_LEN (2 * COPY_LEN)
-/* Address space kept for each table's growth: 256 GiB, nothing committed. */
-#define TABLE_RESERVE ((uint64_t)256 << 30)
+/* The least address space a table reserves: one huge page, so huge-page
+ * advice can apply; the map layer reserves four times the file when more. */
+#define TABLE_MIN_RESERVE ((uint64_t)2 << 20)
 #define FIRST_CAPACITY 64
 /* A reader gives up on a slot that stays odd this long: its writer died. */
 #define SPIN_LIMIT 1000000
@@ -249,6 +256,16 @@ static int adopt_header(vmdb_table *t, const char *copy)
     t->key_size = key->size;
     t->key_is_str = key->type == VMDB_TYPE_STR;
     uint64_t len = vmdb_map_len(t->map);
+    vmdb__os_stat st;
+    if (len < HEADER_LEN + h->capacity * t->stride && vmdb__os_stat_path(t->path, &st) == 0 &&
+        st.size >= HEADER_LEN + h->capacity * t->stride) {
+        /* Another process grew the file between its mapping and the read
+         * of the header (an open without the writer lock): follow it. */
+        int rc = vmdb_map_grow(t->map, HEADER_LEN + h->capacity * t->stride);
+        if (rc < 0)
+            return rc;
+        len = vmdb_map_len(t->map);
+    }
     if (len < HEADER_LEN + h->capacity * t->stride)
         return vmdb__fail(VMDB_EBADSIZE,
                           "%s: truncated: %llu bytes, the header says %llu slots of %zu bytes",
@@ -279,8 +296,8 @@ int vmdb__table_open(const char *path, bool readonly, bool verify, vmdb_table **
     t->verify = verify;
     vmdb_map_options mo = {
         .mode = readonly ? VMDB_MAP_READ : VMDB_MAP_WRITE,
-        .reserve = TABLE_RESERVE,
-        .flags = VMDB_MAP_RESERVE_SHRINK,
+        .reserve = TABLE_MIN_RESERVE,
+        .flags = VMDB_MAP_RESERVE_SHRINK | VMDB_MAP_MOVABLE,
         /* Random reads of a large table are dominated by TLB misses; huge
          * folios halve a get's cost (docs/benchmarks.md). The price is
          * paid at checkpoints: a dirtied folio is written back whole. */
@@ -464,6 +481,26 @@ int vmdb__table_repair_headers(vmdb_table *t)
     return 1;
 }
 
+/* After growth, which may have moved the map. The caller holds t->follow
+ * and stores the new capacity after this: a reader that sees the capacity
+ * then loads a slots pointer whose mapping covers it. */
+static void publish_slots(vmdb_table *t)
+{
+    __atomic_store_n(&t->slots, (char *)vmdb_map_ptr(t->map) + HEADER_LEN, __ATOMIC_RELEASE);
+}
+
+/* Grows t's map to `len` bytes and publishes `cap` slots. The caller
+ * holds t->follow. */
+static int grow_slots(vmdb_table *t, uint64_t len, uint64_t cap)
+{
+    int rc = vmdb_map_grow(t->map, len);
+    if (rc == 0) {
+        publish_slots(t);
+        __atomic_store_n(&t->capacity, cap, __ATOMIC_RELEASE);
+    }
+    return rc;
+}
+
 int vmdb__table_reserve(vmdb_table *t, uint64_t count)
 {
     if (count <= t->capacity)
@@ -476,13 +513,17 @@ int vmdb__table_reserve(vmdb_table *t, uint64_t count)
      * process's growth (vmdb__table_follow). */
     pthread_mutex_lock(&t->follow);
     int rc = vmdb_map_grow(t->map, len);
+    if (rc == 0)
+        publish_slots(t);
     /* The new length must be durable before a header copy claims it: the
      * kernel may write the header page back at any moment, and after a
      * power cut a header that promises more slots than the file holds
      * would make the table unopenable. Syncing any page of the file syncs
      * its length; this happens once per growth, not per commit. */
+#ifndef VMDB_MUTANT_GROWTH_WITHOUT_LENGTH_FLUSH /* test-mutants: header before length */
     if (rc == 0)
         rc = vmdb_map_flush(t->map, len - 1, 1, VMDB_FLUSH_SYNC);
+#endif
     if (rc == 0)
         __atomic_store_n(&t->capacity, cap, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&t->follow);
@@ -592,9 +633,7 @@ int vmdb__table_follow(vmdb_table *t)
     if (rc == 0 && st.size > HEADER_LEN + t->capacity * t->stride &&
         st.size > vmdb_map_len(t->map)) {
         uint64_t cap = (st.size - HEADER_LEN) / t->stride;
-        rc = vmdb_map_grow(t->map, HEADER_LEN + cap * t->stride);
-        if (rc == 0)
-            __atomic_store_n(&t->capacity, cap, __ATOMIC_RELEASE);
+        rc = grow_slots(t, HEADER_LEN + cap * t->stride, cap);
     }
     pthread_mutex_unlock(&t->follow);
     return rc < 0 ? rc : 0;
@@ -608,11 +647,8 @@ int vmdb__table_refresh(vmdb_table *t)
         return vmdb__fail_os(rc, "%s: cannot stat", t->path);
     uint64_t cap = st.size > HEADER_LEN ? (st.size - HEADER_LEN) / t->stride : 0;
     pthread_mutex_lock(&t->follow);
-    if (cap > t->capacity) {
-        rc = vmdb_map_grow(t->map, HEADER_LEN + cap * t->stride);
-        if (rc == 0)
-            __atomic_store_n(&t->capacity, cap, __ATOMIC_RELEASE);
-    }
+    if (cap > t->capacity)
+        rc = grow_slots(t, HEADER_LEN + cap * t->stride, cap);
     pthread_mutex_unlock(&t->follow);
     if (rc < 0)
         return rc;
@@ -642,9 +678,9 @@ int vmdb__table_refresh(vmdb_table *t)
  * fault, an old (larger) capacity with the new (smaller) slots, reads the
  * zero pages vmdb__table_pad() maps behind the new file: free slots.
  *
- * Cost: each husk keeps its file's pages and address-space reservation
- * (256 GiB for the table, up to 1 TiB for the index, reserved, not
- * committed) until vmdb__table_release_retired().
+ * Cost: each husk keeps its file's pages and address-space reservations
+ * (a few times each file's length, reserved, not committed) until
+ * vmdb__table_release_retired().
  */
 
 int vmdb__table_write_prefix(vmdb_table *t, const char *path, uint64_t count)
@@ -684,12 +720,14 @@ int vmdb__table_write_prefix(vmdb_table *t, const char *path, uint64_t count)
 int vmdb__table_pad(vmdb_table *fresh, uint64_t len)
 {
     size_t page = vmdb_page_size();
-    vmdb_map_info info;
-    int rc = vmdb_map_stat(fresh->map, &info);
+    /* The zero pages go inside the reservation, so that growing the map
+     * later maps the file over them in place, and the map moves only for
+     * a length past them. */
+    int rc = vmdb_map_make_room(fresh->map, len);
     if (rc < 0)
         return rc;
-    if (len > info.reserved)
-        len = info.reserved;
+    /* A fresh map has no readers: its slots may follow a move unordered. */
+    fresh->slots = (char *)vmdb_map_ptr(fresh->map) + HEADER_LEN;
     uint64_t from = vmdb__round_up(vmdb_map_len(fresh->map), page);
     uint64_t to = vmdb__round_up(len, page);
     if (to <= from)

@@ -42,7 +42,10 @@ struct vmdb_table {
     bool readonly;
     bool verify;            /* check the checksum on every read */
     vmdb_map *map;
-    char *slots;            /* the first slot */
+    char *slots;            /* the first slot; moves when the map outgrows
+                               its reservation (stored with release before
+                               the capacity that needs it; old places stay
+                               mapped until close) */
     uint64_t capacity;      /* slots mapped; readers load it with acquire */
     uint64_t header_seq;    /* of the newest header copy */
     pthread_mutex_t follow; /* readers growing the map after another
@@ -69,9 +72,10 @@ int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
 int vmdb__table_open(const char *path, bool readonly, bool verify, vmdb_table **out);
 void vmdb__table_close(vmdb_table *t);
 
+/* rid must be below a capacity the caller loaded (with acquire) before. */
 static inline vmdb__slot *vmdb__table_slot(const vmdb_table *t, uint64_t rid)
 {
-    return (vmdb__slot *)(t->slots + rid * t->stride);
+    return (vmdb__slot *)(__atomic_load_n(&t->slots, __ATOMIC_RELAXED) + rid * t->stride);
 }
 
 /* The key inside a record's bytes. */

@@ -722,7 +722,15 @@ int vmdb_txn_commit(vmdb_txn *txn)
     if (rc == 0)
         rc = vmdb__group_drain(db);
     if (rc == 0 && txn->durability == VMDB_DURABILITY_SYNC) {
-#ifdef VMDB_MUTANT_OWN_RANGE_FLUSH
+#if defined(VMDB_MUTANT_ACK_BEFORE_COMMIT)
+        /* Mutant (test-mutants): each SYNC commit flushes the one before it. */
+        static uint64_t acked_from, acked_to;
+        rc = vmdb__wal_flush(db->wal, acked_from, acked_to);
+        acked_from = txn->start;
+        acked_to = txn->pos;
+        if (rc < 0)
+            rc = vmdb__db_poison(db, rc);
+#elif defined(VMDB_MUTANT_OWN_RANGE_FLUSH)
         rc = vmdb__wal_flush(db->wal, txn->start, txn->pos);
         if (rc < 0)
             rc = vmdb__db_poison(db, rc);

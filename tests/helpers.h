@@ -8,10 +8,14 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmdb.h"
@@ -51,6 +55,50 @@
                      "%s left a message: %s", #expr,                           \
                      vmdb_last_error()->message);                              \
     } while (0)
+
+/* Criterion timeouts, in seconds, so that a deadlock fails its test instead
+ * of hanging the run. A test takes at most about a second under ASan on a
+ * quiet machine, the crash harnesses about twenty; the limits allow for a
+ * machine many times slower (both CPUs busy, nice 19) and still end a hang
+ * well inside CI's 20 minutes. valgrind's build scales them (it runs some
+ * fifty times slower). */
+#ifndef VMDB_TEST_TIMEOUT_SCALE
+#define VMDB_TEST_TIMEOUT_SCALE 1
+#endif
+#define SUITE_TIMEOUT (60.0 * VMDB_TEST_TIMEOUT_SCALE)
+#define HARNESS_TIMEOUT (400.0 * VMDB_TEST_TIMEOUT_SCALE)
+
+/* fork() for a test: the child is killed when the test's process ends, so
+ * a failed assertion or a timeout never leaves it running, holding the
+ * runner's pipes or spinning on a ring no one reads. */
+static inline pid_t fork_child(void)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127); /* the test ended before the child could be tied to it */
+    }
+    return pid;
+}
+
+/* A monotonic clock, for where a harness's kill lands: never for what a
+ * test asserts. */
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits until another thread moves *counter past `from`: a writer that
+ * lets its readers run now and then, so a concurrency test never rests on
+ * how the scheduler shares out a busy machine's CPUs. */
+static inline void wait_past(const uint64_t *counter, uint64_t from)
+{
+    while (__atomic_load_n(counter, __ATOMIC_RELAXED) <= from)
+        sched_yield();
+}
 
 /* A fresh directory for this test; Criterion runs tests in separate
  * processes, possibly in parallel, so no two tests may share a path. */

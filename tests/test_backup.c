@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -22,6 +23,9 @@
 #include "os.h"
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
+
+TestSuite(backup, .timeout = SUITE_TIMEOUT);
+TestSuite(compact, .timeout = HARNESS_TIMEOUT);
 
 /* ---- records that check themselves -------------------------------------- */
 
@@ -314,7 +318,7 @@ static void *banker(void *arg)
         }
         if (vmdb_txn_commit(txn) != 0)
             b->failed++;
-        b->transfers++;
+        __atomic_store_n(&b->transfers, b->transfers + 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -368,7 +372,7 @@ Test(backup, copy_is_a_consistent_snapshot_while_a_writer_commits)
     b.stop = true;
     pthread_join(thread, NULL);
     cr_assert_eq(b.failed, 0);
-    cr_assert_gt(seen[3], 800, "the writer kept committing (%llu transfers)",
+    cr_assert_geq(seen[3], 800, "the writer kept committing (%llu transfers)",
                  (unsigned long long)seen[3]);
     for (int i = 0; i < 4; i++) {
         char name[16];
@@ -404,29 +408,37 @@ Test(backup, copy_is_a_consistent_snapshot_while_another_process_commits)
         ASSERT_OK(vmdb_txn_put(txn, t, &rec, NULL));
     }
     ASSERT_OK(vmdb_txn_commit(txn));
-    int ready[2];
-    cr_assert_eq(pipe(ready), 0);
-    pid_t pid = fork();
+    /* Shared, so the parent sees the banker's progress and failures. */
+    vmdb_map *shared;
+    ASSERT_OK(vmdb_map_anon(&(vmdb_map_options){.len = sizeof(struct bank),
+                                                .flags = VMDB_MAP_SHARED},
+                            &shared));
+    struct bank *b = vmdb_map_ptr(shared);
+    pid_t pid = fork_child();
+    cr_assert_neq(pid, -1);
     if (pid == 0) {
-        struct bank b = {.db = open_db(path, 0)};
-        b.t = table(b.db, "accounts");
-        if (write(ready[1], "r", 1) != 1)
-            _exit(1);
-        banker(&b); /* until killed */
-        _exit(b.failed ? 2 : 0);
+        b->db = open_db(path, 0);
+        b->t = table(b->db, "accounts");
+        banker(b); /* until killed */
+        _exit(0);
     }
-    char c;
-    cr_assert_eq(read(ready[0], &c, 1), 1);
     for (int i = 0; i < 4; i++) {
-        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+        /* Let some transfers happen between copies. */
+        uint64_t until = __atomic_load_n(&b->transfers, __ATOMIC_RELAXED) + 200;
+        while (__atomic_load_n(&b->transfers, __ATOMIC_RELAXED) < until) {
+            int status;
+            cr_assert_neq(waitpid(pid, &status, WNOHANG), pid,
+                          "the banker process ended (status %d)", status);
+            nanosleep(&(struct timespec){0, 100 * 1000}, NULL);
+        }
         char name[16];
         snprintf(name, sizeof name, "copy%d", i);
         ASSERT_OK(vmdb_backup(db, test_path(name)));
     }
     kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    close(ready[0]);
-    close(ready[1]);
+    cr_assert_eq(waitpid(pid, NULL, 0), pid);
+    cr_assert_eq(b->failed, 0, "the banker process failed %d times", b->failed);
+    vmdb_map_close(shared);
     for (int i = 0; i < 4; i++) {
         char name[16];
         snprintf(name, sizeof name, "copy%d", i);
@@ -473,8 +485,9 @@ static void *commit_items(void *arg)
     return NULL;
 }
 
-/* Commits from another thread and waits for it, at most 10 s: a backup
- * holding the writer lock here would make the commits wait for it. */
+/* Commits from another thread and waits for it: a backup holding the
+ * writer lock here would make the commits wait for it forever, and the
+ * test fail by its timeout. */
 static void commit_during_copy(vmdb_db *db)
 {
     during.calls++;
@@ -482,11 +495,9 @@ static void commit_during_copy(vmdb_db *db)
         ASSERT_OK(vmdb_checkpoint(db));
     during.done = false;
     pthread_t thread;
-    pthread_create(&thread, NULL, commit_items, &during);
-    for (int ms = 0; ms < 10000 && !during.done; ms++)
-        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    cr_assert_eq(pthread_create(&thread, NULL, commit_items, &during), 0);
+    cr_assert_eq(pthread_join(thread, NULL), 0);
     cr_assert(during.done, "a writer could not commit while the backup copied");
-    pthread_join(thread, NULL);
 }
 
 static void backup_with_commits_during_copy(unsigned checkpoints, uint64_t items,
@@ -824,7 +835,7 @@ Test(compact, every_other_handle_follows_the_new_files)
     cr_assert_eq(pipe(go_reader), 0);
     /* A child keeps only its ends of the pipes, so that it sees the end
      * of its pipe if this process dies before sending the go. */
-    pid_t writer_pid = fork();
+    pid_t writer_pid = fork_child();
     if (writer_pid == 0) {
         close(ready[0]);
         close(go_writer[1]);
@@ -834,7 +845,7 @@ Test(compact, every_other_handle_follows_the_new_files)
     char byte;
     cr_assert_eq(read(ready[0], &byte, 1), 1);
     cr_assert_eq(byte, 1, "the writer process opened the database");
-    pid_t reader_pid = fork();
+    pid_t reader_pid = fork_child();
     if (reader_pid == 0) {
         close(ready[0]);
         close(go_writer[1]);
@@ -1018,6 +1029,8 @@ Test(compact, readers_keep_finding_records_while_tables_are_compacted)
     for (uint64_t round = 0; round < 4; round++) {
         delete_items(db, t, 0, HOT_KEYS, round % 2 ? keep_stable : keep_stable_and_odd);
         ASSERT_OK(vmdb_compact(db, "hot"));
+        /* The readers read meanwhile, however busy the machine. */
+        wait_past(&h.reads, __atomic_load_n(&h.reads, __ATOMIC_RELAXED) + 300);
         /* Back in, at the end of the table, then spread out by deletes. */
         put_items(db, t, 0, HOT_KEYS, round + 2);
         delete_items(db, t, 0, HOT_KEYS, keep_stable_and_odd);
@@ -1046,11 +1059,17 @@ Test(compact, readers_keep_finding_records_while_tables_are_compacted)
 
 /* The child: rounds of deleting a random half of the fillers (spread all
  * over the table), compacting, and adding fillers back, until killed. */
+#define TRACKING UINT_MAX /* reported once the power-loss images exist */
+
 static void compactor(const char *path, uint64_t seed, int report, bool track)
 {
     /* Tracked from before anything is mapped, for a power cut after. */
-    if (track && vmdb__os_powerloss_track(path, true) != 0)
-        _exit(12);
+    if (track) {
+        unsigned started = TRACKING;
+        if (vmdb__os_powerloss_track(path, true) != 0 ||
+            write(report, &started, sizeof started) != sizeof started)
+            _exit(12);
+    }
     /* A commit at durability NONE survives a killed process, not a power
      * cut: under power cuts the fillers' transactions must be SYNC. */
     vmdb_db_options o = {.durability = track ? VMDB_DURABILITY_SYNC : VMDB_DURABILITY_NONE};
@@ -1124,26 +1143,51 @@ static void kill_compactor(unsigned cycles, bool cut)
 
     uint64_t rs = seed, moved_total = 0;
     unsigned compactions = 0, mid_rewrite = 0, replayed = 0;
+    /* How long the compactor takes to its first report here (open, delete,
+     * compact), so the kills spread over its rounds on any machine. */
+    uint64_t round_ns = 0;
     for (unsigned cycle = 0; cycle < cycles; cycle++) {
         int fds[2];
         cr_assert_eq(pipe(fds), 0);
-        pid_t pid = fork();
+        pid_t pid = fork_child();
         cr_assert_neq(pid, -1);
         if (pid == 0) {
             close(fds[0]);
             compactor(path, seed + cycle, fds[1], cut);
         }
         close(fds[1]);
-        /* 5 to 600 ms: at first often in the first compaction, later in any. */
-        struct timespec nap = {0, (long)(5000000 + next_rand(&rs) % 595000000)};
-        nanosleep(&nap, NULL);
+        /* The kill waits for a compaction (always in the first cycle: the
+         * checks at the end want one) or none, then up to two and a half
+         * times that long (a whole round also refills the table): so often
+         * in the first compaction, later in any. */
+        unsigned target = cycle == 0 ? 1 : (unsigned)(next_rand(&rs) % 2), round;
+        uint64_t start = now_ns();
+        /* A power cut needs the images, which the compactor makes first. */
+        if (cut && (read(fds[0], &round, sizeof round) != sizeof round || round != TRACKING)) {
+            int status;
+            cr_assert_eq(waitpid(pid, &status, 0), pid);
+            cr_assert_fail("cycle %u: the compactor did not start tracking (status %d)", cycle,
+                           status);
+        }
+        for (unsigned got = 0; got < target; got++) {
+            if (read(fds[0], &round, sizeof round) != sizeof round) {
+                int status;
+                cr_assert_eq(waitpid(pid, &status, 0), pid);
+                cr_assert_fail("cycle %u: the compactor ended before its report (status %d)",
+                               cycle, status);
+            }
+            compactions++;
+        }
+        if (target > 0)
+            round_ns = cycle == 0 ? now_ns() - start : (3 * round_ns + now_ns() - start) / 4;
+        uint64_t ns = next_rand(&rs) % (2 * round_ns + round_ns / 2 + 1);
+        nanosleep(&(struct timespec){(time_t)(ns / 1000000000), (long)(ns % 1000000000)}, NULL);
         kill(pid, SIGKILL);
         int status;
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         cr_assert(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
                   "cycle %u: the compactor failed with status %d", cycle,
                   WEXITSTATUS(status));
-        unsigned round;
         while (read(fds[0], &round, sizeof round) == sizeof round)
             compactions++;
         close(fds[0]);
@@ -1188,9 +1232,9 @@ static void kill_compactor(unsigned cycles, bool cut)
         vmdb_close(db);
     }
     cr_log_info("%u kills%s: %u compactions completed, %u kills left a rewrite's files, %u "
-                "needed replay, %llu real records found moved",
+                "needed replay, %llu real records found moved; a round took %llu ms",
                 cycles, cut ? " and power cuts" : "", compactions, mid_rewrite, replayed,
-                (unsigned long long)moved_total);
+                (unsigned long long)moved_total, (unsigned long long)round_ns / 1000000);
     cr_assert_gt(compactions, 0, "the compactor should get compactions done");
     cr_assert_gt(moved_total, 0, "the compactor should have moved records");
     remove_test_dir();

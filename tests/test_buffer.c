@@ -6,6 +6,8 @@
 #include "helpers.h"
 #include "os.h"
 
+TestSuite(buffer, .timeout = SUITE_TIMEOUT);
+
 struct point {
     int32_t x, y;
     double weight;

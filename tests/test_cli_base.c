@@ -7,6 +7,8 @@
 
 #include "cli.h"
 
+TestSuite(cli_base, .timeout = SUITE_TIMEOUT);
+
 /* ---- capturing what a call prints -------------------------------------- */
 
 static int saved_stderr = -1;

@@ -8,6 +8,8 @@
 
 #include "cli_helpers.h"
 
+TestSuite(cli_commands, .timeout = SUITE_TIMEOUT);
+
 #define PEOPLE_SCHEMA "id:u64 key, name:str16, age:u8, score:f64, member:bool"
 
 static char db[512];
@@ -409,7 +411,7 @@ Test(cli_commands, check_and_get_name_a_record_that_fails_its_checksum)
  * SIGKILL before it can checkpoint: its log is there to list and replay. */
 static void killed_writer(void)
 {
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         vmdb_db *h;

@@ -3,6 +3,8 @@
  */
 #include "cli_helpers.h"
 
+TestSuite(cli_dump, .timeout = SUITE_TIMEOUT);
+
 Test(cli_dump, slot_ring_header_and_slots_are_printed)
 {
     const char *path = test_path("game.slots");

@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <stdarg.h>
 
+TestSuite(cli_io, .timeout = SUITE_TIMEOUT);
+
 #define PEOPLE "id:u64 key, name:str32, city:str24, age:u8, score:f64"
 
 /* Creates the database `name` in the test's directory with one table and
@@ -598,7 +600,7 @@ static const char *import_on_terminal(const char *db, const char *file_arg,
     cr_assert_not_null(slave_name);
     int feed[2];
     cr_assert_eq(pipe(feed), 0);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert(pid >= 0);
     if (pid == 0) {
         int slave = open(slave_name, O_RDWR | O_NOCTTY);

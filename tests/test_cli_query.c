@@ -8,6 +8,9 @@
 
 #include "cli_helpers.h"
 
+TestSuite(cli_query, .timeout = SUITE_TIMEOUT);
+TestSuite(cli_shell, .timeout = SUITE_TIMEOUT);
+
 static char db[512];
 
 /* A database in the test's directory with table people: five records. */

@@ -8,6 +8,8 @@
 #include "csv.h"
 #include "jsonl.h"
 
+TestSuite(cli_readers, .timeout = SUITE_TIMEOUT);
+
 /* ---- CSV ---------------------------------------------------------------- */
 
 typedef struct csv_fixture {

@@ -7,6 +7,8 @@
 #include "cli_helpers.h"
 #include "db.h"
 
+TestSuite(cli_recovery, .timeout = SUITE_TIMEOUT);
+
 struct row {
     uint64_t id;
     uint64_t version;
@@ -44,7 +46,7 @@ static void half_applied(const char *path)
     vmdb_schema_free(s);
     put_versions(db, t, 1);
     vmdb_close(db);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     if (pid == 0) {
         /* SYNC: the committer applies, so the hook runs in this thread. */
         vmdb_db_options so = {.durability = VMDB_DURABILITY_SYNC};

@@ -3,23 +3,28 @@
  *
  * The kill harness: a forked writer runs random transactions of 1 to 100
  * operations on a small key space and reports each commit on a pipe as
- * soon as vmdb_txn_commit() returns; the parent SIGKILLs it at a random
- * moment, reopens the database (recovery), and compares it with a model
- * built from the reported transactions. Every reported transaction must
- * be there. The one in flight when the kill came may have reached the log
- * (its COMMIT record was written, the report was not): it must then be
- * there whole, otherwise not at all. Nothing of any other transaction may
- * show. Transactions are generated from their number alone, so the parent
- * knows what each one did without being told.
+ * soon as vmdb_txn_commit() returns; the parent waits for a random number
+ * of reports (none, sometimes: the kill then lands in the writer's open
+ * and recovery), then for a random fraction of the time a commit takes on
+ * this machine, SIGKILLs it, reopens the database (recovery), and compares
+ * it with a model built from the reported transactions. Every reported
+ * transaction must be there. The one in flight when the kill came may
+ * have reached the log (its COMMIT record was written, the report was
+ * not): it must then be there whole, otherwise not at all. Nothing of any
+ * other transaction may show. Transactions are generated from their
+ * number alone, so the parent knows what each one did without being told.
+ * The kill follows the writer's progress, not the clock, so a slow or busy
+ * machine changes how long the harness takes, never what it checks.
  *
  * The corruption test flips, one at a time, every bit of the last
  * committed transaction's records in the log of a crashed writer, and
  * checks that recovery stops before that transaction, reports where, and
  * applies none of it.
  *
- *   VMDB_SEED           the seed of the writer's transactions and timing
+ *   VMDB_SEED           the seed of the writer's transactions and kills
  *   VMDB_KILL_CYCLES    kill cycles (default 500; make stress runs 5000)
- *   VMDB_KILL_MAX_MS    the longest a writer runs before its kill
+ *   VMDB_KILL_MAX_COMMITS  the most reported commits a kill waits for
+ *                       (default 4; each count from 0 up is as likely)
  *   VMDB_BITFLIP_STEP   flip every Nth bit only (default 1, every bit)
  */
 #include <signal.h>
@@ -53,11 +58,30 @@ static void writer(const char *path, uint64_t seed, uint64_t first, const struct
     }
 }
 
+/* What the parent knows: the reported commits, applied to its model. */
+struct reports {
+    uint64_t seed;
+    struct model model;
+    uint64_t next; /* the transaction the writer commits next */
+    uint64_t total;
+};
+
+static void take_report(struct reports *r, uint64_t n, unsigned cycle)
+{
+    cr_assert_eq(n, r->next, "cycle %u: commit %llu reported out of order", cycle,
+                 (unsigned long long)n);
+    txn_ops(r->seed, n, &r->model, NULL, NULL);
+    r->next++;
+    r->total++;
+}
+
+TestSuite(crash, .timeout = HARNESS_TIMEOUT);
+
 Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction)
 {
     uint64_t seed = seed_from_env();
     unsigned cycles = cycles_from_env("VMDB_KILL_CYCLES", 500);
-    uint64_t max_ms = cycles_from_env("VMDB_KILL_MAX_MS", 6);
+    uint64_t max_commits = cycles_from_env("VMDB_KILL_MAX_COMMITS", 4);
     const char *path = test_path("db");
     vmdb_db *db;
     vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 256 << 10};
@@ -68,26 +92,45 @@ Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction)
     vmdb_schema_free(s);
     vmdb_close(db);
 
-    struct model model;
-    memset(&model, 0, sizeof model);
-    uint64_t next = 1, in_flight_applied = 0, total_commits = 0;
+    struct reports rep = {.seed = seed, .next = 1};
+    uint64_t in_flight_applied = 0, waited_for = 0;
     uint64_t rs = seed;
+    /* How long a commit takes here, per durability, learnt from the
+     * reports (the first guess only places the first few kills). */
+    uint64_t commit_ns[3] = {100000, 100000, 100000};
     for (unsigned cycle = 0; cycle < cycles; cycle++) {
         int fds[2];
         cr_assert_eq(pipe(fds), 0);
-        pid_t pid = fork();
+        unsigned mode = cycle % 3;
+        pid_t pid = fork_child();
         cr_assert_neq(pid, -1);
         if (pid == 0) {
             close(fds[0]);
             /* Every durability's commit path, in turn. */
             static const enum vmdb_durability modes[] = {
                 VMDB_DURABILITY_NONE, VMDB_DURABILITY_SYNC, VMDB_DURABILITY_GROUP};
-            writer(path, seed, next, &model, fds[1], modes[cycle % 3]);
+            writer(path, seed, rep.next, &rep.model, fds[1], modes[mode]);
         }
         close(fds[1]);
-        /* Let it run for a random while: 0 to 6 ms, or VMDB_KILL_MAX_MS
-         * (a slow build, valgrind, needs hundreds to commit anything). */
-        uint64_t ns = next_rand(&rs) % (max_ms * 1000000);
+        uint64_t target = next_rand(&rs) % (max_commits + 1), first_ns = 0, n;
+        for (uint64_t got = 0; got < target; got++) {
+            if (read(fds[0], &n, sizeof n) != sizeof n) {
+                int status;
+                cr_assert_eq(waitpid(pid, &status, 0), pid);
+                cr_assert_fail("cycle %u: the writer ended after %llu of the %llu commits its "
+                               "kill waits for (status %d)",
+                               cycle, (unsigned long long)got, (unsigned long long)target,
+                               status);
+            }
+            if (got == 0)
+                first_ns = now_ns();
+            take_report(&rep, n, cycle);
+        }
+        waited_for += target;
+        if (target >= 2)
+            commit_ns[mode] = (3 * commit_ns[mode] + (now_ns() - first_ns) / (target - 1)) / 4;
+        /* Then anywhere in the next commit or two, wherever its time goes. */
+        uint64_t ns = next_rand(&rs) % (2 * commit_ns[mode] + 1);
         struct timespec nap = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
         nanosleep(&nap, NULL);
         kill(pid, SIGKILL);
@@ -95,41 +138,38 @@ Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction)
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         cr_assert(WIFSIGNALED(status), "cycle %u: the writer exited by itself (status %d)",
                   cycle, WEXITSTATUS(status));
-        uint64_t n;
-        while (read(fds[0], &n, sizeof n) == sizeof n) {
-            cr_assert_eq(n, next, "cycle %u: commit %llu reported out of order", cycle,
-                         (unsigned long long)n);
-            txn_ops(seed, n, &model, NULL, NULL);
-            next++;
-            total_commits++;
-        }
+        while (read(fds[0], &n, sizeof n) == sizeof n)
+            take_report(&rep, n, cycle);
         close(fds[0]);
 
         ASSERT_OK(vmdb_open(path, NULL, &db));
         vmdb_table *t;
         ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
-        struct model with_next = model;
-        txn_ops(seed, next, &with_next, NULL, NULL);
+        struct model with_next = rep.model;
+        txn_ops(seed, rep.next, &with_next, NULL, NULL);
         char without[256], with[256];
-        if (differences(t, &model, without, sizeof without) == 0) {
+        if (differences(t, &rep.model, without, sizeof without) == 0) {
             /* the transaction in flight never reached the log */
         } else if (differences(t, &with_next, with, sizeof with) == 0) {
-            model = with_next; /* it did, whole */
-            next++;
+            rep.model = with_next; /* it did, whole */
+            rep.next++;
             in_flight_applied++;
         } else {
             cr_assert_fail("cycle %u (VMDB_SEED=%llu): after commit %llu the database matches "
                            "neither the reported commits (%s) nor them plus the next "
                            "transaction whole (%s)",
-                           cycle, (unsigned long long)seed, (unsigned long long)(next - 1),
+                           cycle, (unsigned long long)seed, (unsigned long long)(rep.next - 1),
                            without, with);
         }
         ASSERT_OK(vmdb_check(db));
         vmdb_close(db);
     }
-    cr_log_info("%u kill cycles, %llu reported commits, %llu in-flight commits kept", cycles,
-                (unsigned long long)total_commits, (unsigned long long)in_flight_applied);
-    cr_assert_gt(total_commits, cycles / 10, "the writer should get commits done");
+    cr_log_info("%u kill cycles, %llu reported commits (%llu waited for), %llu in-flight "
+                "commits kept; a commit took %llu/%llu/%llu us (NONE/SYNC/GROUP)",
+                cycles, (unsigned long long)rep.total, (unsigned long long)waited_for,
+                (unsigned long long)in_flight_applied, (unsigned long long)commit_ns[0] / 1000,
+                (unsigned long long)commit_ns[1] / 1000, (unsigned long long)commit_ns[2] / 1000);
+    cr_assert_geq(rep.total, waited_for, "every commit a kill waited for was reported");
     remove_test_dir();
 }
 
@@ -194,7 +234,8 @@ Test(crash, every_bit_flip_in_the_last_transaction_stops_replay_before_it)
     copy_db(pristine, before, ALL_BUT_WAL);
 
     /* A writer commits A (key 1) and then B (key 2), and dies. */
-    pid_t pid = fork();
+    pid_t pid = fork_child();
+    cr_assert_neq(pid, -1);
     if (pid == 0) {
         vmdb_db *c;
         vmdb_table *t;

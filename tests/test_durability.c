@@ -27,18 +27,6 @@
 
 TestSuite(durability, .timeout = 240);
 
-static void create_db(const char *path)
-{
-    vmdb_db *db;
-    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 256 << 10};
-    ASSERT_OK(vmdb_open(path, &o, &db));
-    vmdb_schema *s;
-    ASSERT_OK(vmdb_schema_parse(schema_text, &s));
-    ASSERT_OK(vmdb_table_create(db, "t", s, NULL));
-    vmdb_schema_free(s);
-    vmdb_close(db);
-}
-
 /* In the child: one transaction putting key `key` (written by "txn" n). */
 static int put_one(vmdb_db *db, vmdb_table *t, enum vmdb_durability d, uint64_t key, uint64_t n)
 {
@@ -103,11 +91,11 @@ static void assert_key(vmdb_table *t, uint64_t key, uint64_t n, const char *what
 Test(durability, a_sync_commit_after_none_commits_survives_a_power_cut)
 {
     const char *path = test_path("db");
-    create_db(path);
+    create_crash_db(path);
     enum { NONE_COMMITS = 80 };
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         close(fds[0]);
@@ -151,10 +139,10 @@ Test(durability, a_sync_commit_after_none_commits_survives_a_power_cut)
 Test(durability, a_sync_commit_after_another_handle_checkpointed_twice_survives_a_power_cut)
 {
     const char *path = test_path("db");
-    create_db(path);
+    create_crash_db(path);
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         close(fds[0]);
@@ -261,7 +249,7 @@ Test(durability, none_commits_after_power_cuts_leave_a_prefix_never_half_a_trans
     uint64_t seed = seed_from_env();
     unsigned cycles = cycles_from_env("VMDB_NONE_CUT_CYCLES", 40);
     const char *path = test_path("db");
-    create_db(path);
+    create_crash_db(path);
     {
         vmdb_db *db;
         vmdb_table *t;
@@ -279,7 +267,7 @@ Test(durability, none_commits_after_power_cuts_leave_a_prefix_never_half_a_trans
     for (unsigned cycle = 0; cycle < cycles; cycle++) {
         int fds[2];
         cr_assert_eq(pipe(fds), 0);
-        pid_t pid = fork();
+        pid_t pid = fork_child();
         cr_assert_neq(pid, -1);
         if (pid == 0) {
             close(fds[0]);

@@ -6,6 +6,8 @@
 #include "helpers.h"
 #include "internal.h"
 
+TestSuite(error, .timeout = SUITE_TIMEOUT);
+
 static const int all_codes[] = {
 #define CODE(name, value, text) VMDB_E##name,
     VMDB_ERROR_MAP(CODE)

@@ -10,6 +10,8 @@
 #include "helpers.h"
 #include "os.h"
 
+TestSuite(map, .timeout = SUITE_TIMEOUT);
+
 #define PAGE 4096u
 
 /* A file of `len` pattern bytes at test_path(name). */
@@ -322,6 +324,73 @@ Test(map, grow_past_reservation_is_efull)
     remove_test_dir();
 }
 
+/* A movable map reserves four times its length, moves to a larger
+ * reservation when it outgrows that, and keeps its old places mapped on
+ * the same file pages until close. */
+Test(map, movable_map_moves_past_its_reservation_and_old_pointers_see_the_file)
+{
+    const char *path = test_path("move.bin");
+    vmdb_map *m;
+    vmdb_map_options o = {.len = 3 * PAGE + 5, .reserve = 8 * PAGE, .mode = VMDB_MAP_WRITE,
+                          .flags = VMDB_MAP_CREATE | VMDB_MAP_MOVABLE};
+    ASSERT_OK(vmdb_map_open(path, &o, &m));
+    vmdb_map_info info;
+    ASSERT_OK(vmdb_map_stat(m, &info));
+    cr_assert_eq(info.reserved, 4 * o.len, "four times len, more than `reserve`");
+    unsigned char *first = vmdb_map_ptr(m);
+    fill_pattern(first, o.len, 0);
+    ASSERT_OK(vmdb_map_grow(m, 4 * o.len)); /* fits: in place */
+    cr_assert_eq(vmdb_map_ptr(m), first);
+    uint64_t len = 4 * o.len + 1;
+    ASSERT_OK(vmdb_map_grow(m, len));
+    unsigned char *second = vmdb_map_ptr(m);
+    cr_assert_neq(second, first, "growth past the reservation moves the map");
+    ASSERT_OK(vmdb_map_stat(m, &info));
+    cr_assert_eq(info.reserved, 4 * len);
+    cr_assert_eq(info.len, len);
+    assert_pattern(second, o.len, 0);
+    fill_pattern(second + o.len, len - o.len, o.len);
+    /* One file under both places: a store through either shows in the
+     * other. */
+    second[7] ^= 0xFF;
+    cr_assert_eq(first[7], (unsigned char)(pattern_byte(7) ^ 0xFF));
+    first[7] ^= 0xFF;
+    assert_pattern(second, len, 0);
+    assert_pattern(first, 4 * o.len, 0);
+    ASSERT_OK(vmdb_map_flush(m, 0, 0, VMDB_FLUSH_SYNC));
+    cr_assert_eq(file_size(path), len);
+    /* Room asked for ahead: within the reservation nothing moves; past
+     * it the map moves now, with the same length. */
+    ASSERT_OK(vmdb_map_make_room(m, 4 * len));
+    cr_assert_eq(vmdb_map_ptr(m), second);
+    ASSERT_OK(vmdb_map_make_room(m, 4 * len + 1));
+    unsigned char *third = vmdb_map_ptr(m);
+    cr_assert_neq(third, second);
+    ASSERT_OK(vmdb_map_stat(m, &info));
+    cr_assert_geq(info.reserved, 4 * len + 1);
+    cr_assert_eq(info.len, len);
+    assert_pattern(third, len, 0);
+    assert_pattern(second, len, 0);
+    vmdb_map_close(m);
+    remove_test_dir();
+}
+
+Test(map, movable_needs_a_shared_file_map)
+{
+    const char *path = pattern_file("f.bin", PAGE);
+    vmdb_map *m;
+    vmdb_map_options o = {.mode = VMDB_MAP_PRIVATE, .flags = VMDB_MAP_MOVABLE};
+    ASSERT_FAILS(vmdb_map_open(path, &o, &m), VMDB_EINVAL, "private");
+    o = (vmdb_map_options){.len = PAGE, .flags = VMDB_MAP_MOVABLE};
+    ASSERT_FAILS(vmdb_map_anon(&o, &m), VMDB_EINVAL, "MOVABLE");
+    /* Without the flag there is no moving: no room past the reservation. */
+    o = (vmdb_map_options){.reserve = 2 * PAGE};
+    ASSERT_OK(vmdb_map_open(path, &o, &m));
+    ASSERT_FAILS(vmdb_map_make_room(m, 2 * PAGE + 1), VMDB_EFULL, path);
+    vmdb_map_close(m);
+    remove_test_dir();
+}
+
 Test(map, empty_file_with_reservation_grows_from_zero)
 {
     const char *path = test_path("empty.bin");
@@ -504,7 +573,7 @@ static unsigned char byte_after_child_writes(unsigned flags)
     vmdb_map *m;
     vmdb_map_options o = {.len = PAGE, .flags = flags};
     ASSERT_OK(vmdb_map_anon(&o, &m));
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         ((unsigned char *)vmdb_map_ptr(m))[10] = 0x5A;
@@ -674,7 +743,7 @@ Test(map, huge_advice_on_a_file_map_never_fails_with_try)
  * RESERVE_SHRINK takes less room to grow instead of failing. */
 Test(map, refused_reservation_shrinks_when_asked)
 {
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         struct rlimit lim = {.rlim_cur = (rlim_t)64 << 30, .rlim_max = RLIM_INFINITY};

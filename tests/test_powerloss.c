@@ -14,28 +14,16 @@
  * new), and takes either the durable or the current length of each file.
  *
  * What the cut covers: data written through shared mappings or pwrite,
- * file lengths, msync and fsync as the only durability points, renames
- * (images follow the inode), files never synced (their image is empty).
- * What it does not: directory entries (creates, renames and unlinks are
- * durable at once; a missing directory fsync goes unnoticed), states a
- * page held before its last one (a kept page has its final bytes), files
- * outside the tracked directory, and mappings made before tracking began.
+ * file lengths, msync and fsync as the only durability points, directory
+ * entries (durable only through a directory fsync; images follow the
+ * inode through renames), files never synced (their image is empty).
+ * What it does not: states a page held before its last one (a kept page
+ * has its final bytes), files outside the tracked directory, and mappings
+ * made before tracking began (test_powerloss_sim.c tests the names).
  *
- * The first tests check the simulator itself. The last is the harness of
- * test_crash.c with power cuts: a forked writer tracks the database,
- * commits random transactions at durability SYNC (a commit that returned
- * is on disk) and reports each on a pipe; the parent kills it at a random
- * moment, cuts the power (RANDOM mode: each changed page lost, kept or
- * torn), reopens (recovery) and compares with the model: every reported
- * commit is there, the one in flight is there whole or not at all, and
- * nothing else; vmdb_check() passes. The log is small (256 KiB), so
- * checkpoints, the ordering this test exists for, come every dozen or so
- * transactions, and every reopen ends with one too.
- *
- *   VMDB_SEED             the seed of transactions, timing and cuts
- *   VMDB_POWERLOSS_CYCLES kill-and-cut cycles (default 250)
- *   VMDB_POWERLOSS_MODE   lose, keep, tear, random (the default) or
- *                         lose-lengths
+ * The first tests check the simulator itself; the last, one ordering of
+ * table growth. The harness that kills writers at random and cuts the
+ * power under them is test_powercut.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -46,6 +34,8 @@
 
 #include "crash_model.h"
 #include "os.h"
+
+TestSuite(powerloss, .timeout = HARNESS_TIMEOUT);
 
 /* ---- the simulator ------------------------------------------------------ */
 
@@ -86,6 +76,8 @@ static const char *flushed_then_written(const char *name)
     vmdb_map_options o = {.flags = VMDB_MAP_CREATE, .mode = VMDB_MAP_WRITE,
                           .len = FILE_PAGES * PAGE};
     ASSERT_OK(vmdb_map_open(path, &o, &m));
+    /* Its name durable: these tests are about the bytes. */
+    cr_assert_eq(vmdb__os_sync_dir_of(path), 0);
     unsigned char *p = vmdb_map_ptr(m);
     byte_a(p, FILE_PAGES * PAGE);
     ASSERT_OK(vmdb_map_flush(m, 0, 2 * PAGE, VMDB_FLUSH_SYNC));
@@ -278,6 +270,8 @@ Test(powerloss, images_follow_renames_and_files_never_synced_come_back_empty)
     cr_assert_eq(os_write_file(final, 0, b, PAGE, 2 * PAGE, false), 0);
     /* Written and never synced. */
     cr_assert_eq(os_write_file(unsynced, VMDB__OS_CREATE, a, PAGE, 0, false), 0);
+    /* The names durable (without it they vanish: test_powerloss_sim.c). */
+    cr_assert_eq(vmdb__os_sync_dir_of(final), 0);
     ASSERT_OK(vmdb__os_powerloss_track(dir, false));
 
     vmdb__powerloss_report r;
@@ -351,57 +345,6 @@ Test(powerloss, cut_of_an_untracked_directory_is_refused)
 
 /* ---- the database under power cuts ------------------------------------- */
 
-/* The writer: tracks the directory and says so (a 0 on the pipe), then
- * commits transactions first, first+1, ... at durability SYNC until
- * killed, reporting each. */
-static void writer(const char *path, uint64_t seed, uint64_t first, const struct model *start,
-                   int report)
-{
-    uint64_t ready = 0;
-    if (vmdb__os_powerloss_track(path, true) != 0)
-        _exit(2);
-    if (write(report, &ready, sizeof ready) != sizeof ready)
-        _exit(7);
-    vmdb_db *db;
-    vmdb_db_options o = {.durability = VMDB_DURABILITY_SYNC};
-    if (vmdb_open(path, &o, &db) != 0)
-        _exit(3);
-    vmdb_table *t;
-    if (vmdb_table_open(db, "t", NULL, &t) != 0)
-        _exit(4);
-    struct model m = *start;
-    for (uint64_t n = first;; n++) {
-        vmdb_txn *txn;
-        if (vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn) != 0)
-            _exit(5);
-        txn_ops(seed, n, &m, txn, t);
-        if (vmdb_txn_commit(txn) != 0)
-            _exit(6);
-        if (write(report, &n, sizeof n) != sizeof n)
-            _exit(7);
-    }
-}
-
-/* Copies the regular files of directory `from` into `to` (made anew). */
-static void copy_dir(const char *from, const char *to)
-{
-    char cmd[1400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
-    cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
-static void create_db(const char *path)
-{
-    vmdb_db *db;
-    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 256 << 10};
-    ASSERT_OK(vmdb_open(path, &o, &db));
-    vmdb_schema *s;
-    ASSERT_OK(vmdb_schema_parse(schema_text, &s));
-    ASSERT_OK(vmdb_table_create(db, "t", s, NULL));
-    vmdb_schema_free(s);
-    vmdb_close(db);
-}
-
 #define GROW_KEYS 100 /* the table starts with 64 slots */
 #define GROW_PER_TXN 10
 
@@ -416,7 +359,7 @@ static void create_db(const char *path)
 Test(powerloss, table_grown_since_the_last_checkpoint_survives_losing_its_new_length)
 {
     const char *path = test_path("db");
-    create_db(path);
+    create_crash_db(path);
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     pid_t pid = fork();
@@ -482,134 +425,5 @@ Test(powerloss, table_grown_since_the_last_checkpoint_survives_losing_its_new_le
     cr_assert_eq(rc, 0, "vmdb_check -> %s: %s (cut: %s)", vmdb_error_name(rc),
                  vmdb_last_error()->message, cut.summary);
     vmdb_close(db);
-    remove_test_dir();
-}
-
-static enum vmdb__powerloss_mode mode_from_env(void)
-{
-    const char *s = getenv("VMDB_POWERLOSS_MODE");
-    for (int m = VMDB__POWERLOSS_LOSE; s && m <= VMDB__POWERLOSS_LOSE_LENGTHS; m++)
-        if (!strcmp(s, vmdb__os_powerloss_mode_name((enum vmdb__powerloss_mode)m)))
-            return (enum vmdb__powerloss_mode)m;
-    return VMDB__POWERLOSS_RANDOM;
-}
-
-Test(powerloss, power_cut_loses_no_synced_commit_and_shows_no_partial_transaction)
-{
-    uint64_t seed = seed_from_env();
-    unsigned cycles = cycles_from_env("VMDB_POWERLOSS_CYCLES", 250);
-    enum vmdb__powerloss_mode mode = mode_from_env();
-    const char *mode_name = vmdb__os_powerloss_mode_name(mode);
-    cr_log_info("%u cycles, mode %s", cycles, mode_name);
-    const char *path = test_path("db");
-    char after_cut[600];
-    snprintf(after_cut, sizeof after_cut, "%s", test_path("db-after-last-cut"));
-    create_db(path);
-    vmdb_db *db;
-
-    struct model model;
-    memset(&model, 0, sizeof model);
-    uint64_t next = 1, in_flight_applied = 0, total_commits = 0, replayed = 0;
-    uint64_t pages_differ = 0, lost = 0, kept = 0, torn = 0, resized = 0;
-    uint64_t rs = seed;
-    for (unsigned cycle = 0; cycle < cycles; cycle++) {
-        int fds[2];
-        cr_assert_eq(pipe(fds), 0);
-        pid_t pid = fork();
-        cr_assert_neq(pid, -1);
-        if (pid == 0) {
-            close(fds[0]);
-            writer(path, seed, next, &model, fds[1]);
-        }
-        close(fds[1]);
-        /* Not before the writer tracks: the cut would have nothing to go by. */
-        uint64_t n;
-        cr_assert_eq(read(fds[0], &n, sizeof n), (ssize_t)sizeof n,
-                     "cycle %u: the writer could not start tracking", cycle);
-        cr_assert_eq(n, 0);
-        /* A random while: 0 to 40 ms, time for a few dozen commits (a
-         * checkpoint every dozen or so), or for none at all. */
-        struct timespec nap = {0, (long)(next_rand(&rs) % 40000000)};
-        nanosleep(&nap, NULL);
-        kill(pid, SIGKILL);
-        int status;
-        cr_assert_eq(waitpid(pid, &status, 0), pid);
-        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-                  "cycle %u: the writer ended by itself (%s %d; exit codes in writer())", cycle,
-                  WIFSIGNALED(status) ? "signal" : "exit status",
-                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-        uint64_t first = next;
-        while (read(fds[0], &n, sizeof n) == sizeof n) {
-            cr_assert_eq(n, next, "cycle %u: commit %llu reported out of order", cycle,
-                         (unsigned long long)n);
-            txn_ops(seed, n, &model, NULL, NULL);
-            next++;
-            total_commits++;
-        }
-        close(fds[0]);
-
-        uint64_t cut_seed = seed ^ ((uint64_t)(cycle + 1) * 0xd1342543de82ef95ULL);
-        vmdb__powerloss_report cut;
-        int rc = vmdb__os_powerloss_cut(path, cut_seed, mode, &cut);
-        cr_assert_eq(rc, 0, "cycle %u: the power cut failed: %s", cycle, strerror(-rc));
-        pages_differ += cut.pages_differ;
-        lost += cut.pages_lost;
-        kept += cut.pages_kept;
-        torn += cut.pages_torn;
-        resized += cut.files_resized;
-        /* Kept for a post-mortem: what recovery is about to work on. */
-        copy_dir(path, after_cut);
-
-        char where[2600];
-        snprintf(where, sizeof where,
-                 "cycle %u (VMDB_SEED=%llu, cut seed %#llx, mode %s; commits %llu..%llu "
-                 "reported this cycle, %llu in flight); cut: %s; the files as the cut left "
-                 "them: %s",
-                 cycle, (unsigned long long)seed, (unsigned long long)cut_seed, mode_name,
-                 (unsigned long long)first, (unsigned long long)(next - 1),
-                 (unsigned long long)next, cut.summary, after_cut);
-        rc = vmdb_open(path, NULL, &db);
-        cr_assert_eq(rc, 0, "%s: reopen after the cut -> %s: %s", where, vmdb_error_name(rc),
-                     vmdb_last_error()->message);
-        vmdb_recovery rep;
-        ASSERT_OK(vmdb_recovery_report(db, &rep));
-        replayed += rep.transactions;
-        vmdb_table *t;
-        ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
-        struct model with_next = model;
-        txn_ops(seed, next, &with_next, NULL, NULL);
-        char vs_model[512], vs_next[512];
-        unsigned d_model = differences(t, &model, vs_model, sizeof vs_model);
-        unsigned d_next = d_model ? differences(t, &with_next, vs_next, sizeof vs_next) : 0;
-        if (d_model == 0) {
-            /* the transaction in flight never reached the disk */
-        } else if (d_next == 0) {
-            model = with_next; /* it did, whole */
-            next++;
-            in_flight_applied++;
-        } else {
-            cr_assert_fail("%s: the database matches neither the reported commits (%u keys "
-                           "differ, first: %s) nor them plus commit %llu whole (%u keys "
-                           "differ, first: %s); recovery replayed %llu transactions from log "
-                           "position %llu to %llu%s",
-                           where, d_model, vs_model, (unsigned long long)next, d_next, vs_next,
-                           (unsigned long long)rep.transactions,
-                           (unsigned long long)rep.first_lsn, (unsigned long long)rep.end_lsn,
-                           rep.torn_tail ? " (a torn record ended it)" : "");
-        }
-        rc = vmdb_check(db);
-        cr_assert_eq(rc, 0, "%s: vmdb_check -> %s: %s", where, vmdb_error_name(rc),
-                     vmdb_last_error()->message);
-        vmdb_close(db);
-    }
-    cr_log_info("%u power cuts (%s): %llu reported commits, %llu in-flight commits kept, "
-                "%llu transactions replayed; %llu pages differed from the disk: %llu lost, "
-                "%llu kept, %llu torn; %llu file lengths changed",
-                cycles, mode_name, (unsigned long long)total_commits,
-                (unsigned long long)in_flight_applied, (unsigned long long)replayed,
-                (unsigned long long)pages_differ, (unsigned long long)lost,
-                (unsigned long long)kept, (unsigned long long)torn,
-                (unsigned long long)resized);
-    cr_assert_gt(total_commits, cycles, "the writer should get commits done");
     remove_test_dir();
 }

@@ -9,6 +9,8 @@
 #include "helpers.h"
 #include "os.h"
 
+TestSuite(ring, .timeout = SUITE_TIMEOUT);
+
 #define PAGE ((uint64_t)vmdb_page_size())
 
 static vmdb_ring *memory_ring(uint64_t cap, unsigned flags)
@@ -281,7 +283,7 @@ Test(ring, file_ring_survives_a_killed_writer)
 {
     const char *path = test_path("killed.ring");
     vmdb_ring_close(file_ring(path, PAGE, 0));
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         vmdb_ring *c;
@@ -690,7 +692,7 @@ Test(ring, memory_ring_is_shared_with_a_forked_child)
 {
     const uint64_t count = 500000;
     vmdb_ring *r = memory_ring(2 * PAGE, 0);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         int rc = produce(r, count);

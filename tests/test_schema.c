@@ -9,6 +9,8 @@
 #include "vmdb/schema.h"
 #include "schema_internal.h"
 
+TestSuite(schema, .timeout = SUITE_TIMEOUT);
+
 static vmdb_schema *parse(const char *text)
 {
     vmdb_schema *s = NULL;

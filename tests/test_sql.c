@@ -10,6 +10,11 @@
 #include "helpers.h"
 #include "sql.h"
 
+TestSuite(sql_lex, .timeout = SUITE_TIMEOUT);
+TestSuite(sql_parse, .timeout = SUITE_TIMEOUT);
+TestSuite(sql_eval, .timeout = SUITE_TIMEOUT);
+TestSuite(sql_exec, .timeout = SUITE_TIMEOUT);
+
 /* ---- helpers ------------------------------------------------------------ */
 
 /* Every token of text: kinds and texts, or the lexer's error. */

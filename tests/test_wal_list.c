@@ -7,6 +7,8 @@
 
 #include "helpers.h"
 
+TestSuite(wal_list, .timeout = SUITE_TIMEOUT);
+
 struct row {
     uint64_t id;
     char name[24];
@@ -41,7 +43,7 @@ static void crashed_writer(const char *path)
     ASSERT_OK(vmdb_table_create(db, "people", s, NULL));
     vmdb_schema_free(s);
     vmdb_close(db);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     if (pid == 0) {
         vmdb_table *t;
         vmdb_txn *txn;

@@ -56,12 +56,15 @@ enum vmdb_db_flag {
     VMDB_DB_CREATE = 1u << 0,   /* create the directory if it is missing */
     /* Reads only: no lock, no recovery. VMDB_ENEEDRECOVERY if a writer
      * died in the middle of applying a transaction, which only an open for
-     * writing (or any writer's next transaction) finishes. */
+     * writing (or any writer's next transaction) finishes, or if the log
+     * holds transactions that no writer has replayed since the machine
+     * started (a power cut), which an open for writing recovers. */
     VMDB_DB_READONLY = 1u << 1,
     VMDB_DB_VERIFY = 1u << 2,   /* check each record's checksum on read */
     /* With READONLY: open even when a writer died in the middle of
-     * applying a transaction (otherwise VMDB_ENEEDRECOVERY), to inspect
-     * the files as they are; reads may show part of that transaction. */
+     * applying a transaction or the log was not replayed since a power cut
+     * (otherwise VMDB_ENEEDRECOVERY), to inspect the files as they are;
+     * reads may show part of that transaction, or none of the log. */
     VMDB_DB_AS_IS = 1u << 3,
 };
 

@@ -1,12 +1,13 @@
 /*
  * vmdb/map.h - memory maps of a file region or of anonymous memory.
  *
- * A vmdb_map is one contiguous range of bytes at a pointer that never moves
- * for the life of the handle, even when the map grows: at open the map
- * reserves `reserve` bytes of address space (no memory, no disk), maps the
- * first `len` of them, and vmdb_map_grow() maps more inside the same
- * reservation. Other threads may keep reading through the pointer while a
- * map grows; they never see a remap.
+ * A vmdb_map is one contiguous range of bytes at a pointer that does not
+ * move when the map grows: at open the map reserves `reserve` bytes of
+ * address space (no memory, no disk), maps the first `len` of them, and
+ * vmdb_map_grow() maps more inside the same reservation. Other threads may
+ * keep reading through the pointer while a map grows; they never see a
+ * remap. A VMDB_MAP_MOVABLE map moves instead of failing when it outgrows
+ * its reservation, and pointers into its old place stay good until close.
  *
  * File maps own a duplicate of the file descriptor they were opened from,
  * so the caller's descriptor may be closed at once. A file map may start at
@@ -63,6 +64,18 @@ enum vmdb_map_flag {
      * a quarter, then a quarter of that, down to len. vmdb_map_stat()
      * tells what was reserved. */
     VMDB_MAP_RESERVE_SHRINK = 1u << 6,
+    /* A shared file map (READ or WRITE mode) that grows past its
+     * reservation moves instead of failing with VMDB_EFULL: it reserves
+     * four times the new length elsewhere, maps the file there and
+     * vmdb_map_ptr() returns the new place. The old place stays mapped
+     * until vmdb_map_close(); it maps the same file pages, so pointers
+     * into it go on reading the current bytes. At open the map reserves
+     * four times len (at least `reserve`); the places left behind add
+     * up to less than a third of the current reservation. A thread reading while
+     * another grows the map loads vmdb_map_len() before vmdb_map_ptr():
+     * the pointer then covers the length. VMDB_EINVAL for private and
+     * anonymous maps. */
+    VMDB_MAP_MOVABLE = 1u << 7,
 };
 
 /* Access-pattern advice (madvise). */
@@ -165,8 +178,9 @@ VMDB_API int vmdb_map_anon(const vmdb_map_options *opts, vmdb_map **out);
  * Accepts NULL. */
 VMDB_API void vmdb_map_close(vmdb_map *map);
 
-/* The first byte of the map. Stable until vmdb_map_close(), across growth.
- * Writing through it is allowed only in VMDB_MAP_WRITE/PRIVATE mode (and
+/* The first byte of the map. Stable until vmdb_map_close(), across growth,
+ * except that a VMDB_MAP_MOVABLE map's moves to a new place (where the old
+ * pointer stays good until close). Writing through it is allowed only in VMDB_MAP_WRITE/PRIVATE mode (and
  * for anonymous maps); writing a read-only map raises SIGSEGV, which is why
  * vmdb_map_write() exists for callers who want an error instead. */
 VMDB_API void *vmdb_map_ptr(const vmdb_map *map);
@@ -208,7 +222,8 @@ VMDB_API int vmdb_map_advise(vmdb_map *map, uint64_t off, uint64_t len,
 VMDB_API int vmdb_map_protect(vmdb_map *map, enum vmdb_map_mode mode);
 
 /*
- * Grows the map to new_len bytes in place: vmdb_map_ptr() does not change.
+ * Grows the map to new_len bytes in place: vmdb_map_ptr() does not change
+ * (unless a VMDB_MAP_MOVABLE map outgrows its reservation and moves).
  * A writable file map first reserves the disk blocks (fallocate), so a
  * full disk is VMDB_ENOSPC here rather than SIGBUS at a later store; a
  * read-only or private file map can only follow a file that someone else
@@ -216,6 +231,12 @@ VMDB_API int vmdb_map_protect(vmdb_map *map, enum vmdb_map_mode mode);
  * VMDB_EINVAL for new_len < len (maps never shrink in place).
  */
 VMDB_API int vmdb_map_grow(vmdb_map *map, uint64_t new_len);
+
+/* Makes room for the map to grow to `bytes` where it is: a
+ * VMDB_MAP_MOVABLE map whose reservation is shorter moves now (mapping
+ * what it maps today), so that pages mapped past its length by hand stay
+ * inside the reservation; other maps fail with VMDB_EFULL. */
+VMDB_API int vmdb_map_make_room(vmdb_map *map, uint64_t bytes);
 
 /* Locks the map's pages in RAM (on) or unlocks them (off). */
 VMDB_API int vmdb_map_lock_ram(vmdb_map *map, bool on);
