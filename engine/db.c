@@ -303,7 +303,7 @@ static int open_lock(vmdb_db *db)
         __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0 &&
         vmdb__os_try_lock_file_shared(db->lock_fd) == 0)
         rc = vmdb__fail(VMDB_ENEEDRECOVERY,
-                        "%s: a writer died while applying a transaction; open the database "
+                        "%s: a writer died before all its commits reached the tables; open the database "
                         "for writing once to finish it (vmdb recover %s)",
                         db->path, db->path);
     if (rc == 0)
@@ -319,12 +319,22 @@ int vmdb__db_lock(vmdb_db *db)
     pthread_mutex_lock(&db->writer);
     if (db->flock_held)
         return 0; /* kept for queued group commits: nothing changed elsewhere */
-    int rc = vmdb__os_lock_file(db->lock_fd, true);
+    int rc = vmdb__os_try_lock_file(db->lock_fd);
+    if (rc == -EWOULDBLOCK) {
+        /* The holder keeps the lock while its NONE commits wait for their
+         * log flush (group.c), unless it sees someone waiting. */
+        vmdb__os_mark_waiter(db->lock_fd, true);
+        rc = vmdb__os_lock_file(db->lock_fd, true);
+        vmdb__os_mark_waiter(db->lock_fd, false);
+    }
     if (rc < 0) {
         pthread_mutex_unlock(&db->writer);
         return vmdb__fail_os(rc, "%s: cannot take the write lock", db->path);
     }
     db->flock_held = true;
+    pthread_mutex_lock(&db->group);
+    db->flushed_to = 0; /* others may have written since: flush from the lock page's LSN */
+    pthread_mutex_unlock(&db->group);
     rc = vmdb__layout_follow_locked(db);
     if (rc < 0) {
         vmdb__db_release_file_lock(db);
@@ -370,7 +380,14 @@ void vmdb__db_release_file_lock(vmdb_db *db)
 
 void vmdb__db_unlock(vmdb_db *db)
 {
-    if (vmdb__group_idle(db))
+    bool idle = vmdb__group_idle(db);
+    /* Another process waits (the flusher looks after each flush): it may
+     * not wait for a writer here that commits without a pause. */
+    if (!idle && __atomic_load_n(&db->yield_file_lock, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&db->yield_file_lock, false, __ATOMIC_RELAXED);
+        idle = vmdb__group_drain(db) == 0;
+    }
+    if (idle)
         vmdb__db_release_file_lock(db);
     pthread_mutex_unlock(&db->writer);
 }
@@ -773,7 +790,10 @@ static void free_db(vmdb_db *db)
     vmdb__os_close(db->lock_fd);
     pthread_mutex_destroy(&db->writer);
     pthread_mutex_destroy(&db->state);
+    vmdb__txn_free_spares(db);
+    vmdb__txn_free_queue_view(db);
     pthread_mutex_destroy(&db->group);
+    pthread_mutex_destroy(&db->spare_lock);
     pthread_cond_destroy(&db->group_done);
     free(db->path);
     free(db);
@@ -809,6 +829,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     pthread_mutex_init(&db->writer, NULL);
     pthread_mutex_init(&db->state, NULL);
     pthread_mutex_init(&db->group, NULL);
+    pthread_mutex_init(&db->spare_lock, NULL);
     pthread_cond_init(&db->group_done, NULL);
     db->lock_fd = -1;
     db->readonly = (o->flags & VMDB_DB_READONLY) != 0;

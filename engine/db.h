@@ -48,13 +48,22 @@ typedef struct vmdb__lock_page {
     char boot_id[40];
 } vmdb__lock_page;
 
-#define VMDB__QUEUE_FILTER 4096 /* buckets; a power of two */
+/* The queue's newest operation per key, or per record (txn.c): open
+ * addressing from a 64-bit key to a queued transaction's operation. */
+typedef struct vmdb__queue_map {
+    uint64_t *keys;
+    struct vmdb_txn **txns; /* NULL: an empty slot */
+    uint32_t *ops;
+    size_t cap; /* a power of two, or 0 */
+    size_t used;
+} vmdb__queue_map;
 
 /* A committed transaction waiting for the group flush (group.c). */
 typedef struct vmdb__group_node {
     struct vmdb__group_node *prev, *next; /* queue order is log order */
     vmdb_txn *txn;
     uint64_t start, end; /* its log range */
+    uint64_t ops;        /* its operations */
     bool done;           /* flushed and applied, or failed (rc) */
     bool detached;       /* a NONE commit: nobody waits, the leader frees it */
     int rc;
@@ -88,12 +97,19 @@ struct vmdb_db {
     vmdb__group_node *queue_head, *queue_tail;
     bool group_leader;          /* a thread is flushing and applying */
     uint64_t enqueued, settled; /* under `group`: queued ever, done ever */
-    /* Under `group`: how many operations of queued transactions mention a
-     * key (or record id) of each hash bucket, so that a writer skips the
-     * walk through the queue for the keys no queued transaction touched,
-     * nearly all of them. */
-    uint32_t queued_keys[VMDB__QUEUE_FILTER];
-    uint32_t queued_rids[VMDB__QUEUE_FILTER];
+    uint64_t queued_ops;        /* under `group`: operations in the queue */
+    uint64_t flushed_to;        /* under `group`: this process flushed the
+                                   log up to here while holding the file
+                                   lock, which it has held since */
+    /* Under `group`: the queue seen as one layer, so that a writer's look
+     * through it costs one probe however long it is. */
+    vmdb__queue_map queued_by_key, queued_by_rid;
+    pthread_mutex_t spare_lock;
+    struct vmdb_txn *spare_txns; /* ended, kept for reuse (txn.c) */
+    size_t spare_count;
+    /* Set by the flusher when a process waits for the file lock: the
+     * writer's next unlock drains the queue and lets it go. Atomic. */
+    bool yield_file_lock;
     uint64_t pending;           /* NONE commits queued, not yet applied;
                                    atomic: readers look before reading */
     pthread_t flusher;          /* applies NONE commits once their log is
@@ -221,9 +237,16 @@ static inline void vmdb__db_reader_settle(vmdb_db *db)
 
 /* Frees a transaction a NONE commit left queued (group.c, once applied). */
 void vmdb__txn_free(vmdb_txn *txn);
-/* With `group` held: counts a transaction's keys and record ids in the
- * queue's filter as it joins the queue (+1) or leaves it (-1). */
-void vmdb__txn_count_queued(vmdb_db *db, const vmdb_txn *txn, int delta);
+/* With `group` held: a transaction joins the queue's view (as its newest
+ * operations) or leaves it (its entries that no newer transaction took
+ * over). Joining cannot fail: vmdb__txn_commit made room before it
+ * published the transaction. */
+void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn);
+void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn);
+/* Frees the view's memory (at close, with the queue empty). */
+void vmdb__txn_free_queue_view(vmdb_db *db);
+/* Frees the transactions kept for reuse (at close). */
+void vmdb__txn_free_spares(vmdb_db *db);
 
 /* Counts a transaction being applied in the lock page, or done. */
 static inline void vmdb__db_applying(vmdb_db *db, bool begin)

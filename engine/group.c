@@ -38,11 +38,11 @@
 #include <time.h>
 
 #include "internal.h"
+#include "os.h"
 
-/* NONE commits queued that make the flusher go at once, and that make
- * the committer lead itself. */
-#define NONE_HURRY 64
-#define NONE_MAX_QUEUED 256
+/* Operations of queued NONE commits past which the committer flushes and
+ * applies them itself: the queue is a layer every write consults. */
+#define NONE_MAX_QUEUED_OPS 16384
 
 int vmdb__db_flush_log(vmdb_db *db, uint64_t to)
 {
@@ -81,7 +81,11 @@ static void enqueue_locked(vmdb_db *db, vmdb__group_node *node)
         db->queue_head = node;
     db->queue_tail = node;
     db->enqueued++;
-    vmdb__txn_count_queued(db, node->txn, 1);
+    db->queued_ops += node->ops;
+    vmdb__txn_join_queue_view(db, node->txn);
+    /* Logged, not yet in the tables: should this process die now, the
+     * next writer must replay the log, as for a death mid-apply. */
+    vmdb__db_applying(db, true);
 }
 
 void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node)
@@ -92,31 +96,58 @@ void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node)
     pthread_mutex_unlock(&db->group);
 }
 
-/* With `group` held and no other leader: flushes and applies every
- * transaction queued now. The lock is dropped for the slow parts; the
- * batch stays in the queue (visible to writers) until applied. */
-static void lead(vmdb_db *db)
+/* With `group` held and no other leader. Flushes the log of everything
+ * queued now (when `flush`), then, when `apply`, applies in log order the
+ * queued transactions whose log is durable and completes them. `group` is
+ * dropped for the slow parts; the batch stays in the queue (visible to
+ * writers) until applied. */
+enum lead_flush { NO_FLUSH, FLUSH_WHOLE_PAGES, FLUSH_ALL };
+
+static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
 {
     db->group_leader = true;
     vmdb__group_node *first = db->queue_head, *last = db->queue_tail;
+    uint64_t flushed = db->flushed_to;
     pthread_mutex_unlock(&db->group);
 
+    uint64_t to = last->end;
+    /* A page being written back cannot change until the write is done
+     * (stable pages): flushing the page the writer appends to would stall
+     * its next commit for a disk write. Full pages only, unless the
+     * writer is idle or the oldest commit would wait past its bound. */
+    if (flush == FLUSH_WHOLE_PAGES && vmdb__round_down(to, vmdb__os_page_size()) >= first->end)
+        to = vmdb__round_down(to, vmdb__os_page_size());
     int rc = db->poisoned ? VMDB_EPOISONED : 0;
-    if (rc == 0)
-        rc = vmdb__db_flush_log(db, last->end);
+    if (rc == 0 && flush != NO_FLUSH && to > flushed) {
+        rc = vmdb__db_flush_log(db, to);
+        if (rc == 0)
+            flushed = to;
+    }
+    if (rc == 0 && apply) {
+        /* The durable part of the batch: the queue is in log order. */
+        vmdb__group_node *n = first;
+        while (n != last && n->next->end <= flushed)
+            n = n->next;
+        last = n;
+        apply = first->end <= flushed;
+    }
+    bool applied = false;
     /* `state` is taken for one transaction at a time, so that the writer
      * (reserving record ids) waits for one apply, not the batch. */
-    for (vmdb__group_node *n = first; rc == 0; n = n->next) {
+    for (vmdb__group_node *n = first; rc == 0 && apply; n = n->next) {
         pthread_mutex_lock(&db->state);
         rc = vmdb__txn_apply(db, n->txn);
+        if (rc == 0)
+            vmdb__db_applying(db, false);
         pthread_mutex_unlock(&db->state);
         if (rc < 0)
             rc = vmdb__db_poison(db, rc); /* the log has it: recovery finishes */
+        applied = true;
         if (n == last)
             break;
     }
-    pthread_mutex_lock(&db->state);
-    if (rc == 0) {
+    if (rc == 0 && applied) {
+        pthread_mutex_lock(&db->state);
         db->lock_page->salt = vmdb__wal_salt(db->wal);
         /* This process has held the file lock since the batch was queued,
          * so the bump is its own: its next writer must not take it for
@@ -124,32 +155,38 @@ static void lead(vmdb_db *db)
         __atomic_store_n(&db->seen_generation,
                          __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
                          __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&db->state);
     }
-    pthread_mutex_unlock(&db->state);
 
     pthread_mutex_lock(&db->group);
-    db->queue_head = last->next;
-    if (db->queue_head)
-        db->queue_head->prev = NULL;
-    else
-        db->queue_tail = NULL;
-    for (vmdb__group_node *n = first, *next;; n = next) {
-        bool end = n == last;
-        next = n->next;
-        if (rc == 0)
-            __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);
-        db->settled++;
-        vmdb__txn_count_queued(db, n->txn, -1);
-        n->done = true;
-        n->rc = rc;
-        if (n->detached) {
-            /* After the apply: a reader that sees the count drop sees the
-             * tables with the transaction in them. */
-            __atomic_sub_fetch(&db->pending, 1, __ATOMIC_RELEASE);
-            vmdb__txn_free(n->txn);
+    if (flushed > db->flushed_to)
+        db->flushed_to = flushed;
+    if (rc < 0 || applied) {
+        /* Applied, or failed: a failure fails the whole batch. */
+        db->queue_head = last->next;
+        if (db->queue_head)
+            db->queue_head->prev = NULL;
+        else
+            db->queue_tail = NULL;
+        for (vmdb__group_node *n = first, *next;; n = next) {
+            bool end = n == last;
+            next = n->next;
+            if (rc == 0)
+                __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);
+            db->settled++;
+            db->queued_ops -= n->ops;
+            vmdb__txn_leave_queue_view(db, n->txn);
+            n->done = true;
+            n->rc = rc;
+            if (n->detached) {
+                /* After the apply: a reader that sees the count drop sees
+                 * the tables with the transaction in them. */
+                __atomic_sub_fetch(&db->pending, 1, __ATOMIC_RELEASE);
+                vmdb__txn_free(n->txn);
+            }
+            if (end)
+                break;
         }
-        if (end)
-            break;
     }
     db->group_leader = false;
     pthread_cond_broadcast(&db->group_done);
@@ -171,7 +208,7 @@ int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node)
     pthread_mutex_lock(&db->group);
     while (!node->done) {
         if (!db->group_leader && db->queue_head)
-            lead(db);
+            lead(db, FLUSH_ALL, true);
         else
             pthread_cond_wait(&db->group_done, &db->group);
     }
@@ -190,7 +227,7 @@ int vmdb__group_drain(vmdb_db *db)
     int rc = 0;
     while (db->queue_head || db->group_leader) {
         if (!db->group_leader)
-            lead(db);
+            lead(db, FLUSH_ALL, true);
         else
             pthread_cond_wait(&db->group_done, &db->group);
     }
@@ -256,25 +293,39 @@ static void *flusher_main(void *arg)
             pthread_cond_wait(&db->flusher_wake, &db->group);
             continue;
         }
-        /* Let more commits share the flush, for at most the delay. */
+        /* Let the commits of the next VMDB__NONE_DELAY_NS share a flush. */
         struct timespec deadline;
         deadline_after(&deadline, VMDB__NONE_DELAY_NS);
-        while (!db->flusher_stop && db->queue_head && !db->group_leader &&
-               __atomic_load_n(&db->pending, __ATOMIC_RELAXED) < NONE_HURRY)
+        while (!db->flusher_stop && db->queue_head)
             if (pthread_cond_timedwait(&db->flusher_wake, &db->group, &deadline) == ETIMEDOUT)
                 break;
+        if (db->flusher_stop || !db->queue_head || db->group_leader)
+            continue;
+        /* The guard before `group`, as fork_prepare takes it alone. */
+        pthread_mutex_unlock(&db->group);
+        pthread_rwlock_rdlock(&fork_guard);
+        /* No transaction open on this handle: nobody will apply the
+         * batch soon, so the flusher does. Otherwise the writer applies it
+         * at its next commit, in its own thread, where the tables' pages
+         * are already in its cache. */
+        bool idle = pthread_mutex_trylock(&db->writer) == 0;
+        pthread_mutex_lock(&db->group);
         if (db->queue_head && !db->group_leader) {
-            /* The guard before `group`, as fork_prepare takes it alone. */
-            pthread_mutex_unlock(&db->group);
-            pthread_rwlock_rdlock(&fork_guard);
-            pthread_mutex_lock(&db->group);
-            if (db->queue_head && !db->group_leader)
-                lead(db);
-            pthread_mutex_unlock(&db->group);
-            release_file_lock_if_idle(db);
-            pthread_rwlock_unlock(&fork_guard);
-            pthread_mutex_lock(&db->group);
+            /* Durable since the last round and still queued: the writer
+             * is in a long transaction; apply it now, within the bound. */
+            bool overdue = db->queue_head->end <= db->flushed_to;
+            lead(db, idle || overdue ? FLUSH_ALL : FLUSH_WHOLE_PAGES, idle || overdue);
         }
+        if (idle) {
+            if (db->flock_held && !db->queue_head && !db->group_leader)
+                vmdb__db_release_file_lock(db);
+            pthread_mutex_unlock(&db->writer);
+        } else if (db->queue_head && vmdb__os_has_waiter(db->lock_fd) > 0) {
+            __atomic_store_n(&db->yield_file_lock, true, __ATOMIC_RELAXED);
+        }
+        pthread_mutex_unlock(&db->group);
+        pthread_rwlock_unlock(&fork_guard);
+        pthread_mutex_lock(&db->group);
     }
     pthread_mutex_unlock(&db->group);
     return NULL;
@@ -283,9 +334,6 @@ static void *flusher_main(void *arg)
 int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node)
 {
     pthread_mutex_lock(&db->group);
-    node->detached = true;
-    enqueue_locked(db, node);
-    uint64_t pending = __atomic_add_fetch(&db->pending, 1, __ATOMIC_RELEASE);
     bool thread = db->flusher_started;
     if (!thread && !db->flusher_stop) {
         pthread_once(&fork_guard_once, register_fork_guard);
@@ -306,13 +354,23 @@ int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node)
             pthread_cond_destroy(&db->flusher_wake);
         }
     }
-    if (thread && (pending == 1 || pending == NONE_HURRY))
+    /* Queued only now that `group` is held for good: from here on the
+     * flusher may apply and free the node whenever `group` is free. */
+    node->detached = true;
+    enqueue_locked(db, node);
+    uint64_t pending = __atomic_add_fetch(&db->pending, 1, __ATOMIC_RELEASE);
+    if (thread && pending == 1)
         pthread_cond_signal(&db->flusher_wake);
-    pthread_mutex_unlock(&db->group);
-    /* No thread (it could not be made), or a queue so long that a writer
+    /* No thread (it could not be made), or a queue so long that writers
      * walking it would slow down: the committer flushes and applies. */
-    if (!thread || pending >= NONE_MAX_QUEUED)
+    if (!thread || db->queued_ops > NONE_MAX_QUEUED_OPS) {
+        pthread_mutex_unlock(&db->group);
         return vmdb__group_drain(db);
+    }
+    /* What the flusher made durable, this thread applies. */
+    if (!db->group_leader && db->queue_head && db->queue_head->end <= db->flushed_to)
+        lead(db, NO_FLUSH, true);
+    pthread_mutex_unlock(&db->group);
     return 0;
 }
 
@@ -324,7 +382,7 @@ void vmdb__group_settle(vmdb_db *db)
     uint64_t target = db->enqueued;
     while (db->settled < target) {
         if (!db->group_leader && db->queue_head)
-            lead(db);
+            lead(db, FLUSH_ALL, true);
         else
             pthread_cond_wait(&db->group_done, &db->group);
     }

@@ -59,6 +59,7 @@ struct vmdb_txn {
     size_t cap;
     struct op_map by_key;
     struct op_map by_rid;
+    struct vmdb_txn *spare_next; /* in db->spare_txns */
 };
 
 /* ---- the operation maps ------------------------------------------------- */
@@ -187,39 +188,128 @@ static uint64_t rid_key(const vmdb_table *t, uint64_t rid)
 
 /*
  * A writer sees, newest first: its own operations, those of transactions
- * queued for a group flush (committed, not yet in the tables), then the
- * tables. Each is a layer; the queue's are walked with db->group held.
+ * queued for their log flush (committed, not yet in the tables), then the
+ * tables. The queue is one layer, db->queued_by_key and queued_by_rid,
+ * read with db->group held: the newest queued operation that mentions a
+ * key, and the newest on a record.
  */
-static const vmdb_txn *layer_after(const vmdb_txn *own, const vmdb_txn *layer)
+
+static size_t qmap_find(const vmdb__queue_map *m, uint64_t key,
+                        bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                        const void *ctx)
 {
-    const vmdb__group_node *n = layer == own ? own->db->queue_tail : layer->node.prev;
-    return n ? n->txn : NULL;
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->txns[j] && !(m->keys[j] == key && same(m->txns[j], m->ops[j], ctx)))
+        j = (j + 1) & (m->cap - 1);
+    return j;
 }
 
-static size_t filter_bucket(uint64_t hash)
+static int qmap_reserve(vmdb__queue_map *m, size_t more)
 {
-    return mix(hash) & (VMDB__QUEUE_FILTER - 1);
+    size_t cap = m->cap ? m->cap : 64;
+    while ((m->used + more) * 4 > cap * 3)
+        cap *= 2;
+    if (cap == m->cap)
+        return 0;
+    vmdb__queue_map g = {.keys = calloc(cap, sizeof *g.keys),
+                         .txns = calloc(cap, sizeof *g.txns),
+                         .ops = calloc(cap, sizeof *g.ops),
+                         .cap = cap,
+                         .used = m->used};
+    if (!g.keys || !g.txns || !g.ops) {
+        free(g.keys);
+        free(g.txns);
+        free(g.ops);
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->txns[i])
+            continue;
+        size_t j = mix(m->keys[i]) & (cap - 1);
+        while (g.txns[j])
+            j = (j + 1) & (cap - 1);
+        g.keys[j] = m->keys[i];
+        g.txns[j] = m->txns[i];
+        g.ops[j] = m->ops[i];
+    }
+    free(m->keys);
+    free(m->txns);
+    free(m->ops);
+    *m = g;
+    return 0;
 }
 
-void vmdb__txn_count_queued(vmdb_db *db, const vmdb_txn *txn, int delta)
+/* Empties slot j, moving later entries of its run back so that every
+ * entry stays reachable from its home slot. */
+static void qmap_remove_at(vmdb__queue_map *m, size_t j)
 {
-    for (size_t i = 0; i < txn->count; i++) {
+    size_t mask = m->cap - 1;
+    for (size_t k = (j + 1) & mask; m->txns[k]; k = (k + 1) & mask) {
+        size_t home = mix(m->keys[k]) & mask;
+        /* The entry at k may fill the hole at j unless its home lies
+         * cyclically in (j, k]. */
+        bool stays = j <= k ? (home > j && home <= k) : (home > j || home <= k);
+        if (stays)
+            continue;
+        m->keys[j] = m->keys[k];
+        m->txns[j] = m->txns[k];
+        m->ops[j] = m->ops[k];
+        j = k;
+    }
+    m->txns[j] = NULL;
+    m->used--;
+}
+
+void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn)
+{
+    for (uint32_t i = 0; i < txn->count; i++) {
         const struct txn_op *op = &txn->ops[i];
-        db->queued_keys[filter_bucket(op->hash)] += (uint32_t)delta;
-        db->queued_rids[filter_bucket(rid_key(op->table, op->rid))] += (uint32_t)delta;
+        const void *key;
+        size_t len;
+        op_key(op, &key, &len);
+        struct key_ref ref = {op->table, key, len};
+        size_t j = qmap_find(&db->queued_by_key, op->hash, same_key, &ref);
+        db->queued_by_key.used += db->queued_by_key.txns[j] == NULL;
+        db->queued_by_key.keys[j] = op->hash;
+        db->queued_by_key.txns[j] = txn;
+        db->queued_by_key.ops[j] = i;
+        j = qmap_find(&db->queued_by_rid, rid_key(op->table, op->rid), same_rid, op);
+        db->queued_by_rid.used += db->queued_by_rid.txns[j] == NULL;
+        db->queued_by_rid.keys[j] = rid_key(op->table, op->rid);
+        db->queued_by_rid.txns[j] = txn;
+        db->queued_by_rid.ops[j] = i;
     }
 }
 
-/* The layer after `layer`; the queue's are skipped when the filter says
- * no queued operation mentions what is looked for. */
-static const vmdb_txn *next_layer(const vmdb_txn *own, const vmdb_txn *layer, bool queue_may)
+void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn)
 {
-    if (layer == own && !queue_may)
-        return NULL;
-    return layer_after(own, layer);
+    for (uint32_t i = 0; i < txn->count; i++) {
+        const struct txn_op *op = &txn->ops[i];
+        const void *key;
+        size_t len;
+        op_key(op, &key, &len);
+        struct key_ref ref = {op->table, key, len};
+        size_t j = qmap_find(&db->queued_by_key, op->hash, same_key, &ref);
+        if (db->queued_by_key.txns[j] == txn)
+            qmap_remove_at(&db->queued_by_key, j);
+        j = qmap_find(&db->queued_by_rid, rid_key(op->table, op->rid), same_rid, op);
+        if (db->queued_by_rid.txns[j] == txn)
+            qmap_remove_at(&db->queued_by_rid, j);
+    }
 }
 
-/* The latest operation of one layer on record rid, or NULL. */
+void vmdb__txn_free_queue_view(vmdb_db *db)
+{
+    vmdb__queue_map *maps[] = {&db->queued_by_key, &db->queued_by_rid};
+    for (size_t i = 0; i < 2; i++) {
+        free(maps[i]->keys);
+        free(maps[i]->txns);
+        free(maps[i]->ops);
+        *maps[i] = (vmdb__queue_map){0};
+    }
+}
+
+/* The latest operation of one transaction on record rid, or NULL. */
 static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table *t,
                                          uint64_t rid)
 {
@@ -228,20 +318,33 @@ static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table
     return i < 0 ? NULL : &layer->ops[i];
 }
 
-/* The newest operation on record rid in the layers from own down to
- * `last` (NULL: all of them), or NULL if none touched it. */
-static const struct txn_op *newest_on_rid(const vmdb_txn *own, const vmdb_txn *last,
+static const struct txn_op *queued_on_rid(const vmdb_db *db, const vmdb_table *t, uint64_t rid)
+{
+    const vmdb__queue_map *m = &db->queued_by_rid;
+    if (!m->used)
+        return NULL;
+    struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
+    size_t j = qmap_find(m, rid_key(t, rid), same_rid, &probe);
+    return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
+}
+
+static const struct txn_op *queued_on_key(const vmdb_db *db, const struct key_ref *ref,
+                                          uint64_t hash)
+{
+    const vmdb__queue_map *m = &db->queued_by_key;
+    if (!m->used)
+        return NULL;
+    size_t j = qmap_find(m, hash, same_key, ref);
+    return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
+}
+
+/* The newest operation on record rid: the writer's own, else (when
+ * `queue_too`) the queue's, or NULL if none touched it. */
+static const struct txn_op *newest_on_rid(const vmdb_txn *own, bool queue_too,
                                           const vmdb_table *t, uint64_t rid)
 {
-    bool queue_may = own->db->queued_rids[filter_bucket(rid_key(t, rid))] != 0;
-    for (const vmdb_txn *layer = own; layer; layer = next_layer(own, layer, queue_may)) {
-        const struct txn_op *op = layer_on_rid(layer, t, rid);
-        if (op)
-            return op;
-        if (layer == last)
-            break;
-    }
-    return NULL;
+    const struct txn_op *op = layer_on_rid(own, t, rid);
+    return op || !queue_too ? op : queued_on_rid(own->db, t, rid);
 }
 
 static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
@@ -256,15 +359,14 @@ static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *ke
                               uint64_t hash, uint64_t *rid)
 {
     struct key_ref ref = {t, key, len};
-    bool queue_may = own->db->queued_keys[filter_bucket(hash)] != 0;
-    for (const vmdb_txn *layer = own; layer; layer = next_layer(own, layer, queue_may)) {
-        int i = map_get(&layer->by_key, hash, same_key, layer, &ref);
-        if (i < 0)
-            continue;
-        const struct txn_op *op = &layer->ops[i];
+    int i = map_get(&own->by_key, hash, same_key, own, &ref);
+    bool own_layer = i >= 0;
+    const struct txn_op *op = own_layer ? &own->ops[i] : queued_on_key(own->db, &ref, hash);
+    if (op) {
         if (op->kind != VMDB__WAL_PUT)
             return 0;
-        const struct txn_op *latest = newest_on_rid(own, layer, t, op->rid);
+        /* The queue's newest on that record is no older than op. */
+        const struct txn_op *latest = newest_on_rid(own, !own_layer, t, op->rid);
         if (latest != op) {
             const void *k;
             size_t n;
@@ -285,7 +387,7 @@ static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *ke
         return rc;
     /* Any pending operation on that record changed or removed its key (an
      * operation keeping the key would have been found above). */
-    if (newest_on_rid(own, NULL, t, found))
+    if (newest_on_rid(own, true, t, found))
         return 0;
     *rid = found;
     return 1;
@@ -306,7 +408,7 @@ static int resolve_rid(const vmdb_txn *own, vmdb_table *t, uint64_t rid, const v
                        size_t *len, void *scratch)
 {
     pthread_mutex_lock(&own->db->group);
-    const struct txn_op *op = newest_on_rid(own, NULL, t, rid);
+    const struct txn_op *op = newest_on_rid(own, true, t, rid);
     int rc;
     if (op) {
         rc = op->kind == VMDB__WAL_PUT;
@@ -341,6 +443,67 @@ static int check_usable(vmdb_db *db)
     return 0;
 }
 
+/* Transactions ended are kept for the next ones, up to SPARE_TXNS of
+ * small ones: a NONE commit is freed by whichever thread applies it, a
+ * batch at a time, and a malloc that churns that way costs more than the
+ * commit. */
+#define SPARE_TXNS 4096
+#define SPARE_MAP_CAP 64
+
+static vmdb_txn *take_spare(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->spare_lock);
+    vmdb_txn *txn = db->spare_txns;
+    if (txn) {
+        db->spare_txns = txn->spare_next;
+        db->spare_count--;
+    }
+    pthread_mutex_unlock(&db->spare_lock);
+    return txn;
+}
+
+static void map_clear(struct op_map *m)
+{
+    if (m->used)
+        memset(m->ops, 0, m->cap * sizeof *m->ops);
+    m->used = 0;
+}
+
+void vmdb__txn_free(vmdb_txn *txn)
+{
+    vmdb_db *db = txn->db;
+    if (db && txn->by_key.cap <= SPARE_MAP_CAP && txn->by_rid.cap <= SPARE_MAP_CAP) {
+        pthread_mutex_lock(&db->spare_lock);
+        bool keep = db->spare_count < SPARE_TXNS;
+        if (keep) {
+            map_clear(&txn->by_key);
+            map_clear(&txn->by_rid);
+            *txn = (vmdb_txn){.ops = txn->ops, .cap = txn->cap, .by_key = txn->by_key,
+                              .by_rid = txn->by_rid, .spare_next = db->spare_txns};
+            db->spare_txns = txn;
+            db->spare_count++;
+        }
+        pthread_mutex_unlock(&db->spare_lock);
+        if (keep)
+            return;
+    }
+    map_free(&txn->by_key);
+    map_free(&txn->by_rid);
+    free(txn->ops);
+    free(txn);
+}
+
+void vmdb__txn_free_spares(vmdb_db *db)
+{
+    while (db->spare_txns) {
+        vmdb_txn *txn = db->spare_txns;
+        db->spare_txns = txn->spare_next;
+        txn->db = NULL;
+        vmdb__txn_free(txn);
+    }
+    db->spare_count = 0;
+}
+
 int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
 {
     if (out)
@@ -353,19 +516,23 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
     int rc = check_usable(db);
     if (rc < 0)
         return rc;
-    vmdb_txn *txn = calloc(1, sizeof *txn);
+    vmdb_txn *txn = take_spare(db);
+    if (!txn)
+        txn = calloc(1, sizeof *txn);
     if (!txn)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
     rc = vmdb__db_lock(db);
     if (rc < 0) {
-        free(txn);
+        txn->db = NULL;
+        vmdb__txn_free(txn);
         return rc;
     }
     if (vmdb__db_checkpoint_due(db)) {
         rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
         if (rc < 0) {
             vmdb__db_unlock(db);
-            free(txn);
+            txn->db = NULL;
+            vmdb__txn_free(txn);
             return rc;
         }
     }
@@ -376,13 +543,6 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
     return 0;
 }
 
-void vmdb__txn_free(vmdb_txn *txn)
-{
-    map_free(&txn->by_key);
-    map_free(&txn->by_rid);
-    free(txn->ops);
-    free(txn);
-}
 
 void vmdb_txn_abort(vmdb_txn *txn)
 {
@@ -698,11 +858,24 @@ int vmdb_txn_commit(vmdb_txn *txn)
         vmdb__txn_free(txn);
         return 0;
     }
+    if (txn->durability != VMDB_DURABILITY_SYNC) {
+        /* Room in the queue's view now, while failing still aborts. */
+        pthread_mutex_lock(&db->group);
+        rc = qmap_reserve(&db->queued_by_key, txn->count);
+        if (rc == 0)
+            rc = qmap_reserve(&db->queued_by_rid, txn->count);
+        pthread_mutex_unlock(&db->group);
+        if (rc < 0) {
+            vmdb_txn_abort(txn);
+            return rc;
+        }
+    }
     vmdb__wal_write(db->wal, &txn->pos, VMDB__WAL_COMMIT, 0, txn->start, 0, NULL, 0);
     rc = vmdb__wal_publish(db->wal, txn->pos);
     if (rc == 0 && txn->durability == VMDB_DURABILITY_GROUP) {
         /* Let the next writer in while this one waits for a shared flush. */
-        txn->node = (vmdb__group_node){.txn = txn, .start = txn->start, .end = txn->pos};
+        txn->node = (vmdb__group_node){
+            .txn = txn, .start = txn->start, .end = txn->pos, .ops = txn->count};
         vmdb__group_enqueue(db, &txn->node);
         vmdb__db_unlock(db);
         rc = vmdb__group_wait(db, &txn->node);
@@ -712,7 +885,8 @@ int vmdb_txn_commit(vmdb_txn *txn)
 #if !defined(VMDB_MUTANT_NONE_APPLIED_AT_ONCE) && !defined(VMDB_MUTANT_OWN_RANGE_FLUSH)
     if (rc == 0 && txn->durability == VMDB_DURABILITY_NONE) {
         /* Applied once its log is durable, by the flusher (group.c). */
-        txn->node = (vmdb__group_node){.txn = txn, .start = txn->start, .end = txn->pos};
+        txn->node = (vmdb__group_node){
+            .txn = txn, .start = txn->start, .end = txn->pos, .ops = txn->count};
         rc = vmdb__group_enqueue_detached(db, &txn->node);
         vmdb__db_unlock(db);
         return rc;

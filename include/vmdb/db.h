@@ -55,8 +55,10 @@ enum vmdb_durability {
 enum vmdb_db_flag {
     VMDB_DB_CREATE = 1u << 0,   /* create the directory if it is missing */
     /* Reads only: no lock, no recovery. VMDB_ENEEDRECOVERY if a writer
-     * died in the middle of applying a transaction, which only an open for
-     * writing (or any writer's next transaction) finishes, or if the log
+     * died before all its commits reached the tables (in the middle of
+     * applying one, or with NONE commits waiting for their log flush),
+     * which only an open for writing (or any writer's next transaction)
+     * finishes, or if the log
      * holds transactions that no writer has replayed since the machine
      * started (a power cut), which an open for writing recovers. */
     VMDB_DB_READONLY = 1u << 1,
