@@ -112,8 +112,8 @@ struct vmdb_db {
     bool yield_file_lock;
     uint64_t pending;           /* NONE commits queued, not yet applied;
                                    atomic: readers look before reading */
-    pthread_t flusher;          /* applies NONE commits once their log is
-                                   flushed, a few milliseconds after them */
+    pthread_t flusher;          /* flushes the log of NONE commits a few
+                                   milliseconds after them (group.c) */
     bool flusher_started;       /* under `group` */
     bool flusher_running;       /* under `group`: it began its loop */
     bool flusher_stop;          /* under `group` */
@@ -210,14 +210,20 @@ int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node);
 int vmdb__group_drain(vmdb_db *db);
 bool vmdb__group_idle(vmdb_db *db);
 
-/* The longest a NONE commit waits for its log flush and its apply. */
+/* How long the flusher lets NONE commits gather before it flushes the
+ * log for them: one round. A NONE commit reaches the tables within about
+ * two rounds and one log flush (group.c). */
 #define VMDB__NONE_DELAY_NS (2ull * 1000 * 1000)
+#ifdef VMDB_FAULT_INJECTION
+/* Tests lengthen the round to hold NONE commits in the queue. */
+extern uint64_t vmdb__none_delay_ns;
+#endif
 
 /* A NONE commit, with `writer` held after publishing its records: queued
- * like a group commit, but nobody waits; the flusher thread (or the next
- * commit, checkpoint or reader that needs it) flushes the log and applies
- * it within VMDB__NONE_DELAY_NS. Until then the tables do not have it, so
- * no table page can reach the disk before the log that describes it. */
+ * like a group commit, but nobody waits. It reaches the tables once its
+ * log is durable (group.c), so no table page can reach the disk before
+ * the log that describes it. Applies, in this thread, the queued commits
+ * the flusher has made durable. */
 int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node);
 /* Stops the flusher thread at close, after the queue was drained. */
 void vmdb__group_stop(vmdb_db *db);
@@ -225,9 +231,10 @@ void vmdb__group_stop(vmdb_db *db);
  * with the file lock held. */
 int vmdb__db_flush_log(vmdb_db *db, uint64_t to);
 
-/* Readers of this handle see NONE commits of this process at once: a read
- * that finds some queued applies them first (one log flush), so that
- * nothing committed before the read is missing from it. */
+/* Readers of this handle see its NONE commits at once: point reads look
+ * through the queue (txn.c); a scan that finds NONE commits queued applies
+ * them first (one log flush), so that nothing committed before it is
+ * missing from it. */
 void vmdb__group_settle(vmdb_db *db);
 static inline void vmdb__db_reader_settle(vmdb_db *db)
 {

@@ -21,12 +21,22 @@
  * synchronous=NORMAL is the model): a table page changed in place can
  * reach the disk whenever the kernel likes, so it may change only after
  * the log that describes it is durable, or a power cut could keep half of
- * a transaction the log no longer has. A flusher thread per handle leads
- * the queue VMDB__NONE_DELAY_NS after the first NONE commit queued (at
- * once when many are queued, and the committer itself when the queue is
- * long, which bounds the layers a writer consults); a reader of this
- * handle that finds NONE commits queued applies them first, so a read
- * sees every commit made before it.
+ * a transaction the log no longer has. A flusher thread per handle
+ * flushes the log VMDB__NONE_DELAY_NS after the first NONE commit it
+ * finds queued (only full pages while the writer is busy: a page under
+ * writeback stalls whoever writes it). The writer applies what is durable
+ * at its next NONE commit, in its own thread, where the pages are warm;
+ * the flusher applies when the handle is idle, or when a transaction has
+ * kept the writer away for a whole round. So a NONE commit reaches the
+ * tables, and other handles and processes, within about twice the delay
+ * plus one log flush. Readers of the committing handle see it at once:
+ * point reads look through the queue's view (txn.c), scans apply the
+ * queue first (vmdb__group_settle).
+ *
+ * A process waiting for the file lock marks itself (an OFD lock, which
+ * dies with it); the flusher sees the mark and the writer's next unlock
+ * drains the queue and lets the lock go, so that a writer committing
+ * without a pause cannot starve other processes.
  *
  * Every flush starts at the durable LSN in the lock page, so the log on
  * disk is always a prefix, whatever mix of durabilities and processes
@@ -241,6 +251,19 @@ int vmdb__group_drain(vmdb_db *db)
 
 /* ---- NONE commits ------------------------------------------------------- */
 
+#ifdef VMDB_FAULT_INJECTION
+uint64_t vmdb__none_delay_ns = VMDB__NONE_DELAY_NS;
+static uint64_t none_delay_ns(void)
+{
+    return __atomic_load_n(&vmdb__none_delay_ns, __ATOMIC_RELAXED);
+}
+#else
+static uint64_t none_delay_ns(void)
+{
+    return VMDB__NONE_DELAY_NS;
+}
+#endif
+
 static void deadline_after(struct timespec *ts, uint64_t ns)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
@@ -295,7 +318,7 @@ static void *flusher_main(void *arg)
         }
         /* Let the commits of the next VMDB__NONE_DELAY_NS share a flush. */
         struct timespec deadline;
-        deadline_after(&deadline, VMDB__NONE_DELAY_NS);
+        deadline_after(&deadline, none_delay_ns());
         while (!db->flusher_stop && db->queue_head)
             if (pthread_cond_timedwait(&db->flusher_wake, &db->group, &deadline) == ETIMEDOUT)
                 break;

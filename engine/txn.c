@@ -313,6 +313,8 @@ void vmdb__txn_free_queue_view(vmdb_db *db)
 static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table *t,
                                          uint64_t rid)
 {
+    if (!layer)
+        return NULL;
     struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
     int i = map_get(&layer->by_rid, rid_key(t, rid), same_rid, layer, &probe);
     return i < 0 ? NULL : &layer->ops[i];
@@ -338,13 +340,14 @@ static const struct txn_op *queued_on_key(const vmdb_db *db, const struct key_re
     return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
 }
 
-/* The newest operation on record rid: the writer's own, else (when
- * `queue_too`) the queue's, or NULL if none touched it. */
-static const struct txn_op *newest_on_rid(const vmdb_txn *own, bool queue_too,
+/* The newest operation on record rid: the writer's own (none for a
+ * reader, own NULL), else (when `queue_too`) the queue's, or NULL if none
+ * touched it. */
+static const struct txn_op *newest_on_rid(const vmdb_db *db, const vmdb_txn *own, bool queue_too,
                                           const vmdb_table *t, uint64_t rid)
 {
     const struct txn_op *op = layer_on_rid(own, t, rid);
-    return op || !queue_too ? op : queued_on_rid(own->db, t, rid);
+    return op || !queue_too ? op : queued_on_rid(db, t, rid);
 }
 
 static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
@@ -352,21 +355,23 @@ static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
     return vmdb__table_key_equals(ctx, rid, key, len);
 }
 
-/* Where key lives as the writer sees it: 1 and *rid, or 0 absent. The
- * newest layer that mentions the key decides, but is believed only if the
- * record it names still carries the key after its newest operation. */
+/* Where key lives as the writer sees it (or a reader, own NULL): 1 and
+ * *rid, or 0 absent. The newest layer that mentions the key decides, but
+ * is believed only if the record it names still carries the key after its
+ * newest operation. */
 static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *key, size_t len,
                               uint64_t hash, uint64_t *rid)
 {
+    const vmdb_db *db = t->db;
     struct key_ref ref = {t, key, len};
-    int i = map_get(&own->by_key, hash, same_key, own, &ref);
+    int i = own ? map_get(&own->by_key, hash, same_key, own, &ref) : -1;
     bool own_layer = i >= 0;
-    const struct txn_op *op = own_layer ? &own->ops[i] : queued_on_key(own->db, &ref, hash);
+    const struct txn_op *op = own_layer ? &own->ops[i] : queued_on_key(db, &ref, hash);
     if (op) {
         if (op->kind != VMDB__WAL_PUT)
             return 0;
         /* The queue's newest on that record is no older than op. */
-        const struct txn_op *latest = newest_on_rid(own, !own_layer, t, op->rid);
+        const struct txn_op *latest = newest_on_rid(db, own, !own_layer, t, op->rid);
         if (latest != op) {
             const void *k;
             size_t n;
@@ -387,7 +392,7 @@ static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *ke
         return rc;
     /* Any pending operation on that record changed or removed its key (an
      * operation keeping the key would have been found above). */
-    if (newest_on_rid(own, true, t, found))
+    if (newest_on_rid(db, own, true, t, found))
         return 0;
     *rid = found;
     return 1;
@@ -408,7 +413,7 @@ static int resolve_rid(const vmdb_txn *own, vmdb_table *t, uint64_t rid, const v
                        size_t *len, void *scratch)
 {
     pthread_mutex_lock(&own->db->group);
-    const struct txn_op *op = newest_on_rid(own, true, t, rid);
+    const struct txn_op *op = newest_on_rid(own->db, own, true, t, rid);
     int rc;
     if (op) {
         rc = op->kind == VMDB__WAL_PUT;
@@ -957,16 +962,61 @@ static int copy_if_key(void *ctx, uint64_t rid, const void *key, size_t len)
     return n == len && memcmp(k, key, len) == 0;
 }
 
+/*
+ * Reads on a handle with NONE commits queued (committed, in no table yet)
+ * look through the queue's view first, under `group` for the whole read:
+ * the leader takes a transaction out of the view only after applying it,
+ * so no apply falls between the two looks. A point read thus costs a lock
+ * and two probes, not the log flush that applying the queue would. (A
+ * GROUP commit queued beside them shows too, a flush before its commit
+ * returns: like a NONE one, it is in the log already.)
+ */
+static int read_rid_through_queue(vmdb_table *t, uint64_t rid, void *record)
+{
+    const struct txn_op *op = queued_on_rid(t->db, t, rid);
+    if (op) {
+        if (op->kind != VMDB__WAL_PUT)
+            return VMDB_ENOTFOUND;
+        memcpy(record, op->payload, op->payload_len);
+        return 0;
+    }
+    bool live;
+    int rc = vmdb__table_read(t, rid, record, &live);
+    return rc == 0 && !live ? VMDB_ENOTFOUND : rc;
+}
+
+static bool queue_pending(const vmdb_db *db)
+{
+    return __builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0);
+}
+
+static int get_through_queue(vmdb_table *t, const void *key, size_t len, void *record,
+                             uint64_t *rid)
+{
+    pthread_mutex_lock(&t->db->group);
+    uint64_t found;
+    int rc = resolve_key_locked(NULL, t, key, len, vmdb__index_hash(key, len), &found);
+    if (rc == 1)
+        rc = read_rid_through_queue(t, found, record);
+    else if (rc == 0)
+        rc = VMDB_ENOTFOUND;
+    pthread_mutex_unlock(&t->db->group);
+    if (rc == 0 && rid)
+        *rid = found;
+    return rc;
+}
+
 int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t *rid)
 {
     if (!t || !key || !record)
         return vmdb__fail(VMDB_EINVAL, "vmdb_get: table, key and record are required");
-    vmdb__db_reader_settle(t->db);
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
     if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
         return VMDB_ENOTFOUND;
+    if (queue_pending(t->db))
+        return get_through_queue(t, key, len, record, rid);
     struct get_ctx g = {t, record};
     uint64_t found;
     int rc = vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len, copy_if_key, &g,
@@ -980,12 +1030,17 @@ int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
 {
     if (!t || !record)
         return vmdb__fail(VMDB_EINVAL, "vmdb_get_rid: table and record are required");
-    vmdb__db_reader_settle(t->db);
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
     if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
         return VMDB_ENOTFOUND;
+    if (queue_pending(t->db)) {
+        pthread_mutex_lock(&t->db->group);
+        int rc = read_rid_through_queue(t, rid, record);
+        pthread_mutex_unlock(&t->db->group);
+        return rc;
+    }
     bool live;
     int rc = vmdb__table_read(t, rid, record, &live);
     if (rc == 0 && !live)
