@@ -51,8 +51,9 @@
 #include "os.h"
 
 /* Operations of queued NONE commits past which the committer flushes and
- * applies them itself: the queue is a layer every write consults. */
-#define NONE_MAX_QUEUED_OPS 16384
+ * applies them itself (the disk is slower than the writer): every write
+ * and point read probes the queue's view, which must stay in the cache. */
+#define NONE_MAX_QUEUED_OPS 65536
 
 int vmdb__db_flush_log(vmdb_db *db, uint64_t to)
 {
@@ -384,8 +385,8 @@ int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node)
     uint64_t pending = __atomic_add_fetch(&db->pending, 1, __ATOMIC_RELEASE);
     if (thread && pending == 1)
         pthread_cond_signal(&db->flusher_wake);
-    /* No thread (it could not be made), or a queue so long that writers
-     * walking it would slow down: the committer flushes and applies. */
+    /* No thread (it could not be made), or a queue grown too long: the
+     * committer flushes and applies. */
     if (!thread || db->queued_ops > NONE_MAX_QUEUED_OPS) {
         pthread_mutex_unlock(&db->group);
         return vmdb__group_drain(db);
