@@ -43,9 +43,13 @@ typedef struct vmdb_txn vmdb_txn;
 enum vmdb_durability {
     VMDB_DURABILITY_DEFAULT = 0, /* in vmdb_txn_begin: the database's */
     /* The commit is in the page cache when it returns: it survives the
-     * crash of the process, not a power cut. The fastest. */
+     * crash of the process; a power cut may lose it, and today may leave
+     * part of it in the tables (docs/architecture.md, "What each
+     * durability level promises"). The fastest. */
     VMDB_DURABILITY_NONE,
-    /* The log range of the transaction is on disk before commit returns. */
+    /* The log up to the end of the transaction is on disk before commit
+     * returns, with every commit before it, of any durability and any
+     * process. */
     VMDB_DURABILITY_SYNC,
     /* As SYNC, but committers that arrive while a flush is running wait
      * for the next one together: one flush serves them all. */
