@@ -42,9 +42,14 @@ typedef struct vmdb_txn vmdb_txn;
 /* What a commit survives. */
 enum vmdb_durability {
     VMDB_DURABILITY_DEFAULT = 0, /* in vmdb_txn_begin: the database's */
-    /* The commit is in the page cache when it returns: it survives the
-     * crash of the process; a power cut may lose it, and today may leave
-     * part of it in the tables (docs/architecture.md, "What each
+    /* The commit is in the log, in the page cache, when it returns: it
+     * survives the crash of the process. A power cut may lose the last
+     * NONE commits, never part of one: the database comes back as it was
+     * after some prefix of the commits (SQLite's WAL at synchronous=
+     * NORMAL). Its changes reach the tables once its log is on disk, a
+     * background flush some milliseconds later; until then the handle that
+     * committed reads them through its queue, and other handles and
+     * processes see the state before it (docs/architecture.md, "What each
      * durability level promises"). The fastest. */
     VMDB_DURABILITY_NONE,
     /* The log up to the end of the transaction is on disk before commit
@@ -62,9 +67,9 @@ enum vmdb_db_flag {
      * died before all its commits reached the tables (in the middle of
      * applying one, or with NONE commits waiting for their log flush),
      * which only an open for writing (or any writer's next transaction)
-     * finishes, or if the log
-     * holds transactions that no writer has replayed since the machine
-     * started (a power cut), which an open for writing recovers. */
+     * finishes, or if the log holds transactions that no writer has
+     * replayed since the machine started (a power cut), which an open for
+     * writing recovers. */
     VMDB_DB_READONLY = 1u << 1,
     VMDB_DB_VERIFY = 1u << 2,   /* check each record's checksum on read */
     /* With READONLY: open even when a writer died in the middle of
