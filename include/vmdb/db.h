@@ -16,7 +16,9 @@
  *
  * Reads take no lock and make no system call: a reader copies a record
  * under the slot's sequence counter and retries if a writer moved it, so
- * it never sees half a record. Records are updated in place, with no older
+ * it never sees half a record. (The exception is a handle with NONE
+ * commits of its own waiting for their log flush: its point reads look
+ * through them under a mutex, and a scan applies them first.) Records are updated in place, with no older
  * version kept, so a transaction is all or nothing against crashes and
  * for other writers, but a reader that reads several records while a
  * commit is being applied may see some of its changes and not yet others.
@@ -126,8 +128,9 @@ typedef struct vmdb_db_info {
     uint64_t checkpoint_lsn; /* where replay would start */
     uint64_t last_lsn;       /* the end of the log */
     uint64_t commits;        /* transactions this handle committed */
-    uint64_t flushes;        /* log flushes made for durable commits; group
-                                commit makes fewer than it commits */
+    uint64_t flushes;        /* log flushes this handle made: one per SYNC
+                                commit, fewer for GROUP, one per round of
+                                the NONE flusher */
     uint64_t checkpoints;    /* made by this handle */
     size_t tables;
 } vmdb_db_info;
@@ -284,7 +287,8 @@ VMDB_API int vmdb_cursor_next(vmdb_cursor *cursor, uint64_t *rid, void *record);
 
 /* ---- maintenance ------------------------------------------------------- */
 
-/* Flushes every table and index, then frees the log up to here. */
+/* Applies the NONE commits still waiting for their log flush, flushes
+ * every table and index, then frees the log up to here. */
 VMDB_API int vmdb_checkpoint(vmdb_db *db);
 
 /* Verifies headers, every live record's checksum, that index and table
