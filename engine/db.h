@@ -113,7 +113,7 @@ struct vmdb_db {
     uint64_t pending;           /* NONE commits queued, not yet applied;
                                    atomic: readers look before reading */
     pthread_t flusher;          /* flushes the log of NONE commits a few
-                                   milliseconds after them (group.c) */
+                                   hundred microseconds after them (group.c) */
     bool flusher_started;       /* under `group` */
     bool flusher_running;       /* under `group`: it began its loop */
     bool flusher_stop;          /* under `group` */
@@ -213,7 +213,7 @@ bool vmdb__group_idle(vmdb_db *db);
 /* How long the flusher lets NONE commits gather before it flushes the
  * log for them: one round. A NONE commit reaches the tables within about
  * two rounds and one log flush (group.c). */
-#define VMDB__NONE_DELAY_NS (2ull * 1000 * 1000)
+#define VMDB__NONE_DELAY_NS (500ull * 1000)
 #ifdef VMDB_FAULT_INJECTION
 /* Tests lengthen the round to hold NONE commits in the queue. */
 extern uint64_t vmdb__none_delay_ns;

@@ -53,7 +53,7 @@
 /* Operations of queued NONE commits past which the committer flushes and
  * applies them itself (the disk is slower than the writer): every write
  * and point read probes the queue's view, which must stay in the cache. */
-#define NONE_MAX_QUEUED_OPS 65536
+#define NONE_MAX_QUEUED_OPS 16384
 
 int vmdb__db_flush_log(vmdb_db *db, uint64_t to)
 {
