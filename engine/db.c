@@ -298,10 +298,17 @@ static int open_lock(vmdb_db *db)
         rc = vmdb__fail_os(rc, "%s: cannot open", path);
     /* A reader cannot finish what a dead writer left half applied; it must
      * not show it either. A writer holding the lock may be applying now,
-     * legitimately: only a free lock with the count up means a death. */
+     * legitimately: only a free lock with the count up means a death, and
+     * the count is read again under the lock, as a writer may have brought
+     * it down and let go meanwhile. */
+    bool dead_writer = false;
     if (rc == 0 && db->readonly && !db->as_is &&
         __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0 &&
-        vmdb__os_try_lock_file_shared(db->lock_fd) == 0)
+        vmdb__os_try_lock_file_shared(db->lock_fd) == 0) {
+        dead_writer = __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0;
+        vmdb__os_lock_file(db->lock_fd, false);
+    }
+    if (dead_writer)
         rc = vmdb__fail(VMDB_ENEEDRECOVERY,
                         "%s: a writer died before all its commits reached the tables; open the database "
                         "for writing once to finish it (vmdb recover %s)",
@@ -314,19 +321,45 @@ static int open_lock(vmdb_db *db)
 
 static int finish_dead_writer(vmdb_db *db);
 
-int vmdb__db_lock(vmdb_db *db)
+/* Most 20 us naps a writer that just let the lock go to a waiting process
+ * takes before it competes for the lock again. */
+#define YIELD_NAPS 10000
+
+/*
+ * The file lock, fairly. A holder keeps it while its NONE commits wait
+ * for their log flush (group.c), unless it sees a waiter: so a process
+ * that waits marks itself. flock itself is not fair: the holder that lets
+ * go would take it again at its next transaction, before the waiter it
+ * woke has run. So a holder that just let go for a waiter first waits for
+ * the waiters to get their turn (their mark goes once they have the
+ * lock), a bounded while.
+ */
+static int take_file_lock(vmdb_db *db)
 {
-    pthread_mutex_lock(&db->writer);
-    if (db->flock_held)
-        return 0; /* kept for queued group commits: nothing changed elsewhere */
+    if (db->yielded) {
+        db->yielded = false;
+        for (int i = 0; i < YIELD_NAPS && vmdb__os_has_waiter(db->lock_fd) > 0; i++)
+            nanosleep(&(struct timespec){0, 20 * 1000}, NULL);
+    }
     int rc = vmdb__os_try_lock_file(db->lock_fd);
     if (rc == -EWOULDBLOCK) {
-        /* The holder keeps the lock while its NONE commits wait for their
-         * log flush (group.c), unless it sees someone waiting. */
         vmdb__os_mark_waiter(db->lock_fd, true);
         rc = vmdb__os_lock_file(db->lock_fd, true);
         vmdb__os_mark_waiter(db->lock_fd, false);
     }
+    return rc;
+}
+
+int vmdb__db_lock(vmdb_db *db)
+{
+    if (vmdb__db_inherited(db))
+        return vmdb__fail(VMDB_EINVAL, "%s: this handle was opened before a fork, by the parent "
+                                       "process; open the database again in this one",
+                          db->path);
+    pthread_mutex_lock(&db->writer);
+    if (db->flock_held)
+        return 0; /* kept for queued group commits: nothing changed elsewhere */
+    int rc = take_file_lock(db);
     if (rc < 0) {
         pthread_mutex_unlock(&db->writer);
         return vmdb__fail_os(rc, "%s: cannot take the write lock", db->path);
@@ -386,10 +419,22 @@ void vmdb__db_unlock(vmdb_db *db)
     if (!idle && __atomic_load_n(&db->yield_file_lock, __ATOMIC_RELAXED)) {
         __atomic_store_n(&db->yield_file_lock, false, __ATOMIC_RELAXED);
         idle = vmdb__group_drain(db) == 0;
+        db->yielded = idle;
     }
     if (idle)
         vmdb__db_release_file_lock(db);
     pthread_mutex_unlock(&db->writer);
+}
+
+int vmdb__db_lock_drained(vmdb_db *db)
+{
+    int rc = vmdb__db_lock(db);
+    if (rc < 0)
+        return rc;
+    rc = vmdb__group_drain(db);
+    if (rc < 0)
+        vmdb__db_unlock(db);
+    return rc;
 }
 
 /* Called with the lock held after every change other processes must see. */
@@ -836,6 +881,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     db->as_is = (o->flags & VMDB_DB_AS_IS) != 0;
     db->verify = (o->flags & VMDB_DB_VERIFY) != 0;
     db->durability = o->durability ? o->durability : VMDB_DURABILITY_NONE;
+    vmdb__group_note_owner(db);
     rc = open_lock(db);
     /* A writer reads the log and the tables only under the lock: another
      * writer may be creating a table, or growing one, until it has the
@@ -846,7 +892,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         if (vmdb__open_test_hook)
             vmdb__open_test_hook(path);
 #endif
-        rc = vmdb__os_lock_file(db->lock_fd, true);
+        rc = take_file_lock(db);
         if (rc < 0)
             rc = vmdb__fail_os(rc, "%s: cannot take the write lock", path);
         else
@@ -890,6 +936,12 @@ void vmdb_close(vmdb_db *db)
 {
     if (!db)
         return;
+    if (vmdb__db_inherited(db)) {
+        /* The parent's: its lock, queue and files stay as they are. */
+        vmdb__group_forget_inherited(db);
+        free_db(db);
+        return;
+    }
     if (!db->readonly && !db->poisoned && vmdb__db_lock(db) == 0) {
         /* A clean close leaves nothing to replay; with nothing logged and
          * nothing changed beside the log, there is nothing to flush. */
@@ -1018,7 +1070,7 @@ int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
         return vmdb__fail(VMDB_EINVAL, "table name '%.80s' is not [A-Za-z_][A-Za-z0-9_]* of at "
                                        "most %d bytes",
                           name, VMDB__TABLE_NAME_MAX);
-    int rc = vmdb__db_lock(db);
+    int rc = vmdb__db_lock_drained(db);
     if (rc < 0)
         return rc;
     if (table_by_name(db, name)) {
@@ -1183,7 +1235,7 @@ int vmdb_index_rebuild(vmdb_table *t)
         return vmdb__fail(VMDB_EINVAL, "vmdb_index_rebuild: table is required");
     if (t->readonly)
         return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", t->path);
-    int rc = vmdb__db_lock(t->db);
+    int rc = vmdb__db_lock_drained(t->db);
     if (rc < 0)
         return rc;
     rc = index_rebuild(t);

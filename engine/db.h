@@ -110,6 +110,8 @@ struct vmdb_db {
     /* Set by the flusher when a process waits for the file lock: the
      * writer's next unlock drains the queue and lets it go. Atomic. */
     bool yield_file_lock;
+    bool yielded;               /* under `writer`: let the file lock go to
+                                   a waiting process at the last unlock */
     uint64_t pending;           /* NONE commits queued, not yet applied;
                                    atomic: readers look before reading */
     pthread_t flusher;          /* flushes the log of NONE commits a few
@@ -118,6 +120,7 @@ struct vmdb_db {
     bool flusher_running;       /* under `group`: it began its loop */
     bool flusher_stop;          /* under `group` */
     pthread_cond_t flusher_wake;
+    uint64_t fork_generation;   /* vmdb__fork_generation at open */
     uint64_t commits;           /* counters for vmdb_db_stat, atomic */
     uint64_t flushes;
     uint64_t checkpoints;
@@ -137,6 +140,10 @@ struct vmdb_db {
 /* Writer lock: the in-process mutex, then the file lock; brings this
  * process up to date with changes other processes made meanwhile. */
 int vmdb__db_lock(vmdb_db *db);
+/* vmdb__db_lock, then applies the queued commits: for the changes made
+ * outside a transaction (an index rebuilt, a table compacted or created),
+ * which the flusher's applying must not meet. */
+int vmdb__db_lock_drained(vmdb_db *db);
 void vmdb__db_unlock(vmdb_db *db);
 
 /* With `writer` held: gives the file lock back to other processes. */
@@ -225,6 +232,21 @@ extern uint64_t vmdb__none_delay_ns;
  * the log that describes it. Applies, in this thread, the queued commits
  * the flusher has made durable. */
 int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node);
+/* Bumped in every child a fork makes (group.c): a handle opened before
+ * the fork belongs to the parent, which holds its lock, queue and flusher
+ * thread. The child may only close it, which then just unmaps; anything
+ * else is refused. */
+extern uint64_t vmdb__fork_generation;
+static inline bool vmdb__db_inherited(const vmdb_db *db)
+{
+    return db->fork_generation != __atomic_load_n(&vmdb__fork_generation, __ATOMIC_RELAXED);
+}
+/* At open: the handle belongs to this process. */
+void vmdb__group_note_owner(vmdb_db *db);
+/* At the close of an inherited handle: forgets the parent's queue. */
+void vmdb__group_forget_inherited(vmdb_db *db);
+/* Frees a transaction without giving it back for reuse. */
+void vmdb__txn_forget(vmdb_txn *txn);
 /* Stops the flusher thread at close, after the queue was drained. */
 void vmdb__group_stop(vmdb_db *db);
 /* Flushes the log from the durable LSN up to `to` (a published position),
@@ -238,7 +260,8 @@ int vmdb__db_flush_log(vmdb_db *db, uint64_t to);
 void vmdb__group_settle(vmdb_db *db);
 static inline void vmdb__db_reader_settle(vmdb_db *db)
 {
-    if (__builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0))
+    if (__builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0) &&
+        !vmdb__db_inherited(db))
         vmdb__group_settle(db);
 }
 

@@ -182,7 +182,7 @@ static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
         for (vmdb__group_node *n = first, *next;; n = next) {
             bool end = n == last;
             next = n->next;
-            if (rc == 0)
+            if (rc == 0 && !n->detached) /* a NONE commit counted when queued */
                 __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);
             db->settled++;
             db->queued_ops -= n->ops;
@@ -293,17 +293,41 @@ static void fork_parent(void)
     pthread_rwlock_unlock(&fork_guard);
 }
 
+uint64_t vmdb__fork_generation;
+
 /* The child's thread has another id than the one that write-locked the
- * guard, which glibc's unlock would take for a reader: start afresh. */
+ * guard, which glibc's unlock would take for a reader: start afresh. The
+ * handles the child inherited are its parent's (vmdb__db_inherited). */
 static void fork_child(void)
 {
     pthread_rwlock_t fresh = PTHREAD_RWLOCK_INITIALIZER;
     fork_guard = fresh;
+    __atomic_add_fetch(&vmdb__fork_generation, 1, __ATOMIC_RELAXED);
 }
 
 static void register_fork_guard(void)
 {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void vmdb__group_note_owner(vmdb_db *db)
+{
+    pthread_once(&fork_guard_once, register_fork_guard);
+    db->fork_generation = __atomic_load_n(&vmdb__fork_generation, __ATOMIC_RELAXED);
+}
+
+void vmdb__group_forget_inherited(vmdb_db *db)
+{
+    /* The queue is the parent's: its flusher applies it. Only this
+     * process's copies of the transactions go. */
+    for (vmdb__group_node *n = db->queue_head, *next; n; n = next) {
+        next = n->next;
+        if (n->detached) {
+            vmdb__txn_forget(n->txn);
+        }
+    }
+    db->queue_head = db->queue_tail = NULL;
+    db->flusher_started = false;
 }
 
 static void *flusher_main(void *arg)
@@ -360,7 +384,6 @@ int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node)
     pthread_mutex_lock(&db->group);
     bool thread = db->flusher_started;
     if (!thread && !db->flusher_stop) {
-        pthread_once(&fork_guard_once, register_fork_guard);
         pthread_condattr_t attr;
         pthread_condattr_init(&attr);
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -382,6 +405,7 @@ int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node)
      * flusher may apply and free the node whenever `group` is free. */
     node->detached = true;
     enqueue_locked(db, node);
+    __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED); /* done, as far as its owner knows */
     uint64_t pending = __atomic_add_fetch(&db->pending, 1, __ATOMIC_RELEASE);
     if (thread && pending == 1)
         pthread_cond_signal(&db->flusher_wake);

@@ -1465,10 +1465,7 @@ int vmdb__os_try_lock_file_shared(int fd)
     do
         rc = flock(fd, LOCK_SH | LOCK_NB);
     while (rc < 0 && errno == EINTR);
-    if (rc < 0)
-        return -errno;
-    flock(fd, LOCK_UN);
-    return 0;
+    return rc < 0 ? -errno : 0;
 }
 
 int vmdb__os_lock_dir(const char *path, int *fd)

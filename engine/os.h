@@ -90,8 +90,8 @@ int vmdb__os_try_lock_file(int fd);
  * anyone waits (1) or not (0). */
 int vmdb__os_mark_waiter(int fd, bool waiting);
 int vmdb__os_has_waiter(int fd);
-/* Whether nobody holds the file's exclusive lock right now: takes a shared
- * lock without waiting and gives it back at once. 0, or -EWOULDBLOCK. */
+/* Takes a shared lock on the file if nobody holds the exclusive one: 0
+ * (give it back with vmdb__os_lock_file(fd, false)), or -EWOULDBLOCK. */
 int vmdb__os_try_lock_file_shared(int fd);
 /* Opens directory `path` and takes an exclusive advisory lock on it
  * (flock), waiting for it: closing *fd gives it back. */

@@ -440,6 +440,8 @@ static int resolve_rid(const vmdb_txn *own, vmdb_table *t, uint64_t rid, const v
 
 static int check_usable(vmdb_db *db)
 {
+    if (vmdb__db_inherited(db))
+        return vmdb__db_lock(db); /* which refuses, naming why */
     if (db->readonly)
         return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
     if (db->poisoned)
@@ -496,6 +498,12 @@ void vmdb__txn_free(vmdb_txn *txn)
     map_free(&txn->by_rid);
     free(txn->ops);
     free(txn);
+}
+
+void vmdb__txn_forget(vmdb_txn *txn)
+{
+    txn->db = NULL;
+    vmdb__txn_free(txn);
 }
 
 void vmdb__txn_free_spares(vmdb_db *db)
@@ -987,7 +995,9 @@ static int read_rid_through_queue(vmdb_table *t, uint64_t rid, void *record)
 
 static bool queue_pending(const vmdb_db *db)
 {
-    return __builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0);
+    /* An inherited handle's queue is the parent's, under its locks. */
+    return __builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0) &&
+           !vmdb__db_inherited(db);
 }
 
 static int get_through_queue(vmdb_table *t, const void *key, size_t len, void *record,

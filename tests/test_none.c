@@ -233,3 +233,182 @@ Test(none, a_writer_killed_with_commits_queued_loses_none_of_them)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* Changes made outside a transaction (an index rebuilt, a table compacted
+ * or created) apply the queue first: the flusher applying a queued commit
+ * meanwhile would meet an index being rebuilt or a file being replaced. */
+Test(none, an_index_rebuild_a_compaction_and_a_new_table_apply_the_queue_first)
+{
+    hold_none_commits();
+    vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
+    vmdb_table *t = rows_table(db);
+    for (int step = 0; step < 3; step++) {
+        for (uint64_t id = 0; id < 20; id++)
+            put_row(db, t, id, id + (uint64_t)step * 100);
+        cr_assert_eq(pending(db), 20);
+        if (step == 0) {
+            ASSERT_OK(vmdb_index_rebuild(t));
+        } else if (step == 1) {
+            ASSERT_OK(vmdb_compact(db, "rows"));
+        } else {
+            vmdb_schema *s;
+            ASSERT_OK(vmdb_schema_new(row_fields, 2, sizeof(struct row), &s));
+            vmdb_table *other;
+            ASSERT_OK(vmdb_table_create(db, "other", s, &other));
+            vmdb_schema_free(s);
+        }
+        cr_assert_eq(pending(db), 0, "step %d left the queue as it was", step);
+        for (uint64_t id = 0; id < 20; id++)
+            cr_assert_eq(value_of(t, id), id + (uint64_t)step * 100);
+        ASSERT_OK(vmdb_check(db));
+    }
+    vmdb_close(db);
+    release_none_commits();
+    remove_test_dir();
+}
+
+Test(none, a_commit_counts_in_the_handle_stat_when_it_returns)
+{
+    hold_none_commits();
+    vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
+    vmdb_table *t = rows_table(db);
+    vmdb_db_info before, after;
+    ASSERT_OK(vmdb_db_stat(db, &before));
+    put_row(db, t, 1, 1);
+    ASSERT_OK(vmdb_db_stat(db, &after));
+    cr_assert_eq(pending(db), 1);
+    cr_assert_eq(after.commits, before.commits + 1);
+    vmdb_close(db);
+    release_none_commits();
+    remove_test_dir();
+}
+
+/* A child may only close the handles it inherited: they belong to the
+ * parent, whose queue, lock and flusher stay as they were. Anything else
+ * on them is refused. */
+Test(none, a_forked_child_closing_an_inherited_handle_leaves_the_parent_whole)
+{
+    hold_none_commits();
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = rows_table(db);
+    for (uint64_t id = 0; id < 100; id++)
+        put_row(db, t, id, id * 7);
+    cr_assert_eq(pending(db), 100);
+    pid_t pid = fork_child();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        vmdb_txn *txn;
+        int rc = vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn);
+        bool refused = rc == VMDB_EINVAL && strstr(vmdb_last_error()->message, "before a fork");
+        bool checkpoint_refused = vmdb_checkpoint(db) == VMDB_EINVAL;
+        vmdb_close(db);
+        _exit(refused && checkpoint_refused ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child: a write on the inherited handle was to be refused (status %#x)", status);
+    cr_assert_eq(pending(db), 100, "the child's close touched the parent's queue");
+    release_none_commits();
+    put_row(db, t, 100, 700);
+    for (uint64_t id = 0; id <= 100; id++)
+        cr_assert_eq(value_of(t, id), id * 7);
+    ASSERT_OK(vmdb_checkpoint(db));
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+/* ---- another process waiting for the file lock -------------------------- */
+
+struct fairness {
+    uint64_t holder_rounds;  /* the busy writer's log flushes so far */
+    uint64_t holder_commits;
+    uint64_t most_rounds_waited;
+    int stop;
+    int failed;
+};
+
+/* Commits NONE without a pause, and reports its flusher's rounds. */
+static void busy_writer(const char *path, struct fairness *f)
+{
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_db_options o = {.wal_size = 4 << 20};
+    if (vmdb_open(path, &o, &db) || vmdb_table_open(db, "rows", NULL, &t))
+        _exit(1);
+    for (uint64_t n = 0; !__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE); n++) {
+        vmdb_txn *txn;
+        struct row r = {n % 1000, n};
+        if (vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn) || vmdb_txn_put(txn, t, &r, NULL) ||
+            vmdb_txn_commit(txn))
+            _exit(2);
+        vmdb_db_info info;
+        vmdb_db_stat(db, &info);
+        __atomic_store_n(&f->holder_rounds, info.flushes, __ATOMIC_RELEASE);
+        __atomic_store_n(&f->holder_commits, n + 1, __ATOMIC_RELEASE);
+    }
+    vmdb_close(db);
+    _exit(0);
+}
+
+/* The busy writer keeps the file lock while its commits wait for their
+ * flush; a process that waits must get it within a few of the busy
+ * writer's flusher rounds, not whenever it happens to win a race. Counted
+ * in rounds, not time, so that a slow machine changes nothing. */
+Test(none, a_process_waiting_for_the_lock_gets_it_within_a_few_flusher_rounds)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    rows_table(db);
+    vmdb_close(db);
+    vmdb_map *shared;
+    ASSERT_OK(vmdb_map_anon(&(vmdb_map_options){.len = sizeof(struct fairness),
+                                                .flags = VMDB_MAP_SHARED},
+                            &shared));
+    struct fairness *f = vmdb_map_ptr(shared);
+    pid_t busy = fork_child();
+    cr_assert_neq(busy, -1);
+    if (busy == 0)
+        busy_writer(path, f);
+    while (__atomic_load_n(&f->holder_commits, __ATOMIC_ACQUIRE) < 100)
+        nanosleep(&(struct timespec){0, 100 * 1000}, NULL);
+
+    /* This process opens and commits 20 times beside it. */
+    vmdb_db_options o = {.wal_size = 4 << 20};
+    uint64_t most = 0;
+    uint64_t rounds = __atomic_load_n(&f->holder_rounds, __ATOMIC_ACQUIRE);
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    uint64_t waited = __atomic_load_n(&f->holder_rounds, __ATOMIC_ACQUIRE) - rounds;
+    most = waited > most ? waited : most;
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "rows", NULL, &t));
+    for (uint64_t i = 0; i < 20; i++) {
+        rounds = __atomic_load_n(&f->holder_rounds, __ATOMIC_ACQUIRE);
+        vmdb_txn *txn;
+        ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+        waited = __atomic_load_n(&f->holder_rounds, __ATOMIC_ACQUIRE) - rounds;
+        most = waited > most ? waited : most;
+        struct row r = {5000 + i, i};
+        ASSERT_OK(vmdb_txn_put(txn, t, &r, NULL));
+        ASSERT_OK(vmdb_txn_commit(txn));
+    }
+    vmdb_close(db);
+    __atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
+    int status;
+    cr_assert_eq(waitpid(busy, &status, 0), busy);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "busy writer: status %#x", status);
+    cr_log_info("the waiting process waited at most %llu of the busy writer's rounds",
+                (unsigned long long)most);
+    cr_assert_leq(most, 40, "a waiting process waited %llu flusher rounds of the busy writer",
+                  (unsigned long long)most);
+    vmdb_map_close(shared);
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "rows", NULL, &t));
+    for (uint64_t i = 0; i < 20; i++)
+        cr_assert_eq(value_of(t, 5000 + i), i);
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
