@@ -129,7 +129,8 @@ MUTANTS := \
     GROWTH_WITHOUT_LENGTH_FLUSH:powerloss/table_grown*: \
     NO_DIR_FSYNC:powerloss_dirsync/*: \
     OWN_RANGE_FLUSH:durability/a_sync_commit_after_none*: \
-    HANDLE_SYNC_SEQ:durability/a_sync_commit_after_another_handle*:
+    HANDLE_SYNC_SEQ:durability/a_sync_commit_after_another_handle*: \
+    NONE_APPLIED_AT_ONCE:powercut/one_writer*:VMDB_POWERCUT_DURABILITY=none,VMDB_POWERLOSS_CYCLES=60
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
 MUTANT_NAMES := $(foreach m,$(MUTANTS),$(call mutant_name,$(m)))

@@ -110,6 +110,7 @@ int vmdb_check(vmdb_db *db)
 {
     if (!db)
         return vmdb__fail(VMDB_EINVAL, "vmdb_check: db is required");
+    vmdb__db_reader_settle(db);
     for (size_t i = 0; i < db->table_count; i++) {
         int rc = check_table(db->tables[i]);
         if (rc < 0)

@@ -427,7 +427,7 @@ int vmdb_compact(vmdb_db *db, const char *table_name)
         return vmdb__fail(VMDB_EINVAL, "vmdb_compact: db is required");
     if (db->readonly)
         return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
-    int rc = vmdb__db_lock(db);
+    int rc = vmdb__db_lock_drained(db);
     if (rc < 0)
         return rc;
     vmdb_table *only = NULL;

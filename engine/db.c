@@ -298,12 +298,19 @@ static int open_lock(vmdb_db *db)
         rc = vmdb__fail_os(rc, "%s: cannot open", path);
     /* A reader cannot finish what a dead writer left half applied; it must
      * not show it either. A writer holding the lock may be applying now,
-     * legitimately: only a free lock with the count up means a death. */
+     * legitimately: only a free lock with the count up means a death, and
+     * the count is read again under the lock, as a writer may have brought
+     * it down and let go meanwhile. */
+    bool dead_writer = false;
     if (rc == 0 && db->readonly && !db->as_is &&
         __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0 &&
-        vmdb__os_try_lock_file_shared(db->lock_fd) == 0)
+        vmdb__os_try_lock_file_shared(db->lock_fd) == 0) {
+        dead_writer = __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0;
+        vmdb__os_lock_file(db->lock_fd, false);
+    }
+    if (dead_writer)
         rc = vmdb__fail(VMDB_ENEEDRECOVERY,
-                        "%s: a writer died while applying a transaction; open the database "
+                        "%s: a writer died before all its commits reached the tables; open the database "
                         "for writing once to finish it (vmdb recover %s)",
                         db->path, db->path);
     if (rc == 0)
@@ -314,17 +321,53 @@ static int open_lock(vmdb_db *db)
 
 static int finish_dead_writer(vmdb_db *db);
 
+/* Most 20 us naps a writer that just let the lock go to a waiting process
+ * takes before it competes for the lock again. */
+#define YIELD_NAPS 10000
+
+/*
+ * The file lock, fairly. A holder keeps it while its NONE commits wait
+ * for their log flush (group.c), unless it sees a waiter: so a process
+ * that waits marks itself. flock itself is not fair: the holder that lets
+ * go would take it again at its next transaction, before the waiter it
+ * woke has run. So a holder that just let go for a waiter first waits for
+ * the waiters to get their turn (their mark goes once they have the
+ * lock), a bounded while.
+ */
+static int take_file_lock(vmdb_db *db)
+{
+    if (db->yielded) {
+        db->yielded = false;
+        for (int i = 0; i < YIELD_NAPS && vmdb__os_has_waiter(db->lock_fd) > 0; i++)
+            nanosleep(&(struct timespec){0, 20 * 1000}, NULL);
+    }
+    int rc = vmdb__os_try_lock_file(db->lock_fd);
+    if (rc == -EWOULDBLOCK) {
+        vmdb__os_mark_waiter(db->lock_fd, true);
+        rc = vmdb__os_lock_file(db->lock_fd, true);
+        vmdb__os_mark_waiter(db->lock_fd, false);
+    }
+    return rc;
+}
+
 int vmdb__db_lock(vmdb_db *db)
 {
+    if (vmdb__db_inherited(db))
+        return vmdb__fail(VMDB_EINVAL, "%s: this handle was opened before a fork, by the parent "
+                                       "process; open the database again in this one",
+                          db->path);
     pthread_mutex_lock(&db->writer);
     if (db->flock_held)
         return 0; /* kept for queued group commits: nothing changed elsewhere */
-    int rc = vmdb__os_lock_file(db->lock_fd, true);
+    int rc = take_file_lock(db);
     if (rc < 0) {
         pthread_mutex_unlock(&db->writer);
         return vmdb__fail_os(rc, "%s: cannot take the write lock", db->path);
     }
     db->flock_held = true;
+    pthread_mutex_lock(&db->group);
+    db->flushed_to = 0; /* others may have written since: flush from the lock page's LSN */
+    pthread_mutex_unlock(&db->group);
     rc = vmdb__layout_follow_locked(db);
     if (rc < 0) {
         vmdb__db_release_file_lock(db);
@@ -333,7 +376,7 @@ int vmdb__db_lock(vmdb_db *db)
     }
     uint64_t gen = __atomic_load_n(&db->lock_page->generation, __ATOMIC_ACQUIRE);
     bool dead_writer = __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0;
-    if (gen != db->seen_generation || dead_writer) {
+    if (gen != __atomic_load_n(&db->seen_generation, __ATOMIC_RELAXED) || dead_writer) {
         /* Another process wrote since this one last held the lock. */
         rc = vmdb__wal_adopt_salt(db->wal, db->lock_page->salt);
         for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
@@ -352,7 +395,7 @@ int vmdb__db_lock(vmdb_db *db)
             pthread_mutex_unlock(&db->writer);
             return rc;
         }
-        db->seen_generation = gen;
+        __atomic_store_n(&db->seen_generation, gen, __ATOMIC_RELAXED);
     }
     if (dead_writer && (rc = finish_dead_writer(db)) < 0) {
         vmdb__db_release_file_lock(db);
@@ -370,16 +413,37 @@ void vmdb__db_release_file_lock(vmdb_db *db)
 
 void vmdb__db_unlock(vmdb_db *db)
 {
-    if (vmdb__group_idle(db))
+    bool idle = vmdb__group_idle(db);
+    /* Another process waits (the flusher looks after each flush): it may
+     * not wait for a writer here that commits without a pause. */
+    if (!idle && __atomic_load_n(&db->yield_file_lock, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&db->yield_file_lock, false, __ATOMIC_RELAXED);
+        idle = vmdb__group_drain(db) == 0;
+        db->yielded = idle;
+    }
+    if (idle)
         vmdb__db_release_file_lock(db);
     pthread_mutex_unlock(&db->writer);
+}
+
+int vmdb__db_lock_drained(vmdb_db *db)
+{
+    int rc = vmdb__db_lock(db);
+    if (rc < 0)
+        return rc;
+    rc = vmdb__group_drain(db);
+    if (rc < 0)
+        vmdb__db_unlock(db);
+    return rc;
 }
 
 /* Called with the lock held after every change other processes must see. */
 static void publish_generation(vmdb_db *db)
 {
     db->lock_page->salt = vmdb__wal_salt(db->wal);
-    db->seen_generation = __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&db->seen_generation,
+                     __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
+                     __ATOMIC_RELAXED);
 }
 
 /* ---- creating a database ------------------------------------------------ */
@@ -771,7 +835,10 @@ static void free_db(vmdb_db *db)
     vmdb__os_close(db->lock_fd);
     pthread_mutex_destroy(&db->writer);
     pthread_mutex_destroy(&db->state);
+    vmdb__txn_free_spares(db);
+    vmdb__txn_free_queue_view(db);
     pthread_mutex_destroy(&db->group);
+    pthread_mutex_destroy(&db->spare_lock);
     pthread_cond_destroy(&db->group_done);
     free(db->path);
     free(db);
@@ -807,12 +874,14 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     pthread_mutex_init(&db->writer, NULL);
     pthread_mutex_init(&db->state, NULL);
     pthread_mutex_init(&db->group, NULL);
+    pthread_mutex_init(&db->spare_lock, NULL);
     pthread_cond_init(&db->group_done, NULL);
     db->lock_fd = -1;
     db->readonly = (o->flags & VMDB_DB_READONLY) != 0;
     db->as_is = (o->flags & VMDB_DB_AS_IS) != 0;
     db->verify = (o->flags & VMDB_DB_VERIFY) != 0;
     db->durability = o->durability ? o->durability : VMDB_DURABILITY_NONE;
+    vmdb__group_note_owner(db);
     rc = open_lock(db);
     /* A writer reads the log and the tables only under the lock: another
      * writer may be creating a table, or growing one, until it has the
@@ -823,7 +892,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         if (vmdb__open_test_hook)
             vmdb__open_test_hook(path);
 #endif
-        rc = vmdb__os_lock_file(db->lock_fd, true);
+        rc = take_file_lock(db);
         if (rc < 0)
             rc = vmdb__fail_os(rc, "%s: cannot take the write lock", path);
         else
@@ -867,6 +936,12 @@ void vmdb_close(vmdb_db *db)
 {
     if (!db)
         return;
+    if (vmdb__db_inherited(db)) {
+        /* The parent's: its lock, queue and files stay as they are. */
+        vmdb__group_forget_inherited(db);
+        free_db(db);
+        return;
+    }
     if (!db->readonly && !db->poisoned && vmdb__db_lock(db) == 0) {
         /* A clean close leaves nothing to replay; with nothing logged and
          * nothing changed beside the log, there is nothing to flush. */
@@ -874,6 +949,8 @@ void vmdb_close(vmdb_db *db)
             vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
         vmdb__db_unlock(db);
     }
+    if (!db->readonly)
+        vmdb__group_stop(db);
     free_db(db);
 }
 
@@ -993,7 +1070,7 @@ int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
         return vmdb__fail(VMDB_EINVAL, "table name '%.80s' is not [A-Za-z_][A-Za-z0-9_]* of at "
                                        "most %d bytes",
                           name, VMDB__TABLE_NAME_MAX);
-    int rc = vmdb__db_lock(db);
+    int rc = vmdb__db_lock_drained(db);
     if (rc < 0)
         return rc;
     if (table_by_name(db, name)) {
@@ -1125,6 +1202,7 @@ int vmdb_table_stat(vmdb_table *t, vmdb_table_info *st)
 {
     if (!t || !st)
         return vmdb__fail(VMDB_EINVAL, "vmdb_table_stat: table and info are required");
+    vmdb__db_reader_settle(t->db);
     int rc = vmdb__layout_follow(t->db);
     if (rc < 0)
         return rc;
@@ -1157,7 +1235,7 @@ int vmdb_index_rebuild(vmdb_table *t)
         return vmdb__fail(VMDB_EINVAL, "vmdb_index_rebuild: table is required");
     if (t->readonly)
         return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", t->path);
-    int rc = vmdb__db_lock(t->db);
+    int rc = vmdb__db_lock_drained(t->db);
     if (rc < 0)
         return rc;
     rc = index_rebuild(t);

@@ -48,12 +48,24 @@ typedef struct vmdb__lock_page {
     char boot_id[40];
 } vmdb__lock_page;
 
+/* The queue's newest operation per key, or per record (txn.c): open
+ * addressing from a 64-bit key to a queued transaction's operation. */
+typedef struct vmdb__queue_map {
+    uint64_t *keys;
+    struct vmdb_txn **txns; /* NULL: an empty slot */
+    uint32_t *ops;
+    size_t cap; /* a power of two, or 0 */
+    size_t used;
+} vmdb__queue_map;
+
 /* A committed transaction waiting for the group flush (group.c). */
 typedef struct vmdb__group_node {
     struct vmdb__group_node *prev, *next; /* queue order is log order */
     vmdb_txn *txn;
     uint64_t start, end; /* its log range */
+    uint64_t ops;        /* its operations */
     bool done;           /* flushed and applied, or failed (rc) */
+    bool detached;       /* a NONE commit: nobody waits, the leader frees it */
     int rc;
 } vmdb__group_node;
 
@@ -84,6 +96,31 @@ struct vmdb_db {
     pthread_cond_t group_done;
     vmdb__group_node *queue_head, *queue_tail;
     bool group_leader;          /* a thread is flushing and applying */
+    uint64_t enqueued, settled; /* under `group`: queued ever, done ever */
+    uint64_t queued_ops;        /* under `group`: operations in the queue */
+    uint64_t flushed_to;        /* under `group`: this process flushed the
+                                   log up to here while holding the file
+                                   lock, which it has held since */
+    /* Under `group`: the queue seen as one layer, so that a writer's look
+     * through it costs one probe however long it is. */
+    vmdb__queue_map queued_by_key, queued_by_rid;
+    pthread_mutex_t spare_lock;
+    struct vmdb_txn *spare_txns; /* ended, kept for reuse (txn.c) */
+    size_t spare_count;
+    /* Set by the flusher when a process waits for the file lock: the
+     * writer's next unlock drains the queue and lets it go. Atomic. */
+    bool yield_file_lock;
+    bool yielded;               /* under `writer`: let the file lock go to
+                                   a waiting process at the last unlock */
+    uint64_t pending;           /* NONE commits queued, not yet applied;
+                                   atomic: readers look before reading */
+    pthread_t flusher;          /* flushes the log of NONE commits a few
+                                   hundred microseconds after them (group.c) */
+    bool flusher_started;       /* under `group` */
+    bool flusher_running;       /* under `group`: it began its loop */
+    bool flusher_stop;          /* under `group` */
+    pthread_cond_t flusher_wake;
+    uint64_t fork_generation;   /* vmdb__fork_generation at open */
     uint64_t commits;           /* counters for vmdb_db_stat, atomic */
     uint64_t flushes;
     uint64_t checkpoints;
@@ -103,6 +140,10 @@ struct vmdb_db {
 /* Writer lock: the in-process mutex, then the file lock; brings this
  * process up to date with changes other processes made meanwhile. */
 int vmdb__db_lock(vmdb_db *db);
+/* vmdb__db_lock, then applies the queued commits: for the changes made
+ * outside a transaction (an index rebuilt, a table compacted or created),
+ * which the flusher's applying must not meet. */
+int vmdb__db_lock_drained(vmdb_db *db);
 void vmdb__db_unlock(vmdb_db *db);
 
 /* With `writer` held: gives the file lock back to other processes. */
@@ -176,11 +217,66 @@ int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node);
 int vmdb__group_drain(vmdb_db *db);
 bool vmdb__group_idle(vmdb_db *db);
 
+/* How long the flusher lets NONE commits gather before it flushes the
+ * log for them: one round. A NONE commit reaches the tables within about
+ * two rounds and one log flush (group.c). */
+#define VMDB__NONE_DELAY_NS (500ull * 1000)
+#ifdef VMDB_FAULT_INJECTION
+/* Tests lengthen the round to hold NONE commits in the queue. */
+extern uint64_t vmdb__none_delay_ns;
+#endif
+
+/* A NONE commit, with `writer` held after publishing its records: queued
+ * like a group commit, but nobody waits. It reaches the tables once its
+ * log is durable (group.c), so no table page can reach the disk before
+ * the log that describes it. Applies, in this thread, the queued commits
+ * the flusher has made durable. */
+int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node);
+/* Bumped in every child a fork makes (group.c): a handle opened before
+ * the fork belongs to the parent, which holds its lock, queue and flusher
+ * thread. The child may only close it, which then just unmaps; anything
+ * else is refused. */
+extern uint64_t vmdb__fork_generation;
+static inline bool vmdb__db_inherited(const vmdb_db *db)
+{
+    return db->fork_generation != __atomic_load_n(&vmdb__fork_generation, __ATOMIC_RELAXED);
+}
+/* At open: the handle belongs to this process. */
+void vmdb__group_note_owner(vmdb_db *db);
+/* At the close of an inherited handle: forgets the parent's queue. */
+void vmdb__group_forget_inherited(vmdb_db *db);
+/* Frees a transaction without giving it back for reuse. */
+void vmdb__txn_forget(vmdb_txn *txn);
+/* Stops the flusher thread at close, after the queue was drained. */
+void vmdb__group_stop(vmdb_db *db);
 /* Flushes the log from the durable LSN up to `to` (a published position),
- * with the file lock held: a durable commit also makes durable the NONE
- * commits before it, of any process, which recovery must pass to reach
- * it. */
+ * with the file lock held. */
 int vmdb__db_flush_log(vmdb_db *db, uint64_t to);
+
+/* Readers of this handle see its NONE commits at once: point reads look
+ * through the queue (txn.c); a scan that finds NONE commits queued applies
+ * them first (one log flush), so that nothing committed before it is
+ * missing from it. */
+void vmdb__group_settle(vmdb_db *db);
+static inline void vmdb__db_reader_settle(vmdb_db *db)
+{
+    if (__builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0) &&
+        !vmdb__db_inherited(db))
+        vmdb__group_settle(db);
+}
+
+/* Frees a transaction a NONE commit left queued (group.c, once applied). */
+void vmdb__txn_free(vmdb_txn *txn);
+/* With `group` held: a transaction joins the queue's view (as its newest
+ * operations) or leaves it (its entries that no newer transaction took
+ * over). Joining cannot fail: vmdb__txn_commit made room before it
+ * published the transaction. */
+void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn);
+void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn);
+/* Frees the view's memory (at close, with the queue empty). */
+void vmdb__txn_free_queue_view(vmdb_db *db);
+/* Frees the transactions kept for reuse (at close). */
+void vmdb__txn_free_spares(vmdb_db *db);
 
 /* Counts a transaction being applied in the lock page, or done. */
 static inline void vmdb__db_applying(vmdb_db *db, bool begin)

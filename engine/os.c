@@ -1428,16 +1428,44 @@ int vmdb__os_lock_file(int fd, bool lock)
     return rc < 0 ? -errno : 0;
 }
 
+int vmdb__os_try_lock_file(int fd)
+{
+    int rc;
+    do
+        rc = flock(fd, LOCK_EX | LOCK_NB);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
+/* Open file description locks (F_OFD_*) are independent of flock, belong
+ * to one open file like it, and F_OFD_GETLK tells whether another open
+ * file holds one: a waiter count that no death can leave behind. */
+int vmdb__os_mark_waiter(int fd, bool waiting)
+{
+    struct flock fl = {.l_type = waiting ? F_RDLCK : F_UNLCK, .l_whence = SEEK_SET,
+                       .l_start = 0, .l_len = 1};
+    int rc;
+    do
+        rc = fcntl(fd, F_OFD_SETLKW, &fl);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
+int vmdb__os_has_waiter(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+        return -errno;
+    return fl.l_type != F_UNLCK;
+}
+
 int vmdb__os_try_lock_file_shared(int fd)
 {
     int rc;
     do
         rc = flock(fd, LOCK_SH | LOCK_NB);
     while (rc < 0 && errno == EINTR);
-    if (rc < 0)
-        return -errno;
-    flock(fd, LOCK_UN);
-    return 0;
+    return rc < 0 ? -errno : 0;
 }
 
 int vmdb__os_lock_dir(const char *path, int *fd)

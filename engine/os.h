@@ -81,8 +81,17 @@ int vmdb__os_random(void *dst, size_t len);
 /* Takes (exclusive) or releases an advisory lock on the whole file
  * (flock): the kernel drops it when the process dies, however it dies. */
 int vmdb__os_lock_file(int fd, bool lock);
-/* Whether nobody holds the file's exclusive lock right now: takes a shared
- * lock without waiting and gives it back at once. 0, or -EWOULDBLOCK. */
+/* Takes the exclusive lock of vmdb__os_lock_file if it is free: 0, or
+ * -EWOULDBLOCK when another open file holds it. */
+int vmdb__os_try_lock_file(int fd);
+/* A process about to wait for the exclusive lock marks itself a waiter (a
+ * shared lock on byte 0, held through fd's open file, so it dies with the
+ * process) and unmarks itself once it has the lock; the holder asks whether
+ * anyone waits (1) or not (0). */
+int vmdb__os_mark_waiter(int fd, bool waiting);
+int vmdb__os_has_waiter(int fd);
+/* Takes a shared lock on the file if nobody holds the exclusive one: 0
+ * (give it back with vmdb__os_lock_file(fd, false)), or -EWOULDBLOCK. */
 int vmdb__os_try_lock_file_shared(int fd);
 /* Opens directory `path` and takes an exclusive advisory lock on it
  * (flock), waiting for it: closing *fd gives it back. */

@@ -59,6 +59,7 @@ struct vmdb_txn {
     size_t cap;
     struct op_map by_key;
     struct op_map by_rid;
+    struct vmdb_txn *spare_next; /* in db->spare_txns */
 };
 
 /* ---- the operation maps ------------------------------------------------- */
@@ -187,37 +188,166 @@ static uint64_t rid_key(const vmdb_table *t, uint64_t rid)
 
 /*
  * A writer sees, newest first: its own operations, those of transactions
- * queued for a group flush (committed, not yet in the tables), then the
- * tables. Each is a layer; the queue's are walked with db->group held.
+ * queued for their log flush (committed, not yet in the tables), then the
+ * tables. The queue is one layer, db->queued_by_key and queued_by_rid,
+ * read with db->group held: the newest queued operation that mentions a
+ * key, and the newest on a record.
  */
-static const vmdb_txn *layer_after(const vmdb_txn *own, const vmdb_txn *layer)
+
+static size_t qmap_find(const vmdb__queue_map *m, uint64_t key,
+                        bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                        const void *ctx)
 {
-    const vmdb__group_node *n = layer == own ? own->db->queue_tail : layer->node.prev;
-    return n ? n->txn : NULL;
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->txns[j] && !(m->keys[j] == key && same(m->txns[j], m->ops[j], ctx)))
+        j = (j + 1) & (m->cap - 1);
+    return j;
 }
 
-/* The latest operation of one layer on record rid, or NULL. */
+static int qmap_reserve(vmdb__queue_map *m, size_t more)
+{
+    size_t cap = m->cap ? m->cap : 64;
+    while ((m->used + more) * 4 > cap * 3)
+        cap *= 2;
+    if (cap == m->cap)
+        return 0;
+    vmdb__queue_map g = {.keys = calloc(cap, sizeof *g.keys),
+                         .txns = calloc(cap, sizeof *g.txns),
+                         .ops = calloc(cap, sizeof *g.ops),
+                         .cap = cap,
+                         .used = m->used};
+    if (!g.keys || !g.txns || !g.ops) {
+        free(g.keys);
+        free(g.txns);
+        free(g.ops);
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->txns[i])
+            continue;
+        size_t j = mix(m->keys[i]) & (cap - 1);
+        while (g.txns[j])
+            j = (j + 1) & (cap - 1);
+        g.keys[j] = m->keys[i];
+        g.txns[j] = m->txns[i];
+        g.ops[j] = m->ops[i];
+    }
+    free(m->keys);
+    free(m->txns);
+    free(m->ops);
+    *m = g;
+    return 0;
+}
+
+/* Empties slot j, moving later entries of its run back so that every
+ * entry stays reachable from its home slot. */
+static void qmap_remove_at(vmdb__queue_map *m, size_t j)
+{
+    size_t mask = m->cap - 1;
+    for (size_t k = (j + 1) & mask; m->txns[k]; k = (k + 1) & mask) {
+        size_t home = mix(m->keys[k]) & mask;
+        /* The entry at k may fill the hole at j unless its home lies
+         * cyclically in (j, k]. */
+        bool stays = j <= k ? (home > j && home <= k) : (home > j || home <= k);
+        if (stays)
+            continue;
+        m->keys[j] = m->keys[k];
+        m->txns[j] = m->txns[k];
+        m->ops[j] = m->ops[k];
+        j = k;
+    }
+    m->txns[j] = NULL;
+    m->used--;
+}
+
+void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn)
+{
+    for (uint32_t i = 0; i < txn->count; i++) {
+        const struct txn_op *op = &txn->ops[i];
+        const void *key;
+        size_t len;
+        op_key(op, &key, &len);
+        struct key_ref ref = {op->table, key, len};
+        size_t j = qmap_find(&db->queued_by_key, op->hash, same_key, &ref);
+        db->queued_by_key.used += db->queued_by_key.txns[j] == NULL;
+        db->queued_by_key.keys[j] = op->hash;
+        db->queued_by_key.txns[j] = txn;
+        db->queued_by_key.ops[j] = i;
+        j = qmap_find(&db->queued_by_rid, rid_key(op->table, op->rid), same_rid, op);
+        db->queued_by_rid.used += db->queued_by_rid.txns[j] == NULL;
+        db->queued_by_rid.keys[j] = rid_key(op->table, op->rid);
+        db->queued_by_rid.txns[j] = txn;
+        db->queued_by_rid.ops[j] = i;
+    }
+}
+
+void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn)
+{
+    for (uint32_t i = 0; i < txn->count; i++) {
+        const struct txn_op *op = &txn->ops[i];
+        const void *key;
+        size_t len;
+        op_key(op, &key, &len);
+        struct key_ref ref = {op->table, key, len};
+        size_t j = qmap_find(&db->queued_by_key, op->hash, same_key, &ref);
+        if (db->queued_by_key.txns[j] == txn)
+            qmap_remove_at(&db->queued_by_key, j);
+        j = qmap_find(&db->queued_by_rid, rid_key(op->table, op->rid), same_rid, op);
+        if (db->queued_by_rid.txns[j] == txn)
+            qmap_remove_at(&db->queued_by_rid, j);
+    }
+}
+
+void vmdb__txn_free_queue_view(vmdb_db *db)
+{
+    vmdb__queue_map *maps[] = {&db->queued_by_key, &db->queued_by_rid};
+    for (size_t i = 0; i < 2; i++) {
+        free(maps[i]->keys);
+        free(maps[i]->txns);
+        free(maps[i]->ops);
+        *maps[i] = (vmdb__queue_map){0};
+    }
+}
+
+/* The latest operation of one transaction on record rid, or NULL. */
 static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table *t,
                                          uint64_t rid)
 {
+    if (!layer)
+        return NULL;
     struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
     int i = map_get(&layer->by_rid, rid_key(t, rid), same_rid, layer, &probe);
     return i < 0 ? NULL : &layer->ops[i];
 }
 
-/* The newest operation on record rid in the layers from own down to
- * `last` (NULL: all of them), or NULL if none touched it. */
-static const struct txn_op *newest_on_rid(const vmdb_txn *own, const vmdb_txn *last,
+static const struct txn_op *queued_on_rid(const vmdb_db *db, const vmdb_table *t, uint64_t rid)
+{
+    const vmdb__queue_map *m = &db->queued_by_rid;
+    if (!m->used)
+        return NULL;
+    struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
+    size_t j = qmap_find(m, rid_key(t, rid), same_rid, &probe);
+    return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
+}
+
+static const struct txn_op *queued_on_key(const vmdb_db *db, const struct key_ref *ref,
+                                          uint64_t hash)
+{
+    const vmdb__queue_map *m = &db->queued_by_key;
+    if (!m->used)
+        return NULL;
+    size_t j = qmap_find(m, hash, same_key, ref);
+    return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
+}
+
+/* The newest operation on record rid: the writer's own (none for a
+ * reader, own NULL), else (when `queue_too`) the queue's, or NULL if none
+ * touched it. */
+static const struct txn_op *newest_on_rid(const vmdb_db *db, const vmdb_txn *own, bool queue_too,
                                           const vmdb_table *t, uint64_t rid)
 {
-    for (const vmdb_txn *layer = own; layer; layer = layer_after(own, layer)) {
-        const struct txn_op *op = layer_on_rid(layer, t, rid);
-        if (op)
-            return op;
-        if (layer == last)
-            break;
-    }
-    return NULL;
+    const struct txn_op *op = layer_on_rid(own, t, rid);
+    return op || !queue_too ? op : queued_on_rid(db, t, rid);
 }
 
 static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
@@ -225,21 +355,23 @@ static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
     return vmdb__table_key_equals(ctx, rid, key, len);
 }
 
-/* Where key lives as the writer sees it: 1 and *rid, or 0 absent. The
- * newest layer that mentions the key decides, but is believed only if the
- * record it names still carries the key after its newest operation. */
+/* Where key lives as the writer sees it (or a reader, own NULL): 1 and
+ * *rid, or 0 absent. The newest layer that mentions the key decides, but
+ * is believed only if the record it names still carries the key after its
+ * newest operation. */
 static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *key, size_t len,
                               uint64_t hash, uint64_t *rid)
 {
+    const vmdb_db *db = t->db;
     struct key_ref ref = {t, key, len};
-    for (const vmdb_txn *layer = own; layer; layer = layer_after(own, layer)) {
-        int i = map_get(&layer->by_key, hash, same_key, layer, &ref);
-        if (i < 0)
-            continue;
-        const struct txn_op *op = &layer->ops[i];
+    int i = own ? map_get(&own->by_key, hash, same_key, own, &ref) : -1;
+    bool own_layer = i >= 0;
+    const struct txn_op *op = own_layer ? &own->ops[i] : queued_on_key(db, &ref, hash);
+    if (op) {
         if (op->kind != VMDB__WAL_PUT)
             return 0;
-        const struct txn_op *latest = newest_on_rid(own, layer, t, op->rid);
+        /* The queue's newest on that record is no older than op. */
+        const struct txn_op *latest = newest_on_rid(db, own, !own_layer, t, op->rid);
         if (latest != op) {
             const void *k;
             size_t n;
@@ -260,7 +392,7 @@ static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *ke
         return rc;
     /* Any pending operation on that record changed or removed its key (an
      * operation keeping the key would have been found above). */
-    if (newest_on_rid(own, NULL, t, found))
+    if (newest_on_rid(db, own, true, t, found))
         return 0;
     *rid = found;
     return 1;
@@ -281,7 +413,7 @@ static int resolve_rid(const vmdb_txn *own, vmdb_table *t, uint64_t rid, const v
                        size_t *len, void *scratch)
 {
     pthread_mutex_lock(&own->db->group);
-    const struct txn_op *op = newest_on_rid(own, NULL, t, rid);
+    const struct txn_op *op = newest_on_rid(own->db, own, true, t, rid);
     int rc;
     if (op) {
         rc = op->kind == VMDB__WAL_PUT;
@@ -308,12 +440,81 @@ static int resolve_rid(const vmdb_txn *own, vmdb_table *t, uint64_t rid, const v
 
 static int check_usable(vmdb_db *db)
 {
+    if (vmdb__db_inherited(db))
+        return vmdb__db_lock(db); /* which refuses, naming why */
     if (db->readonly)
         return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
     if (db->poisoned)
         return vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; reopen the database",
                           db->path);
     return 0;
+}
+
+/* Transactions ended are kept for the next ones, up to SPARE_TXNS of
+ * small ones: a NONE commit is freed by whichever thread applies it, a
+ * batch at a time, and a malloc that churns that way costs more than the
+ * commit. */
+#define SPARE_TXNS 4096
+#define SPARE_MAP_CAP 64
+
+static vmdb_txn *take_spare(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->spare_lock);
+    vmdb_txn *txn = db->spare_txns;
+    if (txn) {
+        db->spare_txns = txn->spare_next;
+        db->spare_count--;
+    }
+    pthread_mutex_unlock(&db->spare_lock);
+    return txn;
+}
+
+static void map_clear(struct op_map *m)
+{
+    if (m->used)
+        memset(m->ops, 0, m->cap * sizeof *m->ops);
+    m->used = 0;
+}
+
+void vmdb__txn_free(vmdb_txn *txn)
+{
+    vmdb_db *db = txn->db;
+    if (db && txn->by_key.cap <= SPARE_MAP_CAP && txn->by_rid.cap <= SPARE_MAP_CAP) {
+        pthread_mutex_lock(&db->spare_lock);
+        bool keep = db->spare_count < SPARE_TXNS;
+        if (keep) {
+            map_clear(&txn->by_key);
+            map_clear(&txn->by_rid);
+            *txn = (vmdb_txn){.ops = txn->ops, .cap = txn->cap, .by_key = txn->by_key,
+                              .by_rid = txn->by_rid, .spare_next = db->spare_txns};
+            db->spare_txns = txn;
+            db->spare_count++;
+        }
+        pthread_mutex_unlock(&db->spare_lock);
+        if (keep)
+            return;
+    }
+    map_free(&txn->by_key);
+    map_free(&txn->by_rid);
+    free(txn->ops);
+    free(txn);
+}
+
+void vmdb__txn_forget(vmdb_txn *txn)
+{
+    txn->db = NULL;
+    vmdb__txn_free(txn);
+}
+
+void vmdb__txn_free_spares(vmdb_db *db)
+{
+    while (db->spare_txns) {
+        vmdb_txn *txn = db->spare_txns;
+        db->spare_txns = txn->spare_next;
+        txn->db = NULL;
+        vmdb__txn_free(txn);
+    }
+    db->spare_count = 0;
 }
 
 int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
@@ -328,19 +529,23 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
     int rc = check_usable(db);
     if (rc < 0)
         return rc;
-    vmdb_txn *txn = calloc(1, sizeof *txn);
+    vmdb_txn *txn = take_spare(db);
+    if (!txn)
+        txn = calloc(1, sizeof *txn);
     if (!txn)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
     rc = vmdb__db_lock(db);
     if (rc < 0) {
-        free(txn);
+        txn->db = NULL;
+        vmdb__txn_free(txn);
         return rc;
     }
     if (vmdb__db_checkpoint_due(db)) {
         rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
         if (rc < 0) {
             vmdb__db_unlock(db);
-            free(txn);
+            txn->db = NULL;
+            vmdb__txn_free(txn);
             return rc;
         }
     }
@@ -351,13 +556,6 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
     return 0;
 }
 
-static void txn_free(vmdb_txn *txn)
-{
-    map_free(&txn->by_key);
-    map_free(&txn->by_rid);
-    free(txn->ops);
-    free(txn);
-}
 
 void vmdb_txn_abort(vmdb_txn *txn)
 {
@@ -369,7 +567,7 @@ void vmdb_txn_abort(vmdb_txn *txn)
             vmdb__table_release_rid(txn->ops[i].table, txn->ops[i].rid);
     pthread_mutex_unlock(&txn->db->state);
     vmdb__db_unlock(txn->db);
-    txn_free(txn);
+    vmdb__txn_free(txn);
 }
 
 /* ---- logging an operation ----------------------------------------------- */
@@ -670,20 +868,43 @@ int vmdb_txn_commit(vmdb_txn *txn)
     }
     if (txn->count == 0) {
         vmdb__db_unlock(db);
-        txn_free(txn);
+        vmdb__txn_free(txn);
         return 0;
+    }
+    if (txn->durability != VMDB_DURABILITY_SYNC) {
+        /* Room in the queue's view now, while failing still aborts. */
+        pthread_mutex_lock(&db->group);
+        rc = qmap_reserve(&db->queued_by_key, txn->count);
+        if (rc == 0)
+            rc = qmap_reserve(&db->queued_by_rid, txn->count);
+        pthread_mutex_unlock(&db->group);
+        if (rc < 0) {
+            vmdb_txn_abort(txn);
+            return rc;
+        }
     }
     vmdb__wal_write(db->wal, &txn->pos, VMDB__WAL_COMMIT, 0, txn->start, 0, NULL, 0);
     rc = vmdb__wal_publish(db->wal, txn->pos);
     if (rc == 0 && txn->durability == VMDB_DURABILITY_GROUP) {
         /* Let the next writer in while this one waits for a shared flush. */
-        txn->node = (vmdb__group_node){.txn = txn, .start = txn->start, .end = txn->pos};
+        txn->node = (vmdb__group_node){
+            .txn = txn, .start = txn->start, .end = txn->pos, .ops = txn->count};
         vmdb__group_enqueue(db, &txn->node);
         vmdb__db_unlock(db);
         rc = vmdb__group_wait(db, &txn->node);
-        txn_free(txn);
+        vmdb__txn_free(txn);
         return rc;
     }
+#if !defined(VMDB_MUTANT_NONE_APPLIED_AT_ONCE) && !defined(VMDB_MUTANT_OWN_RANGE_FLUSH)
+    if (rc == 0 && txn->durability == VMDB_DURABILITY_NONE) {
+        /* Applied once its log is durable, by the flusher (group.c). */
+        txn->node = (vmdb__group_node){
+            .txn = txn, .start = txn->start, .end = txn->pos, .ops = txn->count};
+        rc = vmdb__group_enqueue_detached(db, &txn->node);
+        vmdb__db_unlock(db);
+        return rc;
+    }
+#endif
     /* Queued group commits come first in the log, so they apply first. */
     if (rc == 0)
         rc = vmdb__group_drain(db);
@@ -714,11 +935,12 @@ int vmdb_txn_commit(vmdb_txn *txn)
     if (rc == 0) {
         __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);
         db->lock_page->salt = vmdb__wal_salt(db->wal);
-        db->seen_generation =
-            __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL);
+        __atomic_store_n(&db->seen_generation,
+                         __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
+                         __ATOMIC_RELAXED);
     }
     vmdb__db_unlock(db);
-    txn_free(txn);
+    vmdb__txn_free(txn);
     return rc;
 }
 
@@ -748,6 +970,52 @@ static int copy_if_key(void *ctx, uint64_t rid, const void *key, size_t len)
     return n == len && memcmp(k, key, len) == 0;
 }
 
+/*
+ * Reads on a handle with NONE commits queued (committed, in no table yet)
+ * look through the queue's view first, under `group` for the whole read:
+ * the leader takes a transaction out of the view only after applying it,
+ * so no apply falls between the two looks. A point read thus costs a lock
+ * and two probes, not the log flush that applying the queue would. (A
+ * GROUP commit queued beside them shows too, a flush before its commit
+ * returns: like a NONE one, it is in the log already.)
+ */
+static int read_rid_through_queue(vmdb_table *t, uint64_t rid, void *record)
+{
+    const struct txn_op *op = queued_on_rid(t->db, t, rid);
+    if (op) {
+        if (op->kind != VMDB__WAL_PUT)
+            return VMDB_ENOTFOUND;
+        memcpy(record, op->payload, op->payload_len);
+        return 0;
+    }
+    bool live;
+    int rc = vmdb__table_read(t, rid, record, &live);
+    return rc == 0 && !live ? VMDB_ENOTFOUND : rc;
+}
+
+static bool queue_pending(const vmdb_db *db)
+{
+    /* An inherited handle's queue is the parent's, under its locks. */
+    return __builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0) &&
+           !vmdb__db_inherited(db);
+}
+
+static int get_through_queue(vmdb_table *t, const void *key, size_t len, void *record,
+                             uint64_t *rid)
+{
+    pthread_mutex_lock(&t->db->group);
+    uint64_t found;
+    int rc = resolve_key_locked(NULL, t, key, len, vmdb__index_hash(key, len), &found);
+    if (rc == 1)
+        rc = read_rid_through_queue(t, found, record);
+    else if (rc == 0)
+        rc = VMDB_ENOTFOUND;
+    pthread_mutex_unlock(&t->db->group);
+    if (rc == 0 && rid)
+        *rid = found;
+    return rc;
+}
+
 int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t *rid)
 {
     if (!t || !key || !record)
@@ -757,6 +1025,8 @@ int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t 
         return frc;
     if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
         return VMDB_ENOTFOUND;
+    if (queue_pending(t->db))
+        return get_through_queue(t, key, len, record, rid);
     struct get_ctx g = {t, record};
     uint64_t found;
     int rc = vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len, copy_if_key, &g,
@@ -775,6 +1045,12 @@ int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
         return frc;
     if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
         return VMDB_ENOTFOUND;
+    if (queue_pending(t->db)) {
+        pthread_mutex_lock(&t->db->group);
+        int rc = read_rid_through_queue(t, rid, record);
+        pthread_mutex_unlock(&t->db->group);
+        return rc;
+    }
     bool live;
     int rc = vmdb__table_read(t, rid, record, &live);
     if (rc == 0 && !live)
@@ -788,6 +1064,7 @@ int vmdb_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)
         *ptr = NULL;
     if (!t || !ptr || !seq)
         return vmdb__fail(VMDB_EINVAL, "vmdb_get_ptr: table, ptr and seq are required");
+    vmdb__db_reader_settle(t->db);
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
@@ -821,6 +1098,7 @@ int vmdb_scan_next(vmdb_table *t, vmdb_scan_batch *b)
 {
     if (!t || !b)
         return vmdb__fail(VMDB_EINVAL, "vmdb_scan_next: table and batch are required");
+    vmdb__db_reader_settle(t->db);
     int rc = vmdb__layout_follow(t->db);
     if (rc < 0)
         return rc;
@@ -870,6 +1148,7 @@ void vmdb_cursor_init(vmdb_cursor *c, vmdb_table *t)
 int vmdb_cursor_next(vmdb_cursor *c, uint64_t *rid, void *record)
 {
     vmdb_table *t = c->table;
+    vmdb__db_reader_settle(t->db);
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;

@@ -48,7 +48,9 @@ static void half_applied(const char *path)
     vmdb_close(db);
     pid_t pid = fork_child();
     if (pid == 0) {
-        if (vmdb_open(path, NULL, &db) || vmdb_table_open(db, "t", NULL, &t))
+        /* SYNC: the committer applies, so the hook runs in this thread. */
+        vmdb_db_options so = {.durability = VMDB_DURABILITY_SYNC};
+        if (vmdb_open(path, &so, &db) || vmdb_table_open(db, "t", NULL, &t))
             _exit(1);
         vmdb__apply_test_hook = die_after_two;
         put_versions(db, t, 2);

@@ -11,6 +11,12 @@
  *
  *   SYNC, GROUP  durable when commit returns, with everything committed
  *                before, at any durability, by any handle;
+ *   NONE         may be lost after a power cut, but only as a suffix:
+ *                the database is the state after a prefix of the commits,
+ *                never part of a transaction.
+ *
+ *   VMDB_SEED                 the seed of the transfers, kills and cuts
+ *   VMDB_NONE_CUT_CYCLES      cycles of the NONE test (default 40)
  */
 #include <errno.h>
 #include <signal.h>
@@ -170,5 +176,152 @@ Test(durability, a_sync_commit_after_another_handle_checkpointed_twice_survives_
         assert_key(t, k, k, "checkpointed before it");
     ASSERT_OK(vmdb_check(db));
     vmdb_close(db);
+    remove_test_dir();
+}
+
+/* ---- NONE: a prefix, never half ------------------------------------------ */
+
+/*
+ * Transfers between ACCOUNTS accounts (key = account, txn field = the
+ * balance), each transaction also bumping a counter record (key COUNTER,
+ * txn field = transactions done), so the database names the prefix it
+ * claims to be: the balances must be exactly those after that many
+ * transfers, and they always sum to the start.
+ */
+#define ACCOUNTS 40
+#define COUNTER 1000
+#define START_BALANCE 1000
+
+static void transfer(uint64_t seed, uint64_t n, uint64_t *balance, uint64_t *from, uint64_t *to,
+                     uint64_t *amount)
+{
+    uint64_t s = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    *from = next_rand(&s) % ACCOUNTS;
+    *to = (*from + 1 + next_rand(&s) % (ACCOUNTS - 1)) % ACCOUNTS;
+    *amount = balance[*from] ? next_rand(&s) % (balance[*from] + 1) : 0;
+    balance[*from] -= *amount;
+    balance[*to] += *amount;
+}
+
+static int put_value(vmdb_txn *txn, vmdb_table *t, uint64_t key, uint64_t value)
+{
+    struct rec r;
+    make_rec(&r, key, value, 0);
+    return vmdb_txn_put(txn, t, &r, NULL);
+}
+
+static void none_writer(const char *path, uint64_t seed, uint64_t done, int report)
+{
+    vmdb_db *db;
+    vmdb_table *t;
+    if (vmdb__os_powerloss_track(path, true) || vmdb_open(path, NULL, &db) ||
+        vmdb_table_open(db, "t", NULL, &t))
+        _exit(2);
+    uint64_t balance[ACCOUNTS];
+    for (size_t i = 0; i < ACCOUNTS; i++)
+        balance[i] = START_BALANCE;
+    uint64_t from, to, amount;
+    for (uint64_t n = 1; n <= done; n++)
+        transfer(seed, n, balance, &from, &to, &amount);
+    for (uint64_t n = done + 1;; n++) {
+        transfer(seed, n, balance, &from, &to, &amount);
+        vmdb_txn *txn;
+        if (vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn) ||
+            put_value(txn, t, from, balance[from]) || put_value(txn, t, to, balance[to]) ||
+            put_value(txn, t, COUNTER, n) || vmdb_txn_commit(txn))
+            _exit(3);
+        if (write(report, "c", 1) != 1)
+            _exit(4);
+    }
+}
+
+static uint64_t value_of(vmdb_table *t, uint64_t key, const char *where)
+{
+    struct rec r;
+    int rc = vmdb_get(t, &key, sizeof key, &r, NULL);
+    cr_assert(rc == 0 && rec_ok(&r), "%s: key %llu is %s", where, (unsigned long long)key,
+              rc == VMDB_ENOTFOUND ? "absent" : "damaged");
+    return r.txn;
+}
+
+Test(durability, none_commits_after_power_cuts_leave_a_prefix_never_half_a_transfer)
+{
+    uint64_t seed = seed_from_env();
+    unsigned cycles = cycles_from_env("VMDB_NONE_CUT_CYCLES", 40);
+    const char *path = test_path("db");
+    create_crash_db(path);
+    {
+        vmdb_db *db;
+        vmdb_table *t;
+        vmdb_txn *txn;
+        ASSERT_OK(vmdb_open(path, NULL, &db));
+        ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+        ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+        for (uint64_t a = 0; a < ACCOUNTS; a++)
+            ASSERT_OK(put_value(txn, t, a, START_BALANCE));
+        ASSERT_OK(put_value(txn, t, COUNTER, 0));
+        ASSERT_OK(vmdb_txn_commit(txn));
+        vmdb_close(db);
+    }
+    uint64_t done = 0, rs = seed, lost = 0, reported_total = 0;
+    for (unsigned cycle = 0; cycle < cycles; cycle++) {
+        int fds[2];
+        cr_assert_eq(pipe(fds), 0);
+        pid_t pid = fork_child();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            close(fds[0]);
+            none_writer(path, seed, done, fds[1]);
+        }
+        close(fds[1]);
+        /* Killed after a random number of commits: progress, not time. */
+        uint64_t want = next_rand(&rs) % 300, reported = 0;
+        while (reported < want && read_report(fds[0]))
+            reported++;
+        kill(pid, SIGKILL);
+        while (read_report(fds[0]))
+            reported++;
+        close(fds[0]);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFSIGNALED(status), "cycle %u: the writer failed (exit status %d)", cycle,
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        reported_total += reported;
+
+        uint64_t cut_seed = seed ^ ((uint64_t)(cycle + 1) * 0xd1342543de82ef95ULL);
+        vmdb__powerloss_report cut;
+        ASSERT_OK(vmdb__os_powerloss_cut(path, cut_seed, VMDB__POWERLOSS_RANDOM, &cut));
+        char where[1800];
+        snprintf(where, sizeof where, "cycle %u (VMDB_SEED=%llu, cut seed %#llx; %llu done before, %llu reported); cut: %s", cycle,
+                 (unsigned long long)seed, (unsigned long long)cut_seed,
+                 (unsigned long long)done, (unsigned long long)reported, cut.summary);
+        vmdb_db *db;
+        int rc = vmdb_open(path, NULL, &db);
+        cr_assert_eq(rc, 0, "%s: reopen -> %s", where, vmdb_last_error()->message);
+        vmdb_table *t;
+        ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+        uint64_t prefix = value_of(t, COUNTER, where);
+        cr_assert(prefix >= done && prefix <= done + reported + 1,
+                  "%s: the counter says %llu transfers", where, (unsigned long long)prefix);
+        uint64_t balance[ACCOUNTS], from, to, amount;
+        for (size_t i = 0; i < ACCOUNTS; i++)
+            balance[i] = START_BALANCE;
+        for (uint64_t n = 1; n <= prefix; n++)
+            transfer(seed, n, balance, &from, &to, &amount);
+        for (uint64_t a = 0; a < ACCOUNTS; a++) {
+            uint64_t got = value_of(t, a, where);
+            cr_assert_eq(got, balance[a],
+                         "%s: account %llu holds %llu, the state after %llu transfers has %llu",
+                         where, (unsigned long long)a, (unsigned long long)got,
+                         (unsigned long long)prefix, (unsigned long long)balance[a]);
+        }
+        rc = vmdb_check(db);
+        cr_assert_eq(rc, 0, "%s: vmdb_check: %s", where, vmdb_last_error()->message);
+        vmdb_close(db);
+        lost += done + reported > prefix ? done + reported - prefix : 0;
+        done = prefix;
+    }
+    cr_log_info("%u cuts: %llu NONE commits reported, %llu of them lost to the cuts", cycles,
+                (unsigned long long)reported_total, (unsigned long long)lost);
     remove_test_dir();
 }

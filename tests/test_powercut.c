@@ -34,9 +34,7 @@
  *   VMDB_POWERLOSS_MODE      lose, keep, tear, random (the default) or
  *                            lose-lengths
  *   VMDB_POWERCUT_DURABILITY none, sync or group: every transaction at that
- *                            one; mixed: all three by number; the default
- *                            mixes SYNC and GROUP (NONE waits for finding
- *                            3 of issue 10)
+ *                            one; otherwise all three, by number
  */
 #include <errno.h>
 #include <signal.h>
@@ -88,13 +86,7 @@ static enum vmdb_durability durability_of(uint64_t seed, unsigned w, uint64_t n)
         return VMDB_DURABILITY_SYNC;
     if (s && !strcmp(s, "group"))
         return VMDB_DURABILITY_GROUP;
-    enum vmdb_durability d = writer_txn_durability(seed, w, n);
-    /* Until NONE commits stop changing table pages before their log is
-     * durable (issue 10, finding 3; work on branch none-deferred), the
-     * default mixes the durable levels only; "mixed" adds NONE. */
-    if (d == VMDB_DURABILITY_NONE && !(s && !strcmp(s, "mixed")))
-        d = n % 2 ? VMDB_DURABILITY_SYNC : VMDB_DURABILITY_GROUP;
-    return d;
+    return writer_txn_durability(seed, w, n);
 }
 
 /* What a writer does besides its transaction, drawn from its number. */
@@ -346,13 +338,14 @@ struct harness {
 
 static void run(const struct harness *h)
 {
+    signal(SIGPIPE, SIG_IGN);
     uint64_t seed = seed_from_env();
     unsigned cycles = cycles_from_env("VMDB_POWERLOSS_CYCLES", h->cycles);
     enum vmdb__powerloss_mode mode = mode_from_env();
     const char *mode_name = vmdb__os_powerloss_mode_name(mode);
     const char *forced = getenv("VMDB_POWERCUT_DURABILITY");
     cr_log_info("%u cycles, %u writers, mode %s, durability %s", cycles, h->writers, mode_name,
-                forced ? forced : "sync and group");
+                forced ? forced : "mixed");
     const char *path = test_path("db");
     char after_cut[600];
     snprintf(after_cut, sizeof after_cut, "%s", test_path("db-after-last-cut"));
@@ -418,7 +411,10 @@ static void run(const struct harness *h)
                 after++;
             }
             if (!started && commits >= start_late_at) {
-                cr_assert_eq(write(go[1], "g", 1), 1);
+                /* A late writer that failed already (SIGPIPE is ignored)
+                 * is reported below, by its exit status. */
+                if (write(go[1], "g", 1) != 1)
+                    cr_log_warn("cycle %u: the late writer is gone", cycle);
                 started = true;
             }
             if (!killed && commits >= target && after >= steps) {

@@ -69,7 +69,7 @@ Test(wal_list, lists_committed_transactions_with_tables_and_kinds)
     const char *path = test_path("db");
     crashed_writer(path);
     vmdb_db *db;
-    vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY | VMDB_DB_AS_IS};
     ASSERT_OK(vmdb_open(path, &ro, &db));
     struct seen s = {0};
     ASSERT_OK(vmdb_wal_foreach(db, collect, &s));
@@ -97,7 +97,7 @@ Test(wal_list, a_damaged_record_is_listed_last_as_invalid_and_uncommitted)
     const char *path = test_path("db");
     crashed_writer(path);
     vmdb_db *db;
-    vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY | VMDB_DB_AS_IS};
     ASSERT_OK(vmdb_open(path, &ro, &db));
     struct seen before = {0};
     ASSERT_OK(vmdb_wal_foreach(db, collect, &before));
@@ -144,7 +144,7 @@ Test(wal_list, the_callback_stops_the_listing)
     const char *path = test_path("db");
     crashed_writer(path);
     vmdb_db *db;
-    vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY | VMDB_DB_AS_IS};
     ASSERT_OK(vmdb_open(path, &ro, &db));
     cr_assert_eq(vmdb_wal_foreach(db, NULL, NULL), VMDB_EINVAL);
     int calls = 0;

@@ -16,7 +16,9 @@
  *
  * Reads take no lock and make no system call: a reader copies a record
  * under the slot's sequence counter and retries if a writer moved it, so
- * it never sees half a record. Records are updated in place, with no older
+ * it never sees half a record. (The exception is a handle with NONE
+ * commits of its own waiting for their log flush: its point reads look
+ * through them under a mutex, and a scan applies them first.) Records are updated in place, with no older
  * version kept, so a transaction is all or nothing against crashes and
  * for other writers, but a reader that reads several records while a
  * commit is being applied may see some of its changes and not yet others.
@@ -42,9 +44,14 @@ typedef struct vmdb_txn vmdb_txn;
 /* What a commit survives. */
 enum vmdb_durability {
     VMDB_DURABILITY_DEFAULT = 0, /* in vmdb_txn_begin: the database's */
-    /* The commit is in the page cache when it returns: it survives the
-     * crash of the process; a power cut may lose it, and today may leave
-     * part of it in the tables (docs/architecture.md, "What each
+    /* The commit is in the log, in the page cache, when it returns: it
+     * survives the crash of the process. A power cut may lose the last
+     * NONE commits, never part of one: the database comes back as it was
+     * after some prefix of the commits (SQLite's WAL at synchronous=
+     * NORMAL). Its changes reach the tables once its log is on disk, a
+     * background flush some milliseconds later; until then the handle that
+     * committed reads them through its queue, and other handles and
+     * processes see the state before it (docs/architecture.md, "What each
      * durability level promises"). The fastest. */
     VMDB_DURABILITY_NONE,
     /* The log up to the end of the transaction is on disk before commit
@@ -59,10 +66,12 @@ enum vmdb_durability {
 enum vmdb_db_flag {
     VMDB_DB_CREATE = 1u << 0,   /* create the directory if it is missing */
     /* Reads only: no lock, no recovery. VMDB_ENEEDRECOVERY if a writer
-     * died in the middle of applying a transaction, which only an open for
-     * writing (or any writer's next transaction) finishes, or if the log
-     * holds transactions that no writer has replayed since the machine
-     * started (a power cut), which an open for writing recovers. */
+     * died before all its commits reached the tables (in the middle of
+     * applying one, or with NONE commits waiting for their log flush),
+     * which only an open for writing (or any writer's next transaction)
+     * finishes, or if the log holds transactions that no writer has
+     * replayed since the machine started (a power cut), which an open for
+     * writing recovers. */
     VMDB_DB_READONLY = 1u << 1,
     VMDB_DB_VERIFY = 1u << 2,   /* check each record's checksum on read */
     /* With READONLY: open even when a writer died in the middle of
@@ -119,8 +128,9 @@ typedef struct vmdb_db_info {
     uint64_t checkpoint_lsn; /* where replay would start */
     uint64_t last_lsn;       /* the end of the log */
     uint64_t commits;        /* transactions this handle committed */
-    uint64_t flushes;        /* log flushes made for durable commits; group
-                                commit makes fewer than it commits */
+    uint64_t flushes;        /* log flushes this handle made: one per SYNC
+                                commit, fewer for GROUP, one per round of
+                                the NONE flusher */
     uint64_t checkpoints;    /* made by this handle */
     size_t tables;
 } vmdb_db_info;
@@ -277,7 +287,8 @@ VMDB_API int vmdb_cursor_next(vmdb_cursor *cursor, uint64_t *rid, void *record);
 
 /* ---- maintenance ------------------------------------------------------- */
 
-/* Flushes every table and index, then frees the log up to here. */
+/* Applies the NONE commits still waiting for their log flush, flushes
+ * every table and index, then frees the log up to here. */
 VMDB_API int vmdb_checkpoint(vmdb_db *db);
 
 /* Verifies headers, every live record's checksum, that index and table
