@@ -260,41 +260,48 @@ static void qmap_remove_at(vmdb__queue_map *m, size_t j)
     m->used--;
 }
 
+/* The view's slots for operation i of txn: where its key's entry and its
+ * record's entry are, or would go. */
+static void view_slots(vmdb_db *db, const vmdb_txn *txn, uint32_t i, size_t *by_key,
+                       size_t *by_rid)
+{
+    const struct txn_op *op = &txn->ops[i];
+    const void *key;
+    size_t len;
+    op_key(op, &key, &len);
+    struct key_ref ref = {op->table, key, len};
+    *by_key = qmap_find(&db->queued_by_key, op->hash, same_key, &ref);
+    *by_rid = qmap_find(&db->queued_by_rid, rid_key(op->table, op->rid), same_rid, op);
+}
+
+static void qmap_put_at(vmdb__queue_map *m, size_t j, uint64_t key, vmdb_txn *txn, uint32_t op)
+{
+    m->used += m->txns[j] == NULL;
+    m->keys[j] = key;
+    m->txns[j] = txn;
+    m->ops[j] = op;
+}
+
 void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn)
 {
     for (uint32_t i = 0; i < txn->count; i++) {
         const struct txn_op *op = &txn->ops[i];
-        const void *key;
-        size_t len;
-        op_key(op, &key, &len);
-        struct key_ref ref = {op->table, key, len};
-        size_t j = qmap_find(&db->queued_by_key, op->hash, same_key, &ref);
-        db->queued_by_key.used += db->queued_by_key.txns[j] == NULL;
-        db->queued_by_key.keys[j] = op->hash;
-        db->queued_by_key.txns[j] = txn;
-        db->queued_by_key.ops[j] = i;
-        j = qmap_find(&db->queued_by_rid, rid_key(op->table, op->rid), same_rid, op);
-        db->queued_by_rid.used += db->queued_by_rid.txns[j] == NULL;
-        db->queued_by_rid.keys[j] = rid_key(op->table, op->rid);
-        db->queued_by_rid.txns[j] = txn;
-        db->queued_by_rid.ops[j] = i;
+        size_t k, r;
+        view_slots(db, txn, i, &k, &r);
+        qmap_put_at(&db->queued_by_key, k, op->hash, txn, i);
+        qmap_put_at(&db->queued_by_rid, r, rid_key(op->table, op->rid), txn, i);
     }
 }
 
 void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn)
 {
     for (uint32_t i = 0; i < txn->count; i++) {
-        const struct txn_op *op = &txn->ops[i];
-        const void *key;
-        size_t len;
-        op_key(op, &key, &len);
-        struct key_ref ref = {op->table, key, len};
-        size_t j = qmap_find(&db->queued_by_key, op->hash, same_key, &ref);
-        if (db->queued_by_key.txns[j] == txn)
-            qmap_remove_at(&db->queued_by_key, j);
-        j = qmap_find(&db->queued_by_rid, rid_key(op->table, op->rid), same_rid, op);
-        if (db->queued_by_rid.txns[j] == txn)
-            qmap_remove_at(&db->queued_by_rid, j);
+        size_t k, r;
+        view_slots(db, txn, i, &k, &r);
+        if (db->queued_by_key.txns[k] == txn)
+            qmap_remove_at(&db->queued_by_key, k);
+        if (db->queued_by_rid.txns[r] == txn)
+            qmap_remove_at(&db->queued_by_rid, r);
     }
 }
 
