@@ -413,7 +413,7 @@ void vmdb__db_release_file_lock(vmdb_db *db)
 
 void vmdb__db_unlock(vmdb_db *db)
 {
-    bool idle = vmdb__group_idle(db);
+    bool idle = vmdb__group_idle_at_unlock(db);
     /* Another process waits (the flusher looks after each flush): it may
      * not wait for a writer here that commits without a pause. */
     if (!idle && __atomic_load_n(&db->yield_file_lock, __ATOMIC_RELAXED)) {

@@ -96,6 +96,8 @@ struct vmdb_db {
     pthread_cond_t group_done;
     vmdb__group_node *queue_head, *queue_tail;
     bool group_leader;          /* a thread is flushing and applying */
+    bool lead_applies;          /* under `group`: the leader's batch ends */
+    vmdb__group_node *lead_last; /* with lead_last, and it applies */
     uint64_t enqueued, settled; /* under `group`: queued ever, done ever */
     uint64_t queued_ops;        /* under `group`: operations in the queue */
     uint64_t flushed_to;        /* under `group`: this process flushed the
@@ -216,6 +218,10 @@ void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node);
 int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node);
 int vmdb__group_drain(vmdb_db *db);
 bool vmdb__group_idle(vmdb_db *db);
+/* As vmdb__group_idle, for the writer letting go of `writer`: waits for a
+ * leader that is applying the whole queue, so that the one who empties it
+ * is always one who can give the file lock back. */
+bool vmdb__group_idle_at_unlock(vmdb_db *db);
 
 /* How long the flusher lets NONE commits gather before it flushes the
  * log for them: one round. A NONE commit reaches the tables within about

@@ -80,6 +80,19 @@ bool vmdb__group_idle(vmdb_db *db)
     return idle;
 }
 
+bool vmdb__group_idle_at_unlock(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->group);
+    /* A leader applying all that is queued will leave the queue empty
+     * with the writer gone: nobody would give the file lock back then
+     * (the leader cannot: it does not hold `writer`). Wait for it. */
+    while (db->group_leader && db->lead_applies && db->lead_last == db->queue_tail)
+        pthread_cond_wait(&db->group_done, &db->group);
+    bool idle = db->queue_head == NULL && !db->group_leader;
+    pthread_mutex_unlock(&db->group);
+    return idle;
+}
+
 static void enqueue_locked(vmdb_db *db, vmdb__group_node *node)
 {
     node->next = NULL;
@@ -117,7 +130,9 @@ enum lead_flush { NO_FLUSH, FLUSH_WHOLE_PAGES, FLUSH_ALL };
 static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
 {
     db->group_leader = true;
+    db->lead_applies = apply;
     vmdb__group_node *first = db->queue_head, *last = db->queue_tail;
+    db->lead_last = last;
     uint64_t flushed = db->flushed_to;
     pthread_mutex_unlock(&db->group);
 
@@ -372,6 +387,10 @@ static void *flusher_main(void *arg)
             __atomic_store_n(&db->yield_file_lock, true, __ATOMIC_RELAXED);
         }
         pthread_mutex_unlock(&db->group);
+        /* The writer may have let go while this round applied the last of
+         * the queue: then nobody else would give the file lock back. */
+        if (!idle)
+            release_file_lock_if_idle(db);
         pthread_rwlock_unlock(&fork_guard);
         pthread_mutex_lock(&db->group);
     }
