@@ -352,8 +352,14 @@ static void *flusher_main(void *arg)
     db->flusher_running = true;
     pthread_cond_broadcast(&db->group_done);
     while (!db->flusher_stop) {
-        if (!db->queue_head || db->group_leader) {
+        if (!db->queue_head) {
             pthread_cond_wait(&db->flusher_wake, &db->group);
+            continue;
+        }
+        if (db->group_leader) {
+            /* Another thread leads: the queue may still hold commits when
+             * it is done, and no commit would wake this thread for them. */
+            pthread_cond_wait(&db->group_done, &db->group);
             continue;
         }
         /* Let the commits of the next VMDB__NONE_DELAY_NS share a flush. */
@@ -462,8 +468,10 @@ void vmdb__group_stop(vmdb_db *db)
     pthread_mutex_lock(&db->group);
     db->flusher_stop = true;
     bool started = db->flusher_started;
-    if (started)
+    if (started) {
         pthread_cond_signal(&db->flusher_wake);
+        pthread_cond_broadcast(&db->group_done);
+    }
     pthread_mutex_unlock(&db->group);
     if (started) {
         pthread_join(db->flusher, NULL);
