@@ -710,12 +710,17 @@ static void note_boot(vmdb_db *db)
  * a power cut may have left the tables behind them: refuse rather than
  * show that. A writer of this boot applies what it logs before it lets
  * go of the lock, so its records in the log are no such sign. */
-static int check_recovered_this_boot(vmdb_db *db)
+static bool recovered_this_boot(vmdb_db *db)
 {
     char seen[sizeof db->lock_page->boot_id], boot[37];
     memcpy(seen, db->lock_page->boot_id, sizeof seen);
     seen[sizeof seen - 1] = '\0';
-    if (vmdb__os_boot_id(boot) == 0 && strcmp(seen, boot) == 0)
+    return vmdb__os_boot_id(boot) == 0 && strcmp(seen, boot) == 0;
+}
+
+static int check_recovered_this_boot(vmdb_db *db)
+{
+    if (recovered_this_boot(db))
         return 0;
     uint64_t start = vmdb__wal_start(db->wal);
     vmdb__wal_scan_end end;
@@ -766,8 +771,13 @@ static int recover(vmdb_db *db)
     db->unflushed |= rep->index_rebuilt;
     /* A clean database (the usual open) needs no checkpoint: its log is
      * empty, so the last one left the files durable. Skipping it makes
-     * opening cost no flush. */
-    if (rc == 0 && (!log_is_empty(db) || end.pos != vmdb__wal_end(db->wal) || db->unflushed))
+     * opening cost no flush. Not after a power cut (another boot): the
+     * cut may have kept log pages past a lost one, records with the
+     * current salt that the scan did not reach; once new records fill
+     * the gap, the next recovery would replay them. The checkpoint's new
+     * salt retires them. */
+    if (rc == 0 && (!log_is_empty(db) || end.pos != vmdb__wal_end(db->wal) || db->unflushed ||
+                    !recovered_this_boot(db)))
         rc = vmdb__db_checkpoint_locked(db, end.pos);
     else if (rc == 0)
         /* The lock page is not flushed, so after a power cut it may name an
