@@ -112,11 +112,19 @@ typedef struct vmdb_recovery {
  * (a directory that is not a database), VMDB_EBADMAGIC / VMDB_EVERSION /
  * VMDB_ECORRUPT / VMDB_EBADSIZE for damaged files, VMDB_EBUSY never (a
  * second writer waits for the lock).
+ *
+ * A handle belongs to the process that opened it, as in LMDB: a child
+ * made by fork() opens the database again. On a handle it inherited, the
+ * child may only call vmdb_close(), which then frees the child's copy and
+ * leaves the parent's lock, queued commits and files alone; a write, a
+ * checkpoint or any other call that takes the write lock fails with
+ * VMDB_EINVAL.
  */
 VMDB_API int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out);
 
-/* Checkpoints (unless read-only) and closes. Accepts NULL. Every table
- * handle and pointer obtained from the database dies with it. */
+/* Applies the NONE commits still queued, checkpoints (unless read-only)
+ * and closes. Accepts NULL. Every table handle and pointer obtained from
+ * the database dies with it. */
 VMDB_API void vmdb_close(vmdb_db *db);
 
 VMDB_API int vmdb_recovery_report(const vmdb_db *db, vmdb_recovery *report);
