@@ -807,9 +807,9 @@ static int delete_key(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len)
     int rc = check_txn(txn, t, key);
     if (rc < 0)
         return rc;
-    if (len > t->key_size)
-        return vmdb__fail(VMDB_ENOTFOUND, "%s: a key of %zu bytes cannot exist (keys are %zu)",
-                          t->name, len, t->key_size);
+    rc = vmdb__table_caller_key(t, key, &len);
+    if (rc < 0)
+        return rc;
     uint64_t rid;
     int found = resolve_key(txn, t, key, len, vmdb__index_hash(key, len), &rid);
     if (found < 0)
@@ -1088,6 +1088,9 @@ int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t 
         return frc;
     if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
         return VMDB_ENOTFOUND;
+    int krc = vmdb__table_caller_key(t, key, &len);
+    if (krc < 0)
+        return krc;
     if (queue_pending(t->db))
         return get_through_queue(t, key, len, record, rid);
     struct get_ctx g = {t, record};

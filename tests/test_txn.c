@@ -132,3 +132,56 @@ Test(txn, a_call_with_a_wrong_argument_fails_the_transaction)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* ---- keys of the wrong length (point 5) ---------------------------------- */
+
+Test(txn, a_key_of_a_length_the_key_field_cannot_have_is_an_error)
+{
+    vmdb_db *db = open_db(test_path("db"), 0);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){7, 70}, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    struct row r;
+    uint32_t short_key = 7;
+    ASSERT_FAILS(vmdb_get(t, &short_key, sizeof short_key, &r, NULL), VMDB_EINVAL,
+                 "rows: a key of 4 bytes; key field 'id' (u64) takes 8");
+    uint64_t key = 7;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    cr_assert_eq(r.value, 70);
+    /* In a transaction the wrong key fails it, like any other misuse. */
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_FAILS(vmdb_txn_delete(txn, t, &short_key, sizeof short_key), VMDB_EINVAL, "takes 8");
+    ASSERT_FAILS(vmdb_txn_commit(txn), VMDB_EINVAL, "not committed");
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(txn, a_str_key_is_its_bytes_up_to_the_first_nul)
+{
+    vmdb_db *db = open_db(test_path("db"), 0);
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("name:str8 key, n:u32", &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "names", s, &t));
+    vmdb_schema_free(s);
+    struct {
+        char name[8];
+        uint32_t n;
+    } rec = {"bob", 1}, got;
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &rec, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_get(t, "bob", 3, &got, NULL));
+    ASSERT_OK(vmdb_get(t, "bob", 4, &got, NULL)); /* with its NUL */
+    ASSERT_OK(vmdb_get(t, "bob\0\0\0\0", 8, &got, NULL));
+    cr_assert_eq(got.n, 1);
+    cr_assert_eq(vmdb_get(t, "bobby", 5, &got, NULL), VMDB_ENOTFOUND);
+    ASSERT_FAILS(vmdb_get(t, "bartholomew", 11, &got, NULL), VMDB_EINVAL,
+                 "names: a key of 11 bytes; key field 'name' (str8) holds at most 8");
+    vmdb_close(db);
+    remove_test_dir();
+}

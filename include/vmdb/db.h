@@ -244,7 +244,9 @@ VMDB_API void vmdb_txn_abort(vmdb_txn *txn);
 
 /* Copies the record with key `key` into `record` (record_size bytes);
  * *rid (may be NULL) gets its id. VMDB_ENOTFOUND, which leaves the error
- * context alone: not finding is an answer, not a failure. */
+ * context alone: not finding is an answer, not a failure. A key of a
+ * length the key field cannot hold is VMDB_EINVAL (vmdb_record_key in
+ * schema.h says how keys are read). */
 VMDB_API int vmdb_get(vmdb_table *table, const void *key, size_t key_len, void *record,
                       uint64_t *rid);
 /* Copies record `rid`; VMDB_ENOTFOUND if the slot is not live. */
