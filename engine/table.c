@@ -599,6 +599,31 @@ int vmdb__table_scan_state(vmdb_table *t)
     return 0;
 }
 
+static const char *key_field_name(const vmdb_table *t)
+{
+    return vmdb_schema_field(t->schema, vmdb_schema_key(t->schema))->name;
+}
+
+int vmdb__table_caller_key(const vmdb_table *t, const void *key, size_t *len)
+{
+    if (t->key_is_str) {
+        const char *nul = memchr(key, '\0', *len);
+        size_t n = nul ? (size_t)(nul - (const char *)key) : *len;
+        if (n > t->key_size)
+            return vmdb__fail(VMDB_EINVAL,
+                              "%s: a key of %zu bytes; key field '%s' (str%zu) holds at most %zu",
+                              t->name, n, key_field_name(t), t->key_size, t->key_size);
+        *len = n;
+        return 0;
+    }
+    if (*len != t->key_size) {
+        const vmdb_field *f = vmdb_schema_field(t->schema, vmdb_schema_key(t->schema));
+        return vmdb__fail(VMDB_EINVAL, "%s: a key of %zu bytes; key field '%s' (%s) takes %zu",
+                          t->name, *len, f->name, vmdb_type_name(f->type), t->key_size);
+    }
+    return 0;
+}
+
 int vmdb__table_alloc_rid(vmdb_table *t, uint64_t *rid)
 {
     if (t->free_count) {

@@ -78,6 +78,12 @@ static inline vmdb__slot *vmdb__table_slot(const vmdb_table *t, uint64_t rid)
     return (vmdb__slot *)(__atomic_load_n(&t->slots, __ATOMIC_RELAXED) + rid * t->stride);
 }
 
+/* A key a caller passed, as records hold it: a str key ends at its first
+ * NUL (passed with its NUL, or in a larger buffer, it is the same key) and
+ * fits the field; any other key is exactly the field's size. *len is
+ * trimmed; VMDB_EINVAL names the table, the field and the size wanted. */
+int vmdb__table_caller_key(const vmdb_table *t, const void *key, size_t *len);
+
 /* The key inside a record's bytes. */
 static inline void vmdb__table_key(const vmdb_table *t, const void *record, const void **key,
                                    size_t *len)

@@ -24,6 +24,7 @@
  */
 #include "db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,8 @@ struct vmdb_txn {
     struct op_map by_key;
     struct op_map by_rid;
     struct vmdb_txn *spare_next; /* in db->spare_txns */
+    int failed;                  /* the first failure of an operation */
+    char failure[256];           /* and what it said */
 };
 
 /* ---- the operation maps ------------------------------------------------- */
@@ -664,6 +667,36 @@ static int check_txn(vmdb_txn *txn, vmdb_table *t, const void *arg)
     return check_usable(txn->db);
 }
 
+/*
+ * An operation that fails with an answer (VMDB_ENOTFOUND, VMDB_EEXIST)
+ * changes nothing and the transaction goes on, as in LMDB. Any other
+ * failure may have left part of the operation in the log, and the program
+ * may not look at every call's result: the transaction is failed, its
+ * later operations return that first failure, and its commit aborts it
+ * and returns it too.
+ */
+static int outcome(vmdb_txn *txn, int rc)
+{
+    if (rc >= 0 || rc == VMDB_ENOTFOUND || rc == VMDB_EEXIST || !txn || txn->failed)
+        return rc;
+    txn->failed = rc;
+    /* As much of the message as fits: it names the table and the cause. */
+    const char *message = vmdb_last_error()->message;
+    size_t len = strnlen(message, sizeof txn->failure - 1);
+    memcpy(txn->failure, message, len);
+    txn->failure[len] = '\0';
+    return rc;
+}
+
+static int failed_earlier(const vmdb_txn *txn, const char *call)
+{
+    return vmdb__fail(txn->failed, "%s: the transaction failed earlier (%s); abort it", call,
+                      txn->failure);
+}
+
+#define TXN_OP(txn, call, expr) \
+    ((txn) && (txn)->failed ? failed_earlier(txn, call) : outcome(txn, expr))
+
 enum put_mode { PUT_ANY, PUT_INSERT, PUT_UPDATE };
 
 static int put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid_out,
@@ -710,20 +743,20 @@ static int put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid_o
 
 int vmdb_txn_put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid)
 {
-    return put(txn, t, record, rid, PUT_ANY);
+    return TXN_OP(txn, "vmdb_txn_put", put(txn, t, record, rid, PUT_ANY));
 }
 
 int vmdb_txn_insert(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid)
 {
-    return put(txn, t, record, rid, PUT_INSERT);
+    return TXN_OP(txn, "vmdb_txn_insert", put(txn, t, record, rid, PUT_INSERT));
 }
 
 int vmdb_txn_update(vmdb_txn *txn, vmdb_table *t, const void *record)
 {
-    return put(txn, t, record, NULL, PUT_UPDATE);
+    return TXN_OP(txn, "vmdb_txn_update", put(txn, t, record, NULL, PUT_UPDATE));
 }
 
-int vmdb_txn_update_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void *record)
+static int update_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void *record)
 {
     int rc = check_txn(txn, t, record);
     if (rc < 0)
@@ -764,14 +797,19 @@ static int delete_at(vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void *key
                   (uint32_t)len, false);
 }
 
-int vmdb_txn_delete(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len)
+int vmdb_txn_update_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void *record)
+{
+    return TXN_OP(txn, "vmdb_txn_update_rid", update_rid(txn, t, rid, record));
+}
+
+static int delete_key(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len)
 {
     int rc = check_txn(txn, t, key);
     if (rc < 0)
         return rc;
-    if (len > t->key_size)
-        return vmdb__fail(VMDB_ENOTFOUND, "%s: a key of %zu bytes cannot exist (keys are %zu)",
-                          t->name, len, t->key_size);
+    rc = vmdb__table_caller_key(t, key, &len);
+    if (rc < 0)
+        return rc;
     uint64_t rid;
     int found = resolve_key(txn, t, key, len, vmdb__index_hash(key, len), &rid);
     if (found < 0)
@@ -781,7 +819,12 @@ int vmdb_txn_delete(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len)
     return delete_at(txn, t, rid, key, len);
 }
 
-int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid)
+int vmdb_txn_delete(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len)
+{
+    return TXN_OP(txn, "vmdb_txn_delete", delete_key(txn, t, key, len));
+}
+
+static int delete_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid)
 {
     int rc = check_txn(txn, t, t);
     if (rc < 0)
@@ -801,6 +844,11 @@ int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid)
         rc = delete_at(txn, t, rid, key, len);
     free(scratch);
     return rc;
+}
+
+int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid)
+{
+    return TXN_OP(txn, "vmdb_txn_delete_rid", delete_rid(txn, t, rid));
 }
 
 /* ---- commit ------------------------------------------------------------- */
@@ -868,6 +916,14 @@ int vmdb_txn_commit(vmdb_txn *txn)
     if (!txn)
         return vmdb__fail(VMDB_EINVAL, "vmdb_txn_commit: transaction is required");
     vmdb_db *db = txn->db;
+    if (txn->failed) {
+        int first = txn->failed;
+        char failure[sizeof txn->failure];
+        memcpy(failure, txn->failure, sizeof failure);
+        vmdb_txn_abort(txn);
+        return vmdb__fail(first, "%s: not committed, aborted: an operation failed (%s)", db->path,
+                          failure);
+    }
     int rc = check_usable(db);
     if (rc < 0) {
         vmdb_txn_abort(txn);
@@ -1032,6 +1088,9 @@ int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t 
         return frc;
     if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
         return VMDB_ENOTFOUND;
+    int krc = vmdb__table_caller_key(t, key, &len);
+    if (krc < 0)
+        return krc;
     if (queue_pending(t->db))
         return get_through_queue(t, key, len, record, rid);
     struct get_ctx g = {t, record};

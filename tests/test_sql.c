@@ -866,6 +866,30 @@ Test(sql_exec, a_statement_is_all_or_nothing)
     finish(db);
 }
 
+/* A statement whose changes outgrow the log fails whole: the rows it had
+ * changed before the log filled up are not committed. */
+Test(sql_exec, a_statement_that_outgrows_the_log_changes_nothing)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 64 << 10};
+    ASSERT_OK(vmdb_open(test_path("db"), &o, &db));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("id:u64 key, v:u64", &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "t", s, &t));
+    vmdb_schema_free(s);
+    for (uint64_t at = 0; at < 2000; at += 100) {
+        vmdb_txn *txn;
+        ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn));
+        for (uint64_t id = at; id < at + 100; id++)
+            ASSERT_OK(vmdb_txn_put(txn, t, (uint64_t[2]){id, 1}, NULL));
+        ASSERT_OK(vmdb_txn_commit(txn));
+    }
+    run_fails(db, "UPDATE t SET v = v + 1", "more than the log");
+    EXPECT_ROWS(db, "SELECT COUNT(*), SUM(v) FROM t", "COUNT(*)|SUM(v)\n2000|2000\n");
+    finish(db);
+}
+
 Test(sql_exec, index_plan_for_key_equality_and_in)
 {
     vmdb_db *db = people_db();

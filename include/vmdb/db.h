@@ -202,6 +202,17 @@ VMDB_API int vmdb_table_stat(vmdb_table *table, vmdb_table_info *info);
  */
 VMDB_API int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out);
 
+/*
+ * The operations below answer VMDB_ENOTFOUND or VMDB_EEXIST (as each
+ * says) without changing anything: the transaction goes on, as in LMDB.
+ * Any other failure fails the transaction: VMDB_EINVAL (a NULL argument,
+ * a table of another database), VMDB_EFULL (the transaction outgrew the
+ * log), VMDB_ENOMEM, VMDB_EREADONLY, VMDB_EPOISONED. From then on every
+ * operation returns that first code again, its message naming the first
+ * failure, and vmdb_txn_commit() aborts the transaction and returns it:
+ * a program that checks only the commit loses nothing silently.
+ */
+
 /* Insert or replace by key. `record` is the table's record_size bytes.
  * *rid (may be NULL) gets the record id. */
 VMDB_API int vmdb_txn_put(vmdb_txn *txn, vmdb_table *table, const void *record,
@@ -221,9 +232,10 @@ VMDB_API int vmdb_txn_delete(vmdb_txn *txn, vmdb_table *table, const void *key,
                              size_t key_len);
 VMDB_API int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *table, uint64_t rid);
 
-/* Commits and frees the transaction. A transaction whose records do not
- * fit the log is VMDB_EFULL (and aborted). After a failed flush the
- * database is poisoned (VMDB_EPOISONED) until reopened. */
+/* Commits and frees the transaction. A failed transaction (see above) is
+ * aborted and its first failure returned: nothing of it is committed.
+ * After a failed flush the database is poisoned (VMDB_EPOISONED) until
+ * reopened. */
 VMDB_API int vmdb_txn_commit(vmdb_txn *txn);
 /* Drops every change and frees the transaction. Accepts NULL. */
 VMDB_API void vmdb_txn_abort(vmdb_txn *txn);
@@ -232,7 +244,9 @@ VMDB_API void vmdb_txn_abort(vmdb_txn *txn);
 
 /* Copies the record with key `key` into `record` (record_size bytes);
  * *rid (may be NULL) gets its id. VMDB_ENOTFOUND, which leaves the error
- * context alone: not finding is an answer, not a failure. */
+ * context alone: not finding is an answer, not a failure. A key of a
+ * length the key field cannot hold is VMDB_EINVAL (vmdb_record_key in
+ * schema.h says how keys are read). */
 VMDB_API int vmdb_get(vmdb_table *table, const void *key, size_t key_len, void *record,
                       uint64_t *rid);
 /* Copies record `rid`; VMDB_ENOTFOUND if the slot is not live. */

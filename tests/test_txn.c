@@ -1,0 +1,187 @@
+/*
+ * tests/test_txn.c - what a transaction promises the program (issue 11):
+ * an operation that fails with an answer (not found, exists) changes
+ * nothing and the transaction goes on; any other failure fails the
+ * transaction, whose later operations and commit return that first
+ * failure, and whose commit leaves nothing behind.
+ */
+#include "helpers.h"
+#include "vmdb/db.h"
+#include "vmdb/schema.h"
+
+TestSuite(txn, .timeout = SUITE_TIMEOUT);
+
+struct row {
+    uint64_t id;
+    uint64_t value;
+};
+
+static const vmdb_field row_fields[] = {
+    VMDB_KEY(struct row, id, VMDB_TYPE_U64),
+    VMDB_FIELD(struct row, value, VMDB_TYPE_U64),
+};
+
+static vmdb_db *open_db(const char *path, uint64_t wal_size)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = wal_size};
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    return db;
+}
+
+static vmdb_table *rows_table(vmdb_db *db)
+{
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_new(row_fields, 2, sizeof(struct row), &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "rows", s, &t));
+    vmdb_schema_free(s);
+    return t;
+}
+
+static uint64_t row_count(vmdb_table *t)
+{
+    vmdb_table_info info;
+    ASSERT_OK(vmdb_table_stat(t, &info));
+    return info.records;
+}
+
+/* After a failure, every operation and the commit say so, naming it. */
+static void assert_failed_for_good(vmdb_txn *txn, vmdb_table *t, int code, const char *first)
+{
+    struct row r = {999999, 1};
+    uint64_t key = 1;
+    ASSERT_FAILS(vmdb_txn_put(txn, t, &r, NULL), code, "failed earlier");
+    cr_assert(strstr(vmdb_last_error()->message, first), "the first failure is named: %s",
+              vmdb_last_error()->message);
+    ASSERT_FAILS(vmdb_txn_insert(txn, t, &r, NULL), code, "failed earlier");
+    ASSERT_FAILS(vmdb_txn_update(txn, t, &r), code, "failed earlier");
+    ASSERT_FAILS(vmdb_txn_update_rid(txn, t, 0, &r), code, "failed earlier");
+    ASSERT_FAILS(vmdb_txn_delete(txn, t, &key, sizeof key), code, "failed earlier");
+    ASSERT_FAILS(vmdb_txn_delete_rid(txn, t, 0), code, "failed earlier");
+    ASSERT_FAILS(vmdb_txn_commit(txn), code, "not committed");
+    cr_assert(strstr(vmdb_last_error()->message, first), "the commit names the failure: %s",
+              vmdb_last_error()->message);
+}
+
+/* The issue's case: a transaction bigger than the log. Before, the puts
+ * past the full log failed, the commit returned 0 and kept the first
+ * 11,915 rows. */
+Test(txn, a_put_the_log_cannot_hold_fails_the_transaction_and_its_commit)
+{
+    vmdb_db *db = open_db(test_path("db"), 1 << 20);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    uint64_t id = 0;
+    int rc = 0;
+    for (; id < 100000 && rc == 0; id++)
+        rc = vmdb_txn_put(txn, t, &(struct row){id, id}, NULL);
+    cr_assert_eq(rc, VMDB_EFULL, "the log was to fill up: %d after %llu puts", rc,
+                 (unsigned long long)id);
+    assert_failed_for_good(txn, t, VMDB_EFULL, "log");
+    cr_assert_eq(row_count(t), 0, "nothing of the failed transaction is in the table");
+    /* The database goes on. */
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){1, 10}, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    cr_assert_eq(row_count(t), 1);
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(txn, answers_leave_the_transaction_going)
+{
+    vmdb_db *db = open_db(test_path("db"), 0);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_insert(txn, t, &(struct row){1, 10}, NULL));
+    ASSERT_FAILS(vmdb_txn_insert(txn, t, &(struct row){1, 11}, NULL), VMDB_EEXIST, "rows");
+    ASSERT_FAILS(vmdb_txn_update(txn, t, &(struct row){2, 20}), VMDB_ENOTFOUND, "rows");
+    uint64_t key = 3;
+    ASSERT_FAILS(vmdb_txn_delete(txn, t, &key, sizeof key), VMDB_ENOTFOUND, "rows");
+    ASSERT_FAILS(vmdb_txn_delete_rid(txn, t, 77), VMDB_ENOTFOUND, "rows");
+    ASSERT_FAILS(vmdb_txn_update_rid(txn, t, 77, &(struct row){4, 40}), VMDB_ENOTFOUND, "rows");
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){2, 20}, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    cr_assert_eq(row_count(t), 2);
+    struct row r;
+    key = 1;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    cr_assert_eq(r.value, 10, "the refused insert changed nothing");
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(txn, a_call_with_a_wrong_argument_fails_the_transaction)
+{
+    vmdb_db *db = open_db(test_path("db"), 0);
+    vmdb_table *t = rows_table(db);
+    vmdb_db *other = open_db(test_path("other"), 0);
+    vmdb_table *foreign = rows_table(other);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){1, 10}, NULL));
+    ASSERT_FAILS(vmdb_txn_put(txn, foreign, &(struct row){2, 20}, NULL), VMDB_EINVAL,
+                 "another database");
+    assert_failed_for_good(txn, t, VMDB_EINVAL, "another database");
+    cr_assert_eq(row_count(t), 0);
+    vmdb_close(other);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+/* ---- keys of the wrong length (point 5) ---------------------------------- */
+
+Test(txn, a_key_of_a_length_the_key_field_cannot_have_is_an_error)
+{
+    vmdb_db *db = open_db(test_path("db"), 0);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){7, 70}, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    struct row r;
+    uint32_t short_key = 7;
+    ASSERT_FAILS(vmdb_get(t, &short_key, sizeof short_key, &r, NULL), VMDB_EINVAL,
+                 "rows: a key of 4 bytes; key field 'id' (u64) takes 8");
+    uint64_t key = 7;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    cr_assert_eq(r.value, 70);
+    /* In a transaction the wrong key fails it, like any other misuse. */
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_FAILS(vmdb_txn_delete(txn, t, &short_key, sizeof short_key), VMDB_EINVAL, "takes 8");
+    ASSERT_FAILS(vmdb_txn_commit(txn), VMDB_EINVAL, "not committed");
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(txn, a_str_key_is_its_bytes_up_to_the_first_nul)
+{
+    vmdb_db *db = open_db(test_path("db"), 0);
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("name:str8 key, n:u32", &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "names", s, &t));
+    vmdb_schema_free(s);
+    struct {
+        char name[8];
+        uint32_t n;
+    } rec = {"bob", 1}, got;
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &rec, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_get(t, "bob", 3, &got, NULL));
+    ASSERT_OK(vmdb_get(t, "bob", 4, &got, NULL)); /* with its NUL */
+    ASSERT_OK(vmdb_get(t, "bob\0\0\0\0", 8, &got, NULL));
+    cr_assert_eq(got.n, 1);
+    cr_assert_eq(vmdb_get(t, "bobby", 5, &got, NULL), VMDB_ENOTFOUND);
+    ASSERT_FAILS(vmdb_get(t, "bartholomew", 11, &got, NULL), VMDB_EINVAL,
+                 "names: a key of 11 bytes; key field 'name' (str8) holds at most 8");
+    vmdb_close(db);
+    remove_test_dir();
+}
