@@ -6,20 +6,11 @@
  * failure, and whose commit leaves nothing behind.
  */
 #include "helpers.h"
+#include "rows.h"
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
 
 TestSuite(txn, .timeout = SUITE_TIMEOUT);
-
-struct row {
-    uint64_t id;
-    uint64_t value;
-};
-
-static const vmdb_field row_fields[] = {
-    VMDB_KEY(struct row, id, VMDB_TYPE_U64),
-    VMDB_FIELD(struct row, value, VMDB_TYPE_U64),
-};
 
 static vmdb_db *open_db(const char *path, uint64_t wal_size)
 {
@@ -27,16 +18,6 @@ static vmdb_db *open_db(const char *path, uint64_t wal_size)
     vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = wal_size};
     ASSERT_OK(vmdb_open(path, &o, &db));
     return db;
-}
-
-static vmdb_table *rows_table(vmdb_db *db)
-{
-    vmdb_schema *s;
-    ASSERT_OK(vmdb_schema_new(row_fields, 2, sizeof(struct row), &s));
-    vmdb_table *t;
-    ASSERT_OK(vmdb_table_create(db, "rows", s, &t));
-    vmdb_schema_free(s);
-    return t;
 }
 
 static uint64_t row_count(vmdb_table *t)
