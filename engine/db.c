@@ -350,12 +350,28 @@ static int take_file_lock(vmdb_db *db)
     return rc;
 }
 
+static int lock_writer(vmdb_db *db);
+
 int vmdb__db_lock(vmdb_db *db)
 {
     if (vmdb__db_inherited(db))
         return vmdb__fail(VMDB_EINVAL, "%s: this handle was opened before a fork, by the parent "
                                        "process; open the database again in this one",
                           db->path);
+    /* The writer lock is not recursive: this thread would wait for itself. */
+    if (vmdb__db_held_by_me(db))
+        return vmdb__fail(VMDB_EBUSY,
+                          "%s: this thread holds the write lock (a transaction is open); commit "
+                          "or abort it first",
+                          db->path);
+    int rc = lock_writer(db);
+    if (rc == 0)
+        __atomic_store_n(&db->lock_thread, (unsigned long)pthread_self(), __ATOMIC_RELAXED);
+    return rc;
+}
+
+static int lock_writer(vmdb_db *db)
+{
     pthread_mutex_lock(&db->writer);
     if (db->flock_held)
         return 0; /* kept for queued group commits: nothing changed elsewhere */
@@ -413,6 +429,8 @@ void vmdb__db_release_file_lock(vmdb_db *db)
 
 void vmdb__db_unlock(vmdb_db *db)
 {
+    __atomic_store_n(&db->lock_thread, 0, __ATOMIC_RELAXED);
+    db->open_txn = NULL;
     bool idle = vmdb__group_idle_at_unlock(db);
     /* Another process waits (the flusher looks after each flush): it may
      * not wait for a writer here that commits without a pause. */
@@ -942,26 +960,36 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     return 0;
 }
 
-void vmdb_close(vmdb_db *db)
+int vmdb_close(vmdb_db *db)
 {
     if (!db)
-        return;
+        return 0;
     if (vmdb__db_inherited(db)) {
         /* The parent's: its lock, queue and files stay as they are. */
         vmdb__group_forget_inherited(db);
         free_db(db);
-        return;
+        return 0;
     }
-    if (!db->readonly && !db->poisoned && vmdb__db_lock(db) == 0) {
+    /* A transaction this thread left open would keep the lock from the
+     * close below: it is aborted, as sqlite3_close_v2 rolls back. */
+    if (vmdb__db_held_by_me(db) && db->open_txn)
+        vmdb_txn_abort(db->open_txn);
+    int rc = 0;
+    if (!db->readonly && !db->poisoned && (rc = vmdb__db_lock(db)) == 0) {
         /* A clean close leaves nothing to replay; with nothing logged and
          * nothing changed beside the log, there is nothing to flush. */
         if (!log_is_empty(db) || db->unflushed || !vmdb__group_idle(db))
-            vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+            rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
         vmdb__db_unlock(db);
     }
     if (!db->readonly)
         vmdb__group_stop(db);
+    if (rc == 0 && db->poisoned)
+        rc = vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; the log has what was "
+                                        "committed, and the next open recovers it",
+                        db->path);
     free_db(db);
+    return rc;
 }
 
 int vmdb_recovery_report(const vmdb_db *db, vmdb_recovery *report)

@@ -112,6 +112,9 @@ struct vmdb_db {
     /* Set by the flusher when a process waits for the file lock: the
      * writer's next unlock drains the queue and lets it go. Atomic. */
     bool yield_file_lock;
+    unsigned long lock_thread;  /* atomic: the thread that holds `writer`
+                                   through vmdb__db_lock, or 0 */
+    struct vmdb_txn *open_txn;  /* under `writer`: the transaction open */
     bool yielded;               /* under `writer`: let the file lock go to
                                    a waiting process at the last unlock */
     uint64_t pending;           /* NONE commits queued, not yet applied;
@@ -142,6 +145,11 @@ struct vmdb_db {
 /* Writer lock: the in-process mutex, then the file lock; brings this
  * process up to date with changes other processes made meanwhile. */
 int vmdb__db_lock(vmdb_db *db);
+/* Whether the calling thread holds `writer` through vmdb__db_lock. */
+static inline bool vmdb__db_held_by_me(const vmdb_db *db)
+{
+    return __atomic_load_n(&db->lock_thread, __ATOMIC_RELAXED) == (unsigned long)pthread_self();
+}
 /* vmdb__db_lock, then applies the queued commits: for the changes made
  * outside a transaction (an index rebuilt, a table compacted or created),
  * which the flusher's applying must not meet. */

@@ -166,6 +166,9 @@ int vmdb__layout_follow_locked(vmdb_db *db)
 
 int vmdb__layout_follow_slow(vmdb_db *db)
 {
+    /* A read inside this thread's own transaction: it holds the lock. */
+    if (vmdb__db_held_by_me(db))
+        return vmdb__layout_follow_locked(db);
     pthread_mutex_lock(&db->writer);
     int rc = vmdb__layout_follow_locked(db);
     pthread_mutex_unlock(&db->writer);

@@ -560,6 +560,7 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
         }
     }
     txn->db = db;
+    db->open_txn = txn;
     txn->durability = durability ? durability : db->durability;
     txn->start = txn->pos = vmdb__wal_end(db->wal);
     *out = txn;

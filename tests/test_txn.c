@@ -5,7 +5,10 @@
  * transaction, whose later operations and commit return that first
  * failure, and whose commit leaves nothing behind.
  */
+#include <errno.h>
+
 #include "helpers.h"
+#include "os.h"
 #include "rows.h"
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
@@ -164,5 +167,75 @@ Test(txn, a_str_key_is_its_bytes_up_to_the_first_nul)
     ASSERT_FAILS(vmdb_get(t, "bartholomew", 11, &got, NULL), VMDB_EINVAL,
                  "names: a key of 11 bytes; key field 'name' (str8) holds at most 8");
     vmdb_close(db);
+    remove_test_dir();
+}
+
+/* ---- nothing hangs (point 4) ---------------------------------------------- */
+
+Test(txn, a_thread_with_a_transaction_open_gets_ebusy_not_a_wait_for_itself)
+{
+    vmdb_db *db = open_db(test_path("db"), 0);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn, *second = (vmdb_txn *)1;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){1, 10}, NULL));
+    ASSERT_FAILS(vmdb_txn_begin(db, 0, &second), VMDB_EBUSY, "a transaction is open");
+    cr_assert_null(second);
+    ASSERT_FAILS(vmdb_checkpoint(db), VMDB_EBUSY, "commit or abort it first");
+    ASSERT_FAILS(vmdb_compact(db, "rows"), VMDB_EBUSY, "a transaction is open");
+    /* The open transaction is unharmed. */
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_txn_begin(db, 0, &second));
+    vmdb_txn_abort(second);
+    struct row r;
+    uint64_t key = 1;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    cr_assert_eq(vmdb_close(db), 0);
+    remove_test_dir();
+}
+
+Test(txn, close_aborts_the_transaction_its_thread_left_open)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, 0);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){1, 10}, NULL));
+    cr_assert_eq(vmdb_close(db), 0, "%s", vmdb_last_error()->message);
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "rows", NULL, &t));
+    struct row r;
+    uint64_t key = 1;
+    cr_assert_eq(vmdb_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND,
+                 "the open transaction was aborted, not committed");
+    ASSERT_OK(vmdb_check(db));
+    cr_assert_eq(vmdb_close(db), 0);
+    remove_test_dir();
+}
+
+Test(txn, close_reports_a_failed_last_checkpoint)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, 0);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){1, 10}, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    vmdb__os_inject_fault(VMDB__OS_OP_FLUSH, EIO, 0);
+    vmdb__os_inject_fault(VMDB__OS_OP_SYNC, EIO, 0);
+    int rc = vmdb_close(db);
+    vmdb__os_clear_faults();
+    cr_assert(rc == VMDB_EIO || rc == VMDB_EPOISONED, "close returned %d: %s", rc,
+              vmdb_last_error()->message);
+    /* What was committed is in the log: the next open recovers it. */
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "rows", NULL, &t));
+    struct row r;
+    uint64_t key = 1;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    cr_assert_eq(r.value, 10);
+    cr_assert_eq(vmdb_close(db), 0);
     remove_test_dir();
 }

@@ -122,10 +122,13 @@ typedef struct vmdb_recovery {
  */
 VMDB_API int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out);
 
-/* Applies the NONE commits still queued, checkpoints (unless read-only)
- * and closes. Accepts NULL. Every table handle and pointer obtained from
- * the database dies with it. */
-VMDB_API void vmdb_close(vmdb_db *db);
+/* Aborts the transaction the calling thread left open, applies the NONE
+ * commits still queued, checkpoints (unless read-only) and closes. The
+ * handle is gone whatever it returns: 0, or the failure of that last
+ * checkpoint (VMDB_EIO, VMDB_ENOSPC, VMDB_EPOISONED: what was committed is
+ * in the log, and the next open recovers it). Accepts NULL. Every table
+ * handle and pointer obtained from the database dies with it. */
+VMDB_API int vmdb_close(vmdb_db *db);
 
 VMDB_API int vmdb_recovery_report(const vmdb_db *db, vmdb_recovery *report);
 
@@ -198,7 +201,10 @@ VMDB_API int vmdb_table_stat(vmdb_table *table, vmdb_table_info *info);
  * Begins the write transaction, waiting for the write lock (held by
  * another thread or process). durability DEFAULT takes the database's.
  * The transaction must end with vmdb_txn_commit() or vmdb_txn_abort(), on
- * the thread that began it.
+ * the thread that began it. A thread that has a transaction open on the
+ * database gets VMDB_EBUSY here (and from every other call that takes the
+ * write lock: checkpoint, table creation, compaction, backup), not a
+ * wait for itself.
  */
 VMDB_API int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out);
 
