@@ -852,6 +852,43 @@ int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid)
     return TXN_OP(txn, "vmdb_txn_delete_rid", delete_rid(txn, t, rid));
 }
 
+/* ---- reads inside a transaction ----------------------------------------- */
+
+static int get_seen_by(const vmdb_txn *own, vmdb_table *t, const void *key, size_t len,
+                       void *record, uint64_t *rid);
+static int read_rid_seen_by(const vmdb_txn *own, vmdb_table *t, uint64_t rid, void *record);
+
+static int txn_get(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len, void *record,
+                   uint64_t *rid)
+{
+    int rc = check_txn(txn, t, key);
+    if (rc == 0)
+        rc = vmdb__table_caller_key(t, key, &len);
+    return rc < 0 ? rc : get_seen_by(txn, t, key, len, record, rid);
+}
+
+int vmdb_txn_get(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len, void *record,
+                 uint64_t *rid)
+{
+    return TXN_OP(txn, "vmdb_txn_get", txn_get(txn, t, key, len, record, rid));
+}
+
+static int txn_get_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, void *record)
+{
+    int rc = check_txn(txn, t, record);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&txn->db->group);
+    rc = read_rid_seen_by(txn, t, rid, record);
+    pthread_mutex_unlock(&txn->db->group);
+    return rc;
+}
+
+int vmdb_txn_get_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, void *record)
+{
+    return TXN_OP(txn, "vmdb_txn_get_rid", txn_get_rid(txn, t, rid, record));
+}
+
 /* ---- commit ------------------------------------------------------------- */
 
 int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t lsn,
@@ -1043,9 +1080,12 @@ static int copy_if_key(void *ctx, uint64_t rid, const void *key, size_t len)
  * GROUP commit queued beside them shows too, a flush before its commit
  * returns: like a NONE one, it is in the log already.)
  */
-static int read_rid_through_queue(vmdb_table *t, uint64_t rid, void *record)
+/* Record rid as `own` (a writer's transaction, or NULL for a reader) sees
+ * it, with `group` held: its own operations, then the queue's, then the
+ * table. */
+static int read_rid_seen_by(const vmdb_txn *own, vmdb_table *t, uint64_t rid, void *record)
 {
-    const struct txn_op *op = queued_on_rid(t->db, t, rid);
+    const struct txn_op *op = newest_on_rid(t->db, own, true, t, rid);
     if (op) {
         if (op->kind != VMDB__WAL_PUT)
             return VMDB_ENOTFOUND;
@@ -1064,14 +1104,15 @@ static bool queue_pending(const vmdb_db *db)
            !vmdb__db_inherited(db);
 }
 
-static int get_through_queue(vmdb_table *t, const void *key, size_t len, void *record,
-                             uint64_t *rid)
+/* A get by key as `own` sees it; record may be NULL (the id only). */
+static int get_seen_by(const vmdb_txn *own, vmdb_table *t, const void *key, size_t len,
+                       void *record, uint64_t *rid)
 {
     pthread_mutex_lock(&t->db->group);
     uint64_t found;
-    int rc = resolve_key_locked(NULL, t, key, len, vmdb__index_hash(key, len), &found);
+    int rc = resolve_key_locked(own, t, key, len, vmdb__index_hash(key, len), &found);
     if (rc == 1)
-        rc = read_rid_through_queue(t, found, record);
+        rc = record ? read_rid_seen_by(own, t, found, record) : 0;
     else if (rc == 0)
         rc = VMDB_ENOTFOUND;
     pthread_mutex_unlock(&t->db->group);
@@ -1082,8 +1123,8 @@ static int get_through_queue(vmdb_table *t, const void *key, size_t len, void *r
 
 int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t *rid)
 {
-    if (!t || !key || !record)
-        return vmdb__fail(VMDB_EINVAL, "vmdb_get: table, key and record are required");
+    if (!t || !key)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_get: table and key are required");
     int frc = vmdb__layout_follow(t->db);
     if (frc < 0)
         return frc;
@@ -1093,11 +1134,13 @@ int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t 
     if (krc < 0)
         return krc;
     if (queue_pending(t->db))
-        return get_through_queue(t, key, len, record, rid);
+        return get_seen_by(NULL, t, key, len, record, rid);
     struct get_ctx g = {t, record};
     uint64_t found;
-    int rc = vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len, copy_if_key, &g,
-                              &found);
+    int rc = record ? vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len,
+                                       copy_if_key, &g, &found)
+                    : vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len,
+                                       index_match, t, &found);
     if (rc == 0 && rid)
         *rid = found;
     return rc;
@@ -1114,7 +1157,7 @@ int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
         return VMDB_ENOTFOUND;
     if (queue_pending(t->db)) {
         pthread_mutex_lock(&t->db->group);
-        int rc = read_rid_through_queue(t, rid, record);
+        int rc = read_rid_seen_by(NULL, t, rid, record);
         pthread_mutex_unlock(&t->db->group);
         return rc;
     }

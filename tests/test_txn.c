@@ -239,3 +239,79 @@ Test(txn, close_reports_a_failed_last_checkpoint)
     cr_assert_eq(vmdb_close(db), 0);
     remove_test_dir();
 }
+
+/* ---- a transaction reads its own writes (point 2) ------------------------- */
+
+static uint64_t txn_value(vmdb_txn *txn, vmdb_table *t, uint64_t id)
+{
+    struct row r;
+    int rc = vmdb_txn_get(txn, t, &id, sizeof id, &r, NULL);
+    if (rc == VMDB_ENOTFOUND)
+        return UINT64_MAX;
+    ASSERT_OK(rc);
+    return r.value;
+}
+
+Test(txn, a_transaction_reads_its_own_writes)
+{
+    vmdb_db *db = open_db(test_path("db"), 0);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){1, 5}, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    /* Read and add one, twice: 5 becomes 7, not 6. */
+    for (int i = 0; i < 2; i++) {
+        uint64_t v = txn_value(txn, t, 1);
+        ASSERT_OK(vmdb_txn_update(txn, t, &(struct row){1, v + 1}));
+    }
+    cr_assert_eq(txn_value(txn, t, 1), 7);
+    /* A new key is there for the transaction, not yet for others. */
+    uint64_t rid;
+    ASSERT_OK(vmdb_txn_insert(txn, t, &(struct row){2, 20}, &rid));
+    cr_assert_eq(txn_value(txn, t, 2), 20);
+    struct row r;
+    ASSERT_OK(vmdb_txn_get_rid(txn, t, rid, &r));
+    cr_assert_eq(r.id, 2);
+    uint64_t key = 2;
+    cr_assert_eq(vmdb_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND);
+    key = 1;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    cr_assert_eq(r.value, 5, "others see the committed value until the commit");
+    /* A delete, then the key is gone for it; its record id too. */
+    ASSERT_OK(vmdb_txn_delete(txn, t, &key, sizeof key));
+    cr_assert_eq(txn_value(txn, t, 1), UINT64_MAX);
+    cr_assert_eq(vmdb_txn_get(txn, t, &key, sizeof key, NULL, NULL), VMDB_ENOTFOUND);
+    ASSERT_OK(vmdb_txn_commit(txn));
+    key = 2;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    cr_assert_eq(r.value, 20);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+/* vmdb_get with no record looks the key up; vmdb_get_ptr then reads the
+ * record in place. */
+Test(txn, a_get_without_a_record_finds_the_id_for_a_zero_copy_read)
+{
+    vmdb_db *db = open_db(test_path("db"), 0);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    for (uint64_t id = 0; id < 10; id++)
+        ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){id, id * 11}, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    uint64_t key = 7, rid = UINT64_MAX, seq;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, NULL, &rid));
+    const void *p;
+    ASSERT_OK(vmdb_get_ptr(t, rid, &p, &seq));
+    const struct row *r = p;
+    cr_assert_eq(r->id, 7);
+    cr_assert_eq(r->value, 77);
+    key = 70;
+    cr_assert_eq(vmdb_get(t, &key, sizeof key, NULL, &rid), VMDB_ENOTFOUND);
+    vmdb_close(db);
+    remove_test_dir();
+}

@@ -238,6 +238,14 @@ VMDB_API int vmdb_txn_delete(vmdb_txn *txn, vmdb_table *table, const void *key,
                              size_t key_len);
 VMDB_API int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *table, uint64_t rid);
 
+/* Reads as the transaction sees the database: its own changes first, then
+ * what is committed (vmdb_get and vmdb_get_rid's contract otherwise). A
+ * read-modify-write in a transaction reads here, not with vmdb_get, which
+ * does not see the transaction's changes until it commits. */
+VMDB_API int vmdb_txn_get(vmdb_txn *txn, vmdb_table *table, const void *key, size_t key_len,
+                          void *record, uint64_t *rid);
+VMDB_API int vmdb_txn_get_rid(vmdb_txn *txn, vmdb_table *table, uint64_t rid, void *record);
+
 /* Commits and frees the transaction. A failed transaction (see above) is
  * aborted and its first failure returned: nothing of it is committed.
  * After a failed flush the database is poisoned (VMDB_EPOISONED) until
@@ -249,7 +257,8 @@ VMDB_API void vmdb_txn_abort(vmdb_txn *txn);
 /* ---- reads (no lock, no system call) ----------------------------------- */
 
 /* Copies the record with key `key` into `record` (record_size bytes);
- * *rid (may be NULL) gets its id. VMDB_ENOTFOUND, which leaves the error
+ * *rid (may be NULL) gets its id. With `record` NULL it only looks the key
+ * up: *rid, then vmdb_get_ptr, read the record without a copy. VMDB_ENOTFOUND, which leaves the error
  * context alone: not finding is an answer, not a failure. A key of a
  * length the key field cannot hold is VMDB_EINVAL (vmdb_record_key in
  * schema.h says how keys are read). */
