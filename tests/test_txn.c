@@ -153,8 +153,9 @@ Test(txn, a_str_key_is_its_bytes_up_to_the_first_nul)
     vmdb_schema_free(s);
     struct {
         char name[8];
-        uint32_t n;
-    } rec = {"bob", 1}, got;
+        uint32_t n, pad; /* the schema rounds records to 8 bytes */
+    } rec = {"bob", 1, 0}, got;
+    cr_assert_eq(vmdb_schema_record_size(vmdb_table_schema(t)), sizeof rec);
     vmdb_txn *txn;
     ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
     ASSERT_OK(vmdb_txn_put(txn, t, &rec, NULL));
