@@ -311,6 +311,9 @@ extern void (*vmdb__open_test_hook)(const char *path);
 /* Called after each change a transaction applies: where a test kills the
  * writer in the middle of applying. */
 extern void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);
+/* Called by a commit just after it published its records, before
+ * anything else: where a test kills the committer. */
+extern void (*vmdb__published_test_hook)(vmdb_db *db);
 #endif
 
 /* Applies a committed transaction's changes (txn.c). */

@@ -107,9 +107,8 @@ static void enqueue_locked(vmdb_db *db, vmdb__group_node *node)
     db->enqueued++;
     db->queued_ops += node->ops;
     vmdb__txn_join_queue_view(db, node->txn);
-    /* Logged, not yet in the tables: should this process die now, the
-     * next writer must replay the log, as for a death mid-apply. */
-    vmdb__db_applying(db, true);
+    /* The lock page's applying count went up before the commit was
+     * published (txn.c) and comes down once it is applied (lead). */
 }
 
 void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node)

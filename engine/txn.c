@@ -930,11 +930,11 @@ int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint6
 
 #ifdef VMDB_FAULT_INJECTION
 void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);
+void (*vmdb__published_test_hook)(vmdb_db *db);
 #endif
 
 int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn)
 {
-    vmdb__db_applying(db, true);
     for (size_t i = 0; i < txn->count; i++) {
         struct txn_op *op = &txn->ops[i];
         int rc = vmdb__db_apply(db, op->table, op->kind, op->rid, txn->start, op->payload);
@@ -945,7 +945,6 @@ int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn)
             vmdb__apply_test_hook(db, i);
 #endif
     }
-    vmdb__db_applying(db, false);
     return 0;
 }
 
@@ -985,7 +984,18 @@ int vmdb_txn_commit(vmdb_txn *txn)
         }
     }
     vmdb__wal_write(db->wal, &txn->pos, VMDB__WAL_COMMIT, 0, txn->start, 0, NULL, 0);
+    /* From the publish until the tables have the transaction, the count
+     * in the lock page is up: a process that dies in between, even before
+     * its apply began, leaves the next writer the sign to replay the log
+     * rather than write on tables that lack a committed transaction. */
+    vmdb__db_applying(db, true);
     rc = vmdb__wal_publish(db->wal, txn->pos);
+    if (rc < 0)
+        vmdb__db_applying(db, false);
+#ifdef VMDB_FAULT_INJECTION
+    if (rc == 0 && vmdb__published_test_hook)
+        vmdb__published_test_hook(db);
+#endif
     if (rc == 0 && txn->durability == VMDB_DURABILITY_GROUP) {
         /* Let the next writer in while this one waits for a shared flush. */
         txn->node = (vmdb__group_node){
@@ -1029,6 +1039,8 @@ int vmdb_txn_commit(vmdb_txn *txn)
     if (rc == 0) {
         pthread_mutex_lock(&db->state);
         rc = vmdb__txn_apply(db, txn);
+        if (rc == 0)
+            vmdb__db_applying(db, false);
         pthread_mutex_unlock(&db->state);
         if (rc < 0)
             rc = vmdb__db_poison(db, rc); /* the log has it: recovery finishes the job */

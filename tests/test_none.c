@@ -435,3 +435,58 @@ Test(none, a_second_handle_gets_the_lock_after_commits_queued_on_the_first)
     vmdb_close(a);
     remove_test_dir();
 }
+
+/* A committer that dies just after publishing its commit, before anything
+ * else (its apply, or its queueing, had not begun): another live handle
+ * that takes the lock next must replay it, not write on tables that lack
+ * it. (The lock page's count went up only when the apply began: the next
+ * writer took the tables for whole, and a later recovery replayed both its
+ * transactions and the dead one's, half of each.) */
+static int published_and_died;
+
+static void die_after_second_publish(vmdb_db *db)
+{
+    (void)db;
+    if (++published_and_died == 2)
+        raise(SIGKILL);
+}
+
+Test(none, a_committer_killed_right_after_publishing_is_replayed_by_the_next_writer)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = rows_table(db);
+    put_row(db, t, 1, 10);
+    pid_t pid = fork_child();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        vmdb_db *c;
+        vmdb_table *ct;
+        vmdb_db_options o = {.wal_size = 4 << 20};
+        if (vmdb_open(path, &o, &c) || vmdb_table_open(c, "rows", NULL, &ct))
+            _exit(1);
+        vmdb__published_test_hook = die_after_second_publish;
+        for (uint64_t id = 2; id <= 3; id++) {
+            vmdb_txn *txn;
+            struct row r = {id, id * 10};
+            if (vmdb_txn_begin(c, VMDB_DURABILITY_SYNC, &txn) ||
+                vmdb_txn_put(txn, ct, &r, NULL) || vmdb_txn_commit(txn))
+                _exit(2);
+        }
+        _exit(3); /* the hook was to kill it */
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the child: status %#x",
+              status);
+    /* This handle, open all along, writes next: it must see key 3. */
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    ASSERT_FAILS(vmdb_txn_insert(txn, t, &(struct row){3, 99}, NULL), VMDB_EEXIST, "rows");
+    ASSERT_OK(vmdb_txn_commit(txn));
+    cr_assert_eq(value_of(t, 2), 20);
+    cr_assert_eq(value_of(t, 3), 30);
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
