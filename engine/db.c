@@ -753,6 +753,21 @@ static int check_recovered_this_boot(vmdb_db *db)
                       db->path);
 }
 
+/* Replay changes table pages in place, which the kernel may write back at
+ * once: the log they come from must be on disk first, or a power cut
+ * during the replay, or before the checkpoint after it, leaves tables
+ * holding transactions whose log is gone (a process that died left its
+ * last commits in the page cache only). */
+static int flush_log_before_replay(vmdb_db *db)
+{
+    uint64_t start = vmdb__wal_start(db->wal), end = vmdb__wal_end(db->wal);
+    int rc = end > start ? vmdb__wal_flush(db->wal, start, end) : 0;
+    if (rc < 0)
+        return vmdb__db_poison(db, rc);
+    __atomic_store_n(&db->lock_page->durable_lsn, end, __ATOMIC_RELEASE);
+    return 0;
+}
+
 static int recover(vmdb_db *db)
 {
     vmdb_recovery *rep = &db->recovery;
@@ -760,6 +775,9 @@ static int recover(vmdb_db *db)
     rep->first_lsn = vmdb__wal_start(db->wal);
     struct replay r = {.db = db};
     vmdb__wal_scan_end end;
+    int frc = flush_log_before_replay(db);
+    if (frc < 0)
+        return frc;
     vmdb__wal_scan(db->wal, rep->first_lsn, UINT64_MAX, gather, &r, &end);
     if (r.error)
         return r.error;
@@ -825,6 +843,9 @@ static int finish_dead_writer(vmdb_db *db)
     rep->first_lsn = vmdb__wal_start(db->wal);
     struct replay r = {.db = db};
     vmdb__wal_scan_end end;
+    int frc = flush_log_before_replay(db);
+    if (frc < 0)
+        return frc;
     vmdb__wal_scan(db->wal, rep->first_lsn, vmdb__wal_end(db->wal), gather, &r, &end);
     if (r.error)
         return r.error;
