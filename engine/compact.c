@@ -136,14 +136,17 @@ static int commit_batch(struct mover *m)
      * but the free-slot state is db->state's to guard all the same. */
     pthread_mutex_lock(&db->state);
     vmdb__db_applying(db, true);
+    vmdb__db_changing(db, true);
     for (size_t i = 0; rc == 0 && i < m->count; i++) {
         const struct move *mv = &m->moves[i];
         rc = vmdb__db_apply(db, m->t, VMDB__WAL_PUT, mv->to, m->start, mv->record);
         if (rc == 0)
             rc = vmdb__db_apply(db, m->t, VMDB__WAL_DELETE, mv->from, m->start, mv->key);
     }
-    if (rc == 0)
+    if (rc == 0) {
+        vmdb__db_changing(db, false);
         vmdb__db_applying(db, false);
+    }
     pthread_mutex_unlock(&db->state);
     if (rc < 0)
         return vmdb__db_poison(db, rc); /* the log has it: recovery finishes */

@@ -319,6 +319,18 @@ static int open_lock(vmdb_db *db)
     return rc;
 }
 
+int vmdb__db_open_lock_file(vmdb_db *db, int *fd)
+{
+    char *path = join(db->path, LOCK_NAME, "");
+    if (!path)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    int rc = vmdb__os_open(path, VMDB__OS_RDONLY, 0, fd);
+    if (rc < 0)
+        rc = vmdb__fail_os(rc, "%s: cannot open", path);
+    free(path);
+    return rc;
+}
+
 static int finish_dead_writer(vmdb_db *db);
 
 /* Most 20 us naps a writer that just let the lock go to a waiting process
@@ -357,6 +369,11 @@ int vmdb__db_lock(vmdb_db *db)
     if (vmdb__db_inherited(db))
         return vmdb__fail(VMDB_EINVAL, "%s: this handle was opened before a fork, by the parent "
                                        "process; open the database again in this one",
+                          db->path);
+    if (vmdb__read_holding(db))
+        return vmdb__fail(VMDB_EBUSY,
+                          "%s: this thread holds writers back in a read transaction; end it "
+                          "first",
                           db->path);
     /* The writer lock is not recursive: this thread would wait for itself. */
     if (vmdb__db_held_by_me(db))
@@ -778,6 +795,9 @@ static int recover(vmdb_db *db)
     int frc = flush_log_before_replay(db);
     if (frc < 0)
         return frc;
+    /* Readers in other processes may be open: until the indexes match the
+     * replayed tables, a read transaction must not end on what it saw. */
+    vmdb__db_changing(db, true);
     vmdb__wal_scan(db->wal, rep->first_lsn, UINT64_MAX, gather, &r, &end);
     if (r.error)
         return r.error;
@@ -804,6 +824,8 @@ static int recover(vmdb_db *db)
         }
         rep->index_rebuilt |= rebuilt;
     }
+    if (rc == 0)
+        vmdb__db_changing(db, false);
     db->unflushed |= rep->index_rebuilt;
     /* A clean database (the usual open) needs no checkpoint: its log is
      * empty, so the last one left the files durable. Skipping it makes
@@ -846,6 +868,7 @@ static int finish_dead_writer(vmdb_db *db)
     int frc = flush_log_before_replay(db);
     if (frc < 0)
         return frc;
+    vmdb__db_changing(db, true);
     vmdb__wal_scan(db->wal, rep->first_lsn, vmdb__wal_end(db->wal), gather, &r, &end);
     if (r.error)
         return r.error;
@@ -858,6 +881,8 @@ static int finish_dead_writer(vmdb_db *db)
             rc = index_rebuild(db->tables[i]);
     }
     rep->index_rebuilt = db->table_count > 0;
+    if (rc == 0)
+        vmdb__db_changing(db, false);
     if (rc == 0)
         rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
     if (rc == 0)
@@ -995,6 +1020,7 @@ int vmdb_close(vmdb_db *db)
      * close below: it is aborted, as sqlite3_close_v2 rolls back. */
     if (vmdb__db_held_by_me(db) && db->open_txn)
         vmdb_txn_abort(db->open_txn);
+    vmdb__read_end_on(db); /* it would hold the close's checkpoint back */
     int rc = 0;
     if (!db->readonly && !db->poisoned && (rc = vmdb__db_lock(db)) == 0) {
         /* A clean close leaves nothing to replay; with nothing logged and

@@ -46,6 +46,12 @@ typedef struct vmdb__lock_page {
      * cut may have left the tables behind the log, and a read-only open
      * refuses (VMDB_ENEEDRECOVERY). NUL-terminated. */
     char boot_id[40];
+    /* Odd while the tables change (a transaction applied, the log
+     * replayed, records moved by a compaction), bumped again after: a read
+     * transaction that finds it unchanged at its end saw every transaction
+     * whole or not at all (read.c). The changers hold the file lock, and
+     * `state` within a process, so they never overlap. */
+    uint64_t changes;
 } vmdb__lock_page;
 
 /* The queue's newest operation per key, or per record (txn.c): open
@@ -272,12 +278,24 @@ int vmdb__db_flush_log(vmdb_db *db, uint64_t to);
  * them first (one log flush), so that nothing committed before it is
  * missing from it. */
 void vmdb__group_settle(vmdb_db *db);
+/* Read transactions (read.c): whether this thread has one open on db, and
+ * whether it holds writers back (then it must not wait for the write
+ * lock, nor for anything a writer waiting on it could hold). A read
+ * transaction settles the queue when it begins and reads the tables
+ * alone after that: the queue is not covered by its counter. */
+bool vmdb__read_open_on(const vmdb_db *db);
+bool vmdb__read_holding(const vmdb_db *db);
+/* At close: ends this thread's read transaction on db, if it has one. */
+void vmdb__read_end_on(vmdb_db *db);
 static inline void vmdb__db_reader_settle(vmdb_db *db)
 {
     if (__builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0) &&
-        !vmdb__db_inherited(db))
+        !vmdb__db_inherited(db) && !vmdb__read_open_on(db))
         vmdb__group_settle(db);
 }
+/* Opens the lock file again, read-only: an open file of the caller's own,
+ * whose flock is apart from the handle's. */
+int vmdb__db_open_lock_file(vmdb_db *db, int *fd);
 
 /* Frees a transaction a NONE commit left queued (group.c, once applied). */
 void vmdb__txn_free(vmdb_txn *txn);
@@ -299,6 +317,21 @@ static inline void vmdb__db_applying(vmdb_db *db, bool begin)
         __atomic_add_fetch(&db->lock_page->applying, 1, __ATOMIC_ACQ_REL);
     else
         __atomic_sub_fetch(&db->lock_page->applying, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Brackets a change to the tables that readers must see whole (with the
+ * file lock held). A begin that finds the count odd finds the mark of a
+ * changer that died: it keeps it odd, and the end makes it even again. */
+static inline void vmdb__db_changing(vmdb_db *db, bool begin)
+{
+    uint64_t *changes = &db->lock_page->changes;
+    uint64_t now = __atomic_load_n(changes, __ATOMIC_RELAXED);
+    if (begin && (now & 1))
+        return;
+    __atomic_store_n(changes, now + 1, begin ? __ATOMIC_RELAXED : __ATOMIC_RELEASE);
+    /* The odd mark must be seen before any slot it covers is touched. */
+    if (begin)
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 #ifdef VMDB_FAULT_INJECTION

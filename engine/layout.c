@@ -169,6 +169,11 @@ int vmdb__layout_follow_slow(vmdb_db *db)
     /* A read inside this thread's own transaction: it holds the lock. */
     if (vmdb__db_held_by_me(db))
         return vmdb__layout_follow_locked(db);
+    /* A writer of this process may wait for this reader with `writer`
+     * held; the reader followed when it took its hold, and no file can be
+     * replaced while it keeps it. */
+    if (vmdb__read_holding(db))
+        return 0;
     pthread_mutex_lock(&db->writer);
     int rc = vmdb__layout_follow_locked(db);
     pthread_mutex_unlock(&db->writer);

@@ -1468,6 +1468,15 @@ int vmdb__os_try_lock_file_shared(int fd)
     return rc < 0 ? -errno : 0;
 }
 
+int vmdb__os_lock_file_shared(int fd)
+{
+    int rc;
+    do
+        rc = flock(fd, LOCK_SH);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
 int vmdb__os_lock_dir(const char *path, int *fd)
 {
     int d = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

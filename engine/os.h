@@ -93,6 +93,9 @@ int vmdb__os_has_waiter(int fd);
 /* Takes a shared lock on the file if nobody holds the exclusive one: 0
  * (give it back with vmdb__os_lock_file(fd, false)), or -EWOULDBLOCK. */
 int vmdb__os_try_lock_file_shared(int fd);
+/* Takes the shared lock, waiting while another open file holds the
+ * exclusive one. */
+int vmdb__os_lock_file_shared(int fd);
 /* Opens directory `path` and takes an exclusive advisory lock on it
  * (flock), waiting for it: closing *fd gives it back. */
 int vmdb__os_lock_dir(const char *path, int *fd);

@@ -322,6 +322,63 @@ typedef struct vmdb_cursor {
 VMDB_API void vmdb_cursor_init(vmdb_cursor *cursor, vmdb_table *table);
 VMDB_API int vmdb_cursor_next(vmdb_cursor *cursor, uint64_t *rid, void *record);
 
+/* ---- read transactions ------------------------------------------------- */
+
+/*
+ * Reads outside a read transaction are lock-free and see each record
+ * whole, but a transaction that changes several records reaches them one
+ * by one: a scan may see one account debited and the other not yet
+ * credited. Inside a read transaction, on this thread, every committed
+ * transaction is seen whole or not at all, whichever thread or process
+ * committed it:
+ *
+ *     vmdb_read r;
+ *     rc = vmdb_read_begin(db, 0, &r);
+ *     do {
+ *         sum = 0;
+ *         rc = vmdb_scan(accounts, add_balance, &sum);
+ *     } while (rc == 0 && (rc = vmdb_read_validate(&r)) == VMDB_ERETRY);
+ *     vmdb_read_end(&r);
+ *
+ * The reads themselves cost what they cost outside one. begin waits
+ * while a transaction is being applied (microseconds) and notes the
+ * database's change counter; validate compares it: VMDB_ERETRY means a
+ * transaction was applied meanwhile, so what was read since begin (or
+ * the last retry) may mix states and must be read again. After
+ * VMDB_READ_OPTIMISTIC_TRIES such retries, validate holds writers back
+ * before it returns (a shared lock on the lock file, as the write lock
+ * is): the next attempt cannot be disturbed, and writers in every process
+ * wait until vmdb_read_end. With VMDB_READ_HOLD, begin holds them back at
+ * once: for reads that cannot be done again, such as rows already
+ * printed. A reader that dies while holding them back releases them.
+ *
+ * The view is of the commits applied when begin (or the retry) returned,
+ * including this handle's own NONE commits; commits made during it are
+ * seen after it ends. One read transaction per thread at a time; it may
+ * be opened inside this thread's write transaction (which does not see
+ * its own uncommitted writes then) but not the other way round while
+ * writers are held back. Errors: VMDB_EBUSY (this thread has one open),
+ * VMDB_ENEEDRECOVERY (a writer died while applying a transaction: open
+ * the database for writing once), the lock file's I/O errors.
+ */
+typedef struct vmdb_read {
+    vmdb_db *db;
+    uint64_t changes; /* the counter at begin or the last retry */
+    unsigned tries;
+    int hold_fd;      /* -1, or the lock file held shared */
+    bool drained;     /* this thread holds the write lock: nothing applies */
+} vmdb_read;
+
+#define VMDB_READ_HOLD 1u
+#define VMDB_READ_OPTIMISTIC_TRIES 3
+
+VMDB_API int vmdb_read_begin(vmdb_db *db, unsigned flags, vmdb_read *r);
+/* 0: everything read since begin, or since the last VMDB_ERETRY, is one
+ * committed state. VMDB_ERETRY: read it again; the transaction stays
+ * open. */
+VMDB_API int vmdb_read_validate(vmdb_read *r);
+VMDB_API void vmdb_read_end(vmdb_read *r);
+
 /* ---- maintenance ------------------------------------------------------- */
 
 /* Applies the NONE commits still waiting for their log flush, flushes

@@ -58,7 +58,8 @@ extern "C" {
     X(OVERRUN, -20, "overwritten by the writer while being read")             \
     X(SCHEMA, -21, "schema mismatch or bad schema")                           \
     X(SYNTAX, -22, "syntax error")                                            \
-    X(NEEDRECOVERY, -23, "needs recovery: open it for writing once")
+    X(NEEDRECOVERY, -23, "needs recovery: open it for writing once")           \
+    X(RETRY, -24, "changed while being read: read again")
 
 enum vmdb_error_code {
     VMDB_OK = 0,

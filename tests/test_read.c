@@ -1,0 +1,504 @@
+/*
+ * tests/test_read.c - read transactions: a reader sees every committed
+ * transaction whole or not at all, across threads and processes.
+ *
+ * The bank: accounts whose balances always add up to the same total,
+ * since every transaction moves money from one to another. Writers in
+ * other processes transfer without a pause; readers sum all accounts. A
+ * sum that differs is a transaction seen in part. Everything is driven by
+ * progress (scans done, transfers made), never by the clock.
+ */
+#include "helpers.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "db.h"
+#include "os.h"
+#include "vmdb/db.h"
+#include "vmdb/schema.h"
+
+TestSuite(read, .timeout = 300);
+
+#define ACCOUNTS 32
+#define OPENING_BALANCE 1000
+#define TOTAL ((int64_t)ACCOUNTS * OPENING_BALANCE)
+#define WRITERS 2
+#define READERS 2
+
+struct account {
+    uint64_t id;
+    int64_t balance;
+};
+
+static const vmdb_field account_fields[] = {
+    VMDB_KEY(struct account, id, VMDB_TYPE_U64),
+    VMDB_FIELD(struct account, balance, VMDB_TYPE_I64),
+};
+
+static vmdb_db *open_db(const char *path, unsigned flags, enum vmdb_durability durability)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = flags, .durability = durability, .wal_size = 4 << 20};
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    return db;
+}
+
+static void open_bank(const char *path)
+{
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE, VMDB_DURABILITY_SYNC);
+    vmdb_schema *s;
+    vmdb_table *t;
+    ASSERT_OK(vmdb_schema_new(account_fields, 2, sizeof(struct account), &s));
+    ASSERT_OK(vmdb_table_create(db, "accounts", s, &t));
+    vmdb_schema_free(s);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    for (uint64_t id = 0; id < ACCOUNTS; id++) {
+        struct account a = {id, OPENING_BALANCE};
+        ASSERT_OK(vmdb_txn_insert(txn, t, &a, NULL));
+    }
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_close(db));
+}
+
+/* What the processes share: written by one, read by the parent. */
+struct bank_run {
+    uint64_t stop;
+    uint64_t transfers[WRITERS];
+    uint64_t scans[READERS];
+    uint64_t wrong[READERS];
+    uint64_t retries[READERS];
+    int64_t first_wrong_sum[READERS];
+};
+
+static struct bank_run *shared_run(void)
+{
+    struct bank_run *run = mmap(NULL, sizeof *run, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(run, MAP_FAILED);
+    memset(run, 0, sizeof *run);
+    return run;
+}
+
+static uint64_t next_random(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+/* Moves money between two accounts per transaction, reading both in it,
+ * until told to stop. Durabilities mixed: NONE applies on the flusher
+ * thread, GROUP and SYNC on the committer's. */
+static int transfer(vmdb_db *db, vmdb_table *t, struct bank_run *run, int writer)
+{
+    uint64_t rng = 0x9E3779B97F4A7C15ull * (uint64_t)(writer + 1);
+    while (!__atomic_load_n(&run->stop, __ATOMIC_RELAXED)) {
+        uint64_t from = next_random(&rng) % ACCOUNTS, to = next_random(&rng) % ACCOUNTS;
+        if (from == to)
+            continue;
+        enum vmdb_durability d = next_random(&rng) % 64 == 0 ? VMDB_DURABILITY_GROUP
+                                                             : VMDB_DURABILITY_NONE;
+        int64_t amount = (int64_t)(next_random(&rng) % 100) + 1;
+        vmdb_txn *txn;
+        struct account a, b;
+        if (vmdb_txn_begin(db, d, &txn) ||
+            vmdb_txn_get(txn, t, &from, sizeof from, &a, NULL) ||
+            vmdb_txn_get(txn, t, &to, sizeof to, &b, NULL))
+            return 2;
+        a.balance -= amount;
+        b.balance += amount;
+        if (vmdb_txn_update(txn, t, &a) || vmdb_txn_update(txn, t, &b) || vmdb_txn_commit(txn))
+            return 3;
+        __atomic_add_fetch(&run->transfers[writer], 1, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
+static int transfer_until_stopped(const char *path, struct bank_run *run, int writer)
+{
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_db_options o = {.durability = VMDB_DURABILITY_NONE};
+    if (vmdb_open(path, &o, &db) || vmdb_table_open(db, "accounts", NULL, &t))
+        return 1;
+    int rc = transfer(db, t, run, writer);
+    return vmdb_close(db) || rc ? 4 : 0;
+}
+
+static uint64_t total_transfers(const struct bank_run *run)
+{
+    uint64_t n = 0;
+    for (int w = 0; w < WRITERS; w++)
+        n += __atomic_load_n(&run->transfers[w], __ATOMIC_RELAXED);
+    return n;
+}
+
+static int add_balance(void *ctx, uint64_t rid, const void *record)
+{
+    (void)rid;
+    *(int64_t *)ctx += ((const struct account *)record)->balance;
+    return 0;
+}
+
+/* One sum of every balance: a scan, or (every other time) a get by key
+ * of each account, so that both kinds of read are covered. */
+static int sum_balances(vmdb_table *t, uint64_t round, int64_t *sum)
+{
+    *sum = 0;
+    if (round % 2 == 0)
+        return vmdb_scan(t, add_balance, sum);
+    for (uint64_t id = 0; id < ACCOUNTS; id++) {
+        struct account a;
+        int rc = vmdb_get(t, &id, sizeof id, &a, NULL);
+        if (rc)
+            return rc;
+        *sum += a.balance;
+    }
+    return 0;
+}
+
+/* Sums until `scans` are done (and, when asked, until a wrong sum was
+ * seen, up to `most`), each inside a read transaction or not. The
+ * writers run alongside; the reader goes on only as they make progress,
+ * so a busy machine cannot leave it scanning a still database. */
+static int sum_while_transferring(vmdb_db *db, vmdb_table *t, struct bank_run *run, int reader,
+                                  bool in_read_txn, uint64_t scans, uint64_t most)
+{
+    uint64_t transfers_seen = 0;
+    for (uint64_t i = 0; i < most; i++) {
+        if (i >= scans && (in_read_txn || run->wrong[reader] > 0))
+            break;
+        if (i % 64 == 0) {
+            while (total_transfers(run) == transfers_seen)
+                sched_yield();
+            transfers_seen = total_transfers(run);
+        }
+        int64_t sum;
+        int rc;
+        if (in_read_txn) {
+            vmdb_read r;
+            rc = vmdb_read_begin(db, 0, &r);
+            if (rc == 0) {
+                while ((rc = sum_balances(t, i, &sum)) == 0 &&
+                       (rc = vmdb_read_validate(&r)) == VMDB_ERETRY)
+                    run->retries[reader]++;
+                vmdb_read_end(&r);
+            }
+        } else {
+            rc = sum_balances(t, i, &sum);
+        }
+        if (rc)
+            return 2;
+        if (sum != TOTAL && run->wrong[reader]++ == 0)
+            run->first_wrong_sum[reader] = sum;
+        __atomic_store_n(&run->scans[reader], i + 1, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
+static int sum_in_own_process(const char *path, struct bank_run *run, int reader,
+                              bool in_read_txn, uint64_t scans, uint64_t most)
+{
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_db_options o = {.flags = VMDB_DB_READONLY};
+    if (vmdb_open(path, &o, &db) || vmdb_table_open(db, "accounts", NULL, &t))
+        return 1;
+    int rc = sum_while_transferring(db, t, run, reader, in_read_txn, scans, most);
+    return vmdb_close(db) || rc ? 3 : 0;
+}
+
+static void run_bank(bool in_read_txn, uint64_t scans, uint64_t most, struct bank_run *run)
+{
+    const char *path = test_path("bank");
+    open_bank(path);
+    pid_t writers[WRITERS], readers[READERS];
+    for (int w = 0; w < WRITERS; w++)
+        if ((writers[w] = fork_child()) == 0)
+            _exit(transfer_until_stopped(path, run, w));
+    /* The readers start once money moves. */
+    while (total_transfers(run) < 100)
+        sched_yield();
+    for (int r = 0; r < READERS; r++)
+        if ((readers[r] = fork_child()) == 0)
+            _exit(sum_in_own_process(path, run, r, in_read_txn, scans, most));
+    for (int r = 0; r < READERS; r++) {
+        int status;
+        cr_assert_eq(waitpid(readers[r], &status, 0), readers[r]);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader %d failed (%d)", r,
+                  status);
+    }
+    __atomic_store_n(&run->stop, 1, __ATOMIC_RELAXED);
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        cr_assert_eq(waitpid(writers[w], &status, 0), writers[w]);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed (%d)", w,
+                  status);
+    }
+    /* The books still balance once everyone is gone. */
+    vmdb_db *db = open_db(path, 0, VMDB_DURABILITY_SYNC);
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "accounts", NULL, &t));
+    int64_t sum;
+    ASSERT_OK(sum_balances(t, 0, &sum));
+    cr_assert_eq(sum, TOTAL);
+    ASSERT_OK(vmdb_close(db));
+}
+
+Test(read, readers_in_read_transactions_never_see_part_of_a_transfer)
+{
+    struct bank_run *run = shared_run();
+    run_bank(true, 50000, 50000, run);
+    uint64_t scans = 0, wrong = 0, retries = 0;
+    for (int r = 0; r < READERS; r++) {
+        scans += run->scans[r];
+        wrong += run->wrong[r];
+        retries += run->retries[r];
+    }
+    cr_log_info("read transactions: %llu scans, %llu wrong sums, %llu retries, %llu transfers",
+                (unsigned long long)scans, (unsigned long long)wrong,
+                (unsigned long long)retries, (unsigned long long)total_transfers(run));
+    cr_assert_geq(scans, 100000);
+    cr_assert_eq(wrong, 0, "%llu of %llu sums were wrong (the first: %lld, not %lld)",
+                 (unsigned long long)wrong, (unsigned long long)scans,
+                 (long long)(run->first_wrong_sum[0] ? run->first_wrong_sum[0]
+                                                     : run->first_wrong_sum[1]),
+                 (long long)TOTAL);
+    remove_test_dir();
+}
+
+/* The same readers without read transactions see transfers in part: what
+ * the harness above would catch if read transactions did not hold. */
+Test(read, readers_without_read_transactions_see_part_of_a_transfer)
+{
+    struct bank_run *run = shared_run();
+    run_bank(false, 50000, 2000000, run);
+    uint64_t scans = 0, wrong = 0;
+    for (int r = 0; r < READERS; r++) {
+        scans += run->scans[r];
+        wrong += run->wrong[r];
+    }
+    cr_log_info("plain reads: %llu wrong sums in %llu scans", (unsigned long long)wrong,
+                (unsigned long long)scans);
+    cr_assert_gt(wrong, 0, "no reader saw a transfer in part in %llu scans",
+                 (unsigned long long)scans);
+    remove_test_dir();
+}
+
+/* Threads of one process on one handle: the writer's NONE commits wait in
+ * the handle's queue, which plain point reads of this handle look
+ * through; a read transaction settles it and reads the tables only. */
+struct bank_thread {
+    vmdb_db *db;
+    vmdb_table *t;
+    struct bank_run *run;
+    int index;
+    int rc;
+};
+
+static void *transfer_thread(void *arg)
+{
+    struct bank_thread *b = arg;
+    b->rc = transfer(b->db, b->t, b->run, b->index);
+    return NULL;
+}
+
+static void *sum_thread(void *arg)
+{
+    struct bank_thread *b = arg;
+    b->rc = sum_while_transferring(b->db, b->t, b->run, b->index, true, 20000, 20000);
+    return NULL;
+}
+
+Test(read, threads_of_one_handle_in_read_transactions_never_see_part_of_a_transfer)
+{
+    struct bank_run *run = shared_run();
+    const char *path = test_path("bank");
+    open_bank(path);
+    vmdb_db *db = open_db(path, 0, VMDB_DURABILITY_NONE);
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "accounts", NULL, &t));
+    struct bank_thread writer = {db, t, run, 0, 0}, readers[READERS];
+    pthread_t writer_thread, reader_threads[READERS];
+    cr_assert_eq(pthread_create(&writer_thread, NULL, transfer_thread, &writer), 0);
+    for (int r = 0; r < READERS; r++) {
+        readers[r] = (struct bank_thread){db, t, run, r, 0};
+        cr_assert_eq(pthread_create(&reader_threads[r], NULL, sum_thread, &readers[r]), 0);
+    }
+    for (int r = 0; r < READERS; r++) {
+        pthread_join(reader_threads[r], NULL);
+        cr_assert_eq(readers[r].rc, 0, "reader %d failed", r);
+    }
+    __atomic_store_n(&run->stop, 1, __ATOMIC_RELAXED);
+    pthread_join(writer_thread, NULL);
+    cr_assert_eq(writer.rc, 0);
+    cr_assert_eq(run->wrong[0] + run->wrong[1], 0, "%llu wrong sums (the first: %lld)",
+                 (unsigned long long)(run->wrong[0] + run->wrong[1]),
+                 (long long)(run->first_wrong_sum[0] ? run->first_wrong_sum[0]
+                                                     : run->first_wrong_sum[1]));
+    cr_log_info("threads: %llu scans, %llu retries, %llu transfers",
+                (unsigned long long)(run->scans[0] + run->scans[1]),
+                (unsigned long long)(run->retries[0] + run->retries[1]),
+                (unsigned long long)total_transfers(run));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+/* ---- holding writers back ------------------------------------------------ */
+
+static int put_account(vmdb_db *db, vmdb_table *t, struct account a)
+{
+    vmdb_txn *txn;
+    int rc = vmdb_txn_begin(db, 0, &txn);
+    if (rc == 0 && (rc = vmdb_txn_put(txn, t, &a, NULL)) < 0)
+        vmdb_txn_abort(txn);
+    return rc < 0 ? rc : vmdb_txn_commit(txn);
+}
+
+static int64_t balance_of(vmdb_table *t, uint64_t id)
+{
+    struct account a;
+    ASSERT_OK(vmdb_get(t, &id, sizeof id, &a, NULL));
+    return a.balance;
+}
+
+Test(read, a_read_that_holds_writers_back_keeps_another_process_waiting_until_it_ends)
+{
+    const char *path = test_path("bank");
+    open_bank(path);
+    vmdb_db *db = open_db(path, VMDB_DB_READONLY, 0);
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "accounts", NULL, &t));
+    vmdb_read r;
+    ASSERT_OK(vmdb_read_begin(db, VMDB_READ_HOLD, &r));
+    int done[2];
+    cr_assert_eq(pipe(done), 0);
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        vmdb_db *w;
+        vmdb_table *wt;
+        vmdb_db_options o = {.durability = VMDB_DURABILITY_SYNC};
+        struct account a = {0, 0};
+        if (vmdb_open(path, &o, &w) || vmdb_table_open(w, "accounts", NULL, &wt) ||
+            put_account(w, wt, a) != 0)
+            _exit(1);
+        _exit(write(done[1], "x", 1) == 1 && vmdb_close(w) == 0 ? 0 : 2);
+    }
+    close(done[1]);
+    /* The writer marks itself a waiter once it blocks on the lock. */
+    int lock_fd;
+    ASSERT_OK(vmdb__db_open_lock_file(db, &lock_fd));
+    while (vmdb__os_has_waiter(lock_fd) != 1)
+        sched_yield();
+    cr_assert_eq(balance_of(t, 0), OPENING_BALANCE);
+    struct pollfd p = {.fd = done[0], .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 0), 0, "the writer committed while the read held it back");
+    ASSERT_OK(vmdb_read_validate(&r));
+    vmdb_read_end(&r);
+    char c;
+    cr_assert_eq(read(done[0], &c, 1), 1, "the writer never got the lock");
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(balance_of(t, 0), 0);
+    vmdb__os_close(lock_fd);
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+static void die_after_one(vmdb_db *db, size_t applied)
+{
+    (void)db;
+    if (applied == 0)
+        _exit(0);
+}
+
+Test(read, a_read_after_a_writer_died_mid_apply_needs_recovery_then_sees_the_transfer_whole)
+{
+    const char *path = test_path("bank");
+    open_bank(path);
+    vmdb_db *db = open_db(path, VMDB_DB_READONLY, 0);
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "accounts", NULL, &t));
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        /* SYNC: the committer applies, and dies after the debit. */
+        vmdb_db *w;
+        vmdb_table *wt;
+        vmdb_db_options o = {.durability = VMDB_DURABILITY_SYNC};
+        vmdb_txn *txn;
+        struct account a = {0, OPENING_BALANCE - 10}, b = {1, OPENING_BALANCE + 10};
+        if (vmdb_open(path, &o, &w) || vmdb_table_open(w, "accounts", NULL, &wt) ||
+            vmdb_txn_begin(w, 0, &txn) || vmdb_txn_update(txn, wt, &a) ||
+            vmdb_txn_update(txn, wt, &b))
+            _exit(1);
+        vmdb__apply_test_hook = die_after_one;
+        vmdb_txn_commit(txn);
+        _exit(2);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer did not die mid-apply");
+    /* A plain read sees the debit without the credit; a read transaction
+     * refuses to begin on it. */
+    cr_assert_eq(balance_of(t, 0) + balance_of(t, 1), 2 * OPENING_BALANCE - 10);
+    vmdb_read r;
+    ASSERT_FAILS(vmdb_read_begin(db, 0, &r), VMDB_ENEEDRECOVERY, path);
+    vmdb_read_end(&r);
+    /* The next writer finishes the transfer from the log. */
+    vmdb_db *w = open_db(path, 0, VMDB_DURABILITY_SYNC);
+    ASSERT_OK(vmdb_read_begin(db, 0, &r));
+    int64_t sum;
+    ASSERT_OK(sum_balances(t, 0, &sum));
+    ASSERT_OK(vmdb_read_validate(&r));
+    vmdb_read_end(&r);
+    cr_assert_eq(sum, TOTAL);
+    cr_assert_eq(balance_of(t, 1), OPENING_BALANCE + 10);
+    ASSERT_OK(vmdb_close(w));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+Test(read, a_thread_keeps_to_one_read_and_does_not_wait_for_itself)
+{
+    const char *path = test_path("bank");
+    open_bank(path);
+    vmdb_db *db = open_db(path, 0, VMDB_DURABILITY_NONE);
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "accounts", NULL, &t));
+    vmdb_read r, again;
+    ASSERT_OK(vmdb_read_begin(db, VMDB_READ_HOLD, &r));
+    ASSERT_FAILS(vmdb_read_begin(db, 0, &again), VMDB_EBUSY, "read transaction open");
+    /* Writing now would wait for this very read. */
+    vmdb_txn *txn;
+    ASSERT_FAILS(vmdb_txn_begin(db, 0, &txn), VMDB_EBUSY, "holds writers back");
+    vmdb_read_end(&r);
+
+    /* A read inside this thread's own write transaction: the handle's
+     * queued NONE commits are applied, its own writes are not seen. */
+    struct account a = {0, 1};
+    ASSERT_OK(put_account(db, t, a));
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    a = (struct account){1, 2};
+    ASSERT_OK(vmdb_txn_update(txn, t, &a));
+    ASSERT_OK(vmdb_read_begin(db, VMDB_READ_HOLD, &r));
+    cr_assert_eq(balance_of(t, 0), 1);
+    cr_assert_eq(balance_of(t, 1), OPENING_BALANCE);
+    ASSERT_OK(vmdb_read_validate(&r));
+    vmdb_read_end(&r);
+    ASSERT_OK(vmdb_txn_commit(txn));
+    cr_assert_eq(balance_of(t, 1), 2);
+    ASSERT_FAILS(vmdb_read_begin(db, 4, &r), VMDB_EINVAL, "flags");
+    /* Closing ends a read left open. */
+    ASSERT_OK(vmdb_read_begin(db, VMDB_READ_HOLD, &r));
+    ASSERT_OK(vmdb_close(db));
+    db = open_db(path, 0, VMDB_DURABILITY_SYNC);
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
