@@ -43,6 +43,18 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * CLI_ERROR. */
 int cli_library_error(void);
 
+/*
+ * Output that shows one committed state of db (cli/consistent.c):
+ * produce(ctx, out, limit) prints on out and returns a CLI status, or
+ * CLI_OUTPUT_FULL once cli_output_full(out, limit) says it printed past
+ * `limit` (0: no limit). It may run more than once: only the output of
+ * the run that saw one state reaches `out`. Returns produce's status.
+ */
+enum { CLI_OUTPUT_FULL = 3 };
+typedef int (*cli_producer)(void *ctx, FILE *out, size_t limit);
+int cli_read_consistently(vmdb_db *db, FILE *out, cli_producer produce, void *ctx);
+bool cli_output_full(FILE *out, size_t limit);
+
 /* True if `arg` is -h or --help. */
 bool cli_is_help(const char *arg);
 

@@ -11,9 +11,9 @@
  * bytes that are not UTF-8 (the printer writes U+FFFD for them): csv is
  * the lossless form, and the default.
  *
- * The database is opened read-only: an export takes no lock and never
- * waits for a writer, whose changes during the export it may or may not
- * see, record by record.
+ * The database is opened read-only, and the export is one committed
+ * state of the table: it runs in a read transaction (cli/consistent.c),
+ * so a transaction committed meanwhile is in it whole or not at all.
  */
 #include <stdlib.h>
 
@@ -28,8 +28,15 @@ static const char usage[] =
     "an aligned table to read. `vmdb import` reads csv and json back.\n"
     "Exit status 0 also for an empty table (the csv is then its header).\n";
 
-static int export_table(vmdb_table *table, enum cli_format format)
+struct export {
+    vmdb_table *table;
+    enum cli_format format;
+};
+
+static int export_table(void *ctx, FILE *out, size_t limit)
 {
+    const struct export *e = ctx;
+    vmdb_table *table = e->table;
     const vmdb_schema *schema = vmdb_table_schema(table);
     size_t count = vmdb_schema_field_count(schema);
     const char **names = malloc(count * sizeof *names);
@@ -41,7 +48,7 @@ static int export_table(vmdb_table *table, enum cli_format format)
     }
     for (size_t i = 0; i < count; i++)
         names[i] = vmdb_schema_field(schema, i)->name;
-    cli_printer *p = cli_printer_open(format, stdout, count, names);
+    cli_printer *p = cli_printer_open(e->format, out, count, names);
     free(names);
     if (!p) {
         free(record);
@@ -50,8 +57,11 @@ static int export_table(vmdb_table *table, enum cli_format format)
     vmdb_cursor cursor;
     vmdb_cursor_init(&cursor, table);
     int rc = CLI_OK, next;
-    while (rc == CLI_OK && (next = vmdb_cursor_next(&cursor, NULL, record)) == 0)
+    while (rc == CLI_OK && (next = vmdb_cursor_next(&cursor, NULL, record)) == 0) {
         rc = cli_print_record(p, schema, record);
+        if (rc == CLI_OK && cli_output_full(out, limit))
+            rc = CLI_OUTPUT_FULL;
+    }
     if (rc == CLI_OK && next != VMDB_ENOTFOUND)
         rc = cli_table_error(vmdb_table_name(table));
     int closed = cli_printer_close(p);
@@ -78,8 +88,9 @@ static int run(int argc, char **argv)
         return CLI_ERROR;
     vmdb_table *table;
     int rc = cli_open_table(db, pos[0], pos[1], &table);
+    struct export e = {table, format};
     if (rc == CLI_OK)
-        rc = export_table(table, format);
+        rc = cli_read_consistently(db, stdout, export_table, &e);
     vmdb_close(db);
     return rc;
 }

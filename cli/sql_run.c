@@ -21,6 +21,8 @@ typedef struct print_ctx {
     char **bufs;     /* a text buffer per column */
     size_t *caps;    /* its bytes */
     bool failed;     /* a message is already on stderr */
+    size_t limit;    /* output past which the try stops (0: none) */
+    bool full;       /* it did */
 } print_ctx;
 
 static int print_columns(void *ctx, size_t count, const char *const *names,
@@ -87,13 +89,17 @@ static int print_row(void *ctx, const sql_value *cells)
         pc->failed = true;
         return CLI_ERROR;
     }
+    if (cli_output_full(pc->out, pc->limit)) {
+        pc->full = true;
+        return CLI_ERROR;
+    }
     return 0;
 }
 
 static int execute(sql_plan *plan, const sql_stmt *stmt, enum cli_format format, FILE *out,
-                   sql_error *err)
+                   size_t limit, sql_error *err)
 {
-    print_ctx pc = {.format = format, .out = out};
+    print_ctx pc = {.format = format, .out = out, .limit = limit};
     sql_sink sink = {print_columns, print_row, &pc};
     uint64_t rows, changed;
     int rc = sql_execute(plan, &sink, &rows, &changed, err);
@@ -107,6 +113,8 @@ static int execute(sql_plan *plan, const sql_stmt *stmt, enum cli_format format,
     free(pc.bufs);
     free(pc.caps);
     free(pc.cells);
+    if (pc.full)
+        return CLI_OUTPUT_FULL;
     if (pc.failed) {
         err->message[0] = '\0';
         return CLI_ERROR;
@@ -121,6 +129,19 @@ static int execute(sql_plan *plan, const sql_stmt *stmt, enum cli_format format,
     return CLI_OK;
 }
 
+struct select_run {
+    sql_plan *plan;
+    const sql_stmt *stmt;
+    enum cli_format format;
+    sql_error *err;
+};
+
+static int select_try(void *ctx, FILE *out, size_t limit)
+{
+    struct select_run *run = ctx;
+    return execute(run->plan, run->stmt, run->format, out, limit, run->err);
+}
+
 int sql_run(vmdb_db *db, const char *db_name, sql_stmt *stmt, enum cli_format format,
             bool explain, FILE *out, sql_error *err)
 {
@@ -133,8 +154,12 @@ int sql_run(vmdb_db *db, const char *db_name, sql_stmt *stmt, enum cli_format fo
         status = fflush(out) == 0 ? CLI_OK : cli_error("cannot write the output");
         if (status != CLI_OK)
             err->message[0] = '\0';
+    } else if (stmt->kind == SQL_SELECT) {
+        /* Its rows are one committed state, never part of a transaction. */
+        struct select_run run = {plan, stmt, format, err};
+        status = cli_read_consistently(db, out, select_try, &run);
     } else {
-        status = execute(plan, stmt, format, out, err);
+        status = execute(plan, stmt, format, out, 0, err);
     }
     sql_plan_free(plan);
     return status;

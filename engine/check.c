@@ -91,7 +91,10 @@ static int check_entry(void *ctx, uint64_t hash, uint64_t rid)
 static int check_table(vmdb_table *t)
 {
     uint64_t live = 0;
-    int rc = vmdb__table_check_headers(t);
+    /* Another process may have grown it: the index names its new slots. */
+    int rc = vmdb__table_follow(t);
+    if (rc == 0)
+        rc = vmdb__table_check_headers(t);
     if (rc == 0)
         rc = check_slots(t, &live);
     if (rc < 0)
@@ -106,20 +109,49 @@ static int check_table(vmdb_table *t)
     return 0;
 }
 
-int vmdb_check(vmdb_db *db)
+static int check_tables(vmdb_db *db)
 {
-    if (!db)
-        return vmdb__fail(VMDB_EINVAL, "vmdb_check: db is required");
-    vmdb__db_reader_settle(db);
     for (size_t i = 0; i < db->table_count; i++) {
         int rc = check_table(db->tables[i]);
         if (rc < 0)
             return rc;
     }
+    return 0;
+}
+
+/* In a read transaction: a table checked while a transaction is applied
+ * can count an index entry its record does not have yet. Only a finding
+ * on one committed state is damage. */
+static int check_tables_at_rest(vmdb_db *db)
+{
+    if (vmdb__read_open_on(db))
+        return check_tables(db); /* the caller's read transaction */
+    vmdb_read r;
+    int rc = vmdb_read_begin(db, 0, &r);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        rc = check_tables(db);
+        int valid = vmdb_read_validate(&r);
+        if (valid == VMDB_ERETRY)
+            continue;
+        if (valid < 0)
+            rc = valid;
+        break;
+    }
+    vmdb_read_end(&r);
+    return rc;
+}
+
+int vmdb_check(vmdb_db *db)
+{
+    if (!db)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_check: db is required");
+    int rc = check_tables_at_rest(db);
+    if (rc < 0)
+        return rc;
     vmdb__wal_scan_end end;
-    uint64_t head = vmdb__wal_end(db->wal);
-    vmdb__wal_scan(db->wal, vmdb__wal_start(db->wal), head, NULL, NULL, &end);
-    if (end.pos != head)
+    if (vmdb__wal_check_live(db->wal, &db->lock_page->salt, &end))
         return vmdb__fail(VMDB_ECORRUPT, "%s/wal.ring: damaged record at log position %llu",
                           db->path, (unsigned long long)end.pos);
     return 0;

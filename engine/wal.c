@@ -203,12 +203,12 @@ int vmdb__wal_flush(vmdb__wal *w, uint64_t from, uint64_t to)
 
 /* A record at `pos` checks out: 1 valid, 0 not a record of this log here,
  * -1 a record of this log here but damaged (a torn write). */
-static int check_record(const vmdb__wal *w, uint64_t pos, uint64_t limit,
+static int check_record(const vmdb__wal *w, uint64_t salt, uint64_t pos, uint64_t limit,
                         const vmdb__wal_record **out)
 {
     const vmdb__wal_record *h = vmdb_ring_pos_ptr(w->ring, pos);
     *out = h;
-    if (limit - pos < VMDB__WAL_HEADER_LEN || h->lsn != pos || h->salt != w->salt)
+    if (limit - pos < VMDB__WAL_HEADER_LEN || h->lsn != pos || h->salt != salt)
         return 0;
     if (h->len < VMDB__WAL_HEADER_LEN || h->len % 8 || h->len > limit - pos ||
         h->payload_len > h->len - VMDB__WAL_HEADER_LEN ||
@@ -219,9 +219,10 @@ static int check_record(const vmdb__wal *w, uint64_t pos, uint64_t limit,
     return 1;
 }
 
-int vmdb__wal_scan(vmdb__wal *w, uint64_t from, uint64_t to,
-                   int (*fn)(void *ctx, const vmdb__wal_record *rec, const void *payload),
-                   void *ctx, vmdb__wal_scan_end *end)
+static int scan_with_salt(vmdb__wal *w, uint64_t salt, uint64_t from, uint64_t to,
+                          int (*fn)(void *ctx, const vmdb__wal_record *rec,
+                                    const void *payload),
+                          void *ctx, vmdb__wal_scan_end *end)
 {
     /* Nothing past tail + cap can belong to this lap of the log. */
     uint64_t limit = vmdb_ring_tail(w->ring) + w->cap;
@@ -232,7 +233,7 @@ int vmdb__wal_scan(vmdb__wal *w, uint64_t from, uint64_t to,
     end->torn = false;
     for (;;) {
         const vmdb__wal_record *h;
-        int verdict = check_record(w, pos, limit, &h);
+        int verdict = check_record(w, salt, pos, limit, &h);
         if (verdict <= 0) {
             end->torn = verdict < 0;
             break;
@@ -244,6 +245,37 @@ int vmdb__wal_scan(vmdb__wal *w, uint64_t from, uint64_t to,
     }
     end->pos = pos;
     return rc;
+}
+
+int vmdb__wal_scan(vmdb__wal *w, uint64_t from, uint64_t to,
+                   int (*fn)(void *ctx, const vmdb__wal_record *rec, const void *payload),
+                   void *ctx, vmdb__wal_scan_end *end)
+{
+    return scan_with_salt(w, w->salt, from, to, fn, ctx, end);
+}
+
+/* Checkpoints of other processes meanwhile a scan may meet: each moves
+ * the tail and draws a salt, and the records after it are overwritten. */
+#define LIVE_SCAN_TRIES 100
+
+int vmdb__wal_check_live(vmdb__wal *w, const uint64_t *live_salt, vmdb__wal_scan_end *end)
+{
+    for (int i = 0;; i++) {
+        uint64_t from = vmdb_ring_tail(w->ring);
+        uint64_t salt = __atomic_load_n(live_salt, __ATOMIC_ACQUIRE);
+        uint64_t to = vmdb_ring_head(w->ring);
+        scan_with_salt(w, salt, from, to, NULL, NULL, end);
+        /* The handle's own salt is the truth where the shared one is not
+         * kept (a read-only look after a power cut). */
+        if (end->pos != to && w->salt != salt)
+            scan_with_salt(w, w->salt, from, to, NULL, NULL, end);
+        if (end->pos == to)
+            return 0;
+        if ((vmdb_ring_tail(w->ring) == from &&
+             __atomic_load_n(live_salt, __ATOMIC_ACQUIRE) == salt) ||
+            i + 1 == LIVE_SCAN_TRIES)
+            return 1;
+    }
 }
 
 int vmdb__wal_checkpoint(vmdb__wal *w, uint64_t pos)

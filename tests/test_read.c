@@ -18,6 +18,7 @@
 
 #include "db.h"
 #include "os.h"
+#include "sql_run.h"
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
 
@@ -47,7 +48,11 @@ static vmdb_db *open_db(const char *path, unsigned flags, enum vmdb_durability d
     return db;
 }
 
-static void open_bank(const char *path)
+/* The accounts, each followed by `spacing` empty ones (balance 0, ids
+ * from FILLER_ID on): a longer scan between two accounts gives a
+ * transfer more time to land in the middle of it. */
+#define FILLER_ID 1000000
+static void open_spaced_bank(const char *path, uint64_t spacing)
 {
     vmdb_db *db = open_db(path, VMDB_DB_CREATE, VMDB_DURABILITY_SYNC);
     vmdb_schema *s;
@@ -60,9 +65,18 @@ static void open_bank(const char *path)
     for (uint64_t id = 0; id < ACCOUNTS; id++) {
         struct account a = {id, OPENING_BALANCE};
         ASSERT_OK(vmdb_txn_insert(txn, t, &a, NULL));
+        for (uint64_t f = 0; f < spacing; f++) {
+            struct account empty = {FILLER_ID + id * spacing + f, 0};
+            ASSERT_OK(vmdb_txn_insert(txn, t, &empty, NULL));
+        }
     }
     ASSERT_OK(vmdb_txn_commit(txn));
     ASSERT_OK(vmdb_close(db));
+}
+
+static void open_bank(const char *path)
+{
+    open_spaced_bank(path, 0);
 }
 
 /* What the processes share: written by one, read by the parent. */
@@ -500,5 +514,148 @@ Test(read, a_thread_keeps_to_one_read_and_does_not_wait_for_itself)
     ASSERT_OK(vmdb_close(db));
     db = open_db(path, 0, VMDB_DURABILITY_SYNC);
     ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+/* ---- what the CLI and vmdb_check read ------------------------------------ */
+
+/* Writers transfer in other processes while `fn` reads `rounds` times,
+ * going on only as transfers are made. */
+static void while_transferring(const char *path, struct bank_run *run,
+                               void (*fn)(vmdb_db *db, uint64_t round, void *ctx), void *ctx,
+                               uint64_t rounds)
+{
+    pid_t writers[WRITERS];
+    for (int w = 0; w < WRITERS; w++)
+        if ((writers[w] = fork_child()) == 0)
+            _exit(transfer_until_stopped(path, run, w));
+    vmdb_db *db = open_db(path, VMDB_DB_READONLY, 0);
+    uint64_t seen = 0;
+    for (uint64_t i = 0; i < rounds; i++) {
+        while (total_transfers(run) == seen)
+            sched_yield();
+        seen = total_transfers(run);
+        fn(db, i, ctx);
+    }
+    ASSERT_OK(vmdb_close(db));
+    __atomic_store_n(&run->stop, 1, __ATOMIC_RELAXED);
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        cr_assert_eq(waitpid(writers[w], &status, 0), writers[w]);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed (%#x)", w, status);
+    }
+}
+
+struct sql_sums {
+    sql_stmt *sum, *rows;
+    uint64_t wrong;
+};
+
+/* Runs a statement as `vmdb query` does and adds up the numbers it
+ * printed, one per line after the csv header. */
+static int64_t printed_total(vmdb_db *db, sql_stmt *stmt)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    sql_error err = {0};
+    int status = sql_run(db, "bank", stmt, CLI_FORMAT_CSV, false, out, &err);
+    fclose(out);
+    cr_assert_eq(status, CLI_OK, "%s", err.message);
+    int64_t total = 0;
+    const char *line = strchr(text, '\n');
+    while (line && line[1]) {
+        total += strtoll(line + 1, NULL, 10);
+        line = strchr(line + 1, '\n');
+    }
+    free(text);
+    return total;
+}
+
+static void sum_with_sql(vmdb_db *db, uint64_t round, void *ctx)
+{
+    struct sql_sums *s = ctx;
+    if (printed_total(db, round % 2 ? s->sum : s->rows) != TOTAL)
+        s->wrong++;
+}
+
+static sql_stmt *parse(const char *text)
+{
+    sql_stmt *st;
+    sql_error err;
+    cr_assert_eq(sql_parse(text, strlen(text), &st, &err), 0, "%s", err.message);
+    return st;
+}
+
+Test(read, select_prints_one_committed_state)
+{
+    struct bank_run *run = shared_run();
+    const char *path = test_path("bank");
+    open_spaced_bank(path, 200);
+    struct sql_sums s = {parse("SELECT SUM(balance) FROM accounts"),
+                         parse("SELECT balance FROM accounts"), 0};
+    while_transferring(path, run, sum_with_sql, &s, 500);
+    cr_assert_eq(s.wrong, 0, "%llu of 500 SELECTs printed books that do not balance",
+                 (unsigned long long)s.wrong);
+    sql_stmt_free(s.sum);
+    sql_stmt_free(s.rows);
+    remove_test_dir();
+}
+
+/* Moves money and records: each transaction deletes the oldest filler
+ * and inserts a new one, so that the index changes with the slots. */
+static int churn_until_stopped(const char *path, struct bank_run *run, int writer)
+{
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_db_options o = {.durability = VMDB_DURABILITY_NONE};
+    if (vmdb_open(path, &o, &db) || vmdb_table_open(db, "accounts", NULL, &t))
+        return 1;
+    uint64_t oldest = (uint64_t)(writer + 1) * 100000000, newest = oldest;
+    for (int i = 0; i < 64; i++) {
+        struct account empty = {newest++, 0};
+        if (put_account(db, t, empty))
+            return 2;
+    }
+    while (!__atomic_load_n(&run->stop, __ATOMIC_RELAXED)) {
+        vmdb_txn *txn;
+        struct account empty = {newest++, 0};
+        uint64_t gone = oldest++;
+        if (vmdb_txn_begin(db, 0, &txn) || vmdb_txn_delete(txn, t, &gone, sizeof gone) ||
+            vmdb_txn_insert(txn, t, &empty, NULL) || vmdb_txn_commit(txn))
+            return 3;
+        __atomic_add_fetch(&run->transfers[writer], 1, __ATOMIC_RELAXED);
+    }
+    return vmdb_close(db) ? 4 : 0;
+}
+
+Test(read, check_finds_nothing_wrong_while_writers_change_records_and_index)
+{
+    struct bank_run *run = shared_run();
+    const char *path = test_path("bank");
+    open_spaced_bank(path, 100);
+    pid_t writers[WRITERS];
+    for (int w = 0; w < WRITERS; w++)
+        if ((writers[w] = fork_child()) == 0)
+            _exit(churn_until_stopped(path, run, w));
+    vmdb_db *db = open_db(path, VMDB_DB_READONLY, 0);
+    uint64_t seen = 0, failed = 0;
+    char first[600] = "";
+    for (int i = 0; i < 300; i++) {
+        while (total_transfers(run) == seen)
+            sched_yield();
+        seen = total_transfers(run);
+        if (vmdb_check(db) != 0 && failed++ == 0)
+            snprintf(first, sizeof first, "%s", vmdb_last_error()->message);
+    }
+    ASSERT_OK(vmdb_close(db));
+    __atomic_store_n(&run->stop, 1, __ATOMIC_RELAXED);
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        cr_assert_eq(waitpid(writers[w], &status, 0), writers[w]);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed (%#x)", w, status);
+    }
+    cr_assert_eq(failed, 0, "%llu of 300 checks failed, the first: %s",
+                 (unsigned long long)failed, first);
     remove_test_dir();
 }
