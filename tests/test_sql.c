@@ -866,6 +866,21 @@ Test(sql_exec, a_statement_is_all_or_nothing)
     finish(db);
 }
 
+/* The executor writes through its transaction, whose own changes every
+ * later write of the statement sees: the second record given a key the
+ * first one just took collides with it, as in SQLite. (No statement reads
+ * a record back after writing it: UPDATE and DELETE find their records
+ * before they change any.) */
+Test(sql_exec, a_statement_sees_its_own_writes)
+{
+    vmdb_db *db = people_db();
+    run_fails(db, "UPDATE people SET id = 60 WHERE id >= 4", "already holds that key");
+    EXPECT_ROWS(db, "SELECT id FROM people WHERE id >= 4 ORDER BY id", "id\n4\n5\n");
+    run_fails(db, "INSERT INTO people (id) VALUES (70), (71), (70)", "key already exists");
+    EXPECT_ROWS(db, "SELECT COUNT(*) FROM people WHERE id >= 60", "COUNT(*)\n0\n");
+    finish(db);
+}
+
 /* A statement whose changes outgrow the log fails whole: the rows it had
  * changed before the log filled up are not committed. */
 Test(sql_exec, a_statement_that_outgrows_the_log_changes_nothing)
