@@ -165,6 +165,12 @@ int cli_print_record(cli_printer *p, const vmdb_schema *schema, const void *reco
  */
 int cli_open_db(const char *path, unsigned flags, vmdb_db **out);
 
+/* Closes a database the command opened and returns the command's exit
+ * status: `status`, or CLI_ERROR with the library's message when the
+ * close failed (its last checkpoint) and nothing was reported yet.
+ * Accepts NULL. */
+int cli_close_db(vmdb_db *db, int status);
+
 /* The open table `name`: "vmdb: DB: no table 'name'" if it is missing. */
 int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_table **out);
 

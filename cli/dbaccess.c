@@ -30,6 +30,13 @@ int cli_open_db(const char *path, unsigned flags, vmdb_db **out)
     return CLI_OK;
 }
 
+int cli_close_db(vmdb_db *db, int status)
+{
+    if (vmdb_close(db) < 0 && status != CLI_ERROR)
+        return cli_library_error();
+    return status;
+}
+
 int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_table **out)
 {
     int rc = vmdb_table_open(db, name, NULL, out);
