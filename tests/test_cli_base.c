@@ -175,6 +175,33 @@ Test(cli_base, double_dash_dash_alone_and_negative_numbers_are_positionals)
     cr_assert_str_eq(r.pos[2], "-0.25");
 }
 
+Test(cli_base, the_global_timeout_is_taken_out_wherever_it_stands)
+{
+    char *argv[] = {"vmdb", "--timeout", "300", "put", "db", "--timeout=7", "t", "--",
+                    "--timeout", "9", NULL};
+    int argc = 10;
+    cr_assert_eq(cli_take_global_options(&argc, argv), CLI_OK);
+    cr_assert_eq(cli_lock_timeout_ms, 7, "the last one given wins");
+    const char *want[] = {"vmdb", "put", "db", "t", "--", "--timeout", "9"};
+    cr_assert_eq(argc, 7);
+    for (int i = 0; i < argc; i++)
+        cr_assert_str_eq(argv[i], want[i]);
+    cr_assert_null(argv[argc]);
+
+    char *bad[] = {"vmdb", "get", "--timeout", "5s", NULL};
+    argc = 4;
+    capture_stderr();
+    cr_assert_eq(cli_take_global_options(&argc, bad), CLI_ERROR);
+    ASSERT_TEXT(captured_stderr(), "vmdb: --timeout: '5s' is not a number of milliseconds\n");
+    char *missing[] = {"vmdb", "get", "--timeout", NULL};
+    argc = 3;
+    capture_stderr();
+    cr_assert_eq(cli_take_global_options(&argc, missing), CLI_ERROR);
+    ASSERT_TEXT(captured_stderr(), "vmdb: option --timeout needs a value\n");
+    cli_lock_timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+    remove_test_dir();
+}
+
 Test(cli_base, help_anywhere_wins_over_every_other_problem)
 {
     struct parsed r;
