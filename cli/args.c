@@ -5,6 +5,9 @@
  * --format json DB people 7` are the same request.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -126,6 +129,47 @@ int cli_parse_args(int argc, char **argv, const cli_option *options, size_t coun
             return cli_error("unexpected argument '%s'", arg);
         pos[(*npos)++] = arg;
     }
+    return CLI_OK;
+}
+
+static int parse_timeout(const char *text)
+{
+    char *end;
+    errno = 0;
+    unsigned long ms = strtoul(text, &end, 10);
+    /* strtoul would take a sign or leading blanks: a digit must come first. */
+    if (!isdigit((unsigned char)text[0]) || *end || errno || ms > UINT_MAX)
+        return cli_error("--timeout: '%s' is not a number of milliseconds", text);
+    cli_lock_timeout_ms = (unsigned)ms;
+    return CLI_OK;
+}
+
+/* Global options are taken out before the command parses the rest, which
+ * keeps them out of every command's option table while they still stand
+ * anywhere, as the command's own options do. */
+int cli_take_global_options(int *argc, char **argv)
+{
+    static const char timeout[] = "--timeout";
+    int kept = 0;
+    bool options_done = false;
+    for (int i = 0; i < *argc; i++) {
+        const char *arg = argv[i];
+        options_done |= !strcmp(arg, "--");
+        if (!options_done && !strcmp(arg, timeout)) {
+            if (i + 1 >= *argc)
+                return cli_error("option --timeout needs a value");
+            if (parse_timeout(argv[++i]) != CLI_OK)
+                return CLI_ERROR;
+        } else if (!options_done && !strncmp(arg, timeout, sizeof timeout - 1) &&
+                   arg[sizeof timeout - 1] == '=') {
+            if (parse_timeout(arg + sizeof timeout) != CLI_OK)
+                return CLI_ERROR;
+        } else {
+            argv[kept++] = argv[i];
+        }
+    }
+    argv[kept] = NULL;
+    *argc = kept;
     return CLI_OK;
 }
 

@@ -168,14 +168,37 @@ int cli_print_record(cli_printer *p, const vmdb_schema *schema, const void *reco
 
 /* ---- database access ---------------------------------------------------- */
 
+/* The global option --timeout MS: how long a command that writes waits
+ * for the write lock another process holds before it fails with "vmdb:
+ * DB: database is locked (pid N ...)"; 0 waits as long as it takes. */
+#define CLI_DEFAULT_TIMEOUT_MS 5000
+extern unsigned cli_lock_timeout_ms;
+
+/*
+ * Takes the global options (--timeout MS, --timeout=MS) out of argv,
+ * wherever they stand before a "--", so that the commands never see them;
+ * *argc shrinks to match and argv[*argc] becomes NULL (argv holds *argc +
+ * 1 entries, as main's does). A bad value prints one line and returns
+ * CLI_ERROR.
+ */
+int cli_take_global_options(int *argc, char **argv);
+
 /*
  * Opens the database in directory `path` for a command. `flags` are
  * vmdb_db_flag bits: VMDB_DB_READONLY for commands that only read,
  * VMDB_DB_CREATE for `create`. A missing database is
  * "vmdb: PATH: no such database"; other failures print the library's
- * message. Returns CLI_OK or CLI_ERROR.
+ * message. An open for writing waits cli_lock_timeout_ms for the write
+ * lock, and after a second of it says on stderr whom it waits for.
+ * Returns CLI_OK or CLI_ERROR.
  */
 int cli_open_db(const char *path, unsigned flags, vmdb_db **out);
+
+/* Closes a database the command opened and returns the command's exit
+ * status: `status`, or CLI_ERROR with the library's message when the
+ * close failed (its last checkpoint) and nothing was reported yet.
+ * Accepts NULL. */
+int cli_close_db(vmdb_db *db, int status);
 
 /* The open table `name`: "vmdb: DB: no table 'name'" if it is missing. */
 int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_table **out);

@@ -416,7 +416,8 @@ static uint64_t default_batch(importer *im)
     return fits < DEFAULT_BATCH ? fits : DEFAULT_BATCH;
 }
 
-static void importer_free(importer *im)
+/* Returns the import's exit status: `status`, or the close's failure. */
+static int importer_free(importer *im, int status)
 {
     vmdb_txn_abort(im->txn);
     csv_reader_free(im->csv);
@@ -427,7 +428,7 @@ static void importer_free(importer *im)
     free(im->given);
     free(im->column_field);
     free(im->member_field);
-    vmdb_close(im->db);
+    return cli_close_db(im->db, status);
 }
 
 static int import(importer *im, const char *db_path, const char *table_name,
@@ -510,9 +511,7 @@ static int run(int argc, char **argv)
     im.in = strcmp(file, "-") ? fopen(file, "rb") : stdin;
     if (!im.in)
         return cli_error("%s: cannot open: %s", file, strerror(errno));
-    int rc = import(&im, pos[0], pos[1], batch);
-    importer_free(&im);
-    return rc;
+    return importer_free(&im, import(&im, pos[0], pos[1], batch));
 }
 
 const cli_command cli_import_command = {

@@ -113,8 +113,7 @@ static int recover_run(int argc, char **argv)
                r.torn_tail ? "yes: replay stopped at a damaged record" : "no");
         printf("index:       %s\n", r.index_rebuilt ? "rebuilt" : "as it was");
     }
-    vmdb_close(db);
-    return status;
+    return cli_close_db(db, status);
 }
 
 const cli_command cli_recover_command = {

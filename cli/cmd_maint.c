@@ -173,8 +173,7 @@ static int checkpoint_run(int argc, char **argv)
         printf("%s: checkpoint at LSN %llu; log in use %llu -> %llu bytes\n", pos[0],
                (unsigned long long)after.checkpoint_lsn, (unsigned long long)before.wal_used,
                (unsigned long long)after.wal_used);
-    vmdb_close(db);
-    return status;
+    return cli_close_db(db, status);
 }
 
 const cli_command cli_checkpoint_command = {
@@ -261,8 +260,7 @@ static int compact_run(int argc, char **argv)
     }
     free(sizes.tables);
     free(sizes.before);
-    vmdb_close(db);
-    return status;
+    return cli_close_db(db, status);
 }
 
 const cli_command cli_compact_command = {
@@ -297,8 +295,7 @@ static int backup_run(int argc, char **argv)
     else
         printf("%s: backed up to %s (%zu table%s)\n", pos[0], pos[1], info.tables,
                cli_plural(info.tables));
-    vmdb_close(db);
-    return status;
+    return cli_close_db(db, status);
 }
 
 const cli_command cli_backup_command = {

@@ -90,9 +90,8 @@ static int run(int argc, char **argv)
     status = sql_run(db, pos[0], stmt, format, explain, stdout, &err);
     if (status == CLI_ERROR)
         report(&err, text);
-    vmdb_close(db);
     sql_stmt_free(stmt);
-    return status;
+    return cli_close_db(db, status);
 }
 
 const cli_command cli_query_command = {

@@ -122,8 +122,7 @@ static int put_run(int argc, char **argv)
         }
     }
     free(record);
-    vmdb_close(db);
-    return status;
+    return cli_close_db(db, status);
 }
 
 const cli_command cli_put_command = {
@@ -254,8 +253,7 @@ static int del_run(int argc, char **argv)
         }
     }
     free(key_record);
-    vmdb_close(db);
-    return status;
+    return cli_close_db(db, status);
 }
 
 const cli_command cli_del_command = {

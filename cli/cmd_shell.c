@@ -354,10 +354,9 @@ static int run(int argc, char **argv)
     if (status == CLI_OK && !sh.quit && sh.len)
         run_statement(&sh, sh.len);
     free(sh.buf);
-    vmdb_close(sh.db);
-    if (status != CLI_OK)
-        return status;
-    return sh.failed && !sh.interactive ? CLI_ERROR : CLI_OK;
+    if (status == CLI_OK)
+        status = sh.failed && !sh.interactive ? CLI_ERROR : CLI_OK;
+    return cli_close_db(sh.db, status);
 }
 
 const cli_command cli_shell_command = {

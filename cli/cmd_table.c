@@ -41,8 +41,7 @@ static int create_run(int argc, char **argv)
     else if (rc < 0)
         status = cli_library_error();
     vmdb_schema_free(schema);
-    vmdb_close(db);
-    return status;
+    return cli_close_db(db, status);
 }
 
 const cli_command cli_create_command = {
@@ -199,8 +198,7 @@ static int drop_run(int argc, char **argv)
     status = cli_open_table(db, pos[0], pos[1], &table);
     if (status == CLI_OK && vmdb_table_drop(db, pos[1]) < 0)
         status = cli_library_error();
-    vmdb_close(db);
-    return status;
+    return cli_close_db(db, status);
 }
 
 const cli_command cli_drop_command = {

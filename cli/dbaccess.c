@@ -5,11 +5,28 @@
  */
 #include "cli.h"
 
+unsigned cli_lock_timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+
+/* A command that seems to hang says why, once a wait has lasted long
+ * enough for a person to wonder. */
+static void say_waiting(void *ctx, const char *path, long holder_pid)
+{
+    (void)ctx;
+    if (holder_pid)
+        fprintf(stderr, "vmdb: waiting for pid %ld, which holds the write lock of %s\n",
+                holder_pid, path);
+    else
+        fprintf(stderr, "vmdb: waiting for another process, which holds the write lock of %s\n",
+                path);
+}
+
 int cli_open_db(const char *path, unsigned flags, vmdb_db **out)
 {
     *out = NULL;
     vmdb_db_options opts = VMDB_DB_OPTIONS_INIT;
     opts.flags = flags;
+    opts.busy_timeout_ms = cli_lock_timeout_ms;
+    opts.busy_notice = say_waiting;
     /* The library's messages already name the path: "PATH: no such
      * database", or the damaged file inside it. */
     int rc = vmdb_open(path, &opts, out);
@@ -28,6 +45,13 @@ int cli_open_db(const char *path, unsigned flags, vmdb_db **out)
     if (rc < 0)
         return cli_library_error();
     return CLI_OK;
+}
+
+int cli_close_db(vmdb_db *db, int status)
+{
+    if (vmdb_close(db) < 0 && status != CLI_ERROR)
+        return cli_library_error();
+    return status;
 }
 
 int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_table **out)

@@ -18,18 +18,26 @@ static const cli_command *const commands[] = {
 
 static void print_usage(FILE *out)
 {
-    fprintf(out, "usage: vmdb COMMAND [ARGS...]   (vmdb COMMAND --help for details)\n\n"
+    fprintf(out, "usage: vmdb [--timeout MS] COMMAND [ARGS...]   (vmdb COMMAND --help for "
+                 "details)\n\n"
                  "commands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out, "\noptions:\n"
-                 "  --help     this text\n"
-                 "  --version  the vmdb version\n"
-                 "\nexit status: 0 done or found, 1 not found, 2 error\n");
+                 "  --help        this text\n"
+                 "  --version     the vmdb version\n"
+                 "  --timeout MS  how long a command that writes waits for the write lock\n"
+                 "                another process holds, saying after a second which pid\n"
+                 "                it waits for (default %u, 0 = forever); anywhere on the\n"
+                 "                line, as a command's own options\n"
+                 "\nexit status: 0 done or found, 1 not found, 2 error\n",
+            CLI_DEFAULT_TIMEOUT_MS);
 }
 
 int main(int argc, char **argv)
 {
+    if (cli_take_global_options(&argc, argv) != CLI_OK)
+        return CLI_ERROR;
     if (argc < 2) {
         print_usage(stderr);
         return CLI_ERROR;

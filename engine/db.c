@@ -23,6 +23,7 @@
 #include "db.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,14 +338,66 @@ static int finish_dead_writer(vmdb_db *db);
  * takes before it competes for the lock again. */
 #define YIELD_NAPS 10000
 
+_Static_assert(offsetof(vmdb__lock_page, holder_pid) == 104,
+               "every build that opens a database shares the lock page's layout");
+
+static long lock_holder(vmdb_db *db)
+{
+    return (long)__atomic_load_n(&db->lock_page->holder_pid, __ATOMIC_RELAXED);
+}
+
+static int busy_error(vmdb_db *db)
+{
+    long pid = lock_holder(db);
+    if (pid == 0)
+        return vmdb__fail(VMDB_EBUSY,
+                          "%s: database is locked (by another process, pid unknown; waited %u ms)",
+                          db->path, db->busy_timeout_ms);
+    if (pid == vmdb__os_pid())
+        return vmdb__fail(VMDB_EBUSY,
+                          "%s: database is locked (pid %ld holds the write lock: this process, "
+                          "through another handle; waited %u ms)",
+                          db->path, pid, db->busy_timeout_ms);
+    return vmdb__fail(VMDB_EBUSY, "%s: database is locked (pid %ld holds the write lock; "
+                                  "waited %u ms)",
+                      db->path, pid, db->busy_timeout_ms);
+}
+
+/*
+ * Waits for the file lock another process holds, as the options say: as
+ * long as it takes in one blocking call when there is neither a timeout
+ * nor a notice, otherwise in naps (os.c) up to the notice, then up to the
+ * timeout. -EWOULDBLOCK when the timeout passed.
+ */
+static int wait_for_file_lock(vmdb_db *db)
+{
+    if (!db->busy_timeout_ms && !db->busy_notice)
+        return vmdb__os_lock_file(db->lock_fd, true);
+    uint64_t start = vmdb__os_now_ns();
+    uint64_t give_up = db->busy_timeout_ms ? start + db->busy_timeout_ms * 1000000ull : UINT64_MAX;
+    uint64_t notice_at = start + VMDB_BUSY_NOTICE_MS * 1000000ull;
+    if (db->busy_notice && notice_at < give_up) {
+        int rc = vmdb__os_lock_file_until(db->lock_fd, notice_at);
+        if (rc != -EWOULDBLOCK)
+            return rc;
+        db->busy_notice(db->busy_notice_ctx, db->path, lock_holder(db));
+    }
+    if (give_up == UINT64_MAX)
+        return vmdb__os_lock_file(db->lock_fd, true);
+    return vmdb__os_lock_file_until(db->lock_fd, give_up);
+}
+
 /*
  * The file lock, fairly. A holder keeps it while its NONE commits wait
  * for their log flush (group.c), unless it sees a waiter: so a process
- * that waits marks itself. flock itself is not fair: the holder that lets
- * go would take it again at its next transaction, before the waiter it
- * woke has run. So a holder that just let go for a waiter first waits for
- * the waiters to get their turn (their mark goes once they have the
- * lock), a bounded while.
+ * that waits marks itself, for the whole wait. flock itself is not fair:
+ * the holder that lets go would take it again at its next transaction,
+ * before the waiter it woke has run. So a holder that just let go for a
+ * waiter first waits for the waiters to get their turn (their mark goes
+ * once they have the lock), a bounded while.
+ *
+ * Returns 0 or a VMDB_E* code with its message: VMDB_EBUSY when another
+ * process held the lock for busy_timeout_ms.
  */
 static int take_file_lock(vmdb_db *db)
 {
@@ -356,10 +409,15 @@ static int take_file_lock(vmdb_db *db)
     int rc = vmdb__os_try_lock_file(db->lock_fd);
     if (rc == -EWOULDBLOCK) {
         vmdb__os_mark_waiter(db->lock_fd, true);
-        rc = vmdb__os_lock_file(db->lock_fd, true);
+        rc = wait_for_file_lock(db);
         vmdb__os_mark_waiter(db->lock_fd, false);
+        if (rc == -EWOULDBLOCK)
+            return busy_error(db);
     }
-    return rc;
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot take the write lock", db->path);
+    __atomic_store_n(&db->lock_page->holder_pid, (uint32_t)vmdb__os_pid(), __ATOMIC_RELAXED);
+    return 0;
 }
 
 static int lock_writer(vmdb_db *db);
@@ -395,7 +453,7 @@ static int lock_writer(vmdb_db *db)
     int rc = take_file_lock(db);
     if (rc < 0) {
         pthread_mutex_unlock(&db->writer);
-        return vmdb__fail_os(rc, "%s: cannot take the write lock", db->path);
+        return rc;
     }
     db->flock_held = true;
     pthread_mutex_lock(&db->group);
@@ -440,6 +498,7 @@ static int lock_writer(vmdb_db *db)
 
 void vmdb__db_release_file_lock(vmdb_db *db)
 {
+    __atomic_store_n(&db->lock_page->holder_pid, 0, __ATOMIC_RELAXED);
     vmdb__os_lock_file(db->lock_fd, false);
     db->flock_held = false;
 }
@@ -955,6 +1014,9 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     db->as_is = (o->flags & VMDB_DB_AS_IS) != 0;
     db->verify = (o->flags & VMDB_DB_VERIFY) != 0;
     db->durability = o->durability ? o->durability : VMDB_DURABILITY_NONE;
+    db->busy_timeout_ms = o->busy_timeout_ms;
+    db->busy_notice = o->busy_notice;
+    db->busy_notice_ctx = o->busy_notice_ctx;
     vmdb__group_note_owner(db);
     rc = open_lock(db);
     /* A writer reads the log and the tables only under the lock: another
@@ -967,9 +1029,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
             vmdb__open_test_hook(path);
 #endif
         rc = take_file_lock(db);
-        if (rc < 0)
-            rc = vmdb__fail_os(rc, "%s: cannot take the write lock", path);
-        else
+        if (rc == 0)
             db->flock_held = true;
     }
     char *wal_path = join(path, WAL_NAME, "");
@@ -1028,6 +1088,13 @@ int vmdb_close(vmdb_db *db)
         if (!log_is_empty(db) || db->unflushed || !vmdb__group_idle(db))
             rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
         vmdb__db_unlock(db);
+    } else if (rc == VMDB_EBUSY && !db->unflushed) {
+        /* Another process kept the lock past the timeout. This one has no
+         * commit queued (it would hold the lock): what it committed is in
+         * the log, flushed, and in the tables. The checkpoint is only
+         * housekeeping, which the next writer does. */
+        vmdb_error_clear();
+        rc = 0;
     }
     if (!db->readonly)
         vmdb__group_stop(db);

@@ -46,6 +46,12 @@ typedef struct vmdb__lock_page {
      * cut may have left the tables behind the log, and a read-only open
      * refuses (VMDB_ENEEDRECOVERY). NUL-terminated. */
     char boot_id[40];
+    /* The process that holds the file lock, which flock cannot name: for
+     * the message of a writer that gives up waiting. Written by the holder
+     * right after it takes the lock, cleared just before it lets go; 0
+     * when free, or for a moment after another process took it. A holder
+     * that died leaves its pid behind until the next one takes the lock. */
+    uint32_t holder_pid;
     /* Odd while the tables change (a transaction applied, the log
      * replayed, records moved by a compaction), bumped again after: a read
      * transaction that finds it unchanged at its end saw every transaction
@@ -83,6 +89,9 @@ struct vmdb_db {
     bool poisoned;              /* a flush failed: no more writes */
     enum vmdb_durability durability;
     uint64_t checkpoint_bytes;  /* log use that triggers a checkpoint */
+    unsigned busy_timeout_ms;   /* vmdb_db_options' */
+    void (*busy_notice)(void *ctx, const char *path, long holder_pid);
+    void *busy_notice_ctx;
     int lock_fd;
     vmdb_map *lock_map;         /* the lock page, NULL when read-only */
     vmdb__lock_page *lock_page;

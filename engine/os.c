@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef VMDB_FAULT_INJECTION
 #include <pthread.h>
@@ -1435,6 +1436,39 @@ int vmdb__os_try_lock_file(int fd)
         rc = flock(fd, LOCK_EX | LOCK_NB);
     while (rc < 0 && errno == EINTR);
     return rc < 0 ? -errno : 0;
+}
+
+uint64_t vmdb__os_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* flock has no timed wait, and interrupting a blocking one takes a signal
+ * the library does not own: so it tries again after naps. They start at a
+ * millisecond, so that a short wait (the usual one, a commit) costs
+ * little, and grow to ten, so that a long one costs a few hundred wakeups
+ * a second at most. */
+#define LOCK_NAP_FIRST_NS (1000u * 1000)
+#define LOCK_NAP_MAX_NS (10u * 1000 * 1000)
+
+int vmdb__os_lock_file_until(int fd, uint64_t deadline_ns)
+{
+    uint64_t nap_ns = LOCK_NAP_FIRST_NS;
+    for (;;) {
+        int rc = vmdb__os_try_lock_file(fd);
+        if (rc != -EWOULDBLOCK)
+            return rc;
+        uint64_t now = vmdb__os_now_ns();
+        if (now >= deadline_ns)
+            return -EWOULDBLOCK;
+        uint64_t this_nap = deadline_ns - now < nap_ns ? deadline_ns - now : nap_ns;
+        nanosleep(&(struct timespec){(time_t)(this_nap / 1000000000u),
+                                     (long)(this_nap % 1000000000u)},
+                  NULL);
+        nap_ns = nap_ns * 2 < LOCK_NAP_MAX_NS ? nap_ns * 2 : LOCK_NAP_MAX_NS;
+    }
 }
 
 /* Open file description locks (F_OFD_*) are independent of flock, belong

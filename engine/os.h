@@ -84,6 +84,13 @@ int vmdb__os_lock_file(int fd, bool lock);
 /* Takes the exclusive lock of vmdb__os_lock_file if it is free: 0, or
  * -EWOULDBLOCK when another open file holds it. */
 int vmdb__os_try_lock_file(int fd);
+/* As vmdb__os_lock_file(fd, true), but gives up at CLOCK_MONOTONIC time
+ * deadline_ns (vmdb__os_now_ns): 0, or -EWOULDBLOCK when another open file
+ * still holds the lock then. It tries again after short naps rather than
+ * blocking, so it notices a release a few milliseconds late. */
+int vmdb__os_lock_file_until(int fd, uint64_t deadline_ns);
+/* CLOCK_MONOTONIC in ns: for deadlines, never for dates. */
+uint64_t vmdb__os_now_ns(void);
 /* A process about to wait for the exclusive lock marks itself a waiter (a
  * shared lock on byte 0, held through fd's open file, so it dies with the
  * process) and unmarks itself once it has the lock; the holder asks whether

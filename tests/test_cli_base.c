@@ -3,9 +3,12 @@
  * directly: argument parsing, the three output formats byte for byte,
  * and opening databases and tables with the command's messages.
  */
+#include <errno.h>
+
 #include "helpers.h"
 
 #include "cli.h"
+#include "os.h"
 
 TestSuite(cli_base, .timeout = SUITE_TIMEOUT);
 
@@ -170,6 +173,33 @@ Test(cli_base, double_dash_dash_alone_and_negative_numbers_are_positionals)
     cr_assert_eq(r.npos, 3);
     cr_assert_str_eq(r.pos[1], "-5");
     cr_assert_str_eq(r.pos[2], "-0.25");
+}
+
+Test(cli_base, the_global_timeout_is_taken_out_wherever_it_stands)
+{
+    char *argv[] = {"vmdb", "--timeout", "300", "put", "db", "--timeout=7", "t", "--",
+                    "--timeout", "9", NULL};
+    int argc = 10;
+    cr_assert_eq(cli_take_global_options(&argc, argv), CLI_OK);
+    cr_assert_eq(cli_lock_timeout_ms, 7, "the last one given wins");
+    const char *want[] = {"vmdb", "put", "db", "t", "--", "--timeout", "9"};
+    cr_assert_eq(argc, 7);
+    for (int i = 0; i < argc; i++)
+        cr_assert_str_eq(argv[i], want[i]);
+    cr_assert_null(argv[argc]);
+
+    char *bad[] = {"vmdb", "get", "--timeout", "5s", NULL};
+    argc = 4;
+    capture_stderr();
+    cr_assert_eq(cli_take_global_options(&argc, bad), CLI_ERROR);
+    ASSERT_TEXT(captured_stderr(), "vmdb: --timeout: '5s' is not a number of milliseconds\n");
+    char *missing[] = {"vmdb", "get", "--timeout", NULL};
+    argc = 3;
+    capture_stderr();
+    cr_assert_eq(cli_take_global_options(&argc, missing), CLI_ERROR);
+    ASSERT_TEXT(captured_stderr(), "vmdb: option --timeout needs a value\n");
+    cli_lock_timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+    remove_test_dir();
 }
 
 Test(cli_base, help_anywhere_wins_over_every_other_problem)
@@ -484,6 +514,39 @@ Test(cli_base, opening_a_missing_database_names_it)
     char want[600];
     snprintf(want, sizeof want, "vmdb: %s: no such database\n", path);
     ASSERT_TEXT(err, want);
+    remove_test_dir();
+}
+
+Test(cli_base, a_command_whose_close_fails_after_its_write_is_an_error)
+{
+    const char *path = test_path("db");
+    vmdb_db *db;
+    cr_assert_eq(cli_open_db(path, VMDB_DB_CREATE, &db), CLI_OK);
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("id:u8 key, name:str4", &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "people", s, &t));
+    vmdb_schema_free(s);
+    ASSERT_OK(vmdb_close(db));
+    /* The put commits (NONE: no flush before it returns); the flush of its
+     * log fails, in the flusher or in the close's checkpoint, and only the
+     * close can say so. */
+    vmdb__os_inject_fault(VMDB__OS_OP_FLUSH, EIO, 0);
+    vmdb__os_inject_fault(VMDB__OS_OP_SYNC, EIO, 0);
+    /* put writes into its FIELD=VALUE arguments, as into main's. */
+    char db_arg[512], table[] = "people", id[] = "id=1", name[] = "name=Ann";
+    snprintf(db_arg, sizeof db_arg, "%s", path);
+    char *argv[] = {db_arg, table, id, name, NULL};
+    capture_stderr();
+    int status = cli_put_command.run(4, argv);
+    const char *err = captured_stderr();
+    vmdb__os_clear_faults();
+    cr_assert_eq(status, CLI_ERROR, "exit %d; stderr: %s", status, err);
+    cr_assert(!strncmp(err, "vmdb: ", 6) && strchr(err, '\n') == err + strlen(err) - 1,
+              "one line: %s", err);
+    /* The next open recovers what the log holds. */
+    cr_assert_eq(cli_open_db(path, 0, &db), CLI_OK);
+    vmdb_close(db);
     remove_test_dir();
 }
 

@@ -3,10 +3,13 @@
  * command, every output format, every exit status, and the message of
  * each kind of bad input.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 
 #include "cli_helpers.h"
+#include "db.h"
+#include "os.h"
 
 TestSuite(cli_commands, .timeout = SUITE_TIMEOUT);
 
@@ -343,6 +346,111 @@ Test(cli_commands, argument_errors_are_exit_2)
                  "vmdb: unknown format 'xml' (table, csv, json)\n");
     EXPECT_ERROR(vmdb("tables '%s' --format", db), "vmdb: option --format needs a value\n");
     EXPECT_ERROR(vmdb("check '%s' --format json", db), "vmdb: unknown option '--format'\n");
+    remove_test_dir();
+}
+
+/* ---- another process holding the write lock ----------------------------- */
+
+/* What the holder does once told: let go now, or once a process waits. */
+enum { RELEASE_NOW = 'r', RELEASE_ONCE_WAITED = 'w' };
+
+struct holder {
+    pid_t pid;
+    int command;
+};
+
+/* A child of the test that opens `path` with the library, begins a
+ * transaction on people (so holds the write lock) and keeps it until
+ * told; then it aborts and exits. */
+static struct holder hold_write_lock(const char *path)
+{
+    int up[2], down[2];
+    cr_assert_eq(pipe(up), 0);
+    cr_assert_eq(pipe(down), 0);
+    pid_t pid = fork_child();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        vmdb_db *held;
+        vmdb_txn *txn;
+        if (vmdb_open(path, NULL, &held) != 0 || vmdb_txn_begin(held, 0, &txn) != 0)
+            _exit(1);
+        char c = 1, command;
+        if (write(up[1], &c, 1) != 1 || read(down[0], &command, 1) != 1)
+            _exit(2);
+        while (command == RELEASE_ONCE_WAITED && vmdb__os_has_waiter(held->lock_fd) <= 0)
+            sched_yield();
+        vmdb_txn_abort(txn);
+        _exit(vmdb_close(held) == 0 ? 0 : 3);
+    }
+    close(up[1]);
+    close(down[0]);
+    char c;
+    cr_assert_eq(read(up[0], &c, 1), 1, "the holder died before it took the lock");
+    close(up[0]);
+    return (struct holder){.pid = pid, .command = down[1]};
+}
+
+static void tell(struct holder *h, char how)
+{
+    cr_assert_eq(write(h->command, &how, 1), 1);
+}
+
+static void wait_holder(struct holder *h)
+{
+    close(h->command);
+    int status;
+    cr_assert_eq(waitpid(h->pid, &status, 0), h->pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "holder: status 0x%x", status);
+}
+
+Test(cli_commands, a_command_that_writes_gives_up_on_a_locked_database_naming_the_holder)
+{
+    make_people();
+    struct holder h = hold_write_lock(db);
+    char want[700];
+    snprintf(want, sizeof want,
+             "vmdb: %s: database is locked (pid %ld holds the write lock; waited 300 ms)\n", db,
+             (long)h.pid);
+    /* Under the second's notice: the one line of the failure. */
+    EXPECT_ERROR(vmdb("--timeout 300 put '%s' people id=3 name=Cy", db), want);
+    EXPECT_ERROR(vmdb("del '%s' people 1 --timeout=300", db), want);
+    EXPECT_ERROR(vmdb("query --timeout 300 '%s' \"DELETE FROM people WHERE id = 1\"", db), want);
+    /* Readers take no lock. */
+    EXPECT_STATUS(vmdb("--timeout 300 get '%s' people 1", db), 0);
+    tell(&h, RELEASE_NOW);
+    wait_holder(&h);
+    EXPECT_OUT(vmdb("--timeout 300 put '%s' people id=3 name=Cy", db), "");
+    remove_test_dir();
+}
+
+Test(cli_commands, a_command_waiting_for_the_lock_says_once_whom_it_waits_for)
+{
+    make_people();
+    struct holder h = hold_write_lock(db);
+    char want[1400];
+    snprintf(want, sizeof want,
+             "vmdb: waiting for pid %ld, which holds the write lock of %s\n"
+             "vmdb: %s: database is locked (pid %ld holds the write lock; waited 1500 ms)\n",
+             (long)h.pid, db, db, (long)h.pid);
+    cli_result *res = vmdb("put '%s' people id=3 name=Cy --timeout 1500", db);
+    EXPECT_STATUS(res, 2);
+    cr_assert_str_eq(res->err, want, "stderr:\n%s\nwanted:\n%s", res->err, want);
+    tell(&h, RELEASE_NOW);
+    wait_holder(&h);
+    remove_test_dir();
+}
+
+Test(cli_commands, with_timeout_0_a_command_waits_until_the_holder_lets_go)
+{
+    make_people();
+    struct holder h = hold_write_lock(db);
+    tell(&h, RELEASE_ONCE_WAITED);
+    /* Whether a second passes first (and it says so) is the machine's. */
+    EXPECT_STATUS(vmdb("--timeout 0 put '%s' people id=3 name=Cy", db), 0);
+    wait_holder(&h);
+    EXPECT_STATUS(vmdb("get '%s' people 3", db), 0);
     remove_test_dir();
 }
 

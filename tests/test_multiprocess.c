@@ -343,6 +343,223 @@ Test(multiprocess, an_open_that_waits_for_the_lock_sees_growth_made_meanwhile)
     remove_test_dir();
 }
 
+/* ---- issue 11.4b: a writer waiting for the lock never waits forever ------ */
+
+enum { HELD_KEY = 4242 };
+
+/* What a lock holder does once the parent writes to it. */
+enum { HOLDER_RELEASE = 'r', HOLDER_RELEASE_ONCE_WAITED = 'w' };
+
+struct holder {
+    pid_t pid;
+    int command; /* the parent writes HOLDER_* here */
+};
+
+/* Forks a child that opens `path`, begins a transaction (so holds the
+ * write lock) and tells the parent. On HOLDER_RELEASE it commits (puts)
+ * HELD_KEY and exits; on HOLDER_RELEASE_ONCE_WAITED it first waits until
+ * another process waits for the lock (its waiter mark). */
+static struct holder fork_lock_holder(const char *path)
+{
+    int up[2], down[2];
+    cr_assert_eq(pipe(up), 0);
+    cr_assert_eq(pipe(down), 0);
+    pid_t pid = fork_child();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        vmdb_db *db;
+        vmdb_table *t;
+        vmdb_txn *txn;
+        if (vmdb_open(path, NULL, &db) != 0 || vmdb_table_open(db, "t", NULL, &t) != 0)
+            child_fail(1, "holder: open");
+        if (vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn) != 0)
+            child_fail(2, "holder: begin");
+        write_byte(up[1]);
+        char command;
+        if (read(down[0], &command, 1) != 1)
+            _exit(3);
+        while (command == HOLDER_RELEASE_ONCE_WAITED && vmdb__os_has_waiter(db->lock_fd) <= 0)
+            sched_yield();
+        struct rec r = make_rec(HELD_KEY, 1, 1);
+        if (vmdb_txn_put(txn, t, &r, NULL) != 0 || vmdb_txn_commit(txn) != 0)
+            child_fail(4, "holder: commit");
+        if (vmdb_close(db) != 0)
+            child_fail(5, "holder: close");
+        _exit(0);
+    }
+    close(up[1]);
+    close(down[0]);
+    cr_assert(read_byte(up[0]), "the holder died before it took the lock");
+    close(up[0]);
+    return (struct holder){.pid = pid, .command = down[1]};
+}
+
+static void holder_release(struct holder *h, char how)
+{
+    cr_assert_eq(write(h->command, &how, 1), 1);
+    close(h->command);
+    wait_ok(h->pid, "the lock holder");
+}
+
+static const char *holder_named(const struct holder *h)
+{
+    static char text[64];
+    snprintf(text, sizeof text, "database is locked (pid %ld holds the write lock",
+             (long)h->pid);
+    return text;
+}
+
+/* A database with table "t", closed. */
+static void make_db_with_table(const char *path)
+{
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t;
+    ASSERT_OK(create_table(db, "t", &t));
+    vmdb_close(db);
+}
+
+Test(multiprocess, a_writer_gives_up_after_the_busy_timeout_naming_the_holder)
+{
+    const char *path = test_path("db");
+    make_db_with_table(path);
+    vmdb_db_options o = {.busy_timeout_ms = 200};
+    vmdb_db *db;
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    struct holder h = fork_lock_holder(path);
+
+    vmdb_txn *txn;
+    uint64_t before = now_ns();
+    ASSERT_FAILS(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn), VMDB_EBUSY, holder_named(&h));
+    cr_assert_geq(now_ns() - before, 200ull * 1000 * 1000, "gave up before the timeout");
+    ASSERT_FAILS(vmdb_checkpoint(db), VMDB_EBUSY, holder_named(&h));
+    /* The open for writing recovers under the lock: it gives up too. */
+    vmdb_db *second = (vmdb_db *)1;
+    ASSERT_FAILS(vmdb_open(path, &o, &second), VMDB_EBUSY, holder_named(&h));
+    cr_assert_null(second);
+    /* A reader takes no lock. */
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY, .busy_timeout_ms = 200};
+    ASSERT_OK(vmdb_open(path, &ro, &second));
+    vmdb_close(second);
+
+    holder_release(&h, HOLDER_RELEASE);
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+    struct rec r = make_rec(1, 0, 1);
+    ASSERT_OK(vmdb_txn_insert(txn, t, &r, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    uint64_t key = HELD_KEY;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+Test(multiprocess, with_no_busy_timeout_a_writer_waits_until_the_holder_lets_go)
+{
+    const char *path = test_path("db");
+    make_db_with_table(path);
+    vmdb_db *db = open_db(path, 0);
+    struct holder h = fork_lock_holder(path);
+    /* The holder lets go only once this process waits for the lock. */
+    char how = HOLDER_RELEASE_ONCE_WAITED;
+    cr_assert_eq(write(h.command, &how, 1), 1);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn));
+    vmdb_txn_abort(txn);
+    close(h.command);
+    wait_ok(h.pid, "the lock holder");
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+    struct rec r;
+    uint64_t key = HELD_KEY;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+struct notices {
+    unsigned count;
+    long pid;
+    char path[512];
+    int release; /* the holder's command pipe, or -1 */
+};
+
+static void note_busy(void *ctx, const char *path, long holder_pid)
+{
+    struct notices *n = ctx;
+    n->count++;
+    n->pid = holder_pid;
+    snprintf(n->path, sizeof n->path, "%s", path);
+    char how = HOLDER_RELEASE;
+    if (n->release >= 0)
+        cr_assert_eq(write(n->release, &how, 1), 1);
+}
+
+Test(multiprocess, a_long_wait_for_the_lock_is_noticed_once_and_goes_on)
+{
+    const char *path = test_path("db");
+    make_db_with_table(path);
+    struct holder h = fork_lock_holder(path);
+    /* No timeout: the wait goes on after the notice, whose callback lets
+     * the holder go. */
+    struct notices n = {.release = h.command};
+    vmdb_db_options o = {.busy_notice = note_busy, .busy_notice_ctx = &n};
+    vmdb_db *db;
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    close(h.command);
+    wait_ok(h.pid, "the lock holder");
+    cr_assert_eq(n.count, 1);
+    cr_assert_eq(n.pid, (long)h.pid);
+    cr_assert_str_eq(n.path, path);
+    ASSERT_OK(vmdb_close(db));
+    /* With a timeout beyond the notice: noticed, then given up. */
+    h = fork_lock_holder(path);
+    n = (struct notices){.release = -1};
+    o.busy_timeout_ms = VMDB_BUSY_NOTICE_MS + 100;
+    ASSERT_FAILS(vmdb_open(path, &o, &db), VMDB_EBUSY, holder_named(&h));
+    cr_assert_eq(n.count, 1);
+    cr_assert_eq(n.pid, (long)h.pid);
+    holder_release(&h, HOLDER_RELEASE);
+    remove_test_dir();
+}
+
+Test(multiprocess, a_close_that_cannot_take_the_lock_leaves_the_checkpoint_to_the_next_writer)
+{
+    const char *path = test_path("db");
+    make_db_with_table(path);
+    vmdb_db_options o = {.busy_timeout_ms = 100, .durability = VMDB_DURABILITY_SYNC};
+    vmdb_db *db;
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+    ASSERT_OK(insert_keys(db, t, 0, 3));
+    struct holder h = fork_lock_holder(path);
+    /* What it committed is in the log and the tables: nothing is lost. */
+    ASSERT_OK(vmdb_close(db));
+    holder_release(&h, HOLDER_RELEASE);
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+    vmdb_table_info st;
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    cr_assert_eq(st.records, 4);
+    vmdb_close(db);
+
+    /* A rebuilt index is durable only after a checkpoint: that close
+     * fails. */
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+    ASSERT_OK(vmdb_index_rebuild(t));
+    h = fork_lock_holder(path);
+    ASSERT_FAILS(vmdb_close(db), VMDB_EBUSY, holder_named(&h));
+    holder_release(&h, HOLDER_RELEASE);
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
 /* ---- the stress: writers, readers, tables made and grown, a kill --------- */
 
 enum { WRITERS = 3, READERS = 2, COMMITS = 120, TABLE_EVERY = 40 };

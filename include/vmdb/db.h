@@ -81,14 +81,34 @@ enum vmdb_db_flag {
     VMDB_DB_AS_IS = 1u << 3,
 };
 
+/* How long a wait for the write lock lasts before busy_notice is called. */
+#define VMDB_BUSY_NOTICE_MS 1000
+
 /* Options for vmdb_open(); the zero value opens an existing database with
- * durability NONE, a 64 MiB log and checkpoints at half full. */
+ * durability NONE, a 64 MiB log, checkpoints at half full, and writers
+ * that wait for the write lock as long as it takes. */
 typedef struct vmdb_db_options {
     unsigned flags;                  /* enum vmdb_db_flag bits */
     enum vmdb_durability durability; /* default for transactions; 0 = NONE */
     uint64_t wal_size;               /* log bytes at creation; 0 = 64 MiB */
     unsigned checkpoint_percent;     /* log fill that triggers a checkpoint;
                                         0 = 50 */
+    /* How long, in ms, a writer waits for the write lock while another
+     * process (or another handle on the database) holds it, before it
+     * gives up with VMDB_EBUSY naming the holder's pid: at vmdb_open, and
+     * in every call that takes the write lock (transactions, checkpoints,
+     * table creation and drop, compaction, backup, index rebuild). 0 waits
+     * as long as it takes. Threads sharing this handle take turns without
+     * it: a thread waits for another thread's transaction to end. */
+    unsigned busy_timeout_ms;
+    /* Optional: called once in a wait for the write lock that has lasted
+     * VMDB_BUSY_NOTICE_MS, with busy_notice_ctx, the database's path and
+     * the holder's pid (0 if it is not known), so that a program can say
+     * why it does not answer; the wait then goes on. It runs on the
+     * waiting thread, which holds this handle's lock: it must not call
+     * the library on this database. */
+    void (*busy_notice)(void *ctx, const char *path, long holder_pid);
+    void *busy_notice_ctx;
 } vmdb_db_options;
 
 #define VMDB_DB_OPTIONS_INIT {0}
@@ -110,8 +130,10 @@ typedef struct vmdb_recovery {
  * Opens (or with VMDB_DB_CREATE creates) the database in directory
  * `path`, then recovers it. Errors name the path: VMDB_ENOENT, VMDB_EINVAL
  * (a directory that is not a database), VMDB_EBADMAGIC / VMDB_EVERSION /
- * VMDB_ECORRUPT / VMDB_EBADSIZE for damaged files, VMDB_EBUSY never (a
- * second writer waits for the lock).
+ * VMDB_ECORRUPT / VMDB_EBADSIZE for damaged files. An open for writing
+ * recovers under the write lock: while another process holds it, the open
+ * waits, and fails with VMDB_EBUSY naming the holder's pid once it has
+ * waited busy_timeout_ms (never, with 0). A read-only open never waits.
  *
  * A handle belongs to the process that opened it, as in LMDB: a child
  * made by fork() opens the database again. On a handle it inherited, the
@@ -126,8 +148,13 @@ VMDB_API int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **
  * commits still queued, checkpoints (unless read-only) and closes. The
  * handle is gone whatever it returns: 0, or the failure of that last
  * checkpoint (VMDB_EIO, VMDB_ENOSPC, VMDB_EPOISONED: what was committed is
- * in the log, and the next open recovers it). Accepts NULL. Every table
- * handle and pointer obtained from the database dies with it. */
+ * in the log, and the next open recovers it). When another process holds
+ * the write lock for busy_timeout_ms, the checkpoint is left to the next
+ * writer, as SQLite leaves its WAL: 0, as everything this handle
+ * committed is already in the log and the tables, or VMDB_EBUSY if it had
+ * also changed files outside the log (an index rebuilt) that only the
+ * checkpoint makes durable. Accepts NULL. Every table handle and pointer
+ * obtained from the database dies with it. */
 VMDB_API int vmdb_close(vmdb_db *db);
 
 VMDB_API int vmdb_recovery_report(const vmdb_db *db, vmdb_recovery *report);
@@ -151,7 +178,8 @@ VMDB_API int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info);
 /* ---- tables ------------------------------------------------------------ */
 
 /* Creates table `name` ([A-Za-z_][A-Za-z0-9_]*, up to 63 bytes) with the
- * given schema; durable when it returns. VMDB_EEXIST if it exists. The
+ * given schema; durable when it returns. VMDB_EEXIST if it exists;
+ * VMDB_EBUSY as vmdb_txn_begin says (it takes the write lock). The
  * handle belongs to the database. Other database handles open it when they
  * next look (vmdb_table_open, vmdb_table_foreach). */
 VMDB_API int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
@@ -168,7 +196,9 @@ VMDB_API int vmdb_table_open(vmdb_db *db, const char *name, const vmdb_schema *e
  * database handles, in this process or others, forget it at their next
  * call: their vmdb_table for it stays valid memory but finds nothing
  * (VMDB_ENOTFOUND for reads and for changes), and a table created later
- * under the same name is a new vmdb_table. */
+ * under the same name is a new vmdb_table. Takes the write lock:
+ * VMDB_EBUSY as vmdb_txn_begin says, or while a backup of this handle
+ * copies the table. */
 VMDB_API int vmdb_table_drop(vmdb_db *db, const char *name);
 
 /* Calls fn(ctx, table) for each table in name order; stops at the first
@@ -201,10 +231,15 @@ VMDB_API int vmdb_table_stat(vmdb_table *table, vmdb_table_info *info);
  * Begins the write transaction, waiting for the write lock (held by
  * another thread or process). durability DEFAULT takes the database's.
  * The transaction must end with vmdb_txn_commit() or vmdb_txn_abort(), on
- * the thread that began it. A thread that has a transaction open on the
- * database gets VMDB_EBUSY here (and from every other call that takes the
- * write lock: checkpoint, table creation, compaction, backup), not a
- * wait for itself.
+ * the thread that began it.
+ *
+ * VMDB_EBUSY, here and from every other call that takes the write lock
+ * (checkpoint, table creation and drop, index rebuild, compaction,
+ * backup), in two cases: another process (or handle) held the lock for
+ * the options' busy_timeout_ms, and the message names its pid ("PATH:
+ * database is locked (pid N holds the write lock; waited MS ms)"); or the
+ * calling thread has a transaction open on the database, which would wait
+ * for itself.
  */
 VMDB_API int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out);
 
@@ -382,7 +417,8 @@ VMDB_API void vmdb_read_end(vmdb_read *r);
 /* ---- maintenance ------------------------------------------------------- */
 
 /* Applies the NONE commits still waiting for their log flush, flushes
- * every table and index, then frees the log up to here. */
+ * every table and index, then frees the log up to here. Takes the write
+ * lock: VMDB_EBUSY as vmdb_txn_begin says. */
 VMDB_API int vmdb_checkpoint(vmdb_db *db);
 
 /* Verifies headers, every live record's checksum, that index and table
@@ -390,7 +426,8 @@ VMDB_API int vmdb_checkpoint(vmdb_db *db);
  * problem's code, with a message naming the file, slot or entry. */
 VMDB_API int vmdb_check(vmdb_db *db);
 
-/* Rebuilds a table's index from its records. */
+/* Rebuilds a table's index from its records, under the write lock
+ * (VMDB_EBUSY as vmdb_txn_begin says). */
 VMDB_API int vmdb_index_rebuild(vmdb_table *table);
 
 /* One record of the log, as vmdb_wal_foreach() lists it. */
@@ -493,8 +530,9 @@ VMDB_API int vmdb_table_file_slot(vmdb_table_file *file, uint64_t rid, vmdb_slot
  * opens with the wrong contents. Errors name the path: VMDB_EEXIST if
  * dest_dir exists and is not an empty directory (an empty one is
  * replaced), VMDB_EREADONLY for a read-only handle (a backup needs the
- * write lock), VMDB_EPOISONED, VMDB_ENOSPC and other I/O errors, after
- * which the temporary directory is removed.
+ * write lock), VMDB_EBUSY when another process held that lock for
+ * busy_timeout_ms (vmdb_txn_begin), VMDB_EPOISONED, VMDB_ENOSPC and other
+ * I/O errors, after which the temporary directory is removed.
  */
 VMDB_API int vmdb_backup(vmdb_db *db, const char *dest_dir);
 
@@ -530,8 +568,9 @@ VMDB_API int vmdb_backup(vmdb_db *db, const char *dest_dir);
  * read compares it, one load of shared memory). Their record ids change
  * as this handle's do.
  *
- * Errors: VMDB_EBUSY while a backup of this handle copies the tables,
- * VMDB_ENOTFOUND naming an unknown table, VMDB_EREADONLY,
+ * Errors: VMDB_EBUSY while a backup of this handle copies the tables, or
+ * when another process held the write lock for busy_timeout_ms
+ * (vmdb_txn_begin), VMDB_ENOTFOUND naming an unknown table, VMDB_EREADONLY,
  * VMDB_EPOISONED, and I/O errors naming the file. A failure before the
  * new table file is renamed into place changes nothing; after it, the
  * database is poisoned if the switch cannot be completed (reopen it).
