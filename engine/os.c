@@ -1453,11 +1453,11 @@ uint64_t vmdb__os_now_ns(void)
 #define LOCK_NAP_FIRST_NS (1000u * 1000)
 #define LOCK_NAP_MAX_NS (10u * 1000 * 1000)
 
-int vmdb__os_lock_file_until(int fd, uint64_t deadline_ns)
+static int lock_file_until(int fd, bool shared, uint64_t deadline_ns)
 {
     uint64_t nap_ns = LOCK_NAP_FIRST_NS;
     for (;;) {
-        int rc = vmdb__os_try_lock_file(fd);
+        int rc = shared ? vmdb__os_try_lock_file_shared(fd) : vmdb__os_try_lock_file(fd);
         if (rc != -EWOULDBLOCK)
             return rc;
         uint64_t now = vmdb__os_now_ns();
@@ -1469,6 +1469,16 @@ int vmdb__os_lock_file_until(int fd, uint64_t deadline_ns)
                   NULL);
         nap_ns = nap_ns * 2 < LOCK_NAP_MAX_NS ? nap_ns * 2 : LOCK_NAP_MAX_NS;
     }
+}
+
+int vmdb__os_lock_file_until(int fd, uint64_t deadline_ns)
+{
+    return lock_file_until(fd, false, deadline_ns);
+}
+
+int vmdb__os_lock_file_shared_until(int fd, uint64_t deadline_ns)
+{
+    return lock_file_until(fd, true, deadline_ns);
 }
 
 /* Open file description locks (F_OFD_*) are independent of flock, belong

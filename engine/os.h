@@ -89,6 +89,8 @@ int vmdb__os_try_lock_file(int fd);
  * still holds the lock then. It tries again after short naps rather than
  * blocking, so it notices a release a few milliseconds late. */
 int vmdb__os_lock_file_until(int fd, uint64_t deadline_ns);
+/* The same for the shared lock. */
+int vmdb__os_lock_file_shared_until(int fd, uint64_t deadline_ns);
 /* CLOCK_MONOTONIC in ns: for deadlines, never for dates. */
 uint64_t vmdb__os_now_ns(void);
 /* A process about to wait for the exclusive lock marks itself a waiter (a

@@ -26,7 +26,9 @@
  */
 #include "db.h"
 
+#include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "internal.h"
@@ -80,8 +82,23 @@ static int hold_writers(vmdb_read *r)
             return rc;
         }
         vmdb__os_mark_waiter(fd, true);
-        rc = vmdb__os_lock_file_shared(fd);
+        /* A writer in the middle of a long transaction keeps the reader
+         * waiting: as long as a writer would wait for it. */
+        rc = db->busy_timeout_ms
+                 ? vmdb__os_lock_file_shared_until(fd, vmdb__os_now_ns() +
+                                                           db->busy_timeout_ms * 1000000ull)
+                 : vmdb__os_lock_file_shared(fd);
         vmdb__os_mark_waiter(fd, false);
+        if (rc == -EWOULDBLOCK) {
+            vmdb__os_close(fd);
+            long holder = (long)__atomic_load_n(&db->lock_page->holder_pid, __ATOMIC_RELAXED);
+            char who[48] = "pid unknown";
+            if (holder)
+                snprintf(who, sizeof who, "pid %ld holds the write lock", holder);
+            return vmdb__fail(VMDB_EBUSY,
+                              "%s: database is locked (%s; waited %u ms to read it whole)",
+                              db->path, who, db->busy_timeout_ms);
+        }
         if (rc < 0) {
             vmdb__os_close(fd);
             return vmdb__fail_os(rc, "%s: cannot hold writers back for a read", db->path);

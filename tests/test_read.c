@@ -659,3 +659,44 @@ Test(read, check_finds_nothing_wrong_while_writers_change_records_and_index)
                  (unsigned long long)failed, first);
     remove_test_dir();
 }
+
+Test(read, a_read_waits_for_a_long_write_no_longer_than_the_busy_timeout)
+{
+    const char *path = test_path("bank");
+    open_bank(path);
+    int held[2], go[2];
+    cr_assert_eq(pipe(held), 0);
+    cr_assert_eq(pipe(go), 0);
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        vmdb_db *w;
+        vmdb_txn *txn;
+        char c;
+        if (vmdb_open(path, NULL, &w) || vmdb_txn_begin(w, 0, &txn) ||
+            write(held[1], "x", 1) != 1 || read(go[0], &c, 1) != 1)
+            _exit(1);
+        vmdb_txn_abort(txn);
+        _exit(vmdb_close(w) ? 2 : 0);
+    }
+    char c;
+    cr_assert_eq(read(held[0], &c, 1), 1);
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_READONLY, .busy_timeout_ms = 100};
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    char pid_text[32];
+    snprintf(pid_text, sizeof pid_text, "pid %d", (int)pid);
+    vmdb_read r;
+    ASSERT_FAILS(vmdb_read_begin(db, VMDB_READ_HOLD, &r), VMDB_EBUSY, pid_text);
+    vmdb_read_end(&r);
+    /* Without holding writers back, reading never waits for them. */
+    ASSERT_OK(vmdb_read_begin(db, 0, &r));
+    vmdb_read_end(&r);
+    cr_assert_eq(write(go[1], "x", 1), 1);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ASSERT_OK(vmdb_read_begin(db, VMDB_READ_HOLD, &r));
+    vmdb_read_end(&r);
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}

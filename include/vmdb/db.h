@@ -392,7 +392,9 @@ VMDB_API int vmdb_cursor_next(vmdb_cursor *cursor, uint64_t *rid, void *record);
  * seen after it ends. One read transaction per thread at a time; it may
  * be opened inside this thread's write transaction (which does not see
  * its own uncommitted writes then) but not the other way round while
- * writers are held back. Errors: VMDB_EBUSY (this thread has one open),
+ * writers are held back. Errors: VMDB_EBUSY (this thread has one open,
+ * or, with busy_timeout_ms, a writer kept it from holding writers back
+ * that long: the message names the writer's pid),
  * VMDB_ENEEDRECOVERY (a writer died while applying a transaction: open
  * the database for writing once), the lock file's I/O errors.
  */
