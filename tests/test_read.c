@@ -134,12 +134,39 @@ static int transfer(vmdb_db *db, vmdb_table *t, struct bank_run *run, int writer
     return 0;
 }
 
+/* A child's handle on the bank: 0, or nonzero for its exit status. */
+static int open_accounts(const char *path, unsigned flags, vmdb_db **db, vmdb_table **t)
+{
+    vmdb_db_options o = {.flags = flags, .durability = VMDB_DURABILITY_NONE};
+    return vmdb_open(path, &o, db) || vmdb_table_open(*db, "accounts", NULL, t);
+}
+
+/* Starts the writers, each running `writer(path, run, w)` in a process. */
+static void start_writers(const char *path, struct bank_run *run, pid_t writers[WRITERS],
+                          int (*writer)(const char *path, struct bank_run *run, int w))
+{
+    for (int w = 0; w < WRITERS; w++)
+        if ((writers[w] = fork_child()) == 0)
+            _exit(writer(path, run, w));
+}
+
+/* Tells the writers to stop and checks that none failed. */
+static void stop_writers(struct bank_run *run, const pid_t writers[WRITERS])
+{
+    __atomic_store_n(&run->stop, 1, __ATOMIC_RELAXED);
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        cr_assert_eq(waitpid(writers[w], &status, 0), writers[w]);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed (%#x)", w,
+                  status);
+    }
+}
+
 static int transfer_until_stopped(const char *path, struct bank_run *run, int writer)
 {
     vmdb_db *db;
     vmdb_table *t;
-    vmdb_db_options o = {.durability = VMDB_DURABILITY_NONE};
-    if (vmdb_open(path, &o, &db) || vmdb_table_open(db, "accounts", NULL, &t))
+    if (open_accounts(path, 0, &db, &t))
         return 1;
     int rc = transfer(db, t, run, writer);
     return vmdb_close(db) || rc ? 4 : 0;
@@ -221,8 +248,7 @@ static int sum_in_own_process(const char *path, struct bank_run *run, int reader
 {
     vmdb_db *db;
     vmdb_table *t;
-    vmdb_db_options o = {.flags = VMDB_DB_READONLY};
-    if (vmdb_open(path, &o, &db) || vmdb_table_open(db, "accounts", NULL, &t))
+    if (open_accounts(path, VMDB_DB_READONLY, &db, &t))
         return 1;
     int rc = sum_while_transferring(db, t, run, reader, in_read_txn, scans, most);
     return vmdb_close(db) || rc ? 3 : 0;
@@ -233,9 +259,7 @@ static void run_bank(bool in_read_txn, uint64_t scans, uint64_t most, struct ban
     const char *path = test_path("bank");
     open_bank(path);
     pid_t writers[WRITERS], readers[READERS];
-    for (int w = 0; w < WRITERS; w++)
-        if ((writers[w] = fork_child()) == 0)
-            _exit(transfer_until_stopped(path, run, w));
+    start_writers(path, run, writers, transfer_until_stopped);
     /* The readers start once money moves. */
     while (total_transfers(run) < 100)
         sched_yield();
@@ -248,13 +272,7 @@ static void run_bank(bool in_read_txn, uint64_t scans, uint64_t most, struct ban
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader %d failed (%d)", r,
                   status);
     }
-    __atomic_store_n(&run->stop, 1, __ATOMIC_RELAXED);
-    for (int w = 0; w < WRITERS; w++) {
-        int status;
-        cr_assert_eq(waitpid(writers[w], &status, 0), writers[w]);
-        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed (%d)", w,
-                  status);
-    }
+    stop_writers(run, writers);
     /* The books still balance once everyone is gone. */
     vmdb_db *db = open_db(path, 0, VMDB_DURABILITY_SYNC);
     vmdb_table *t;
@@ -526,9 +544,7 @@ static void while_transferring(const char *path, struct bank_run *run,
                                uint64_t rounds)
 {
     pid_t writers[WRITERS];
-    for (int w = 0; w < WRITERS; w++)
-        if ((writers[w] = fork_child()) == 0)
-            _exit(transfer_until_stopped(path, run, w));
+    start_writers(path, run, writers, transfer_until_stopped);
     vmdb_db *db = open_db(path, VMDB_DB_READONLY, 0);
     uint64_t seen = 0;
     for (uint64_t i = 0; i < rounds; i++) {
@@ -538,12 +554,7 @@ static void while_transferring(const char *path, struct bank_run *run,
         fn(db, i, ctx);
     }
     ASSERT_OK(vmdb_close(db));
-    __atomic_store_n(&run->stop, 1, __ATOMIC_RELAXED);
-    for (int w = 0; w < WRITERS; w++) {
-        int status;
-        cr_assert_eq(waitpid(writers[w], &status, 0), writers[w]);
-        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed (%#x)", w, status);
-    }
+    stop_writers(run, writers);
 }
 
 struct sql_sums {
@@ -608,8 +619,7 @@ static int churn_until_stopped(const char *path, struct bank_run *run, int write
 {
     vmdb_db *db;
     vmdb_table *t;
-    vmdb_db_options o = {.durability = VMDB_DURABILITY_NONE};
-    if (vmdb_open(path, &o, &db) || vmdb_table_open(db, "accounts", NULL, &t))
+    if (open_accounts(path, 0, &db, &t))
         return 1;
     uint64_t oldest = (uint64_t)(writer + 1) * 100000000, newest = oldest;
     for (int i = 0; i < 64; i++) {
@@ -635,9 +645,7 @@ Test(read, check_finds_nothing_wrong_while_writers_change_records_and_index)
     const char *path = test_path("bank");
     open_spaced_bank(path, 100);
     pid_t writers[WRITERS];
-    for (int w = 0; w < WRITERS; w++)
-        if ((writers[w] = fork_child()) == 0)
-            _exit(churn_until_stopped(path, run, w));
+    start_writers(path, run, writers, churn_until_stopped);
     vmdb_db *db = open_db(path, VMDB_DB_READONLY, 0);
     uint64_t seen = 0, failed = 0;
     char first[600] = "";
@@ -649,12 +657,7 @@ Test(read, check_finds_nothing_wrong_while_writers_change_records_and_index)
             snprintf(first, sizeof first, "%s", vmdb_last_error()->message);
     }
     ASSERT_OK(vmdb_close(db));
-    __atomic_store_n(&run->stop, 1, __ATOMIC_RELAXED);
-    for (int w = 0; w < WRITERS; w++) {
-        int status;
-        cr_assert_eq(waitpid(writers[w], &status, 0), writers[w]);
-        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed (%#x)", w, status);
-    }
+    stop_writers(run, writers);
     cr_assert_eq(failed, 0, "%llu of 300 checks failed, the first: %s",
                  (unsigned long long)failed, first);
     remove_test_dir();
