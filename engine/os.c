@@ -1181,7 +1181,10 @@ size_t vmdb__os_huge_page_size(void)
 int vmdb__os_open(const char *path, int flags, unsigned perm, int *fd)
 {
     INJECT(OPEN);
-    int oflags = O_CLOEXEC | ((flags & VMDB__OS_RDWR) ? O_RDWR : O_RDONLY);
+    /* Non-blocking: a FIFO planted where a database file belongs would
+     * hold a read-only open until a writer came (the callers refuse what
+     * is not a regular file, for which the flag changes nothing). */
+    int oflags = O_CLOEXEC | O_NONBLOCK | ((flags & VMDB__OS_RDWR) ? O_RDWR : O_RDONLY);
     if (flags & VMDB__OS_CREATE)
         oflags |= O_CREAT;
     if (flags & VMDB__OS_EXCL)

@@ -1204,3 +1204,51 @@ Test(db, tables_created_or_dropped_by_another_handle_are_followed)
     vmdb_close(a);
     remove_test_dir();
 }
+
+/* ---- files that are not what their names say ------------------------------ */
+
+/* A FIFO planted in place of each file of a database: every open, for
+ * reading or writing, refuses it at once, naming it, instead of waiting
+ * for a writer that never comes. */
+Test(db, a_fifo_in_place_of_a_database_file_is_refused_not_waited_on)
+{
+    static const char *const planted[] = {"vmdb.lock", "wal.ring", "people.vmt", "people.vmi",
+                                          "other.vmt"};
+    for (size_t i = 0; i < sizeof planted / sizeof planted[0]; i++) {
+        char path[512], file[600];
+        snprintf(path, sizeof path, "%s/db%zu", test_dir(), i);
+        vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+        people_table(db);
+        ASSERT_OK(vmdb_close(db));
+        snprintf(file, sizeof file, "%s/%s", path, planted[i]);
+        unlink(file);
+        cr_assert_eq(mkfifo(file, 0600), 0, "mkfifo %s", file);
+        for (int readonly = 1; readonly >= 0; readonly--) {
+            vmdb_db_options o = {.flags = readonly ? VMDB_DB_READONLY : 0};
+            vmdb_table *t;
+            vmdb_error_clear();
+            int rc = vmdb_open(path, &o, &db);
+            if (rc == 0) {
+                rc = vmdb_table_open(db, "people", NULL, &t);
+                vmdb_close(db);
+            }
+            if (!readonly && strcmp(planted[i], "people.vmi") == 0) {
+                /* An index is derived: a writer makes a new one. */
+                struct stat st;
+                ASSERT_OK(rc);
+                cr_assert(stat(file, &st) == 0 && S_ISREG(st.st_mode));
+                continue;
+            }
+            if (readonly && strcmp(planted[i], "other.vmt") == 0) {
+                /* Without its index it is a table being created, which a
+                 * reader does not see yet: it did not wait for it. */
+                ASSERT_OK(rc);
+                continue;
+            }
+            cr_assert_lt(rc, 0, "%s opened %s", readonly ? "a reader" : "a writer", file);
+            cr_assert(strstr(vmdb_last_error()->message, planted[i]) != NULL,
+                      "\"%s\" does not name %s", vmdb_last_error()->message, planted[i]);
+        }
+    }
+    remove_test_dir();
+}
