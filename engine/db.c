@@ -49,20 +49,6 @@ static char *join(const char *dir, const char *name, const char *ext)
     return p;
 }
 
-static bool valid_table_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > VMDB__TABLE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-        if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
-            return false;
-    }
-    return true;
-}
-
 vmdb_table *vmdb__db_table_by_id(vmdb_db *db, uint16_t id)
 {
     for (size_t i = 0; i < db->table_count; i++)
@@ -180,6 +166,15 @@ static int open_table_file(vmdb_db *db, const char *file)
     if (named == 0) {
         t->file_dev = st.dev;
         t->file_ino = st.ino;
+    }
+    /* File names are built from the header's name (the index, a
+     * compaction's copies): it must be the name this file goes by. */
+    size_t file_len = strlen(file) - 4; /* without ".vmt" */
+    if (strlen(t->name) != file_len || memcmp(t->name, file, file_len) != 0) {
+        rc = vmdb__fail(VMDB_ECORRUPT, "%s: its header names table '%s', not '%.*s'", t->path,
+                        t->name, (int)file_len, file);
+        vmdb__table_close(t);
+        return rc;
     }
     if (table_by_name(db, t->name) || vmdb__db_table_by_id(db, t->id)) {
         rc = vmdb__fail(VMDB_ECORRUPT, "%s: table '%s' (id %u) is there twice", t->path,
@@ -1218,7 +1213,7 @@ int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
         return vmdb__fail(VMDB_EINVAL, "vmdb_table_create: db, name and schema are required");
     if (db->readonly)
         return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
-    if (!valid_table_name(name))
+    if (!vmdb__table_name_valid(name, strlen(name)))
         return vmdb__fail(VMDB_EINVAL, "table name '%.80s' is not [A-Za-z_][A-Za-z0-9_]* of at "
                                        "most %d bytes",
                           name, VMDB__TABLE_NAME_MAX);

@@ -235,6 +235,19 @@ static int read_header(const char *path, const vmdb_map *map, char *best)
     return 0;
 }
 
+bool vmdb__table_name_valid(const char *name, size_t len)
+{
+    if (len == 0 || len > VMDB__TABLE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
+            return false;
+    }
+    return true;
+}
+
 static int adopt_header(vmdb_table *t, const char *copy)
 {
     const struct table_header *h = (const struct table_header *)copy;
@@ -244,6 +257,11 @@ static int adopt_header(vmdb_table *t, const char *copy)
     if (vmdb_schema_record_size(t->schema) != h->record_size)
         return vmdb__fail(VMDB_ECORRUPT, "%s: record size %u, the schema says %zu", t->path,
                           h->record_size, vmdb_schema_record_size(t->schema));
+    /* Names become file names: a crafted one must not reach a path. */
+    if (!vmdb__table_name_valid(h->name, h->name_len))
+        return vmdb__fail(VMDB_ECORRUPT, "%s: the table name in its header is not a table name "
+                                         "([A-Za-z_][A-Za-z0-9_]*)",
+                          t->path);
     t->name = strndup(h->name, h->name_len);
     if (!t->name)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", t->path);

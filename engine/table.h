@@ -19,6 +19,10 @@
 
 #define VMDB__TABLE_NAME_MAX 63
 
+/* Whether name[0, len) is a table name: [A-Za-z_][A-Za-z0-9_]*, at most
+ * VMDB__TABLE_NAME_MAX bytes. Table names become file names. */
+bool vmdb__table_name_valid(const char *name, size_t len);
+
 /* A slot's header, on disk before each record. */
 typedef struct vmdb__slot {
     uint64_t seq;      /* even when stable, odd while being written */

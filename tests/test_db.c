@@ -10,6 +10,8 @@
 
 #include "db.h"
 #include "helpers.h"
+
+#include <xxhash.h>
 #include "os.h"
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
@@ -1250,5 +1252,61 @@ Test(db, a_fifo_in_place_of_a_database_file_is_refused_not_waited_on)
                       "\"%s\" does not name %s", vmdb_last_error()->message, planted[i]);
         }
     }
+    remove_test_dir();
+}
+
+/* Renames the table in both header copies of a table file, resealing
+ * their checksums: damage that checksums cannot see. */
+static void rename_in_header(const char *table_file, const char *name)
+{
+    size_t len;
+    unsigned char *bytes = read_file(table_file, &len);
+    for (size_t copy = 0; copy < 2; copy++) {
+        unsigned char *h = bytes + copy * 4096;
+        uint32_t used_len;
+        memcpy(&used_len, h + 20, sizeof used_len);
+        uint16_t name_len = (uint16_t)strlen(name);
+        memcpy(h + 38, &name_len, sizeof name_len);
+        memset(h + 56, 0, 64);
+        memcpy(h + 56, name, name_len);
+        uint64_t sum = XXH3_64bits(h + 16, used_len - 16);
+        memcpy(h + 8, &sum, sizeof sum);
+    }
+    write_file(table_file, bytes, len);
+    free(bytes);
+}
+
+Test(db, a_table_name_in_a_header_never_becomes_a_path_outside_the_database)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    put_people(db, t, 0, 3);
+    ASSERT_OK(vmdb_close(db));
+    char table_file[600], victim[600];
+    snprintf(table_file, sizeof table_file, "%s/people.vmt", path);
+    snprintf(victim, sizeof victim, "%s/victim.vmi", test_dir());
+    write_file(victim, "precious", 8);
+
+    /* A name that climbs out of the directory, then a valid name that is
+     * not the file's: every open refuses the file, naming it. */
+    static const char *const crafted[] = {"../victim", "other"};
+    for (size_t i = 0; i < 2; i++) {
+        rename_in_header(table_file, crafted[i]);
+        for (int readonly = 1; readonly >= 0; readonly--) {
+            vmdb_db_options o = {.flags = readonly ? VMDB_DB_READONLY : 0};
+            ASSERT_FAILS(vmdb_open(path, &o, &db), VMDB_ECORRUPT, "people.vmt");
+        }
+    }
+    size_t len;
+    unsigned char *kept = read_file(victim, &len);
+    cr_assert(len == 8 && memcmp(kept, "precious", 8) == 0, "the file outside was written");
+    free(kept);
+    /* Named right again, the table is all there. */
+    rename_in_header(table_file, "people");
+    db = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+    ASSERT_OK(vmdb_check(db));
+    ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
