@@ -94,6 +94,17 @@ static int index_rebuild(vmdb_table *t)
     return rc;
 }
 
+/* An index rebuilt while readers may be reading it: it lacks keys until
+ * the rebuild ends, which a read transaction must not end on. */
+static int index_rebuild_seen(vmdb_table *t)
+{
+    vmdb__db_changing(t->db, true);
+    int rc = index_rebuild(t);
+    if (rc == 0)
+        vmdb__db_changing(t->db, false);
+    return rc;
+}
+
 /* Opens the index of table t, creating and rebuilding it when it is
  * missing or cannot be trusted (a writer only). */
 static int open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
@@ -474,7 +485,7 @@ static int lock_writer(vmdb_db *db)
                 rc = vmdb__index_refresh(t->index);
             vmdb__index_stats st;
             if (rc == 0 && vmdb__index_stats_get(t->index, &st) == 0 && st.interrupted)
-                rc = index_rebuild(t); /* that process died mid-change */
+                rc = index_rebuild_seen(t); /* that process died mid-change */
         }
         if (rc < 0) {
             vmdb__db_release_file_lock(db);
@@ -1295,6 +1306,11 @@ int vmdb_table_drop(vmdb_db *db, const char *name)
     /* After a checkpoint no log record can name the table any more. */
     if (rc == 0)
         rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+    /* A read transaction that began with the table there must not end
+     * on part of it: a scan cut short by the drop reads again and finds
+     * no table. */
+    if (rc == 0)
+        vmdb__db_changing(db, true);
     if (rc == 0) {
         char *index_path = join(db->path, t->name, ".vmi");
         int urc = vmdb__os_unlink(t->path);
@@ -1303,8 +1319,10 @@ int vmdb_table_drop(vmdb_db *db, const char *name)
         if (urc == 0)
             urc = vmdb__os_sync_dir_of(t->path);
         free(index_path);
-        if (urc < 0)
+        if (urc < 0) {
+            vmdb__db_changing(db, false);
             rc = vmdb__fail_os(urc, "%s: cannot remove", t->path);
+        }
     }
     if (rc == 0) {
         size_t i = 0;
@@ -1315,6 +1333,7 @@ int vmdb_table_drop(vmdb_db *db, const char *name)
         vmdb__table_close(t);
         publish_generation(db);
         vmdb__layout_publish(db); /* other handles forget it */
+        vmdb__db_changing(db, false);
     }
     vmdb__db_unlock(db);
     return rc;
@@ -1353,6 +1372,7 @@ int vmdb_table_stat(vmdb_table *t, vmdb_table_info *st)
     int rc = vmdb__layout_follow(t->db);
     if (rc < 0)
         return rc;
+    vmdb__table_follow(t); /* another process may have grown it */
     /* The index counts the records, so only the free tail is walked. */
     vmdb__index_stats is;
     rc = vmdb__index_summary(t->index, &is);
@@ -1385,7 +1405,7 @@ int vmdb_index_rebuild(vmdb_table *t)
     int rc = vmdb__db_lock_drained(t->db);
     if (rc < 0)
         return rc;
-    rc = index_rebuild(t);
+    rc = index_rebuild_seen(t);
     t->db->unflushed = true;
     if (rc == 0)
         publish_generation(t->db);

@@ -61,7 +61,8 @@ static int hold_writers(vmdb_read *r)
     vmdb_db *db = r->db;
     if (vmdb__db_held_by_me(db)) {
         /* The write lock is this thread's: no other process applies, and
-         * in this one only the queue's leader could, until it is empty. */
+         * in this one only the queue's leader could, until it is empty.
+         * That lasts until the thread lets the lock go (validate). */
         int rc = vmdb__group_drain(db);
         if (rc < 0)
             return rc;
@@ -122,10 +123,20 @@ static int hold_writers(vmdb_read *r)
 static void let_writers_go(vmdb_read *r)
 {
     if (r->hold_fd >= 0) {
-        vmdb__os_lock_file(r->hold_fd, false);
+        /* A child made by fork shares the open file, and with it the
+         * parent's lock: it only closes its descriptor. */
+        if (!vmdb__db_inherited(r->db))
+            vmdb__os_lock_file(r->hold_fd, false);
         vmdb__os_close(r->hold_fd);
         r->hold_fd = -1;
     }
+}
+
+/* Whether writers are held back now: by this read's lock, or by the
+ * write lock this thread held when it began holding. */
+static bool holding(const vmdb_read *r)
+{
+    return r->hold_fd >= 0 || (r->drained && vmdb__db_held_by_me(r->db));
 }
 
 /* Notes the counter once no change is under way: the start of a try. */
@@ -138,7 +149,7 @@ static int start_try(vmdb_read *r)
             r->changes = now;
             return 0;
         }
-        if (r->hold_fd >= 0 || r->drained)
+        if (holding(r))
             /* Held back, and still odd: the changer is dead. */
             return vmdb__fail(VMDB_ENEEDRECOVERY,
                               "%s: a writer died while applying a transaction; open the "
@@ -160,10 +171,14 @@ int vmdb_read_begin(vmdb_db *db, unsigned flags, vmdb_read *r)
 {
     if (!db || !r)
         return vmdb__fail(VMDB_EINVAL, "vmdb_read_begin: database and read are required");
-    *r = (vmdb_read){.db = db, .hold_fd = -1};
-    if (open_read)
+    if (open_read) {
+        /* The open one may be this very struct: its hold stays its own. */
+        if (open_read != r)
+            *r = (vmdb_read){.db = db, .hold_fd = -1};
         return vmdb__fail(VMDB_EBUSY, "%s: this thread has a read transaction open already",
                           open_read->db->path);
+    }
+    *r = (vmdb_read){.db = db, .hold_fd = -1};
     if (flags & ~VMDB_READ_HOLD)
         return vmdb__fail(VMDB_EINVAL, "vmdb_read_begin: unknown flags %#x", flags);
     /* Follow replaced files and apply this handle's NONE commits now: both
@@ -189,6 +204,16 @@ int vmdb_read_validate(vmdb_read *r)
     if (!r || open_read != r)
         return vmdb__fail(VMDB_EINVAL, "vmdb_read_validate: not this thread's open read "
                                        "transaction");
+    if (r->drained && !vmdb__db_held_by_me(r->db)) {
+        /* This thread let its write lock go since: what it read after
+         * that was not held still, and its own commit may be among it.
+         * From now on its own lock holds the writers back. */
+        r->drained = false;
+        int rc = hold_writers(r);
+        if (rc == 0)
+            rc = start_try(r);
+        return rc < 0 ? rc : VMDB_ERETRY;
+    }
     /* The reads of the try must not drift past the counter's load. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
 #ifdef VMDB_MUTANT_READ_UNVALIDATED
@@ -198,7 +223,7 @@ int vmdb_read_validate(vmdb_read *r)
         return 0;
     r->tries++;
     int rc = 0;
-    if (r->tries >= VMDB_READ_OPTIMISTIC_TRIES && r->hold_fd < 0 && !r->drained)
+    if (r->tries >= VMDB_READ_OPTIMISTIC_TRIES && !holding(r))
         rc = hold_writers(r);
     if (rc == 0)
         rc = start_try(r);

@@ -1285,6 +1285,10 @@ int vmdb_cursor_next(vmdb_cursor *c, uint64_t *rid, void *record)
     if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
         return VMDB_ENOTFOUND;
     uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    if (c->next_rid >= cap) {
+        vmdb__table_follow(t); /* another process may have grown it */
+        cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    }
     while (c->next_rid < cap) {
         uint64_t at = c->next_rid++;
         if (!__atomic_load_n(&vmdb__table_slot(t, at)->live, __ATOMIC_RELAXED))

@@ -391,8 +391,10 @@ VMDB_API int vmdb_cursor_next(vmdb_cursor *cursor, uint64_t *rid, void *record);
  * including this handle's own NONE commits; commits made during it are
  * seen after it ends. One read transaction per thread at a time; it may
  * be opened inside this thread's write transaction (which does not see
- * its own uncommitted writes then) but not the other way round while
- * writers are held back. Errors: VMDB_EBUSY (this thread has one open,
+ * its own uncommitted writes then), where the write lock holds writers
+ * back until that transaction ends: the next validate then returns
+ * VMDB_ERETRY and holds them back itself. A write transaction cannot be
+ * begun while this thread's read holds writers back (VMDB_EBUSY). Errors: VMDB_EBUSY (this thread has one open,
  * or, with busy_timeout_ms, a writer kept it from holding writers back
  * that long: the message names the writer's pid),
  * VMDB_ENEEDRECOVERY (a writer died while applying a transaction: open
@@ -425,7 +427,10 @@ VMDB_API int vmdb_checkpoint(vmdb_db *db);
 
 /* Verifies headers, every live record's checksum, that index and table
  * agree both ways, and the log. 0 when all hold; otherwise the first
- * problem's code, with a message naming the file, slot or entry. */
+ * problem's code, with a message naming the file, slot or entry. Writers
+ * may go on meanwhile: it checks one committed state (a read transaction
+ * of its own; inside the caller's, a finding counts only if the caller's
+ * validate then returns 0). */
 VMDB_API int vmdb_check(vmdb_db *db);
 
 /* Rebuilds a table's index from its records, under the write lock
