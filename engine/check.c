@@ -143,6 +143,24 @@ static int check_tables_at_rest(vmdb_db *db)
     return rc;
 }
 
+/* Every field of a log record, as replay would check it. A table
+ * created or grown by another process since this handle looked explains
+ * a record it cannot place: look again before calling it damage. */
+static int check_log_record(void *ctx, const vmdb__wal_record *rec, const void *payload)
+{
+    (void)payload;
+    vmdb_db *db = ctx;
+    if (vmdb__db_log_record_check(db, rec) == 0)
+        return 0;
+    int rc = vmdb__layout_follow(db);
+    vmdb_table *t = vmdb__db_table_by_id(db, rec->table);
+    if (rc == 0 && t)
+        rc = vmdb__table_follow(t);
+    if (rc == 0)
+        rc = vmdb__db_log_record_check(db, rec);
+    return rc;
+}
+
 int vmdb_check(vmdb_db *db)
 {
     if (!db)
@@ -151,7 +169,10 @@ int vmdb_check(vmdb_db *db)
     if (rc < 0)
         return rc;
     vmdb__wal_scan_end end;
-    if (vmdb__wal_check_live(db->wal, &db->lock_page->salt, &end))
+    int lrc = vmdb__wal_check_live(db->wal, &db->lock_page->salt, check_log_record, db, &end);
+    if (lrc < 0)
+        return lrc;
+    if (lrc)
         return vmdb__fail(VMDB_ECORRUPT, "%s/wal.ring: damaged record at log position %llu",
                           db->path, (unsigned long long)end.pos);
     return 0;

@@ -727,18 +727,64 @@ struct replay {
     int error;
 };
 
+int vmdb__db_log_record_check(vmdb_db *db, const vmdb__wal_record *rec)
+{
+    unsigned long long lsn = rec->lsn;
+    if (rec->flags || rec->reserved)
+        return vmdb__fail(VMDB_ECORRUPT, "%s/wal.ring: log record at %llu has unknown flags",
+                          db->path, lsn);
+    if (rec->txn > rec->lsn)
+        return vmdb__fail(VMDB_ECORRUPT, "%s/wal.ring: log record at %llu belongs to a "
+                                         "transaction that starts after it (%llu)",
+                          db->path, lsn, (unsigned long long)rec->txn);
+    if (rec->kind == VMDB__WAL_COMMIT) {
+        if (rec->payload_len || rec->table || rec->rid)
+            return vmdb__fail(VMDB_ECORRUPT, "%s/wal.ring: COMMIT record at %llu carries a "
+                                             "change",
+                              db->path, lsn);
+        return 0;
+    }
+    if (rec->kind != VMDB__WAL_PUT && rec->kind != VMDB__WAL_DELETE)
+        return vmdb__fail(VMDB_ECORRUPT, "%s/wal.ring: log record at %llu is of unknown kind %u",
+                          db->path, lsn, rec->kind);
+    vmdb_table *t = vmdb__db_table_by_id(db, rec->table);
+    if (!t)
+        return vmdb__fail(VMDB_ECORRUPT, "%s/wal.ring: log record at %llu names table id %u, "
+                                         "which does not exist",
+                          db->path, lsn, rec->table);
+    size_t want = rec->kind == VMDB__WAL_PUT ? t->record_size : t->key_size;
+    bool fits = rec->kind == VMDB__WAL_PUT || !t->key_is_str ? rec->payload_len == want
+                                                               : rec->payload_len <= want;
+    if (!fits)
+        return vmdb__fail(VMDB_ECORRUPT, "%s/wal.ring: %s record at %llu holds %u bytes, table "
+                                         "'%s' %s %zu",
+                          db->path, rec->kind == VMDB__WAL_PUT ? "PUT" : "DELETE", lsn,
+                          rec->payload_len, t->name,
+                          rec->kind == VMDB__WAL_PUT ? "records are" : "keys are", want);
+    /* A new slot comes from the end of the table, one per insert: the
+     * log cannot hold more inserts than it has room for PUT records. */
+    uint64_t base = t->replay_base ? t->replay_base : __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    uint64_t most = base + vmdb__wal_cap(db->wal) / vmdb__wal_record_len((uint32_t)t->record_size);
+    if (rec->rid >= most)
+        return vmdb__fail(VMDB_ECORRUPT, "%s/wal.ring: log record at %llu names record %llu of "
+                                         "table '%s', which has %llu slots (no log can grow it "
+                                         "past %llu)",
+                          db->path, lsn, (unsigned long long)rec->rid, t->name,
+                          (unsigned long long)base, (unsigned long long)most);
+    return 0;
+}
+
+/* Replay grows tables as it goes: the bound on the slots a record may
+ * name is taken from the tables as they were before it. */
+static void note_replay_bases(vmdb_db *db, bool replaying)
+{
+    for (size_t i = 0; i < db->table_count; i++)
+        db->tables[i]->replay_base = replaying ? db->tables[i]->capacity + 1 : 0;
+}
+
 static int replay_one(vmdb_db *db, const vmdb__wal_record *rec, const void *payload)
 {
     vmdb_table *t = vmdb__db_table_by_id(db, rec->table);
-    if (!t)
-        return vmdb__fail(VMDB_ECORRUPT, "%s: log record at %llu names table id %u, which "
-                                         "does not exist",
-                          db->path, (unsigned long long)rec->lsn, rec->table);
-    if (rec->kind == VMDB__WAL_PUT && rec->payload_len != t->record_size)
-        return vmdb__fail(VMDB_ECORRUPT, "%s: log record at %llu holds %u bytes, table '%s' "
-                                         "records are %zu",
-                          db->path, (unsigned long long)rec->lsn, rec->payload_len, t->name,
-                          t->record_size);
     return vmdb__table_write(t, rec->rid, rec->lsn,
                              rec->kind == VMDB__WAL_PUT ? payload : NULL);
 }
@@ -763,6 +809,14 @@ static int gather(void *ctx, const vmdb__wal_record *rec, const void *payload)
     (void)payload;
     struct replay *r = ctx;
     vmdb_recovery *rep = &r->db->recovery;
+    /* Every record is checked before any of its transaction is applied:
+     * a damaged one refuses the log, it is not replayed as whatever its
+     * fields happen to say. */
+    int valid = vmdb__db_log_record_check(r->db, rec);
+    if (valid < 0) {
+        r->error = valid;
+        return 1;
+    }
     if (rec->txn != r->txn) {
         /* A new transaction: whatever was gathered never committed. */
         rep->discarded += r->txn_records;
@@ -863,7 +917,9 @@ static int recover(vmdb_db *db)
     /* Readers in other processes may be open: until the indexes match the
      * replayed tables, a read transaction must not end on what it saw. */
     vmdb__db_changing(db, true);
+    note_replay_bases(db, true);
     vmdb__wal_scan(db->wal, rep->first_lsn, UINT64_MAX, gather, &r, &end);
+    note_replay_bases(db, false);
     if (r.error)
         return r.error;
     rep->discarded += r.txn_records;
@@ -934,7 +990,9 @@ static int finish_dead_writer(vmdb_db *db)
     if (frc < 0)
         return frc;
     vmdb__db_changing(db, true);
+    note_replay_bases(db, true);
     vmdb__wal_scan(db->wal, rep->first_lsn, vmdb__wal_end(db->wal), gather, &r, &end);
+    note_replay_bases(db, false);
     if (r.error)
         return r.error;
     rep->discarded += r.txn_records;

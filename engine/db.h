@@ -174,6 +174,12 @@ void vmdb__db_unlock(vmdb_db *db);
 /* With `writer` held: gives the file lock back to other processes. */
 void vmdb__db_release_file_lock(vmdb_db *db);
 
+/* Whether every field of a log record is one this database can act on:
+ * a known kind, an existing table, a payload of that table's size, a
+ * record id the log could have grown the table to. 0, or VMDB_ECORRUPT
+ * naming the record's position. */
+int vmdb__db_log_record_check(vmdb_db *db, const vmdb__wal_record *rec);
+
 /* The table with log id `id`, or NULL. */
 vmdb_table *vmdb__db_table_by_id(vmdb_db *db, uint16_t id);
 

@@ -51,6 +51,9 @@ struct vmdb_table {
                                the capacity that needs it; old places stay
                                mapped until close) */
     uint64_t capacity;      /* slots mapped; readers load it with acquire */
+    uint64_t replay_base;   /* while the log is replayed: the capacity
+                               before it, which bounds the slots the log
+                               may name (db.c); 0 otherwise */
     uint64_t header_seq;    /* of the newest header copy */
     pthread_mutex_t follow; /* readers growing the map after another
                                process grew the file */

@@ -258,17 +258,21 @@ int vmdb__wal_scan(vmdb__wal *w, uint64_t from, uint64_t to,
  * the tail and draws a salt, and the records after it are overwritten. */
 #define LIVE_SCAN_TRIES 100
 
-int vmdb__wal_check_live(vmdb__wal *w, const uint64_t *live_salt, vmdb__wal_scan_end *end)
+int vmdb__wal_check_live(vmdb__wal *w, const uint64_t *live_salt,
+                         int (*fn)(void *ctx, const vmdb__wal_record *rec, const void *payload),
+                         void *ctx, vmdb__wal_scan_end *end)
 {
     for (int i = 0;; i++) {
         uint64_t from = vmdb_ring_tail(w->ring);
         uint64_t salt = __atomic_load_n(live_salt, __ATOMIC_ACQUIRE);
         uint64_t to = vmdb_ring_head(w->ring);
-        scan_with_salt(w, salt, from, to, NULL, NULL, end);
+        int rc = scan_with_salt(w, salt, from, to, fn, ctx, end);
         /* The handle's own salt is the truth where the shared one is not
          * kept (a read-only look after a power cut). */
-        if (end->pos != to && w->salt != salt)
-            scan_with_salt(w, w->salt, from, to, NULL, NULL, end);
+        if (rc == 0 && end->pos != to && w->salt != salt)
+            rc = scan_with_salt(w, w->salt, from, to, fn, ctx, end);
+        if (rc)
+            return rc;
         if (end->pos == to)
             return 0;
         if ((vmdb_ring_tail(w->ring) == from &&

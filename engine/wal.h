@@ -98,9 +98,12 @@ int vmdb__wal_scan(vmdb__wal *wal, uint64_t from, uint64_t to,
 /* Checks that the log, from its tail to its head, is records that check
  * out, while writers in other processes may append and checkpoint: with
  * the salt they share at *live_salt (the lock page's), all read again
- * when a checkpoint came in between. 0, or 1 with end->pos at the first
- * damaged record. */
-int vmdb__wal_check_live(vmdb__wal *wal, const uint64_t *live_salt, vmdb__wal_scan_end *end);
+ * when a checkpoint came in between. Calls fn (if not NULL) for each
+ * record, as vmdb__wal_scan does. 0; 1 with end->pos at the first
+ * damaged record; or fn's nonzero return. */
+int vmdb__wal_check_live(vmdb__wal *wal, const uint64_t *live_salt,
+                         int (*fn)(void *ctx, const vmdb__wal_record *rec, const void *payload),
+                         void *ctx, vmdb__wal_scan_end *end);
 
 /* Takes the salt another process's checkpoint drew (from the lock page). */
 int vmdb__wal_adopt_salt(vmdb__wal *wal, uint64_t salt);
