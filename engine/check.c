@@ -22,42 +22,39 @@ static int match(void *ctx, uint64_t rid, const void *key, size_t len)
     return vmdb__table_key_equals(ctx, rid, key, len);
 }
 
+struct slot_check {
+    vmdb_table *table;
+    uint64_t live;
+};
+
+/* A live slot that checked out: the index finds it, at its own id. */
+static int check_indexed(void *ctx, uint64_t rid, const void *record)
+{
+    struct slot_check *c = ctx;
+    vmdb_table *t = c->table;
+    c->live++;
+    const void *key;
+    size_t len;
+    vmdb__table_key(t, record, &key, &len);
+    uint64_t found;
+    int rc = vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len, match, t, &found);
+    if (rc == VMDB_ENOTFOUND)
+        return vmdb__fail(VMDB_ECORRUPT, "%s: record %llu is missing from the index", t->name,
+                          (unsigned long long)rid);
+    if (rc < 0)
+        return rc;
+    if (found != rid)
+        return vmdb__fail(VMDB_ECORRUPT, "%s: the index finds record %llu's key at record %llu",
+                          t->name, (unsigned long long)rid, (unsigned long long)found);
+    return 0;
+}
+
 static int check_slots(vmdb_table *t, uint64_t *live)
 {
-    *live = 0;
-    uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
-    for (uint64_t rid = 0; rid < cap; rid++) {
-        const vmdb__slot *s = vmdb__table_slot(t, rid);
-        if (s->seq & 1)
-            return vmdb__fail(VMDB_ECORRUPT, "%s: slot %llu was left mid-write", t->path,
-                              (unsigned long long)rid);
-        if (!s->live)
-            continue;
-        (*live)++;
-        uint64_t want = vmdb__table_checksum(t, rid, true, s + 1);
-        if (s->checksum != want)
-            return vmdb__fail(VMDB_ECORRUPT,
-                              "%s: slot %llu: checksum mismatch (stored %016llx, computed "
-                              "%016llx)",
-                              t->path, (unsigned long long)rid, (unsigned long long)s->checksum,
-                              (unsigned long long)want);
-        const void *key;
-        size_t len;
-        vmdb__table_key(t, s + 1, &key, &len);
-        uint64_t found;
-        int rc = vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len, match, t,
-                                  &found);
-        if (rc == VMDB_ENOTFOUND)
-            return vmdb__fail(VMDB_ECORRUPT, "%s: record %llu is missing from the index",
-                              t->name, (unsigned long long)rid);
-        if (rc < 0)
-            return rc;
-        if (found != rid)
-            return vmdb__fail(VMDB_ECORRUPT,
-                              "%s: the index finds record %llu's key at record %llu", t->name,
-                              (unsigned long long)rid, (unsigned long long)found);
-    }
-    return 0;
+    struct slot_check c = {.table = t};
+    int rc = vmdb__table_verify(t, check_indexed, &c);
+    *live = c.live;
+    return rc;
 }
 
 struct entry_check {

@@ -75,7 +75,16 @@ int vmdb__db_poison(vmdb_db *db, int rc)
 
 static int index_rebuild(vmdb_table *t)
 {
-    int rc = vmdb__index_clear(t->index);
+    /* The index is rebuilt from the slots alone: a record whose live flag
+     * was cleared, or a zeroed page, would silently drop out of it. A
+     * table that fails its checks keeps the index it has. */
+    int rc = vmdb__table_verify(t, NULL, NULL);
+    if (rc < 0) {
+        char why[sizeof vmdb_last_error()->message];
+        snprintf(why, sizeof why, "%s", vmdb_last_error()->message);
+        return vmdb__fail(rc, "%s; its index is not rebuilt from it", why);
+    }
+    rc = vmdb__index_clear(t->index);
     if (rc == 0)
         rc = vmdb__index_reserve(t->index, t->live_count);
     char *record = malloc(t->record_size);

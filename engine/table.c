@@ -551,6 +551,51 @@ int vmdb__table_reserve(vmdb_table *t, uint64_t count)
     return 0;
 }
 
+int vmdb__table_verify(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record),
+                       void *ctx)
+{
+    uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    uint64_t never_written = UINT64_MAX; /* the first such slot */
+    for (uint64_t rid = 0; rid < cap; rid++) {
+        const vmdb__slot *s = vmdb__table_slot(t, rid);
+        const void *body = s + 1;
+        if (s->seq & 1)
+            return vmdb__fail(VMDB_ECORRUPT, "%s: slot %llu was left mid-write", t->path,
+                              (unsigned long long)rid);
+        if (s->seq == 0 && s->checksum == 0 && !s->live) {
+            if (never_written == UINT64_MAX)
+                never_written = rid;
+            continue;
+        }
+        /* Slots are handed out from the start of the file, so every slot
+         * ever written lies before every slot never written. */
+        if (never_written != UINT64_MAX)
+            return vmdb__fail(VMDB_ECORRUPT,
+                              "%s: slot %llu holds nothing ever written, but slot %llu after "
+                              "it was written (a page zeroed or lost?)",
+                              t->path, (unsigned long long)never_written,
+                              (unsigned long long)rid);
+        uint64_t want = vmdb__table_checksum(t, rid, s->live != 0, body);
+        if (s->checksum != want && !s->live &&
+            s->checksum == vmdb__table_checksum(t, rid, true, body))
+            return vmdb__fail(VMDB_ECORRUPT,
+                              "%s: slot %llu holds a record whose live flag was cleared", t->path,
+                              (unsigned long long)rid);
+        if (s->checksum != want)
+            return vmdb__fail(VMDB_ECORRUPT,
+                              "%s: slot %llu: checksum mismatch (stored %016llx, computed "
+                              "%016llx)",
+                              t->path, (unsigned long long)rid, (unsigned long long)s->checksum,
+                              (unsigned long long)want);
+        if (s->live && fn) {
+            int rc = fn(ctx, rid, body);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *record)
 {
     if (rid >= t->capacity) {

@@ -160,6 +160,17 @@ int vmdb__table_flush(vmdb_table *t);
  * it added and learns which header copy is the newest. */
 int vmdb__table_refresh(vmdb_table *t);
 
+/* Checks every slot on its own, without the index: a live one against
+ * its checksum; a free one against a free slot's (the live flag is in the
+ * checksum's seed, so a cleared flag shows), or as never written (all
+ * zero); and that no slot never written lies before one that was (slots
+ * are handed out from the start: a zeroed page shows). Calls fn for each
+ * live slot, stopping at its first nonzero return. 0, or VMDB_ECORRUPT
+ * naming the slot. With the writer lock held, or inside a read
+ * transaction. */
+int vmdb__table_verify(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record),
+                       void *ctx);
+
 /* Readers: map slots another process added to the file. */
 int vmdb__table_follow(vmdb_table *t);
 
