@@ -424,7 +424,11 @@ static int table_shown_row(cli_printer *p, const cli_cell *cells, shown_row *row
         free(shown);
         return out_of_memory(p);
     }
-    memcpy(text, p->line, p->line_len);
+    /* A row of empty cells renders nothing, and if it comes first the
+     * line was never allocated: memcpy from NULL is undefined even for
+     * zero bytes. */
+    if (p->line_len)
+        memcpy(text, p->line, p->line_len);
     p->line_len = 0;
     row->cells = shown;
     row->text = text;
