@@ -77,6 +77,7 @@ struct cli_printer {
 
 int cli_parse_format(const char *text, enum cli_format *out)
 {
+    char shown[VMDB_PRINTABLE_CAP];
     if (!text || !strcmp(text, "table"))
         *out = CLI_FORMAT_TABLE;
     else if (!strcmp(text, "csv"))
@@ -84,7 +85,7 @@ int cli_parse_format(const char *text, enum cli_format *out)
     else if (!strcmp(text, "json"))
         *out = CLI_FORMAT_JSON;
     else
-        return cli_error("unknown format '%s' (table, csv, json)", text);
+        return cli_error("unknown format '%s' (table, csv, json)", cli_show(shown, text));
     return CLI_OK;
 }
 
