@@ -215,7 +215,8 @@ int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_tabl
 
 /* Reports the library's last error prefixed with the table's name, since
  * record messages start with the field: "vmdb: people.age: value 300 does
- * not fit u8". Returns CLI_ERROR. */
+ * not fit u8". Only for the vmdb_record_* calls: other messages start
+ * with a path. Returns CLI_ERROR. */
 int cli_table_error(const char *table);
 
 /*

@@ -587,6 +587,30 @@ Test(cli_io, export_writes_csv_by_default_and_json_lines)
     remove_test_dir();
 }
 
+/* The cursor's message names the table's file; export once put the
+ * table's name and a dot before it, as before a record's message:
+ * "people./path/people.vmt: slot 0 stays mid-write". */
+Test(cli_io, export_names_a_slot_left_mid_write_by_its_file_alone)
+{
+    const char *db = make_db("db", "people", PEOPLE);
+    const char *csv = make_file("one.csv", "id,name\n1,Ada\n");
+    ASSERT_STATUS(runf("import '%s' people '%s'", db, csv), 0);
+    /* An odd sequence number in slot 0's header: a writer that died in the
+     * middle of it. */
+    char table[600];
+    snprintf(table, sizeof table, "%s/people.vmt", db);
+    xor_byte_at(table, 8192, 1);
+    cli_result *res = runf("export '%s' people", db);
+    ASSERT_STATUS(res, 2);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "vmdb: %s: slot 0 stays mid-write (a writer died? open the database for writing to "
+             "recover it)\n",
+             table);
+    cr_assert_str_eq(res->err, want);
+    remove_test_dir();
+}
+
 Test(cli_io, export_reads_without_the_write_lock)
 {
     /* A writer holds the lock in a transaction: a read-only export does
