@@ -69,25 +69,29 @@ static int parse_option(int argc, char **argv, int *i, const cli_option *options
     const char *arg = argv[*i];
     const cli_option *opt;
     const char *inline_value = NULL;
+    char shown[VMDB_PRINTABLE_CAP];
     if (arg[1] == '-') {
         const char *name = arg + 2;
         const char *eq = strchr(name, '=');
         size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
         opt = find_long(options, count, name, name_len);
         if (!opt)
-            return cli_error("unknown option '%.*s'", (int)(name_len + 2), arg);
+            return cli_error("unknown option '%s'",
+                             vmdb_printable(arg, name_len + 2, shown, sizeof shown));
         if (eq) {
             if (!opt->value)
-                return cli_error("option --%s takes no value ('%s')", opt->name, arg);
+                return cli_error("option --%s takes no value ('%s')", opt->name,
+                                 cli_show(shown, arg));
             inline_value = eq + 1;
         }
     } else {
         opt = find_short(options, count, arg[1]);
         if (!opt)
-            return cli_error("unknown option '-%c'", arg[1]);
+            return cli_error("unknown option '-%s'",
+                             vmdb_printable(arg + 1, 1, shown, sizeof shown));
         if (arg[2] != '\0') {
             if (!opt->value)
-                return cli_error("option -%c takes no value ('%s')", arg[1], arg);
+                return cli_error("option -%c takes no value ('%s')", arg[1], cli_show(shown, arg));
             inline_value = arg + 2;
         }
     }
@@ -97,7 +101,7 @@ static int parse_option(int argc, char **argv, int *i, const cli_option *options
     }
     if (!inline_value) {
         if (*i + 1 >= argc)
-            return cli_error("option %s needs a value", arg);
+            return cli_error("option %s needs a value", cli_show(shown, arg));
         inline_value = argv[++*i];
     }
     take(opt, inline_value);
@@ -125,8 +129,9 @@ int cli_parse_args(int argc, char **argv, const cli_option *options, size_t coun
                 return CLI_ERROR;
             continue;
         }
+        char shown[VMDB_PRINTABLE_CAP];
         if (*npos >= max_pos)
-            return cli_error("unexpected argument '%s'", arg);
+            return cli_error("unexpected argument '%s'", cli_show(shown, arg));
         pos[(*npos)++] = arg;
     }
     return CLI_OK;
@@ -138,8 +143,9 @@ static int parse_timeout(const char *text)
     errno = 0;
     unsigned long ms = strtoul(text, &end, 10);
     /* strtoul would take a sign or leading blanks: a digit must come first. */
+    char shown[VMDB_PRINTABLE_CAP];
     if (!isdigit((unsigned char)text[0]) || *end || errno || ms > UINT_MAX)
-        return cli_error("--timeout: '%s' is not a number of milliseconds", text);
+        return cli_error("--timeout: '%s' is not a number of milliseconds", cli_show(shown, text));
     cli_lock_timeout_ms = (unsigned)ms;
     return CLI_OK;
 }

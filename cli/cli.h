@@ -35,9 +35,19 @@ extern const cli_command cli_wal_command, cli_recover_command;
 extern const cli_command cli_import_command, cli_export_command;
 extern const cli_command cli_query_command, cli_shell_command;
 
-/* Prints "vmdb: " and the formatted message on stderr, one line, and
- * returns CLI_ERROR so a command can `return cli_error(...)`. */
+/* Prints "vmdb: " and the formatted message on stderr, one line whatever
+ * its arguments hold (control characters are escaped), and returns
+ * CLI_ERROR so a command can `return cli_error(...)`. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The same for a message that is not an error: "vmdb: waiting for ...". */
+void cli_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* `text`, a name or value that came from the user or a file, as a message
+ * shows it (vmdb_printable): escaped, and cut past about 64 bytes with
+ * its length. Every message that echoes one goes through this. Returns
+ * buf. */
+const char *cli_show(char buf[VMDB_PRINTABLE_CAP], const char *text);
 
 /* Reports the library's last error ("vmdb: <message>") and returns
  * CLI_ERROR. */
@@ -205,7 +215,8 @@ int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_tabl
 
 /* Reports the library's last error prefixed with the table's name, since
  * record messages start with the field: "vmdb: people.age: value 300 does
- * not fit u8". Returns CLI_ERROR. */
+ * not fit u8". Only for the vmdb_record_* calls: other messages start
+ * with a path. Returns CLI_ERROR. */
 int cli_table_error(const char *table);
 
 /*

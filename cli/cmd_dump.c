@@ -184,6 +184,7 @@ static int run(int argc, char **argv)
     bool options_done = false;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
+        char shown[VMDB_PRINTABLE_CAP];
         if (!options_done && cli_is_help(arg)) {
             fputs(usage, stdout);
             return CLI_OK;
@@ -194,19 +195,20 @@ static int run(int argc, char **argv)
             if (i + 1 >= argc)
                 return cli_error("dump: %s needs a byte count", arg);
             if (!cli_parse_size(argv[++i], &limit))
-                return cli_error("dump: %s: '%s' is not a byte count", arg, argv[i]);
+                return cli_error("dump: %s: '%s' is not a byte count", arg,
+                                 cli_show(shown, argv[i]));
             limit_given = true;
         } else if (!options_done && !strcmp(arg, "--slots")) {
             if (i + 1 >= argc)
                 return cli_error("dump: --slots needs a count");
             if (!cli_parse_size(argv[++i], &max_slots))
-                return cli_error("dump: --slots: '%s' is not a count", argv[i]);
+                return cli_error("dump: --slots: '%s' is not a count", cli_show(shown, argv[i]));
         } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
-            return cli_error("dump: unknown option '%s' (vmdb dump --help)", arg);
+            return cli_error("dump: unknown option '%s' (vmdb dump --help)", cli_show(shown, arg));
         } else if (!path) {
             path = arg;
         } else {
-            return cli_error("dump: one FILE only, '%s' is extra", arg);
+            return cli_error("dump: one FILE only, '%s' is extra", cli_show(shown, arg));
         }
     }
     if (!path) {

@@ -62,8 +62,11 @@ static int export_table(void *ctx, FILE *out, size_t limit)
         if (rc == CLI_OK && cli_output_full(out, limit))
             rc = CLI_OUTPUT_FULL;
     }
+    /* The cursor's messages name the table's file already ("DB/people.vmt:
+     * slot 0 ..."): cli_table_error is for a record's, which start with a
+     * field. */
     if (rc == CLI_OK && next != VMDB_ENOTFOUND)
-        rc = cli_table_error(vmdb_table_name(table));
+        rc = cli_library_error();
     int closed = cli_printer_close(p);
     free(record);
     return rc != CLI_OK ? rc : closed;

@@ -274,9 +274,11 @@ static int read_csv_header(importer *im)
         size_t len;
         const char *name = csv_field(im->csv, c, &len);
         size_t field;
+        char shown[VMDB_PRINTABLE_CAP];
         if (strlen(name) != len || vmdb_schema_find(im->schema, name, &field) < 0)
             return cli_error("%s:%llu: table %s has no field '%s' (column %zu of the header)",
-                             im->file, (unsigned long long)line, im->table_name, name, c + 1);
+                             im->file, (unsigned long long)line, im->table_name,
+                             vmdb_printable(name, len, shown, sizeof shown), c + 1);
         if (im->given[field])
             return cli_error("%s:%llu: field '%s' is named twice in the header", im->file,
                              (unsigned long long)line, name);
@@ -332,9 +334,11 @@ static int member_field(importer *im, size_t k, const jsonl_member *m, size_t *f
         *field = cached;
         return CLI_OK;
     }
+    char shown[VMDB_PRINTABLE_CAP];
     if (strlen(m->name) != m->name_len || vmdb_schema_find(im->schema, m->name, field) < 0)
         return row_error(im, "%s:%llu: table %s has no field '%s'", im->file,
-                         (unsigned long long)im->line, im->table_name, m->name);
+                         (unsigned long long)im->line, im->table_name,
+                         vmdb_printable(m->name, m->name_len, shown, sizeof shown));
     im->member_field[k] = *field;
     return CLI_OK;
 }
@@ -370,13 +374,14 @@ static bool has_suffix(const char *name, const char *suffix)
 
 static int choose_format(const char *format, const char *file, enum source_format *out)
 {
+    char shown[VMDB_PRINTABLE_CAP];
     if (format) {
         if (!strcmp(format, "csv"))
             *out = SOURCE_CSV;
         else if (!strcmp(format, "json"))
             *out = SOURCE_JSON;
         else
-            return cli_error("import: unknown format '%s' (csv, json)", format);
+            return cli_error("import: unknown format '%s' (csv, json)", cli_show(shown, format));
         return CLI_OK;
     }
     if (!strcmp(file, "-") || has_suffix(file, ".csv")) {
@@ -397,8 +402,10 @@ static int parse_batch(const char *text, uint64_t *out)
     char *end;
     errno = 0;
     unsigned long long v = text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
+    char shown[VMDB_PRINTABLE_CAP];
     if (text[0] < '0' || text[0] > '9' || *end || errno || v == 0)
-        return cli_error("import: --batch '%s' is not a row count (1 or more)", text);
+        return cli_error("import: --batch '%s' is not a row count (1 or more)",
+                         cli_show(shown, text));
     *out = v;
     return CLI_OK;
 }

@@ -63,8 +63,9 @@ static int fill_record(vmdb_table *table, char **assignments, size_t count, void
     for (size_t i = 0; i < count && status == CLI_OK; i++) {
         char *arg = assignments[i];
         char *eq = strchr(arg, '=');
+        char shown[VMDB_PRINTABLE_CAP];
         if (!eq || eq == arg) {
-            status = cli_error("put: '%s' is not FIELD=VALUE", arg);
+            status = cli_error("put: '%s' is not FIELD=VALUE", cli_show(shown, arg));
             break;
         }
         *eq = '\0';
@@ -72,8 +73,8 @@ static int fill_record(vmdb_table *table, char **assignments, size_t count, void
         if (vmdb_schema_find(schema, arg, &field) < 0) {
             char known[512];
             list_fields(schema, known, sizeof known);
-            status = cli_error("%s.%s: no such field (the fields are %s)", table_name, arg,
-                               known);
+            status = cli_error("%s.%s: no such field (the fields are %s)", table_name,
+                               cli_show(shown, arg), known);
         } else if (given[field]) {
             status = cli_error("%s.%s: given twice", table_name, arg);
         } else if (vmdb_record_set_text(schema, record, field, eq + 1) < 0) {
@@ -142,7 +143,8 @@ static const char get_usage[] =
 
 static void say_not_found(const char *table, const char *key)
 {
-    fprintf(stderr, "vmdb: %s: no record with key '%s'\n", table, key);
+    char shown[VMDB_PRINTABLE_CAP];
+    cli_say("%s: no record with key '%s'", table, cli_show(shown, key));
 }
 
 static int get_run(int argc, char **argv)

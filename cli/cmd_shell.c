@@ -65,7 +65,7 @@ typedef struct shell {
     unsigned line;     /* lines read so far */
 } shell;
 
-/* "vmdb: line N: message". */
+/* "vmdb: line N: message", one line whatever the message echoes. */
 static void shell_error(shell *sh, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void shell_error(shell *sh, unsigned line, const char *fmt, ...)
@@ -76,7 +76,7 @@ static void shell_error(shell *sh, unsigned line, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     fflush(stdout);
-    fprintf(stderr, "vmdb: line %u: %s\n", line, msg);
+    cli_say("line %u: %s", line, msg);
     sh->failed = true;
 }
 
@@ -110,8 +110,10 @@ static void dot_command(shell *sh, char *text)
     char *cmd = strtok_r(text, " \t\r\n", &save);
     char *arg = strtok_r(NULL, " \t\r\n", &save);
     char *extra = arg ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+    char shown[VMDB_PRINTABLE_CAP], shown_cmd[VMDB_PRINTABLE_CAP];
     if (extra) {
-        shell_error(sh, sh->line, "%s: unexpected '%s'", cmd, extra);
+        shell_error(sh, sh->line, "%s: unexpected '%s'", cli_show(shown_cmd, cmd),
+                    cli_show(shown, extra));
     } else if (!strcmp(cmd, ".quit") || !strcmp(cmd, ".exit")) {
         sh->quit = true;
     } else if (!strcmp(cmd, ".help")) {
@@ -125,7 +127,7 @@ static void dot_command(shell *sh, char *text)
             vmdb_table *t;
             int rc = vmdb_table_open(sh->db, arg, NULL, &t);
             if (rc == VMDB_ENOTFOUND)
-                shell_error(sh, sh->line, "%s: no table '%s'", sh->db_name, arg);
+                shell_error(sh, sh->line, "%s: no table '%s'", sh->db_name, cli_show(shown, arg));
             else if (rc < 0)
                 shell_error(sh, sh->line, "%s", vmdb_last_error()->message);
             else
@@ -140,11 +142,13 @@ static void dot_command(shell *sh, char *text)
                          : !strcmp(arg, "csv") ? CLI_FORMAT_CSV
                                                : CLI_FORMAT_JSON;
         else
-            shell_error(sh, sh->line, "unknown format '%s' (table, csv, json)", arg);
+            shell_error(sh, sh->line, "unknown format '%s' (table, csv, json)",
+                        cli_show(shown, arg));
     } else if (!strcmp(cmd, ".tables")) {
-        shell_error(sh, sh->line, ".tables: unexpected '%s'", arg);
+        shell_error(sh, sh->line, ".tables: unexpected '%s'", cli_show(shown, arg));
     } else {
-        shell_error(sh, sh->line, "unknown command '%s' (.help lists them)", cmd);
+        shell_error(sh, sh->line, "unknown command '%s' (.help lists them)",
+                    cli_show(shown, cmd));
     }
     fflush(stdout);
 }

@@ -132,7 +132,8 @@ static const char *shown(int c, char buf[16])
     return buf;
 }
 
-static int append(csv_reader *r, const void *bytes, size_t len)
+/* Makes room in data for `len` more bytes and a NUL after them. */
+static int reserve(csv_reader *r, size_t len)
 {
     /* Counting the NULs of earlier fields too is close enough to the
      * limit's purpose and keeps this one comparison. */
@@ -150,6 +151,13 @@ static int append(csv_reader *r, const void *bytes, size_t len)
         r->data = grown;
         r->data_cap = cap;
     }
+    return 0;
+}
+
+static int append(csv_reader *r, const void *bytes, size_t len)
+{
+    if (reserve(r, len) < 0)
+        return -1;
     memcpy(r->data + r->data_len, bytes, len);
     r->data_len += len;
     return 0;
@@ -174,9 +182,13 @@ static int start_field(csv_reader *r)
 
 static int end_field(csv_reader *r)
 {
+    /* The room append() keeps for a NUL is not enough: an empty field at
+     * the end of the input appends nothing, and the previous field's NUL
+     * may have filled the buffer exactly. */
+    if (reserve(r, 0) < 0)
+        return -1;
     r->lens[r->count] = r->data_len - r->offsets[r->count];
     r->count++;
-    /* append() always keeps room for this NUL. */
     r->data[r->data_len++] = '\0';
     return 0;
 }
@@ -305,9 +317,8 @@ int csv_read(csv_reader *r)
             } else {
                 rc = read_unquoted(r, &terminator);
             }
-            if (rc < 0)
+            if (rc < 0 || end_field(r) < 0)
                 return -1;
-            end_field(r);
         } while (terminator == ',');
 
         bool blank = r->count == 1 && r->lens[0] == 0 && !first_quoted;

@@ -13,11 +13,9 @@ static void say_waiting(void *ctx, const char *path, long holder_pid)
 {
     (void)ctx;
     if (holder_pid)
-        fprintf(stderr, "vmdb: waiting for pid %ld, which holds the write lock of %s\n",
-                holder_pid, path);
+        cli_say("waiting for pid %ld, which holds the write lock of %s", holder_pid, path);
     else
-        fprintf(stderr, "vmdb: waiting for another process, which holds the write lock of %s\n",
-                path);
+        cli_say("waiting for another process, which holds the write lock of %s", path);
 }
 
 int cli_open_db(const char *path, unsigned flags, vmdb_db **out)
@@ -57,8 +55,9 @@ int cli_close_db(vmdb_db *db, int status)
 int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_table **out)
 {
     int rc = vmdb_table_open(db, name, NULL, out);
+    char shown[VMDB_PRINTABLE_CAP];
     if (rc == VMDB_ENOTFOUND)
-        return cli_error("%s: no table '%s'", db_path, name);
+        return cli_error("%s: no table '%s'", db_path, cli_show(shown, name));
     if (rc < 0)
         return cli_library_error();
     return CLI_OK;

@@ -54,5 +54,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         if (!strcmp(name, commands[i]->name))
             return commands[i]->run(argc - 2, argv + 2);
-    return cli_error("unknown command '%s' (vmdb --help lists them)", name);
+    char shown[VMDB_PRINTABLE_CAP];
+    return cli_error("unknown command '%s' (vmdb --help lists them)", cli_show(shown, name));
 }

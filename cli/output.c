@@ -11,15 +11,57 @@
 #include "cli.h"
 #include "vmdb.h"
 
+/*
+ * The one place a message reaches stderr. The names and values in it are
+ * shown (cli_show) by whoever formats it; the whole line is shown once
+ * more, which leaves those alone and escapes what was passed whole, such
+ * as a path holding a newline, so the message stays one line.
+ */
+static void say(const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    char line[1024], shown[4 * sizeof line + 1];
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    size_t len = n < 0 ? 0 : (size_t)n;
+    char *long_line = NULL, *long_shown = NULL;
+    if (len >= sizeof line) {
+        long_line = malloc(len + 1);
+        long_shown = long_line ? malloc(4 * len + 1) : NULL;
+    }
+    if (long_shown) {
+        vsnprintf(long_line, len + 1, fmt, again);
+        fprintf(stderr, "vmdb: %s\n", vmdb_printable(long_line, len, long_shown, 4 * len + 1));
+    } else {
+        /* Out of memory for a line this long: its start will do. */
+        size_t start = len < sizeof line ? len : sizeof line - 1;
+        fprintf(stderr, "vmdb: %s\n", vmdb_printable(line, start, shown, sizeof shown));
+    }
+    va_end(again);
+    free(long_line);
+    free(long_shown);
+}
+
+void cli_say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(fmt, ap);
+    va_end(ap);
+}
+
 int cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("vmdb: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(fmt, ap);
     va_end(ap);
     return CLI_ERROR;
+}
+
+const char *cli_show(char buf[VMDB_PRINTABLE_CAP], const char *text)
+{
+    return vmdb_printable(text, strlen(text), buf, VMDB_PRINTABLE_CAP);
 }
 
 int cli_library_error(void)

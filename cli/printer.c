@@ -77,6 +77,7 @@ struct cli_printer {
 
 int cli_parse_format(const char *text, enum cli_format *out)
 {
+    char shown[VMDB_PRINTABLE_CAP];
     if (!text || !strcmp(text, "table"))
         *out = CLI_FORMAT_TABLE;
     else if (!strcmp(text, "csv"))
@@ -84,7 +85,7 @@ int cli_parse_format(const char *text, enum cli_format *out)
     else if (!strcmp(text, "json"))
         *out = CLI_FORMAT_JSON;
     else
-        return cli_error("unknown format '%s' (table, csv, json)", text);
+        return cli_error("unknown format '%s' (table, csv, json)", cli_show(shown, text));
     return CLI_OK;
 }
 
@@ -424,7 +425,11 @@ static int table_shown_row(cli_printer *p, const cli_cell *cells, shown_row *row
         free(shown);
         return out_of_memory(p);
     }
-    memcpy(text, p->line, p->line_len);
+    /* A row of empty cells renders nothing, and if it comes first the
+     * line was never allocated: memcpy from NULL is undefined even for
+     * zero bytes. */
+    if (p->line_len)
+        memcpy(text, p->line, p->line_len);
     p->line_len = 0;
     row->cells = shown;
     row->text = text;

@@ -70,10 +70,6 @@ void sql_error_text(const sql_error *err, bool with_line, char *dst, size_t cap)
 int sql_fail(sql_error *err, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Text quoted for a message: cut to 40 bytes followed by "...", control
- * characters shown as '?', so a message stays one bounded line. */
-void sql_quote(const char *text, size_t len, char *dst, size_t cap);
-
 /* ---- tokens ------------------------------------------------------------- */
 
 enum sql_token_kind {

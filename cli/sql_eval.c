@@ -110,7 +110,7 @@ static void value_quote(const sql_value *v, char *dst, size_t cap)
     const char *text;
     size_t len;
     if (v->type == SQL_T_BYTES || v->type == SQL_T_TEXT) {
-        sql_quote(v->s.ptr, v->s.len, dst, cap);
+        vmdb_printable(v->s.ptr, v->s.len, dst, cap);
         return;
     }
     sql_value_text(v, tmp, sizeof tmp, &text, &len);
@@ -144,7 +144,7 @@ static const char *op_name(enum sql_op op)
 static int arith_fail(enum sql_op op, const sql_value *a, const sql_value *b,
                       const char *what, sql_error *err)
 {
-    char qa[64], qb[64];
+    char qa[VMDB_PRINTABLE_CAP], qb[VMDB_PRINTABLE_CAP];
     value_quote(a, qa, sizeof qa);
     value_quote(b, qb, sizeof qb);
     if (!what) /* by zero: the operator says which operation */
@@ -225,7 +225,7 @@ int sql_negate(const sql_value *a, sql_value *out, sql_error *err)
         return 0;
     }
     if (-a->i < SQL_INT_MIN) {
-        char q[64];
+        char q[VMDB_PRINTABLE_CAP];
         value_quote(a, q, sizeof q);
         return sql_fail(err, 0, 0, "integer overflow in negation: -%s", q);
     }

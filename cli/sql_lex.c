@@ -38,22 +38,6 @@ void sql_error_text(const sql_error *err, bool with_line, char *dst, size_t cap)
         snprintf(dst, cap, "%s (col %u)", err->message, err->col);
 }
 
-void sql_quote(const char *text, size_t len, char *dst, size_t cap)
-{
-    enum { SHOWN = 40 };
-    size_t n = len > SHOWN ? SHOWN : len;
-    size_t at = 0;
-    for (size_t i = 0; i < n && at + 1 < cap; i++) {
-        unsigned char c = (unsigned char)text[i];
-        dst[at++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-    }
-    if (len > SHOWN)
-        for (int i = 0; i < 3 && at + 1 < cap; i++)
-            dst[at++] = '.';
-    if (cap)
-        dst[at < cap ? at : cap - 1] = '\0';
-}
-
 /* ---- keywords ----------------------------------------------------------- */
 
 static const struct {
@@ -140,8 +124,8 @@ static void skip_space(sql_lexer *lx)
 
 static int bad_token(sql_error *err, const sql_token *tok, const char *what)
 {
-    char q[64];
-    sql_quote(tok->text, tok->len, q, sizeof q);
+    char q[VMDB_PRINTABLE_CAP];
+    vmdb_printable(tok->text, tok->len, q, sizeof q);
     return sql_fail(err, tok->line, tok->col, "syntax error: %s '%s'", what, q);
 }
 

@@ -119,8 +119,8 @@ static int syntax_error(parser *p)
 {
     if (p->tok.kind == SQL_TOK_END)
         return sql_fail(p->err, p->tok.line, p->tok.col, "syntax error at end of input");
-    char q[64];
-    sql_quote(p->tok.text, p->tok.len, q, sizeof q);
+    char q[VMDB_PRINTABLE_CAP];
+    vmdb_printable(p->tok.text, p->tok.len, q, sizeof q);
     return sql_fail(p->err, p->tok.line, p->tok.col, "syntax error at '%s'", q);
 }
 
@@ -229,8 +229,8 @@ static int parse_int_literal(parser *p, sql_expr *e)
         unsigned d = c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
         v = v * base + d;
         if (v > SQL_INT_MAX) {
-            char q[64];
-            sql_quote(t->text, t->len, q, sizeof q);
+            char q[VMDB_PRINTABLE_CAP];
+            vmdb_printable(t->text, t->len, q, sizeof q);
             return sql_fail(p->err, t->line, t->col,
                             "integer %s is out of range (at most 18446744073709551615)", q);
         }
@@ -295,8 +295,8 @@ static int parse_call(parser *p, const sql_token *fn, sql_expr **out)
 {
     enum sql_agg agg;
     if (fn->text[0] == '"' || !agg_named(fn, &agg)) {
-        char q[64];
-        sql_quote(fn->text, fn->len, q, sizeof q);
+        char q[VMDB_PRINTABLE_CAP];
+        vmdb_printable(fn->text, fn->len, q, sizeof q);
         return sql_fail(p->err, fn->line, fn->col,
                         "unknown function '%s' (COUNT, SUM, MIN, MAX, AVG)", q);
     }
@@ -496,8 +496,8 @@ static int parse_escape(parser *p, sql_expr *e)
     if (parse_string_literal(p, &lit) < 0)
         return -1;
     if (lit.value.s.len != 1) {
-        char q[64];
-        sql_quote(p->tok.text, p->tok.len, q, sizeof q);
+        char q[VMDB_PRINTABLE_CAP];
+        vmdb_printable(p->tok.text, p->tok.len, q, sizeof q);
         return sql_fail(p->err, p->tok.line, p->tok.col,
                         "ESCAPE takes one character, not %s", q);
     }

@@ -67,8 +67,8 @@ static int find_field(const sql_plan *pl, const char *name, unsigned line, unsig
                       size_t *field, sql_error *err)
 {
     if (vmdb_schema_find(pl->schema, name, field) < 0) {
-        char q[64];
-        sql_quote(name, strlen(name), q, sizeof q);
+        char q[VMDB_PRINTABLE_CAP];
+        vmdb_printable(name, strlen(name), q, sizeof q);
         return sql_fail(err, line, col, "%s: no field '%s'", pl->stmt->table, q);
     }
     return 0;
@@ -121,8 +121,8 @@ static int literal_to_bytes(sql_plan *pl, sql_expr *lit, size_t pad, sql_error *
     for (size_t i = 2; hex && i < len; i++)
         hex = hex_digit(s[i]) >= 0;
     if (!hex) {
-        char q[64];
-        sql_quote(s, len, q, sizeof q);
+        char q[VMDB_PRINTABLE_CAP];
+        vmdb_printable(s, len, q, sizeof q);
         return sql_fail(err, lit->line, lit->col, "'%s' is not hex bytes (0x...)", q);
     }
     size_t n = (len - 2) / 2, cap = n > pad ? n : pad;
@@ -844,8 +844,8 @@ int sql_plan_new(vmdb_db *db, const char *db_name, sql_stmt *stmt, sql_plan **ou
     if (stmt->table) {
         rc = vmdb_table_open(db, stmt->table, NULL, &pl->table);
         if (rc == VMDB_ENOTFOUND) {
-            char q[64];
-            sql_quote(stmt->table, strlen(stmt->table), q, sizeof q);
+            char q[VMDB_PRINTABLE_CAP];
+            vmdb_printable(stmt->table, strlen(stmt->table), q, sizeof q);
             rc = sql_fail(err, stmt->table_line, stmt->table_col, "%s: no table '%s'", db_name,
                           q);
         } else if (rc < 0) {

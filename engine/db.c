@@ -625,7 +625,7 @@ static bool creation_leftover(const char *name)
 struct leftovers {
     const char *dir;
     bool remove;       /* the second pass */
-    char stranger[64]; /* the first entry that is not a leftover */
+    char stranger[VMDB_PRINTABLE_CAP]; /* the first entry that is not a leftover, shown */
     int rc;            /* the first failed removal */
 };
 
@@ -633,7 +633,7 @@ static int note_leftover(void *ctx, const char *name)
 {
     struct leftovers *l = ctx;
     if (!creation_leftover(name)) {
-        snprintf(l->stranger, sizeof l->stranger, "%s", name);
+        vmdb_printable(name, strlen(name), l->stranger, sizeof l->stranger);
         return 1;
     }
     if (!l->remove)
@@ -1291,10 +1291,12 @@ int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
         return vmdb__fail(VMDB_EINVAL, "vmdb_table_create: db, name and schema are required");
     if (db->readonly)
         return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
+    char shown[VMDB_PRINTABLE_CAP];
     if (!vmdb__table_name_valid(name, strlen(name)))
-        return vmdb__fail(VMDB_EINVAL, "table name '%.80s' is not [A-Za-z_][A-Za-z0-9_]* of at "
+        return vmdb__fail(VMDB_EINVAL, "table name '%s' is not [A-Za-z_][A-Za-z0-9_]* of at "
                                        "most %d bytes",
-                          name, VMDB__TABLE_NAME_MAX);
+                          vmdb_printable(name, strlen(name), shown, sizeof shown),
+                          VMDB__TABLE_NAME_MAX);
     int rc = vmdb__db_lock_drained(db);
     if (rc < 0)
         return rc;
@@ -1341,8 +1343,10 @@ int vmdb_table_open(vmdb_db *db, const char *name, const vmdb_schema *expect, vm
     if (frc < 0)
         return frc;
     vmdb_table *t = table_by_name(db, name);
+    char shown[VMDB_PRINTABLE_CAP];
     if (!t)
-        return vmdb__fail(VMDB_ENOTFOUND, "no table '%.80s' in %s", name, db->path);
+        return vmdb__fail(VMDB_ENOTFOUND, "no table '%s' in %s",
+                          vmdb_printable(name, strlen(name), shown, sizeof shown), db->path);
     if (expect) {
         int rc = vmdb_schema_equal(expect, t->schema);
         if (rc < 0) {
@@ -1365,8 +1369,10 @@ int vmdb_table_drop(vmdb_db *db, const char *name)
     if (rc < 0)
         return rc;
     vmdb_table *t = table_by_name(db, name);
+    char shown[VMDB_PRINTABLE_CAP];
     if (!t)
-        rc = vmdb__fail(VMDB_ENOTFOUND, "no table '%.80s' in %s", name, db->path);
+        rc = vmdb__fail(VMDB_ENOTFOUND, "no table '%s' in %s",
+                        vmdb_printable(name, strlen(name), shown, sizeof shown), db->path);
     else if (__atomic_load_n(&db->backups, __ATOMIC_RELAXED))
         rc = vmdb__fail(VMDB_EBUSY, "%s: a backup is copying table '%s'; drop it after",
                         db->path, name);

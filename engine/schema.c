@@ -167,36 +167,21 @@ static int hex_value(char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/*
- * A value quoted in a message: at most CLIP_LEN bytes, then "...", with
- * control bytes shown as '?' so the message stays one line. The cut backs
- * off to the start of a UTF-8 sequence rather than split it.
- */
-#define CLIP_LEN 40
-
+/* A name or value quoted in a message, as vmdb_printable shows it: one
+ * line, a long one cut. The room past VMDB_PRINTABLE_CAP is for quotes
+ * around it (token_at). */
 struct clip {
-    char s[CLIP_LEN + 8]; /* room for quotes around a clipped value */
+    char s[VMDB_PRINTABLE_CAP + 8];
 };
 
 static const char *clip(struct clip *c, const char *s, size_t n)
 {
-    size_t cut = n;
-    if (n > CLIP_LEN) {
-        cut = CLIP_LEN;
-        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-            cut--;
-    }
-    for (size_t i = 0; i < cut; i++) {
-        unsigned char b = (unsigned char)s[i];
-        c->s[i] = b < 0x20 || b == 0x7f ? '?' : (char)b;
-    }
-    strcpy(c->s + cut, n > cut ? "..." : "");
-    return c->s;
+    return vmdb_printable(s, n, c->s, VMDB_PRINTABLE_CAP);
 }
 
 static const char *clip_str(struct clip *c, const char *s)
 {
-    return clip(c, s, strnlen(s, CLIP_LEN + 1));
+    return clip(c, s, strlen(s));
 }
 
 /* Text written into a caller's buffer: `len` counts every byte asked for,

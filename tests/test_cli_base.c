@@ -324,6 +324,33 @@ Test(cli_base, table_with_no_rows_prints_the_header)
                                   "--  ----  -----\n");
 }
 
+/* A first row that renders to nothing finds the line buffer not yet
+ * allocated: `SELECT ''`, and `get` or `export --format table` of a record
+ * whose fields are all empty, once copied from a null pointer (UBSan). */
+Test(cli_base, table_whose_first_rows_are_all_empty_cells)
+{
+    const char *const quoted[] = {"''"};
+    cli_printer *p = open_printer(CLI_FORMAT_TABLE, 1, quoted);
+    cr_assert_eq(cli_printer_row(p, (cli_cell[]){txt("")}), CLI_OK);
+    cr_assert_eq(cli_printer_row(p, (cli_cell[]){txt("")}), CLI_OK);
+    ASSERT_TEXT(close_printer(p), "''\n"
+                                  "--\n"
+                                  "\n"
+                                  "\n");
+
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("k:str8 key, v:str4", &s));
+    unsigned char rec[16] = {0};
+    cr_assert_leq(vmdb_schema_record_size(s), sizeof rec);
+    const char *const names[] = {"k", "v"};
+    p = open_printer(CLI_FORMAT_TABLE, 2, names);
+    cr_assert_eq(cli_print_record(p, s, rec), CLI_OK);
+    ASSERT_TEXT(close_printer(p), "k  v\n"
+                                  "-  -\n"
+                                  "   \n");
+    vmdb_schema_free(s);
+}
+
 Test(cli_base, table_streams_after_the_sizing_rows_and_loses_none)
 {
     const char *const names[] = {"n"};

@@ -226,6 +226,52 @@ Test(cli_commands, put_errors_name_the_table_and_field)
     remove_test_dir();
 }
 
+/* Names and values echoed raw once made a message of two lines out of
+ * one with a newline in it, and a line as long as itself out of a long
+ * one. */
+Test(cli_commands, names_and_values_in_messages_are_escaped_and_a_long_one_is_cut)
+{
+    make_people();
+    EXPECT_ERROR(vmdb("create '%s' 'a\nb' 'id:u8'", db),
+                 "vmdb: table name 'a\\nb' is not [A-Za-z_][A-Za-z0-9_]* of at most 63 bytes\n");
+    EXPECT_ERROR(vmdb("get '%s' 'no\ntable' 1", db),
+                 in_db("vmdb: %s: no table '%s'\n", "no\\ntable"));
+    EXPECT_ERROR(vmdb("query '%s' 'SELECT * FROM \"no\ntable\"'", db),
+                 in_db("vmdb: %s: no table '%s' (line 1, col 15)\n", "no\\ntable"));
+    EXPECT_ERROR(vmdb("put '%s' people id=3 'na\nme=x'", db),
+                 "vmdb: people.na\\nme: no such field (the fields are id, name, age, score, "
+                 "member)\n");
+    EXPECT_ERROR(vmdb("query '%s' 'SELECT \"na\nme\" FROM people'", db),
+                 "vmdb: people: no field 'na\\nme' (line 1, col 8)\n");
+    EXPECT_ERROR(vmdb("put '%s' people 'id=1\n2'", db),
+                 "vmdb: people.id: '1\\n2' is not a number\n");
+    /* An escape sequence is shown, not sent to the terminal. */
+    cli_result *res = vmdb("get '%s' people '\033[2J'", db);
+    EXPECT_STATUS(res, 2);
+    cr_assert_str_eq(res->err, "vmdb: people.id: '\\x1b[2J' is not a number\n");
+
+    char key[2001];
+    memset(key, '7', 2000);
+    key[2000] = '\0';
+    char want[700];
+    snprintf(want, sizeof want, "vmdb: people.id: value %.63s... (2000 bytes) does not fit u64\n",
+             key);
+    EXPECT_ERROR(vmdb("get '%s' people %s", db, key), want);
+    /* A path is not cut, but a newline in it is shown as one. */
+    char path[600];
+    snprintf(path, sizeof path, "%s/no\nsuch", test_dir());
+    res = vmdb("get '%s' people 1", path);
+    EXPECT_STATUS(res, 2);
+    snprintf(want, sizeof want, "vmdb: %s/no\\nsuch: ", test_dir());
+    cr_assert(!strncmp(res->err, want, strlen(want)) &&
+                  strchr(res->err, '\n') == res->err + strlen(res->err) - 1,
+              "stderr: %s", res->err);
+    /* Nothing of the refused records was written. */
+    EXPECT_STATUS(vmdb("get '%s' people 3", db), 1);
+    EXPECT_STATUS(vmdb("get '%s' people 1", db), 0);
+    remove_test_dir();
+}
+
 Test(cli_commands, get_and_del_of_a_missing_key_are_exit_1)
 {
     make_people();

@@ -336,6 +336,45 @@ Test(cli_io, unknown_duplicate_and_missing_key_fields_are_errors)
     remove_test_dir();
 }
 
+/* A header name echoed raw once made a message of two lines out of one
+ * with a newline in it, and a line as long as itself out of a long one. */
+Test(cli_io, field_names_in_messages_are_escaped_and_a_long_one_is_cut)
+{
+    const char *db = make_db("db", "people", PEOPLE);
+    const char *csv = make_file("h.csv", "id,\"na\nme\"\n1,x\n");
+    cli_result *res = runf("import '%s' people '%s'", db, csv);
+    ASSERT_STATUS(res, 2);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "vmdb: %s:1: table people has no field 'na\\nme' (column 2 of the header)\n", csv);
+    cr_assert_str_eq(res->err, want);
+
+    char *text = malloc(5000 + 16);
+    memcpy(text, "id,", 3);
+    memset(text + 3, 'y', 5000);
+    strcpy(text + 5003, "\n1,2\n");
+    csv = make_file("long.csv", text);
+    free(text);
+    res = runf("import '%s' people '%s'", db, csv);
+    ASSERT_STATUS(res, 2);
+    snprintf(want, sizeof want,
+             "vmdb: %s:1: table people has no field '%.63s... (5000 bytes)' (column 2 of the "
+             "header)\n",
+             csv, "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy");
+    cr_assert_str_eq(res->err, want);
+
+    const char *json = make_file("j.json", "{\"id\": 1, \"na\\u000ame\": 2}\n");
+    res = runf("import '%s' people '%s'", db, json);
+    ASSERT_STATUS(res, 2);
+    snprintf(want, sizeof want,
+             "vmdb: %s:1: table people has no field 'na\\nme' (import stopped; 0 rows imported, "
+             "from the batches before this row's)\n",
+             json);
+    cr_assert_str_eq(res->err, want);
+    cr_assert_eq(count_records(db, "people"), 0);
+    remove_test_dir();
+}
+
 Test(cli_io, malformed_input_is_an_error_naming_the_line)
 {
     const char *db = make_db("db", "people", PEOPLE);
@@ -545,6 +584,30 @@ Test(cli_io, export_writes_csv_by_default_and_json_lines)
     res = runf("export '%s' people -f table", db);
     ASSERT_STATUS(res, 0);
     ASSERT_CONTAINS(res->out, "id  name   city          age  score\n");
+    remove_test_dir();
+}
+
+/* The cursor's message names the table's file; export once put the
+ * table's name and a dot before it, as before a record's message:
+ * "people./path/people.vmt: slot 0 stays mid-write". */
+Test(cli_io, export_names_a_slot_left_mid_write_by_its_file_alone)
+{
+    const char *db = make_db("db", "people", PEOPLE);
+    const char *csv = make_file("one.csv", "id,name\n1,Ada\n");
+    ASSERT_STATUS(runf("import '%s' people '%s'", db, csv), 0);
+    /* An odd sequence number in slot 0's header: a writer that died in the
+     * middle of it. */
+    char table[600];
+    snprintf(table, sizeof table, "%s/people.vmt", db);
+    xor_byte_at(table, 8192, 1);
+    cli_result *res = runf("export '%s' people", db);
+    ASSERT_STATUS(res, 2);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "vmdb: %s: slot 0 stays mid-write (a writer died? open the database for writing to "
+             "recover it)\n",
+             table);
+    cr_assert_str_eq(res->err, want);
     remove_test_dir();
 }
 

@@ -298,6 +298,37 @@ Test(cli_readers, csv_lookahead_across_the_read_buffer_boundary)
     free(text);
 }
 
+/* An empty field at the very end of the input (no line ending after it)
+ * appends no byte, yet takes a NUL: with the fields before it filling the
+ * reader's buffer exactly, that NUL once went one byte past it (found by
+ * libFuzzer: 255 zeros and a comma). Every length up to a few doublings of
+ * the buffer puts the boundary under it once; ASan sees the stray byte. */
+Test(cli_readers, csv_empty_last_field_at_the_end_of_the_input_stays_in_bounds)
+{
+    enum { LONGEST = 2100 };
+    char *text = malloc(LONGEST + 2);
+    for (size_t len = 0; len <= LONGEST; len++) {
+        memset(text, '0', len);
+        text[len] = ',';
+        csv_fixture f = csv_over(text, len + 1);
+        cr_assert_eq(csv_read(f.r), 1, "%zu zeros and a comma: %s", len, csv_reader_error(f.r));
+        cr_assert_eq(csv_field_count(f.r), 2);
+        size_t first, last;
+        csv_field(f.r, 0, &first);
+        const char *empty = csv_field(f.r, 1, &last);
+        cr_assert(first == len && last == 0 && empty[0] == '\0', "%zu zeros and a comma", len);
+        cr_assert_eq(csv_read(f.r), 0);
+        csv_done(&f);
+    }
+    /* Many empty fields, the last one at the end of the input. */
+    memset(text, ',', LONGEST);
+    csv_fixture f = csv_over(text, LONGEST);
+    cr_assert_eq(csv_read(f.r), 1, "%s", csv_reader_error(f.r));
+    cr_assert_eq(csv_field_count(f.r), LONGEST + 1);
+    csv_done(&f);
+    free(text);
+}
+
 /* ---- JSON lines --------------------------------------------------------- */
 
 typedef struct jsonl_fixture {
@@ -433,6 +464,33 @@ Test(cli_readers, jsonl_many_members_and_long_strings)
     cr_assert_eq(m->value_len, 3000);
     cr_assert_eq(m->value[2999], 'a' + 2999 % 26);
     jsonl_done(&f);
+}
+
+/* The JSON reader's twin of csv_empty_last_field_at_the_end_of_the_input_
+ * stays_in_bounds: an empty string ending the input, its NUL after names
+ * of every length that fill the buffer up to it. */
+Test(cli_readers, jsonl_empty_last_value_at_the_end_of_the_input_stays_in_bounds)
+{
+    enum { LONGEST = 1100 };
+    char *text = malloc(LONGEST + 16);
+    for (size_t len = 1; len <= LONGEST; len++) {
+        size_t n = 0;
+        text[n++] = '{';
+        text[n++] = '"';
+        memset(text + n, 'n', len);
+        n += len;
+        memcpy(text + n, "\":\"\"}", 6);
+        n += 6;
+        text[n] = '\0';
+        jsonl_fixture f = jsonl_over(text);
+        cr_assert_eq(jsonl_read(f.r), 1, "a name of %zu bytes: %s", len, jsonl_reader_error(f.r));
+        const jsonl_member *m = jsonl_member_at(f.r, 0);
+        cr_assert(m->name_len == len && m->value_len == 0 && m->value[0] == '\0',
+                  "a name of %zu bytes", len);
+        cr_assert_eq(jsonl_read(f.r), 0);
+        jsonl_done(&f);
+    }
+    free(text);
 }
 
 Test(cli_readers, jsonl_stdin_is_named_stdin)

@@ -102,14 +102,106 @@ Test(error, errno_values_map_to_codes)
     cr_assert_eq(vmdb__code_from_errno(EOPNOTSUPP), VMDB_EUNSUPPORTED);
 }
 
-Test(error, message_is_truncated_not_overflowed)
+Test(error, message_is_cut_with_its_length_not_overflowed)
 {
     char longname[2000];
     memset(longname, 'x', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
     int rc = vmdb__fail(VMDB_EINVAL, "%s", longname);
     cr_assert_eq(rc, VMDB_EINVAL);
-    cr_assert_eq(strlen(vmdb_last_error()->message), sizeof vmdb_last_error()->message - 1);
+    const char *m = vmdb_last_error()->message;
+    cr_assert_eq(strlen(m), sizeof vmdb_last_error()->message - 1);
+    const char *note = "xxx... (1999 bytes)";
+    cr_assert_str_eq(m + strlen(m) - strlen(note), note);
+}
+
+/* ---- vmdb_printable ------------------------------------------------------ */
+
+static const char *printable(const char *text, size_t len)
+{
+    static char buf[VMDB_PRINTABLE_CAP];
+    return vmdb_printable(text, len, buf, sizeof buf);
+}
+
+#define ASSERT_SHOWN(text, want)                                               \
+    do {                                                                       \
+        const char *got_ = printable((text), sizeof(text) - 1);                \
+        cr_assert_str_eq(got_, (want), "shown as \"%s\", expected \"%s\"", got_, (want)); \
+    } while (0)
+
+Test(error, printable_escapes_control_bytes_and_bytes_that_are_not_utf8)
+{
+    ASSERT_SHOWN("people", "people");
+    ASSERT_SHOWN("", "");
+    ASSERT_SHOWN("a\nb\tc\rd", "a\\nb\\tc\\rd");
+    ASSERT_SHOWN("\x01\x1b[31m\x7f", "\\x01\\x1b[31m\\x7f");
+    ASSERT_SHOWN("nul\0byte", "nul\\x00byte");
+    /* A lone continuation byte, a cut sequence, an overlong '/', a
+     * surrogate and a code point past U+10FFFF. */
+    ASSERT_SHOWN("\x80|\xc3|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80",
+                 "\\x80|\\xc3|\\xc0\\xaf|\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80");
+}
+
+Test(error, printable_keeps_text_and_escapes_what_breaks_or_reorders_a_line)
+{
+    ASSERT_SHOWN("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 '\\'",
+                 "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 '\\'");
+    /* NEL (a C1 control), the line separator and a right-to-left override. */
+    ASSERT_SHOWN("a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xae" "d",
+                 "a\\u0085b\\u2028c\\u202ed");
+}
+
+Test(error, printable_text_shows_again_unchanged)
+{
+    static const char tricky[] = "a\\nb\n\x01\xff\xe2\x80\xae\\x41";
+    char once[VMDB_PRINTABLE_CAP], twice[VMDB_PRINTABLE_CAP];
+    vmdb_printable(tricky, sizeof tricky - 1, once, sizeof once);
+    vmdb_printable(once, strlen(once), twice, sizeof twice);
+    cr_assert_str_eq(twice, once);
+}
+
+Test(error, printable_cuts_a_long_value_and_says_how_long_it_was)
+{
+    char text[5000];
+    memset(text, 'y', sizeof text);
+    const char *got = printable(text, sizeof text);
+    cr_assert_lt(strlen(got), VMDB_PRINTABLE_CAP);
+    const char *note = "... (5000 bytes)";
+    cr_assert_eq(strlen(got), VMDB_PRINTABLE_CAP - 1);
+    cr_assert_str_eq(got + strlen(got) - strlen(note), note);
+    cr_assert_eq(strspn(got, "y"), VMDB_PRINTABLE_CAP - 1 - strlen(note));
+
+    /* Up to VMDB_PRINTABLE_CAP - 1 bytes a value is shown whole. */
+    got = printable(text, VMDB_PRINTABLE_CAP - 1);
+    cr_assert_eq(strspn(got, "y"), VMDB_PRINTABLE_CAP - 1);
+    cr_assert_eq(strlen(got), VMDB_PRINTABLE_CAP - 1);
+}
+
+Test(error, printable_cuts_between_characters_never_inside_one)
+{
+    /* Escapes of 4 bytes and characters of 2, so that no cut falls
+     * between two characters by luck: the shown text is a prefix of the
+     * whole one that ends after an escape or after a character. */
+    char text[300];
+    for (size_t i = 0; i < sizeof text; i += 3)
+        memcpy(text + i, "\x01\xc3\xa9", 3);
+    char *whole = malloc(4 * sizeof text + 1);
+    vmdb_printable(text, sizeof text, whole, 4 * sizeof text + 1);
+    cr_assert_eq(strlen(whole), sizeof text / 3 * 6, "4 bytes a byte hold the text whole");
+
+    const char *got = printable(text, sizeof text);
+    const char *note = "... (300 bytes)";
+    size_t shown = strlen(got) - strlen(note);
+    cr_assert_str_eq(got + shown, note);
+    cr_assert(!strncmp(got, whole, shown) && (shown % 6 == 0 || shown % 6 == 4),
+              "cut inside a character: %s", got);
+    free(whole);
+}
+
+Test(error, a_message_is_one_line_whatever_it_was_given)
+{
+    vmdb__fail(VMDB_ENOENT, "%s: no such database", "two\nlines");
+    cr_assert_str_eq(vmdb_last_error()->message, "two\\nlines: no such database");
 }
 
 Test(error, version_matches_macros)

@@ -687,11 +687,13 @@ Test(schema, strings_fill_their_field_exactly_or_are_refused)
     char s33[40];
     snprintf(s33, sizeof s33, "%sG", s32);
     set_fails(&a, "name", s33, VMDB_ERANGE, "is 33 bytes, more than str32");
-    /* The message quotes at most 40 bytes of a long value. */
+    /* The message quotes a long value cut, as vmdb_printable does. */
     char longer[200];
     memset(longer, 'x', 199);
     longer[199] = '\0';
-    set_fails(&a, "name", longer, VMDB_ERANGE, "name: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is 199 bytes, more than str32");
+    set_fails(&a, "name", longer, VMDB_ERANGE,
+              "name: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (199 bytes)' "
+              "is 199 bytes, more than str32");
     vmdb_schema_free(a.s);
 }
 
@@ -1056,10 +1058,10 @@ Test(schema, decode_names_what_is_wrong)
     decode_with(29, 0, VMDB_ECORRUPT, "fields 'id' (bytes 0..7) and 'name' (bytes 0..31) overlap");
     decode_with(22, 0, VMDB_ECORRUPT, "fields[0]: '' is not a valid name");
     decode_with(22, 250, VMDB_ECORRUPT, "field 0 at byte 16 runs past the end (36 bytes)");
-    decode_with(22, 3, VMDB_ECORRUPT, "fields[0]: 'id?' is not a valid name");
+    decode_with(22, 3, VMDB_ECORRUPT, "fields[0]: 'id\\x0c' is not a valid name");
     decode_with(31, 2, VMDB_ECORRUPT, "2 stray bytes after the last field");
     decode_with(23, '1', VMDB_ECORRUPT, "fields[0]: '1d' is not a valid name");
-    decode_with(24, 0, VMDB_ECORRUPT, "fields[0]: 'i?' is not a valid name");
+    decode_with(24, 0, VMDB_ECORRUPT, "fields[0]: 'i\\x00' is not a valid name");
     damaged("ab:u8 key, ac:u8", 33, 'b', VMDB_ECORRUPT, "schema encoding: duplicate field 'ab'");
 }
 

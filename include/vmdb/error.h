@@ -98,6 +98,27 @@ VMDB_API const vmdb_error *vmdb_last_error(void);
 /* Resets the calling thread's error context to "no error". */
 VMDB_API void vmdb_error_clear(void);
 
+/*
+ * Writes `len` bytes of `text`, a name or value that came from a user or a
+ * file, into buf (cap bytes, at least 40) as a one-line message shows it,
+ * NUL-terminated, and returns buf:
+ *   - \n, \t and \r as those two characters; other control bytes, DEL
+ *     and bytes that are not UTF-8 as \xHH;
+ *   - characters that break or reorder a line on a terminal (U+0080 to
+ *     U+009F, U+2028, U+2029 and the bidirectional controls) as \uXXXX;
+ *   - everything else as it is. A backslash is not doubled, so shown text
+ *     shows again unchanged and a message built of shown parts can be
+ *     shown whole.
+ * What does not fit is cut between two characters and "... (N bytes)"
+ * ends it, N being len. VMDB_PRINTABLE_CAP is the size messages use for
+ * a name or value: text up to 79 bytes whole, a longer one cut to about
+ * 64. 4 * len + 1 bytes always hold the text whole. vmdb's own messages
+ * show names and values this way, and show control bytes in anything else
+ * (a path) the same way, so vmdb_last_error()->message is one line.
+ */
+#define VMDB_PRINTABLE_CAP 80
+VMDB_API const char *vmdb_printable(const void *text, size_t len, char *buf, size_t cap);
+
 /* The library's version string, e.g. "0.1.0". */
 VMDB_API const char *vmdb_version(void);
 
