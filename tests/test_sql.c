@@ -461,28 +461,66 @@ Test(sql_parse, errors_name_the_token_and_its_column)
     cr_assert_str_eq(text, "syntax error at '<' (col 10)");
 }
 
-Test(sql_parse, deep_nesting_is_an_error_not_a_crash)
+/* head, then unit n times, then tail: a statement too long to write out. */
+static char *repeated(const char *head, const char *unit, size_t n, const char *tail)
 {
-    size_t depth = 100000;
-    char *text = malloc(depth * 2 + 16);
-    strcpy(text, "SELECT ");
-    size_t n = strlen(text);
-    for (size_t i = 0; i < depth; i++)
-        text[n++] = '(';
-    text[n++] = '1';
-    for (size_t i = 0; i < depth; i++)
-        text[n++] = ')';
-    text[n] = '\0';
-    sql_stmt *st;
-    sql_error err;
-    cr_assert_eq(sql_parse(text, n, &st, &err), -1);
-    cr_assert(strstr(err.message, "nested too deeply"), "%s", err.message);
-    memset(text + 7, '+', depth);
-    text[7 + depth] = '1';
-    text[8 + depth] = '\0';
-    cr_assert_eq(sql_parse(text, 8 + depth, &st, &err), -1);
-    cr_assert(strstr(err.message, "nested too deeply"), "%s", err.message);
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *text = malloc(hl + ul * n + tl + 1);
+    cr_assert_not_null(text);
+    memcpy(text, head, hl);
+    for (size_t i = 0; i < n; i++)
+        memcpy(text + hl + ul * i, unit, ul);
+    memcpy(text + hl + ul * n, tail, tl + 1);
+    return text;
+}
+
+/* Parses and plans text (no table), which must fail with exactly the
+ * one-line message `want`. */
+static void too_deep(char *text, const char *want)
+{
+    run_result r = run(NULL, text);
+    cr_assert_eq(r.rc, -1, "a statement of %zu bytes succeeded", strlen(text));
+    char line[700];
+    sql_error_text(&r.err, false, line, sizeof line);
+    cr_assert_str_eq(line, want);
     free(text);
+}
+
+/* Every way of nesting, far past the limit: the parser stops at the
+ * token that passes it, so no later pass (which recurses) sees the tree.
+ * A left-deep chain is as deep as it is long. */
+Test(sql_parse, deep_nesting_is_an_error_naming_the_token_not_a_crash)
+{
+    too_deep(repeated("SELECT 1", "+1", 99999, ""),
+             "expression nested deeper than 1000 levels at '+' (col 2007)");
+    too_deep(repeated("SELECT TRUE", " AND TRUE", 11999, ""),
+             "expression nested deeper than 1000 levels at 'AND' (col 9004)");
+    too_deep(repeated("SELECT FALSE", " OR FALSE", 11999, ""),
+             "expression nested deeper than 1000 levels at 'OR' (col 9005)");
+    too_deep(repeated("SELECT 1", " * 1", 59999, ""),
+             "expression nested deeper than 1000 levels at '*' (col 4006)");
+    char *parens = repeated("SELECT ", "(", 100000, "1");
+    char *closed = repeated(parens, ")", 100000, "");
+    free(parens);
+    too_deep(closed, "expression nested deeper than 1000 levels at '(' (col 1007)");
+    too_deep(repeated("SELECT ", "NOT ", 100000, "TRUE"),
+             "expression nested deeper than 1000 levels at 'NOT' (col 4004)");
+    too_deep(repeated("SELECT ", "- ", 100000, "1"),
+             "expression nested deeper than 1000 levels at '-' (col 2006)");
+    /* Function calls and IN lists hold whole expressions: they recursed
+     * with no bound at all. */
+    too_deep(repeated("SELECT ", "COUNT(", 100000, "1"),
+             "expression nested deeper than 1000 levels at 'COUNT' (col 6002)");
+    too_deep(repeated("SELECT ", "1 IN (", 100000, "1"),
+             "expression nested deeper than 1000 levels at 'IN' (col 6004)");
+    /* Levels add up across kinds: 500 parentheses around a sum of 501
+     * terms pass the limit at the outermost. */
+    parens = repeated("SELECT ", "(", 500, "1");
+    char *sum = repeated(parens, "+1", 500, "");
+    free(parens);
+    too_deep(repeated(sum, ")", 500, ""),
+             "expression nested deeper than 1000 levels at '(' (col 8)");
+    free(sum);
 }
 
 /* ---- evaluator ---------------------------------------------------------- */
@@ -990,6 +1028,57 @@ Test(sql_exec, explain_names_the_access_path_and_the_steps)
     cr_assert_str_eq(explain(db, "INSERT INTO people (id) VALUES (9), (10)"),
                      "insert 2 records into people\n");
     cr_assert_str_eq(explain(db, "SELECT 1"), "one row, no table\n");
+    finish(db);
+}
+
+/* One level short of the limit in every pass: the planner's binding, its
+ * constant folding and checks, the evaluator on each record, aggregates,
+ * and the printer of --explain all recurse over these trees. Under ASan
+ * (make test-asan), whose frames are larger, this is the test that the
+ * limit leaves room on the stack. */
+Test(sql_exec, expressions_as_deep_as_the_limit_plan_run_and_explain)
+{
+    vmdb_db *db = people_db();
+    struct {
+        char *text;
+        const char *rows;
+    } at_limit[] = {
+        /* 999 terms and the comparison: 1000 levels. */
+        {repeated("SELECT id FROM people WHERE id", " + 0", 998, " = 1"), "id\n1\n"},
+        {repeated("SELECT id FROM people WHERE age > 26", " AND age > 26", 998, ""),
+         "id\n1\n3\n5\n"},
+        {repeated("SELECT id FROM people WHERE age < 26", " OR age < 26", 998, ""),
+         "id\n2\n4\n"},
+        {repeated("SELECT id FROM people WHERE ", "NOT ", 999, "flag"), "id\n2\n4\n"},
+        {repeated("SELECT ", "- ", 999, "neg AS m FROM people WHERE id = 2"),
+         "m\n9223372036854775808\n"},
+        {repeated("SELECT SUM(age", " + 0", 998, ") FROM people"), NULL},
+        {repeated("SELECT 1", " + 1", 999, " AS n"), "n\n1000\n"},
+        {repeated("SELECT city FROM people GROUP BY city ORDER BY COUNT(*)", " + 0", 998,
+                  " DESC, city LIMIT 1"),
+         "city\nLondon\n"},
+    };
+    for (size_t i = 0; i < sizeof at_limit / sizeof at_limit[0]; i++) {
+        const char *got = query(db, at_limit[i].text);
+        if (at_limit[i].rows)
+            cr_assert_str_eq(got, at_limit[i].rows, "statement %zu:\n%s", i, got);
+        else
+            cr_assert(strstr(got, "\n156\n"), "statement %zu:\n%s", i, got);
+        cr_assert(strlen(explain(db, at_limit[i].text)) > 0);
+        free(at_limit[i].text);
+    }
+    char *parens = repeated("SELECT ", "(", 999, "id");
+    char *text = repeated(parens, ")", 999, " FROM people WHERE id = 3");
+    EXPECT_ROWS(db, text, "id\n3\n");
+    free(text);
+    free(parens);
+    /* One more level is refused. */
+    text = repeated("SELECT id FROM people WHERE id", " + 0", 999, " = 1");
+    run_fails(db, text, "expression nested deeper than 1000 levels at '='");
+    free(text);
+    text = repeated("SELECT id FROM people WHERE ", "NOT ", 1000, "flag");
+    run_fails(db, text, "expression nested deeper than 1000 levels at 'NOT'");
+    free(text);
     finish(db);
 }
 
