@@ -1082,6 +1082,90 @@ Test(sql_exec, expressions_as_deep_as_the_limit_plan_run_and_explain)
     finish(db);
 }
 
+static uint64_t ids_seen[20000];
+static size_t ids_seen_count;
+
+static int collect_id(void *ctx, const sql_value *cells)
+{
+    (void)ctx;
+    cr_assert_lt(ids_seen_count, sizeof ids_seen / sizeof ids_seen[0]);
+    ids_seen[ids_seen_count++] = (uint64_t)cells[0].i;
+    return 0;
+}
+
+static int ignore_columns(void *ctx, size_t count, const char *const *names,
+                          const enum sql_type *types)
+{
+    (void)ctx, (void)count, (void)names, (void)types;
+    return 0;
+}
+
+/* 20,000 keys, a fifth of them repeats and some of no record, through the
+ * index: each record found comes out once, in the order its key was first
+ * written. (Planning them once compared each key with every one before
+ * it; how long it takes is bench-query's business, not this test's.) */
+Test(sql_exec, an_in_list_of_20000_keys_finds_each_record_once)
+{
+    enum { RECORDS = 15000, KEYS = 20000, SPREAD = 16001 };
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE};
+    ASSERT_OK(vmdb_open(test_path("db"), &o, &db));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("k:u64 key, v:u32", &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "t", s, &t));
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn));
+    for (uint64_t k = 1; k <= RECORDS; k++) {
+        unsigned char rec[16] = {0};
+        memcpy(rec, &k, sizeof k);
+        ASSERT_OK(vmdb_txn_put(txn, t, rec, NULL));
+    }
+    ASSERT_OK(vmdb_txn_commit(txn));
+    vmdb_schema_free(s);
+
+    /* Keys scattered over [1, SPREAD]: KEYS - SPREAD of them repeats, the
+     * ones above RECORDS in no record; -1 and 0.5 can be no u64 key. */
+    char *text = malloc(64 + KEYS * 8);
+    static bool written[SPREAD + 1];
+    static uint64_t want[KEYS];
+    size_t want_count = 0, distinct = 0;
+    size_t n = (size_t)sprintf(text, "SELECT k FROM t WHERE k IN (-1, 0.5");
+    for (uint64_t i = 0; i < KEYS; i++) {
+        uint64_t k = i * 7919 % SPREAD + 1;
+        n += (size_t)sprintf(text + n, ", %llu", (unsigned long long)k);
+        if (!written[k]) {
+            written[k] = true;
+            distinct++;
+            if (k <= RECORDS)
+                want[want_count++] = k;
+        }
+    }
+    strcpy(text + n, ")");
+    cr_assert_eq(distinct, SPREAD);
+
+    char line[64];
+    snprintf(line, sizeof line, "index lookup on t.k (%zu keys)\n", distinct);
+    cr_assert(!strncmp(explain(db, text), line, strlen(line)), "%.200s", explain(db, text));
+    sql_stmt *st;
+    sql_error err;
+    cr_assert_eq(sql_parse(text, strlen(text), &st, &err), 0, "%s", err.message);
+    sql_plan *plan;
+    cr_assert_eq(sql_plan_new(db, "test.db", st, &plan, &err), 0, "%s", err.message);
+    sql_sink sink = {ignore_columns, collect_id, NULL};
+    uint64_t rows, changed;
+    ids_seen_count = 0;
+    cr_assert_eq(sql_execute(plan, &sink, &rows, &changed, &err), 0, "%s", err.message);
+    cr_assert_eq(ids_seen_count, want_count);
+    for (size_t i = 0; i < want_count; i++)
+        cr_assert_eq(ids_seen[i], want[i], "row %zu: key %llu, wanted %llu", i,
+                     (unsigned long long)ids_seen[i], (unsigned long long)want[i]);
+    sql_plan_free(plan);
+    sql_stmt_free(st);
+    free(text);
+    finish(db);
+}
+
 Test(sql_exec, unknown_names_are_errors_naming_them)
 {
     vmdb_db *db = people_db();
