@@ -295,6 +295,9 @@ struct sql_expr {
     enum sql_like_form like_form;
     const char *like_lit;
     size_t like_len;
+    /* IN over constants only (in a WHERE): the count values of its list
+     * in sql_compare_total's order, for a binary search. NULL otherwise. */
+    const sql_value *in_sorted;
 };
 
 enum sql_stmt_kind { SQL_SELECT, SQL_INSERT, SQL_UPDATE, SQL_DELETE };

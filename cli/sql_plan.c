@@ -407,12 +407,36 @@ static void mark_fast(sql_expr *e)
     e->fast_range = true;
 }
 
+static int value_order(const void *a, const void *b)
+{
+    return sql_compare_total(a, b);
+}
+
+/* An IN whose items are all constants gets their values sorted, so that
+ * each record costs a binary search, not a comparison per item: an index
+ * lookup of n keys evaluates the IN on each of up to n records. Without
+ * memory for the copy the items are searched one by one, as before. */
+static void sort_in_list(sql_plan *pl, sql_expr *e)
+{
+    for (size_t i = 0; i < e->count; i++)
+        if (e->list[i]->kind != SQL_E_LITERAL)
+            return;
+    sql_value *sorted = sql_arena_alloc(pl->arena, e->count * sizeof *sorted);
+    if (!sorted)
+        return;
+    for (size_t i = 0; i < e->count; i++)
+        sorted[i] = e->list[i]->value;
+    qsort(sorted, e->count, sizeof *sorted, value_order);
+    e->in_sorted = sorted;
+}
+
 /*
  * Replaces each constant part of the WHERE by its value, once, rather
  * than once per record (a part whose evaluation fails, 1/0, is left to
- * fail when it runs), then marks what the range test can answer.
+ * fail when it runs), then marks what the range test can answer and
+ * sorts the IN lists that are left constant.
  */
-static void optimize(sql_expr *e)
+static void optimize(sql_plan *pl, sql_expr *e)
 {
     if (!e)
         return;
@@ -428,11 +452,13 @@ static void optimize(sql_expr *e)
             return;
         }
     }
-    optimize(e->a);
-    optimize(e->b);
-    optimize(e->c);
+    optimize(pl, e->a);
+    optimize(pl, e->b);
+    optimize(pl, e->c);
     for (size_t i = 0; i < e->count; i++)
-        optimize(e->list[i]);
+        optimize(pl, e->list[i]);
+    if (e->kind == SQL_E_IN)
+        sort_in_list(pl, e);
     mark_fast(e);
 }
 
@@ -781,7 +807,7 @@ static int plan_select(sql_plan *pl, sql_error *err)
         if (st->where->type != SQL_T_BOOL)
             return sql_fail(err, st->where->line, st->where->col,
                             "WHERE needs a bool, not %s", sql_type_name(st->where->type));
-        optimize(st->where);
+        optimize(pl, st->where);
     }
     bind_ctx gcx = {.columns = true, .no_aggs = "GROUP BY"};
     for (size_t i = 0; i < st->group_count; i++) {
@@ -876,7 +902,7 @@ static int plan_where(sql_plan *pl, sql_error *err)
     if (w->type != SQL_T_BOOL)
         return sql_fail(err, w->line, w->col, "WHERE needs a bool, not %s",
                         sql_type_name(w->type));
-    optimize(w);
+    optimize(pl, w);
     return choose_access(pl, err);
 }
 

@@ -1082,6 +1082,78 @@ Test(sql_exec, expressions_as_deep_as_the_limit_plan_run_and_explain)
     finish(db);
 }
 
+/* The ids of `SELECT id, <cond> FROM t` whose cond came out true: the IN
+ * of a SELECT item is searched item by item, a WHERE's binary-searched. */
+static const char *ids_where_item_true(vmdb_db *db, const char *cond)
+{
+    static char ids[4096];
+    char text[512];
+    snprintf(text, sizeof text, "SELECT id, %s FROM t ORDER BY id", cond);
+    const char *rows = strchr(query(db, text), '\n') + 1;
+    size_t n = (size_t)snprintf(ids, sizeof ids, "id\n");
+    for (const char *line = rows; *line; line = strchr(line, '\n') + 1) {
+        const char *bar = strchr(line, '|');
+        if (!strncmp(bar + 1, "true\n", 5))
+            n += (size_t)snprintf(ids + n, sizeof ids - n, "%.*s\n", (int)(bar - line), line);
+    }
+    return ids;
+}
+
+Test(sql_exec, in_lists_of_constants_agree_with_the_search_one_by_one)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE};
+    ASSERT_OK(vmdb_open(test_path("db"), &o, &db));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("id:u64 key, i:i64, f:f64, s:str8, b:bytes2, flag:bool", &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "t", s, &t));
+    static const char *const rows[][5] = {
+        {"1", "3", "a", "0x0102", "true"},
+        {"2", "-1", "ab", "0x0100", "false"},
+        {"3", "9223372036854775807", "", "0xffff", "true"},
+        {"4", "2", "b", "0x0000", "false"},
+        {"5", "-9223372036854775808", "abc", "0x0001", "true"},
+        {"6", "0", "ba", "0x0101", "false"},
+    };
+    const double floats[] = {0.5, NAN, -0.0, 1e300, 18446744073709551616.0, 1};
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn));
+    for (size_t r = 0; r < 6; r++) {
+        unsigned char rec[64] = {0};
+        ASSERT_OK(vmdb_record_set_text(s, rec, 0, rows[r][0]));
+        ASSERT_OK(vmdb_record_set_text(s, rec, 1, rows[r][1]));
+        ASSERT_OK(vmdb_record_set_f64(s, rec, 2, floats[r]));
+        for (size_t f = 2; f < 5; f++)
+            ASSERT_OK(vmdb_record_set_text(s, rec, f + 1, rows[r][f]));
+        ASSERT_OK(vmdb_txn_put(txn, t, rec, NULL));
+    }
+    ASSERT_OK(vmdb_txn_commit(txn));
+    vmdb_schema_free(s);
+    static const char *const conds[] = {
+        "i IN (3, -1, 9223372036854775807, 2.0, 2.5, -9223372036854775808, 3)",
+        "i NOT IN (3, 2.0, 1e300)",
+        "f IN (1, 0.5, 0, -2, 1e300, 18446744073709551615, 18446744073709551616.0)",
+        "f NOT IN (0.5, 3, 0.0)",
+        "s IN ('b', 'a', 'ab', '', 'b')",
+        "s NOT IN ('abc', 'ba')",
+        "b IN ('0x0102', '0x01', '0xffff', '0x0001')",
+        "flag IN (TRUE)",
+        "flag IN (FALSE, FALSE)",
+        "id IN (6, 2, 1, 2)",
+        "id + 0 IN (6, 2, 1, 2)",
+    };
+    for (size_t i = 0; i < sizeof conds / sizeof conds[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "SELECT id FROM t WHERE %s ORDER BY id", conds[i]);
+        char want[4096];
+        snprintf(want, sizeof want, "%s", ids_where_item_true(db, conds[i]));
+        EXPECT_ROWS(db, text, want);
+        cr_assert_gt(strlen(want), 3, "%s matches nothing: a weak case", conds[i]);
+    }
+    finish(db);
+}
+
 static uint64_t ids_seen[20000];
 static size_t ids_seen_count;
 
