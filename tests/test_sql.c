@@ -1031,11 +1031,11 @@ Test(sql_exec, explain_names_the_access_path_and_the_steps)
     finish(db);
 }
 
-/* One level short of the limit in every pass: the planner's binding, its
- * constant folding and checks, the evaluator on each record, aggregates,
- * and the printer of --explain all recurse over these trees. Under ASan
- * (make test-asan), whose frames are larger, this is the test that the
- * limit leaves room on the stack. */
+/* Exactly at the limit, 1000 levels, in every pass: the planner's
+ * binding, its constant folding and checks, the evaluator on each record,
+ * aggregates, and the printer of --explain all recurse over these trees.
+ * Under ASan (make test-asan), whose frames are larger, this is the test
+ * that the limit leaves room on the stack. */
 Test(sql_exec, expressions_as_deep_as_the_limit_plan_run_and_explain)
 {
     vmdb_db *db = people_db();
