@@ -235,8 +235,8 @@ static sql_expr *node(parser *p, enum sql_expr_kind kind, const sql_token *at)
 
 OUT_OF_LINE static int too_deep(parser *p, const sql_token *at)
 {
-    char q[64];
-    sql_quote(at->text, at->len, q, sizeof q);
+    char q[VMDB_PRINTABLE_CAP];
+    vmdb_printable(at->text, at->len, q, sizeof q);
     return sql_fail(p->err, at->line, at->col, "expression nested deeper than %d levels at '%s'",
                     SQL_MAX_DEPTH, q);
 }
