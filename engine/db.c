@@ -326,8 +326,9 @@ static int open_lock(vmdb_db *db)
     }
     if (dead_writer)
         rc = vmdb__fail(VMDB_ENEEDRECOVERY,
-                        "%s: a writer died before all its commits reached the tables; open the database "
-                        "for writing once to finish it (vmdb recover %s)",
+                        "%s: a writer stopped before all its commits reached the tables (it "
+                        "died, or a write to the disk failed); open the database for writing "
+                        "once to finish it (vmdb recover %s)",
                         db->path, db->path);
     if (rc == 0)
         db->seen_layout_epoch = db->lock_page->layout_epoch;
