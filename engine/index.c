@@ -971,6 +971,33 @@ int vmdb__index_clear(vmdb__index *ix)
     return 0;
 }
 
+int vmdb__index_make_room(vmdb__index *ix, uint64_t count)
+{
+    int rc = check_writer(ix, "make room");
+    if (rc < 0)
+        return rc;
+    unsigned bits = bits_for(count);
+    struct region r = writer_region(ix);
+    if (bits <= r.bits)
+        return 0;
+    if (bits > MAX_BITS)
+        return vmdb__fail(VMDB_EFULL, "%s: cannot make room for %llu entries: an index holds "
+                          "at most 2^%u", ix->path, (unsigned long long)count, MAX_BITS);
+    /* The arrays the inserts will append, one doubling at a time, as
+     * grow_to places them. */
+    uint64_t end = r.off + r.bytes;
+    for (unsigned b = r.bits + 1; b <= bits; b++)
+        end = vmdb__round_up(end, REGION_ALIGN) + ((uint64_t)ENTRY_SIZE << b);
+    pthread_mutex_lock(&ix->follow_lock);
+    if (end > vmdb_map_len(ix->map))
+        rc = vmdb_map_grow(ix->map, end);
+    if (rc == 0)
+        publish_base(ix);
+    store_release(&ix->mapped, vmdb_map_len(ix->map));
+    pthread_mutex_unlock(&ix->follow_lock);
+    return rc;
+}
+
 int vmdb__index_reserve(vmdb__index *ix, uint64_t count)
 {
     int rc = check_writer(ix, "reserve");

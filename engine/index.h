@@ -154,6 +154,13 @@ int vmdb__index_clear(vmdb__index *ix);
  * Errors as vmdb__index_insert's growth. */
 int vmdb__index_reserve(vmdb__index *ix, uint64_t count);
 
+/* Allocates the file space the inserts up to `count` entries will grow
+ * the array into, and changes nothing else: a full disk is VMDB_ENOSPC
+ * here, before a transaction commits, and the growths at apply find
+ * their room. The array stays as it is, so a crash leaves no index
+ * change that the log does not explain. Writer only. */
+int vmdb__index_make_room(vmdb__index *ix, uint64_t count);
+
 /* Writes the header and the active array back to the file (msync), for a
  * checkpoint. Writer only. A failed flush poisons the handle: every later
  * change returns VMDB_EPOISONED until the file is reopened. */

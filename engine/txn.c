@@ -732,7 +732,7 @@ static int put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid_o
         if (rc == 0)
             rc = vmdb__table_reserve(t, rid + 1);
         if (rc == 0)
-            rc = vmdb__index_reserve(t->index, t->frontier);
+            rc = vmdb__index_make_room(t->index, t->frontier);
         if (rc < 0)
             vmdb__table_release_rid(t, rid);
         pthread_mutex_unlock(&txn->db->state);
