@@ -19,6 +19,11 @@
  * exactly the rows the benchmark counted when it wrote them, the lookup
  * the record asked for.
  *
+ * The key lists, `id IN (...)` of 10,000 and 20,000 keys drawn at random
+ * (repeats included), are too long for a command-line argument: they go
+ * to `vmdb shell` on stdin, and the check is that each distinct key's
+ * record comes out once.
+ *
  * "GB/s" is the table's bytes (slots of records with their headers, up to
  * the high-water mark) divided by the process's time; "scan only" takes
  * the key lookup's time (start-up + open) off first, which estimates what
@@ -40,6 +45,7 @@
 #define RECORD_BYTES 104
 #define RUNS_FAST 41
 #define RUNS_SCAN 15
+#define RUNS_KEYS 9
 
 static double now(void)
 {
@@ -138,8 +144,9 @@ static built build(const char *dir, uint64_t count)
 static char output[1 << 20];
 static size_t output_len;
 
-/* Runs argv with stdout into `output`; returns the seconds it took. */
-static double run(char *const argv[])
+/* Runs argv with stdout into `output` and stdin from the file `input`
+ * (NULL: the benchmark's); returns the seconds it took. */
+static double run(char *const argv[], const char *input)
 {
     int fds[2];
     if (pipe(fds) < 0) {
@@ -153,6 +160,8 @@ static double run(char *const argv[])
         exit(1);
     }
     if (pid == 0) {
+        if (input && !freopen(input, "r", stdin))
+            _exit(126);
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
@@ -198,16 +207,17 @@ static size_t count_lines(void)
 
 typedef void (*check_fn)(int run_index);
 
-/* Median seconds of `runs` runs after one warm-up. check (may be NULL)
- * verifies each run's output. */
-static double measure(char *const argv[], int runs, check_fn check, double *min)
+/* Median seconds of `runs` runs after one warm-up, stdin from `input`
+ * (may be NULL). check (may be NULL) verifies each run's output. */
+static double measure(char *const argv[], const char *input, int runs, check_fn check,
+                      double *min)
 {
     double *t = malloc((size_t)runs * sizeof *t);
-    run(argv);
+    run(argv, input);
     if (check)
         check(-1);
     for (int i = 0; i < runs; i++) {
-        t[i] = run(argv);
+        t[i] = run(argv, input);
         if (check)
             check(i);
     }
@@ -256,6 +266,42 @@ static void check_lookup(int i)
                 (unsigned long long)lookup_id, output);
         exit(1);
     }
+}
+
+/* The IN lists' scripts, and how many distinct keys each holds. */
+static uint64_t keys_distinct;
+
+static void check_keys(int i)
+{
+    (void)i;
+    check_rows(keys_distinct, "the IN lookup");
+}
+
+/* Writes "SELECT id FROM bench WHERE id IN (...);" with `n` keys drawn
+ * from [1, records] into path; returns how many are distinct. */
+static uint64_t write_keys_script(const char *path, size_t n, uint64_t records)
+{
+    FILE *f = fopen(path, "w");
+    unsigned char *seen = calloc(records + 1, 1);
+    if (!f || !seen) {
+        perror(path);
+        exit(1);
+    }
+    uint64_t distinct = 0;
+    fprintf(f, "SELECT id FROM bench WHERE id IN (");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = rnd() % records + 1;
+        distinct += !seen[id];
+        seen[id] = 1;
+        fprintf(f, "%s%llu", i ? ", " : "", (unsigned long long)id);
+    }
+    fprintf(f, ");\n");
+    free(seen);
+    if (fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+    return distinct;
 }
 
 static void check_version(int i)
@@ -325,17 +371,17 @@ int main(int argc, char **argv)
 
     double min;
     printf("%-34s %12s %12s\n", "command", "median", "fastest");
-    double t_true = measure(true_argv, RUNS_FAST, NULL, &min);
+    double t_true = measure(true_argv, NULL, RUNS_FAST, NULL, &min);
     row("/bin/true", t_true, min, "");
-    double t_version = measure(version_argv, RUNS_FAST, check_version, &min);
+    double t_version = measure(version_argv, NULL, RUNS_FAST, check_version, &min);
     row("vmdb --version", t_version, min, "");
-    double t_lookup = measure(lookup_argv, RUNS_FAST, check_lookup, &min);
+    double t_lookup = measure(lookup_argv, NULL, RUNS_FAST, check_lookup, &min);
     char note[256];
     snprintf(note, sizeof note, "%.2fx vmdb --version, %.2fx /bin/true", t_lookup / t_version,
              t_lookup / t_true);
     row("query: key lookup (id = K)", t_lookup, min, note);
 
-    double t_val = measure(val_argv, RUNS_SCAN, check_val_scan, &min);
+    double t_val = measure(val_argv, NULL, RUNS_SCAN, check_val_scan, &min);
     double scan_only = t_val - t_lookup;
     snprintf(note, sizeof note, "%.2f GB/s; scan only %.2f GB/s (%.1f ms); %llu row%s",
              (double)db_info.table_bytes / t_val / 1e9,
@@ -344,7 +390,7 @@ int main(int argc, char **argv)
              db_info.val_matches == 1 ? "" : "s");
     row("query: full scan, val = X", t_val, min, note);
 
-    double t_like = measure(like_argv, RUNS_SCAN, check_like_scan, &min);
+    double t_like = measure(like_argv, NULL, RUNS_SCAN, check_like_scan, &min);
     scan_only = t_like - t_lookup;
     snprintf(note, sizeof note, "%.2f GB/s; scan only %.2f GB/s (%.1f ms); %llu row%s",
              (double)db_info.table_bytes / t_like / 1e9,
@@ -353,7 +399,35 @@ int main(int argc, char **argv)
              db_info.like_matches == 1 ? "" : "s");
     row("query: full scan, name LIKE", t_like, min, note);
 
-    printf("\nSQL: %s\n     %s\n     %s\n", lookup_sql, val_sql, like_sql);
+    /* Key lists: the shell reads them, so a row for its start-up alone. */
+    char script[600], keys_sql[700];
+    snprintf(script, sizeof script, "%s.keys.sql", dir);
+    char *shell_argv[] = {(char *)cli, "shell", dir, "--format", "csv", NULL};
+    snprintf(keys_sql, sizeof keys_sql, "SELECT * FROM bench WHERE id = %llu;\n",
+             (unsigned long long)lookup_id);
+    FILE *f = fopen(script, "w");
+    if (!f || fputs(keys_sql, f) < 0 || fclose(f) != 0) {
+        perror(script);
+        return 1;
+    }
+    double t_shell = measure(shell_argv, script, RUNS_FAST, check_lookup, &min);
+    row("shell: key lookup (id = K)", t_shell, min, "");
+    static const size_t key_lists[] = {10000, 20000};
+    for (size_t i = 0; i < sizeof key_lists / sizeof key_lists[0]; i++) {
+        keys_distinct = write_keys_script(script, key_lists[i], count);
+        double t_keys = measure(shell_argv, script, RUNS_KEYS, check_keys, &min);
+        char name[64];
+        snprintf(name, sizeof name, "shell: id IN (%zu keys)", key_lists[i]);
+        snprintf(note, sizeof note, "%llu distinct, each printed once; %.1f us a key over the lookup",
+                 (unsigned long long)keys_distinct,
+                 (t_keys - t_shell) / (double)key_lists[i] * 1e6);
+        row(name, t_keys, min, note);
+    }
+    remove(script);
+
+    printf("\nSQL: %s\n     %s\n     %s\n"
+           "     SELECT id FROM bench WHERE id IN (K1, K2, ...)   (vmdb shell, script on stdin)\n",
+           lookup_sql, val_sql, like_sql);
 
     if (own_dir) {
         char cmd[1200];

@@ -80,39 +80,71 @@ const cli_command cli_wal_command = {
 /* ---- recover ------------------------------------------------------------ */
 
 static const char recover_usage[] =
-    "usage: vmdb recover DB\n"
+    "usage: vmdb recover DB [--dry-run | --point-in-time]\n"
     "\n"
     "Opens DB for writing, which replays the committed transactions of its\n"
     "write-ahead log into the tables (any open does), reports what was\n"
-    "replayed, and closes it with a checkpoint, leaving nothing to replay.\n";
+    "replayed, and closes it with a checkpoint, leaving nothing to replay.\n"
+    "\n"
+    "A log damaged in the middle (the tables hold transactions from past its\n"
+    "valid end) is refused, by this and by every open for writing.\n"
+    "  --dry-run        say what a recovery would replay, discard and keep,\n"
+    "                   and whether it would refuse; change nothing\n"
+    "  --point-in-time  recover such a log anyway: replay its valid part,\n"
+    "                   never over newer data, and keep what the tables hold\n"
+    "                   of the later transactions (the log cannot undo it)\n";
+
+static void print_recovery(const char *name, const vmdb_recovery *r, bool planned)
+{
+    printf("%s: %s %llu transaction%s (%llu record%s, %llu bytes)\n", name,
+           planned ? "would replay" : "replayed", (unsigned long long)r->transactions,
+           cli_plural(r->transactions), (unsigned long long)r->records, cli_plural(r->records),
+           (unsigned long long)r->bytes);
+    printf("log:         LSN %llu to %llu\n", (unsigned long long)r->first_lsn,
+           (unsigned long long)r->end_lsn);
+    printf("discarded:   %llu record%s of transactions that never committed\n",
+           (unsigned long long)r->discarded, cli_plural(r->discarded));
+    printf("torn tail:   %s\n", r->torn_tail ? "yes: replay stops at a damaged record" : "no");
+    if (r->slots_beyond_log)
+        printf("beyond log:  %llu slot%s hold%s transactions the log lost (the first at LSN "
+               "%llu): %s\n",
+               (unsigned long long)r->slots_beyond_log, cli_plural(r->slots_beyond_log),
+               r->slots_beyond_log == 1 ? "s" : "", (unsigned long long)r->first_lost_lsn,
+               planned ? "a recovery refuses; --point-in-time keeps them as they are"
+                       : "kept as they are");
+    if (!planned)
+        printf("index:       %s\n", r->index_rebuilt ? "rebuilt" : "as it was");
+}
 
 static int recover_run(int argc, char **argv)
 {
+    bool dry_run = false, point_in_time = false;
+    const cli_option options[] = {{"dry-run", 0, NULL, &dry_run},
+                                  {"point-in-time", 0, NULL, &point_in_time}};
     char *pos[1];
     size_t npos;
     int status;
-    if (!cli_command_args(&cli_recover_command, argc, argv, NULL, 0, pos, 1, 1, &npos,
+    if (!cli_command_args(&cli_recover_command, argc, argv, options, 2, pos, 1, 1, &npos,
                           &status))
         return status;
+    if (dry_run && point_in_time)
+        return cli_error("recover: --dry-run changes nothing; give it alone");
     vmdb_db *db;
-    if (cli_open_db(pos[0], 0, &db) != CLI_OK)
-        return CLI_ERROR;
     vmdb_recovery r;
-    if (vmdb_recovery_report(db, &r) < 0) {
-        status = cli_library_error();
-    } else {
-        printf("%s: replayed %llu transaction%s (%llu record%s, %llu bytes)\n", pos[0],
-               (unsigned long long)r.transactions, cli_plural(r.transactions),
-               (unsigned long long)r.records, cli_plural(r.records),
-               (unsigned long long)r.bytes);
-        printf("log:         LSN %llu to %llu\n", (unsigned long long)r.first_lsn,
-               (unsigned long long)r.end_lsn);
-        printf("discarded:   %llu record%s of transactions that never committed\n",
-               (unsigned long long)r.discarded, cli_plural(r.discarded));
-        printf("torn tail:   %s\n",
-               r.torn_tail ? "yes: replay stopped at a damaged record" : "no");
-        printf("index:       %s\n", r.index_rebuilt ? "rebuilt" : "as it was");
+    if (dry_run) {
+        if (cli_open_db(pos[0], VMDB_DB_READONLY | VMDB_DB_AS_IS, &db) != CLI_OK)
+            return CLI_ERROR;
+        status = vmdb_recovery_plan(db, &r) < 0 ? cli_library_error() : CLI_OK;
+        if (status == CLI_OK)
+            print_recovery(pos[0], &r, true);
+        return cli_close_db(db, status);
     }
+    if (cli_open_db(pos[0], point_in_time ? VMDB_DB_POINT_IN_TIME : 0, &db) != CLI_OK)
+        return CLI_ERROR;
+    if (vmdb_recovery_report(db, &r) < 0)
+        status = cli_library_error();
+    else
+        print_recovery(pos[0], &r, false);
     return cli_close_db(db, status);
 }
 

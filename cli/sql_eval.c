@@ -513,12 +513,33 @@ static int eval_between(const sql_expr *e, const sql_row *row, bool *out, sql_er
     return 0;
 }
 
+/* Is a among the sorted values? The first value not below a in the total
+ * order is the only candidate; equal in the total order but unordered
+ * (NaN against NaN) is not found, as in the search one by one. */
+static bool among_sorted(const sql_value *sorted, size_t count, const sql_value *a)
+{
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sql_compare_total(&sorted[mid], a) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    bool unordered;
+    return lo < count && sql_compare(a, &sorted[lo], &unordered) == 0 && !unordered;
+}
+
 static int eval_in(const sql_expr *e, const sql_row *row, bool *out, sql_error *err)
 {
     sql_value a, b;
     bool unordered;
     if (sql_eval(e->a, row, &a, err) < 0)
         return -1;
+    if (e->in_sorted) {
+        *out = among_sorted(e->in_sorted, e->count, &a) != e->negate;
+        return 0;
+    }
     bool found = false;
     for (size_t i = 0; i < e->count && !found; i++) {
         if (sql_eval(e->list[i], row, &b, err) < 0)

@@ -13,6 +13,11 @@
  *
  * Every node lives in the statement's arena. The parser knows nothing of
  * tables: names are bound, and types checked, by the planner.
+ *
+ * Nesting is bounded by SQL_MAX_DEPTH (sql.h) twice over: on the way down
+ * the levels still open are counted before each recursion, and on the way
+ * up each node's height is checked as it is finished, which is the only
+ * place a left-deep chain, built by a loop, shows how deep it is.
  */
 #include <errno.h>
 #include <math.h>
@@ -85,13 +90,20 @@ typedef struct parser {
     size_t prev_end;    /* offset just past the last consumed token */
     sql_arena *arena;
     sql_error *err;
-    int depth;          /* nesting, bounded so a hostile text cannot
-                           exhaust the stack */
+    /* Levels open around the current token: parentheses, function calls,
+     * IN lists, unary operators and NOTs not yet closed. Each costs the
+     * parser a few stack frames, so it is bounded before descending; the
+     * height of what is built is bounded as each node is finished. */
+    unsigned open_levels;
 } parser;
 
-enum { MAX_DEPTH = 200 };
+/* The recursive functions below cost stack for every level of nesting,
+ * eight frames per parenthesis. What they call only for a literal or an
+ * error is kept out of line: inlined, its buffers (a message, a number's
+ * digits) would sit in every one of those frames. */
+#define OUT_OF_LINE __attribute__((noinline))
 
-static int oom(parser *p)
+OUT_OF_LINE static int oom(parser *p)
 {
     return sql_fail(p->err, 0, 0, "out of memory parsing the statement");
 }
@@ -115,7 +127,7 @@ static int next(parser *p)
     return sql_lex_next(&p->lx, &p->tok, p->err);
 }
 
-static int syntax_error(parser *p)
+OUT_OF_LINE static int syntax_error(parser *p)
 {
     if (p->tok.kind == SQL_TOK_END)
         return sql_fail(p->err, p->tok.line, p->tok.col, "syntax error at end of input");
@@ -214,11 +226,52 @@ static sql_expr *node(parser *p, enum sql_expr_kind kind, const sql_token *at)
         e->col = at->col;
         e->start = at->offset;
         e->escape = -1;
+        e->height = 1;
     }
     return e;
 }
 
-static int parse_int_literal(parser *p, sql_expr *e)
+/* ---- depth -------------------------------------------------------------- */
+
+OUT_OF_LINE static int too_deep(parser *p, const sql_token *at)
+{
+    char q[VMDB_PRINTABLE_CAP];
+    vmdb_printable(at->text, at->len, q, sizeof q);
+    return sql_fail(p->err, at->line, at->col, "expression nested deeper than %d levels at '%s'",
+                    SQL_MAX_DEPTH, q);
+}
+
+/* Opens the level of token `at`, whose operand is yet to be parsed. The
+ * operand is at least one level more, hence the >=. */
+static int enter(parser *p, const sql_token *at)
+{
+    return ++p->open_levels >= SQL_MAX_DEPTH ? too_deep(p, at) : 0;
+}
+
+static void leave(parser *p)
+{
+    p->open_levels--;
+}
+
+/* Completes node e, named by token `at`, once its operands are parsed. A
+ * chain such as 1+1+...+1 is built in a loop, not by recursion, so only
+ * here, bottom up, is its height seen. */
+static int finish(parser *p, sql_expr *e, const sql_token *at)
+{
+    const sql_expr *operands[] = {e->a, e->b, e->c};
+    unsigned tallest = 0;
+    for (size_t i = 0; i < 3; i++)
+        if (operands[i] && operands[i]->height > tallest)
+            tallest = operands[i]->height;
+    for (size_t i = 0; i < e->count; i++)
+        if (e->list[i]->height > tallest)
+            tallest = e->list[i]->height;
+    e->height = tallest + 1;
+    e->end = p->prev_end;
+    return e->height > SQL_MAX_DEPTH ? too_deep(p, at) : 0;
+}
+
+OUT_OF_LINE static int parse_int_literal(parser *p, sql_expr *e)
 {
     const sql_token *t = &p->tok;
     bool hex = t->len > 2 && (t->text[1] == 'x' || t->text[1] == 'X');
@@ -240,7 +293,7 @@ static int parse_int_literal(parser *p, sql_expr *e)
     return 0;
 }
 
-static int parse_float_literal(parser *p, sql_expr *e)
+OUT_OF_LINE static int parse_float_literal(parser *p, sql_expr *e)
 {
     const sql_token *t = &p->tok;
     char buf[128];
@@ -257,7 +310,7 @@ static int parse_float_literal(parser *p, sql_expr *e)
     return 0;
 }
 
-static int parse_string_literal(parser *p, sql_expr *e)
+OUT_OF_LINE static int parse_string_literal(parser *p, sql_expr *e)
 {
     const sql_token *t = &p->tok;
     char *d = alloc(p, t->len);
@@ -291,7 +344,7 @@ static bool agg_named(const sql_token *t, enum sql_agg *agg)
 }
 
 /* name '(' ... ')': an aggregate, the only functions there are. */
-static int parse_call(parser *p, const sql_token *fn, sql_expr **out)
+OUT_OF_LINE static int parse_call(parser *p, const sql_token *fn, sql_expr **out)
 {
     enum sql_agg agg;
     if (fn->text[0] == '"' || !agg_named(fn, &agg)) {
@@ -304,7 +357,7 @@ static int parse_call(parser *p, const sql_token *fn, sql_expr **out)
     if (!e)
         return oom(p);
     e->agg = agg;
-    if (next(p) < 0) /* the '(' */
+    if (enter(p, fn) < 0 || next(p) < 0) /* the '(' */
         return -1;
     if (agg == SQL_AGG_COUNT && is_op(p, SQL_OP_STAR)) {
         if (next(p) < 0)
@@ -314,9 +367,9 @@ static int parse_call(parser *p, const sql_token *fn, sql_expr **out)
     }
     if (expect_op(p, SQL_OP_RPAREN) < 0)
         return -1;
-    e->end = p->prev_end;
+    leave(p);
     *out = e;
-    return 0;
+    return finish(p, e, fn);
 }
 
 static int parse_primary(parser *p, sql_expr **out)
@@ -369,15 +422,15 @@ static int parse_primary(parser *p, sql_expr **out)
     }
     case SQL_TOK_OP:
         if (t.op == SQL_OP_LPAREN) {
-            if (++p->depth > MAX_DEPTH)
-                return sql_fail(p->err, t.line, t.col, "expression nested too deeply");
-            if (next(p) < 0 || parse_or(p, out) < 0 || expect_op(p, SQL_OP_RPAREN) < 0)
+            if (enter(p, &t) < 0 || next(p) < 0 || parse_or(p, out) < 0 ||
+                expect_op(p, SQL_OP_RPAREN) < 0)
                 return -1;
-            p->depth--;
-            /* The parentheses belong to the expression's text (its label). */
+            leave(p);
+            /* The parentheses belong to the expression's text (its label),
+             * and count as a level, as they do on the way down. */
             (*out)->start = t.offset;
             (*out)->end = p->prev_end;
-            return 0;
+            return ++(*out)->height > SQL_MAX_DEPTH ? too_deep(p, &t) : 0;
         }
         return syntax_error(p);
     default:
@@ -394,18 +447,17 @@ static int parse_unary(parser *p, sql_expr **out)
 {
     if (is_op(p, SQL_OP_MINUS) || is_op(p, SQL_OP_PLUS)) {
         sql_token t = p->tok;
-        if (++p->depth > MAX_DEPTH)
-            return sql_fail(p->err, t.line, t.col, "expression nested too deeply");
+        if (enter(p, &t) < 0)
+            return -1;
         sql_expr *e = node(p, SQL_E_UNARY, &t);
         if (!e)
             return oom(p);
         e->op = t.op;
         if (next(p) < 0 || parse_unary(p, &e->a) < 0)
             return -1;
-        p->depth--;
-        e->end = p->prev_end;
+        leave(p);
         *out = e;
-        return 0;
+        return finish(p, e, &t);
     }
     return parse_primary(p, out);
 }
@@ -430,9 +482,8 @@ static int parse_mul(parser *p, sql_expr **out)
         sql_expr *e = binary(p, SQL_E_BINARY, &t, *out);
         if (!e)
             return oom(p);
-        if (next(p) < 0 || parse_unary(p, &e->b) < 0)
+        if (next(p) < 0 || parse_unary(p, &e->b) < 0 || finish(p, e, &t) < 0)
             return -1;
-        e->end = p->prev_end;
         *out = e;
     }
     return 0;
@@ -447,9 +498,8 @@ static int parse_add(parser *p, sql_expr **out)
         sql_expr *e = binary(p, SQL_E_BINARY, &t, *out);
         if (!e)
             return oom(p);
-        if (next(p) < 0 || parse_mul(p, &e->b) < 0)
+        if (next(p) < 0 || parse_mul(p, &e->b) < 0 || finish(p, e, &t) < 0)
             return -1;
-        e->end = p->prev_end;
         *out = e;
     }
     return 0;
@@ -488,7 +538,7 @@ static int parse_in_list(parser *p, sql_expr *e)
     return expect_op(p, SQL_OP_RPAREN);
 }
 
-static int parse_escape(parser *p, sql_expr *e)
+OUT_OF_LINE static int parse_escape(parser *p, sql_expr *e)
 {
     if (p->tok.kind != SQL_TOK_STRING)
         return syntax_error(p);
@@ -520,9 +570,8 @@ static int parse_predicate(parser *p, sql_expr **out)
             return oom(p);
         if (next(p) < 0 || parse_add(p, &e->b) < 0)
             return -1;
-        e->end = p->prev_end;
         *out = e;
-        return 0;
+        return finish(p, e, &t);
     }
     bool negate = false;
     sql_token not_tok = p->tok;
@@ -556,7 +605,12 @@ static int parse_predicate(parser *p, sql_expr **out)
         if (rc == 0 && is_kw(p, SQL_KW_ESCAPE))
             rc = next(p) < 0 ? -1 : parse_escape(p, e);
     } else if (kind == SQL_E_IN) {
-        rc = parse_in_list(p, e);
+        /* Its items are whole expressions: IN (x IN (...)) recurses. */
+        rc = enter(p, &t);
+        if (rc == 0)
+            rc = parse_in_list(p, e);
+        if (rc == 0)
+            leave(p);
     } else {
         rc = parse_add(p, &e->b);
         if (rc == 0)
@@ -566,9 +620,8 @@ static int parse_predicate(parser *p, sql_expr **out)
     }
     if (rc < 0)
         return -1;
-    e->end = p->prev_end;
     *out = e;
-    return 0;
+    return finish(p, e, negate ? &not_tok : &t);
 }
 
 static int parse_not(parser *p, sql_expr **out)
@@ -576,17 +629,16 @@ static int parse_not(parser *p, sql_expr **out)
     if (!is_kw(p, SQL_KW_NOT))
         return parse_predicate(p, out);
     sql_token t = p->tok;
-    if (++p->depth > MAX_DEPTH)
-        return sql_fail(p->err, t.line, t.col, "expression nested too deeply");
+    if (enter(p, &t) < 0)
+        return -1;
     sql_expr *e = node(p, SQL_E_NOT, &t);
     if (!e)
         return oom(p);
     if (next(p) < 0 || parse_not(p, &e->a) < 0)
         return -1;
-    p->depth--;
-    e->end = p->prev_end;
+    leave(p);
     *out = e;
-    return 0;
+    return finish(p, e, &t);
 }
 
 static int parse_and(parser *p, sql_expr **out)
@@ -598,9 +650,8 @@ static int parse_and(parser *p, sql_expr **out)
         sql_expr *e = binary(p, SQL_E_AND, &t, *out);
         if (!e)
             return oom(p);
-        if (next(p) < 0 || parse_not(p, &e->b) < 0)
+        if (next(p) < 0 || parse_not(p, &e->b) < 0 || finish(p, e, &t) < 0)
             return -1;
-        e->end = p->prev_end;
         *out = e;
     }
     return 0;
@@ -615,9 +666,8 @@ static int parse_or(parser *p, sql_expr **out)
         sql_expr *e = binary(p, SQL_E_OR, &t, *out);
         if (!e)
             return oom(p);
-        if (next(p) < 0 || parse_and(p, &e->b) < 0)
+        if (next(p) < 0 || parse_and(p, &e->b) < 0 || finish(p, e, &t) < 0)
             return -1;
-        e->end = p->prev_end;
         *out = e;
     }
     return 0;

@@ -280,7 +280,7 @@ static int replay_into_copy(struct backup *b, struct snapshot *snap, const char 
             if (rc < 0)
                 break;
         }
-        rc = vmdb__table_write(copies[i], rec->rid, rec->lsn,
+        rc = vmdb__table_write(copies[i], rec->rid, rec->txn,
                                rec->kind == VMDB__WAL_PUT ? (const char *)(rec + 1) : NULL);
     }
     for (size_t i = 0; i < snap->count; i++) {
@@ -322,14 +322,18 @@ static int take_log_tail(vmdb_db *db, struct snapshot *snap, char **log, uint64_
     *len = end - snap->from;
     return 0;
 }
-/* A new empty log of `cap` bytes, and the lock file that goes with it. */
-static int make_log_and_lock(struct backup *b, uint64_t cap)
+/* A new empty log of `cap` bytes, and the lock file that goes with it.
+ * The log starts at `start`, past every position the copied slots name
+ * (recovery compares them with the log's). */
+static int make_log_and_lock(struct backup *b, uint64_t cap, uint64_t start)
 {
     char *wal_path = format("%s/%s", b->tmp, WAL_NAME);
     if (!wal_path)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", b->tmp);
     vmdb__wal *wal = NULL;
     int rc = vmdb__wal_open(wal_path, cap, true, false, &wal);
+    if (rc == 0 && start > 0)
+        rc = vmdb__wal_checkpoint(wal, start);
     uint64_t salt = wal ? vmdb__wal_salt(wal) : 0;
     vmdb__wal_close(wal);
     int fd = -1;
@@ -539,7 +543,7 @@ int vmdb_backup(vmdb_db *db, const char *dest_dir)
     if (rc == 0)
         rc = replay_into_copy(&b, &snap, log, log_len);
     if (rc == 0)
-        rc = make_log_and_lock(&b, vmdb__wal_cap(db->wal));
+        rc = make_log_and_lock(&b, vmdb__wal_cap(db->wal), snap.from + log_len);
     if (rc == 0)
         rc = sync_all(&b);
     for (size_t i = 0; i < b.count; i++)

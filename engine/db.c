@@ -326,8 +326,9 @@ static int open_lock(vmdb_db *db)
     }
     if (dead_writer)
         rc = vmdb__fail(VMDB_ENEEDRECOVERY,
-                        "%s: a writer died before all its commits reached the tables; open the database "
-                        "for writing once to finish it (vmdb recover %s)",
+                        "%s: a writer stopped before all its commits reached the tables (it "
+                        "died, or a write to the disk failed); open the database for writing "
+                        "once to finish it (vmdb recover %s)",
                         db->path, db->path);
     if (rc == 0)
         db->seen_layout_epoch = db->lock_page->layout_epoch;
@@ -730,6 +731,7 @@ static int prepare_dir(const char *path, const vmdb_db_options *o)
 
 struct replay {
     vmdb_db *db;
+    vmdb_recovery *plan; /* vmdb_recovery_plan: counts only */
     uint64_t txn;        /* the transaction being gathered, 0 for none */
     uint64_t txn_start;  /* its first record */
     uint64_t txn_records;
@@ -794,8 +796,149 @@ static void note_replay_bases(vmdb_db *db, bool replaying)
 static int replay_one(vmdb_db *db, const vmdb__wal_record *rec, const void *payload)
 {
     vmdb_table *t = vmdb__db_table_by_id(db, rec->table);
-    return vmdb__table_write(t, rec->rid, rec->lsn,
+    /* A slot names the transaction that last wrote it (its first
+     * record's position): one written by a later transaction already
+     * holds newer data, which this older image must not replace. */
+    if (rec->rid < t->capacity && vmdb__table_slot(t, rec->rid)->lsn > rec->txn)
+        return 0;
+    return vmdb__table_write(t, rec->rid, rec->txn,
                              rec->kind == VMDB__WAL_PUT ? payload : NULL);
+}
+
+struct committed {
+    uint64_t *starts; /* of the transactions committed in the log, ascending */
+    size_t count, cap;
+};
+
+static int note_commit(void *ctx, const vmdb__wal_record *rec, const void *payload)
+{
+    (void)payload;
+    struct committed *c = ctx;
+    if (rec->kind != VMDB__WAL_COMMIT)
+        return 0;
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        uint64_t *grown = realloc(c->starts, cap * sizeof *grown);
+        if (!grown)
+            return 1;
+        c->starts = grown;
+        c->cap = cap;
+    }
+    c->starts[c->count++] = rec->txn;
+    return 0;
+}
+
+static bool committed_in_log(const struct committed *c, uint64_t start)
+{
+    size_t lo = 0, hi = c->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->starts[mid] < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->count && c->starts[lo] == start;
+}
+
+/*
+ * Before anything is replayed: every slot written since the checkpoint
+ * must have been written by a transaction whose COMMIT the log still
+ * holds, since a change reaches a table only once its log is durable. A
+ * slot that names one past the log's end, or one the log lost, means the
+ * log is damaged in the middle, not torn at its tail: replaying the
+ * valid part would put older images back under newer ones and leave the
+ * later transactions half there. VMDB_ECORRUPT names where.
+ */
+static int log_holds_what_tables_hold(vmdb_db *db, vmdb_recovery *rep)
+{
+    uint64_t start = vmdb__wal_start(db->wal);
+    struct committed c = {0};
+    vmdb__wal_scan_end end;
+    if (vmdb__wal_scan(db->wal, start, UINT64_MAX, note_commit, &c, &end)) {
+        free(c.starts);
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    }
+    const vmdb_table *first_table = NULL;
+    uint64_t first_rid = 0;
+    for (size_t i = 0; i < db->table_count; i++) {
+        vmdb_table *t = db->tables[i];
+        for (uint64_t rid = 0; rid < t->capacity; rid++) {
+            const vmdb__slot *slot = vmdb__table_slot(t, rid);
+            uint64_t lsn = slot->lsn;
+            if (slot->seq == 0 || lsn < start || committed_in_log(&c, lsn))
+                continue; /* never written, or written before the checkpoint */
+            if (rep->slots_beyond_log++ == 0 || lsn < rep->first_lost_lsn) {
+                rep->first_lost_lsn = lsn;
+                first_table = t;
+                first_rid = rid;
+            }
+        }
+    }
+    free(c.starts);
+    if (!first_table || (db->open_flags & VMDB_DB_POINT_IN_TIME))
+        return 0;
+    return vmdb__fail(VMDB_ECORRUPT,
+                      "%s/wal.ring: the log's valid part ends at %llu%s, but slot %llu of table "
+                      "'%s' holds the transaction at %llu, which the log does not have whole "
+                      "(%llu slot%s such): the log is damaged in the middle; `vmdb recover "
+                      "--dry-run` says what a recovery would keep, `vmdb recover "
+                      "--point-in-time` keeps it",
+                      db->path, (unsigned long long)end.pos,
+                      end.torn ? " (a damaged record)" : "", (unsigned long long)first_rid,
+                      first_table->name, (unsigned long long)rep->first_lost_lsn,
+                      (unsigned long long)rep->slots_beyond_log,
+                      rep->slots_beyond_log == 1 ? "" : "s");
+}
+
+/* Counts what gather would replay, replaying nothing. */
+static int plan_one(void *ctx, const vmdb__wal_record *rec, const void *payload)
+{
+    (void)payload;
+    struct replay *r = ctx;
+    vmdb_recovery *rep = r->plan;
+    int valid = vmdb__db_log_record_check(r->db, rec);
+    if (valid < 0) {
+        r->error = valid;
+        return 1;
+    }
+    if (rec->txn != r->txn) {
+        rep->discarded += r->txn_records;
+        r->txn = rec->txn;
+        r->txn_start = rec->lsn;
+        r->txn_records = 0;
+    }
+    if (rec->kind != VMDB__WAL_COMMIT) {
+        r->txn_records++;
+        return 0;
+    }
+    rep->transactions++;
+    rep->records += r->txn_records;
+    rep->bytes += rec->lsn + rec->len - r->txn_start;
+    r->txn = 0;
+    r->txn_records = 0;
+    return 0;
+}
+
+int vmdb_recovery_plan(vmdb_db *db, vmdb_recovery *plan)
+{
+    if (!db || !plan)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_recovery_plan: db and plan are required");
+    *plan = (vmdb_recovery){.first_lsn = vmdb__wal_start(db->wal)};
+    struct replay r = {.db = db, .plan = plan};
+    vmdb__wal_scan_end end;
+    vmdb__wal_scan(db->wal, plan->first_lsn, UINT64_MAX, plan_one, &r, &end);
+    if (r.error)
+        return r.error;
+    plan->discarded += r.txn_records;
+    plan->end_lsn = end.pos;
+    plan->torn_tail = end.torn;
+    unsigned flags = db->open_flags;
+    db->open_flags |= VMDB_DB_POINT_IN_TIME; /* count, do not fail */
+    int rc = log_holds_what_tables_hold(db, plan);
+    db->open_flags = flags;
+    plan->refused = plan->slots_beyond_log > 0;
+    return rc;
 }
 
 /* Replays the records of transaction r->txn, from r->txn_start up to its
@@ -921,6 +1064,8 @@ static int recover(vmdb_db *db)
     struct replay r = {.db = db};
     vmdb__wal_scan_end end;
     int frc = flush_log_before_replay(db);
+    if (frc == 0)
+        frc = log_holds_what_tables_hold(db, &db->recovery);
     if (frc < 0)
         return frc;
     /* Readers in other processes may be open: until the indexes match the
@@ -996,6 +1141,8 @@ static int finish_dead_writer(vmdb_db *db)
     struct replay r = {.db = db};
     vmdb__wal_scan_end end;
     int frc = flush_log_before_replay(db);
+    if (frc == 0)
+        frc = log_holds_what_tables_hold(db, &db->recovery);
     if (frc < 0)
         return frc;
     vmdb__db_changing(db, true);
@@ -1059,7 +1206,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     if (!path || !out)
         return vmdb__fail(VMDB_EINVAL, "vmdb_open: path and out are required");
     unsigned known = VMDB_DB_CREATE | VMDB_DB_READONLY | VMDB_DB_VERIFY | VMDB_DB_AS_IS |
-                     VMDB_DB_NO_VERIFY;
+                     VMDB_DB_POINT_IN_TIME | VMDB_DB_NO_VERIFY;
     if (o->flags & ~known)
         return vmdb__fail(VMDB_EINVAL, "%s: unknown open flag bits 0x%x", path, o->flags & ~known);
     if ((o->flags & VMDB_DB_VERIFY) && (o->flags & VMDB_DB_NO_VERIFY))
@@ -1089,6 +1236,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     db->readonly = (o->flags & VMDB_DB_READONLY) != 0;
     db->as_is = (o->flags & VMDB_DB_AS_IS) != 0;
     db->verify = (o->flags & VMDB_DB_NO_VERIFY) == 0;
+    db->open_flags = o->flags;
     db->durability = o->durability ? o->durability : VMDB_DURABILITY_NONE;
     db->busy_timeout_ms = o->busy_timeout_ms;
     db->busy_notice = o->busy_notice;

@@ -86,6 +86,7 @@ struct vmdb_db {
     bool readonly;
     bool as_is;                 /* read-only, even after a writer's death */
     bool verify;                /* reads check checksums (not NO_VERIFY) */
+    unsigned open_flags;        /* vmdb_db_options.flags */
     bool poisoned;              /* a flush failed: no more writes */
     enum vmdb_durability durability;
     uint64_t checkpoint_bytes;  /* log use that triggers a checkpoint */

@@ -40,6 +40,11 @@ void vmdb__os_inject_fault(enum vmdb__os_op op, int err, unsigned skip)
     faults[op].armed = true;
 }
 
+bool vmdb__os_fault_armed(enum vmdb__os_op op)
+{
+    return faults[op].armed;
+}
+
 void vmdb__os_clear_faults(void)
 {
     memset(faults, 0, sizeof faults);

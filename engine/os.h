@@ -166,6 +166,8 @@ enum vmdb__os_op {
 /* The call of `op` after the next `skip` ones fails once with -err. */
 void vmdb__os_inject_fault(enum vmdb__os_op op, int err, unsigned skip);
 void vmdb__os_clear_faults(void);
+/* Whether the fault set for `op` is still waiting for its call. */
+bool vmdb__os_fault_armed(enum vmdb__os_op op);
 
 /*
  * The power-loss simulator (the model, and what it does not cover, is

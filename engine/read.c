@@ -114,7 +114,7 @@ static int hold_writers(vmdb_read *r)
      * an odd count is the mark of a writer that died doing so. */
     if (changes_now(db) & 1)
         return vmdb__fail(VMDB_ENEEDRECOVERY,
-                          "%s: a writer died while applying a transaction; open the "
+                          "%s: a writer stopped while applying a transaction (it died, or a write failed); open the "
                           "database for writing once to finish it (vmdb recover %s)",
                           db->path, db->path);
     return 0;
@@ -152,7 +152,7 @@ static int start_try(vmdb_read *r)
         if (holding(r))
             /* Held back, and still odd: the changer is dead. */
             return vmdb__fail(VMDB_ENEEDRECOVERY,
-                              "%s: a writer died while applying a transaction; open the "
+                              "%s: a writer stopped while applying a transaction (it died, or a write failed); open the "
                               "database for writing once to finish it (vmdb recover %s)",
                               db->path, db->path);
         if (i >= APPLY_WAIT_YIELDS) {

@@ -724,6 +724,17 @@ static int put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid_o
     if (fresh) {
         pthread_mutex_lock(&txn->db->state);
         rc = vmdb__table_alloc_rid(t, &rid);
+        /* Room for the record in the table and in its index now, while a
+         * full disk still fails only this transaction: once committed it
+         * must reach the tables, and a growth that failed there would
+         * leave a commit that reported failure in the log, to reappear
+         * at the next replay. */
+        if (rc == 0)
+            rc = vmdb__table_reserve(t, rid + 1);
+        if (rc == 0)
+            rc = vmdb__index_reserve(t->index, t->frontier);
+        if (rc < 0)
+            vmdb__table_release_rid(t, rid);
         pthread_mutex_unlock(&txn->db->state);
         if (rc < 0)
             return rc;
@@ -950,6 +961,21 @@ int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn)
     return 0;
 }
 
+/* A commit that fails after its COMMIT record was published: the log
+ * has it, and whether the disk does depends on how far the failed flush
+ * got. SQLite's "database or disk is full" after a COMMIT leaves the
+ * same doubt for a journal. Say so, rather than let it come back
+ * unannounced at the next replay. */
+static int may_have_committed(vmdb_db *db, int rc)
+{
+    char why[sizeof vmdb_last_error()->message];
+    snprintf(why, sizeof why, "%s", vmdb_last_error()->message);
+    return vmdb__fail(rc, "%s: the commit failed after its log was written (%s): it may have "
+                          "been committed, and the next open for writing replays it if its "
+                          "log reached the disk",
+                      db->path, why);
+}
+
 int vmdb_txn_commit(vmdb_txn *txn)
 {
     if (!txn)
@@ -992,6 +1018,7 @@ int vmdb_txn_commit(vmdb_txn *txn)
      * rather than write on tables that lack a committed transaction. */
     vmdb__db_applying(db, true);
     rc = vmdb__wal_publish(db->wal, txn->pos);
+    bool published = rc == 0;
     if (rc < 0)
         vmdb__db_applying(db, false);
 #ifdef VMDB_FAULT_INJECTION
@@ -1006,7 +1033,7 @@ int vmdb_txn_commit(vmdb_txn *txn)
         vmdb__db_unlock(db);
         rc = vmdb__group_wait(db, &txn->node);
         vmdb__txn_free(txn);
-        return rc;
+        return rc < 0 ? may_have_committed(db, rc) : rc;
     }
 #if !defined(VMDB_MUTANT_NONE_APPLIED_AT_ONCE) && !defined(VMDB_MUTANT_OWN_RANGE_FLUSH)
     if (rc == 0 && txn->durability == VMDB_DURABILITY_NONE) {
@@ -1015,7 +1042,7 @@ int vmdb_txn_commit(vmdb_txn *txn)
             .txn = txn, .start = txn->start, .end = txn->pos, .ops = txn->count};
         rc = vmdb__group_enqueue_detached(db, &txn->node);
         vmdb__db_unlock(db);
-        return rc;
+        return rc < 0 ? may_have_committed(db, rc) : rc;
     }
 #endif
     /* Queued group commits come first in the log, so they apply first. */
@@ -1056,7 +1083,7 @@ int vmdb_txn_commit(vmdb_txn *txn)
     }
     vmdb__db_unlock(db);
     vmdb__txn_free(txn);
-    return rc;
+    return rc < 0 && published ? may_have_committed(db, rc) : rc;
 }
 
 /* ---- reads -------------------------------------------------------------- */

@@ -1317,3 +1317,41 @@ Test(compact, power_cut_during_compaction_loses_no_record)
     unsigned cycles = env ? (unsigned)strtoul(env, NULL, 0) / 20 : 12;
     kill_compactor(cycles < 3 ? 3 : cycles, true);
 }
+
+/* The copy's log starts past every position its slots name: a writer of
+ * the copy killed after committing, and recovered, finds its tables and
+ * its log in agreement (they would not be if the copy's log began again
+ * at 0 under slots written at higher positions of the source's). */
+Test(backup, a_copy_written_then_killed_recovers_what_it_committed)
+{
+    vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
+    fill_three_tables(db);
+    put_items(db, table(db, "items"), 5000, 5010, 3);
+    const char *dest = test_path("copy");
+    ASSERT_OK(vmdb_backup(db, dest));
+    ASSERT_OK(vmdb_close(db));
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        vmdb_db *c;
+        vmdb_table *t;
+        vmdb_db_options o = {.durability = VMDB_DURABILITY_SYNC};
+        vmdb_txn *txn;
+        struct item r = make_item(5005, 4);
+        if (vmdb_open(dest, &o, &c) || vmdb_table_open(c, "items", NULL, &t) ||
+            vmdb_txn_begin(c, 0, &txn) || vmdb_txn_put(txn, t, &r, NULL) ||
+            vmdb_txn_commit(txn))
+            _exit(1);
+        raise(SIGKILL);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status), "the copy's writer failed (%#x)", status);
+    vmdb_db *copy = open_db(dest, 0);
+    uint64_t key = 5005;
+    struct item r;
+    ASSERT_OK(vmdb_get(table(copy, "items"), &key, sizeof key, &r, NULL));
+    cr_assert_eq(r.version, 4);
+    ASSERT_OK(vmdb_check(copy));
+    ASSERT_OK(vmdb_close(copy));
+    remove_test_dir();
+}

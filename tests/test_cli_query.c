@@ -266,6 +266,29 @@ Test(cli_shell, a_clean_script_exits_0_and_quit_stops_it)
     remove_test_dir();
 }
 
+/* A statement nested past the SQL's limit (a left-deep chain is as deep
+ * as it is long) is one line of error, and the script goes on: such a
+ * sum once took the shell down with SIGSEGV in the planner's recursion. */
+Test(cli_shell, a_statement_nested_too_deep_is_an_error_and_the_script_goes_on)
+{
+    make_people();
+    size_t terms = 100000, ands = 12000;
+    char *script = malloc(terms * strlen("+1") + ands * strlen(" AND id = 1") + 100);
+    cr_assert_not_null(script);
+    size_t n = (size_t)sprintf(script, "SELECT 1");
+    for (size_t i = 1; i < terms; i++)
+        n += (size_t)sprintf(script + n, "+1");
+    n += (size_t)sprintf(script + n, ";\nSELECT id FROM people WHERE id = 1");
+    for (size_t i = 1; i < ands; i++)
+        n += (size_t)sprintf(script + n, " AND id = 1");
+    sprintf(script + n, ";\nSELECT 2 AS two;\n");
+    EXPECT(shell(script, ""), 2, "two\n---\n  2\n",
+           "vmdb: line 1: expression nested deeper than 1000 levels at '+' (col 2007)\n"
+           "vmdb: line 2: expression nested deeper than 1000 levels at 'AND' (col 11014)\n");
+    free(script);
+    remove_test_dir();
+}
+
 Test(cli_shell, help_and_missing_database)
 {
     make_people();

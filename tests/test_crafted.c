@@ -66,8 +66,10 @@ static void make_logged_db(const char *path)
 }
 
 struct craft {
-    int kind;    /* rewrite the first record of this kind */
+    int kind;    /* rewrite the nth record of this kind */
+    int nth;     /* 0 for the first */
     void (*change)(vmdb__wal_record *rec);
+    bool reseal; /* give it a valid checksum again */
     uint64_t lsn; /* where it was */
     bool done;
 };
@@ -75,31 +77,39 @@ struct craft {
 static int craft_one(void *ctx, const vmdb__wal_record *rec, const void *payload)
 {
     struct craft *c = ctx;
-    if (c->done || rec->kind != c->kind)
+    if (c->done || rec->kind != c->kind || c->nth-- > 0)
         return 0;
     vmdb__wal_record *h = (vmdb__wal_record *)rec;
     c->change(h);
-    uint64_t head = XXH3_64bits(h, offsetof(vmdb__wal_record, checksum));
-    h->checksum = XXH3_64bits_withSeed(payload, h->payload_len, head);
+    if (c->reseal) {
+        uint64_t head = XXH3_64bits(h, offsetof(vmdb__wal_record, checksum));
+        h->checksum = XXH3_64bits_withSeed(payload, h->payload_len, head);
+    }
     c->lsn = h->lsn;
     c->done = true;
     return 1;
+}
+
+static uint64_t damage_log(const char *path, int kind, int nth,
+                           void (*change)(vmdb__wal_record *rec), bool reseal)
+{
+    char wal_path[600];
+    snprintf(wal_path, sizeof wal_path, "%s/wal.ring", path);
+    vmdb__wal *w;
+    ASSERT_OK(vmdb__wal_open(wal_path, 0, false, false, &w));
+    struct craft c = {kind, nth, change, reseal, 0, false};
+    vmdb__wal_scan_end end;
+    vmdb__wal_scan(w, vmdb__wal_start(w), vmdb__wal_end(w), craft_one, &c, &end);
+    vmdb__wal_close(w);
+    cr_assert(c.done, "no record %d of kind %d in the log", nth, kind);
+    return c.lsn;
 }
 
 /* Rewrites the first log record of `kind` with `change`, resealed; returns
  * its position. */
 static uint64_t craft_log(const char *path, int kind, void (*change)(vmdb__wal_record *rec))
 {
-    char wal_path[600];
-    snprintf(wal_path, sizeof wal_path, "%s/wal.ring", path);
-    vmdb__wal *w;
-    ASSERT_OK(vmdb__wal_open(wal_path, 0, false, false, &w));
-    struct craft c = {kind, change, 0, false};
-    vmdb__wal_scan_end end;
-    vmdb__wal_scan(w, vmdb__wal_start(w), vmdb__wal_end(w), craft_one, &c, &end);
-    vmdb__wal_close(w);
-    cr_assert(c.done, "no record of kind %d in the log", kind);
-    return c.lsn;
+    return damage_log(path, kind, 0, change, true);
 }
 
 static void kind_7(vmdb__wal_record *rec) { rec->kind = 7; }
@@ -249,5 +259,123 @@ Test(crafted, a_zeroed_page_of_slots_is_found_not_dropped)
     write_file(table_file, bytes, len);
     free(bytes);
     expect_refused(test_path("db2"), "slot 256 holds nothing ever written, but slot 341");
+    remove_test_dir();
+}
+
+/* ---- a log damaged in the middle ------------------------------------------- */
+
+static void flip_payload_bit(vmdb__wal_record *rec)
+{
+    ((unsigned char *)(rec + 1))[8] ^= 1; /* the value's first byte */
+}
+
+static void flip_checksum_bit(vmdb__wal_record *rec)
+{
+    rec->checksum ^= 1;
+}
+
+static uint64_t value_of(vmdb_table *t, uint64_t key)
+{
+    struct item it;
+    int rc = vmdb_get(t, &key, sizeof key, &it, NULL);
+    return rc == 0 ? it.value : (uint64_t)-1;
+}
+
+/* Runs `writes` in a SYNC writer that is then killed: everything in the
+ * tables, and in the log past its checkpoint. */
+static void logged_and_killed(const char *path, int (*writes)(vmdb_db *db, vmdb_table *t))
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 1 << 20};
+    vmdb_schema *s;
+    vmdb_table *t;
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    ASSERT_OK(vmdb_schema_new(item_fields, 2, sizeof(struct item), &s));
+    ASSERT_OK(vmdb_table_create(db, "items", s, &t));
+    vmdb_schema_free(s);
+    ASSERT_OK(vmdb_close(db));
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        vmdb_db_options w = {.durability = VMDB_DURABILITY_SYNC};
+        if (vmdb_open(path, &w, &db) || vmdb_table_open(db, "items", NULL, &t) || writes(db, t))
+            _exit(1);
+        raise(SIGKILL);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status), "the writer failed (%#x)", status);
+}
+
+static int three_transactions(vmdb_db *db, vmdb_table *t)
+{
+    vmdb_txn *txn;
+    return put_items(db, t, 1, 2) || put_items(db, t, 2, 3) || vmdb_txn_begin(db, 0, &txn) ||
+           vmdb_txn_put(txn, t, &(struct item){1, 100}, NULL) ||
+           vmdb_txn_put(txn, t, &(struct item){3, 300}, NULL) || vmdb_txn_commit(txn);
+}
+
+/* T1 puts 1, T2 puts 2, T3 sets 1 and puts 3, all in the tables; one bit
+ * of T2 goes. Replaying T1 alone would put key 1's old value back and
+ * leave half of T3: every writer refuses, naming the log, until told to
+ * keep what the tables hold. */
+Test(crafted, a_log_damaged_in_the_middle_is_refused_never_replayed_over_newer_data)
+{
+    const char *path = test_path("db");
+    logged_and_killed(path, three_transactions);
+    uint64_t damaged = damage_log(path, VMDB__WAL_PUT, 1, flip_payload_bit, false);
+    char at[64];
+    snprintf(at, sizeof at, "ends at %llu (a damaged record)", (unsigned long long)damaged);
+    vmdb_db *db;
+    ASSERT_FAILS(vmdb_open(path, NULL, &db), VMDB_ECORRUPT, at);
+    cr_assert(strstr(vmdb_last_error()->message, "damaged in the middle"));
+
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY | VMDB_DB_AS_IS};
+    vmdb_recovery plan;
+    ASSERT_OK(vmdb_open(path, &ro, &db));
+    ASSERT_OK(vmdb_recovery_plan(db, &plan));
+    cr_assert(plan.refused && plan.torn_tail);
+    cr_assert_eq(plan.transactions, 1);
+    cr_assert_eq(plan.slots_beyond_log, 3, "key 2 (T2), key 1 and key 3 (T3): %llu", (unsigned long long)plan.slots_beyond_log);
+    ASSERT_OK(vmdb_close(db));
+
+    vmdb_db_options keep = {.flags = VMDB_DB_POINT_IN_TIME};
+    vmdb_table *t;
+    ASSERT_OK(vmdb_open(path, &keep, &db));
+    ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
+    cr_assert_eq(value_of(t, 1), 100, "T1's image went back over T3's");
+    cr_assert_eq(value_of(t, 2), 20);
+    cr_assert_eq(value_of(t, 3), 300);
+    ASSERT_OK(vmdb_check(db));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+static int reuse_a_slot(vmdb_db *db, vmdb_table *t)
+{
+    vmdb_txn *txn;
+    uint64_t one = 1;
+    return put_items(db, t, 1, 2) || vmdb_txn_begin(db, 0, &txn) ||
+           vmdb_txn_delete(txn, t, &one, sizeof one) || vmdb_txn_commit(txn) ||
+           put_items(db, t, 2, 3);
+}
+
+/* Put 1, delete 1, put 2 into the slot 1 left: the last COMMIT damaged.
+ * A checkpoint that replayed the rest would delete key 2 for good. */
+Test(crafted, a_damaged_last_commit_does_not_take_a_reused_slot_with_it)
+{
+    const char *path = test_path("db");
+    logged_and_killed(path, reuse_a_slot);
+    damage_log(path, VMDB__WAL_COMMIT, 2, flip_checksum_bit, false);
+    vmdb_db *db;
+    ASSERT_FAILS(vmdb_open(path, NULL, &db), VMDB_ECORRUPT, "damaged in the middle");
+    vmdb_db_options keep = {.flags = VMDB_DB_POINT_IN_TIME};
+    vmdb_table *t;
+    ASSERT_OK(vmdb_open(path, &keep, &db));
+    ASSERT_OK(vmdb_checkpoint(db));
+    ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
+    cr_assert_eq(value_of(t, 2), 20, "key 2 is gone");
+    cr_assert_eq(value_of(t, 1), (uint64_t)-1);
+    ASSERT_OK(vmdb_check(db));
+    ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }

@@ -461,28 +461,66 @@ Test(sql_parse, errors_name_the_token_and_its_column)
     cr_assert_str_eq(text, "syntax error at '<' (col 10)");
 }
 
-Test(sql_parse, deep_nesting_is_an_error_not_a_crash)
+/* head, then unit n times, then tail: a statement too long to write out. */
+static char *repeated(const char *head, const char *unit, size_t n, const char *tail)
 {
-    size_t depth = 100000;
-    char *text = malloc(depth * 2 + 16);
-    strcpy(text, "SELECT ");
-    size_t n = strlen(text);
-    for (size_t i = 0; i < depth; i++)
-        text[n++] = '(';
-    text[n++] = '1';
-    for (size_t i = 0; i < depth; i++)
-        text[n++] = ')';
-    text[n] = '\0';
-    sql_stmt *st;
-    sql_error err;
-    cr_assert_eq(sql_parse(text, n, &st, &err), -1);
-    cr_assert(strstr(err.message, "nested too deeply"), "%s", err.message);
-    memset(text + 7, '+', depth);
-    text[7 + depth] = '1';
-    text[8 + depth] = '\0';
-    cr_assert_eq(sql_parse(text, 8 + depth, &st, &err), -1);
-    cr_assert(strstr(err.message, "nested too deeply"), "%s", err.message);
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *text = malloc(hl + ul * n + tl + 1);
+    cr_assert_not_null(text);
+    memcpy(text, head, hl);
+    for (size_t i = 0; i < n; i++)
+        memcpy(text + hl + ul * i, unit, ul);
+    memcpy(text + hl + ul * n, tail, tl + 1);
+    return text;
+}
+
+/* Parses and plans text (no table), which must fail with exactly the
+ * one-line message `want`. */
+static void too_deep(char *text, const char *want)
+{
+    run_result r = run(NULL, text);
+    cr_assert_eq(r.rc, -1, "a statement of %zu bytes succeeded", strlen(text));
+    char line[700];
+    sql_error_text(&r.err, false, line, sizeof line);
+    cr_assert_str_eq(line, want);
     free(text);
+}
+
+/* Every way of nesting, far past the limit: the parser stops at the
+ * token that passes it, so no later pass (which recurses) sees the tree.
+ * A left-deep chain is as deep as it is long. */
+Test(sql_parse, deep_nesting_is_an_error_naming_the_token_not_a_crash)
+{
+    too_deep(repeated("SELECT 1", "+1", 99999, ""),
+             "expression nested deeper than 1000 levels at '+' (col 2007)");
+    too_deep(repeated("SELECT TRUE", " AND TRUE", 11999, ""),
+             "expression nested deeper than 1000 levels at 'AND' (col 9004)");
+    too_deep(repeated("SELECT FALSE", " OR FALSE", 11999, ""),
+             "expression nested deeper than 1000 levels at 'OR' (col 9005)");
+    too_deep(repeated("SELECT 1", " * 1", 59999, ""),
+             "expression nested deeper than 1000 levels at '*' (col 4006)");
+    char *parens = repeated("SELECT ", "(", 100000, "1");
+    char *closed = repeated(parens, ")", 100000, "");
+    free(parens);
+    too_deep(closed, "expression nested deeper than 1000 levels at '(' (col 1007)");
+    too_deep(repeated("SELECT ", "NOT ", 100000, "TRUE"),
+             "expression nested deeper than 1000 levels at 'NOT' (col 4004)");
+    too_deep(repeated("SELECT ", "- ", 100000, "1"),
+             "expression nested deeper than 1000 levels at '-' (col 2006)");
+    /* Function calls and IN lists hold whole expressions: they recursed
+     * with no bound at all. */
+    too_deep(repeated("SELECT ", "COUNT(", 100000, "1"),
+             "expression nested deeper than 1000 levels at 'COUNT' (col 6002)");
+    too_deep(repeated("SELECT ", "1 IN (", 100000, "1"),
+             "expression nested deeper than 1000 levels at 'IN' (col 6004)");
+    /* Levels add up across kinds: 500 parentheses around a sum of 501
+     * terms pass the limit at the outermost. */
+    parens = repeated("SELECT ", "(", 500, "1");
+    char *sum = repeated(parens, "+1", 500, "");
+    free(parens);
+    too_deep(repeated(sum, ")", 500, ""),
+             "expression nested deeper than 1000 levels at '(' (col 8)");
+    free(sum);
 }
 
 /* ---- evaluator ---------------------------------------------------------- */
@@ -990,6 +1028,213 @@ Test(sql_exec, explain_names_the_access_path_and_the_steps)
     cr_assert_str_eq(explain(db, "INSERT INTO people (id) VALUES (9), (10)"),
                      "insert 2 records into people\n");
     cr_assert_str_eq(explain(db, "SELECT 1"), "one row, no table\n");
+    finish(db);
+}
+
+/* Exactly at the limit, 1000 levels, in every pass: the planner's
+ * binding, its constant folding and checks, the evaluator on each record,
+ * aggregates, and the printer of --explain all recurse over these trees.
+ * Under ASan (make test-asan), whose frames are larger, this is the test
+ * that the limit leaves room on the stack. */
+Test(sql_exec, expressions_as_deep_as_the_limit_plan_run_and_explain)
+{
+    vmdb_db *db = people_db();
+    struct {
+        char *text;
+        const char *rows;
+    } at_limit[] = {
+        /* 999 terms and the comparison: 1000 levels. */
+        {repeated("SELECT id FROM people WHERE id", " + 0", 998, " = 1"), "id\n1\n"},
+        {repeated("SELECT id FROM people WHERE age > 26", " AND age > 26", 998, ""),
+         "id\n1\n3\n5\n"},
+        {repeated("SELECT id FROM people WHERE age < 26", " OR age < 26", 998, ""),
+         "id\n2\n4\n"},
+        {repeated("SELECT id FROM people WHERE ", "NOT ", 999, "flag"), "id\n2\n4\n"},
+        {repeated("SELECT ", "- ", 999, "neg AS m FROM people WHERE id = 2"),
+         "m\n9223372036854775808\n"},
+        {repeated("SELECT SUM(age", " + 0", 998, ") FROM people"), NULL},
+        {repeated("SELECT 1", " + 1", 999, " AS n"), "n\n1000\n"},
+        {repeated("SELECT city FROM people GROUP BY city ORDER BY COUNT(*)", " + 0", 998,
+                  " DESC, city LIMIT 1"),
+         "city\nLondon\n"},
+    };
+    for (size_t i = 0; i < sizeof at_limit / sizeof at_limit[0]; i++) {
+        const char *got = query(db, at_limit[i].text);
+        if (at_limit[i].rows)
+            cr_assert_str_eq(got, at_limit[i].rows, "statement %zu:\n%s", i, got);
+        else
+            cr_assert(strstr(got, "\n156\n"), "statement %zu:\n%s", i, got);
+        cr_assert(strlen(explain(db, at_limit[i].text)) > 0);
+        free(at_limit[i].text);
+    }
+    char *parens = repeated("SELECT ", "(", 999, "id");
+    char *text = repeated(parens, ")", 999, " FROM people WHERE id = 3");
+    EXPECT_ROWS(db, text, "id\n3\n");
+    free(text);
+    free(parens);
+    /* One more level is refused. */
+    text = repeated("SELECT id FROM people WHERE id", " + 0", 999, " = 1");
+    run_fails(db, text, "expression nested deeper than 1000 levels at '='");
+    free(text);
+    text = repeated("SELECT id FROM people WHERE ", "NOT ", 1000, "flag");
+    run_fails(db, text, "expression nested deeper than 1000 levels at 'NOT'");
+    free(text);
+    finish(db);
+}
+
+/* The ids of `SELECT id, <cond> FROM t` whose cond came out true: the IN
+ * of a SELECT item is searched item by item, a WHERE's binary-searched. */
+static const char *ids_where_item_true(vmdb_db *db, const char *cond)
+{
+    static char ids[4096];
+    char text[512];
+    snprintf(text, sizeof text, "SELECT id, %s FROM t ORDER BY id", cond);
+    const char *rows = strchr(query(db, text), '\n') + 1;
+    size_t n = (size_t)snprintf(ids, sizeof ids, "id\n");
+    for (const char *line = rows; *line; line = strchr(line, '\n') + 1) {
+        const char *bar = strchr(line, '|');
+        if (!strncmp(bar + 1, "true\n", 5))
+            n += (size_t)snprintf(ids + n, sizeof ids - n, "%.*s\n", (int)(bar - line), line);
+    }
+    return ids;
+}
+
+Test(sql_exec, in_lists_of_constants_agree_with_the_search_one_by_one)
+{
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE};
+    ASSERT_OK(vmdb_open(test_path("db"), &o, &db));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("id:u64 key, i:i64, f:f64, s:str8, b:bytes2, flag:bool", &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "t", s, &t));
+    static const char *const rows[][5] = {
+        {"1", "3", "a", "0x0102", "true"},
+        {"2", "-1", "ab", "0x0100", "false"},
+        {"3", "9223372036854775807", "", "0xffff", "true"},
+        {"4", "2", "b", "0x0000", "false"},
+        {"5", "-9223372036854775808", "abc", "0x0001", "true"},
+        {"6", "0", "ba", "0x0101", "false"},
+    };
+    const double floats[] = {0.5, NAN, -0.0, 1e300, 18446744073709551616.0, 1};
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn));
+    for (size_t r = 0; r < 6; r++) {
+        unsigned char rec[64] = {0};
+        ASSERT_OK(vmdb_record_set_text(s, rec, 0, rows[r][0]));
+        ASSERT_OK(vmdb_record_set_text(s, rec, 1, rows[r][1]));
+        ASSERT_OK(vmdb_record_set_f64(s, rec, 2, floats[r]));
+        for (size_t f = 2; f < 5; f++)
+            ASSERT_OK(vmdb_record_set_text(s, rec, f + 1, rows[r][f]));
+        ASSERT_OK(vmdb_txn_put(txn, t, rec, NULL));
+    }
+    ASSERT_OK(vmdb_txn_commit(txn));
+    vmdb_schema_free(s);
+    static const char *const conds[] = {
+        "i IN (3, -1, 9223372036854775807, 2.0, 2.5, -9223372036854775808, 3)",
+        "i NOT IN (3, 2.0, 1e300)",
+        "f IN (1, 0.5, 0, -2, 1e300, 18446744073709551615, 18446744073709551616.0)",
+        "f NOT IN (0.5, 3, 0.0)",
+        "s IN ('b', 'a', 'ab', '', 'b')",
+        "s NOT IN ('abc', 'ba')",
+        "b IN ('0x0102', '0x01', '0xffff', '0x0001')",
+        "flag IN (TRUE)",
+        "flag IN (FALSE, FALSE)",
+        "id IN (6, 2, 1, 2)",
+        "id + 0 IN (6, 2, 1, 2)",
+    };
+    for (size_t i = 0; i < sizeof conds / sizeof conds[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "SELECT id FROM t WHERE %s ORDER BY id", conds[i]);
+        char want[4096];
+        snprintf(want, sizeof want, "%s", ids_where_item_true(db, conds[i]));
+        EXPECT_ROWS(db, text, want);
+        cr_assert_gt(strlen(want), 3, "%s matches nothing: a weak case", conds[i]);
+    }
+    finish(db);
+}
+
+static uint64_t ids_seen[20000];
+static size_t ids_seen_count;
+
+static int collect_id(void *ctx, const sql_value *cells)
+{
+    (void)ctx;
+    cr_assert_lt(ids_seen_count, sizeof ids_seen / sizeof ids_seen[0]);
+    ids_seen[ids_seen_count++] = (uint64_t)cells[0].i;
+    return 0;
+}
+
+static int ignore_columns(void *ctx, size_t count, const char *const *names,
+                          const enum sql_type *types)
+{
+    (void)ctx, (void)count, (void)names, (void)types;
+    return 0;
+}
+
+/* 20,000 keys, a fifth of them repeats and some of no record, through the
+ * index: each record found comes out once, in the order its key was first
+ * written. (Planning them once compared each key with every one before
+ * it; how long it takes is bench-query's business, not this test's.) */
+Test(sql_exec, an_in_list_of_20000_keys_finds_each_record_once)
+{
+    enum { RECORDS = 15000, KEYS = 20000, SPREAD = 16001 };
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE};
+    ASSERT_OK(vmdb_open(test_path("db"), &o, &db));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("k:u64 key, v:u32", &s));
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create(db, "t", s, &t));
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn));
+    for (uint64_t k = 1; k <= RECORDS; k++) {
+        unsigned char rec[16] = {0};
+        memcpy(rec, &k, sizeof k);
+        ASSERT_OK(vmdb_txn_put(txn, t, rec, NULL));
+    }
+    ASSERT_OK(vmdb_txn_commit(txn));
+    vmdb_schema_free(s);
+
+    /* Keys scattered over [1, SPREAD]: KEYS - SPREAD of them repeats, the
+     * ones above RECORDS in no record; -1 and 0.5 can be no u64 key. */
+    char *text = malloc(64 + KEYS * 8);
+    static bool written[SPREAD + 1];
+    static uint64_t want[KEYS];
+    size_t want_count = 0, distinct = 0;
+    size_t n = (size_t)sprintf(text, "SELECT k FROM t WHERE k IN (-1, 0.5");
+    for (uint64_t i = 0; i < KEYS; i++) {
+        uint64_t k = i * 7919 % SPREAD + 1;
+        n += (size_t)sprintf(text + n, ", %llu", (unsigned long long)k);
+        if (!written[k]) {
+            written[k] = true;
+            distinct++;
+            if (k <= RECORDS)
+                want[want_count++] = k;
+        }
+    }
+    strcpy(text + n, ")");
+    cr_assert_eq(distinct, SPREAD);
+
+    char line[64];
+    snprintf(line, sizeof line, "index lookup on t.k (%zu keys)\n", distinct);
+    cr_assert(!strncmp(explain(db, text), line, strlen(line)), "%.200s", explain(db, text));
+    sql_stmt *st;
+    sql_error err;
+    cr_assert_eq(sql_parse(text, strlen(text), &st, &err), 0, "%s", err.message);
+    sql_plan *plan;
+    cr_assert_eq(sql_plan_new(db, "test.db", st, &plan, &err), 0, "%s", err.message);
+    sql_sink sink = {ignore_columns, collect_id, NULL};
+    uint64_t rows, changed;
+    ids_seen_count = 0;
+    cr_assert_eq(sql_execute(plan, &sink, &rows, &changed, &err), 0, "%s", err.message);
+    cr_assert_eq(ids_seen_count, want_count);
+    for (size_t i = 0; i < want_count; i++)
+        cr_assert_eq(ids_seen[i], want[i], "row %zu: key %llu, wanted %llu", i,
+                     (unsigned long long)ids_seen[i], (unsigned long long)want[i]);
+    sql_plan_free(plan);
+    sql_stmt_free(st);
+    free(text);
     finish(db);
 }
 

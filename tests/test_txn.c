@@ -316,3 +316,65 @@ Test(txn, a_get_without_a_record_finds_the_id_for_a_zero_copy_read)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* A full disk when a table must grow for an insert: the insert fails, the
+ * transaction with it, and nothing of it comes back later. Before, the
+ * table grew when the commit was applied: the commit failed after its
+ * log was written, and the next writer replayed it once space was free. */
+Test(txn, a_full_disk_fails_the_insert_that_needs_room_and_it_never_reappears)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, 1 << 20);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    for (uint64_t id = 0; id < 64; id++) /* the table's first 64 slots */
+        ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){id, id}, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    cr_assert_eq(row_count(t), 64);
+
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    ASSERT_OK(vmdb_txn_update(txn, t, &(struct row){0, 1000}));
+    vmdb__os_inject_fault(VMDB__OS_OP_ALLOCATE, ENOSPC, 0);
+    ASSERT_FAILS(vmdb_txn_put(txn, t, &(struct row){64, 64}, NULL), VMDB_ENOSPC, "");
+    vmdb__os_clear_faults();
+    ASSERT_FAILS(vmdb_txn_commit(txn), VMDB_ENOSPC, "not committed");
+    /* The handle goes on: the disk has room again. */
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){65, 65}, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_close(db));
+
+    vmdb_db_options o = {0};
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    ASSERT_OK(vmdb_table_open(db, "rows", NULL, &t));
+    struct row r;
+    uint64_t key = 64;
+    cr_assert_eq(vmdb_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND,
+                 "the insert that failed came back");
+    key = 0;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    cr_assert_neq(r.value, 1000, "the update of the failed transaction came back");
+    key = 65;
+    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_check(db));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+/* A SYNC commit whose log flush fails: the COMMIT record is in the log,
+ * which may or may not be on the disk. The error says so. */
+Test(txn, a_commit_that_fails_after_its_log_was_written_says_it_may_have_committed)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, 1 << 20);
+    vmdb_table *t = rows_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){1, 1}, NULL));
+    vmdb__os_inject_fault(VMDB__OS_OP_FLUSH, EIO, 0);
+    ASSERT_FAILS(vmdb_txn_commit(txn), VMDB_EIO, "it may have been committed");
+    vmdb__os_clear_faults();
+    vmdb_close(db);
+    remove_test_dir();
+}

@@ -82,12 +82,19 @@ enum vmdb_db_flag {
      * (otherwise VMDB_ENEEDRECOVERY), to inspect the files as they are;
      * reads may show part of that transaction, or none of the log. */
     VMDB_DB_AS_IS = 1u << 3,
+    /* For a log damaged in the middle, which an open for writing refuses
+     * (VMDB_ECORRUPT: the tables hold transactions the log no longer has
+     * whole): replay the log's valid prefix anyway, never over the newer
+     * data the tables hold, and keep what they hold of the lost
+     * transactions (a redo log cannot undo it). vmdb_recovery says what
+     * was kept beyond the log. `vmdb recover --point-in-time`. */
+    VMDB_DB_POINT_IN_TIME = 1u << 4,
     /* Reads trust the files: no checksum on vmdb_get, vmdb_get_rid,
      * vmdb_get_ptr, cursors, scans and batch scans (about twice their
      * speed on small records, docs/benchmarks.md), so a damaged record is
      * returned as if whole. vmdb_check, vmdb_backup and vmdb_compact
      * check every record whatever this says. Not with VMDB_DB_VERIFY. */
-    VMDB_DB_NO_VERIFY = 1u << 4,
+    VMDB_DB_NO_VERIFY = 1u << 5,
 };
 
 /* How long a wait for the write lock lasts before busy_notice is called. */
@@ -133,6 +140,13 @@ typedef struct vmdb_recovery {
     bool torn_tail;        /* replay stopped at a damaged record, not at
                               the end of what was written */
     bool index_rebuilt;
+    /* The log is damaged in the middle: slots hold transactions from
+     * beyond its valid end, or that it lost. Recovery refuses unless
+     * VMDB_DB_POINT_IN_TIME; vmdb_recovery_plan says so too. */
+    uint64_t slots_beyond_log; /* such slots */
+    uint64_t first_lost_lsn;   /* the first such transaction (its start) */
+    bool refused;              /* vmdb_recovery_plan: an open for writing
+                                  would refuse (VMDB_ECORRUPT) */
 } vmdb_recovery;
 
 /*
@@ -167,6 +181,13 @@ VMDB_API int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **
 VMDB_API int vmdb_close(vmdb_db *db);
 
 VMDB_API int vmdb_recovery_report(const vmdb_db *db, vmdb_recovery *report);
+
+/* What a recovery of the log as it is now would do, changing nothing (a
+ * read-only handle will do, VMDB_DB_AS_IS included): the transactions it
+ * would replay, the records it would discard, where the valid log ends,
+ * and whether it would refuse a log damaged in the middle. `vmdb recover
+ * --dry-run`. */
+VMDB_API int vmdb_recovery_plan(vmdb_db *db, vmdb_recovery *plan);
 
 /* Counters and log positions of an open database (vmdb_db_stat). */
 typedef struct vmdb_db_info {
