@@ -58,7 +58,9 @@ int cli_library_error(void);
  * produce(ctx, out, limit) prints on out and returns a CLI status, or
  * CLI_OUTPUT_FULL once cli_output_full(out, limit) says it printed past
  * `limit` (0: no limit). It may run more than once: only the output of
- * the run that saw one state reaches `out`. Returns produce's status.
+ * the run that saw one state reaches `out`, and none of it if that run
+ * failed (unless it printed straight out, past the buffer). Returns
+ * produce's status.
  */
 enum { CLI_OUTPUT_FULL = 3 };
 typedef int (*cli_producer)(void *ctx, FILE *out, size_t limit);

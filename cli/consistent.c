@@ -4,7 +4,7 @@
  *
  * A read transaction may have to be read again, and printed rows cannot
  * be taken back: so the first tries print into memory, and what is
- * printed is the try that validated. A try whose output outgrows the
+ * printed is the try that validated, unless it failed. A try whose output outgrows the
  * buffer, or the try after VMDB_READ_OPTIMISTIC_TRIES failed ones, runs
  * with writers held back and prints straight out: writers in every
  * process then wait until the output is written, as they wait for a
@@ -72,6 +72,11 @@ int cli_read_consistently(vmdb_db *db, FILE *out, cli_producer produce, void *ct
             free(buf);
             return cli_library_error();
         }
+        /* A try that failed (a damaged record, an error in an expression)
+         * printed the rows before the fault: a part looks like the whole,
+         * so none of it is shown. */
+        if (status == CLI_ERROR)
+            len = 0;
         bool written = fwrite(buf, 1, len, out) == len;
         free(buf);
         if (!written)

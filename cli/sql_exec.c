@@ -7,9 +7,11 @@
  * evaluates the WHERE on the mapped bytes; only a record that matches is
  * copied, and only once the slot's sequence counter says the copy is whole
  * (vmdb_scan_valid); if a writer moved the slot meanwhile the record is
- * read again. A record
- * that does not match costs its WHERE and nothing else: no copy, no
- * allocation, no text.
+ * read again. A record that does not match costs its checksum (the
+ * library checks every record it hands out, in place: a damaged one
+ * fails the statement naming its file and slot, never becomes a row or a
+ * wrong count) and its WHERE, nothing else: no copy, no allocation, no
+ * text.
  *
  * A SELECT without ORDER BY or grouping streams its rows to the sink and
  * stops reading when LIMIT is reached. Sorting and grouping keep copies of

@@ -171,11 +171,13 @@ static int snapshot_take(vmdb_db *db, struct snapshot *snap)
 }
 
 /* Copies one slot as a reader would: under its sequence counter, so the
- * copy is never torn. A slot that stays odd belongs to a writer that died
- * mid-write; its transaction is in the log after the snapshot (changes
- * are applied only after their commit record), so replay rewrites it and
- * any bytes do here. */
-static void copy_slot(const vmdb_table *t, uint64_t rid, char *dst)
+ * copy is never torn, and checks the copy against its checksum, so that
+ * a damaged record fails the backup naming the source's file and slot
+ * instead of turning up in a copy that looks whole. A slot that stays odd
+ * belongs to a writer that died mid-write; its transaction is in the log
+ * after the snapshot (changes are applied only after their commit record),
+ * so replay rewrites it and any bytes do here. */
+static int copy_slot(const vmdb_table *t, uint64_t rid, char *dst)
 {
     const vmdb__slot *s = vmdb__table_slot(t, rid);
     for (unsigned tries = 0;; tries++) {
@@ -183,9 +185,15 @@ static void copy_slot(const vmdb_table *t, uint64_t rid, char *dst)
         memcpy(dst, s, t->stride);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         uint64_t after = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
-        if ((before == after && !(before & 1)) || tries > 100000)
-            return;
+        if (before == after && !(before & 1))
+            break;
+        if (tries > 100000)
+            return 0;
     }
+    const vmdb__slot *copy = (const vmdb__slot *)dst;
+    if (vmdb__slot_pristine(copy->seq, copy->live != 0))
+        return 0;
+    return vmdb__table_check_slot(t, rid, copy->live != 0, copy->checksum, copy + 1);
 }
 
 #define COPY_CHUNK (1u << 20)
@@ -211,16 +219,20 @@ static int copy_table_file(struct backup *b, const struct table_snap *ts, vmdb_d
         step = "allocate the blocks of";
     if (rc == 0 && (rc = vmdb__os_pwrite_all(fd, ts->header, ts->header_len, 0)) < 0)
         step = "write";
-    for (uint64_t rid = 0; rc == 0 && rid < ts->capacity; rid += per_chunk) {
+    int damaged = 0; /* a slot's fault, its message set already */
+    for (uint64_t rid = 0; rc == 0 && !damaged && rid < ts->capacity; rid += per_chunk) {
         uint64_t n = ts->capacity - rid < per_chunk ? ts->capacity - rid : per_chunk;
-        for (uint64_t i = 0; i < n; i++)
-            copy_slot(t, rid + i, buf + i * t->stride);
-        if ((rc = vmdb__os_pwrite_all(fd, buf, (size_t)(n * t->stride),
-                                      ts->header_len + rid * t->stride)) < 0)
+        for (uint64_t i = 0; !damaged && i < n; i++)
+            damaged = copy_slot(t, rid + i, buf + i * t->stride);
+        if (!damaged && (rc = vmdb__os_pwrite_all(fd, buf, (size_t)(n * t->stride),
+                                                  ts->header_len + rid * t->stride)) < 0)
             step = "write";
         vmdb__db_hold_checkpoints(db, true);
     }
-    if (rc < 0) {
+    if (damaged) {
+        vmdb__os_close(fd);
+        rc = damaged;
+    } else if (rc < 0) {
         vmdb__os_close(fd);
         rc = vmdb__fail_os(rc, "%s: cannot %s the copy", path, step);
     } else {

@@ -401,6 +401,12 @@ static int compact_table(vmdb_db *db, vmdb_table *t)
     int rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
     if (rc == 0)
         rc = rescan(db, t);
+    /* A move writes the record again under a new checksum (its slot is in
+     * the seed): a damaged record moved would come out looking whole, and
+     * a cleared live flag would be compacted away. So nothing moves in a
+     * table that fails its checks. */
+    if (rc == 0)
+        rc = vmdb__table_verify(t, NULL, NULL);
     uint64_t n = t->live_count;
     bool moved = false, again = false;
     if (rc == 0)

@@ -1206,9 +1206,11 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     if (!path || !out)
         return vmdb__fail(VMDB_EINVAL, "vmdb_open: path and out are required");
     unsigned known = VMDB_DB_CREATE | VMDB_DB_READONLY | VMDB_DB_VERIFY | VMDB_DB_AS_IS |
-                     VMDB_DB_POINT_IN_TIME;
+                     VMDB_DB_POINT_IN_TIME | VMDB_DB_NO_VERIFY;
     if (o->flags & ~known)
         return vmdb__fail(VMDB_EINVAL, "%s: unknown open flag bits 0x%x", path, o->flags & ~known);
+    if ((o->flags & VMDB_DB_VERIFY) && (o->flags & VMDB_DB_NO_VERIFY))
+        return vmdb__fail(VMDB_EINVAL, "%s: VERIFY and NO_VERIFY contradict each other", path);
     if ((unsigned)o->durability > VMDB_DURABILITY_GROUP)
         return vmdb__fail(VMDB_EINVAL, "%s: durability %d is not a vmdb_durability", path,
                           (int)o->durability);
@@ -1233,7 +1235,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     db->lock_fd = -1;
     db->readonly = (o->flags & VMDB_DB_READONLY) != 0;
     db->as_is = (o->flags & VMDB_DB_AS_IS) != 0;
-    db->verify = (o->flags & VMDB_DB_VERIFY) != 0;
+    db->verify = (o->flags & VMDB_DB_NO_VERIFY) == 0;
     db->open_flags = o->flags;
     db->durability = o->durability ? o->durability : VMDB_DURABILITY_NONE;
     db->busy_timeout_ms = o->busy_timeout_ms;

@@ -85,7 +85,7 @@ struct vmdb_db {
     char *path;
     bool readonly;
     bool as_is;                 /* read-only, even after a writer's death */
-    bool verify;
+    bool verify;                /* reads check checksums (not NO_VERIFY) */
     unsigned open_flags;        /* vmdb_db_options.flags */
     bool poisoned;              /* a flush failed: no more writes */
     enum vmdb_durability durability;

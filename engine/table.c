@@ -369,6 +369,21 @@ static bool seq_unchanged(const vmdb__slot *s, uint64_t seq)
     return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq;
 }
 
+int vmdb__table_check_slot(const vmdb_table *t, uint64_t rid, bool live, uint64_t sum,
+                           const void *body)
+{
+    uint64_t want = vmdb__table_checksum(t, rid, live, body);
+    if (sum == want)
+        return 0;
+    if (!live && sum == vmdb__table_checksum(t, rid, true, body))
+        return vmdb__fail(VMDB_ECORRUPT, "%s: slot %llu holds a record whose live flag was cleared",
+                          t->path, (unsigned long long)rid);
+    return vmdb__fail(VMDB_ECORRUPT,
+                      "%s: slot %llu: checksum mismatch (stored %016llx, computed %016llx)",
+                      t->path, (unsigned long long)rid, (unsigned long long)sum,
+                      (unsigned long long)want);
+}
+
 int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live)
 {
     if (rid >= __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE)) {
@@ -388,15 +403,24 @@ int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live)
         memcpy(record, body, t->record_size);
         if (!seq_unchanged(s, seq))
             continue;
-        if (t->verify && sum != vmdb__table_checksum(t, rid, is_live, record))
-            return vmdb__fail(VMDB_ECORRUPT,
-                              "%s: slot %llu: checksum mismatch (stored %016llx, computed "
-                              "%016llx)",
-                              t->path, (unsigned long long)rid, (unsigned long long)sum,
-                              (unsigned long long)vmdb__table_checksum(t, rid, is_live, record));
+        /* The copy is whole, so a wrong checksum is damage, not a race. A
+         * slot never written is all zeros, checksum included. */
+        if (t->verify && !vmdb__slot_pristine(seq, is_live) &&
+            (rc = vmdb__table_check_slot(t, rid, is_live, sum, record)) < 0)
+            return rc;
         *live = is_live;
         return 0;
     }
+}
+
+int vmdb__table_verify_in_place(vmdb_table *t, uint64_t rid, uint64_t seq, bool live)
+{
+    const vmdb__slot *s = vmdb__table_slot(t, rid);
+    uint64_t sum = __atomic_load_n(&s->checksum, __ATOMIC_RELAXED);
+    uint64_t computed = vmdb__table_checksum(t, rid, live, s + 1);
+    if (!seq_unchanged(s, seq))
+        return 1;
+    return sum == computed ? 0 : vmdb__table_check_slot(t, rid, live, sum, s + 1);
 }
 
 int vmdb__table_peek(vmdb_table *t, uint64_t rid, uint64_t *seq, bool *live)
@@ -575,23 +599,11 @@ int vmdb__table_verify(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const v
                               "it was written (a page zeroed or lost?)",
                               t->path, (unsigned long long)never_written,
                               (unsigned long long)rid);
-        uint64_t want = vmdb__table_checksum(t, rid, s->live != 0, body);
-        if (s->checksum != want && !s->live &&
-            s->checksum == vmdb__table_checksum(t, rid, true, body))
-            return vmdb__fail(VMDB_ECORRUPT,
-                              "%s: slot %llu holds a record whose live flag was cleared", t->path,
-                              (unsigned long long)rid);
-        if (s->checksum != want)
-            return vmdb__fail(VMDB_ECORRUPT,
-                              "%s: slot %llu: checksum mismatch (stored %016llx, computed "
-                              "%016llx)",
-                              t->path, (unsigned long long)rid, (unsigned long long)s->checksum,
-                              (unsigned long long)want);
-        if (s->live && fn) {
-            int rc = fn(ctx, rid, body);
-            if (rc)
-                return rc;
-        }
+        int rc = vmdb__table_check_slot(t, rid, s->live != 0, s->checksum, body);
+        if (rc < 0)
+            return rc;
+        if (s->live && fn && (rc = fn(ctx, rid, body)) != 0)
+            return rc;
     }
     return 0;
 }

@@ -32,6 +32,14 @@ typedef struct vmdb__slot {
     uint32_t reserved; /* zero */
 } vmdb__slot;
 
+/* A slot never written: the file's zeros, which carry no checksum.
+ * Readers skip it unverified; vmdb__table_verify also checks that no
+ * written slot lies after it (a zeroed page would look like this). */
+static inline bool vmdb__slot_pristine(uint64_t seq, bool live)
+{
+    return seq == 0 && !live;
+}
+
 struct vmdb_table {
     vmdb_db *db;
     char *name;
@@ -44,7 +52,9 @@ struct vmdb_table {
     size_t key_size;        /* bytes */
     bool key_is_str;        /* the key ends at its first NUL */
     bool readonly;
-    bool verify;            /* check the checksum on every read */
+    bool verify;            /* reads check checksums (VMDB_DB_NO_VERIFY
+                               clears it; backup and compaction check
+                               whatever it says) */
     vmdb_map *map;
     char *slots;            /* the first slot; moves when the map outgrows
                                its reservation (stored with release before
@@ -106,11 +116,25 @@ static inline void vmdb__table_key(const vmdb_table *t, const void *record, cons
     *len = n;
 }
 
-/* Copies record `rid` under its sequence counter. 0 and *live, or
- * VMDB_ENOTFOUND past the capacity (error context untouched), VMDB_EBUSY
- * if the slot stays mid-write (a writer died: reopen for writing),
- * VMDB_ECORRUPT if verification is on and the checksum is wrong. */
+/* Copies record `rid` under its sequence counter and checks the copy
+ * against its checksum (unless t->verify is off). 0 and *live, or VMDB_ENOTFOUND past the capacity
+ * (error context untouched), VMDB_EBUSY if the slot stays mid-write (a
+ * writer died: reopen for writing), VMDB_ECORRUPT naming the file and
+ * slot if the checksum is wrong. */
 int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live);
+
+/* Whether `body` (slot rid's record, copied whole or read in place under
+ * an unchanged counter) carries the checksum `sum` stored with it and the
+ * live flag: 0, or VMDB_ECORRUPT naming the file and slot (and saying so
+ * when the record is whole but its live flag was cleared). */
+int vmdb__table_check_slot(const vmdb_table *t, uint64_t rid, bool live, uint64_t sum,
+                           const void *body);
+
+/* For zero-copy readers: checks slot rid's record where it lies, against
+ * the stable counter `seq` and live flag the caller read it with. 0 if it
+ * is intact, VMDB_ECORRUPT naming the slot, or 1 if a writer moved the
+ * slot meanwhile (what was hashed may be torn: look again). */
+int vmdb__table_verify_in_place(vmdb_table *t, uint64_t rid, uint64_t seq, bool live);
 
 /* The slot's stable sequence counter and live flag, for zero-copy readers
  * (VMDB_EBUSY as vmdb__table_read). rid must be below the capacity. */

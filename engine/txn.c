@@ -1234,7 +1234,13 @@ int vmdb_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)
     }
     bool live;
     uint64_t v;
-    int rc = vmdb__table_peek(t, rid, &v, &live);
+    int rc;
+    do {
+        rc = vmdb__table_peek(t, rid, &v, &live);
+        /* A free slot too: a record whose live flag was cleared shows. */
+        if (rc == 0 && t->verify && !vmdb__slot_pristine(v, live))
+            rc = vmdb__table_verify_in_place(t, rid, v, live);
+    } while (rc == 1);
     if (rc < 0)
         return rc;
     if (!live)
@@ -1268,6 +1274,7 @@ int vmdb_scan_next(vmdb_table *t, vmdb_scan_batch *b)
     }
     size_t n = 0;
     uint64_t rid = b->next_rid;
+    b->count = 0; /* until the batch is whole */
     while (rid < cap && n < VMDB_SCAN_BATCH) {
         const vmdb__slot *s = vmdb__table_slot(t, rid);
         uint64_t seq;
@@ -1281,6 +1288,16 @@ int vmdb_scan_next(vmdb_table *t, vmdb_scan_batch *b)
             rc = vmdb__table_peek(t, rid, &seq, &live);
             if (rc < 0)
                 return rc;
+        }
+        /* Every record handed out, and every free slot once written, is
+         * checked where it lies: a damaged record is an error, never a
+         * row, and a record whose live flag was cleared is not skipped. */
+        if (t->verify && !vmdb__slot_pristine(seq, live)) {
+            rc = vmdb__table_verify_in_place(t, rid, seq, live);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                continue; /* a writer moved it while it was hashed */
         }
         if (live) {
             b->rid[n] = rid;
@@ -1318,8 +1335,10 @@ int vmdb_cursor_next(vmdb_cursor *c, uint64_t *rid, void *record)
     }
     while (c->next_rid < cap) {
         uint64_t at = c->next_rid++;
-        if (!__atomic_load_n(&vmdb__table_slot(t, at)->live, __ATOMIC_RELAXED))
-            continue; /* cheap skip of free slots; the copy below decides */
+        const vmdb__slot *s = vmdb__table_slot(t, at);
+        if (vmdb__slot_pristine(__atomic_load_n(&s->seq, __ATOMIC_RELAXED),
+                                __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0))
+            continue; /* cheap skip of slots never written; the copy below decides */
         bool live;
         int rc = vmdb__table_read(t, at, record, &live);
         if (rc < 0)

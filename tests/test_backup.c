@@ -186,6 +186,29 @@ static bool path_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Items 0..99 with every key below 90 deleted, then one byte of the
+ * record in `damaged_rid` changed on disk: the state a compaction would
+ * move records down from. Returns the table's file. */
+static const char *damaged_spread_table(const char *path, uint64_t damaged_rid)
+{
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = create_table(db, "items", item_schema_text);
+    put_items(db, t, 0, 100, 1);
+    for (uint64_t key = 0; key < 90; key++) {
+        vmdb_txn *txn;
+        ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+        ASSERT_OK(vmdb_txn_delete(txn, t, &key, sizeof key));
+        ASSERT_OK(vmdb_txn_commit(txn));
+    }
+    vmdb_table_info st;
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    ASSERT_OK(vmdb_close(db));
+    static char file[600];
+    snprintf(file, sizeof file, "%s/items.vmt", path);
+    xor_byte_at(file, (long)(8192 + damaged_rid * st.slot_size + 32 + 20), 0x10);
+    return file;
+}
+
 /* Whether directory `dir` holds a file whose name contains `part`. */
 static bool dir_has(const char *dir, const char *part)
 {
@@ -559,6 +582,24 @@ Test(backup, automatic_checkpoints_wait_while_a_backup_copies)
     backup_with_commits_during_copy(0, 3000, 0);
 }
 
+/* The copy is checked as it is made, and the error names the source's
+ * file and slot (before: the copy's temporary file, found only when the
+ * copy was opened). */
+Test(backup, refuses_a_damaged_record_naming_the_source_slot)
+{
+    const char *path = test_path("db");
+    const char *file = damaged_spread_table(path, 93);
+    vmdb_db *db = open_db(path, 0);
+    char want[700];
+    snprintf(want, sizeof want, "%s: slot 93: checksum mismatch", file);
+    const char *dest = test_path("copy");
+    ASSERT_FAILS(vmdb_backup(db, dest), VMDB_ECORRUPT, want);
+    cr_assert(!path_exists(dest), "no copy");
+    cr_assert(!dir_has(test_dir(), "copy.tmp"), "no temporary copy left");
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
 Test(backup, a_table_cannot_be_dropped_or_compacted_while_a_backup_copies_it)
 {
     vmdb_db *db = open_db(test_path("db"), VMDB_DB_CREATE);
@@ -777,6 +818,26 @@ Test(compact, unknown_table_is_enotfound_naming_it)
     /* The lock was given back. */
     put_items(db, table(db, "items"), 100000, 100001, 1);
     vmdb_close(db);
+    remove_test_dir();
+}
+
+/* A moved record is written again under a new checksum: compacting a
+ * damaged one made it look whole (before: compact exited 0 and check
+ * then passed with the changed byte in the record). */
+Test(compact, refuses_a_table_with_a_damaged_record_and_moves_nothing)
+{
+    const char *path = test_path("db");
+    const char *file = damaged_spread_table(path, 95);
+    vmdb_db *db = open_db(path, 0);
+    char want[700];
+    snprintf(want, sizeof want, "%s: slot 95: checksum mismatch", file);
+    ASSERT_FAILS(vmdb_compact(db, "items"), VMDB_ECORRUPT, want);
+    ASSERT_FAILS(vmdb_check(db), VMDB_ECORRUPT, want);
+    vmdb_table *t = table(db, "items");
+    vmdb_table_info st;
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    cr_assert_eq(st.high_water, 100, "nothing moved");
+    ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
 

@@ -837,7 +837,8 @@ static void damage_record(const char *table_file, uint64_t rid, size_t stride)
     xor_byte_at(table_file, (long)(8192 + rid * stride + 32 + 10), 0x40); /* a byte of the name */
 }
 
-Test(db, verify_option_and_check_catch_a_damaged_record)
+/* Reads check checksums unless the handle opts out; check always does. */
+Test(db, reads_and_check_catch_a_damaged_record_unless_no_verify)
 {
     const char *path = test_path("db");
     vmdb_db *db = open_db(path, VMDB_DB_CREATE);
@@ -848,17 +849,130 @@ Test(db, verify_option_and_check_catch_a_damaged_record)
     vmdb_close(db);
     damage_record(test_path("db/people.vmt"), 4, st.slot_size);
 
-    db = open_db(path, 0);
+    db = open_db(path, VMDB_DB_NO_VERIFY);
     ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
     struct person p;
     ASSERT_OK(vmdb_get_rid(t, 4, &p)); /* unverified reads trust the bytes */
     ASSERT_FAILS(vmdb_check(db), VMDB_ECORRUPT, "slot 4: checksum mismatch");
     vmdb_close(db);
 
-    db = open_db(path, VMDB_DB_VERIFY);
-    ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
-    ASSERT_FAILS(vmdb_get_rid(t, 4, &p), VMDB_ECORRUPT, "people.vmt: slot 4");
+    unsigned flags[] = {0, VMDB_DB_VERIFY}; /* the default, and the old opt-in */
+    for (size_t i = 0; i < 2; i++) {
+        db = open_db(path, flags[i]);
+        ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+        ASSERT_FAILS(vmdb_get_rid(t, 4, &p), VMDB_ECORRUPT, "people.vmt: slot 4");
+        ASSERT_OK(vmdb_get_rid(t, 5, &p));
+        vmdb_close(db);
+    }
+    remove_test_dir();
+}
+
+static int count_record(void *ctx, uint64_t rid, const void *record)
+{
+    (void)rid;
+    (void)record;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* What every read path does with slot 4 damaged, where `needle` is what
+ * its message must say: the copying reads and the zero-copy ones alike
+ * refuse it naming the file and slot, and each reads the others whole.
+ * (Before issue 12, only VMDB_DB_VERIFY handles checked, and only the
+ * copying reads.) */
+static void expect_reads_refuse_slot_4(vmdb_db *db, vmdb_table *t, const char *needle)
+{
+    struct person p;
+    ASSERT_FAILS(vmdb_get_rid(t, 4, &p), VMDB_ECORRUPT, needle);
     ASSERT_OK(vmdb_get_rid(t, 5, &p));
+    const void *ptr;
+    uint64_t seq;
+    ASSERT_FAILS(vmdb_get_ptr(t, 4, &ptr, &seq), VMDB_ECORRUPT, needle);
+    cr_assert_null(ptr);
+    ASSERT_OK(vmdb_get_ptr(t, 5, &ptr, &seq));
+
+    /* A cursor stops at it, and goes on after it when asked. */
+    vmdb_cursor c;
+    vmdb_cursor_init(&c, t);
+    uint64_t rid;
+    for (uint64_t want = 0; want < 4; want++) {
+        ASSERT_OK(vmdb_cursor_next(&c, &rid, &p));
+        cr_assert_eq(rid, want);
+    }
+    ASSERT_FAILS(vmdb_cursor_next(&c, &rid, &p), VMDB_ECORRUPT, needle);
+    ASSERT_OK(vmdb_cursor_next(&c, &rid, &p));
+    cr_assert_eq(rid, 5);
+
+    int seen = 0;
+    ASSERT_FAILS(vmdb_scan(t, count_record, &seen), VMDB_ECORRUPT, needle);
+    cr_assert_eq(seen, 4, "the records before it, then the error");
+
+    vmdb_scan_batch *b = malloc(sizeof *b);
+    b->next_rid = 0;
+    ASSERT_FAILS(vmdb_scan_next(t, b), VMDB_ECORRUPT, needle);
+    cr_assert_eq(b->count, 0, "nothing in the batch to use");
+    b->next_rid = 5;
+    ASSERT_OK(vmdb_scan_next(t, b));
+    cr_assert_eq(b->count, 5);
+    free(b);
+
+    /* Inside a read transaction too. */
+    vmdb_read r;
+    ASSERT_OK(vmdb_read_begin(db, 0, &r));
+    ASSERT_FAILS(vmdb_scan(t, count_record, &seen), VMDB_ECORRUPT, needle);
+    vmdb_read_end(&r);
+}
+
+Test(db, every_read_path_refuses_a_damaged_record)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    put_people(db, t, 0, 10);
+    vmdb_table_info st;
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    vmdb_close(db);
+    damage_record(test_path("db/people.vmt"), 4, st.slot_size);
+
+    unsigned flags[] = {0, VMDB_DB_READONLY};
+    for (size_t i = 0; i < 2; i++) {
+        db = open_db(path, flags[i]);
+        ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+        expect_reads_refuse_slot_4(db, t, "people.vmt: slot 4: checksum mismatch");
+        struct person p;
+        uint64_t id = 4;
+        ASSERT_FAILS(vmdb_get(t, &id, sizeof id, &p, NULL), VMDB_ECORRUPT, "people.vmt: slot 4");
+        vmdb_close(db);
+    }
+
+    /* A handle that opts out trusts the bytes on every path. */
+    db = open_db(path, VMDB_DB_NO_VERIFY);
+    ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+    int seen = 0;
+    ASSERT_OK(vmdb_scan(t, count_record, &seen));
+    cr_assert_eq(seen, 10);
+    vmdb_close(db);
+    vmdb_db_options both = {.flags = VMDB_DB_VERIFY | VMDB_DB_NO_VERIFY};
+    ASSERT_FAILS(vmdb_open(path, &both, &db), VMDB_EINVAL, "NO_VERIFY");
+    remove_test_dir();
+}
+
+/* A live flag cleared by a bit flip: the record is not skipped as free,
+ * which would drop it from a scan without a word. */
+Test(db, reads_refuse_a_record_whose_live_flag_was_cleared)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    put_people(db, t, 0, 10);
+    vmdb_table_info st;
+    ASSERT_OK(vmdb_table_stat(t, &st));
+    vmdb_close(db);
+    xor_byte_at(test_path("db/people.vmt"), (long)(8192 + 4 * st.slot_size + 24), 1);
+
+    db = open_db(path, VMDB_DB_READONLY);
+    ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+    expect_reads_refuse_slot_4(db, t, "people.vmt: slot 4 holds a record whose live flag was cleared");
     vmdb_close(db);
     remove_test_dir();
 }
