@@ -121,6 +121,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "checksum.h"
 #include "internal.h"
 #include "os.h"
 
@@ -463,7 +464,7 @@ static int check_file(vmdb__index *ix, uint64_t size)
         return vmdb__fail(VMDB_EVERSION, "%s: index format version %u; this library reads %u",
                           path, h->version, VMDB__INDEX_VERSION);
     uint64_t sum = XXH3_64bits(h, CHECKED_BYTES);
-    if (sum != h->checksum)
+    if (!vmdb__checksum_matches(h->checksum, sum))
         return vmdb__fail(VMDB_ECORRUPT,
                           "%s: header checksum mismatch (stored %016llx, computed %016llx)", path,
                           (unsigned long long)h->checksum, (unsigned long long)sum);

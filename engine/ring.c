@@ -48,6 +48,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "checksum.h"
 #include "internal.h"
 #include "os.h"
 
@@ -195,7 +196,7 @@ static enum copy_verdict check_copy(const struct disk_header *h)
 {
     if (memcmp(h->magic, VMDB_RING_MAGIC, sizeof h->magic) != 0)
         return COPY_BAD_MAGIC;
-    if (h->checksum != header_checksum(h))
+    if (!vmdb__checksum_matches(h->checksum, header_checksum(h)))
         return COPY_BAD_SUM;
     if (h->version != VMDB_RING_VERSION)
         return COPY_BAD_VERSION;

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
+#include "checksum.h"
 #include "internal.h"
 #include "os.h"
 #include "schema_internal.h"
@@ -188,7 +189,7 @@ static int check_copy(const char *path, const char *copy, size_t have, char whic
         return vmdb__fail(VMDB_EBADSIZE, "%s: truncated: header copy %c is cut short", path,
                           which);
     if (h->used_len < sizeof *h || h->used_len > have || h->used_len > COPY_LEN ||
-        h->checksum != header_checksum(h))
+        !vmdb__checksum_matches(h->checksum, header_checksum(h)))
         return vmdb__fail(VMDB_ECORRUPT, "%s: header copy %c fails its checksum", path, which);
     if (h->version != TABLE_VERSION)
         return vmdb__fail(VMDB_EVERSION, "%s: table format version %u, this build reads %u",
@@ -388,7 +389,8 @@ int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live)
         memcpy(record, body, t->record_size);
         if (!seq_unchanged(s, seq))
             continue;
-        if (t->verify && sum != vmdb__table_checksum(t, rid, is_live, record))
+        if (t->verify &&
+            !vmdb__checksum_matches(sum, vmdb__table_checksum(t, rid, is_live, record)))
             return vmdb__fail(VMDB_ECORRUPT,
                               "%s: slot %llu: checksum mismatch (stored %016llx, computed "
                               "%016llx)",
@@ -576,12 +578,12 @@ int vmdb__table_verify(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const v
                               t->path, (unsigned long long)never_written,
                               (unsigned long long)rid);
         uint64_t want = vmdb__table_checksum(t, rid, s->live != 0, body);
-        if (s->checksum != want && !s->live &&
+        if (!vmdb__checksum_matches(s->checksum, want) && !s->live &&
             s->checksum == vmdb__table_checksum(t, rid, true, body))
             return vmdb__fail(VMDB_ECORRUPT,
                               "%s: slot %llu holds a record whose live flag was cleared", t->path,
                               (unsigned long long)rid);
-        if (s->checksum != want)
+        if (!vmdb__checksum_matches(s->checksum, want))
             return vmdb__fail(VMDB_ECORRUPT,
                               "%s: slot %llu: checksum mismatch (stored %016llx, computed "
                               "%016llx)",
@@ -744,7 +746,7 @@ int vmdb__table_refresh(vmdb_table *t)
     for (int i = 0; i < 2; i++) {
         const struct table_header *h = (const struct table_header *)(base + i * COPY_LEN);
         if (h->used_len >= sizeof *h && h->used_len <= COPY_LEN &&
-            h->checksum == header_checksum(h) && h->seq > t->header_seq)
+            vmdb__checksum_matches(h->checksum, header_checksum(h)) && h->seq > t->header_seq)
             t->header_seq = h->seq;
     }
     return 0;

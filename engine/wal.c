@@ -40,6 +40,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "checksum.h"
 #include "internal.h"
 #include "os.h"
 
@@ -214,7 +215,8 @@ static int check_record(const vmdb__wal *w, uint64_t salt, uint64_t pos, uint64_
         h->payload_len > h->len - VMDB__WAL_HEADER_LEN ||
         vmdb__wal_record_len(h->payload_len) != h->len)
         return -1;
-    if (h->checksum != record_checksum(h, (const char *)h + VMDB__WAL_HEADER_LEN))
+    if (!vmdb__checksum_matches(h->checksum,
+                                record_checksum(h, (const char *)h + VMDB__WAL_HEADER_LEN)))
         return -1;
     return 1;
 }
