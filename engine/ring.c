@@ -706,8 +706,12 @@ static int advance_tail(vmdb_ring *r, uint64_t tail, size_t n)
     }
     uint64_t expect = tail;
     if (__atomic_compare_exchange_n(r->tail, &expect, tail + n, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE))
+                                    __ATOMIC_ACQUIRE)) {
+        /* The rest of the span now starts here: a later consume from it
+         * must expect the tail this one left, not the one it found. */
+        r->consumer_tail = tail + n;
         return 0;
+    }
     return vmdb__fail(VMDB_EOVERRUN,
                       "%s: the writer dropped bytes [%llu, %llu) while they were being read",
                       r->name, (unsigned long long)tail, (unsigned long long)expect);
