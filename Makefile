@@ -48,7 +48,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps fuzz-deps fuzz fuzz-build fuzz-regress test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind install clean
+.PHONY: all deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind install clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -203,7 +203,9 @@ valgrind: deps $(BUILD)/vg/vmdb_tests $(CLI)
 # One libFuzzer harness per file fuzz/fuzz_NAME.c, built with clang under
 # ASan and UBSan. The engine is compiled with VMDB_FUZZ_NO_CHECKSUMS
 # (engine/checksum.h), so that mutated files get past their checksums to
-# the parsers behind them: that build is for fuzzing only. `make fuzz`
+# the parsers behind them, and VMDB_FUZZ_SHORT_WAITS, so that a reader
+# gives up on a slot left mid-write after a thousand spins, not a million:
+# that build is for fuzzing only. `make fuzz`
 # runs each harness for FUZZ_TIME seconds (FUZZ_ONLY picks some) from its
 # seeds in fuzz/corpus/NAME, which it only reads: what it finds goes to
 # build/fuzz/corpus/NAME, a crash's input to build/fuzz/artifacts/ and
@@ -215,7 +217,7 @@ FUZZ_OPTS    ?=
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_ONLY    ?= $(FUZZ_NAMES)
 FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-                -fno-sanitize-recover=all -DVMDB_FUZZ_NO_CHECKSUMS
+                -fno-sanitize-recover=all -DVMDB_FUZZ_NO_CHECKSUMS -DVMDB_FUZZ_SHORT_WAITS
 FUZZ_DEPS    := clang libclang-rt-dev
 FUZZ_OBJ     := $(ENGINE_SRC:engine/%.c=$(BUILD)/fuzz/engine/%.o) \
                 $(CLI_LIB_SRC:cli/%.c=$(BUILD)/fuzz/cli/%.o)
@@ -255,6 +257,16 @@ fuzz: fuzz-deps fuzz-build
 	    fi; \
 	    grep -E '^#[0-9]+[[:space:]]+DONE' $(BUILD)/fuzz/$$n.log | tail -n 1; \
 	done
+
+# The binary seeds (table, log, ring and slot-ring files) as the library
+# writes them; committed, so this runs only when their format changes.
+$(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c $(wildcard fuzz/*.h) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g -o $@ $< $(STATIC_LIB) $(LDLIBS)
+
+fuzz-seeds: $(BUILD)/fuzz/make_seeds
+	mkdir -p fuzz/corpus/table fuzz/corpus/wal fuzz/corpus/ring fuzz/corpus/slotring
+	$(BUILD)/fuzz/make_seeds fuzz/corpus
 
 fuzz-regress: fuzz-deps fuzz-build
 	@for n in $(FUZZ_NAMES); do \

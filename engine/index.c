@@ -138,7 +138,11 @@
  * longer than any change takes, short enough to report a dead writer).
  * One whose miss keeps failing because seq keeps moving gives up after
  * this many probes. */
+#ifdef VMDB_FUZZ_SHORT_WAITS /* as the table's (table.c) */
+#define SPIN_LIMIT ((uint64_t)1 << 10)
+#else
 #define SPIN_LIMIT ((uint64_t)1 << 24)
+#endif
 #define RETRY_LIMIT ((uint64_t)1 << 20)
 
 _Static_assert(((uint64_t)1 << MIN_BITS) == VMDB__INDEX_MIN_CAP, "MIN_BITS");

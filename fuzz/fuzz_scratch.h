@@ -6,9 +6,11 @@
 #ifndef VMDB_FUZZ_SCRATCH_H
 #define VMDB_FUZZ_SCRATCH_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fuzz_record.h"
@@ -47,6 +49,26 @@ static inline const char *fuzz_path(const char *name)
     char *p = paths[next++ % 4];
     snprintf(p, sizeof paths[0], "%s/%s", fuzz_scratch(), name);
     return p;
+}
+
+/* Makes dir an empty directory: a run must not find what the run before
+ * it left (a temporary file, a rebuilt index). Files only: the engine
+ * makes no subdirectories in a database. */
+static inline void fuzz_empty_dir(const char *dir)
+{
+    if (mkdir(dir, 0755) == 0)
+        return;
+    DIR *d = opendir(dir);
+    FUZZ_MUST(d != NULL);
+    struct dirent *e;
+    char path[600];
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FUZZ_MUST(unlink(path) == 0);
+    }
+    closedir(d);
 }
 
 /* Writes len bytes of data as the whole of the file at path. */
