@@ -205,12 +205,14 @@ valgrind: deps $(BUILD)/vg/vmdb_tests $(CLI)
 # (engine/checksum.h), so that mutated files get past their checksums to
 # the parsers behind them, and VMDB_FUZZ_SHORT_WAITS, so that a reader
 # gives up on a slot left mid-write after a thousand spins, not a million:
-# that build is for fuzzing only. `make fuzz`
-# runs each harness for FUZZ_TIME seconds (FUZZ_ONLY picks some) from its
-# seeds in fuzz/corpus/NAME, which it only reads: what it finds goes to
-# build/fuzz/corpus/NAME, a crash's input to build/fuzz/artifacts/ and
-# the make fails. fuzz-regress runs every harness once over its seeds and
-# fuzz/crashes/ (seconds). docs/fuzzing.md has the long runs.
+# that build is for fuzzing only.
+#
+# `make fuzz` runs each harness for FUZZ_TIME seconds (FUZZ_ONLY picks
+# some) from its seeds in fuzz/corpus/NAME, which it only reads: what it
+# finds goes to build/fuzz/corpus/NAME, a crash's input to
+# build/fuzz/artifacts/, and the make fails. fuzz-regress runs every
+# harness once over its seeds and the inputs of past findings,
+# fuzz/crashes/NAME-* (seconds). docs/fuzzing.md has the long runs.
 FUZZ_CC      := clang
 FUZZ_TIME    ?= 60
 FUZZ_OPTS    ?=
@@ -268,12 +270,15 @@ fuzz-seeds: $(BUILD)/fuzz/make_seeds
 	mkdir -p fuzz/corpus/table fuzz/corpus/wal fuzz/corpus/ring fuzz/corpus/slotring
 	$(BUILD)/fuzz/make_seeds fuzz/corpus
 
+# libFuzzer takes either directories (a corpus, run once with -runs=0)
+# or files (each run once), not both: two calls.
 fuzz-regress: fuzz-deps fuzz-build
 	@for n in $(FUZZ_NAMES); do \
-	    crashes=$$(ls -d fuzz/crashes/$$n-* 2>/dev/null); \
-	    echo "== fuzz-regress $$n"; \
-	    $(BUILD)/fuzz/fuzz_$$n -runs=0 fuzz/corpus/$$n $$crashes >$(BUILD)/fuzz/$$n-regress.log 2>&1 || \
-	        { tail -n 60 $(BUILD)/fuzz/$$n-regress.log; exit 1; }; \
+	    echo "== fuzz-regress $$n"; log=$(BUILD)/fuzz/$$n-regress.log; \
+	    crashes=$$(ls fuzz/crashes/$$n-* 2>/dev/null); \
+	    { $(BUILD)/fuzz/fuzz_$$n -runs=0 fuzz/corpus/$$n && \
+	      { [ -z "$$crashes" ] || $(BUILD)/fuzz/fuzz_$$n $$crashes; }; } >$$log 2>&1 || \
+	        { tail -n 60 $$log; echo "fuzz-regress $$n failed: $$log"; exit 1; }; \
 	done
 
 $(BUILD)/demo: docs/examples/demo.c $(STATIC_LIB)
