@@ -12,6 +12,8 @@
 #                   bench-ring, bench-engine, bench-import and bench-query run one each
 #   make stress     the crash harness with 5000 kill cycles
 #   make valgrind   the suite under valgrind's leak checker
+#   make fuzz       each libFuzzer harness of fuzz/ for FUZZ_TIME seconds
+#                   (clang, ASan+UBSan; not part of make test: docs/fuzzing.md)
 #   make install PREFIX=/usr/local
 
 VERSION      := 0.1.0
@@ -46,7 +48,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind install clean
+.PHONY: all deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind install clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -196,6 +198,88 @@ valgrind: deps $(BUILD)/vg/vmdb_tests $(CLI)
 	@if grep -lE "lost in loss record|Invalid (read|write|free)|uninitialised|Syscall param|Mismatched free|overlap" $(BUILD)/valgrind/*.log; then \
 	    echo "valgrind found errors (logs above)"; exit 1; \
 	else echo "valgrind: no leaks, no memory errors"; fi
+
+# ---- fuzzing ----------------------------------------------------------------
+# One libFuzzer harness per file fuzz/fuzz_NAME.c, built with clang under
+# ASan and UBSan. The engine is compiled with VMDB_FUZZ_NO_CHECKSUMS
+# (engine/checksum.h), so that mutated files get past their checksums to
+# the parsers behind them, and VMDB_FUZZ_SHORT_WAITS, so that a reader
+# gives up on a slot left mid-write after a thousand spins, not a million:
+# that build is for fuzzing only.
+#
+# `make fuzz` runs each harness for FUZZ_TIME seconds (FUZZ_ONLY picks
+# some) from its seeds in fuzz/corpus/NAME, which it only reads: what it
+# finds goes to build/fuzz/corpus/NAME, a crash's input to
+# build/fuzz/artifacts/, and the make fails. fuzz-regress runs every
+# harness once over its seeds and the inputs of past findings,
+# fuzz/crashes/NAME-* (seconds). docs/fuzzing.md has the long runs.
+FUZZ_CC      := clang
+FUZZ_TIME    ?= 60
+FUZZ_OPTS    ?=
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_ONLY    ?= $(FUZZ_NAMES)
+FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=all -DVMDB_FUZZ_NO_CHECKSUMS -DVMDB_FUZZ_SHORT_WAITS
+FUZZ_DEPS    := clang libclang-rt-dev
+FUZZ_OBJ     := $(ENGINE_SRC:engine/%.c=$(BUILD)/fuzz/engine/%.o) \
+                $(CLI_LIB_SRC:cli/%.c=$(BUILD)/fuzz/cli/%.o)
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEPS="$(FUZZ_DEPS)"
+
+$(BUILD)/fuzz/engine/%.o: engine/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/cli/%.o: cli/%.c $(HEADERS) $(wildcard cli/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(FUZZ_OBJ)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -Icli -o $@ $< $(FUZZ_OBJ) \
+	    $(CLI_LDLIBS) $(LDLIBS)
+
+# Shared by every harness: not intermediates for make to delete.
+.SECONDARY: $(FUZZ_OBJ)
+
+fuzz-build: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+# A harness's log is kept in build/fuzz/NAME.log; its last lines say how
+# many inputs ran and how large the corpus grew.
+fuzz: fuzz-deps fuzz-build
+	@mkdir -p $(BUILD)/fuzz/artifacts
+	@for n in $(FUZZ_ONLY); do \
+	    mkdir -p $(BUILD)/fuzz/corpus/$$n; \
+	    dict=; [ -f fuzz/$$n.dict ] && dict=-dict=fuzz/$$n.dict; \
+	    echo "== fuzz $$n: $(FUZZ_TIME) s"; \
+	    if ! $(BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_TIME) -timeout=20 -rss_limit_mb=2560 \
+	            -print_final_stats=1 $$dict -artifact_prefix=$(BUILD)/fuzz/artifacts/$$n- $(FUZZ_OPTS) \
+	            $(BUILD)/fuzz/corpus/$$n fuzz/corpus/$$n >$(BUILD)/fuzz/$$n.log 2>&1; then \
+	        tail -n 60 $(BUILD)/fuzz/$$n.log; echo "fuzz $$n failed: $(BUILD)/fuzz/$$n.log"; exit 1; \
+	    fi; \
+	    grep -E '^#[0-9]+[[:space:]]+DONE' $(BUILD)/fuzz/$$n.log | tail -n 1; \
+	done
+
+# The binary seeds (table, log, ring and slot-ring files) as the library
+# writes them; committed, so this runs only when their format changes.
+$(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c $(wildcard fuzz/*.h) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g -o $@ $< $(STATIC_LIB) $(LDLIBS)
+
+fuzz-seeds: $(BUILD)/fuzz/make_seeds
+	mkdir -p fuzz/corpus/table fuzz/corpus/wal fuzz/corpus/ring fuzz/corpus/slotring
+	$(BUILD)/fuzz/make_seeds fuzz/corpus
+
+# libFuzzer takes either directories (a corpus, run once with -runs=0)
+# or files (each run once), not both: two calls.
+fuzz-regress: fuzz-deps fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	    echo "== fuzz-regress $$n"; log=$(BUILD)/fuzz/$$n-regress.log; \
+	    crashes=$$(ls fuzz/crashes/$$n-* 2>/dev/null); \
+	    { $(BUILD)/fuzz/fuzz_$$n -runs=0 fuzz/corpus/$$n && \
+	      { [ -z "$$crashes" ] || $(BUILD)/fuzz/fuzz_$$n $$crashes; }; } >$$log 2>&1 || \
+	        { tail -n 60 $$log; echo "fuzz-regress $$n failed: $$log"; exit 1; }; \
+	done
 
 $(BUILD)/demo: docs/examples/demo.c $(STATIC_LIB)
 	$(CC) $(BASE_CFLAGS) -O2 -o $@ $< $(STATIC_LIB) $(LDLIBS)

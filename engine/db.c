@@ -73,11 +73,19 @@ int vmdb__db_poison(vmdb_db *db, int rc)
 
 /* ---- tables and indexes ------------------------------------------------- */
 
+static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
+{
+    return vmdb__table_key_equals(ctx, rid, key, len);
+}
+
 static int index_rebuild(vmdb_table *t)
 {
     /* The index is rebuilt from the slots alone: a record whose live flag
      * was cleared, or a zeroed page, would silently drop out of it. A
-     * table that fails its checks keeps the index it has. */
+     * table that fails its checks keeps the index it has. So does one
+     * where two live slots hold the same key (a log that put a record
+     * onto another's key, replayed): an index holds one of them, and the
+     * other would be found by scans, never by its key. */
     int rc = vmdb__table_verify(t, NULL, NULL);
     if (rc < 0) {
         char why[sizeof vmdb_last_error()->message];
@@ -97,7 +105,15 @@ static int index_rebuild(vmdb_table *t)
         const void *key;
         size_t len;
         vmdb__table_key(t, s + 1, &key, &len);
-        rc = vmdb__index_insert(t->index, vmdb__index_hash(key, len), rid);
+        uint64_t hash = vmdb__index_hash(key, len), other;
+        rc = vmdb__index_find(t->index, hash, key, len, index_match, t, &other);
+        if (rc == 0)
+            rc = vmdb__fail(VMDB_ECORRUPT,
+                            "%s: records %llu and %llu hold the same key; its index is not "
+                            "rebuilt from it",
+                            t->path, (unsigned long long)other, (unsigned long long)rid);
+        else if (rc == VMDB_ENOTFOUND)
+            rc = vmdb__index_insert(t->index, hash, rid);
     }
     free(record);
     return rc;

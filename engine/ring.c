@@ -48,6 +48,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "checksum.h"
 #include "internal.h"
 #include "os.h"
 
@@ -195,7 +196,7 @@ static enum copy_verdict check_copy(const struct disk_header *h)
 {
     if (memcmp(h->magic, VMDB_RING_MAGIC, sizeof h->magic) != 0)
         return COPY_BAD_MAGIC;
-    if (h->checksum != header_checksum(h))
+    if (!vmdb__checksum_matches(h->checksum, header_checksum(h)))
         return COPY_BAD_SUM;
     if (h->version != VMDB_RING_VERSION)
         return COPY_BAD_VERSION;
@@ -705,8 +706,12 @@ static int advance_tail(vmdb_ring *r, uint64_t tail, size_t n)
     }
     uint64_t expect = tail;
     if (__atomic_compare_exchange_n(r->tail, &expect, tail + n, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE))
+                                    __ATOMIC_ACQUIRE)) {
+        /* The rest of the span now starts here: a later consume from it
+         * must expect the tail this one left, not the one it found. */
+        r->consumer_tail = tail + n;
         return 0;
+    }
     return vmdb__fail(VMDB_EOVERRUN,
                       "%s: the writer dropped bytes [%llu, %llu) while they were being read",
                       r->name, (unsigned long long)tail, (unsigned long long)expect);

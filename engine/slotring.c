@@ -75,6 +75,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "checksum.h"
 #include "internal.h"
 #include "os.h"
 
@@ -373,7 +374,7 @@ static int check_identity(const char *path, const struct slotring_header *h)
         return vmdb__fail(VMDB_EVERSION, "%s: slot ring format version %u; this library reads %u",
                           path, h->version, VMDB_SLOTRING_VERSION);
     uint64_t sum = XXH3_64bits(h, CHECKED_BYTES);
-    if (sum != h->checksum)
+    if (!vmdb__checksum_matches(h->checksum, sum))
         return vmdb__fail(VMDB_ECORRUPT,
                           "%s: header checksum mismatch (stored %016llx, computed %016llx)", path,
                           (unsigned long long)h->checksum, (unsigned long long)sum);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "checksum.h"
 #include "internal.h"
 #include "table.h"
 
@@ -88,6 +89,7 @@ int vmdb_table_file_slot(vmdb_table_file *f, uint64_t rid, vmdb_slot_info *out)
         .record = s + 1,
     };
     out->checksum_ok = (s->seq == 0 && s->checksum == 0) ||
-                       s->checksum == vmdb__table_checksum(t, rid, out->live, s + 1);
+                       vmdb__checksum_matches(s->checksum,
+                                              vmdb__table_checksum(t, rid, out->live, s + 1));
     return 0;
 }

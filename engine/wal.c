@@ -40,6 +40,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "checksum.h"
 #include "internal.h"
 #include "os.h"
 
@@ -139,6 +140,14 @@ int vmdb__wal_open(const char *path, uint64_t size, bool create, bool readonly, 
         vmdb_ring_user(w->ring, &user, sizeof user);
         if (memcmp(user.magic, WAL_MAGIC, sizeof user.magic) != 0)
             rc = vmdb__fail(VMDB_EBADMAGIC, "%s: a ring file, but not a vmdb log", path);
+        /* Records lie 8-byte aligned from position 0 on, so the ring's
+         * positions are multiples of 8: others come from a damaged ring
+         * header, and a scan from there would read records misaligned. */
+        uint64_t tail = vmdb_ring_tail(w->ring), head = vmdb_ring_head(w->ring);
+        if (rc == 0 && (tail % 8 || head % 8))
+            rc = vmdb__fail(VMDB_ECORRUPT,
+                            "%s: log positions %llu to %llu are not 8-byte aligned", path,
+                            (unsigned long long)tail, (unsigned long long)head);
         w->salt = user.salt;
     }
     if (rc < 0) {
@@ -214,7 +223,8 @@ static int check_record(const vmdb__wal *w, uint64_t salt, uint64_t pos, uint64_
         h->payload_len > h->len - VMDB__WAL_HEADER_LEN ||
         vmdb__wal_record_len(h->payload_len) != h->len)
         return -1;
-    if (h->checksum != record_checksum(h, (const char *)h + VMDB__WAL_HEADER_LEN))
+    if (!vmdb__checksum_matches(h->checksum,
+                                record_checksum(h, (const char *)h + VMDB__WAL_HEADER_LEN)))
         return -1;
     return 1;
 }

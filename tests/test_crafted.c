@@ -181,6 +181,73 @@ Test(crafted, the_undamaged_log_replays_and_checks_clean)
     remove_test_dir();
 }
 
+/* Moves the log's put of record `from` onto record `to`, resealed. */
+struct move_put {
+    uint64_t from, to;
+    bool done;
+};
+
+static int move_one_put(void *ctx, const vmdb__wal_record *rec, const void *payload)
+{
+    struct move_put *m = ctx;
+    if (rec->kind != VMDB__WAL_PUT || rec->rid != m->from)
+        return 0;
+    vmdb__wal_record *h = (vmdb__wal_record *)rec;
+    h->rid = m->to;
+    uint64_t head = XXH3_64bits(h, offsetof(vmdb__wal_record, checksum));
+    h->checksum = XXH3_64bits_withSeed(payload, h->payload_len, head);
+    m->done = true;
+    return 1;
+}
+
+/* Found by fuzz/fuzz_wal.c: a log whose put of key 3 names record 0 (key
+ * 1's) instead of record 2, valid in every field, was replayed onto key
+ * 1, the index rebuilt from two records holding key 3, and the open
+ * succeeded; export then printed key 3 twice and check failed. */
+Test(crafted, a_replayed_put_onto_another_records_key_is_refused_not_indexed)
+{
+    const char *path = test_path("db");
+    make_logged_db(path); /* keys 1, 2, 3 at records 0, 1, 2 */
+    char wal_path[600];
+    snprintf(wal_path, sizeof wal_path, "%s/wal.ring", path);
+    vmdb__wal *w;
+    ASSERT_OK(vmdb__wal_open(wal_path, 0, false, false, &w));
+    struct move_put m = {2, 0, false};
+    vmdb__wal_scan_end end;
+    vmdb__wal_scan(w, vmdb__wal_start(w), vmdb__wal_end(w), move_one_put, &m, &end);
+    vmdb__wal_close(w);
+    cr_assert(m.done, "no put of record 2 in the log");
+    vmdb_db *db;
+    ASSERT_FAILS(vmdb_open(path, NULL, &db), VMDB_ECORRUPT, "records 0 and 2 hold the same key");
+    remove_test_dir();
+}
+
+/* Found by fuzz/fuzz_wal.c (UBSan: a misaligned record read in
+ * check_record): a ring whose positions are not multiples of 8 made the
+ * log scan read records at misaligned addresses. The live positions carry
+ * no checksum; the log refuses them at open. */
+Test(crafted, log_positions_off_the_record_alignment_are_refused)
+{
+    const char *path = test_path("db");
+    make_logged_db(path);
+    char wal_path[600];
+    snprintf(wal_path, sizeof wal_path, "%s/wal.ring", path);
+    size_t len;
+    unsigned char *bytes = read_file(wal_path, &len);
+    uint64_t head;
+    memcpy(&head, bytes + 1024, sizeof head); /* the live head, then the live tail */
+    head += 4;
+    memcpy(bytes + 1024, &head, sizeof head);
+    memcpy(bytes + 1088, &head, sizeof head);
+    write_file(wal_path, bytes, len);
+    free(bytes);
+    vmdb_db *db;
+    ASSERT_FAILS(vmdb_open(path, NULL, &db), VMDB_ECORRUPT, "not 8-byte aligned");
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY | VMDB_DB_AS_IS};
+    ASSERT_FAILS(vmdb_open(path, &ro, &db), VMDB_ECORRUPT, "not 8-byte aligned");
+    remove_test_dir();
+}
+
 /* ---- slots that no checksum of a live record covers ----------------------- */
 
 #define SLOT_HEADER 32

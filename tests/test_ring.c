@@ -233,6 +233,35 @@ Test(ring, overwrite_mode_drops_the_oldest_bytes)
     vmdb_ring_free(r);
 }
 
+/* Found by fuzz/fuzz_ring.c: in overwrite mode a consume moved the tail
+ * but not the start of the consumer's span, so a second consume from the
+ * same span, or one after read_line, failed with "the writer dropped
+ * bytes" when no writer had dropped any. */
+Test(ring, overwrite_mode_consumes_a_span_in_parts)
+{
+    vmdb_ring *r = memory_ring(PAGE, VMDB_RING_OVERWRITE);
+    ASSERT_OK(vmdb_ring_printf(r, "first\nsecond\nrest"));
+    size_t span;
+    cr_assert_not_null(vmdb_ring_read_span(r, &span));
+    cr_assert_eq(span, 17);
+    ASSERT_OK(vmdb_ring_consume(r, 2));
+    ASSERT_OK(vmdb_ring_consume(r, 4));
+    cr_assert_eq(vmdb_ring_tail(r), 6);
+    char line[16];
+    size_t len;
+    ASSERT_OK(vmdb_ring_read_line(r, line, sizeof line, &len));
+    cr_assert_str_eq(line, "second\n");
+    ASSERT_OK(vmdb_ring_consume(r, 4));
+    cr_assert_eq(vmdb_ring_used(r), 0);
+    /* A drop after the span was taken is still caught. */
+    ASSERT_OK(vmdb_ring_printf(r, "%0*d", (int)PAGE, 1));
+    cr_assert_not_null(vmdb_ring_read_span(r, &span));
+    ASSERT_OK(vmdb_ring_consume(r, 1));
+    ASSERT_OK(vmdb_ring_write(r, "xy", 2)); /* one byte is free: drops the oldest */
+    ASSERT_FAILS(vmdb_ring_consume(r, 1), VMDB_EOVERRUN, "dropped bytes");
+    vmdb_ring_free(r);
+}
+
 Test(ring, overwrite_mode_reports_a_span_dropped_while_read)
 {
     vmdb_ring *r = memory_ring(PAGE, VMDB_RING_OVERWRITE);
