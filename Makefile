@@ -81,6 +81,7 @@ $(CLI): $(CLI_SRC) $(wildcard cli/*.h) $(wildcard include/*.h include/vmdb/*.h) 
 
 # The tests link the engine's objects directly, compiled with the os
 # layer's fault injection, so every failure path can be provoked.
+# test_build,FLAVOUR,FLAGS[,more tests/ sources that only this flavour links]
 define test_build
 $(BUILD)/$(1)/engine/%.o: engine/%.c $(HEADERS)
 	@mkdir -p $$(@D)
@@ -94,7 +95,7 @@ $(BUILD)/$(1)/tests/%.o: tests/%.c $(HEADERS) $(wildcard tests/*.h cli/*.h)
 	@mkdir -p $$(@D)
 	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -Iengine -Icli -c $$< -o $$@
 
-$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o)
+$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
 	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
 endef
 
@@ -104,6 +105,9 @@ $(eval $(call test_build,plain,$(PLAIN_FLAGS)))
 $(eval $(call test_build,asan,$(ASAN_FLAGS)))
 # valgrind's own: the plain build with the Criterion timeouts scaled to its pace.
 $(eval $(call test_build,vg,$(PLAIN_FLAGS) -DVMDB_TEST_TIMEOUT_SCALE=50))
+# ThreadSanitizer's (gcc): its pace is about ten times slower.
+TSAN_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -Wno-tsan -DVMDB_TEST_TIMEOUT_SCALE=10
+$(eval $(call test_build,tsan,$(TSAN_FLAGS),tests/tsan_arena.c))
 
 test: deps all
 	$(MAKE) --no-print-directory test-plain
