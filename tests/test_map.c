@@ -426,7 +426,7 @@ Test(map, read_only_map_follows_a_file_grown_elsewhere)
 
 struct grow_race {
     vmdb_map *map;
-    volatile int stop;
+    int stop; /* atomic: the main thread sets it once growth is done */
     uint64_t checks;
 };
 
@@ -436,7 +436,7 @@ static void *read_while_growing(void *arg)
 {
     struct grow_race *g = arg;
     const unsigned char *p = vmdb_map_ptr(g->map);
-    while (!g->stop) {
+    while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
         uint64_t len = vmdb_map_len(g->map);
         for (uint64_t i = 0; i < len; i += 509)
             cr_assert_eq(p[i], pattern_byte(i), "byte %llu", (unsigned long long)i);
@@ -462,7 +462,7 @@ Test(map, readers_keep_reading_while_the_map_grows)
             sched_yield();
     }
     ASSERT_OK(vmdb_map_grow(g.map, 64 << 20));
-    g.stop = 1;
+    __atomic_store_n(&g.stop, 1, __ATOMIC_RELEASE);
     cr_assert_eq(pthread_join(t, NULL), 0);
     cr_assert_gt(g.checks, 0);
     cr_assert_eq(vmdb_map_ptr(g.map), base);
