@@ -650,7 +650,7 @@ Test(map, lock_in_ram_pins_pages)
     ASSERT_OK(vmdb_map_stat(m, &info));
     cr_assert(info.locked);
     ASSERT_OK(vmdb_map_grow(m, 32 * PAGE));
-#ifndef __SANITIZE_ADDRESS__ /* ASan turns mlock into a no-op */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) /* the sanitizers turn mlock into a no-op */
     uint64_t resident;
     ASSERT_OK(vmdb_map_resident_bytes(m, &resident));
     cr_assert_eq(resident, 32 * PAGE, "mlock faults every page in, grown ones too");
@@ -738,7 +738,7 @@ Test(map, huge_advice_on_a_file_map_never_fails_with_try)
     remove_test_dir();
 }
 
-#ifndef __SANITIZE_ADDRESS__ /* ASan's shadow memory cannot live under RLIMIT_AS */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) /* a sanitizer's shadow memory cannot live under RLIMIT_AS */
 /* Where a large reservation is refused (here: an address-space limit),
  * RESERVE_SHRINK takes less room to grow instead of failing. */
 Test(map, refused_reservation_shrinks_when_asked)
