@@ -122,6 +122,14 @@ int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
 int vmdb__table_open(const char *path, bool readonly, bool verify, vmdb_table **out);
 void vmdb__table_close(vmdb_table *t);
 
+/* The index a reader searches. A compaction installs a new one while
+ * readers go on (vmdb__table_install_index stores it with release), so a
+ * reader loads it with acquire: what it finds there was built before. */
+static inline vmdb__index *vmdb__table_index(const vmdb_table *t)
+{
+    return __atomic_load_n(&t->index, __ATOMIC_ACQUIRE);
+}
+
 /* rid must be below a capacity the caller loaded (with acquire) before. */
 static inline vmdb__slot *vmdb__table_slot(const vmdb_table *t, uint64_t rid)
 {
