@@ -10,6 +10,13 @@
 #include "helpers.h"
 #include "os.h"
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 TestSuite(map, .timeout = SUITE_TIMEOUT);
 
 #define PAGE 4096u
@@ -743,6 +750,8 @@ Test(map, huge_advice_on_a_file_map_never_fails_with_try)
  * RESERVE_SHRINK takes less room to grow instead of failing. */
 Test(map, refused_reservation_shrinks_when_asked)
 {
+    if (RUNNING_ON_VALGRIND)
+        cr_skip_test("valgrind keeps its own address space under RLIMIT_AS");
     pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
