@@ -182,7 +182,7 @@ static int copy_slot(const vmdb_table *t, uint64_t rid, char *dst)
     const vmdb__slot *s = vmdb__table_slot(t, rid);
     for (unsigned tries = 0;; tries++) {
         uint64_t before = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-        memcpy(dst, s, t->stride);
+        vmdb__slot_load(dst, s, t->stride);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         uint64_t after = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
         if (before == after && !(before & 1))

@@ -408,7 +408,7 @@ int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live)
             return rc;
         bool is_live = __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0;
         uint64_t sum = __atomic_load_n(&s->checksum, __ATOMIC_RELAXED);
-        memcpy(record, body, t->record_size);
+        vmdb__slot_load(record, body, t->record_size);
         if (!seq_unchanged(s, seq))
             continue;
         /* The copy is whole, so a wrong checksum is damage, not a race. A
@@ -457,7 +457,7 @@ int vmdb__table_key_equals(vmdb_table *t, uint64_t rid, const void *key, size_t 
         if (rc < 0)
             return rc;
         bool is_live = __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0;
-        memcpy(copy, stored, t->key_size);
+        vmdb__slot_load(copy, stored, t->key_size);
         if (!seq_unchanged(s, seq))
             continue;
         if (!is_live)
@@ -631,13 +631,12 @@ int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *rec
      * changes (on x86 stores are not reordered with stores; this also
      * keeps the compiler from doing it). */
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    if (record)
-        memcpy(body, record, t->record_size);
-    else
-        memset(body, 0, t->record_size);
-    s->lsn = lsn;
-    s->live = record != NULL;
-    s->checksum = vmdb__table_checksum(t, rid, record != NULL, body);
+    vmdb__slot_store(body, record, t->record_size);
+    /* Readers load these while the counter is odd too (and discard them). */
+    __atomic_store_n(&s->lsn, lsn, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->live, record != NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->checksum, vmdb__table_checksum(t, rid, record != NULL, body),
+                     __ATOMIC_RELAXED);
     __atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELEASE);
     return 0;
 }

@@ -40,6 +40,49 @@ static inline bool vmdb__slot_pristine(uint64_t seq, bool live)
     return seq == 0 && !live;
 }
 
+/* The bytes of a slot are copied out while its writer may be changing
+ * them: the seqlock keeps a copy only if the counter did not move
+ * meanwhile (table.c). Both sides move them with these, eight bytes at a
+ * time as relaxed atomics, so the overlap is not a data race in C11's
+ * terms and ThreadSanitizer, which sees these as atomics, keeps checking
+ * every other access. A relaxed load or store is a plain move on x86-64
+ * and arm64. A record starts 8-byte aligned in the file (slots are
+ * `stride` apart, a multiple of 8, and their header is 32 bytes); the
+ * other side may have any alignment. */
+static inline void vmdb__slot_load(void *dst, const void *in_slot, size_t len)
+{
+    const unsigned char *b = in_slot;
+    unsigned char *d = dst;
+    /* A field (a key) may start anywhere in the record. */
+    for (; len && ((uintptr_t)b & 7); len--)
+        *d++ = __atomic_load_n(b++, __ATOMIC_RELAXED);
+    for (; len >= 8; len -= 8, d += 8, b += 8) {
+        uint64_t v = __atomic_load_n((const uint64_t *)b, __ATOMIC_RELAXED);
+        memcpy(d, &v, 8);
+    }
+    for (; len; len--)
+        *d++ = __atomic_load_n(b++, __ATOMIC_RELAXED);
+}
+
+/* The writer's side of vmdb__slot_load, at the start of a record (so
+ * aligned); src NULL stores zeros. */
+static inline void vmdb__slot_store(void *in_slot, const void *src, size_t len)
+{
+    uint64_t *w = in_slot;
+    const unsigned char *s = src;
+    for (; len >= 8; len -= 8, w++) {
+        uint64_t v = 0;
+        if (s) {
+            memcpy(&v, s, 8);
+            s += 8;
+        }
+        __atomic_store_n(w, v, __ATOMIC_RELAXED);
+    }
+    unsigned char *b = (unsigned char *)w;
+    for (size_t i = 0; i < len; i++)
+        __atomic_store_n(&b[i], s ? s[i] : 0, __ATOMIC_RELAXED);
+}
+
 struct vmdb_table {
     vmdb_db *db;
     char *name;
@@ -88,6 +131,14 @@ int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
 /* Opens the table file at `path`. The index is opened separately. */
 int vmdb__table_open(const char *path, bool readonly, bool verify, vmdb_table **out);
 void vmdb__table_close(vmdb_table *t);
+
+/* The index a reader searches. A compaction installs a new one while
+ * readers go on (vmdb__table_install_index stores it with release), so a
+ * reader loads it with acquire: what it finds there was built before. */
+static inline vmdb__index *vmdb__table_index(const vmdb_table *t)
+{
+    return __atomic_load_n(&t->index, __ATOMIC_ACQUIRE);
+}
 
 /* rid must be below a capacity the caller loaded (with acquire) before. */
 static inline vmdb__slot *vmdb__table_slot(const vmdb_table *t, uint64_t rid)

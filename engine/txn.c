@@ -395,7 +395,7 @@ static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *ke
         return 1;
     }
     uint64_t found;
-    int rc = vmdb__index_find(t->index, hash, key, len, index_match, t, &found);
+    int rc = vmdb__index_find(vmdb__table_index(t), hash, key, len, index_match, t, &found);
     if (rc == VMDB_ENOTFOUND)
         return 0;
     if (rc < 0)
@@ -1184,10 +1184,11 @@ int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t 
         return get_seen_by(NULL, t, key, len, record, rid);
     struct get_ctx g = {t, record};
     uint64_t found;
-    int rc = record ? vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len,
-                                       copy_if_key, &g, &found)
-                    : vmdb__index_find(t->index, vmdb__index_hash(key, len), key, len,
-                                       index_match, t, &found);
+    vmdb__index *ix = vmdb__table_index(t);
+    int rc = record ? vmdb__index_find(ix, vmdb__index_hash(key, len), key, len, copy_if_key, &g,
+                                       &found)
+                    : vmdb__index_find(ix, vmdb__index_hash(key, len), key, len, index_match, t,
+                                       &found);
     if (rc == 0 && rid)
         *rid = found;
     return rc;

@@ -305,7 +305,7 @@ Test(backup, copy_opens_with_every_record_of_every_table)
 struct bank {
     vmdb_db *db;
     vmdb_table *t;
-    volatile bool stop;
+    bool stop; /* atomic: the main thread sets it when the copies are made */
     uint64_t transfers;
     int failed;
 };
@@ -317,7 +317,7 @@ static void *banker(void *arg)
 {
     struct bank *b = arg;
     uint64_t s = 42;
-    while (!b->stop) {
+    while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
         uint64_t from = next_rand(&s) % ACCOUNTS, to = next_rand(&s) % ACCOUNTS;
         if (from == to)
             continue;
@@ -392,7 +392,7 @@ Test(backup, copy_is_a_consistent_snapshot_while_a_writer_commits)
         ASSERT_OK(vmdb_backup(db, test_path(name)));
         seen[i] = __atomic_load_n(&b.transfers, __ATOMIC_RELAXED);
     }
-    b.stop = true;
+    __atomic_store_n(&b.stop, true, __ATOMIC_RELEASE);
     pthread_join(thread, NULL);
     cr_assert_eq(b.failed, 0);
     cr_assert_geq(seen[3], 800, "the writer kept committing (%llu transfers)",
@@ -1021,7 +1021,7 @@ static bool is_stable(uint64_t key)
 
 struct readers {
     vmdb_table *t;
-    volatile bool stop;
+    bool stop; /* atomic: the main thread sets it after its last round */
     uint64_t reads;
     uint64_t ptr_reads;
     int missing; /* stable keys not found */
@@ -1033,7 +1033,7 @@ static void *hot_reader(void *arg)
 {
     struct readers *h = arg;
     uint64_t s = (uint64_t)(uintptr_t)&s;
-    while (!h->stop) {
+    while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
         uint64_t key = next_rand(&s) % HOT_KEYS;
         struct item r;
         uint64_t rid;
@@ -1101,7 +1101,7 @@ Test(compact, readers_keep_finding_records_while_tables_are_compacted)
         ASSERT_OK(vmdb_compact(db, NULL));
         put_items(db, t, 0, HOT_KEYS, round + 3);
     }
-    h.stop = true;
+    __atomic_store_n(&h.stop, true, __ATOMIC_RELEASE);
     for (int i = 0; i < 3; i++)
         pthread_join(threads[i], NULL);
     cr_log_info("%llu reads, %llu zero-copy reads", (unsigned long long)h.reads,

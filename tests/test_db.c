@@ -521,19 +521,19 @@ static uint64_t hammer_versions(void)
 
 struct hammer {
     vmdb_table *t;
-    volatile bool stop;
+    bool stop; /* atomic: the main thread sets it when it has written */
     uint64_t reads;
-    int torn;
+    int torn; /* atomic: both readers count */
 };
 
 static void *reader(void *arg)
 {
     struct hammer *h = arg;
     struct selfcheck r;
-    while (!h->stop) {
+    while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
         for (uint64_t key = 0; key < 8; key++) {
             if (vmdb_get(h->t, &key, sizeof key, &r, NULL) != 0 || !selfcheck_ok(&r, key))
-                h->torn++;
+                __atomic_add_fetch(&h->torn, 1, __ATOMIC_RELAXED);
             __atomic_add_fetch(&h->reads, 1, __ATOMIC_RELAXED);
         }
     }
@@ -547,7 +547,7 @@ static void *scan_reader(void *arg)
     struct hammer *h = arg;
     vmdb_scan_batch b;
     struct selfcheck r;
-    while (!h->stop) {
+    while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
         b.next_rid = 0;
         uint64_t found = 0;
         while (vmdb_scan_next(h->t, &b) == 0) {
@@ -556,13 +556,14 @@ static void *scan_reader(void *arg)
                 if (!vmdb_scan_valid(&b, i))
                     continue; /* a writer was there: the copy may be torn */
                 if (!selfcheck_ok(&r, r.key))
-                    h->torn++;
+                    __atomic_add_fetch(&h->torn, 1, __ATOMIC_RELAXED);
                 found++;
                 __atomic_add_fetch(&h->reads, 1, __ATOMIC_RELAXED);
             }
         }
+        /* Eight keys, updated in place: never more records. */
         if (found > 8)
-            h->torn++; /* eight keys, updated in place: never more records */
+            __atomic_add_fetch(&h->torn, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -599,7 +600,7 @@ Test(db, readers_never_see_a_torn_record)
         ASSERT_OK(vmdb_txn_put(txn, t, &r, NULL));
         ASSERT_OK(vmdb_txn_commit(txn));
     }
-    h.stop = true;
+    __atomic_store_n(&h.stop, true, __ATOMIC_RELEASE);
     for (int i = 0; i < 2; i++)
         pthread_join(threads[i], NULL);
     cr_assert_eq(h.torn, 0, "%d of %llu reads were torn or missing", h.torn,

@@ -10,6 +10,13 @@
 #include "helpers.h"
 #include "os.h"
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 TestSuite(map, .timeout = SUITE_TIMEOUT);
 
 #define PAGE 4096u
@@ -426,7 +433,7 @@ Test(map, read_only_map_follows_a_file_grown_elsewhere)
 
 struct grow_race {
     vmdb_map *map;
-    volatile int stop;
+    int stop; /* atomic: the main thread sets it once growth is done */
     uint64_t checks;
 };
 
@@ -436,7 +443,7 @@ static void *read_while_growing(void *arg)
 {
     struct grow_race *g = arg;
     const unsigned char *p = vmdb_map_ptr(g->map);
-    while (!g->stop) {
+    while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
         uint64_t len = vmdb_map_len(g->map);
         for (uint64_t i = 0; i < len; i += 509)
             cr_assert_eq(p[i], pattern_byte(i), "byte %llu", (unsigned long long)i);
@@ -462,7 +469,7 @@ Test(map, readers_keep_reading_while_the_map_grows)
             sched_yield();
     }
     ASSERT_OK(vmdb_map_grow(g.map, 64 << 20));
-    g.stop = 1;
+    __atomic_store_n(&g.stop, 1, __ATOMIC_RELEASE);
     cr_assert_eq(pthread_join(t, NULL), 0);
     cr_assert_gt(g.checks, 0);
     cr_assert_eq(vmdb_map_ptr(g.map), base);
@@ -650,7 +657,7 @@ Test(map, lock_in_ram_pins_pages)
     ASSERT_OK(vmdb_map_stat(m, &info));
     cr_assert(info.locked);
     ASSERT_OK(vmdb_map_grow(m, 32 * PAGE));
-#ifndef __SANITIZE_ADDRESS__ /* ASan turns mlock into a no-op */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) /* the sanitizers turn mlock into a no-op */
     uint64_t resident;
     ASSERT_OK(vmdb_map_resident_bytes(m, &resident));
     cr_assert_eq(resident, 32 * PAGE, "mlock faults every page in, grown ones too");
@@ -738,11 +745,13 @@ Test(map, huge_advice_on_a_file_map_never_fails_with_try)
     remove_test_dir();
 }
 
-#ifndef __SANITIZE_ADDRESS__ /* ASan's shadow memory cannot live under RLIMIT_AS */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) /* a sanitizer's shadow memory cannot live under RLIMIT_AS */
 /* Where a large reservation is refused (here: an address-space limit),
  * RESERVE_SHRINK takes less room to grow instead of failing. */
 Test(map, refused_reservation_shrinks_when_asked)
 {
+    if (RUNNING_ON_VALGRIND)
+        cr_skip_test("valgrind keeps its own address space under RLIMIT_AS");
     pid_t pid = fork_child();
     cr_assert_neq(pid, -1);
     if (pid == 0) {

@@ -529,6 +529,9 @@ Test(space, a_few_hundred_tables_open_under_an_address_space_limit)
         cr_skip_test("ASan's shadow memory does not fit under RLIMIT_AS");
     if (RUNNING_ON_VALGRIND)
         cr_skip_test("valgrind keeps its own address space under RLIMIT_AS");
+#ifdef __SANITIZE_THREAD__
+    cr_skip_test("TSan's shadow memory does not fit under RLIMIT_AS");
+#endif
     cr_assert_eq(in_child(few_hundred_tables_under_a_limit, (void *)test_path("db")), 0);
     remove_test_dir();
 }
