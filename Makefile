@@ -272,7 +272,7 @@ $(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c $(wildcard fuzz/*.h) $(STATIC_LIB)
 	$(CC) $(BASE_CFLAGS) -O1 -g -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 fuzz-seeds: $(BUILD)/fuzz/make_seeds
-	mkdir -p fuzz/corpus/table fuzz/corpus/wal fuzz/corpus/ring fuzz/corpus/slotring
+	mkdir -p fuzz/corpus/table fuzz/corpus/wal fuzz/corpus/ring fuzz/corpus/slotring fuzz/corpus/dir
 	$(BUILD)/fuzz/make_seeds fuzz/corpus
 
 # libFuzzer takes either directories (a corpus, run once with -runs=0)

@@ -120,4 +120,56 @@ static inline void fuzz_db_files_store(const char *dir, const fuzz_db_files *fil
     }
 }
 
+/*
+ * A whole database directory as one input: for each file in
+ * fuzz_db_file_names' order, a 4-byte little-endian length and that many
+ * bytes. Where the input ends, the remaining files are the template's; a
+ * length past the end takes what is there.
+ */
+static inline void fuzz_db_files_store_packed(const char *dir, const fuzz_db_files *files,
+                                              const uint8_t *data, size_t size)
+{
+    char path[600];
+    size_t at = 0;
+    for (int i = 0; i < FUZZ_DB_FILE_COUNT; i++) {
+        const unsigned char *bytes = files->data[i];
+        size_t n = files->len[i];
+        if (at + 4 <= size) {
+            uint32_t len = (uint32_t)data[at] | (uint32_t)data[at + 1] << 8 |
+                           (uint32_t)data[at + 2] << 16 | (uint32_t)data[at + 3] << 24;
+            at += 4;
+            n = len < size - at ? len : size - at;
+            bytes = data + at;
+            at += n;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, fuzz_db_file_names[i]);
+        FILE *f = fopen(path, "wb");
+        FUZZ_MUST(f != NULL);
+        FUZZ_MUST(n == 0 || fwrite(bytes, 1, n, f) == n);
+        FUZZ_MUST(fclose(f) == 0);
+    }
+}
+
+/* The packed form of the files of `dir`, for seeds. */
+static inline unsigned char *fuzz_db_files_pack(const char *dir, size_t *len)
+{
+    fuzz_db_files files;
+    fuzz_db_files_load(dir, &files);
+    size_t total = 0;
+    for (int i = 0; i < FUZZ_DB_FILE_COUNT; i++)
+        total += 4 + files.len[i];
+    unsigned char *out = malloc(total), *p = out;
+    FUZZ_MUST(out != NULL);
+    for (int i = 0; i < FUZZ_DB_FILE_COUNT; i++) {
+        uint32_t n = (uint32_t)files.len[i];
+        for (int b = 0; b < 4; b++)
+            *p++ = (unsigned char)(n >> (8 * b));
+        memcpy(p, files.data[i], files.len[i]);
+        p += files.len[i];
+        free(files.data[i]);
+    }
+    *len = total;
+    return out;
+}
+
 #endif /* VMDB_FUZZ_TEMPLATE_H */

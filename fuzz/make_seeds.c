@@ -157,6 +157,34 @@ static void slotring_seeds(void)
     seed("slotring", "wrapped.slots", fuzz_path("b.slots"));
 }
 
+static void seed_packed(const char *name, const char *dir)
+{
+    size_t len;
+    unsigned char *data = fuzz_db_files_pack(dir, &len);
+    char path[600];
+    snprintf(path, sizeof path, "%s/dir/%s", out_dir, name);
+    fuzz_write_file(path, data, len);
+    free(data);
+    printf("%s: %zu bytes\n", path, len);
+}
+
+/* Whole directories: the template as it is, and one whose log holds
+ * committed transactions, packed while its writer has it open. */
+static void dir_seeds(void)
+{
+    fuzz_template_create(fuzz_path("dirs"));
+    seed_packed("template.dir", fuzz_path("dirs"));
+    vmdb_db *db = open_copy("dir-live");
+    vmdb_table *t = table(db, "t");
+    vmdb_txn *txn;
+    FUZZ_MUST(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn) == 0);
+    fuzz_template_put(txn, t, (const char *[]){"20", "logged", "20", "2"});
+    fuzz_template_put(txn, t, (const char *[]){"1", "changed", "-1", "0.5"});
+    FUZZ_MUST(vmdb_txn_commit(txn) == 0);
+    seed_packed("logged.dir", fuzz_path("dir-live"));
+    FUZZ_MUST(vmdb_close(db) == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -168,5 +196,6 @@ int main(int argc, char **argv)
     wal_seeds();
     ring_seeds();
     slotring_seeds();
+    dir_seeds();
     return 0;
 }
