@@ -747,7 +747,7 @@ static int prepare_dir(const char *path, const vmdb_db_options *o)
 
 struct replay {
     vmdb_db *db;
-    vmdb_recovery *plan; /* vmdb_recovery_plan: counts only */
+    vmdb_recovery *plan; /* vmdb_recovery_plan: counts, replays nothing */
     uint64_t txn;        /* the transaction being gathered, 0 for none */
     uint64_t txn_start;  /* its first record */
     uint64_t txn_records;
@@ -907,55 +907,6 @@ static int log_holds_what_tables_hold(vmdb_db *db, vmdb_recovery *rep)
                       rep->slots_beyond_log == 1 ? "" : "s");
 }
 
-/* Counts what gather would replay, replaying nothing. */
-static int plan_one(void *ctx, const vmdb__wal_record *rec, const void *payload)
-{
-    (void)payload;
-    struct replay *r = ctx;
-    vmdb_recovery *rep = r->plan;
-    int valid = vmdb__db_log_record_check(r->db, rec);
-    if (valid < 0) {
-        r->error = valid;
-        return 1;
-    }
-    if (rec->txn != r->txn) {
-        rep->discarded += r->txn_records;
-        r->txn = rec->txn;
-        r->txn_start = rec->lsn;
-        r->txn_records = 0;
-    }
-    if (rec->kind != VMDB__WAL_COMMIT) {
-        r->txn_records++;
-        return 0;
-    }
-    rep->transactions++;
-    rep->records += r->txn_records;
-    rep->bytes += rec->lsn + rec->len - r->txn_start;
-    r->txn = 0;
-    r->txn_records = 0;
-    return 0;
-}
-
-int vmdb_recovery_plan(vmdb_db *db, vmdb_recovery *plan)
-{
-    if (!db || !plan)
-        return vmdb__fail(VMDB_EINVAL, "vmdb_recovery_plan: db and plan are required");
-    *plan = (vmdb_recovery){.first_lsn = vmdb__wal_start(db->wal)};
-    struct replay r = {.db = db, .plan = plan};
-    vmdb__wal_scan_end end;
-    vmdb__wal_scan(db->wal, plan->first_lsn, UINT64_MAX, plan_one, &r, &end);
-    if (r.error)
-        return r.error;
-    plan->discarded += r.txn_records;
-    plan->end_lsn = end.pos;
-    plan->torn_tail = end.torn;
-    unsigned flags = db->open_flags;
-    db->open_flags |= VMDB_DB_POINT_IN_TIME; /* count, do not fail */
-    int rc = log_holds_what_tables_hold(db, plan);
-    db->open_flags = flags;
-    plan->refused = plan->slots_beyond_log > 0;
-    return rc;
-}
 
 /* Replays the records of transaction r->txn, from r->txn_start up to its
  * COMMIT at `commit_lsn`. They are still in the ring: read them there. */
@@ -976,7 +927,7 @@ static int gather(void *ctx, const vmdb__wal_record *rec, const void *payload)
 {
     (void)payload;
     struct replay *r = ctx;
-    vmdb_recovery *rep = &r->db->recovery;
+    vmdb_recovery *rep = r->plan ? r->plan : &r->db->recovery;
     /* Every record is checked before any of its transaction is applied:
      * a damaged one refuses the log, it is not replayed as whatever its
      * fields happen to say. */
@@ -996,7 +947,7 @@ static int gather(void *ctx, const vmdb__wal_record *rec, const void *payload)
         r->txn_records++;
         return 0;
     }
-    int rc = replay_txn(r, rec->lsn);
+    int rc = r->plan ? 0 : replay_txn(r, rec->lsn);
     if (rc < 0) {
         r->error = rc;
         return 1;
@@ -1007,6 +958,27 @@ static int gather(void *ctx, const vmdb__wal_record *rec, const void *payload)
     r->txn = 0;
     r->txn_records = 0;
     return 0;
+}
+
+int vmdb_recovery_plan(vmdb_db *db, vmdb_recovery *plan)
+{
+    if (!db || !plan)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_recovery_plan: db and plan are required");
+    *plan = (vmdb_recovery){.first_lsn = vmdb__wal_start(db->wal)};
+    struct replay r = {.db = db, .plan = plan};
+    vmdb__wal_scan_end end;
+    vmdb__wal_scan(db->wal, plan->first_lsn, UINT64_MAX, gather, &r, &end);
+    if (r.error)
+        return r.error;
+    plan->discarded += r.txn_records;
+    plan->end_lsn = end.pos;
+    plan->torn_tail = end.torn;
+    unsigned flags = db->open_flags;
+    db->open_flags |= VMDB_DB_POINT_IN_TIME; /* count, do not fail */
+    int rc = log_holds_what_tables_hold(db, plan);
+    db->open_flags = flags;
+    plan->refused = plan->slots_beyond_log > 0;
+    return rc;
 }
 
 static bool log_is_empty(vmdb_db *db)
