@@ -60,6 +60,8 @@ static int put_rows(vmdb_db *db, vmdb_table *t, enum vmdb_durability d, uint64_t
 /* Whether the operation's own failure (not its close's) said the commit
  * may have happened. */
 static bool op_doubtful;
+/* The database the operation runs on. */
+static const char *op_path;
 
 /* The result of the operation proper, noted before its close can
  * overwrite the message; a failed close is the close's business (it
@@ -83,45 +85,23 @@ struct operation {
     /* Before the fault is set: brings the database where the operation
      * starts (may be NULL). */
     void (*prepare)(const char *path);
-    /* With the fault set: the operation, on a database at `path`;
+    /* With the fault set: the operation, on the database opened again;
      * returns its result. */
-    int (*run)(const char *path);
+    int (*act)(vmdb_db *db);
     struct effect effect;
 };
 
-static int commit_at(const char *path, enum vmdb_durability d)
+static int commit_at(vmdb_db *db, enum vmdb_durability d, uint64_t rows)
 {
-    vmdb_db *db;
     vmdb_table *t;
-    vmdb_db_options o = {.wal_size = 1 << 20};
-    op_doubtful = false;
-    int rc = vmdb_open(path, &o, &db);
-    if (rc)
-        return rc;
-    rc = vmdb_table_open(db, "rows", NULL, &t);
-    if (rc == 0)
-        rc = put_rows(db, t, d, NEW_KEY, NEW_KEY + 1, 7);
-    return operation_result(rc, db);
+    int rc = vmdb_table_open(db, "rows", NULL, &t);
+    return rc ? rc : put_rows(db, t, d, NEW_KEY, NEW_KEY + rows, 7);
 }
 
-static int commit_sync(const char *path) { return commit_at(path, VMDB_DURABILITY_SYNC); }
-static int commit_group(const char *path) { return commit_at(path, VMDB_DURABILITY_GROUP); }
-static int commit_none(const char *path) { return commit_at(path, VMDB_DURABILITY_NONE); }
-
-static int grow(const char *path)
-{
-    vmdb_db *db;
-    vmdb_table *t;
-    vmdb_db_options o = {.wal_size = 1 << 20};
-    op_doubtful = false;
-    int rc = vmdb_open(path, &o, &db);
-    if (rc)
-        return rc;
-    rc = vmdb_table_open(db, "rows", NULL, &t);
-    if (rc == 0)
-        rc = put_rows(db, t, VMDB_DURABILITY_SYNC, NEW_KEY, NEW_KEY + GROWTH_ROWS, 7);
-    return operation_result(rc, db);
-}
+static int commit_sync(vmdb_db *db) { return commit_at(db, VMDB_DURABILITY_SYNC, 1); }
+static int commit_group(vmdb_db *db) { return commit_at(db, VMDB_DURABILITY_GROUP, 1); }
+static int commit_none(vmdb_db *db) { return commit_at(db, VMDB_DURABILITY_NONE, 1); }
+static int grow(vmdb_db *db) { return commit_at(db, VMDB_DURABILITY_SYNC, GROWTH_ROWS); }
 
 /* A NONE commit left for the checkpoint to make durable. */
 static void commit_unflushed(const char *path)
@@ -137,16 +117,7 @@ static void commit_unflushed(const char *path)
     ASSERT_OK(vmdb_close(db));
 }
 
-static int checkpoint(const char *path)
-{
-    vmdb_db *db;
-    vmdb_db_options o = {.wal_size = 1 << 20};
-    op_doubtful = false;
-    int rc = vmdb_open(path, &o, &db);
-    if (rc)
-        return rc;
-    return operation_result(vmdb_checkpoint(db), db);
-}
+static int checkpoint(vmdb_db *db) { return vmdb_checkpoint(db); }
 
 static void delete_odd_rows(const char *path)
 {
@@ -161,28 +132,13 @@ static void delete_odd_rows(const char *path)
     ASSERT_OK(vmdb_close(db));
 }
 
-static int compact(const char *path)
-{
-    vmdb_db *db;
-    vmdb_db_options o = {.wal_size = 1 << 20};
-    op_doubtful = false;
-    int rc = vmdb_open(path, &o, &db);
-    if (rc)
-        return rc;
-    return operation_result(vmdb_compact(db, "rows"), db);
-}
+static int compact(vmdb_db *db) { return vmdb_compact(db, "rows"); }
 
-static int backup(const char *path)
+static int backup(vmdb_db *db)
 {
-    vmdb_db *db;
-    vmdb_db_options o = {.wal_size = 1 << 20};
-    op_doubtful = false;
-    int rc = vmdb_open(path, &o, &db);
-    if (rc)
-        return rc;
     char dest[600];
-    snprintf(dest, sizeof dest, "%s.copy", path);
-    return operation_result(vmdb_backup(db, dest), db);
+    snprintf(dest, sizeof dest, "%s.copy", op_path);
+    return vmdb_backup(db, dest);
 }
 
 /* A writer killed with a SYNC commit in the log, not checkpointed. */
@@ -203,15 +159,23 @@ static void killed_with_commit(const char *path)
     cr_assert(WIFSIGNALED(status), "the writer failed (%#x)", status);
 }
 
-static int recover(const char *path)
+/* Recovery is the open itself. */
+static int recover(vmdb_db *db)
+{
+    (void)db;
+    return 0;
+}
+
+/* Opens the database at `path` (recovering it), runs the operation on it
+ * and closes it: the result is the open's or the operation's. */
+static int run_on(const char *path, int (*act)(vmdb_db *db))
 {
     vmdb_db *db;
     vmdb_db_options o = {.wal_size = 1 << 20};
     op_doubtful = false;
+    op_path = path;
     int rc = vmdb_open(path, &o, &db);
-    if (rc)
-        return rc;
-    return operation_result(0, db);
+    return rc ? rc : operation_result(act(db), db);
 }
 
 static const struct operation operations[] = {
@@ -300,7 +264,7 @@ static void run_operation(const struct operation *op)
             int err = kinds[k] == VMDB__OS_OP_ALLOCATE ? ENOSPC : EIO;
             vmdb_error_clear();
             vmdb__os_inject_fault(kinds[k], err, n);
-            int rc = op->run(path);
+            int rc = run_on(path, op->act);
             bool fired = !vmdb__os_fault_armed(kinds[k]);
             bool doubtful = op_doubtful;
             vmdb__os_clear_faults();
