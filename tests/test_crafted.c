@@ -35,10 +35,12 @@ static int put_items(vmdb_db *db, vmdb_table *t, uint64_t from, uint64_t to)
     return rc ? rc : vmdb_txn_commit(txn);
 }
 
-/* A database whose log holds, past its checkpoint, a transaction putting
- * keys 1-3 and one deleting key 2: its writer was killed after both
- * committed (SYNC), so the log is all that has them durably. */
-static void make_logged_db(const char *path)
+/* Creates table "items" at `path`, runs `before` (if not NULL) there and
+ * checkpoints it by closing, then runs `writes` in a SYNC writer that is
+ * killed: everything in the tables, and the writes in the log past its
+ * checkpoint. */
+static void logged_and_killed(const char *path, int (*before)(vmdb_db *db, vmdb_table *t),
+                              int (*writes)(vmdb_db *db, vmdb_table *t))
 {
     vmdb_db *db;
     vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 1 << 20};
@@ -48,21 +50,34 @@ static void make_logged_db(const char *path)
     ASSERT_OK(vmdb_schema_new(item_fields, 2, sizeof(struct item), &s));
     ASSERT_OK(vmdb_table_create(db, "items", s, &t));
     vmdb_schema_free(s);
+    if (before)
+        ASSERT_OK(before(db, t));
     ASSERT_OK(vmdb_close(db));
     pid_t pid = fork_child();
     if (pid == 0) {
         vmdb_db_options w = {.durability = VMDB_DURABILITY_SYNC};
-        vmdb_txn *txn;
-        uint64_t two = 2;
-        if (vmdb_open(path, &w, &db) || vmdb_table_open(db, "items", NULL, &t) ||
-            put_items(db, t, 1, 4) || vmdb_txn_begin(db, 0, &txn) ||
-            vmdb_txn_delete(txn, t, &two, sizeof two) || vmdb_txn_commit(txn))
+        if (vmdb_open(path, &w, &db) || vmdb_table_open(db, "items", NULL, &t) || writes(db, t))
             _exit(1);
         raise(SIGKILL);
     }
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFSIGNALED(status), "the writer failed (%#x)", status);
+}
+
+static int puts_then_a_delete(vmdb_db *db, vmdb_table *t)
+{
+    vmdb_txn *txn;
+    uint64_t two = 2;
+    return put_items(db, t, 1, 4) || vmdb_txn_begin(db, 0, &txn) ||
+           vmdb_txn_delete(txn, t, &two, sizeof two) || vmdb_txn_commit(txn);
+}
+
+/* A database whose log holds, past its checkpoint, a transaction putting
+ * keys 1-3 and one deleting key 2. */
+static void make_logged_db(const char *path)
+{
+    logged_and_killed(path, NULL, puts_then_a_delete);
 }
 
 struct craft {
@@ -254,32 +269,22 @@ Test(crafted, log_positions_off_the_record_alignment_are_refused)
 #define TABLE_HEADER_LEN 8192
 #define ITEM_STRIDE 48 /* 32 bytes of slot header + 16 of record */
 
+static int four_hundred_items(vmdb_db *db, vmdb_table *t)
+{
+    return put_items(db, t, 0, 400);
+}
+
+static int item_399_again(vmdb_db *db, vmdb_table *t)
+{
+    return put_items(db, t, 399, 400);
+}
+
 /* 400 items, checkpointed, then a transaction on key 399 left in the log
  * by a writer that was killed: the next writer replays it, and rebuilds
  * the index after. */
 static void make_items_db(const char *path)
 {
-    vmdb_db *db;
-    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 1 << 20};
-    vmdb_schema *s;
-    vmdb_table *t;
-    ASSERT_OK(vmdb_open(path, &o, &db));
-    ASSERT_OK(vmdb_schema_new(item_fields, 2, sizeof(struct item), &s));
-    ASSERT_OK(vmdb_table_create(db, "items", s, &t));
-    vmdb_schema_free(s);
-    ASSERT_OK(put_items(db, t, 0, 400));
-    ASSERT_OK(vmdb_close(db));
-    pid_t pid = fork_child();
-    if (pid == 0) {
-        vmdb_db_options w = {.durability = VMDB_DURABILITY_SYNC};
-        if (vmdb_open(path, &w, &db) || vmdb_table_open(db, "items", NULL, &t) ||
-            put_items(db, t, 399, 400))
-            _exit(1);
-        raise(SIGKILL);
-    }
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFSIGNALED(status), "the writer failed (%#x)", status);
+    logged_and_killed(path, four_hundred_items, item_399_again);
 }
 
 static void expect_refused(const char *path, const char *why)
@@ -348,31 +353,6 @@ static uint64_t value_of(vmdb_table *t, uint64_t key)
     return rc == 0 ? it.value : (uint64_t)-1;
 }
 
-/* Runs `writes` in a SYNC writer that is then killed: everything in the
- * tables, and in the log past its checkpoint. */
-static void logged_and_killed(const char *path, int (*writes)(vmdb_db *db, vmdb_table *t))
-{
-    vmdb_db *db;
-    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 1 << 20};
-    vmdb_schema *s;
-    vmdb_table *t;
-    ASSERT_OK(vmdb_open(path, &o, &db));
-    ASSERT_OK(vmdb_schema_new(item_fields, 2, sizeof(struct item), &s));
-    ASSERT_OK(vmdb_table_create(db, "items", s, &t));
-    vmdb_schema_free(s);
-    ASSERT_OK(vmdb_close(db));
-    pid_t pid = fork_child();
-    if (pid == 0) {
-        vmdb_db_options w = {.durability = VMDB_DURABILITY_SYNC};
-        if (vmdb_open(path, &w, &db) || vmdb_table_open(db, "items", NULL, &t) || writes(db, t))
-            _exit(1);
-        raise(SIGKILL);
-    }
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFSIGNALED(status), "the writer failed (%#x)", status);
-}
-
 static int three_transactions(vmdb_db *db, vmdb_table *t)
 {
     vmdb_txn *txn;
@@ -388,7 +368,7 @@ static int three_transactions(vmdb_db *db, vmdb_table *t)
 Test(crafted, a_log_damaged_in_the_middle_is_refused_never_replayed_over_newer_data)
 {
     const char *path = test_path("db");
-    logged_and_killed(path, three_transactions);
+    logged_and_killed(path, NULL, three_transactions);
     uint64_t damaged = damage_log(path, VMDB__WAL_PUT, 1, flip_payload_bit, false);
     char at[64];
     snprintf(at, sizeof at, "ends at %llu (a damaged record)", (unsigned long long)damaged);
@@ -431,7 +411,7 @@ static int reuse_a_slot(vmdb_db *db, vmdb_table *t)
 Test(crafted, a_damaged_last_commit_does_not_take_a_reused_slot_with_it)
 {
     const char *path = test_path("db");
-    logged_and_killed(path, reuse_a_slot);
+    logged_and_killed(path, NULL, reuse_a_slot);
     damage_log(path, VMDB__WAL_COMMIT, 2, flip_checksum_bit, false);
     vmdb_db *db;
     ASSERT_FAILS(vmdb_open(path, NULL, &db), VMDB_ECORRUPT, "damaged in the middle");
