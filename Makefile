@@ -193,11 +193,14 @@ stress: deps $(BUILD)/plain/vmdb_tests
 # The crash harnesses run a few cycles only (a writer under valgrind needs
 # about a second to commit), and the binary runs from a copy: Criterion's
 # workers run the file again, and a rebuild meanwhile would mix two builds.
+# --fair-sched: valgrind runs one thread at a time, and by default a thread
+# that keeps running keeps the turn: a writer committing without a pause
+# starved its own flusher thread for seconds.
 valgrind: deps $(BUILD)/vg/vmdb_tests $(CLI)
 	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
 	cp $(BUILD)/vg/vmdb_tests $(BUILD)/valgrind/vmdb_tests
 	VMDB_KILL_CYCLES=3 VMDB_POWERLOSS_CYCLES=2 VMDB_BITFLIP_STEP=37 VMDB_HAMMER_VERSIONS=500 VMDB_HOT_KEYS=1000 \
-	valgrind --quiet --leak-check=full --show-possibly-lost=no \
+	valgrind --quiet --fair-sched=yes --leak-check=full --show-possibly-lost=no \
 	    --errors-for-leak-kinds=definite,indirect --trace-children=yes \
 	    --log-file=$(BUILD)/valgrind/%p.log $(BUILD)/valgrind/vmdb_tests -j1
 	@if grep -lE "lost in loss record|Invalid (read|write|free)|uninitialised|Syscall param|Mismatched free|overlap" $(BUILD)/valgrind/*.log; then \

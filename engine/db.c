@@ -528,11 +528,18 @@ static int lock_writer(vmdb_db *db)
     return 0;
 }
 
+/* Every way the lock goes (a commit's unlock, the flusher's idle round, a
+ * yield) leaves the next take_file_lock to let a marked waiter in first:
+ * a holder whose flusher let go while its writer was between transactions
+ * would otherwise take the lock straight back, round after round, while
+ * the woken waiter was still on its way (seen under valgrind, where the
+ * waiter is slow to run). */
 void vmdb__db_release_file_lock(vmdb_db *db)
 {
     __atomic_store_n(&db->lock_page->holder_pid, 0, __ATOMIC_RELAXED);
     vmdb__os_lock_file(db->lock_fd, false);
     db->flock_held = false;
+    db->yielded = vmdb__os_has_waiter(db->lock_fd) > 0;
 }
 
 void vmdb__db_unlock(vmdb_db *db)
@@ -545,7 +552,6 @@ void vmdb__db_unlock(vmdb_db *db)
     if (!idle && __atomic_load_n(&db->yield_file_lock, __ATOMIC_RELAXED)) {
         __atomic_store_n(&db->yield_file_lock, false, __ATOMIC_RELAXED);
         idle = vmdb__group_drain(db) == 0;
-        db->yielded = idle;
     }
     if (idle)
         vmdb__db_release_file_lock(db);

@@ -131,8 +131,8 @@ struct vmdb_db {
     unsigned long lock_thread;  /* atomic: the thread that holds `writer`
                                    through vmdb__db_lock, or 0 */
     struct vmdb_txn *open_txn;  /* under `writer`: the transaction open */
-    bool yielded;               /* under `writer`: let the file lock go to
-                                   a waiting process at the last unlock */
+    bool yielded;               /* under `writer`: the file lock went while
+                                   another process was marked waiting */
     uint64_t pending;           /* NONE commits queued, not yet applied;
                                    atomic: readers look before reading */
     pthread_t flusher;          /* flushes the log of NONE commits a few
