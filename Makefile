@@ -26,7 +26,7 @@ endif
 BUILD        := build
 
 WARN         := -Wall -Wextra -Werror
-BASE_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -pthread
+BASE_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -pthread -MMD -MP
 CFLAGS       ?= -O2 -g
 LIB_CFLAGS   := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 LDLIBS       := -lxxhash -pthread
@@ -34,15 +34,31 @@ LDLIBS       := -lxxhash -pthread
 # loads libedit for line editing with dlopen, only at a terminal.)
 CLI_LDLIBS   := -lm
 
-ENGINE_SRC   := $(wildcard engine/*.c)
+# The engine's layers, bottom-up, one folder each (docs/architecture.md).
+# A layer is compiled with the include paths of its own folder and of the
+# folders below it only, so that an upward include does not build; `make
+# check-layers` also rejects upward includes of public headers and calls
+# that go up a layer or round a cycle of files.
+LAYERS       := base mem store db query
+INC_base     := -Iengine/base
+INC_mem      := $(INC_base) -Iengine/mem
+INC_store    := $(INC_mem) -Iengine/store
+INC_db       := $(INC_store) -Iengine/db
+INC_query    := $(INC_db) -Iengine/query
+# The include paths of the layer of engine/LAYER/NAME (a stem LAYER/NAME).
+layer_inc     = $(INC_$(firstword $(subst /, ,$(1))))
+# Tests, fuzzers and benchmarks see every layer, and the command's files.
+ALL_INC      := $(INC_query) -Icli
+
+ENGINE_SRC   := $(foreach l,$(LAYERS),$(wildcard engine/$(l)/*.c))
 CLI_SRC      := $(wildcard cli/*.c)
 # Everything of the command but main(): the unit tests link it too.
 CLI_LIB_SRC  := $(filter-out cli/main.c,$(CLI_SRC))
 TEST_SRC     := $(wildcard tests/test_*.c)
-HEADERS      := $(wildcard include/*.h include/vmdb/*.h engine/*.h)
 CLI          := $(BUILD)/vmdb
 
 LIB_OBJ      := $(ENGINE_SRC:engine/%.c=$(BUILD)/engine/%.o)
+CLI_OBJ      := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
 STATIC_LIB   := $(BUILD)/libvmdb.a
 SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 
@@ -65,9 +81,9 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(BUILD)/engine/%.o: engine/%.c $(HEADERS)
+$(BUILD)/engine/%.o: engine/%.c
 	@mkdir -p $(@D)
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(call layer_inc,$*) -c $< -o $@
 
 $(STATIC_LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -78,25 +94,31 @@ $(SHARED_LIB): $(LIB_OBJ)
 	ln -sf libvmdb.so.$(VERSION) $(BUILD)/libvmdb.so.$(SOVERSION)
 	ln -sf libvmdb.so.$(SOVERSION) $(BUILD)/libvmdb.so
 
-# The command uses the public API only: no -Iengine.
-$(CLI): $(CLI_SRC) $(wildcard cli/*.h) $(wildcard include/*.h include/vmdb/*.h) $(STATIC_LIB)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(STATIC_LIB) $(CLI_LDLIBS) $(LDLIBS)
+# The command uses the public API, and the query layer's header until
+# that layer has a public one.
+CLI_INC      := -Icli -Iengine/query
+$(BUILD)/cli/%.o: cli/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) $(CLI_INC) -c $< -o $@
+
+$(CLI): $(CLI_OBJ) $(STATIC_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC_LIB) $(CLI_LDLIBS) $(LDLIBS)
 
 # The tests link the engine's objects directly, compiled with the os
 # layer's fault injection, so every failure path can be provoked.
 # test_build,FLAVOUR,FLAGS[,more tests/ sources that only this flavour links]
 define test_build
-$(BUILD)/$(1)/engine/%.o: engine/%.c $(HEADERS)
+$(BUILD)/$(1)/engine/%.o: engine/%.c
 	@mkdir -p $$(@D)
-	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -c $$< -o $$@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION $$(call layer_inc,$$*) -c $$< -o $$@
 
-$(BUILD)/$(1)/cli/%.o: cli/%.c $(HEADERS) $(wildcard cli/*.h)
+$(BUILD)/$(1)/cli/%.o: cli/%.c
 	@mkdir -p $$(@D)
-	$(CC) $(BASE_CFLAGS) $(2) -c $$< -o $$@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) $(CLI_INC) -c $$< -o $$@
 
-$(BUILD)/$(1)/tests/%.o: tests/%.c $(HEADERS) $(wildcard tests/*.h cli/*.h)
+$(BUILD)/$(1)/tests/%.o: tests/%.c
 	@mkdir -p $$(@D)
-	$(CC) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION -Iengine -Icli -c $$< -o $$@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION $(ALL_INC) -c $$< -o $$@
 
 $(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
 	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
@@ -146,9 +168,9 @@ MUTANT_NAMES := $(foreach m,$(MUTANTS),$(call mutant_name,$(m)))
 
 define mutant_build
 MUTANT_SRC_$(1) := $$(shell grep -lw VMDB_MUTANT_$(1) $(ENGINE_SRC))
-$(BUILD)/mutant-$(1)/engine/%.o: engine/%.c $(HEADERS)
+$(BUILD)/mutant-$(1)/engine/%.o: engine/%.c
 	@mkdir -p $$(@D)
-	$(CC) $(BASE_CFLAGS) $(PLAIN_FLAGS) -DVMDB_FAULT_INJECTION -DVMDB_MUTANT_$(1) -c $$< -o $$@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(PLAIN_FLAGS) -DVMDB_FAULT_INJECTION -DVMDB_MUTANT_$(1) $$(call layer_inc,$$*) -c $$< -o $$@
 
 $(BUILD)/mutant-$(1)/vmdb_tests: $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/mutant-$(1)/engine/%.o) \
         $$(filter-out $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/plain/engine/%.o),$(ENGINE_SRC:engine/%.c=$(BUILD)/plain/engine/%.o)) \
@@ -210,7 +232,7 @@ valgrind: deps $(BUILD)/vg/vmdb_tests $(CLI)
 # ---- fuzzing ----------------------------------------------------------------
 # One libFuzzer harness per file fuzz/fuzz_NAME.c, built with clang under
 # ASan and UBSan. The engine is compiled with VMDB_FUZZ_NO_CHECKSUMS
-# (engine/checksum.h), so that mutated files get past their checksums to
+# (engine/base/checksum.h), so that mutated files get past their checksums to
 # the parsers behind them, and VMDB_FUZZ_SHORT_WAITS, so that a reader
 # gives up on a slot left mid-write after a thousand spins, not a million:
 # that build is for fuzzing only.
@@ -235,16 +257,16 @@ FUZZ_OBJ     := $(ENGINE_SRC:engine/%.c=$(BUILD)/fuzz/engine/%.o) \
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEPS="$(FUZZ_DEPS)"
 
-$(BUILD)/fuzz/engine/%.o: engine/%.c $(HEADERS)
+$(BUILD)/fuzz/engine/%.o: engine/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(CPPFLAGS) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(call layer_inc,$*) -c $< -o $@
 
-$(BUILD)/fuzz/cli/%.o: cli/%.c $(HEADERS) $(wildcard cli/*.h)
+$(BUILD)/fuzz/cli/%.o: cli/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(CPPFLAGS) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(CLI_INC) -c $< -o $@
 
-$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(FUZZ_OBJ)
-	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -Icli -o $@ $< $(FUZZ_OBJ) \
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(CPPFLAGS) $(BASE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(ALL_INC) -o $@ $< $(FUZZ_OBJ) \
 	    $(CLI_LDLIBS) $(LDLIBS)
 
 # Shared by every harness: not intermediates for make to delete.
@@ -270,9 +292,9 @@ fuzz: fuzz-deps fuzz-build
 
 # The binary seeds (table, log, ring and slot-ring files) as the library
 # writes them; committed, so this runs only when their format changes.
-$(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c $(wildcard fuzz/*.h) $(STATIC_LIB)
+$(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O1 -g -o $@ $< $(STATIC_LIB) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O1 -g -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 fuzz-seeds: $(BUILD)/fuzz/make_seeds
 	mkdir -p fuzz/corpus/table fuzz/corpus/wal fuzz/corpus/ring fuzz/corpus/slotring fuzz/corpus/dir
@@ -294,7 +316,7 @@ fuzz-regress: fuzz-deps fuzz-build
 # reports go to one log per process, judged like valgrind's. Left out:
 # tests whose forked children start threads, which TSan cannot follow
 # after a fork of a process with threads ("dup thread with used id").
-# The seqlock's reads of slots are atomics (engine/table.h), so nothing
+# The seqlock's reads of slots are atomics (engine/store/table.h), so nothing
 # is suppressed.
 TSAN_SUITES := error buffer ring slotring map index txn none db read backup compact space
 TSAN_SKIP   := a_process_waiting_for_the_lock_gets_it_within_a_few_flusher_rounds \
@@ -320,7 +342,7 @@ tsan: deps $(BUILD)/tsan/vmdb_tests
 	else echo "tsan: no reports"; fi
 
 $(BUILD)/demo: docs/examples/demo.c $(STATIC_LIB)
-	$(CC) $(BASE_CFLAGS) -O2 -o $@ $< $(STATIC_LIB) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 demo: deps all
 	sh docs/examples/demo.sh
@@ -330,7 +352,7 @@ demo-api: deps $(BUILD)/demo
 
 $(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O2 -Iengine -o $@ $< $(STATIC_LIB) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 $(ALL_INC) -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 bench: bench-map bench-ring bench-engine bench-import bench-query
 
@@ -345,9 +367,9 @@ bench-engine: deps $(BUILD)/bench/engine_bench
 
 # The import benchmark times the vmdb command and, apart, the command's
 # readers, which it links from cli/.
-$(BUILD)/bench/import_bench: bench/import_bench.c cli/csv.c cli/jsonl.c $(wildcard cli/*.h) $(STATIC_LIB)
+$(BUILD)/bench/import_bench: bench/import_bench.c cli/csv.c cli/jsonl.c $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -O2 -Icli -o $@ bench/import_bench.c cli/csv.c cli/jsonl.c $(STATIC_LIB) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 -Icli -o $@ bench/import_bench.c cli/csv.c cli/jsonl.c $(STATIC_LIB) $(LDLIBS)
 
 bench-import: deps $(BUILD)/bench/import_bench $(CLI)
 	$(BUILD)/bench/import_bench
@@ -370,3 +392,7 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# What -MMD wrote: each object's headers, so that a header's change
+# rebuilds exactly the objects that include it.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,6 +1,6 @@
 /*
  * cli/cmd_query.c - `vmdb query DB "SQL"`: one statement of the SQL subset
- * (cli/sql.h), run as one transaction.
+ * (engine/query/sql.h), run as one transaction.
  *
  * The statement is parsed before the database is opened, so that a
  * SELECT (or any --explain) opens it read-only: no lock and no recovery,

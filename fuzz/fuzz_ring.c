@@ -1,5 +1,5 @@
 /*
- * fuzz/fuzz_ring.c - a byte-ring file from bytes (engine/ring.c): the
+ * fuzz/fuzz_ring.c - a byte-ring file from bytes (engine/mem/ring.c): the
  * input is written as the file and opened read-only and then for writing,
  * in both modes, as a program that finds it on disk would.
  *

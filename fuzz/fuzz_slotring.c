@@ -1,5 +1,5 @@
 /*
- * fuzz/fuzz_slotring.c - a slot-ring file from bytes (engine/slotring.c):
+ * fuzz/fuzz_slotring.c - a slot-ring file from bytes (engine/mem/slotring.c):
  * the input is written as the file and opened read-only, every slot and
  * unread message looked at, then opened for writing: its messages read
  * (copying, peeking and in place), new ones written and read back, and

@@ -8,7 +8,7 @@
  * the database read-only with checksum verification, reading everything
  * (fuzz_walk.h); and in the database for writing, which recovers,
  * rebuilds what it must and checks, then a put and a delete go through a
- * transaction. The fuzz build lets checksums pass (engine/checksum.h), so
+ * transaction. The fuzz build lets checksums pass (engine/base/checksum.h), so
  * the header, schema and slot parsing behind them is what gets tried.
  */
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /*
  * fuzz/fuzz_wal.c - log replay from bytes: the input is wal.ring of a
  * small database (fuzz_template.h) whose tables are as that database left
- * them. The fuzz build lets the log's checksums pass (engine/checksum.h),
+ * them. The fuzz build lets the log's checksums pass (engine/base/checksum.h),
  * so the record validation and replay behind them are what gets tried.
  *
  * The log is listed by a read-only open (vmdb_wal_foreach, what `vmdb

@@ -10,6 +10,7 @@
 #include "vmdb/ring.h"
 #include "vmdb/slotring.h"
 #include "vmdb/schema.h"
+#include "vmdb/table_file.h"
 #include "vmdb/db.h"
 
 #endif /* VMDB_H */

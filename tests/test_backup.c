@@ -4,7 +4,7 @@
  * taken while a writer commits, files that shrink, readers that keep
  * finding records while a table is rewritten under them, and a compactor
  * killed at random moments, with and without a power cut after the kill
- * (the test build's simulator in engine/os.c).
+ * (the test build's simulator in engine/base/os.c).
  *
  *   VMDB_SEED              the seed of timing, fillers and cuts
  *   VMDB_KILL_CYCLES       kill cycles x 50 (default 12 cycles)

@@ -24,7 +24,7 @@
 
 TestSuite(index, .timeout = SUITE_TIMEOUT);
 
-/* Byte offsets of the header fields (engine/index.c). */
+/* Byte offsets of the header fields (engine/store/index.c). */
 #define OFF_MAGIC 0
 #define OFF_VERSION 8
 #define OFF_HEADER_SIZE 12

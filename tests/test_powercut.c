@@ -1,7 +1,7 @@
 /*
  * tests/test_powercut.c - the power-cut harness: writers at every
  * durability, one or two processes, killed and then the power cut
- * (the simulator of engine/os.c, "Power loss", tested in
+ * (the simulator of engine/base/os.c, "Power loss", tested in
  * test_powerloss.c).
  *
  * The promise checked after each cut: the state recovery leaves is the

@@ -5,7 +5,7 @@
  * it, so the kill tests of test_crash.c cannot find an ordering bug such
  * as "the log was freed before the table pages it protected reached the
  * disk". A power cut can. The test build of the os layer keeps a durable
- * image of every file of a tracked directory (engine/os.c, "Power loss"):
+ * image of every file of a tracked directory (engine/base/os.c, "Power loss"):
  * an msync(MS_SYNC) through vmdb__os_flush makes the pages it covers and
  * the file's length durable, an fsync through vmdb__os_sync the whole
  * file, and nothing else does. After the writer is killed, the cut takes

@@ -1,6 +1,6 @@
 /*
  * tests/test_powerloss_sim.c - the power-loss simulator's names, its state
- * shared by several tracking processes, and its reboots (engine/os.c,
+ * shared by several tracking processes, and its reboots (engine/base/os.c,
  * "Power loss"); and that a new database survives a cut that loses every
  * name not made durable by a directory fsync.
  */

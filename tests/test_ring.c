@@ -364,7 +364,7 @@ static void write_at(const char *path, long off, const void *src, size_t len)
     fclose(f);
 }
 
-/* Field offsets of a header copy, as engine/ring.c lays them out. */
+/* Field offsets of a header copy, as engine/mem/ring.c lays them out. */
 enum { COPY_A = 0, COPY_B = 512, LIVE = 1024, F_VERSION = 8, F_SEQ = 24, F_HEAD = 32,
        F_TAIL = 40, F_SUM = 112 };
 

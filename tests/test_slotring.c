@@ -25,7 +25,7 @@
  * test's own .timeout would leak in Criterion 2.4's runner (LeakSanitizer). */
 TestSuite(slotring, .timeout = HARNESS_TIMEOUT);
 
-/* Byte offsets of the header fields (engine/slotring.c). */
+/* Byte offsets of the header fields (engine/mem/slotring.c). */
 #define OFF_MAGIC 0
 #define OFF_VERSION 8
 #define OFF_HEADER_SIZE 12

@@ -26,7 +26,7 @@
  * and positions survive the exit or crash of either process. To survive a
  * power cut as well, call vmdb_slotring_sync().
  *
- * File layout (little-endian, see engine/slotring.c for the details):
+ * File layout (little-endian, see engine/mem/slotring.c for the details):
  *
  *   [0, 4096)          header: magic "VMDBSLOT", format version, slot size,
  *                      slot count, a checksum of those, then the write and

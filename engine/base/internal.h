@@ -1,0 +1,46 @@
+/*
+ * engine/base/internal.h - helpers shared by the engine's files; never included
+ * by cli/ or by users. Internal names are vmdb__name.
+ */
+#ifndef VMDB_ENGINE_INTERNAL_H
+#define VMDB_ENGINE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "vmdb/error.h"
+
+#if defined(__GNUC__)
+#define VMDB__PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define VMDB__PRINTF(fmt, args)
+#endif
+
+/* Records a failure of vmdb's own (no OS error) in the thread's error
+ * context and returns `code`, so a caller can write
+ * `return vmdb__fail(VMDB_ERANGE, "...", ...);`. */
+int vmdb__fail(int code, const char *fmt, ...) VMDB__PRINTF(2, 3);
+
+/* Records a failed system call: `neg_errno` is what an os.h function
+ * returned. The code is derived from the errno and the message is the
+ * formatted context followed by ": " and the OS's text for the errno. */
+int vmdb__fail_os(int neg_errno, const char *fmt, ...) VMDB__PRINTF(2, 3);
+
+/* Writes the 8 magic bytes of a file into buf, escaping what is not
+ * printable, so a message shows what the file holds instead of garbage.
+ * Returns buf. */
+const char *vmdb__printable_magic(const char magic[8], char buf[40]);
+
+/* The VMDB_E* code that stands for an errno value. */
+int vmdb__code_from_errno(int err);
+
+static inline uint64_t vmdb__round_up(uint64_t v, uint64_t align)
+{
+    return (v + align - 1) & ~(align - 1);
+}
+
+static inline uint64_t vmdb__round_down(uint64_t v, uint64_t align)
+{
+    return v & ~(align - 1);
+}
+
+#endif /* VMDB_ENGINE_INTERNAL_H */

@@ -1,0 +1,374 @@
+/*
+ * engine/db/db.h - the database handle, shared by db.c (open, recovery,
+ * checkpoints, tables) and txn.c (transactions and reads).
+ */
+#ifndef VMDB_ENGINE_DB_H
+#define VMDB_ENGINE_DB_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "table.h"
+#include "vmdb/db.h"
+#include "wal.h"
+
+/* The lock file's first page, mapped shared by every process that has the
+ * database open for writing: what a writer must learn when it takes the
+ * lock after another process held it. */
+typedef struct vmdb__lock_page {
+    char magic[8];       /* "VMDBLOCK" */
+    uint32_t version;    /* 1 */
+    uint32_t reserved;
+    uint64_t generation; /* bumped by every commit and checkpoint */
+    uint64_t salt;       /* the log's current salt */
+    /* While a backup copies without the lock: until this CLOCK_REALTIME
+     * time in ns, checkpoints that a full log does not force wait, so the
+     * log the backup needs stays. A hint: 0 (or a time passed) is none. */
+    uint64_t checkpoint_hold_until;
+    /* Bumped when a table's files are replaced by new ones (compaction):
+     * every handle then maps the new files (engine/db/follow.c). */
+    uint64_t layout_epoch;
+    /* Transactions being applied to the tables right now, by the holder of
+     * the file lock. Nonzero when the lock is free means a writer died in
+     * the middle of one: the next writer finishes it from the log, and a
+     * read-only open refuses (VMDB_ENEEDRECOVERY) rather than show half of
+     * it. */
+    uint64_t applying;
+    /* The log is on disk up to here (from the checkpoint on): every flush
+     * starts at this point, whichever process committed the bytes before
+     * it, so the log is durable as a prefix. Set by recovery and each
+     * checkpoint, advanced by the file-lock holder after each flush. */
+    uint64_t durable_lsn;
+    /* The machine's boot (vmdb__os_boot_id) when a writer last opened and
+     * recovered. Another boot's id, or none, with log records past the
+     * checkpoint means no writer of this boot has replayed them: a power
+     * cut may have left the tables behind the log, and a read-only open
+     * refuses (VMDB_ENEEDRECOVERY). NUL-terminated. */
+    char boot_id[40];
+    /* The process that holds the file lock, which flock cannot name: for
+     * the message of a writer that gives up waiting. Written by the holder
+     * right after it takes the lock, cleared just before it lets go; 0
+     * when free, or for a moment after another process took it. A holder
+     * that died leaves its pid behind until the next one takes the lock. */
+    uint32_t holder_pid;
+    /* Odd while the tables change (a transaction applied, the log
+     * replayed, records moved by a compaction), bumped again after: a read
+     * transaction that finds it unchanged at its end saw every transaction
+     * whole or not at all (read.c). The changers hold the file lock, and
+     * `state` within a process, so they never overlap. */
+    uint64_t changes;
+} vmdb__lock_page;
+
+/* The queue's newest operation per key, or per record (txn.c): open
+ * addressing from a 64-bit key to a queued transaction's operation. */
+typedef struct vmdb__queue_map {
+    uint64_t *keys;
+    struct vmdb_txn **txns; /* NULL: an empty slot */
+    uint32_t *ops;
+    size_t cap; /* a power of two, or 0 */
+    size_t used;
+} vmdb__queue_map;
+
+/* A committed transaction waiting for the group flush (group.c). */
+typedef struct vmdb__group_node {
+    struct vmdb__group_node *prev, *next; /* queue order is log order */
+    vmdb_txn *txn;
+    uint64_t start, end; /* its log range */
+    uint64_t ops;        /* its operations */
+    bool done;           /* flushed and applied, or failed (rc) */
+    bool detached;       /* a NONE commit: nobody waits, the leader frees it */
+    int rc;
+} vmdb__group_node;
+
+struct vmdb_db {
+    char *path;
+    bool readonly;
+    bool as_is;                 /* read-only, even after a writer's death */
+    bool verify;                /* reads check checksums (not NO_VERIFY) */
+    unsigned open_flags;        /* vmdb_db_options.flags */
+    bool poisoned;              /* a flush failed: no more writes */
+    enum vmdb_durability durability;
+    uint64_t checkpoint_bytes;  /* log use that triggers a checkpoint */
+    unsigned busy_timeout_ms;   /* vmdb_db_options' */
+    void (*busy_notice)(void *ctx, const char *path, long holder_pid);
+    void *busy_notice_ctx;
+    int lock_fd;
+    vmdb_map *lock_map;         /* the lock page, NULL when read-only */
+    vmdb__lock_page *lock_page;
+    uint64_t seen_generation;   /* what this process last knew */
+    uint64_t seen_layout_epoch; /* the files this handle maps; atomic */
+    pthread_mutex_t writer;     /* one write transaction per process */
+    bool unflushed;             /* under `writer`: files changed outside the
+                                   log since the last checkpoint */
+    bool flock_held;            /* under `writer`: this process has the file
+                                   lock (kept while transactions wait in the
+                                   group queue, whose changes other processes
+                                   could not see) */
+    pthread_mutex_t state;      /* free-slot stacks and counters, which a
+                                   group leader's apply and the current
+                                   writer's inserts both change */
+    pthread_mutex_t group;      /* the queue below */
+    pthread_cond_t group_done;
+    vmdb__group_node *queue_head, *queue_tail;
+    bool group_leader;          /* a thread is flushing and applying */
+    bool lead_applies;          /* under `group`: the leader's batch ends */
+    vmdb__group_node *lead_last; /* with lead_last, and it applies */
+    uint64_t enqueued, settled; /* under `group`: queued ever, done ever */
+    uint64_t queued_ops;        /* under `group`: operations in the queue */
+    uint64_t flushed_to;        /* under `group`: this process flushed the
+                                   log up to here while holding the file
+                                   lock, which it has held since */
+    /* Under `group`: the queue seen as one layer, so that a writer's look
+     * through it costs one probe however long it is. */
+    vmdb__queue_map queued_by_key, queued_by_rid;
+    pthread_mutex_t spare_lock;
+    struct vmdb_txn *spare_txns; /* ended, kept for reuse (txn.c) */
+    size_t spare_count;
+    /* Set by the flusher when a process waits for the file lock: the
+     * writer's next unlock drains the queue and lets it go. Atomic. */
+    bool yield_file_lock;
+    unsigned long lock_thread;  /* atomic: the thread that holds `writer`
+                                   through vmdb__db_lock, or 0 */
+    struct vmdb_txn *open_txn;  /* under `writer`: the transaction open */
+    bool yielded;               /* under `writer`: the file lock went while
+                                   another process was marked waiting */
+    uint64_t pending;           /* NONE commits queued, not yet applied;
+                                   atomic: readers look before reading */
+    pthread_t flusher;          /* flushes the log of NONE commits a few
+                                   hundred microseconds after them (group.c) */
+    bool flusher_started;       /* under `group` */
+    bool flusher_running;       /* under `group`: it began its loop */
+    bool flusher_stop;          /* under `group` */
+    pthread_cond_t flusher_wake;
+    uint64_t fork_generation;   /* vmdb__fork_generation at open */
+    uint64_t commits;           /* counters for vmdb_db_stat, atomic */
+    uint64_t flushes;
+    uint64_t checkpoints;
+    unsigned backups;           /* copying now, atomic: tables may not be
+                                   dropped or compacted under them */
+    uint64_t backup_retries;    /* copies begun again because a checkpoint
+                                   freed the log they needed, atomic */
+    vmdb__wal *wal;
+    vmdb_table **tables;        /* sorted by name */
+    size_t table_count;
+    vmdb_table **dropped;       /* dropped by other handles: kept for the
+                                   pointers users hold, until close */
+    size_t dropped_count;
+    vmdb_recovery recovery;
+};
+
+/* Writer lock: the in-process mutex, then the file lock; brings this
+ * process up to date with changes other processes made meanwhile. */
+int vmdb__db_lock(vmdb_db *db);
+/* Whether the calling thread holds `writer` through vmdb__db_lock. */
+static inline bool vmdb__db_held_by_me(const vmdb_db *db)
+{
+    return __atomic_load_n(&db->lock_thread, __ATOMIC_RELAXED) == (unsigned long)pthread_self();
+}
+/* vmdb__db_lock, then applies the queued commits: for the changes made
+ * outside a transaction (an index rebuilt, a table compacted or created),
+ * which the flusher's applying must not meet. */
+int vmdb__db_lock_drained(vmdb_db *db);
+void vmdb__db_unlock(vmdb_db *db);
+
+/* With `writer` held: gives the file lock back to other processes. */
+void vmdb__db_release_file_lock(vmdb_db *db);
+
+/* Whether every field of a log record is one this database can act on:
+ * a known kind, an existing table, a payload of that table's size, a
+ * record id the log could have grown the table to. 0, or VMDB_ECORRUPT
+ * naming the record's position. */
+int vmdb__db_log_record_check(vmdb_db *db, const vmdb__wal_record *rec);
+
+/* The table with log id `id`, or NULL. */
+vmdb_table *vmdb__db_table_by_id(vmdb_db *db, uint16_t id);
+
+/* With the writer lock held: flushes tables and indexes, then frees the
+ * log up to `pos`. */
+int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos);
+
+/* Whether the log is full enough for an automatic checkpoint: past the
+ * threshold, unless a backup holds checkpoints back and the log still has
+ * room (a tenth of it). */
+bool vmdb__db_checkpoint_due(vmdb_db *db);
+
+/* A backup copying without the lock holds checkpoints back for a few
+ * seconds from now (renewed as it goes), or lets them go. */
+void vmdb__db_hold_checkpoints(vmdb_db *db, bool hold);
+
+#ifdef VMDB_FAULT_INJECTION
+/* Called by a backup between copying the table files, without the lock,
+ * and taking the log written meanwhile: where a test commits or
+ * checkpoints "during" the copy. */
+extern void (*vmdb__backup_test_hook)(vmdb_db *db);
+#endif
+
+/* ---- following replaced files (engine/db/follow.c) ---- */
+
+/* Records which files table t maps now (before mapping them: see
+ * follow.c). */
+int vmdb__follow_note(vmdb_table *t, const char *table_path, const char *index_path);
+
+/* With `writer` held: maps the new files of every table whose files were
+ * replaced since this handle last looked. */
+int vmdb__follow_locked(vmdb_db *db);
+
+/* With `writer` held (db.c, for follow.c): table t's file is gone, dropped
+ * by another handle; it leaves the list of tables. */
+int vmdb__db_forget_table(vmdb_db *db, vmdb_table *t);
+/* With `writer` held: opens the tables other handles created since. */
+int vmdb__db_open_new_tables(vmdb_db *db);
+
+/* Readers: follows replaced files, when the lock page says there are. */
+int vmdb__follow_slow(vmdb_db *db);
+static inline int vmdb__follow(vmdb_db *db)
+{
+    if (__builtin_expect(__atomic_load_n(&db->lock_page->layout_epoch, __ATOMIC_ACQUIRE) !=
+                             __atomic_load_n(&db->seen_layout_epoch, __ATOMIC_RELAXED),
+                         0))
+        return vmdb__follow_slow(db);
+    return 0;
+}
+
+/* With `writer` and the file lock held, after replacing table files: tells
+ * every other handle. */
+void vmdb__follow_publish(vmdb_db *db);
+
+/* Applies one logged change to its table and index (writer lock held). */
+int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t lsn,
+                   const void *payload);
+
+/* Group commit (group.c). enqueue: the writer, after publishing its
+ * records, with `writer` held. wait: after releasing `writer`, until a
+ * leader has flushed and applied the transaction. drain: with `writer`
+ * held, flushes and applies everything queued (before a checkpoint, or a
+ * commit that must apply after them). */
+void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node);
+int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node);
+int vmdb__group_drain(vmdb_db *db);
+bool vmdb__group_idle(vmdb_db *db);
+/* As vmdb__group_idle, for the writer letting go of `writer`: waits for a
+ * leader that is applying the whole queue, so that the one who empties it
+ * is always one who can give the file lock back. */
+bool vmdb__group_idle_at_unlock(vmdb_db *db);
+
+/* How long the flusher lets NONE commits gather before it flushes the
+ * log for them: one round. A NONE commit reaches the tables within about
+ * two rounds and one log flush (group.c). */
+#define VMDB__NONE_DELAY_NS (500ull * 1000)
+#ifdef VMDB_FAULT_INJECTION
+/* Tests lengthen the round to hold NONE commits in the queue. */
+extern uint64_t vmdb__none_delay_ns;
+#endif
+
+/* A NONE commit, with `writer` held after publishing its records: queued
+ * like a group commit, but nobody waits. It reaches the tables once its
+ * log is durable (group.c), so no table page can reach the disk before
+ * the log that describes it. Applies, in this thread, the queued commits
+ * the flusher has made durable. */
+int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node);
+/* Bumped in every child a fork makes (group.c): a handle opened before
+ * the fork belongs to the parent, which holds its lock, queue and flusher
+ * thread. The child may only close it, which then just unmaps; anything
+ * else is refused. */
+extern uint64_t vmdb__fork_generation;
+static inline bool vmdb__db_inherited(const vmdb_db *db)
+{
+    return db->fork_generation != __atomic_load_n(&vmdb__fork_generation, __ATOMIC_RELAXED);
+}
+/* At open: the handle belongs to this process. */
+void vmdb__group_note_owner(vmdb_db *db);
+/* At the close of an inherited handle: forgets the parent's queue. */
+void vmdb__group_forget_inherited(vmdb_db *db);
+/* Frees a transaction without giving it back for reuse. */
+void vmdb__txn_forget(vmdb_txn *txn);
+/* Stops the flusher thread at close, after the queue was drained. */
+void vmdb__group_stop(vmdb_db *db);
+/* Flushes the log from the durable LSN up to `to` (a published position),
+ * with the file lock held. */
+int vmdb__db_flush_log(vmdb_db *db, uint64_t to);
+
+/* Readers of this handle see its NONE commits at once: point reads look
+ * through the queue (txn.c); a scan that finds NONE commits queued applies
+ * them first (one log flush), so that nothing committed before it is
+ * missing from it. */
+void vmdb__group_settle(vmdb_db *db);
+/* Read transactions (read.c): whether this thread has one open on db, and
+ * whether it holds writers back (then it must not wait for the write
+ * lock, nor for anything a writer waiting on it could hold). A read
+ * transaction settles the queue when it begins and reads the tables
+ * alone after that: the queue is not covered by its counter. */
+bool vmdb__read_open_on(const vmdb_db *db);
+bool vmdb__read_holding(const vmdb_db *db);
+/* At close: ends this thread's read transaction on db, if it has one. */
+void vmdb__read_end_on(vmdb_db *db);
+static inline void vmdb__db_reader_settle(vmdb_db *db)
+{
+    if (__builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0) &&
+        !vmdb__db_inherited(db) && !vmdb__read_open_on(db))
+        vmdb__group_settle(db);
+}
+/* Opens the lock file again, read-only: an open file of the caller's own,
+ * whose flock is apart from the handle's. */
+int vmdb__db_open_lock_file(vmdb_db *db, int *fd);
+
+/* Frees a transaction a NONE commit left queued (group.c, once applied). */
+void vmdb__txn_free(vmdb_txn *txn);
+/* With `group` held: a transaction joins the queue's view (as its newest
+ * operations) or leaves it (its entries that no newer transaction took
+ * over). Joining cannot fail: vmdb__txn_commit made room before it
+ * published the transaction. */
+void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn);
+void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn);
+/* Frees the view's memory (at close, with the queue empty). */
+void vmdb__txn_free_queue_view(vmdb_db *db);
+/* Frees the transactions kept for reuse (at close). */
+void vmdb__txn_free_spares(vmdb_db *db);
+
+/* Counts a transaction being applied in the lock page, or done. */
+static inline void vmdb__db_applying(vmdb_db *db, bool begin)
+{
+    if (begin)
+        __atomic_add_fetch(&db->lock_page->applying, 1, __ATOMIC_ACQ_REL);
+    else
+        __atomic_sub_fetch(&db->lock_page->applying, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Brackets a change to the tables that readers must see whole (with the
+ * file lock held). A begin that finds the count odd finds the mark of a
+ * changer that died: it keeps it odd, and the end makes it even again. */
+static inline void vmdb__db_changing(vmdb_db *db, bool begin)
+{
+    uint64_t *changes = &db->lock_page->changes;
+    uint64_t now = __atomic_load_n(changes, __ATOMIC_RELAXED);
+    if (begin && (now & 1))
+        return;
+    __atomic_store_n(changes, now + 1, begin ? __ATOMIC_RELAXED : __ATOMIC_RELEASE);
+    /* The odd mark must be seen before any slot it covers is touched. */
+    if (begin)
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+#ifdef VMDB_FAULT_INJECTION
+/* Called by vmdb_open for writing just before it takes the file lock:
+ * where a test lets another process change the database "meanwhile". */
+extern void (*vmdb__open_test_hook)(const char *path);
+#endif
+
+#ifdef VMDB_FAULT_INJECTION
+/* Called after each change a transaction applies: where a test kills the
+ * writer in the middle of applying. */
+extern void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);
+/* Called by a commit just after it published its records, before
+ * anything else: where a test kills the committer. */
+extern void (*vmdb__published_test_hook)(vmdb_db *db);
+#endif
+
+/* Applies a committed transaction's changes (txn.c). */
+int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn);
+
+/* Marks the database unusable for writes after a failed flush. */
+int vmdb__db_poison(vmdb_db *db, int rc);
+
+#endif /* VMDB_ENGINE_DB_H */

@@ -1,0 +1,483 @@
+/*
+ * engine/db/group.c - group commit: committers that arrive while a flush is
+ * running share the next one.
+ *
+ * A GROUP transaction writes and publishes its records like any other,
+ * then joins a queue and lets go of the in-process writer lock, so the
+ * next transaction can start while it waits. The first waiter becomes the
+ * leader: it flushes the log range of everything queued (one msync for
+ * all of them), then applies the queued transactions in log order and
+ * wakes their owners. Their changes may not touch a table before their
+ * records are on disk (no steal), so until applied they stay visible to
+ * later writers only through the queue, which txn.c consults as layers
+ * between a transaction's own changes and the tables.
+ *
+ * The file lock stays with this process while anything is queued: another
+ * process could not see the queue, and would decide on stale tables.
+ * Checkpoints and commits of other durabilities drain the queue first, so
+ * changes are always applied in log order.
+ *
+ * NONE commits take the same queue without waiting (SQLite's WAL with
+ * synchronous=NORMAL is the model): a table page changed in place can
+ * reach the disk whenever the kernel likes, so it may change only after
+ * the log that describes it is durable, or a power cut could keep half of
+ * a transaction the log no longer has. A flusher thread per handle
+ * flushes the log VMDB__NONE_DELAY_NS after the first NONE commit it
+ * finds queued (only full pages while the writer is busy: a page under
+ * writeback stalls whoever writes it). The writer applies what is durable
+ * at its next NONE commit, in its own thread, where the pages are warm;
+ * the flusher applies when the handle is idle, or when a transaction has
+ * kept the writer away for a whole round. So a NONE commit reaches the
+ * tables, and other handles and processes, within about twice the delay
+ * plus one log flush. Readers of the committing handle see it at once:
+ * point reads look through the queue's view (txn.c), scans apply the
+ * queue first (vmdb__group_settle).
+ *
+ * A process waiting for the file lock marks itself (an OFD lock, which
+ * dies with it); the flusher sees the mark and the writer's next unlock
+ * drains the queue and lets the lock go, so that a writer committing
+ * without a pause cannot starve other processes.
+ *
+ * Every flush starts at the durable LSN in the lock page, so the log on
+ * disk is always a prefix, whatever mix of durabilities and processes
+ * wrote it.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "internal.h"
+#include "os.h"
+
+/* Operations of queued NONE commits past which the committer flushes and
+ * applies them itself (the disk is slower than the writer): every write
+ * and point read probes the queue's view, which must stay in the cache. */
+#define NONE_MAX_QUEUED_OPS 16384
+
+int vmdb__db_flush_log(vmdb_db *db, uint64_t to)
+{
+    uint64_t from = __atomic_load_n(&db->lock_page->durable_lsn, __ATOMIC_ACQUIRE);
+    uint64_t start = vmdb__wal_start(db->wal);
+    /* Below the checkpoint it means the checkpoint; past `to` it is not a
+     * value this log ever had (the lock page is not flushed, and a power
+     * cut may have left anything there until recovery resets it). */
+    if (from < start || from > to)
+        from = start;
+    int rc = vmdb__wal_flush(db->wal, from, to);
+    if (rc < 0)
+        return vmdb__db_poison(db, rc);
+    __atomic_store_n(&db->lock_page->durable_lsn, to, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&db->flushes, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+bool vmdb__group_idle(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->group);
+    bool idle = db->queue_head == NULL && !db->group_leader;
+    pthread_mutex_unlock(&db->group);
+    return idle;
+}
+
+bool vmdb__group_idle_at_unlock(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->group);
+    /* A leader applying all that is queued will leave the queue empty
+     * with the writer gone: nobody would give the file lock back then
+     * (the leader cannot: it does not hold `writer`). Wait for it. */
+    while (db->group_leader && db->lead_applies && db->lead_last == db->queue_tail)
+        pthread_cond_wait(&db->group_done, &db->group);
+    bool idle = db->queue_head == NULL && !db->group_leader;
+    pthread_mutex_unlock(&db->group);
+    return idle;
+}
+
+static void enqueue_locked(vmdb_db *db, vmdb__group_node *node)
+{
+    node->next = NULL;
+    node->prev = db->queue_tail;
+    node->done = false;
+    node->rc = 0;
+    if (db->queue_tail)
+        db->queue_tail->next = node;
+    else
+        db->queue_head = node;
+    db->queue_tail = node;
+    db->enqueued++;
+    db->queued_ops += node->ops;
+    vmdb__txn_join_queue_view(db, node->txn);
+    /* The lock page's applying count went up before the commit was
+     * published (txn.c) and comes down once it is applied (lead). */
+}
+
+void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node)
+{
+    pthread_mutex_lock(&db->group);
+    node->detached = false;
+    enqueue_locked(db, node);
+    pthread_mutex_unlock(&db->group);
+}
+
+/* With `group` held and no other leader. Flushes the log of everything
+ * queued now (when `flush`), then, when `apply`, applies in log order the
+ * queued transactions whose log is durable and completes them. `group` is
+ * dropped for the slow parts; the batch stays in the queue (visible to
+ * writers) until applied. */
+enum lead_flush { NO_FLUSH, FLUSH_WHOLE_PAGES, FLUSH_ALL };
+
+static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
+{
+    db->group_leader = true;
+    db->lead_applies = apply;
+    vmdb__group_node *first = db->queue_head, *last = db->queue_tail;
+    db->lead_last = last;
+    uint64_t flushed = db->flushed_to;
+    pthread_mutex_unlock(&db->group);
+
+    uint64_t to = last->end;
+    /* A page being written back cannot change until the write is done
+     * (stable pages): flushing the page the writer appends to would stall
+     * its next commit for a disk write. Full pages only, unless the
+     * writer is idle or the oldest commit would wait past its bound. */
+    if (flush == FLUSH_WHOLE_PAGES && vmdb__round_down(to, vmdb__os_page_size()) >= first->end)
+        to = vmdb__round_down(to, vmdb__os_page_size());
+    int rc = db->poisoned ? VMDB_EPOISONED : 0;
+    if (rc == 0 && flush != NO_FLUSH && to > flushed) {
+        rc = vmdb__db_flush_log(db, to);
+        if (rc == 0)
+            flushed = to;
+    }
+    if (rc == 0 && apply) {
+        /* The durable part of the batch: the queue is in log order. */
+        vmdb__group_node *n = first;
+        while (n != last && n->next->end <= flushed)
+            n = n->next;
+        last = n;
+        apply = first->end <= flushed;
+    }
+    bool applied = false;
+    /* `state` is taken for one transaction at a time, so that the writer
+     * (reserving record ids) waits for one apply, not the batch. */
+    for (vmdb__group_node *n = first; rc == 0 && apply; n = n->next) {
+        pthread_mutex_lock(&db->state);
+        rc = vmdb__txn_apply(db, n->txn);
+        if (rc == 0)
+            vmdb__db_applying(db, false);
+        pthread_mutex_unlock(&db->state);
+        if (rc < 0)
+            rc = vmdb__db_poison(db, rc); /* the log has it: recovery finishes */
+        applied = true;
+        if (n == last)
+            break;
+    }
+    if (rc == 0 && applied) {
+        pthread_mutex_lock(&db->state);
+        db->lock_page->salt = vmdb__wal_salt(db->wal);
+        /* This process has held the file lock since the batch was queued,
+         * so the bump is its own: its next writer must not take it for
+         * another process's change and reload every table. */
+        __atomic_store_n(&db->seen_generation,
+                         __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
+                         __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&db->state);
+    }
+
+    pthread_mutex_lock(&db->group);
+    if (flushed > db->flushed_to)
+        db->flushed_to = flushed;
+    if (rc < 0 || applied) {
+        /* Applied, or failed: a failure fails the whole batch. */
+        db->queue_head = last->next;
+        if (db->queue_head)
+            db->queue_head->prev = NULL;
+        else
+            db->queue_tail = NULL;
+        for (vmdb__group_node *n = first, *next;; n = next) {
+            bool end = n == last;
+            next = n->next;
+            if (rc == 0 && !n->detached) /* a NONE commit counted when queued */
+                __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);
+            db->settled++;
+            db->queued_ops -= n->ops;
+            vmdb__txn_leave_queue_view(db, n->txn);
+            n->done = true;
+            n->rc = rc;
+            if (n->detached) {
+                /* After the apply: a reader that sees the count drop sees
+                 * the tables with the transaction in them. */
+                __atomic_sub_fetch(&db->pending, 1, __ATOMIC_RELEASE);
+                vmdb__txn_free(n->txn);
+            }
+            if (end)
+                break;
+        }
+    }
+    db->group_leader = false;
+    pthread_cond_broadcast(&db->group_done);
+}
+
+/* Gives the file lock back once nothing is queued and no writer is in a
+ * transaction; if one is, its unlock will. */
+static void release_file_lock_if_idle(vmdb_db *db)
+{
+    if (pthread_mutex_trylock(&db->writer) != 0)
+        return;
+    if (db->flock_held && vmdb__group_idle(db))
+        vmdb__db_release_file_lock(db);
+    pthread_mutex_unlock(&db->writer);
+}
+
+int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node)
+{
+    pthread_mutex_lock(&db->group);
+    while (!node->done) {
+        if (!db->group_leader && db->queue_head)
+            lead(db, FLUSH_ALL, true);
+        else
+            pthread_cond_wait(&db->group_done, &db->group);
+    }
+    int rc = node->rc;
+    pthread_mutex_unlock(&db->group);
+    release_file_lock_if_idle(db);
+    if (rc == VMDB_EPOISONED && vmdb_last_error()->code != VMDB_EPOISONED)
+        rc = vmdb__fail(VMDB_EPOISONED, "%s: the group flush failed; reopen the database",
+                        db->path);
+    return rc;
+}
+
+int vmdb__group_drain(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->group);
+    int rc = 0;
+    while (db->queue_head || db->group_leader) {
+        if (!db->group_leader)
+            lead(db, FLUSH_ALL, true);
+        else
+            pthread_cond_wait(&db->group_done, &db->group);
+    }
+    if (db->poisoned)
+        rc = VMDB_EPOISONED;
+    pthread_mutex_unlock(&db->group);
+    if (rc)
+        return vmdb__fail(rc, "%s: a flush failed earlier; reopen the database", db->path);
+    return 0;
+}
+
+/* ---- NONE commits ------------------------------------------------------- */
+
+#ifdef VMDB_FAULT_INJECTION
+uint64_t vmdb__none_delay_ns = VMDB__NONE_DELAY_NS;
+static uint64_t none_delay_ns(void)
+{
+    return __atomic_load_n(&vmdb__none_delay_ns, __ATOMIC_RELAXED);
+}
+#else
+static uint64_t none_delay_ns(void)
+{
+    return VMDB__NONE_DELAY_NS;
+}
+#endif
+
+static void deadline_after(struct timespec *ts, uint64_t ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ns += (uint64_t)ts->tv_nsec;
+    ts->tv_sec += (time_t)(ns / 1000000000u);
+    ts->tv_nsec = (long)(ns % 1000000000u);
+}
+
+/*
+ * fork() copies only the calling thread: a flusher caught inside malloc or
+ * holding a lock of the C library leaves that lock held for good in the
+ * child, whose next malloc hangs (seen with ASan's allocator). Flushers
+ * work under the read side of this lock and fork waits for the write side,
+ * so no flusher is in the middle of anything when a process forks.
+ */
+static pthread_rwlock_t fork_guard = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_once_t fork_guard_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+    pthread_rwlock_wrlock(&fork_guard);
+}
+
+static void fork_parent(void)
+{
+    pthread_rwlock_unlock(&fork_guard);
+}
+
+uint64_t vmdb__fork_generation;
+
+/* The child's thread has another id than the one that write-locked the
+ * guard, which glibc's unlock would take for a reader: start afresh. The
+ * handles the child inherited are its parent's (vmdb__db_inherited). */
+static void fork_child(void)
+{
+    pthread_rwlock_t fresh = PTHREAD_RWLOCK_INITIALIZER;
+    fork_guard = fresh;
+    __atomic_add_fetch(&vmdb__fork_generation, 1, __ATOMIC_RELAXED);
+}
+
+static void register_fork_guard(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void vmdb__group_note_owner(vmdb_db *db)
+{
+    pthread_once(&fork_guard_once, register_fork_guard);
+    db->fork_generation = __atomic_load_n(&vmdb__fork_generation, __ATOMIC_RELAXED);
+}
+
+void vmdb__group_forget_inherited(vmdb_db *db)
+{
+    /* The queue is the parent's: its flusher applies it. Only this
+     * process's copies of the transactions go. */
+    for (vmdb__group_node *n = db->queue_head, *next; n; n = next) {
+        next = n->next;
+        if (n->detached) {
+            vmdb__txn_forget(n->txn);
+        }
+    }
+    db->queue_head = db->queue_tail = NULL;
+    db->flusher_started = false;
+}
+
+static void *flusher_main(void *arg)
+{
+    vmdb_db *db = arg;
+    pthread_mutex_lock(&db->group);
+    db->flusher_running = true;
+    pthread_cond_broadcast(&db->group_done);
+    while (!db->flusher_stop) {
+        if (!db->queue_head) {
+            pthread_cond_wait(&db->flusher_wake, &db->group);
+            continue;
+        }
+        if (db->group_leader) {
+            /* Another thread leads: the queue may still hold commits when
+             * it is done, and no commit would wake this thread for them. */
+            pthread_cond_wait(&db->group_done, &db->group);
+            continue;
+        }
+        /* Let the commits of the next VMDB__NONE_DELAY_NS share a flush. */
+        struct timespec deadline;
+        deadline_after(&deadline, none_delay_ns());
+        while (!db->flusher_stop && db->queue_head)
+            if (pthread_cond_timedwait(&db->flusher_wake, &db->group, &deadline) == ETIMEDOUT)
+                break;
+        if (db->flusher_stop || !db->queue_head || db->group_leader)
+            continue;
+        /* The guard before `group`, as fork_prepare takes it alone. */
+        pthread_mutex_unlock(&db->group);
+        pthread_rwlock_rdlock(&fork_guard);
+        /* No transaction open on this handle: nobody will apply the
+         * batch soon, so the flusher does. Otherwise the writer applies it
+         * at its next commit, in its own thread, where the tables' pages
+         * are already in its cache. */
+        bool idle = pthread_mutex_trylock(&db->writer) == 0;
+        pthread_mutex_lock(&db->group);
+        if (db->queue_head && !db->group_leader) {
+            /* Durable since the last round and still queued: the writer
+             * is in a long transaction; apply it now, within the bound. */
+            bool overdue = db->queue_head->end <= db->flushed_to;
+            lead(db, idle || overdue ? FLUSH_ALL : FLUSH_WHOLE_PAGES, idle || overdue);
+        }
+        if (idle) {
+            if (db->flock_held && !db->queue_head && !db->group_leader)
+                vmdb__db_release_file_lock(db);
+            pthread_mutex_unlock(&db->writer);
+        } else if (db->queue_head && vmdb__os_has_waiter(db->lock_fd) > 0) {
+            __atomic_store_n(&db->yield_file_lock, true, __ATOMIC_RELAXED);
+        }
+        pthread_mutex_unlock(&db->group);
+        /* The writer may have let go while this round applied the last of
+         * the queue: then nobody else would give the file lock back. */
+        if (!idle)
+            release_file_lock_if_idle(db);
+        pthread_rwlock_unlock(&fork_guard);
+        pthread_mutex_lock(&db->group);
+    }
+    pthread_mutex_unlock(&db->group);
+    return NULL;
+}
+
+int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node)
+{
+    pthread_mutex_lock(&db->group);
+    bool thread = db->flusher_started;
+    if (!thread && !db->flusher_stop) {
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&db->flusher_wake, &attr);
+        pthread_condattr_destroy(&attr);
+        thread = pthread_create(&db->flusher, NULL, flusher_main, db) == 0;
+        if (thread) {
+            db->flusher_started = true;
+            /* A thread starting up allocates (its stack, the C library's
+             * and a sanitizer's state of it): a fork then would copy those
+             * locks held. Return only once it runs. */
+            while (!db->flusher_running)
+                pthread_cond_wait(&db->group_done, &db->group);
+        } else {
+            pthread_cond_destroy(&db->flusher_wake);
+        }
+    }
+    /* Queued only now that `group` is held for good: from here on the
+     * flusher may apply and free the node whenever `group` is free. */
+    node->detached = true;
+    enqueue_locked(db, node);
+    __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED); /* done, as far as its owner knows */
+    uint64_t pending = __atomic_add_fetch(&db->pending, 1, __ATOMIC_RELEASE);
+    if (thread && pending == 1)
+        pthread_cond_signal(&db->flusher_wake);
+    /* No thread (it could not be made), or a queue grown too long: the
+     * committer flushes and applies. */
+    if (!thread || db->queued_ops > NONE_MAX_QUEUED_OPS) {
+        pthread_mutex_unlock(&db->group);
+        return vmdb__group_drain(db);
+    }
+    /* What the flusher made durable, this thread applies. */
+    if (!db->group_leader && db->queue_head && db->queue_head->end <= db->flushed_to)
+        lead(db, NO_FLUSH, true);
+    pthread_mutex_unlock(&db->group);
+    return 0;
+}
+
+void vmdb__group_settle(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->group);
+    /* What was queued when the read began; later commits are not its
+     * business, and a busy writer must not keep it here. */
+    uint64_t target = db->enqueued;
+    while (db->settled < target) {
+        if (!db->group_leader && db->queue_head)
+            lead(db, FLUSH_ALL, true);
+        else
+            pthread_cond_wait(&db->group_done, &db->group);
+    }
+    pthread_mutex_unlock(&db->group);
+    release_file_lock_if_idle(db);
+}
+
+void vmdb__group_stop(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->group);
+    db->flusher_stop = true;
+    bool started = db->flusher_started;
+    if (started) {
+        pthread_cond_signal(&db->flusher_wake);
+        pthread_cond_broadcast(&db->group_done);
+    }
+    pthread_mutex_unlock(&db->group);
+    if (started) {
+        pthread_join(db->flusher, NULL);
+        pthread_cond_destroy(&db->flusher_wake);
+        db->flusher_started = false;
+    }
+    /* Whatever is still queued (a poisoned handle's close) is dropped
+     * from memory; the log has it for recovery. */
+    vmdb__group_drain(db);
+}

@@ -1,0 +1,1374 @@
+/*
+ * engine/db/txn.c - write transactions and lock-free reads.
+ *
+ * A transaction holds the writer lock from begin to commit or abort. Each
+ * change is written at once as a redo record into the log's ring, past
+ * the published end (engine/store/wal.c), so the record's bytes are the only
+ * copy the transaction keeps: the list of operations points into the ring.
+ * Nothing else changes until commit:
+ *
+ *   1. append the COMMIT record and publish the records (one store);
+ *   2. durability SYNC: flush the published range;
+ *   3. apply each change in log order to its table slot and index.
+ *
+ * A crash before 1 leaves no trace; after 1 (or 2 at SYNC), recovery
+ * replays the transaction whole. Abort gives back the record ids the
+ * transaction reserved and forgets the unpublished bytes.
+ *
+ * Until commit the tables do not show the transaction's own changes, so
+ * its decisions (does this key exist? is that record live?) consult two
+ * small hash maps of its own operations first: by key, the latest
+ * operation that mentions the key; by record id, the latest operation on
+ * the record. A key's entry is believed only if the record it names still
+ * carries that key after the record's latest operation.
+ */
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "internal.h"
+
+struct txn_op {
+    vmdb_table *table;
+    uint64_t rid;
+    uint64_t hash;       /* of the key the operation mentions */
+    const char *payload; /* in the ring: the record, or the deleted key */
+    uint32_t payload_len;
+    uint8_t kind;        /* VMDB__WAL_PUT or VMDB__WAL_DELETE */
+    bool new_rid;        /* reserved by this transaction */
+};
+
+/* Open addressing from a 64-bit key to an operation number + 1. */
+struct op_map {
+    uint64_t *keys;
+    uint32_t *ops;
+    size_t cap; /* a power of two, or 0 */
+    size_t used;
+};
+
+struct vmdb_txn {
+    vmdb_db *db;
+    vmdb__group_node node; /* while queued for a group flush */
+    enum vmdb_durability durability;
+    uint64_t start; /* log position of the first record: the txn id */
+    uint64_t pos;   /* where the next record goes */
+    struct txn_op *ops;
+    size_t count;
+    size_t cap;
+    struct op_map by_key;
+    struct op_map by_rid;
+    struct vmdb_txn *spare_next; /* in db->spare_txns */
+    int failed;                  /* the first failure of an operation */
+    char failure[256];           /* and what it said */
+};
+
+/* ---- the operation maps ------------------------------------------------- */
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static void map_free(struct op_map *m)
+{
+    free(m->keys);
+    free(m->ops);
+}
+
+static int map_grow(struct op_map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    uint64_t *keys = calloc(cap, sizeof *keys);
+    uint32_t *ops = calloc(cap, sizeof *ops);
+    if (!keys || !ops) {
+        free(keys);
+        free(ops);
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->ops[i])
+            continue;
+        size_t j = mix(m->keys[i]) & (cap - 1);
+        while (ops[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = m->keys[i];
+        ops[j] = m->ops[i];
+    }
+    map_free(m);
+    m->keys = keys;
+    m->ops = ops;
+    m->cap = cap;
+    return 0;
+}
+
+/* The slot for `key` for which same(ctx, op) holds, or the empty slot
+ * where it would go. */
+static size_t map_find(const struct op_map *m, uint64_t key,
+                       bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                       const struct vmdb_txn *txn, const void *ctx)
+{
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->ops[j] && !(m->keys[j] == key && same(txn, m->ops[j] - 1, ctx)))
+        j = (j + 1) & (m->cap - 1);
+    return j;
+}
+
+static int map_set(struct op_map *m, uint64_t key, uint32_t op,
+                   bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                   const struct vmdb_txn *txn, const void *ctx)
+{
+    if ((m->used + 1) * 4 > m->cap * 3) {
+        int rc = map_grow(m);
+        if (rc < 0)
+            return rc;
+    }
+    size_t j = map_find(m, key, same, txn, ctx);
+    if (!m->ops[j])
+        m->used++;
+    m->keys[j] = key;
+    m->ops[j] = op + 1;
+    return 0;
+}
+
+static int map_get(const struct op_map *m, uint64_t key,
+                   bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                   const struct vmdb_txn *txn, const void *ctx)
+{
+    if (!m->cap)
+        return -1;
+    size_t j = map_find(m, key, same, txn, ctx);
+    return m->ops[j] ? (int)(m->ops[j] - 1) : -1;
+}
+
+/* What a key lookup compares: the table and the key's bytes. */
+struct key_ref {
+    const vmdb_table *table;
+    const void *key;
+    size_t len;
+};
+
+static void op_key(const struct txn_op *op, const void **key, size_t *len)
+{
+    if (op->kind == VMDB__WAL_PUT) {
+        vmdb__table_key(op->table, op->payload, key, len);
+    } else {
+        *key = op->payload;
+        *len = op->payload_len;
+    }
+}
+
+static bool same_key(const struct vmdb_txn *txn, uint32_t op, const void *ctx)
+{
+    const struct key_ref *k = ctx;
+    const struct txn_op *o = &txn->ops[op];
+    if (o->table != k->table)
+        return false;
+    const void *key;
+    size_t len;
+    op_key(o, &key, &len);
+    return len == k->len && memcmp(key, k->key, len) == 0;
+}
+
+static bool same_rid(const struct vmdb_txn *txn, uint32_t op, const void *ctx)
+{
+    const struct txn_op *o = &txn->ops[op];
+    const struct txn_op *want = ctx;
+    return o->table == want->table && o->rid == want->rid;
+}
+
+static uint64_t rid_key(const vmdb_table *t, uint64_t rid)
+{
+    return (uint64_t)t->id << 48 ^ rid;
+}
+
+/* ---- state as the transaction sees it ----------------------------------- */
+
+/*
+ * A writer sees, newest first: its own operations, those of transactions
+ * queued for their log flush (committed, not yet in the tables), then the
+ * tables. The queue is one layer, db->queued_by_key and queued_by_rid,
+ * read with db->group held: the newest queued operation that mentions a
+ * key, and the newest on a record.
+ */
+
+static size_t qmap_find(const vmdb__queue_map *m, uint64_t key,
+                        bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                        const void *ctx)
+{
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->txns[j] && !(m->keys[j] == key && same(m->txns[j], m->ops[j], ctx)))
+        j = (j + 1) & (m->cap - 1);
+    return j;
+}
+
+static int qmap_reserve(vmdb__queue_map *m, size_t more)
+{
+    size_t cap = m->cap ? m->cap : 64;
+    while ((m->used + more) * 4 > cap * 3)
+        cap *= 2;
+    if (cap == m->cap)
+        return 0;
+    vmdb__queue_map g = {.keys = calloc(cap, sizeof *g.keys),
+                         .txns = calloc(cap, sizeof *g.txns),
+                         .ops = calloc(cap, sizeof *g.ops),
+                         .cap = cap,
+                         .used = m->used};
+    if (!g.keys || !g.txns || !g.ops) {
+        free(g.keys);
+        free(g.txns);
+        free(g.ops);
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->txns[i])
+            continue;
+        size_t j = mix(m->keys[i]) & (cap - 1);
+        while (g.txns[j])
+            j = (j + 1) & (cap - 1);
+        g.keys[j] = m->keys[i];
+        g.txns[j] = m->txns[i];
+        g.ops[j] = m->ops[i];
+    }
+    free(m->keys);
+    free(m->txns);
+    free(m->ops);
+    *m = g;
+    return 0;
+}
+
+/* Empties slot j, moving later entries of its run back so that every
+ * entry stays reachable from its home slot. */
+static void qmap_remove_at(vmdb__queue_map *m, size_t j)
+{
+    size_t mask = m->cap - 1;
+    for (size_t k = (j + 1) & mask; m->txns[k]; k = (k + 1) & mask) {
+        size_t home = mix(m->keys[k]) & mask;
+        /* The entry at k may fill the hole at j unless its home lies
+         * cyclically in (j, k]. */
+        bool stays = j <= k ? (home > j && home <= k) : (home > j || home <= k);
+        if (stays)
+            continue;
+        m->keys[j] = m->keys[k];
+        m->txns[j] = m->txns[k];
+        m->ops[j] = m->ops[k];
+        j = k;
+    }
+    m->txns[j] = NULL;
+    m->used--;
+}
+
+/* The view's slots for operation i of txn: where its key's entry and its
+ * record's entry are, or would go. */
+static void view_slots(vmdb_db *db, const vmdb_txn *txn, uint32_t i, size_t *by_key,
+                       size_t *by_rid)
+{
+    const struct txn_op *op = &txn->ops[i];
+    const void *key;
+    size_t len;
+    op_key(op, &key, &len);
+    struct key_ref ref = {op->table, key, len};
+    *by_key = qmap_find(&db->queued_by_key, op->hash, same_key, &ref);
+    *by_rid = qmap_find(&db->queued_by_rid, rid_key(op->table, op->rid), same_rid, op);
+}
+
+static void qmap_put_at(vmdb__queue_map *m, size_t j, uint64_t key, vmdb_txn *txn, uint32_t op)
+{
+    m->used += m->txns[j] == NULL;
+    m->keys[j] = key;
+    m->txns[j] = txn;
+    m->ops[j] = op;
+}
+
+void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn)
+{
+    for (uint32_t i = 0; i < txn->count; i++) {
+        const struct txn_op *op = &txn->ops[i];
+        size_t k, r;
+        view_slots(db, txn, i, &k, &r);
+        qmap_put_at(&db->queued_by_key, k, op->hash, txn, i);
+        qmap_put_at(&db->queued_by_rid, r, rid_key(op->table, op->rid), txn, i);
+    }
+}
+
+void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn)
+{
+    for (uint32_t i = 0; i < txn->count; i++) {
+        size_t k, r;
+        view_slots(db, txn, i, &k, &r);
+        if (db->queued_by_key.txns[k] == txn)
+            qmap_remove_at(&db->queued_by_key, k);
+        if (db->queued_by_rid.txns[r] == txn)
+            qmap_remove_at(&db->queued_by_rid, r);
+    }
+}
+
+void vmdb__txn_free_queue_view(vmdb_db *db)
+{
+    vmdb__queue_map *maps[] = {&db->queued_by_key, &db->queued_by_rid};
+    for (size_t i = 0; i < 2; i++) {
+        free(maps[i]->keys);
+        free(maps[i]->txns);
+        free(maps[i]->ops);
+        *maps[i] = (vmdb__queue_map){0};
+    }
+}
+
+/* The latest operation of one transaction on record rid, or NULL. */
+static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table *t,
+                                         uint64_t rid)
+{
+    if (!layer)
+        return NULL;
+    struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
+    int i = map_get(&layer->by_rid, rid_key(t, rid), same_rid, layer, &probe);
+    return i < 0 ? NULL : &layer->ops[i];
+}
+
+static const struct txn_op *queued_on_rid(const vmdb_db *db, const vmdb_table *t, uint64_t rid)
+{
+    const vmdb__queue_map *m = &db->queued_by_rid;
+    if (!m->used)
+        return NULL;
+    struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
+    size_t j = qmap_find(m, rid_key(t, rid), same_rid, &probe);
+    return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
+}
+
+static const struct txn_op *queued_on_key(const vmdb_db *db, const struct key_ref *ref,
+                                          uint64_t hash)
+{
+    const vmdb__queue_map *m = &db->queued_by_key;
+    if (!m->used)
+        return NULL;
+    size_t j = qmap_find(m, hash, same_key, ref);
+    return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
+}
+
+/* The newest operation on record rid: the writer's own (none for a
+ * reader, own NULL), else (when `queue_too`) the queue's, or NULL if none
+ * touched it. */
+static const struct txn_op *newest_on_rid(const vmdb_db *db, const vmdb_txn *own, bool queue_too,
+                                          const vmdb_table *t, uint64_t rid)
+{
+    const struct txn_op *op = layer_on_rid(own, t, rid);
+    return op || !queue_too ? op : queued_on_rid(db, t, rid);
+}
+
+static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
+{
+    return vmdb__table_key_equals(ctx, rid, key, len);
+}
+
+/* Where key lives as the writer sees it (or a reader, own NULL): 1 and
+ * *rid, or 0 absent. The newest layer that mentions the key decides, but
+ * is believed only if the record it names still carries the key after its
+ * newest operation. */
+static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *key, size_t len,
+                              uint64_t hash, uint64_t *rid)
+{
+    const vmdb_db *db = t->db;
+    struct key_ref ref = {t, key, len};
+    int i = own ? map_get(&own->by_key, hash, same_key, own, &ref) : -1;
+    bool own_layer = i >= 0;
+    const struct txn_op *op = own_layer ? &own->ops[i] : queued_on_key(db, &ref, hash);
+    if (op) {
+        if (op->kind != VMDB__WAL_PUT)
+            return 0;
+        /* The queue's newest on that record is no older than op. */
+        const struct txn_op *latest = newest_on_rid(db, own, !own_layer, t, op->rid);
+        if (latest != op) {
+            const void *k;
+            size_t n;
+            if (latest->kind != VMDB__WAL_PUT)
+                return 0;
+            op_key(latest, &k, &n);
+            if (n != len || memcmp(k, key, len) != 0)
+                return 0;
+        }
+        *rid = op->rid;
+        return 1;
+    }
+    uint64_t found;
+    int rc = vmdb__index_find(vmdb__table_index(t), hash, key, len, index_match, t, &found);
+    if (rc == VMDB_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    /* Any pending operation on that record changed or removed its key (an
+     * operation keeping the key would have been found above). */
+    if (newest_on_rid(db, own, true, t, found))
+        return 0;
+    *rid = found;
+    return 1;
+}
+
+static int resolve_key(const vmdb_txn *own, vmdb_table *t, const void *key, size_t len,
+                       uint64_t hash, uint64_t *rid)
+{
+    pthread_mutex_lock(&own->db->group);
+    int rc = resolve_key_locked(own, t, key, len, hash, rid);
+    pthread_mutex_unlock(&own->db->group);
+    return rc;
+}
+
+/* Whether record rid is live as the writer sees it; its key too (into
+ * scratch when it comes from the table). */
+static int resolve_rid(const vmdb_txn *own, vmdb_table *t, uint64_t rid, const void **key,
+                       size_t *len, void *scratch)
+{
+    pthread_mutex_lock(&own->db->group);
+    const struct txn_op *op = newest_on_rid(own->db, own, true, t, rid);
+    int rc;
+    if (op) {
+        rc = op->kind == VMDB__WAL_PUT;
+        if (rc) {
+            /* The payload lives in the ring until the log wraps over it,
+             * which a checkpoint cannot do while the writer holds the lock. */
+            op_key(op, key, len);
+        }
+    } else {
+        bool live;
+        rc = vmdb__table_read(t, rid, scratch, &live);
+        if (rc == VMDB_ENOTFOUND || (rc == 0 && !live)) {
+            rc = 0;
+        } else if (rc == 0) {
+            vmdb__table_key(t, scratch, key, len);
+            rc = 1;
+        }
+    }
+    pthread_mutex_unlock(&own->db->group);
+    return rc;
+}
+
+/* ---- begin, abort ------------------------------------------------------- */
+
+static int check_usable(vmdb_db *db)
+{
+    if (vmdb__db_inherited(db))
+        return vmdb__db_lock(db); /* which refuses, naming why */
+    if (db->readonly)
+        return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
+    if (db->poisoned)
+        return vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; reopen the database",
+                          db->path);
+    return 0;
+}
+
+/* Transactions ended are kept for the next ones, up to SPARE_TXNS of
+ * small ones: a NONE commit is freed by whichever thread applies it, a
+ * batch at a time, and a malloc that churns that way costs more than the
+ * commit. */
+#define SPARE_TXNS 4096
+#define SPARE_MAP_CAP 64
+
+static vmdb_txn *take_spare(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->spare_lock);
+    vmdb_txn *txn = db->spare_txns;
+    if (txn) {
+        db->spare_txns = txn->spare_next;
+        db->spare_count--;
+    }
+    pthread_mutex_unlock(&db->spare_lock);
+    return txn;
+}
+
+static void map_clear(struct op_map *m)
+{
+    if (m->used)
+        memset(m->ops, 0, m->cap * sizeof *m->ops);
+    m->used = 0;
+}
+
+void vmdb__txn_free(vmdb_txn *txn)
+{
+    vmdb_db *db = txn->db;
+    if (db && txn->by_key.cap <= SPARE_MAP_CAP && txn->by_rid.cap <= SPARE_MAP_CAP) {
+        pthread_mutex_lock(&db->spare_lock);
+        bool keep = db->spare_count < SPARE_TXNS;
+        if (keep) {
+            map_clear(&txn->by_key);
+            map_clear(&txn->by_rid);
+            *txn = (vmdb_txn){.ops = txn->ops, .cap = txn->cap, .by_key = txn->by_key,
+                              .by_rid = txn->by_rid, .spare_next = db->spare_txns};
+            db->spare_txns = txn;
+            db->spare_count++;
+        }
+        pthread_mutex_unlock(&db->spare_lock);
+        if (keep)
+            return;
+    }
+    map_free(&txn->by_key);
+    map_free(&txn->by_rid);
+    free(txn->ops);
+    free(txn);
+}
+
+void vmdb__txn_forget(vmdb_txn *txn)
+{
+    txn->db = NULL;
+    vmdb__txn_free(txn);
+}
+
+void vmdb__txn_free_spares(vmdb_db *db)
+{
+    while (db->spare_txns) {
+        vmdb_txn *txn = db->spare_txns;
+        db->spare_txns = txn->spare_next;
+        txn->db = NULL;
+        vmdb__txn_free(txn);
+    }
+    db->spare_count = 0;
+}
+
+int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
+{
+    if (out)
+        *out = NULL;
+    if (!db || !out)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_txn_begin: db and out are required");
+    if ((unsigned)durability > VMDB_DURABILITY_GROUP)
+        return vmdb__fail(VMDB_EINVAL, "%s: durability %d is not a vmdb_durability", db->path,
+                          (int)durability);
+    int rc = check_usable(db);
+    if (rc < 0)
+        return rc;
+    vmdb_txn *txn = take_spare(db);
+    if (!txn)
+        txn = calloc(1, sizeof *txn);
+    if (!txn)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    rc = vmdb__db_lock(db);
+    if (rc < 0) {
+        txn->db = NULL;
+        vmdb__txn_free(txn);
+        return rc;
+    }
+    if (vmdb__db_checkpoint_due(db)) {
+        rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+        if (rc < 0) {
+            vmdb__db_unlock(db);
+            txn->db = NULL;
+            vmdb__txn_free(txn);
+            return rc;
+        }
+    }
+    txn->db = db;
+    db->open_txn = txn;
+    txn->durability = durability ? durability : db->durability;
+    txn->start = txn->pos = vmdb__wal_end(db->wal);
+    *out = txn;
+    return 0;
+}
+
+
+void vmdb_txn_abort(vmdb_txn *txn)
+{
+    if (!txn)
+        return;
+    pthread_mutex_lock(&txn->db->state);
+    for (size_t i = txn->count; i-- > 0;)
+        if (txn->ops[i].new_rid)
+            vmdb__table_release_rid(txn->ops[i].table, txn->ops[i].rid);
+    pthread_mutex_unlock(&txn->db->state);
+    vmdb__db_unlock(txn->db);
+    vmdb__txn_free(txn);
+}
+
+/* ---- logging an operation ----------------------------------------------- */
+
+/* A checkpoint in the middle of a transaction draws a new salt, so the
+ * records already written past the end of the log are sealed again with
+ * it. They stay where they are. */
+static void reseal(vmdb_txn *txn)
+{
+    vmdb__wal *wal = txn->db->wal;
+    uint64_t pos = txn->start;
+    for (size_t i = 0; i < txn->count; i++) {
+        struct txn_op *op = &txn->ops[i];
+        uint64_t at = pos;
+        vmdb__wal_write(wal, &at, (enum vmdb__wal_kind)op->kind, op->table->id, txn->start,
+                        op->rid, op->payload, op->payload_len);
+        pos = at;
+    }
+}
+
+/* Makes room in the log for `len` more bytes plus the COMMIT record. */
+static int make_room(vmdb_txn *txn, uint32_t len)
+{
+    vmdb__wal *wal = txn->db->wal;
+    uint64_t need = (uint64_t)len + vmdb__wal_record_len(0);
+    if (vmdb__wal_room(wal, txn->pos) >= need)
+        return 0;
+    if (txn->pos - txn->start + need > vmdb__wal_cap(wal))
+        return vmdb__fail(VMDB_EFULL,
+                          "%s: the transaction needs more than the log's %llu bytes (%llu "
+                          "written); commit it in parts or make the log larger",
+                          txn->db->path, (unsigned long long)vmdb__wal_cap(wal),
+                          (unsigned long long)(txn->pos - txn->start));
+    int rc = vmdb__db_checkpoint_locked(txn->db, txn->start);
+    if (rc < 0)
+        return rc;
+    reseal(txn);
+    return 0;
+}
+
+static int log_op(vmdb_txn *txn, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t hash,
+                  const void *payload, uint32_t payload_len, bool new_rid)
+{
+    int rc = make_room(txn, vmdb__wal_record_len(payload_len));
+    if (rc < 0)
+        return rc;
+    if (txn->count == txn->cap) {
+        size_t cap = txn->cap ? txn->cap * 2 : 16;
+        struct txn_op *ops = realloc(txn->ops, cap * sizeof *ops);
+        if (!ops)
+            return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+        txn->ops = ops;
+        txn->cap = cap;
+    }
+    uint32_t i = (uint32_t)txn->count;
+    struct txn_op *op = &txn->ops[i];
+    *op = (struct txn_op){
+        .table = t,
+        .rid = rid,
+        .hash = hash,
+        .kind = kind,
+        .payload_len = payload_len,
+        .new_rid = new_rid,
+    };
+    op->payload = vmdb__wal_write(txn->db->wal, &txn->pos, (enum vmdb__wal_kind)kind, t->id,
+                                  txn->start, rid, payload, payload_len);
+    txn->count++;
+    const void *key;
+    size_t len;
+    op_key(op, &key, &len);
+    struct key_ref ref = {t, key, len};
+    rc = map_set(&txn->by_key, hash, i, same_key, txn, &ref);
+    if (rc == 0)
+        rc = map_set(&txn->by_rid, rid_key(t, rid), i, same_rid, txn, op);
+    return rc;
+}
+
+static int check_txn(vmdb_txn *txn, vmdb_table *t, const void *arg)
+{
+    if (!txn || !t || !arg)
+        return vmdb__fail(VMDB_EINVAL, "transaction, table and record or key are required");
+    if (t->db != txn->db)
+        return vmdb__fail(VMDB_EINVAL, "table '%s' belongs to another database", t->name);
+    if (t->dropped)
+        return vmdb__fail(VMDB_ENOTFOUND, "table '%s' was dropped (by another handle)",
+                          t->name);
+    return check_usable(txn->db);
+}
+
+/*
+ * An operation that fails with an answer (VMDB_ENOTFOUND, VMDB_EEXIST)
+ * changes nothing and the transaction goes on, as in LMDB. Any other
+ * failure may have left part of the operation in the log, and the program
+ * may not look at every call's result: the transaction is failed, its
+ * later operations return that first failure, and its commit aborts it
+ * and returns it too.
+ */
+static int outcome(vmdb_txn *txn, int rc)
+{
+    if (rc >= 0 || rc == VMDB_ENOTFOUND || rc == VMDB_EEXIST || !txn || txn->failed)
+        return rc;
+    txn->failed = rc;
+    /* As much of the message as fits: it names the table and the cause. */
+    const char *message = vmdb_last_error()->message;
+    size_t len = strnlen(message, sizeof txn->failure - 1);
+    memcpy(txn->failure, message, len);
+    txn->failure[len] = '\0';
+    return rc;
+}
+
+static int failed_earlier(const vmdb_txn *txn, const char *call)
+{
+    return vmdb__fail(txn->failed, "%s: the transaction failed earlier (%s); abort it", call,
+                      txn->failure);
+}
+
+#define TXN_OP(txn, call, expr) \
+    ((txn) && (txn)->failed ? failed_earlier(txn, call) : outcome(txn, expr))
+
+enum put_mode { PUT_ANY, PUT_INSERT, PUT_UPDATE };
+
+static int put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid_out,
+               enum put_mode mode)
+{
+    if (rid_out)
+        *rid_out = 0;
+    int rc = check_txn(txn, t, record);
+    if (rc < 0)
+        return rc;
+    const void *key;
+    size_t len;
+    vmdb__table_key(t, record, &key, &len);
+    uint64_t hash = vmdb__index_hash(key, len), rid = 0;
+    int found = resolve_key(txn, t, key, len, hash, &rid);
+    if (found < 0)
+        return found;
+    if (found && mode == PUT_INSERT)
+        return vmdb__fail(VMDB_EEXIST, "%s: key already exists (record %llu)", t->name,
+                          (unsigned long long)rid);
+    if (!found && mode == PUT_UPDATE)
+        return vmdb__fail(VMDB_ENOTFOUND, "%s: no record with that key to update", t->name);
+    bool fresh = !found;
+    if (fresh) {
+        pthread_mutex_lock(&txn->db->state);
+        rc = vmdb__table_alloc_rid(t, &rid);
+        /* Room for the record in the table and in its index now, while a
+         * full disk still fails only this transaction: once committed it
+         * must reach the tables, and a growth that failed there would
+         * leave a commit that reported failure in the log, to reappear
+         * at the next replay. */
+        if (rc == 0)
+            rc = vmdb__table_reserve(t, rid + 1);
+        if (rc == 0)
+            rc = vmdb__index_make_room(t->index, t->frontier);
+        if (rc < 0)
+            vmdb__table_release_rid(t, rid);
+        pthread_mutex_unlock(&txn->db->state);
+        if (rc < 0)
+            return rc;
+    }
+    rc = log_op(txn, t, VMDB__WAL_PUT, rid, hash, record, (uint32_t)t->record_size, fresh);
+    if (rc < 0) {
+        if (fresh) {
+            pthread_mutex_lock(&txn->db->state);
+            vmdb__table_release_rid(t, rid);
+            pthread_mutex_unlock(&txn->db->state);
+        }
+        return rc;
+    }
+    if (rid_out)
+        *rid_out = rid;
+    return 0;
+}
+
+int vmdb_txn_put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid)
+{
+    return TXN_OP(txn, "vmdb_txn_put", put(txn, t, record, rid, PUT_ANY));
+}
+
+int vmdb_txn_insert(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid)
+{
+    return TXN_OP(txn, "vmdb_txn_insert", put(txn, t, record, rid, PUT_INSERT));
+}
+
+int vmdb_txn_update(vmdb_txn *txn, vmdb_table *t, const void *record)
+{
+    return TXN_OP(txn, "vmdb_txn_update", put(txn, t, record, NULL, PUT_UPDATE));
+}
+
+static int update_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void *record)
+{
+    int rc = check_txn(txn, t, record);
+    if (rc < 0)
+        return rc;
+    char *scratch = malloc(t->record_size);
+    if (!scratch)
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    const void *old_key;
+    size_t old_len;
+    int live = resolve_rid(txn, t, rid, &old_key, &old_len, scratch);
+    const void *key;
+    size_t len;
+    vmdb__table_key(t, record, &key, &len);
+    uint64_t hash = vmdb__index_hash(key, len);
+    if (live == 0)
+        rc = vmdb__fail(VMDB_ENOTFOUND, "%s: record %llu does not exist", t->name,
+                        (unsigned long long)rid);
+    else if (live < 0)
+        rc = live;
+    else if (old_len != len || memcmp(old_key, key, len) != 0) {
+        uint64_t other;
+        int taken = resolve_key(txn, t, key, len, hash, &other);
+        if (taken > 0)
+            rc = vmdb__fail(VMDB_EEXIST, "%s: record %llu already holds that key", t->name,
+                            (unsigned long long)other);
+        else if (taken < 0)
+            rc = taken;
+    }
+    free(scratch);
+    if (rc < 0)
+        return rc;
+    return log_op(txn, t, VMDB__WAL_PUT, rid, hash, record, (uint32_t)t->record_size, false);
+}
+
+static int delete_at(vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void *key, size_t len)
+{
+    return log_op(txn, t, VMDB__WAL_DELETE, rid, vmdb__index_hash(key, len), key,
+                  (uint32_t)len, false);
+}
+
+int vmdb_txn_update_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, const void *record)
+{
+    return TXN_OP(txn, "vmdb_txn_update_rid", update_rid(txn, t, rid, record));
+}
+
+static int delete_key(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len)
+{
+    int rc = check_txn(txn, t, key);
+    if (rc < 0)
+        return rc;
+    rc = vmdb__table_caller_key(t, key, &len);
+    if (rc < 0)
+        return rc;
+    uint64_t rid;
+    int found = resolve_key(txn, t, key, len, vmdb__index_hash(key, len), &rid);
+    if (found < 0)
+        return found;
+    if (!found)
+        return vmdb__fail(VMDB_ENOTFOUND, "%s: no record with that key to delete", t->name);
+    return delete_at(txn, t, rid, key, len);
+}
+
+int vmdb_txn_delete(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len)
+{
+    return TXN_OP(txn, "vmdb_txn_delete", delete_key(txn, t, key, len));
+}
+
+static int delete_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid)
+{
+    int rc = check_txn(txn, t, t);
+    if (rc < 0)
+        return rc;
+    char *scratch = malloc(t->record_size);
+    if (!scratch)
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    const void *key;
+    size_t len;
+    int live = resolve_rid(txn, t, rid, &key, &len, scratch);
+    if (live == 0)
+        rc = vmdb__fail(VMDB_ENOTFOUND, "%s: record %llu does not exist", t->name,
+                        (unsigned long long)rid);
+    else if (live < 0)
+        rc = live;
+    else
+        rc = delete_at(txn, t, rid, key, len);
+    free(scratch);
+    return rc;
+}
+
+int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid)
+{
+    return TXN_OP(txn, "vmdb_txn_delete_rid", delete_rid(txn, t, rid));
+}
+
+/* ---- reads inside a transaction ----------------------------------------- */
+
+static int get_seen_by(const vmdb_txn *own, vmdb_table *t, const void *key, size_t len,
+                       void *record, uint64_t *rid);
+static int read_rid_seen_by(const vmdb_txn *own, vmdb_table *t, uint64_t rid, void *record);
+
+static int txn_get(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len, void *record,
+                   uint64_t *rid)
+{
+    int rc = check_txn(txn, t, key);
+    if (rc == 0)
+        rc = vmdb__table_caller_key(t, key, &len);
+    return rc < 0 ? rc : get_seen_by(txn, t, key, len, record, rid);
+}
+
+int vmdb_txn_get(vmdb_txn *txn, vmdb_table *t, const void *key, size_t len, void *record,
+                 uint64_t *rid)
+{
+    return TXN_OP(txn, "vmdb_txn_get", txn_get(txn, t, key, len, record, rid));
+}
+
+static int txn_get_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, void *record)
+{
+    int rc = check_txn(txn, t, record);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&txn->db->group);
+    rc = read_rid_seen_by(txn, t, rid, record);
+    pthread_mutex_unlock(&txn->db->group);
+    return rc;
+}
+
+int vmdb_txn_get_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, void *record)
+{
+    return TXN_OP(txn, "vmdb_txn_get_rid", txn_get_rid(txn, t, rid, record));
+}
+
+/* ---- commit ------------------------------------------------------------- */
+
+int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t lsn,
+                   const void *payload)
+{
+    (void)db;
+    int rc = 0;
+    bool was_live = rid < t->capacity && vmdb__table_slot(t, rid)->live;
+    const void *old_key = NULL, *new_key = NULL;
+    size_t old_len = 0, new_len = 0;
+    if (was_live)
+        vmdb__table_key(t, vmdb__table_slot(t, rid) + 1, &old_key, &old_len);
+    bool put = kind == VMDB__WAL_PUT;
+    if (put)
+        vmdb__table_key(t, payload, &new_key, &new_len);
+    bool same = was_live && put && old_len == new_len && !memcmp(old_key, new_key, new_len);
+    /* The index first drops the old key, the slot changes, then the index
+     * learns the new key: a reader between the steps finds the key absent
+     * for a moment or finds the record and checks its key, never a wrong
+     * record. */
+    if (was_live && !same)
+        rc = vmdb__index_remove(t->index, vmdb__index_hash(old_key, old_len), rid);
+    if (rc == 0)
+        rc = vmdb__table_write(t, rid, lsn, put ? payload : NULL);
+    if (rc == 0 && put && !same)
+        rc = vmdb__index_insert(t->index, vmdb__index_hash(new_key, new_len), rid);
+    if (rc < 0)
+        return rc;
+    if (put && !was_live) {
+        t->live_count++;
+        if (rid >= t->frontier)
+            t->frontier = rid + 1;
+    } else if (!put && was_live) {
+        t->live_count--;
+        rc = vmdb__table_release_rid(t, rid);
+    }
+    return rc;
+}
+
+#ifdef VMDB_FAULT_INJECTION
+void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);
+void (*vmdb__published_test_hook)(vmdb_db *db);
+#endif
+
+int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn)
+{
+    vmdb__db_changing(db, true);
+    for (size_t i = 0; i < txn->count; i++) {
+        struct txn_op *op = &txn->ops[i];
+        int rc = vmdb__db_apply(db, op->table, op->kind, op->rid, txn->start, op->payload);
+        if (rc < 0)
+            return rc; /* both counts stay up: the log has the rest */
+#ifdef VMDB_FAULT_INJECTION
+        if (vmdb__apply_test_hook)
+            vmdb__apply_test_hook(db, i);
+#endif
+    }
+    vmdb__db_changing(db, false);
+    return 0;
+}
+
+/* A commit that fails after its COMMIT record was published: the log
+ * has it, and whether the disk does depends on how far the failed flush
+ * got. SQLite's "database or disk is full" after a COMMIT leaves the
+ * same doubt for a journal. Say so, rather than let it come back
+ * unannounced at the next replay. */
+static int may_have_committed(vmdb_db *db, int rc)
+{
+    char why[sizeof vmdb_last_error()->message];
+    snprintf(why, sizeof why, "%s", vmdb_last_error()->message);
+    return vmdb__fail(rc, "%s: the commit failed after its log was written (%s): it may have "
+                          "been committed, and the next open for writing replays it if its "
+                          "log reached the disk",
+                      db->path, why);
+}
+
+int vmdb_txn_commit(vmdb_txn *txn)
+{
+    if (!txn)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_txn_commit: transaction is required");
+    vmdb_db *db = txn->db;
+    if (txn->failed) {
+        int first = txn->failed;
+        char failure[sizeof txn->failure];
+        memcpy(failure, txn->failure, sizeof failure);
+        vmdb_txn_abort(txn);
+        return vmdb__fail(first, "%s: not committed, aborted: an operation failed (%s)", db->path,
+                          failure);
+    }
+    int rc = check_usable(db);
+    if (rc < 0) {
+        vmdb_txn_abort(txn);
+        return rc;
+    }
+    if (txn->count == 0) {
+        vmdb__db_unlock(db);
+        vmdb__txn_free(txn);
+        return 0;
+    }
+    if (txn->durability != VMDB_DURABILITY_SYNC) {
+        /* Room in the queue's view now, while failing still aborts. */
+        pthread_mutex_lock(&db->group);
+        rc = qmap_reserve(&db->queued_by_key, txn->count);
+        if (rc == 0)
+            rc = qmap_reserve(&db->queued_by_rid, txn->count);
+        pthread_mutex_unlock(&db->group);
+        if (rc < 0) {
+            vmdb_txn_abort(txn);
+            return rc;
+        }
+    }
+    vmdb__wal_write(db->wal, &txn->pos, VMDB__WAL_COMMIT, 0, txn->start, 0, NULL, 0);
+    /* From the publish until the tables have the transaction, the count
+     * in the lock page is up: a process that dies in between, even before
+     * its apply began, leaves the next writer the sign to replay the log
+     * rather than write on tables that lack a committed transaction. */
+    vmdb__db_applying(db, true);
+    rc = vmdb__wal_publish(db->wal, txn->pos);
+    bool published = rc == 0;
+    if (rc < 0)
+        vmdb__db_applying(db, false);
+#ifdef VMDB_FAULT_INJECTION
+    if (rc == 0 && vmdb__published_test_hook)
+        vmdb__published_test_hook(db);
+#endif
+    if (rc == 0 && txn->durability == VMDB_DURABILITY_GROUP) {
+        /* Let the next writer in while this one waits for a shared flush. */
+        txn->node = (vmdb__group_node){
+            .txn = txn, .start = txn->start, .end = txn->pos, .ops = txn->count};
+        vmdb__group_enqueue(db, &txn->node);
+        vmdb__db_unlock(db);
+        rc = vmdb__group_wait(db, &txn->node);
+        vmdb__txn_free(txn);
+        return rc < 0 ? may_have_committed(db, rc) : rc;
+    }
+#if !defined(VMDB_MUTANT_NONE_APPLIED_AT_ONCE) && !defined(VMDB_MUTANT_OWN_RANGE_FLUSH)
+    if (rc == 0 && txn->durability == VMDB_DURABILITY_NONE) {
+        /* Applied once its log is durable, by the flusher (group.c). */
+        txn->node = (vmdb__group_node){
+            .txn = txn, .start = txn->start, .end = txn->pos, .ops = txn->count};
+        rc = vmdb__group_enqueue_detached(db, &txn->node);
+        vmdb__db_unlock(db);
+        return rc < 0 ? may_have_committed(db, rc) : rc;
+    }
+#endif
+    /* Queued group commits come first in the log, so they apply first. */
+    if (rc == 0)
+        rc = vmdb__group_drain(db);
+    if (rc == 0 && txn->durability == VMDB_DURABILITY_SYNC) {
+#if defined(VMDB_MUTANT_ACK_BEFORE_COMMIT)
+        /* Mutant (test-mutants): each SYNC commit flushes the one before it. */
+        static uint64_t acked_from, acked_to;
+        rc = vmdb__wal_flush(db->wal, acked_from, acked_to);
+        acked_from = txn->start;
+        acked_to = txn->pos;
+        if (rc < 0)
+            rc = vmdb__db_poison(db, rc);
+#elif defined(VMDB_MUTANT_OWN_RANGE_FLUSH)
+        rc = vmdb__wal_flush(db->wal, txn->start, txn->pos);
+        if (rc < 0)
+            rc = vmdb__db_poison(db, rc);
+#else
+        rc = vmdb__db_flush_log(db, txn->pos);
+#endif
+    }
+    if (rc == 0) {
+        pthread_mutex_lock(&db->state);
+        rc = vmdb__txn_apply(db, txn);
+        if (rc == 0)
+            vmdb__db_applying(db, false);
+        pthread_mutex_unlock(&db->state);
+        if (rc < 0)
+            rc = vmdb__db_poison(db, rc); /* the log has it: recovery finishes the job */
+    }
+    if (rc == 0) {
+        __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);
+        db->lock_page->salt = vmdb__wal_salt(db->wal);
+        __atomic_store_n(&db->seen_generation,
+                         __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
+                         __ATOMIC_RELAXED);
+    }
+    vmdb__db_unlock(db);
+    vmdb__txn_free(txn);
+    return rc < 0 && published ? may_have_committed(db, rc) : rc;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+/* The index's match callback for a get: copies the candidate record under
+ * its sequence counter straight into the caller's buffer and accepts it if
+ * the copy is live and holds the key, so a hit costs one copy and no
+ * second look. */
+struct get_ctx {
+    vmdb_table *table;
+    void *record;
+};
+
+static int copy_if_key(void *ctx, uint64_t rid, const void *key, size_t len)
+{
+    struct get_ctx *g = ctx;
+    bool live;
+    int rc = vmdb__table_read(g->table, rid, g->record, &live);
+    if (rc == VMDB_ENOTFOUND || (rc == 0 && !live))
+        return 0;
+    if (rc < 0)
+        return rc;
+    const void *k;
+    size_t n;
+    vmdb__table_key(g->table, g->record, &k, &n);
+    return n == len && memcmp(k, key, len) == 0;
+}
+
+/*
+ * Reads on a handle with NONE commits queued (committed, in no table yet)
+ * look through the queue's view first, under `group` for the whole read:
+ * the leader takes a transaction out of the view only after applying it,
+ * so no apply falls between the two looks. A point read thus costs a lock
+ * and two probes, not the log flush that applying the queue would. (A
+ * GROUP commit queued beside them shows too, a flush before its commit
+ * returns: like a NONE one, it is in the log already.)
+ */
+/* Record rid as `own` (a writer's transaction, or NULL for a reader) sees
+ * it, with `group` held: its own operations, then the queue's, then the
+ * table. */
+static int read_rid_seen_by(const vmdb_txn *own, vmdb_table *t, uint64_t rid, void *record)
+{
+    const struct txn_op *op = newest_on_rid(t->db, own, true, t, rid);
+    if (op) {
+        if (op->kind != VMDB__WAL_PUT)
+            return VMDB_ENOTFOUND;
+        memcpy(record, op->payload, op->payload_len);
+        return 0;
+    }
+    bool live;
+    int rc = vmdb__table_read(t, rid, record, &live);
+    return rc == 0 && !live ? VMDB_ENOTFOUND : rc;
+}
+
+static bool queue_pending(const vmdb_db *db)
+{
+    /* An inherited handle's queue is the parent's, under its locks. */
+#ifdef VMDB_MUTANT_READ_THROUGH_QUEUE
+    /* Mutant (test-mutants): a read transaction looks through the queue,
+     * which its counter does not cover. */
+    return __builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0) &&
+           !vmdb__db_inherited(db);
+#endif
+    return __builtin_expect(__atomic_load_n(&db->pending, __ATOMIC_ACQUIRE) != 0, 0) &&
+           !vmdb__db_inherited(db) && !vmdb__read_open_on(db);
+}
+
+/* A get by key as `own` sees it; record may be NULL (the id only). */
+static int get_seen_by(const vmdb_txn *own, vmdb_table *t, const void *key, size_t len,
+                       void *record, uint64_t *rid)
+{
+    pthread_mutex_lock(&t->db->group);
+    uint64_t found;
+    int rc = resolve_key_locked(own, t, key, len, vmdb__index_hash(key, len), &found);
+    if (rc == 1)
+        rc = record ? read_rid_seen_by(own, t, found, record) : 0;
+    else if (rc == 0)
+        rc = VMDB_ENOTFOUND;
+    pthread_mutex_unlock(&t->db->group);
+    if (rc == 0 && rid)
+        *rid = found;
+    return rc;
+}
+
+int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t *rid)
+{
+    if (!t || !key)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_get: table and key are required");
+    int frc = vmdb__follow(t->db);
+    if (frc < 0)
+        return frc;
+    if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
+        return VMDB_ENOTFOUND;
+    int krc = vmdb__table_caller_key(t, key, &len);
+    if (krc < 0)
+        return krc;
+    if (queue_pending(t->db))
+        return get_seen_by(NULL, t, key, len, record, rid);
+    struct get_ctx g = {t, record};
+    uint64_t found;
+    vmdb__index *ix = vmdb__table_index(t);
+    int rc = record ? vmdb__index_find(ix, vmdb__index_hash(key, len), key, len, copy_if_key, &g,
+                                       &found)
+                    : vmdb__index_find(ix, vmdb__index_hash(key, len), key, len, index_match, t,
+                                       &found);
+    if (rc == 0 && rid)
+        *rid = found;
+    return rc;
+}
+
+int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
+{
+    if (!t || !record)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_get_rid: table and record are required");
+    int frc = vmdb__follow(t->db);
+    if (frc < 0)
+        return frc;
+    if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
+        return VMDB_ENOTFOUND;
+    if (queue_pending(t->db)) {
+        pthread_mutex_lock(&t->db->group);
+        int rc = read_rid_seen_by(NULL, t, rid, record);
+        pthread_mutex_unlock(&t->db->group);
+        return rc;
+    }
+    bool live;
+    int rc = vmdb__table_read(t, rid, record, &live);
+    if (rc == 0 && !live)
+        return VMDB_ENOTFOUND;
+    return rc;
+}
+
+int vmdb_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)
+{
+    if (ptr)
+        *ptr = NULL;
+    if (!t || !ptr || !seq)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_get_ptr: table, ptr and seq are required");
+    vmdb__db_reader_settle(t->db);
+    int frc = vmdb__follow(t->db);
+    if (frc < 0)
+        return frc;
+    if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
+        return VMDB_ENOTFOUND;
+    if (rid >= __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE)) {
+        vmdb__table_follow(t);
+        if (rid >= __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE))
+            return VMDB_ENOTFOUND;
+    }
+    bool live;
+    uint64_t v;
+    int rc;
+    do {
+        rc = vmdb__table_peek(t, rid, &v, &live);
+        /* A free slot too: a record whose live flag was cleared shows. */
+        if (rc == 0 && t->verify && !vmdb__slot_pristine(v, live))
+            rc = vmdb__table_verify_in_place(t, rid, v, live);
+    } while (rc == 1);
+    if (rc < 0)
+        return rc;
+    if (!live)
+        return VMDB_ENOTFOUND;
+    *ptr = vmdb__table_slot(t, rid) + 1;
+    *seq = v;
+    return 0;
+}
+
+bool vmdb_read_valid(vmdb_table *t, uint64_t rid, uint64_t seq)
+{
+    const vmdb__slot *s = vmdb__table_slot(t, rid);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq;
+}
+
+int vmdb_scan_next(vmdb_table *t, vmdb_scan_batch *b)
+{
+    if (!t || !b)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_scan_next: table and batch are required");
+    vmdb__db_reader_settle(t->db);
+    int rc = vmdb__follow(t->db);
+    if (rc < 0)
+        return rc;
+    if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
+        return VMDB_ENOTFOUND;
+    uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    if (b->next_rid >= cap) {
+        vmdb__table_follow(t); /* another process may have grown it */
+        cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    }
+    size_t n = 0;
+    uint64_t rid = b->next_rid;
+    b->count = 0; /* until the batch is whole */
+    while (rid < cap && n < VMDB_SCAN_BATCH) {
+        const vmdb__slot *s = vmdb__table_slot(t, rid);
+        uint64_t seq;
+        bool live;
+        /* The usual slot is stable: one load of the counter, one of the
+         * flag, one to confirm. A slot mid-write takes the careful way. */
+        seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+        live = __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if ((seq & 1) || __atomic_load_n(&s->seq, __ATOMIC_RELAXED) != seq) {
+            rc = vmdb__table_peek(t, rid, &seq, &live);
+            if (rc < 0)
+                return rc;
+        }
+        /* Every record handed out, and every free slot once written, is
+         * checked where it lies: a damaged record is an error, never a
+         * row, and a record whose live flag was cleared is not skipped. */
+        if (t->verify && !vmdb__slot_pristine(seq, live)) {
+            rc = vmdb__table_verify_in_place(t, rid, seq, live);
+            if (rc < 0)
+                return rc;
+            if (rc == 1)
+                continue; /* a writer moved it while it was hashed */
+        }
+        if (live) {
+            b->rid[n] = rid;
+            b->record[n] = s + 1;
+            b->seq[n] = seq;
+            b->seq_at[n] = &s->seq;
+            n++;
+        }
+        rid++;
+    }
+    b->next_rid = rid;
+    b->count = n;
+    return n ? 0 : VMDB_ENOTFOUND;
+}
+
+void vmdb_cursor_init(vmdb_cursor *c, vmdb_table *t)
+{
+    c->table = t;
+    c->next_rid = 0;
+}
+
+int vmdb_cursor_next(vmdb_cursor *c, uint64_t *rid, void *record)
+{
+    vmdb_table *t = c->table;
+    vmdb__db_reader_settle(t->db);
+    int frc = vmdb__follow(t->db);
+    if (frc < 0)
+        return frc;
+    if (__atomic_load_n(&t->dropped, __ATOMIC_ACQUIRE))
+        return VMDB_ENOTFOUND;
+    uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    if (c->next_rid >= cap) {
+        vmdb__table_follow(t); /* another process may have grown it */
+        cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
+    }
+    while (c->next_rid < cap) {
+        uint64_t at = c->next_rid++;
+        const vmdb__slot *s = vmdb__table_slot(t, at);
+        if (vmdb__slot_pristine(__atomic_load_n(&s->seq, __ATOMIC_RELAXED),
+                                __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0))
+            continue; /* cheap skip of slots never written; the copy below decides */
+        bool live;
+        int rc = vmdb__table_read(t, at, record, &live);
+        if (rc < 0)
+            return rc;
+        if (live) {
+            if (rid)
+                *rid = at;
+            return 0;
+        }
+    }
+    return VMDB_ENOTFOUND;
+}
+
+int vmdb_scan(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record), void *ctx)
+{
+    if (!t || !fn)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_scan: table and fn are required");
+    char *record = malloc(t->record_size);
+    if (!record)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", t->name);
+    vmdb_cursor c;
+    vmdb_cursor_init(&c, t);
+    uint64_t rid;
+    int rc;
+    while ((rc = vmdb_cursor_next(&c, &rid, record)) == 0) {
+        rc = fn(ctx, rid, record);
+        if (rc)
+            break;
+    }
+    free(record);
+    return rc == VMDB_ENOTFOUND ? 0 : rc;
+}

@@ -1,0 +1,294 @@
+/*
+ * engine/store/table.h - a table file: a header and an array of record slots
+ * (see the format essay at the top of table.c). The database (db.c, txn.c)
+ * decides what to write; this module knows how slots are laid out, read
+ * without locks and written so that readers never see half a record.
+ */
+#ifndef VMDB_ENGINE_TABLE_H
+#define VMDB_ENGINE_TABLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "index.h"
+#include "vmdb/schema.h"
+#include "vmdb/map.h"
+
+/* The handles a table belongs to and is: declared by vmdb/db.h above this
+ * layer, which a table never needs to see whole. */
+typedef struct vmdb_db vmdb_db;
+typedef struct vmdb_table vmdb_table;
+
+#define VMDB__TABLE_NAME_MAX 63
+
+/* Whether name[0, len) is a table name: [A-Za-z_][A-Za-z0-9_]*, at most
+ * VMDB__TABLE_NAME_MAX bytes. Table names become file names. */
+bool vmdb__table_name_valid(const char *name, size_t len);
+
+/* A slot's header, on disk before each record. */
+typedef struct vmdb__slot {
+    uint64_t seq;      /* even when stable, odd while being written */
+    uint64_t lsn;      /* log position of the change that last wrote it */
+    uint64_t checksum; /* XXH3-64 of the record, seeded with rid and live */
+    uint32_t live;     /* 1 if the slot holds a record */
+    uint32_t reserved; /* zero */
+} vmdb__slot;
+
+/* A slot never written: the file's zeros, which carry no checksum.
+ * Readers skip it unverified; vmdb__table_verify also checks that no
+ * written slot lies after it (a zeroed page would look like this). */
+static inline bool vmdb__slot_pristine(uint64_t seq, bool live)
+{
+    return seq == 0 && !live;
+}
+
+/* The bytes of a slot are copied out while its writer may be changing
+ * them: the seqlock keeps a copy only if the counter did not move
+ * meanwhile (table.c). Both sides move them with these, eight bytes at a
+ * time as relaxed atomics, so the overlap is not a data race in C11's
+ * terms and ThreadSanitizer, which sees these as atomics, keeps checking
+ * every other access. A relaxed load or store is a plain move on x86-64
+ * and arm64. A record starts 8-byte aligned in the file (slots are
+ * `stride` apart, a multiple of 8, and their header is 32 bytes); the
+ * other side may have any alignment. */
+static inline void vmdb__slot_load(void *dst, const void *in_slot, size_t len)
+{
+    const unsigned char *b = in_slot;
+    unsigned char *d = dst;
+    /* A field (a key) may start anywhere in the record. */
+    for (; len && ((uintptr_t)b & 7); len--)
+        *d++ = __atomic_load_n(b++, __ATOMIC_RELAXED);
+    for (; len >= 8; len -= 8, d += 8, b += 8) {
+        uint64_t v = __atomic_load_n((const uint64_t *)b, __ATOMIC_RELAXED);
+        memcpy(d, &v, 8);
+    }
+    for (; len; len--)
+        *d++ = __atomic_load_n(b++, __ATOMIC_RELAXED);
+}
+
+/* The writer's side of vmdb__slot_load, at the start of a record (so
+ * aligned); src NULL stores zeros. */
+static inline void vmdb__slot_store(void *in_slot, const void *src, size_t len)
+{
+    uint64_t *w = in_slot;
+    const unsigned char *s = src;
+    for (; len >= 8; len -= 8, w++) {
+        uint64_t v = 0;
+        if (s) {
+            memcpy(&v, s, 8);
+            s += 8;
+        }
+        __atomic_store_n(w, v, __ATOMIC_RELAXED);
+    }
+    unsigned char *b = (unsigned char *)w;
+    for (size_t i = 0; i < len; i++)
+        __atomic_store_n(&b[i], s ? s[i] : 0, __ATOMIC_RELAXED);
+}
+
+struct vmdb_table {
+    vmdb_db *db;
+    char *name;
+    char *path;             /* NAME.vmt */
+    uint16_t id;            /* in log records */
+    vmdb_schema *schema;
+    size_t record_size;     /* bytes */
+    size_t stride;          /* bytes from one slot to the next */
+    size_t key_offset;      /* bytes into the record */
+    size_t key_size;        /* bytes */
+    bool key_is_str;        /* the key ends at its first NUL */
+    bool readonly;
+    bool verify;            /* reads check checksums (VMDB_DB_NO_VERIFY
+                               clears it; backup and compaction check
+                               whatever it says) */
+    vmdb_map *map;
+    char *slots;            /* the first slot; moves when the map outgrows
+                               its reservation (stored with release before
+                               the capacity that needs it; old places stay
+                               mapped until close) */
+    uint64_t capacity;      /* slots mapped; readers load it with acquire */
+    uint64_t replay_base;   /* while the log is replayed: the capacity
+                               before it, which bounds the slots the log
+                               may name (db.c); 0 otherwise */
+    uint64_t header_seq;    /* of the newest header copy */
+    pthread_mutex_t follow; /* readers growing the map after another
+                               process grew the file */
+    vmdb__index *index;
+    bool dropped;                  /* by another handle: reads and writes
+                                      find nothing (engine/db/follow.c) */
+    uint64_t file_dev, file_ino;   /* the files mapped, as they were named */
+    uint64_t index_dev, index_ino; /* when opened (engine/db/follow.c) */
+    /* Writer-side state, rebuilt by vmdb__table_scan_state(). */
+    uint64_t *free_rids;    /* stack; the top is the lowest free rid */
+    size_t free_count;
+    size_t free_cap;
+    uint64_t frontier;      /* rids >= frontier were never used */
+    uint64_t live_count;
+};
+
+/* Creates NAME.vmt in `dir` atomically (temporary file, sync, rename, sync
+ * of the directory). VMDB_EEXIST if it is there. */
+int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
+                            const vmdb_schema *schema);
+
+/* Opens the table file at `path`. The index is opened separately. */
+int vmdb__table_open(const char *path, bool readonly, bool verify, vmdb_table **out);
+void vmdb__table_close(vmdb_table *t);
+
+/* The index a reader searches. A compaction installs a new one while
+ * readers go on (vmdb__table_install_index stores it with release), so a
+ * reader loads it with acquire: what it finds there was built before. */
+static inline vmdb__index *vmdb__table_index(const vmdb_table *t)
+{
+    return __atomic_load_n(&t->index, __ATOMIC_ACQUIRE);
+}
+
+/* rid must be below a capacity the caller loaded (with acquire) before. */
+static inline vmdb__slot *vmdb__table_slot(const vmdb_table *t, uint64_t rid)
+{
+    return (vmdb__slot *)(__atomic_load_n(&t->slots, __ATOMIC_RELAXED) + rid * t->stride);
+}
+
+/* A key a caller passed, as records hold it: a str key ends at its first
+ * NUL (passed with its NUL, or in a larger buffer, it is the same key) and
+ * fits the field; any other key is exactly the field's size. *len is
+ * trimmed; VMDB_EINVAL names the table, the field and the size wanted. */
+int vmdb__table_caller_key(const vmdb_table *t, const void *key, size_t *len);
+
+/* The key inside a record's bytes. */
+static inline void vmdb__table_key(const vmdb_table *t, const void *record, const void **key,
+                                   size_t *len)
+{
+    const char *k = (const char *)record + t->key_offset;
+    size_t n = t->key_size;
+    if (t->key_is_str) {
+        const char *nul = memchr(k, '\0', n);
+        if (nul)
+            n = (size_t)(nul - k);
+    }
+    *key = k;
+    *len = n;
+}
+
+/* Copies record `rid` under its sequence counter and checks the copy
+ * against its checksum (unless t->verify is off). 0 and *live, or VMDB_ENOTFOUND past the capacity
+ * (error context untouched), VMDB_EBUSY if the slot stays mid-write (a
+ * writer died: reopen for writing), VMDB_ECORRUPT naming the file and
+ * slot if the checksum is wrong. */
+int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live);
+
+/* Whether `body` (slot rid's record, copied whole or read in place under
+ * an unchanged counter) carries the checksum `sum` stored with it and the
+ * live flag: 0, or VMDB_ECORRUPT naming the file and slot (and saying so
+ * when the record is whole but its live flag was cleared). */
+int vmdb__table_check_slot(const vmdb_table *t, uint64_t rid, bool live, uint64_t sum,
+                           const void *body);
+
+/* For zero-copy readers: checks slot rid's record where it lies, against
+ * the stable counter `seq` and live flag the caller read it with. 0 if it
+ * is intact, VMDB_ECORRUPT naming the slot, or 1 if a writer moved the
+ * slot meanwhile (what was hashed may be torn: look again). */
+int vmdb__table_verify_in_place(vmdb_table *t, uint64_t rid, uint64_t seq, bool live);
+
+/* The slot's stable sequence counter and live flag, for zero-copy readers
+ * (VMDB_EBUSY as vmdb__table_read). rid must be below the capacity. */
+int vmdb__table_peek(vmdb_table *t, uint64_t rid, uint64_t *seq, bool *live);
+
+/* Compares record rid's key with key[0..len) under the sequence counter:
+ * 1 equal and live, 0 not. */
+int vmdb__table_key_equals(vmdb_table *t, uint64_t rid, const void *key, size_t len);
+
+/* Writer: stores record (or, when NULL, a deletion) into slot rid, growing
+ * the file first if rid is past the capacity. */
+int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *record);
+
+/* The verdict on header copy `which` (0 for A, 1 for B): 0 or a VMDB_E*
+ * code, with its message. */
+int vmdb__table_copy_status(vmdb_table *t, int which);
+
+/* The sequence number header copy `which` claims (valid or not). */
+uint64_t vmdb__table_copy_seq(vmdb_table *t, int which);
+
+/* Both header copies check out: 0, or the first one's fault (a torn
+ * write survived on the other copy, which opening used). */
+int vmdb__table_check_headers(vmdb_table *t);
+
+/* Writer: rewrites a damaged header copy from the one in use: 1 if it
+ * did (the file then needs a flush), 0 if both were whole. */
+int vmdb__table_repair_headers(vmdb_table *t);
+
+/* Writer: makes room for slots [0, count). */
+int vmdb__table_reserve(vmdb_table *t, uint64_t count);
+
+/* Writer: rebuilds the free-slot stack, frontier and live count from the
+ * slots, and fixes slots left odd by a writer that died mid-write. */
+int vmdb__table_scan_state(vmdb_table *t);
+
+/* Writer: a free rid for an insert (lowest first), and back on abort. */
+int vmdb__table_alloc_rid(vmdb_table *t, uint64_t *rid);
+int vmdb__table_release_rid(vmdb_table *t, uint64_t rid);
+
+/* The checksum a slot must carry for these bytes. */
+uint64_t vmdb__table_checksum(const vmdb_table *t, uint64_t rid, bool live, const void *record);
+
+/* Writes every slot and the header back to disk. */
+int vmdb__table_flush(vmdb_table *t);
+
+/* Writer, on taking the lock after another process wrote: maps the slots
+ * it added and learns which header copy is the newest. */
+int vmdb__table_refresh(vmdb_table *t);
+
+/* Checks every slot on its own, without the index: a live one against
+ * its checksum; a free one against a free slot's (the live flag is in the
+ * checksum's seed, so a cleared flag shows), or as never written (all
+ * zero); and that no slot never written lies before one that was (slots
+ * are handed out from the start: a zeroed page shows). Calls fn for each
+ * live slot, stopping at its first nonzero return. 0, or VMDB_ECORRUPT
+ * naming the slot. With the writer lock held, or inside a read
+ * transaction. */
+int vmdb__table_verify(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record),
+                       void *ctx);
+
+/* Readers: map slots another process added to the file. */
+int vmdb__table_follow(vmdb_table *t);
+
+/* ---- compaction (engine/db/compact.c) -------------------------------------- */
+
+/* Writer: writes a new table file at `path` (replacing any file there)
+ * with t's name, id and schema, a capacity of `count` slots, and slots
+ * [0, count) byte for byte as they are now, sequence counters included;
+ * synced when it returns. The caller holds the writer lock, so no slot is
+ * mid-write. Errors name `path`. */
+int vmdb__table_write_prefix(vmdb_table *t, const char *path, uint64_t count);
+
+/* Maps read-only zero pages over the unused reservation of `fresh` (a
+ * handle just opened on a file) from the end of its file up to `len`
+ * bytes, so that a reader that loaded an older, larger capacity before
+ * fresh's slots are installed reads free slots there instead of faulting.
+ * Growing the map later maps the file over them. */
+int vmdb__table_pad(vmdb_table *fresh, uint64_t len);
+
+/* Writer: installs the file mapped by `fresh` (opened on the file that has
+ * just been renamed over t's) as t's slots: t keeps its identity, every
+ * pointer users hold to it stays good, and `fresh` is left holding t's old
+ * map, which must stay mapped for readers (vmdb__table_retire). */
+void vmdb__table_install(vmdb_table *t, vmdb_table *fresh);
+
+/* Writer: makes `ix` t's index; `husk` keeps the old one for readers. */
+void vmdb__table_install_index(vmdb_table *t, vmdb_table *husk, vmdb__index *ix);
+
+/* Keeps `husk` (a table handle holding a map and index that `owner`'s
+ * readers may still be using) until vmdb__table_release_retired(owner).
+ * Call it before vmdb__table_install so that nothing can fail after. */
+int vmdb__table_retire(vmdb_table *owner, vmdb_table *husk);
+
+/* The longest map among owner's retired husks, in bytes (0 if none). */
+uint64_t vmdb__table_retired_len(const vmdb_table *owner);
+
+/* Closes every husk retired for `owner`. Only when no reader can still be
+ * using them: when owner itself is closed. */
+void vmdb__table_release_retired(const vmdb_table *owner);
+
+#endif /* VMDB_ENGINE_TABLE_H */
