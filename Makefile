@@ -4,7 +4,7 @@
 #   make demo       the demo: a small database made from a CSV, queried with
 #                   the vmdb command (installs what it needs); demo-api runs
 #                   the C example of the map and buffer layers
-#   make test       the Criterion suite, the mutants it must catch
+#   make test       the layering check (check-layers), the Criterion suite, the mutants it must catch
 #                   (test-mutants), the suite again under ASan+UBSan, then
 #                   the install check and the README's examples (installs
 #                   what it needs)
@@ -65,7 +65,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install clean
+.PHONY: all check-layers deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -135,11 +135,17 @@ TSAN_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -Wno-tsan -DVMDB
 $(eval $(call test_build,tsan,$(TSAN_FLAGS),tests/tsan_arena.c))
 
 test: deps all
+	$(MAKE) --no-print-directory check-layers
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory test-mutants
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-install
 	$(MAKE) --no-print-directory test-readme
+
+# Upward includes and calls, and cycles of calls between the engine's
+# files (tools/check_layers.sh), judged on the objects of `make all`.
+check-layers: all
+	sh tools/check_layers.sh $(BUILD)
 
 test-plain: $(BUILD)/plain/vmdb_tests $(CLI)
 	@echo "== Criterion suite"

@@ -43,4 +43,10 @@ static inline uint64_t vmdb__round_down(uint64_t v, uint64_t align)
     return v & ~(align - 1);
 }
 
+/* A malloc'ed string made as printf would; NULL when out of memory
+ * (engine/base/text.c). */
+char *vmdb__format(const char *fmt, ...) VMDB__PRINTF(1, 2);
+/* DIR/NAME followed by EXT ("" for none), malloc'ed; NULL when out of memory. */
+char *vmdb__path_join(const char *dir, const char *name, const char *ext);
+
 #endif /* VMDB_ENGINE_INTERNAL_H */

@@ -50,26 +50,6 @@
 #include "os.h"
 
 /* As db.c names them. */
-#define LOCK_MAGIC "VMDBLOCK"
-#define LOCK_NAME "vmdb.lock"
-#define WAL_NAME "wal.ring"
-
-/* A malloc'ed string made as printf would; NULL when out of memory. */
-static char *format(const char *fmt, ...) VMDB__PRINTF(1, 2);
-static char *format(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *p = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (p) {
-        va_start(ap, fmt);
-        vsnprintf(p, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    return p;
-}
 
 struct backup {
     const char *tmp; /* the directory being built */
@@ -95,7 +75,7 @@ static int keep_fd(struct backup *b, int fd)
  * a full disk is an error here), keeping its descriptor to sync later. */
 static int write_copy(struct backup *b, const char *name, const void *src, uint64_t len)
 {
-    char *path = format("%s/%s", b->tmp, name);
+    char *path = vmdb__format("%s/%s", b->tmp, name);
     if (!path)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", b->tmp);
     int fd = -1;
@@ -203,7 +183,7 @@ static int copy_slot(const vmdb_table *t, uint64_t rid, char *dst)
 static int copy_table_file(struct backup *b, const struct table_snap *ts, vmdb_db *db)
 {
     const vmdb_table *t = ts->t;
-    char *path = format("%s/%s.vmt", b->tmp, t->name);
+    char *path = vmdb__format("%s/%s.vmt", b->tmp, t->name);
     size_t per_chunk = COPY_CHUNK / t->stride ? COPY_CHUNK / t->stride : 1;
     char *buf = malloc(per_chunk * t->stride);
     if (!path || !buf) {
@@ -273,7 +253,7 @@ static int replay_into_copy(struct backup *b, struct snapshot *snap, const char 
         struct table_snap *ts = snap_table(snap, rec->table);
         size_t i = (size_t)(ts - snap->tables);
         if (!copies[i]) {
-            char *path = format("%s/%s.vmt", b->tmp, ts->t->name);
+            char *path = vmdb__format("%s/%s.vmt", b->tmp, ts->t->name);
             rc = path ? vmdb__table_open(path, false, false, &copies[i])
                       : vmdb__fail(VMDB_ENOMEM, "%s: out of memory", b->tmp);
             free(path);
@@ -327,7 +307,7 @@ static int take_log_tail(vmdb_db *db, struct snapshot *snap, char **log, uint64_
  * (recovery compares them with the log's). */
 static int make_log_and_lock(struct backup *b, uint64_t cap, uint64_t start)
 {
-    char *wal_path = format("%s/%s", b->tmp, WAL_NAME);
+    char *wal_path = vmdb__format("%s/%s", b->tmp, VMDB__WAL_NAME);
     if (!wal_path)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", b->tmp);
     vmdb__wal *wal = NULL;
@@ -349,11 +329,11 @@ static int make_log_and_lock(struct backup *b, uint64_t cap, uint64_t start)
     if (!buf)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", b->tmp);
     vmdb__lock_page *lp = (vmdb__lock_page *)buf;
-    memcpy(lp->magic, LOCK_MAGIC, sizeof lp->magic);
+    memcpy(lp->magic, VMDB__LOCK_MAGIC, sizeof lp->magic);
     lp->version = 1;
     lp->salt = salt;
     /* Last, as db.c creates it: a directory holding it is a database. */
-    rc = write_copy(b, LOCK_NAME, buf, page);
+    rc = write_copy(b, VMDB__LOCK_NAME, buf, page);
     free(buf);
     return rc;
 }
@@ -366,7 +346,7 @@ static int sync_all(struct backup *b)
         if (rc < 0)
             return vmdb__fail_os(rc, "%s: cannot sync the copied files", b->tmp);
     }
-    char *inside = format("%s/%s", b->tmp, LOCK_NAME);
+    char *inside = vmdb__format("%s/%s", b->tmp, VMDB__LOCK_NAME);
     if (!inside)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", b->tmp);
     int rc = vmdb__os_sync_dir_of(inside);
@@ -385,7 +365,7 @@ static int count_entry(void *ctx, const char *name)
 
 static int unlink_entry(void *ctx, const char *name)
 {
-    char *path = format("%s/%s", (const char *)ctx, name);
+    char *path = vmdb__format("%s/%s", (const char *)ctx, name);
     if (path)
         vmdb__os_unlink(path);
     free(path);
@@ -509,8 +489,8 @@ int vmdb_backup(vmdb_db *db, const char *dest_dir)
     size_t n = strlen(dest_dir);
     while (n > 1 && dest_dir[n - 1] == '/')
         n--;
-    char *dest = format("%.*s", (int)n, dest_dir);
-    char *tmp = dest ? format("%s.tmp-%ld", dest, vmdb__os_pid()) : NULL;
+    char *dest = vmdb__format("%.*s", (int)n, dest_dir);
+    char *tmp = dest ? vmdb__format("%s.tmp-%ld", dest, vmdb__os_pid()) : NULL;
     if (!tmp) {
         free(dest);
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", dest_dir);

@@ -57,23 +57,6 @@
 
 #define TEMP_MARK ".compact-"
 
-/* A malloc'ed string made as printf would; NULL when out of memory. */
-static char *format(const char *fmt, ...) VMDB__PRINTF(1, 2);
-static char *format(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *p = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (p) {
-        va_start(ap, fmt);
-        vsnprintf(p, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    return p;
-}
-
 /* Files a compaction that crashed left behind. Called with the writer lock
  * held, which a compaction holds throughout, so none can belong to one
  * still running. */
@@ -81,7 +64,7 @@ static int remove_leftover(void *ctx, const char *name)
 {
     vmdb_db *db = ctx;
     if (strstr(name, ".vmt" TEMP_MARK) || strstr(name, ".vmi" TEMP_MARK)) {
-        char *path = format("%s/%s", db->path, name);
+        char *path = vmdb__format("%s/%s", db->path, name);
         if (path)
             vmdb__os_unlink(path);
         free(path);
@@ -322,9 +305,9 @@ static int install_table(vmdb_db *db, vmdb_table *t, uint64_t pad_len, vmdb_tabl
 static int rewrite(vmdb_db *db, vmdb_table *t, uint64_t n)
 {
     long pid = vmdb__os_pid();
-    char *tmp_table = format("%s" TEMP_MARK "%ld", t->path, pid);
-    char *index_path = format("%s/%s.vmi", db->path, t->name);
-    char *tmp_index = format("%s/%s.vmi" TEMP_MARK "%ld", db->path, t->name, pid);
+    char *tmp_table = vmdb__format("%s" TEMP_MARK "%ld", t->path, pid);
+    char *index_path = vmdb__format("%s/%s.vmi", db->path, t->name);
+    char *tmp_index = vmdb__format("%s/%s.vmi" TEMP_MARK "%ld", db->path, t->name, pid);
     int rc = 0;
     if (!tmp_table || !index_path || !tmp_index)
         rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", t->path);
@@ -375,7 +358,7 @@ static int rewrite(vmdb_db *db, vmdb_table *t, uint64_t n)
     if (table_renamed || index_renamed) {
         /* Every other handle maps the new files before it reads or
          * writes again (engine/db/follow.c). */
-        int nrc = vmdb__follow_note(t, table_renamed ? t->path : NULL,
+        int nrc = vmdb__db_note_files(t, table_renamed ? t->path : NULL,
                                     index_renamed ? index_path : NULL);
         vmdb__follow_publish(db);
         if (rc == 0)

@@ -207,8 +207,8 @@ extern void (*vmdb__backup_test_hook)(vmdb_db *db);
 /* ---- following replaced files (engine/db/follow.c) ---- */
 
 /* Records which files table t maps now (before mapping them: see
- * follow.c). */
-int vmdb__follow_note(vmdb_table *t, const char *table_path, const char *index_path);
+ * follow.c; engine/db/catalog.c). */
+int vmdb__db_note_files(vmdb_table *t, const char *table_path, const char *index_path);
 
 /* With `writer` held: maps the new files of every table whose files were
  * replaced since this handle last looked. */
@@ -299,6 +299,9 @@ void vmdb__group_settle(vmdb_db *db);
  * lock, nor for anything a writer waiting on it could hold). A read
  * transaction settles the queue when it begins and reads the tables
  * alone after that: the queue is not covered by its counter. */
+/* The read transaction the calling thread has open (engine/db/read_state.c). */
+vmdb_read *vmdb__read_current(void);
+void vmdb__read_set_current(vmdb_read *r);
 bool vmdb__read_open_on(const vmdb_db *db);
 bool vmdb__read_holding(const vmdb_db *db);
 /* At close: ends this thread's read transaction on db, if it has one. */
@@ -370,5 +373,43 @@ int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn);
 
 /* Marks the database unusable for writes after a failed flush. */
 int vmdb__db_poison(vmdb_db *db, int rc);
+
+/* ---- the files of a database directory ---- */
+#define VMDB__LOCK_MAGIC "VMDBLOCK"
+#define VMDB__LOCK_NAME "vmdb.lock"
+#define VMDB__WAL_NAME "wal.ring"
+
+/* ---- the lock file (engine/db/lock.c) ---- */
+/* Maps the lock page and opens the file the flock is taken on. */
+int vmdb__db_open_lock(vmdb_db *db);
+/* The file lock, fairly: a marked waiter first after this handle let go;
+ * VMDB_EBUSY after busy_timeout_ms. */
+int vmdb__db_take_file_lock(vmdb_db *db);
+/* With the lock, after every change other processes must see. */
+void vmdb__db_publish_generation(vmdb_db *db);
+
+/* ---- the tables a handle has open (engine/db/catalog.c) ---- */
+vmdb_table *vmdb__db_table_by_name(vmdb_db *db, const char *name);
+/* Opens every table file of the directory (at open), or the one named
+ * FILE (NAME.vmt, just created). */
+int vmdb__db_open_tables(vmdb_db *db);
+int vmdb__db_open_table_file(vmdb_db *db, const char *file);
+/* Opens t's index, rebuilding it when it does not match the table
+ * (*rebuilt says so; may be NULL). */
+int vmdb__db_open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt);
+int vmdb__db_index_rebuild(vmdb_table *t);
+/* Rebuilds inside the changes counter's bracket, for readers. */
+int vmdb__db_index_rebuild_seen(vmdb_table *t);
+
+/* ---- replaying the log (engine/db/replay.c) ---- */
+/* At open, with the lock: replays the log, rebuilds what replay changed
+ * under the indexes, and checkpoints when anything was replayed. */
+int vmdb__db_recover(vmdb_db *db);
+/* With the lock, when the lock page says a writer died mid-apply. */
+int vmdb__db_finish_dead_writer(vmdb_db *db);
+/* A read-only open: VMDB_ENEEDRECOVERY when the log holds transactions no
+ * writer replayed in this boot. */
+int vmdb__db_check_recovered_this_boot(vmdb_db *db);
+bool vmdb__db_log_is_empty(vmdb_db *db);
 
 #endif /* VMDB_ENGINE_DB_H */

@@ -50,26 +50,6 @@ static char *index_path_of(const vmdb_table *t)
     return p;
 }
 
-int vmdb__follow_note(vmdb_table *t, const char *table_path, const char *index_path)
-{
-    vmdb__os_stat st;
-    if (table_path) {
-        int rc = vmdb__os_stat_path(table_path, &st);
-        if (rc < 0)
-            return vmdb__fail_os(rc, "%s: cannot stat", table_path);
-        t->file_dev = st.dev;
-        t->file_ino = st.ino;
-    }
-    if (index_path) {
-        int rc = vmdb__os_stat_path(index_path, &st);
-        if (rc < 0)
-            return vmdb__fail_os(rc, "%s: cannot stat", index_path);
-        t->index_dev = st.dev;
-        t->index_ino = st.ino;
-    }
-    return 0;
-}
-
 /* Maps the file now named t->path into t (stat'ed as `st` before). The
  * old mapping goes into a retired husk, returned in *husk. */
 static int follow_table_file(vmdb_table *t, const vmdb__os_stat *st, vmdb_table **husk)

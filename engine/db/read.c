@@ -39,18 +39,6 @@
  * thread may have been preempted. */
 #define APPLY_WAIT_YIELDS 200
 
-static _Thread_local vmdb_read *open_read;
-
-bool vmdb__read_open_on(const vmdb_db *db)
-{
-    return open_read && open_read->db == db;
-}
-
-bool vmdb__read_holding(const vmdb_db *db)
-{
-    return vmdb__read_open_on(db) && open_read->hold_fd >= 0;
-}
-
 static uint64_t changes_now(const vmdb_db *db)
 {
     return __atomic_load_n(&db->lock_page->changes, __ATOMIC_ACQUIRE);
@@ -171,12 +159,12 @@ int vmdb_read_begin(vmdb_db *db, unsigned flags, vmdb_read *r)
 {
     if (!db || !r)
         return vmdb__fail(VMDB_EINVAL, "vmdb_read_begin: database and read are required");
-    if (open_read) {
+    if (vmdb__read_current()) {
         /* The open one may be this very struct: its hold stays its own. */
-        if (open_read != r)
+        if (vmdb__read_current() != r)
             *r = (vmdb_read){.db = db, .hold_fd = -1};
         return vmdb__fail(VMDB_EBUSY, "%s: this thread has a read transaction open already",
-                          open_read->db->path);
+                          vmdb__read_current()->db->path);
     }
     *r = (vmdb_read){.db = db, .hold_fd = -1};
     if (flags & ~VMDB_READ_HOLD)
@@ -195,13 +183,13 @@ int vmdb_read_begin(vmdb_db *db, unsigned flags, vmdb_read *r)
         let_writers_go(r);
         return rc;
     }
-    open_read = r;
+    vmdb__read_set_current(r);
     return 0;
 }
 
 int vmdb_read_validate(vmdb_read *r)
 {
-    if (!r || open_read != r)
+    if (!r || vmdb__read_current() != r)
         return vmdb__fail(VMDB_EINVAL, "vmdb_read_validate: not this thread's open read "
                                        "transaction");
     if (r->drained && !vmdb__db_held_by_me(r->db)) {
@@ -233,7 +221,7 @@ int vmdb_read_validate(vmdb_read *r)
 void vmdb__read_end_on(vmdb_db *db)
 {
     if (vmdb__read_open_on(db))
-        vmdb_read_end(open_read);
+        vmdb_read_end(vmdb__read_current());
 }
 
 void vmdb_read_end(vmdb_read *r)
@@ -241,6 +229,6 @@ void vmdb_read_end(vmdb_read *r)
     if (!r)
         return;
     let_writers_go(r);
-    if (open_read == r)
-        open_read = NULL;
+    if (vmdb__read_current() == r)
+        vmdb__read_set_current(NULL);
 }

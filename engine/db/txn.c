@@ -22,7 +22,7 @@
  * the record. A key's entry is believed only if the record it names still
  * carries that key after the record's latest operation.
  */
-#include "db.h"
+#include "txn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,335 +30,6 @@
 
 #include "index.h"
 #include "internal.h"
-
-struct txn_op {
-    vmdb_table *table;
-    uint64_t rid;
-    uint64_t hash;       /* of the key the operation mentions */
-    const char *payload; /* in the ring: the record, or the deleted key */
-    uint32_t payload_len;
-    uint8_t kind;        /* VMDB__WAL_PUT or VMDB__WAL_DELETE */
-    bool new_rid;        /* reserved by this transaction */
-};
-
-/* Open addressing from a 64-bit key to an operation number + 1. */
-struct op_map {
-    uint64_t *keys;
-    uint32_t *ops;
-    size_t cap; /* a power of two, or 0 */
-    size_t used;
-};
-
-struct vmdb_txn {
-    vmdb_db *db;
-    vmdb__group_node node; /* while queued for a group flush */
-    enum vmdb_durability durability;
-    uint64_t start; /* log position of the first record: the txn id */
-    uint64_t pos;   /* where the next record goes */
-    struct txn_op *ops;
-    size_t count;
-    size_t cap;
-    struct op_map by_key;
-    struct op_map by_rid;
-    struct vmdb_txn *spare_next; /* in db->spare_txns */
-    int failed;                  /* the first failure of an operation */
-    char failure[256];           /* and what it said */
-};
-
-/* ---- the operation maps ------------------------------------------------- */
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static void map_free(struct op_map *m)
-{
-    free(m->keys);
-    free(m->ops);
-}
-
-static int map_grow(struct op_map *m)
-{
-    size_t cap = m->cap ? m->cap * 2 : 64;
-    uint64_t *keys = calloc(cap, sizeof *keys);
-    uint32_t *ops = calloc(cap, sizeof *ops);
-    if (!keys || !ops) {
-        free(keys);
-        free(ops);
-        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->ops[i])
-            continue;
-        size_t j = mix(m->keys[i]) & (cap - 1);
-        while (ops[j])
-            j = (j + 1) & (cap - 1);
-        keys[j] = m->keys[i];
-        ops[j] = m->ops[i];
-    }
-    map_free(m);
-    m->keys = keys;
-    m->ops = ops;
-    m->cap = cap;
-    return 0;
-}
-
-/* The slot for `key` for which same(ctx, op) holds, or the empty slot
- * where it would go. */
-static size_t map_find(const struct op_map *m, uint64_t key,
-                       bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
-                       const struct vmdb_txn *txn, const void *ctx)
-{
-    size_t j = mix(key) & (m->cap - 1);
-    while (m->ops[j] && !(m->keys[j] == key && same(txn, m->ops[j] - 1, ctx)))
-        j = (j + 1) & (m->cap - 1);
-    return j;
-}
-
-static int map_set(struct op_map *m, uint64_t key, uint32_t op,
-                   bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
-                   const struct vmdb_txn *txn, const void *ctx)
-{
-    if ((m->used + 1) * 4 > m->cap * 3) {
-        int rc = map_grow(m);
-        if (rc < 0)
-            return rc;
-    }
-    size_t j = map_find(m, key, same, txn, ctx);
-    if (!m->ops[j])
-        m->used++;
-    m->keys[j] = key;
-    m->ops[j] = op + 1;
-    return 0;
-}
-
-static int map_get(const struct op_map *m, uint64_t key,
-                   bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
-                   const struct vmdb_txn *txn, const void *ctx)
-{
-    if (!m->cap)
-        return -1;
-    size_t j = map_find(m, key, same, txn, ctx);
-    return m->ops[j] ? (int)(m->ops[j] - 1) : -1;
-}
-
-/* What a key lookup compares: the table and the key's bytes. */
-struct key_ref {
-    const vmdb_table *table;
-    const void *key;
-    size_t len;
-};
-
-static void op_key(const struct txn_op *op, const void **key, size_t *len)
-{
-    if (op->kind == VMDB__WAL_PUT) {
-        vmdb__table_key(op->table, op->payload, key, len);
-    } else {
-        *key = op->payload;
-        *len = op->payload_len;
-    }
-}
-
-static bool same_key(const struct vmdb_txn *txn, uint32_t op, const void *ctx)
-{
-    const struct key_ref *k = ctx;
-    const struct txn_op *o = &txn->ops[op];
-    if (o->table != k->table)
-        return false;
-    const void *key;
-    size_t len;
-    op_key(o, &key, &len);
-    return len == k->len && memcmp(key, k->key, len) == 0;
-}
-
-static bool same_rid(const struct vmdb_txn *txn, uint32_t op, const void *ctx)
-{
-    const struct txn_op *o = &txn->ops[op];
-    const struct txn_op *want = ctx;
-    return o->table == want->table && o->rid == want->rid;
-}
-
-static uint64_t rid_key(const vmdb_table *t, uint64_t rid)
-{
-    return (uint64_t)t->id << 48 ^ rid;
-}
-
-/* ---- state as the transaction sees it ----------------------------------- */
-
-/*
- * A writer sees, newest first: its own operations, those of transactions
- * queued for their log flush (committed, not yet in the tables), then the
- * tables. The queue is one layer, db->queued_by_key and queued_by_rid,
- * read with db->group held: the newest queued operation that mentions a
- * key, and the newest on a record.
- */
-
-static size_t qmap_find(const vmdb__queue_map *m, uint64_t key,
-                        bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
-                        const void *ctx)
-{
-    size_t j = mix(key) & (m->cap - 1);
-    while (m->txns[j] && !(m->keys[j] == key && same(m->txns[j], m->ops[j], ctx)))
-        j = (j + 1) & (m->cap - 1);
-    return j;
-}
-
-static int qmap_reserve(vmdb__queue_map *m, size_t more)
-{
-    size_t cap = m->cap ? m->cap : 64;
-    while ((m->used + more) * 4 > cap * 3)
-        cap *= 2;
-    if (cap == m->cap)
-        return 0;
-    vmdb__queue_map g = {.keys = calloc(cap, sizeof *g.keys),
-                         .txns = calloc(cap, sizeof *g.txns),
-                         .ops = calloc(cap, sizeof *g.ops),
-                         .cap = cap,
-                         .used = m->used};
-    if (!g.keys || !g.txns || !g.ops) {
-        free(g.keys);
-        free(g.txns);
-        free(g.ops);
-        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->txns[i])
-            continue;
-        size_t j = mix(m->keys[i]) & (cap - 1);
-        while (g.txns[j])
-            j = (j + 1) & (cap - 1);
-        g.keys[j] = m->keys[i];
-        g.txns[j] = m->txns[i];
-        g.ops[j] = m->ops[i];
-    }
-    free(m->keys);
-    free(m->txns);
-    free(m->ops);
-    *m = g;
-    return 0;
-}
-
-/* Empties slot j, moving later entries of its run back so that every
- * entry stays reachable from its home slot. */
-static void qmap_remove_at(vmdb__queue_map *m, size_t j)
-{
-    size_t mask = m->cap - 1;
-    for (size_t k = (j + 1) & mask; m->txns[k]; k = (k + 1) & mask) {
-        size_t home = mix(m->keys[k]) & mask;
-        /* The entry at k may fill the hole at j unless its home lies
-         * cyclically in (j, k]. */
-        bool stays = j <= k ? (home > j && home <= k) : (home > j || home <= k);
-        if (stays)
-            continue;
-        m->keys[j] = m->keys[k];
-        m->txns[j] = m->txns[k];
-        m->ops[j] = m->ops[k];
-        j = k;
-    }
-    m->txns[j] = NULL;
-    m->used--;
-}
-
-/* The view's slots for operation i of txn: where its key's entry and its
- * record's entry are, or would go. */
-static void view_slots(vmdb_db *db, const vmdb_txn *txn, uint32_t i, size_t *by_key,
-                       size_t *by_rid)
-{
-    const struct txn_op *op = &txn->ops[i];
-    const void *key;
-    size_t len;
-    op_key(op, &key, &len);
-    struct key_ref ref = {op->table, key, len};
-    *by_key = qmap_find(&db->queued_by_key, op->hash, same_key, &ref);
-    *by_rid = qmap_find(&db->queued_by_rid, rid_key(op->table, op->rid), same_rid, op);
-}
-
-static void qmap_put_at(vmdb__queue_map *m, size_t j, uint64_t key, vmdb_txn *txn, uint32_t op)
-{
-    m->used += m->txns[j] == NULL;
-    m->keys[j] = key;
-    m->txns[j] = txn;
-    m->ops[j] = op;
-}
-
-void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn)
-{
-    for (uint32_t i = 0; i < txn->count; i++) {
-        const struct txn_op *op = &txn->ops[i];
-        size_t k, r;
-        view_slots(db, txn, i, &k, &r);
-        qmap_put_at(&db->queued_by_key, k, op->hash, txn, i);
-        qmap_put_at(&db->queued_by_rid, r, rid_key(op->table, op->rid), txn, i);
-    }
-}
-
-void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn)
-{
-    for (uint32_t i = 0; i < txn->count; i++) {
-        size_t k, r;
-        view_slots(db, txn, i, &k, &r);
-        if (db->queued_by_key.txns[k] == txn)
-            qmap_remove_at(&db->queued_by_key, k);
-        if (db->queued_by_rid.txns[r] == txn)
-            qmap_remove_at(&db->queued_by_rid, r);
-    }
-}
-
-void vmdb__txn_free_queue_view(vmdb_db *db)
-{
-    vmdb__queue_map *maps[] = {&db->queued_by_key, &db->queued_by_rid};
-    for (size_t i = 0; i < 2; i++) {
-        free(maps[i]->keys);
-        free(maps[i]->txns);
-        free(maps[i]->ops);
-        *maps[i] = (vmdb__queue_map){0};
-    }
-}
-
-/* The latest operation of one transaction on record rid, or NULL. */
-static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table *t,
-                                         uint64_t rid)
-{
-    if (!layer)
-        return NULL;
-    struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
-    int i = map_get(&layer->by_rid, rid_key(t, rid), same_rid, layer, &probe);
-    return i < 0 ? NULL : &layer->ops[i];
-}
-
-static const struct txn_op *queued_on_rid(const vmdb_db *db, const vmdb_table *t, uint64_t rid)
-{
-    const vmdb__queue_map *m = &db->queued_by_rid;
-    if (!m->used)
-        return NULL;
-    struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
-    size_t j = qmap_find(m, rid_key(t, rid), same_rid, &probe);
-    return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
-}
-
-static const struct txn_op *queued_on_key(const vmdb_db *db, const struct key_ref *ref,
-                                          uint64_t hash)
-{
-    const vmdb__queue_map *m = &db->queued_by_key;
-    if (!m->used)
-        return NULL;
-    size_t j = qmap_find(m, hash, same_key, ref);
-    return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
-}
-
-/* The newest operation on record rid: the writer's own (none for a
- * reader, own NULL), else (when `queue_too`) the queue's, or NULL if none
- * touched it. */
-static const struct txn_op *newest_on_rid(const vmdb_db *db, const vmdb_txn *own, bool queue_too,
-                                          const vmdb_table *t, uint64_t rid)
-{
-    const struct txn_op *op = layer_on_rid(own, t, rid);
-    return op || !queue_too ? op : queued_on_rid(db, t, rid);
-}
 
 static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
 {
@@ -374,20 +45,20 @@ static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *ke
 {
     const vmdb_db *db = t->db;
     struct key_ref ref = {t, key, len};
-    int i = own ? map_get(&own->by_key, hash, same_key, own, &ref) : -1;
+    int i = own ? vmdb__txn_map_get(&own->by_key, hash, vmdb__txn_same_key, own, &ref) : -1;
     bool own_layer = i >= 0;
-    const struct txn_op *op = own_layer ? &own->ops[i] : queued_on_key(db, &ref, hash);
+    const struct txn_op *op = own_layer ? &own->ops[i] : vmdb__txn_queued_on_key(db, &ref, hash);
     if (op) {
         if (op->kind != VMDB__WAL_PUT)
             return 0;
         /* The queue's newest on that record is no older than op. */
-        const struct txn_op *latest = newest_on_rid(db, own, !own_layer, t, op->rid);
+        const struct txn_op *latest = vmdb__txn_newest_on_rid(db, own, !own_layer, t, op->rid);
         if (latest != op) {
             const void *k;
             size_t n;
             if (latest->kind != VMDB__WAL_PUT)
                 return 0;
-            op_key(latest, &k, &n);
+            vmdb__txn_op_key(latest, &k, &n);
             if (n != len || memcmp(k, key, len) != 0)
                 return 0;
         }
@@ -402,7 +73,7 @@ static int resolve_key_locked(const vmdb_txn *own, vmdb_table *t, const void *ke
         return rc;
     /* Any pending operation on that record changed or removed its key (an
      * operation keeping the key would have been found above). */
-    if (newest_on_rid(db, own, true, t, found))
+    if (vmdb__txn_newest_on_rid(db, own, true, t, found))
         return 0;
     *rid = found;
     return 1;
@@ -423,14 +94,14 @@ static int resolve_rid(const vmdb_txn *own, vmdb_table *t, uint64_t rid, const v
                        size_t *len, void *scratch)
 {
     pthread_mutex_lock(&own->db->group);
-    const struct txn_op *op = newest_on_rid(own->db, own, true, t, rid);
+    const struct txn_op *op = vmdb__txn_newest_on_rid(own->db, own, true, t, rid);
     int rc;
     if (op) {
         rc = op->kind == VMDB__WAL_PUT;
         if (rc) {
             /* The payload lives in the ring until the log wraps over it,
              * which a checkpoint cannot do while the writer holds the lock. */
-            op_key(op, key, len);
+            vmdb__txn_op_key(op, key, len);
         }
     } else {
         bool live;
@@ -460,73 +131,6 @@ static int check_usable(vmdb_db *db)
     return 0;
 }
 
-/* Transactions ended are kept for the next ones, up to SPARE_TXNS of
- * small ones: a NONE commit is freed by whichever thread applies it, a
- * batch at a time, and a malloc that churns that way costs more than the
- * commit. */
-#define SPARE_TXNS 4096
-#define SPARE_MAP_CAP 64
-
-static vmdb_txn *take_spare(vmdb_db *db)
-{
-    pthread_mutex_lock(&db->spare_lock);
-    vmdb_txn *txn = db->spare_txns;
-    if (txn) {
-        db->spare_txns = txn->spare_next;
-        db->spare_count--;
-    }
-    pthread_mutex_unlock(&db->spare_lock);
-    return txn;
-}
-
-static void map_clear(struct op_map *m)
-{
-    if (m->used)
-        memset(m->ops, 0, m->cap * sizeof *m->ops);
-    m->used = 0;
-}
-
-void vmdb__txn_free(vmdb_txn *txn)
-{
-    vmdb_db *db = txn->db;
-    if (db && txn->by_key.cap <= SPARE_MAP_CAP && txn->by_rid.cap <= SPARE_MAP_CAP) {
-        pthread_mutex_lock(&db->spare_lock);
-        bool keep = db->spare_count < SPARE_TXNS;
-        if (keep) {
-            map_clear(&txn->by_key);
-            map_clear(&txn->by_rid);
-            *txn = (vmdb_txn){.ops = txn->ops, .cap = txn->cap, .by_key = txn->by_key,
-                              .by_rid = txn->by_rid, .spare_next = db->spare_txns};
-            db->spare_txns = txn;
-            db->spare_count++;
-        }
-        pthread_mutex_unlock(&db->spare_lock);
-        if (keep)
-            return;
-    }
-    map_free(&txn->by_key);
-    map_free(&txn->by_rid);
-    free(txn->ops);
-    free(txn);
-}
-
-void vmdb__txn_forget(vmdb_txn *txn)
-{
-    txn->db = NULL;
-    vmdb__txn_free(txn);
-}
-
-void vmdb__txn_free_spares(vmdb_db *db)
-{
-    while (db->spare_txns) {
-        vmdb_txn *txn = db->spare_txns;
-        db->spare_txns = txn->spare_next;
-        txn->db = NULL;
-        vmdb__txn_free(txn);
-    }
-    db->spare_count = 0;
-}
-
 int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
 {
     if (out)
@@ -539,7 +143,7 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
     int rc = check_usable(db);
     if (rc < 0)
         return rc;
-    vmdb_txn *txn = take_spare(db);
+    vmdb_txn *txn = vmdb__txn_take_spare(db);
     if (!txn)
         txn = calloc(1, sizeof *txn);
     if (!txn)
@@ -566,7 +170,6 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
     *out = txn;
     return 0;
 }
-
 
 void vmdb_txn_abort(vmdb_txn *txn)
 {
@@ -648,11 +251,11 @@ static int log_op(vmdb_txn *txn, vmdb_table *t, uint8_t kind, uint64_t rid, uint
     txn->count++;
     const void *key;
     size_t len;
-    op_key(op, &key, &len);
+    vmdb__txn_op_key(op, &key, &len);
     struct key_ref ref = {t, key, len};
-    rc = map_set(&txn->by_key, hash, i, same_key, txn, &ref);
+    rc = vmdb__txn_map_set(&txn->by_key, hash, i, vmdb__txn_same_key, txn, &ref);
     if (rc == 0)
-        rc = map_set(&txn->by_rid, rid_key(t, rid), i, same_rid, txn, op);
+        rc = vmdb__txn_map_set(&txn->by_rid, vmdb__txn_rid_key(t, rid), i, vmdb__txn_same_rid, txn, op);
     return rc;
 }
 
@@ -900,66 +503,9 @@ int vmdb_txn_get_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, void *record)
     return TXN_OP(txn, "vmdb_txn_get_rid", txn_get_rid(txn, t, rid, record));
 }
 
-/* ---- commit ------------------------------------------------------------- */
-
-int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t lsn,
-                   const void *payload)
-{
-    (void)db;
-    int rc = 0;
-    bool was_live = rid < t->capacity && vmdb__table_slot(t, rid)->live;
-    const void *old_key = NULL, *new_key = NULL;
-    size_t old_len = 0, new_len = 0;
-    if (was_live)
-        vmdb__table_key(t, vmdb__table_slot(t, rid) + 1, &old_key, &old_len);
-    bool put = kind == VMDB__WAL_PUT;
-    if (put)
-        vmdb__table_key(t, payload, &new_key, &new_len);
-    bool same = was_live && put && old_len == new_len && !memcmp(old_key, new_key, new_len);
-    /* The index first drops the old key, the slot changes, then the index
-     * learns the new key: a reader between the steps finds the key absent
-     * for a moment or finds the record and checks its key, never a wrong
-     * record. */
-    if (was_live && !same)
-        rc = vmdb__index_remove(t->index, vmdb__index_hash(old_key, old_len), rid);
-    if (rc == 0)
-        rc = vmdb__table_write(t, rid, lsn, put ? payload : NULL);
-    if (rc == 0 && put && !same)
-        rc = vmdb__index_insert(t->index, vmdb__index_hash(new_key, new_len), rid);
-    if (rc < 0)
-        return rc;
-    if (put && !was_live) {
-        t->live_count++;
-        if (rid >= t->frontier)
-            t->frontier = rid + 1;
-    } else if (!put && was_live) {
-        t->live_count--;
-        rc = vmdb__table_release_rid(t, rid);
-    }
-    return rc;
-}
-
 #ifdef VMDB_FAULT_INJECTION
-void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);
 void (*vmdb__published_test_hook)(vmdb_db *db);
 #endif
-
-int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn)
-{
-    vmdb__db_changing(db, true);
-    for (size_t i = 0; i < txn->count; i++) {
-        struct txn_op *op = &txn->ops[i];
-        int rc = vmdb__db_apply(db, op->table, op->kind, op->rid, txn->start, op->payload);
-        if (rc < 0)
-            return rc; /* both counts stay up: the log has the rest */
-#ifdef VMDB_FAULT_INJECTION
-        if (vmdb__apply_test_hook)
-            vmdb__apply_test_hook(db, i);
-#endif
-    }
-    vmdb__db_changing(db, false);
-    return 0;
-}
 
 /* A commit that fails after its COMMIT record was published: the log
  * has it, and whether the disk does depends on how far the failed flush
@@ -1002,9 +548,9 @@ int vmdb_txn_commit(vmdb_txn *txn)
     if (txn->durability != VMDB_DURABILITY_SYNC) {
         /* Room in the queue's view now, while failing still aborts. */
         pthread_mutex_lock(&db->group);
-        rc = qmap_reserve(&db->queued_by_key, txn->count);
+        rc = vmdb__txn_qmap_reserve(&db->queued_by_key, txn->count);
         if (rc == 0)
-            rc = qmap_reserve(&db->queued_by_rid, txn->count);
+            rc = vmdb__txn_qmap_reserve(&db->queued_by_rid, txn->count);
         pthread_mutex_unlock(&db->group);
         if (rc < 0) {
             vmdb_txn_abort(txn);
@@ -1126,7 +672,7 @@ static int copy_if_key(void *ctx, uint64_t rid, const void *key, size_t len)
  * table. */
 static int read_rid_seen_by(const vmdb_txn *own, vmdb_table *t, uint64_t rid, void *record)
 {
-    const struct txn_op *op = newest_on_rid(t->db, own, true, t, rid);
+    const struct txn_op *op = vmdb__txn_newest_on_rid(t->db, own, true, t, rid);
     if (op) {
         if (op->kind != VMDB__WAL_PUT)
             return VMDB_ENOTFOUND;

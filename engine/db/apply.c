@@ -1,0 +1,67 @@
+/*
+ * engine/db/apply.c - applying a committed transaction to the tables and
+ * indexes, one logged operation at a time, inside the changes counter's
+ * bracket that read transactions go by. Commit, the group flusher,
+ * compaction and replay all apply through here.
+ */
+#include "txn.h"
+
+#include "index.h"
+#include "internal.h"
+
+int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint64_t lsn,
+                   const void *payload)
+{
+    (void)db;
+    int rc = 0;
+    bool was_live = rid < t->capacity && vmdb__table_slot(t, rid)->live;
+    const void *old_key = NULL, *new_key = NULL;
+    size_t old_len = 0, new_len = 0;
+    if (was_live)
+        vmdb__table_key(t, vmdb__table_slot(t, rid) + 1, &old_key, &old_len);
+    bool put = kind == VMDB__WAL_PUT;
+    if (put)
+        vmdb__table_key(t, payload, &new_key, &new_len);
+    bool same = was_live && put && old_len == new_len && !memcmp(old_key, new_key, new_len);
+    /* The index first drops the old key, the slot changes, then the index
+     * learns the new key: a reader between the steps finds the key absent
+     * for a moment or finds the record and checks its key, never a wrong
+     * record. */
+    if (was_live && !same)
+        rc = vmdb__index_remove(t->index, vmdb__index_hash(old_key, old_len), rid);
+    if (rc == 0)
+        rc = vmdb__table_write(t, rid, lsn, put ? payload : NULL);
+    if (rc == 0 && put && !same)
+        rc = vmdb__index_insert(t->index, vmdb__index_hash(new_key, new_len), rid);
+    if (rc < 0)
+        return rc;
+    if (put && !was_live) {
+        t->live_count++;
+        if (rid >= t->frontier)
+            t->frontier = rid + 1;
+    } else if (!put && was_live) {
+        t->live_count--;
+        rc = vmdb__table_release_rid(t, rid);
+    }
+    return rc;
+}
+#ifdef VMDB_FAULT_INJECTION
+void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);
+#endif
+
+int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn)
+{
+    vmdb__db_changing(db, true);
+    for (size_t i = 0; i < txn->count; i++) {
+        struct txn_op *op = &txn->ops[i];
+        int rc = vmdb__db_apply(db, op->table, op->kind, op->rid, txn->start, op->payload);
+        if (rc < 0)
+            return rc; /* both counts stay up: the log has the rest */
+#ifdef VMDB_FAULT_INJECTION
+        if (vmdb__apply_test_hook)
+            vmdb__apply_test_hook(db, i);
+#endif
+    }
+    vmdb__db_changing(db, false);
+    return 0;
+}

@@ -1,0 +1,299 @@
+/*
+ * engine/db/catalog.c - the tables a handle has open: finding them by
+ * name and by the id log records carry, opening the table files of the
+ * directory with their indexes (rebuilt when they do not match), and
+ * forgetting a table another handle dropped.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "internal.h"
+#include "os.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+vmdb_table *vmdb__db_table_by_id(vmdb_db *db, uint16_t id)
+{
+    for (size_t i = 0; i < db->table_count; i++)
+        if (db->tables[i]->id == id)
+            return db->tables[i];
+    return NULL;
+}
+
+vmdb_table *vmdb__db_table_by_name(vmdb_db *db, const char *name)
+{
+    for (size_t i = 0; i < db->table_count; i++)
+        if (!strcmp(db->tables[i]->name, name))
+            return db->tables[i];
+    return NULL;
+}
+
+/* ---- tables and indexes ------------------------------------------------- */
+
+static int index_match(void *ctx, uint64_t rid, const void *key, size_t len)
+{
+    return vmdb__table_key_equals(ctx, rid, key, len);
+}
+
+int vmdb__db_index_rebuild(vmdb_table *t)
+{
+    /* The index is rebuilt from the slots alone: a record whose live flag
+     * was cleared, or a zeroed page, would silently drop out of it. A
+     * table that fails its checks keeps the index it has. So does one
+     * where two live slots hold the same key (a log that put a record
+     * onto another's key, replayed): an index holds one of them, and the
+     * other would be found by scans, never by its key. */
+    int rc = vmdb__table_verify(t, NULL, NULL);
+    if (rc < 0) {
+        char why[sizeof vmdb_last_error()->message];
+        snprintf(why, sizeof why, "%s", vmdb_last_error()->message);
+        return vmdb__fail(rc, "%s; its index is not rebuilt from it", why);
+    }
+    rc = vmdb__index_clear(t->index);
+    if (rc == 0)
+        rc = vmdb__index_reserve(t->index, t->live_count);
+    char *record = malloc(t->record_size);
+    if (!record)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", t->path);
+    for (uint64_t rid = 0; rc == 0 && rid < t->capacity; rid++) {
+        const vmdb__slot *s = vmdb__table_slot(t, rid);
+        if (!s->live)
+            continue;
+        const void *key;
+        size_t len;
+        vmdb__table_key(t, s + 1, &key, &len);
+        uint64_t hash = vmdb__index_hash(key, len), other;
+        rc = vmdb__index_find(t->index, hash, key, len, index_match, t, &other);
+        if (rc == 0)
+            rc = vmdb__fail(VMDB_ECORRUPT,
+                            "%s: records %llu and %llu hold the same key; its index is not "
+                            "rebuilt from it",
+                            t->path, (unsigned long long)other, (unsigned long long)rid);
+        else if (rc == VMDB_ENOTFOUND)
+            rc = vmdb__index_insert(t->index, hash, rid);
+    }
+    free(record);
+    return rc;
+}
+
+/* An index rebuilt while readers may be reading it: it lacks keys until
+ * the rebuild ends, which a read transaction must not end on. */
+int vmdb__db_index_rebuild_seen(vmdb_table *t)
+{
+    vmdb__db_changing(t->db, true);
+    int rc = vmdb__db_index_rebuild(t);
+    if (rc == 0)
+        vmdb__db_changing(t->db, false);
+    return rc;
+}
+
+/* Opens the index of table t, creating and rebuilding it when it is
+ * missing or cannot be trusted (a writer only). */
+int vmdb__db_open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
+{
+    char *path = vmdb__path_join(db->path, t->name, ".vmi");
+    if (!path)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    unsigned flags = db->readonly ? VMDB__INDEX_READONLY : 0;
+    vmdb__os_stat file;
+    int named = vmdb__os_stat_path(path, &file); /* before mapping: follow.c */
+    int rc = vmdb__index_open(path, flags, 0, &t->index);
+    if (rc == 0 && named == 0) {
+        t->index_dev = file.dev;
+        t->index_ino = file.ino;
+    }
+    vmdb__index_stats st;
+    if (rc == 0 && !db->readonly && vmdb__index_stats_get(t->index, &st) == 0 &&
+        st.interrupted) {
+        /* A writer died in the middle of changing it. */
+        rc = vmdb__db_index_rebuild(t);
+        if (rc == 0 && rebuilt)
+            *rebuilt = true;
+        free(path);
+        return rc;
+    }
+    if (rc < 0 && !db->readonly) {
+        /* An index is derived data: a damaged or missing one is rebuilt. */
+        vmdb__os_unlink(path);
+        rc = vmdb__index_open(path, VMDB__INDEX_CREATE, t->live_count, &t->index);
+        if (rc == 0)
+            rc = vmdb__db_note_files(t, NULL, path);
+        if (rc == 0)
+            rc = vmdb__db_index_rebuild(t);
+        if (rc == 0 && rebuilt)
+            *rebuilt = true;
+    }
+    free(path);
+    return rc;
+}
+
+static int add_table(vmdb_db *db, vmdb_table *t)
+{
+    vmdb_table **grown = realloc(db->tables, (db->table_count + 1) * sizeof *grown);
+    if (!grown)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    db->tables = grown;
+    size_t at = db->table_count;
+    while (at > 0 && strcmp(db->tables[at - 1]->name, t->name) > 0) {
+        db->tables[at] = db->tables[at - 1];
+        at--;
+    }
+    db->tables[at] = t;
+    db->table_count++;
+    t->db = db;
+    return 0;
+}
+
+int vmdb__db_open_table_file(vmdb_db *db, const char *file)
+{
+    char *path = vmdb__path_join(db->path, file, "");
+    if (!path)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    vmdb_table *t;
+    vmdb__os_stat st;
+    int named = vmdb__os_stat_path(path, &st); /* before mapping: follow.c */
+    int rc = vmdb__table_open(path, db->readonly, db->verify, &t);
+    free(path);
+    if (rc < 0)
+        return rc;
+    if (named == 0) {
+        t->file_dev = st.dev;
+        t->file_ino = st.ino;
+    }
+    /* File names are built from the header's name (the index, a
+     * compaction's copies): it must be the name this file goes by. */
+    size_t file_len = strlen(file) - 4; /* without ".vmt" */
+    if (strlen(t->name) != file_len || memcmp(t->name, file, file_len) != 0) {
+        rc = vmdb__fail(VMDB_ECORRUPT, "%s: its header names table '%s', not '%.*s'", t->path,
+                        t->name, (int)file_len, file);
+        vmdb__table_close(t);
+        return rc;
+    }
+    if (vmdb__db_table_by_name(db, t->name) || vmdb__db_table_by_id(db, t->id)) {
+        rc = vmdb__fail(VMDB_ECORRUPT, "%s: table '%s' (id %u) is there twice", t->path,
+                        t->name, t->id);
+        vmdb__table_close(t);
+        return rc;
+    }
+    rc = add_table(db, t);
+    if (rc < 0)
+        vmdb__table_close(t);
+    return rc;
+}
+
+struct table_listing {
+    vmdb_db *db;
+    int rc; /* the first failure, a VMDB_E* code */
+    bool new_only; /* skip the tables already open */
+};
+
+/* The directory walk's callback: its return value shares a channel with
+ * errno values, so a failure is kept in the listing and signalled by 1. */
+static int open_if_table(void *ctx, const char *name)
+{
+    struct table_listing *l = ctx;
+    size_t n = strlen(name);
+    if (n < 5 || strcmp(name + n - 4, ".vmt") != 0)
+        return 0;
+    if (l->new_only) {
+        char table[VMDB__TABLE_NAME_MAX + 1];
+        if (n - 4 > VMDB__TABLE_NAME_MAX)
+            return 0;
+        memcpy(table, name, n - 4);
+        table[n - 4] = '\0';
+        if (vmdb__db_table_by_name(l->db, table))
+            return 0;
+    }
+    if (!l->db->flock_held) {
+        /* Without the lock this may be a table another process is
+         * creating: its index comes next, then the layout epoch that makes
+         * every handle look again. Until then it is not there. */
+        char *index_path = vmdb__path_join(l->db->path, name, "");
+        if (!index_path) {
+            l->rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", l->db->path);
+            return 1;
+        }
+        memcpy(index_path + strlen(index_path) - 4, ".vmi", 4); /* NAME.vmt -> NAME.vmi */
+        vmdb__os_stat st;
+        bool indexed = vmdb__os_stat_path(index_path, &st) == 0;
+        free(index_path);
+        if (!indexed)
+            return 0;
+    }
+    l->rc = vmdb__db_open_table_file(l->db, name);
+    return l->rc < 0;
+}
+
+int vmdb__db_open_tables(vmdb_db *db)
+{
+    struct table_listing listing = {.db = db};
+    int list = vmdb__os_list_dir(db->path, open_if_table, &listing);
+    if (list < 0)
+        return vmdb__fail_os(list, "%s: cannot list the directory", db->path);
+    return listing.rc;
+}
+
+int vmdb__db_open_new_tables(vmdb_db *db)
+{
+    struct table_listing listing = {.db = db, .new_only = true};
+    size_t before = db->table_count;
+    int list = vmdb__os_list_dir(db->path, open_if_table, &listing);
+    if (list < 0)
+        return vmdb__fail_os(list, "%s: cannot list the directory", db->path);
+    if (listing.rc < 0)
+        return listing.rc;
+    /* The new ones (anywhere in the sorted list): their indexes, and a
+     * writer's free-slot state. */
+    for (size_t i = 0; i < db->table_count && db->table_count > before; i++) {
+        vmdb_table *t = db->tables[i];
+        if (t->index)
+            continue;
+        int rc = db->readonly ? 0 : vmdb__table_scan_state(t);
+        if (rc == 0)
+            rc = vmdb__db_open_index(db, t, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int vmdb__db_forget_table(vmdb_db *db, vmdb_table *t)
+{
+    vmdb_table **grown = realloc(db->dropped, (db->dropped_count + 1) * sizeof *grown);
+    if (!grown)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    db->dropped = grown;
+    db->dropped[db->dropped_count++] = t;
+    size_t i = 0;
+    while (db->tables[i] != t)
+        i++;
+    memmove(&db->tables[i], &db->tables[i + 1], (db->table_count - i - 1) * sizeof t);
+    db->table_count--;
+    __atomic_store_n(&t->dropped, true, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int vmdb__db_note_files(vmdb_table *t, const char *table_path, const char *index_path)
+{
+    vmdb__os_stat st;
+    if (table_path) {
+        int rc = vmdb__os_stat_path(table_path, &st);
+        if (rc < 0)
+            return vmdb__fail_os(rc, "%s: cannot stat", table_path);
+        t->file_dev = st.dev;
+        t->file_ino = st.ino;
+    }
+    if (index_path) {
+        int rc = vmdb__os_stat_path(index_path, &st);
+        if (rc < 0)
+            return vmdb__fail_os(rc, "%s: cannot stat", index_path);
+        t->index_dev = st.dev;
+        t->index_ino = st.ino;
+    }
+    return 0;
+}

@@ -1,0 +1,190 @@
+/*
+ * engine/db/lock.c - the lock file: its shared page, which every handle
+ * maps, and the file lock that makes one process at a time the writer,
+ * taken fairly and within the busy timeout. What a handle does once it
+ * holds the lock (following other handles, finishing a dead writer) is
+ * writer.c's.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "os.h"
+
+int vmdb__db_poison(vmdb_db *db, int rc)
+{
+    db->poisoned = true;
+    return rc;
+}
+
+/* ---- the lock file ------------------------------------------------------ */
+
+int vmdb__db_open_lock(vmdb_db *db)
+{
+    char *path = vmdb__path_join(db->path, VMDB__LOCK_NAME, "");
+    if (!path)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    /* Readers map it too, read-only, to follow replaced files (follow.c). */
+    vmdb_map_options mo = {.mode = db->readonly ? VMDB_MAP_READ : VMDB_MAP_WRITE,
+                           .len = vmdb_page_size()};
+    int rc = vmdb_map_open(path, &mo, &db->lock_map);
+    if (rc == 0) {
+        db->lock_page = vmdb_map_ptr(db->lock_map);
+        if (memcmp(db->lock_page->magic, VMDB__LOCK_MAGIC, 8) != 0)
+            rc = vmdb__fail(VMDB_EBADMAGIC, "%s: not a vmdb lock file", path);
+        else if (db->lock_page->version != 1)
+            rc = vmdb__fail(VMDB_EVERSION, "%s: lock file version %u, this build reads 1", path,
+                            db->lock_page->version);
+    }
+    if (rc == 0 && (rc = vmdb__os_open(path, VMDB__OS_RDONLY, 0, &db->lock_fd)) < 0)
+        rc = vmdb__fail_os(rc, "%s: cannot open", path);
+    /* A reader cannot finish what a dead writer left half applied; it must
+     * not show it either. A writer holding the lock may be applying now,
+     * legitimately: only a free lock with the count up means a death, and
+     * the count is read again under the lock, as a writer may have brought
+     * it down and let go meanwhile. */
+    bool dead_writer = false;
+    if (rc == 0 && db->readonly && !db->as_is &&
+        __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0 &&
+        vmdb__os_try_lock_file_shared(db->lock_fd) == 0) {
+        dead_writer = __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0;
+        vmdb__os_lock_file(db->lock_fd, false);
+    }
+    if (dead_writer)
+        rc = vmdb__fail(VMDB_ENEEDRECOVERY,
+                        "%s: a writer stopped before all its commits reached the tables (it "
+                        "died, or a write to the disk failed); open the database for writing "
+                        "once to finish it (vmdb recover %s)",
+                        db->path, db->path);
+    if (rc == 0)
+        db->seen_layout_epoch = db->lock_page->layout_epoch;
+    free(path);
+    return rc;
+}
+
+int vmdb__db_open_lock_file(vmdb_db *db, int *fd)
+{
+    char *path = vmdb__path_join(db->path, VMDB__LOCK_NAME, "");
+    if (!path)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    int rc = vmdb__os_open(path, VMDB__OS_RDONLY, 0, fd);
+    if (rc < 0)
+        rc = vmdb__fail_os(rc, "%s: cannot open", path);
+    free(path);
+    return rc;
+}
+
+/* Most 20 us naps a writer that just let the lock go to a waiting process
+ * takes before it competes for the lock again. */
+#define YIELD_NAPS 10000
+
+_Static_assert(offsetof(vmdb__lock_page, holder_pid) == 104,
+               "every build that opens a database shares the lock page's layout");
+
+static long lock_holder(vmdb_db *db)
+{
+    return (long)__atomic_load_n(&db->lock_page->holder_pid, __ATOMIC_RELAXED);
+}
+
+static int busy_error(vmdb_db *db)
+{
+    long pid = lock_holder(db);
+    if (pid == 0)
+        return vmdb__fail(VMDB_EBUSY,
+                          "%s: database is locked (by another process, pid unknown; waited %u ms)",
+                          db->path, db->busy_timeout_ms);
+    if (pid == vmdb__os_pid())
+        return vmdb__fail(VMDB_EBUSY,
+                          "%s: database is locked (pid %ld holds the write lock: this process, "
+                          "through another handle; waited %u ms)",
+                          db->path, pid, db->busy_timeout_ms);
+    return vmdb__fail(VMDB_EBUSY, "%s: database is locked (pid %ld holds the write lock; "
+                                  "waited %u ms)",
+                      db->path, pid, db->busy_timeout_ms);
+}
+
+/*
+ * Waits for the file lock another process holds, as the options say: as
+ * long as it takes in one blocking call when there is neither a timeout
+ * nor a notice, otherwise in naps (os.c) up to the notice, then up to the
+ * timeout. -EWOULDBLOCK when the timeout passed.
+ */
+static int wait_for_file_lock(vmdb_db *db)
+{
+    if (!db->busy_timeout_ms && !db->busy_notice)
+        return vmdb__os_lock_file(db->lock_fd, true);
+    uint64_t start = vmdb__os_now_ns();
+    uint64_t give_up = db->busy_timeout_ms ? start + db->busy_timeout_ms * 1000000ull : UINT64_MAX;
+    uint64_t notice_at = start + VMDB_BUSY_NOTICE_MS * 1000000ull;
+    if (db->busy_notice && notice_at < give_up) {
+        int rc = vmdb__os_lock_file_until(db->lock_fd, notice_at);
+        if (rc != -EWOULDBLOCK)
+            return rc;
+        db->busy_notice(db->busy_notice_ctx, db->path, lock_holder(db));
+    }
+    if (give_up == UINT64_MAX)
+        return vmdb__os_lock_file(db->lock_fd, true);
+    return vmdb__os_lock_file_until(db->lock_fd, give_up);
+}
+
+/*
+ * The file lock, fairly. A holder keeps it while its NONE commits wait
+ * for their log flush (group.c), unless it sees a waiter: so a process
+ * that waits marks itself, for the whole wait. flock itself is not fair:
+ * the holder that lets go would take it again at its next transaction,
+ * before the waiter it woke has run. So a holder that just let go for a
+ * waiter first waits for the waiters to get their turn (their mark goes
+ * once they have the lock), a bounded while.
+ *
+ * Returns 0 or a VMDB_E* code with its message: VMDB_EBUSY when another
+ * process held the lock for busy_timeout_ms.
+ */
+int vmdb__db_take_file_lock(vmdb_db *db)
+{
+    if (db->yielded) {
+        db->yielded = false;
+        for (int i = 0; i < YIELD_NAPS && vmdb__os_has_waiter(db->lock_fd) > 0; i++)
+            nanosleep(&(struct timespec){0, 20 * 1000}, NULL);
+    }
+    int rc = vmdb__os_try_lock_file(db->lock_fd);
+    if (rc == -EWOULDBLOCK) {
+        vmdb__os_mark_waiter(db->lock_fd, true);
+        rc = wait_for_file_lock(db);
+        vmdb__os_mark_waiter(db->lock_fd, false);
+        if (rc == -EWOULDBLOCK)
+            return busy_error(db);
+    }
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot take the write lock", db->path);
+    __atomic_store_n(&db->lock_page->holder_pid, (uint32_t)vmdb__os_pid(), __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Every way the lock goes (a commit's unlock, the flusher's idle round, a
+ * yield) leaves the next take_file_lock to let a marked waiter in first:
+ * a holder whose flusher let go while its writer was between transactions
+ * would otherwise take the lock straight back, round after round, while
+ * the woken waiter was still on its way (seen under valgrind, where the
+ * waiter is slow to run). */
+void vmdb__db_release_file_lock(vmdb_db *db)
+{
+    __atomic_store_n(&db->lock_page->holder_pid, 0, __ATOMIC_RELAXED);
+    vmdb__os_lock_file(db->lock_fd, false);
+    db->flock_held = false;
+    db->yielded = vmdb__os_has_waiter(db->lock_fd) > 0;
+}
+
+/* Called with the lock held after every change other processes must see. */
+void vmdb__db_publish_generation(vmdb_db *db)
+{
+    db->lock_page->salt = vmdb__wal_salt(db->wal);
+    __atomic_store_n(&db->seen_generation,
+                     __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
+                     __ATOMIC_RELAXED);
+}

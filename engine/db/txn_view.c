@@ -1,0 +1,368 @@
+/*
+ * engine/db/txn_view.c - transactions as writers see them before they
+ * reach the tables: each transaction's own operations, found by key and
+ * by record id in two small hash maps, and the layer of committed
+ * transactions queued for their log flush (NONE), newest first. Also the
+ * memory of ended transactions, kept for the next ones.
+ */
+#include "txn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- the operation maps ------------------------------------------------- */
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static void map_free(struct op_map *m)
+{
+    free(m->keys);
+    free(m->ops);
+}
+
+static int map_grow(struct op_map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    uint64_t *keys = calloc(cap, sizeof *keys);
+    uint32_t *ops = calloc(cap, sizeof *ops);
+    if (!keys || !ops) {
+        free(keys);
+        free(ops);
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->ops[i])
+            continue;
+        size_t j = mix(m->keys[i]) & (cap - 1);
+        while (ops[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = m->keys[i];
+        ops[j] = m->ops[i];
+    }
+    map_free(m);
+    m->keys = keys;
+    m->ops = ops;
+    m->cap = cap;
+    return 0;
+}
+
+/* The slot for `key` for which same(ctx, op) holds, or the empty slot
+ * where it would go. */
+static size_t map_find(const struct op_map *m, uint64_t key,
+                       bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                       const struct vmdb_txn *txn, const void *ctx)
+{
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->ops[j] && !(m->keys[j] == key && same(txn, m->ops[j] - 1, ctx)))
+        j = (j + 1) & (m->cap - 1);
+    return j;
+}
+
+int vmdb__txn_map_set(struct op_map *m, uint64_t key, uint32_t op,
+                   bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                   const struct vmdb_txn *txn, const void *ctx)
+{
+    if ((m->used + 1) * 4 > m->cap * 3) {
+        int rc = map_grow(m);
+        if (rc < 0)
+            return rc;
+    }
+    size_t j = map_find(m, key, same, txn, ctx);
+    if (!m->ops[j])
+        m->used++;
+    m->keys[j] = key;
+    m->ops[j] = op + 1;
+    return 0;
+}
+
+int vmdb__txn_map_get(const struct op_map *m, uint64_t key,
+                   bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                   const struct vmdb_txn *txn, const void *ctx)
+{
+    if (!m->cap)
+        return -1;
+    size_t j = map_find(m, key, same, txn, ctx);
+    return m->ops[j] ? (int)(m->ops[j] - 1) : -1;
+}
+
+void vmdb__txn_op_key(const struct txn_op *op, const void **key, size_t *len)
+{
+    if (op->kind == VMDB__WAL_PUT) {
+        vmdb__table_key(op->table, op->payload, key, len);
+    } else {
+        *key = op->payload;
+        *len = op->payload_len;
+    }
+}
+
+bool vmdb__txn_same_key(const struct vmdb_txn *txn, uint32_t op, const void *ctx)
+{
+    const struct key_ref *k = ctx;
+    const struct txn_op *o = &txn->ops[op];
+    if (o->table != k->table)
+        return false;
+    const void *key;
+    size_t len;
+    vmdb__txn_op_key(o, &key, &len);
+    return len == k->len && memcmp(key, k->key, len) == 0;
+}
+
+bool vmdb__txn_same_rid(const struct vmdb_txn *txn, uint32_t op, const void *ctx)
+{
+    const struct txn_op *o = &txn->ops[op];
+    const struct txn_op *want = ctx;
+    return o->table == want->table && o->rid == want->rid;
+}
+
+uint64_t vmdb__txn_rid_key(const vmdb_table *t, uint64_t rid)
+{
+    return (uint64_t)t->id << 48 ^ rid;
+}
+
+/* ---- state as the transaction sees it ----------------------------------- */
+
+/*
+ * A writer sees, newest first: its own operations, those of transactions
+ * queued for their log flush (committed, not yet in the tables), then the
+ * tables. The queue is one layer, db->queued_by_key and queued_by_rid,
+ * read with db->group held: the newest queued operation that mentions a
+ * key, and the newest on a record.
+ */
+
+static size_t qmap_find(const vmdb__queue_map *m, uint64_t key,
+                        bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
+                        const void *ctx)
+{
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->txns[j] && !(m->keys[j] == key && same(m->txns[j], m->ops[j], ctx)))
+        j = (j + 1) & (m->cap - 1);
+    return j;
+}
+
+int vmdb__txn_qmap_reserve(vmdb__queue_map *m, size_t more)
+{
+    size_t cap = m->cap ? m->cap : 64;
+    while ((m->used + more) * 4 > cap * 3)
+        cap *= 2;
+    if (cap == m->cap)
+        return 0;
+    vmdb__queue_map g = {.keys = calloc(cap, sizeof *g.keys),
+                         .txns = calloc(cap, sizeof *g.txns),
+                         .ops = calloc(cap, sizeof *g.ops),
+                         .cap = cap,
+                         .used = m->used};
+    if (!g.keys || !g.txns || !g.ops) {
+        free(g.keys);
+        free(g.txns);
+        free(g.ops);
+        return vmdb__fail(VMDB_ENOMEM, "transaction: out of memory");
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->txns[i])
+            continue;
+        size_t j = mix(m->keys[i]) & (cap - 1);
+        while (g.txns[j])
+            j = (j + 1) & (cap - 1);
+        g.keys[j] = m->keys[i];
+        g.txns[j] = m->txns[i];
+        g.ops[j] = m->ops[i];
+    }
+    free(m->keys);
+    free(m->txns);
+    free(m->ops);
+    *m = g;
+    return 0;
+}
+
+/* Empties slot j, moving later entries of its run back so that every
+ * entry stays reachable from its home slot. */
+static void qmap_remove_at(vmdb__queue_map *m, size_t j)
+{
+    size_t mask = m->cap - 1;
+    for (size_t k = (j + 1) & mask; m->txns[k]; k = (k + 1) & mask) {
+        size_t home = mix(m->keys[k]) & mask;
+        /* The entry at k may fill the hole at j unless its home lies
+         * cyclically in (j, k]. */
+        bool stays = j <= k ? (home > j && home <= k) : (home > j || home <= k);
+        if (stays)
+            continue;
+        m->keys[j] = m->keys[k];
+        m->txns[j] = m->txns[k];
+        m->ops[j] = m->ops[k];
+        j = k;
+    }
+    m->txns[j] = NULL;
+    m->used--;
+}
+
+/* The view's slots for operation i of txn: where its key's entry and its
+ * record's entry are, or would go. */
+static void view_slots(vmdb_db *db, const vmdb_txn *txn, uint32_t i, size_t *by_key,
+                       size_t *by_rid)
+{
+    const struct txn_op *op = &txn->ops[i];
+    const void *key;
+    size_t len;
+    vmdb__txn_op_key(op, &key, &len);
+    struct key_ref ref = {op->table, key, len};
+    *by_key = qmap_find(&db->queued_by_key, op->hash, vmdb__txn_same_key, &ref);
+    *by_rid = qmap_find(&db->queued_by_rid, vmdb__txn_rid_key(op->table, op->rid), vmdb__txn_same_rid, op);
+}
+
+static void qmap_put_at(vmdb__queue_map *m, size_t j, uint64_t key, vmdb_txn *txn, uint32_t op)
+{
+    m->used += m->txns[j] == NULL;
+    m->keys[j] = key;
+    m->txns[j] = txn;
+    m->ops[j] = op;
+}
+
+void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn)
+{
+    for (uint32_t i = 0; i < txn->count; i++) {
+        const struct txn_op *op = &txn->ops[i];
+        size_t k, r;
+        view_slots(db, txn, i, &k, &r);
+        qmap_put_at(&db->queued_by_key, k, op->hash, txn, i);
+        qmap_put_at(&db->queued_by_rid, r, vmdb__txn_rid_key(op->table, op->rid), txn, i);
+    }
+}
+
+void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn)
+{
+    for (uint32_t i = 0; i < txn->count; i++) {
+        size_t k, r;
+        view_slots(db, txn, i, &k, &r);
+        if (db->queued_by_key.txns[k] == txn)
+            qmap_remove_at(&db->queued_by_key, k);
+        if (db->queued_by_rid.txns[r] == txn)
+            qmap_remove_at(&db->queued_by_rid, r);
+    }
+}
+
+void vmdb__txn_free_queue_view(vmdb_db *db)
+{
+    vmdb__queue_map *maps[] = {&db->queued_by_key, &db->queued_by_rid};
+    for (size_t i = 0; i < 2; i++) {
+        free(maps[i]->keys);
+        free(maps[i]->txns);
+        free(maps[i]->ops);
+        *maps[i] = (vmdb__queue_map){0};
+    }
+}
+
+/* The latest operation of one transaction on record rid, or NULL. */
+static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table *t,
+                                         uint64_t rid)
+{
+    if (!layer)
+        return NULL;
+    struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
+    int i = vmdb__txn_map_get(&layer->by_rid, vmdb__txn_rid_key(t, rid), vmdb__txn_same_rid, layer, &probe);
+    return i < 0 ? NULL : &layer->ops[i];
+}
+
+static const struct txn_op *queued_on_rid(const vmdb_db *db, const vmdb_table *t, uint64_t rid)
+{
+    const vmdb__queue_map *m = &db->queued_by_rid;
+    if (!m->used)
+        return NULL;
+    struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
+    size_t j = qmap_find(m, vmdb__txn_rid_key(t, rid), vmdb__txn_same_rid, &probe);
+    return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
+}
+
+const struct txn_op *vmdb__txn_queued_on_key(const vmdb_db *db, const struct key_ref *ref,
+                                          uint64_t hash)
+{
+    const vmdb__queue_map *m = &db->queued_by_key;
+    if (!m->used)
+        return NULL;
+    size_t j = qmap_find(m, hash, vmdb__txn_same_key, ref);
+    return m->txns[j] ? &m->txns[j]->ops[m->ops[j]] : NULL;
+}
+
+/* The newest operation on record rid: the writer's own (none for a
+ * reader, own NULL), else (when `queue_too`) the queue's, or NULL if none
+ * touched it. */
+const struct txn_op *vmdb__txn_newest_on_rid(const vmdb_db *db, const vmdb_txn *own, bool queue_too,
+                                          const vmdb_table *t, uint64_t rid)
+{
+    const struct txn_op *op = layer_on_rid(own, t, rid);
+    return op || !queue_too ? op : queued_on_rid(db, t, rid);
+}
+
+/* Transactions ended are kept for the next ones, up to SPARE_TXNS of
+ * small ones: a NONE commit is freed by whichever thread applies it, a
+ * batch at a time, and a malloc that churns that way costs more than the
+ * commit. */
+#define SPARE_TXNS 4096
+#define SPARE_MAP_CAP 64
+
+vmdb_txn *vmdb__txn_take_spare(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->spare_lock);
+    vmdb_txn *txn = db->spare_txns;
+    if (txn) {
+        db->spare_txns = txn->spare_next;
+        db->spare_count--;
+    }
+    pthread_mutex_unlock(&db->spare_lock);
+    return txn;
+}
+
+static void map_clear(struct op_map *m)
+{
+    if (m->used)
+        memset(m->ops, 0, m->cap * sizeof *m->ops);
+    m->used = 0;
+}
+
+void vmdb__txn_free(vmdb_txn *txn)
+{
+    vmdb_db *db = txn->db;
+    if (db && txn->by_key.cap <= SPARE_MAP_CAP && txn->by_rid.cap <= SPARE_MAP_CAP) {
+        pthread_mutex_lock(&db->spare_lock);
+        bool keep = db->spare_count < SPARE_TXNS;
+        if (keep) {
+            map_clear(&txn->by_key);
+            map_clear(&txn->by_rid);
+            *txn = (vmdb_txn){.ops = txn->ops, .cap = txn->cap, .by_key = txn->by_key,
+                              .by_rid = txn->by_rid, .spare_next = db->spare_txns};
+            db->spare_txns = txn;
+            db->spare_count++;
+        }
+        pthread_mutex_unlock(&db->spare_lock);
+        if (keep)
+            return;
+    }
+    map_free(&txn->by_key);
+    map_free(&txn->by_rid);
+    free(txn->ops);
+    free(txn);
+}
+
+void vmdb__txn_forget(vmdb_txn *txn)
+{
+    txn->db = NULL;
+    vmdb__txn_free(txn);
+}
+
+void vmdb__txn_free_spares(vmdb_db *db)
+{
+    while (db->spare_txns) {
+        vmdb_txn *txn = db->spare_txns;
+        db->spare_txns = txn->spare_next;
+        txn->db = NULL;
+        vmdb__txn_free(txn);
+    }
+    db->spare_count = 0;
+}

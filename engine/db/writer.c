@@ -1,0 +1,117 @@
+/*
+ * engine/db/writer.c - becoming the writer: the handle's writer mutex,
+ * then the file lock (lock.c), then catching up with whatever other
+ * handles did meanwhile (replaced files, other processes' commits, a
+ * writer that died mid-apply), and letting go again unless queued NONE
+ * commits still need the lock.
+ */
+#include "db.h"
+
+#include <pthread.h>
+
+#include "index.h"
+#include "internal.h"
+#include "os.h"
+
+static int lock_writer(vmdb_db *db);
+
+int vmdb__db_lock(vmdb_db *db)
+{
+    if (vmdb__db_inherited(db))
+        return vmdb__fail(VMDB_EINVAL, "%s: this handle was opened before a fork, by the parent "
+                                       "process; open the database again in this one",
+                          db->path);
+    if (vmdb__read_holding(db))
+        return vmdb__fail(VMDB_EBUSY,
+                          "%s: this thread holds writers back in a read transaction; end it "
+                          "first",
+                          db->path);
+    /* The writer lock is not recursive: this thread would wait for itself. */
+    if (vmdb__db_held_by_me(db))
+        return vmdb__fail(VMDB_EBUSY,
+                          "%s: this thread holds the write lock (a transaction is open); commit "
+                          "or abort it first",
+                          db->path);
+    int rc = lock_writer(db);
+    if (rc == 0)
+        __atomic_store_n(&db->lock_thread, (unsigned long)pthread_self(), __ATOMIC_RELAXED);
+    return rc;
+}
+
+static int lock_writer(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->writer);
+    if (db->flock_held)
+        return 0; /* kept for queued group commits: nothing changed elsewhere */
+    int rc = vmdb__db_take_file_lock(db);
+    if (rc < 0) {
+        pthread_mutex_unlock(&db->writer);
+        return rc;
+    }
+    db->flock_held = true;
+    pthread_mutex_lock(&db->group);
+    db->flushed_to = 0; /* others may have written since: flush from the lock page's LSN */
+    pthread_mutex_unlock(&db->group);
+    rc = vmdb__follow_locked(db);
+    if (rc < 0) {
+        vmdb__db_release_file_lock(db);
+        pthread_mutex_unlock(&db->writer);
+        return rc;
+    }
+    uint64_t gen = __atomic_load_n(&db->lock_page->generation, __ATOMIC_ACQUIRE);
+    bool dead_writer = __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0;
+    if (gen != __atomic_load_n(&db->seen_generation, __ATOMIC_RELAXED) || dead_writer) {
+        /* Another process wrote since this one last held the lock. */
+        rc = vmdb__wal_adopt_salt(db->wal, db->lock_page->salt);
+        for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
+            vmdb_table *t = db->tables[i];
+            rc = vmdb__table_refresh(t);
+            if (rc == 0)
+                rc = vmdb__table_scan_state(t);
+            if (rc == 0)
+                rc = vmdb__index_refresh(t->index);
+            vmdb__index_stats st;
+            if (rc == 0 && vmdb__index_stats_get(t->index, &st) == 0 && st.interrupted)
+                rc = vmdb__db_index_rebuild_seen(t); /* that process died mid-change */
+        }
+        if (rc < 0) {
+            vmdb__db_release_file_lock(db);
+            pthread_mutex_unlock(&db->writer);
+            return rc;
+        }
+        __atomic_store_n(&db->seen_generation, gen, __ATOMIC_RELAXED);
+    }
+    if (dead_writer && (rc = vmdb__db_finish_dead_writer(db)) < 0) {
+        vmdb__db_release_file_lock(db);
+        pthread_mutex_unlock(&db->writer);
+        return rc;
+    }
+    return 0;
+}
+
+void vmdb__db_unlock(vmdb_db *db)
+{
+    __atomic_store_n(&db->lock_thread, 0, __ATOMIC_RELAXED);
+    db->open_txn = NULL;
+    bool idle = vmdb__group_idle_at_unlock(db);
+    /* Another process waits (the flusher looks after each flush): it may
+     * not wait for a writer here that commits without a pause. */
+    if (!idle && __atomic_load_n(&db->yield_file_lock, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&db->yield_file_lock, false, __ATOMIC_RELAXED);
+        idle = vmdb__group_drain(db) == 0;
+    }
+    if (idle)
+        vmdb__db_release_file_lock(db);
+    pthread_mutex_unlock(&db->writer);
+}
+
+int vmdb__db_lock_drained(vmdb_db *db)
+{
+    int rc = vmdb__db_lock(db);
+    if (rc < 0)
+        return rc;
+    rc = vmdb__group_drain(db);
+    if (rc < 0)
+        vmdb__db_unlock(db);
+    return rc;
+}
