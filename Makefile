@@ -4,7 +4,8 @@
 #   make demo       the demo: a small database made from a CSV, queried with
 #                   the vmdb command (installs what it needs); demo-api runs
 #                   the C example of the map and buffer layers
-#   make test       the Criterion suite, the mutants it must catch
+#   make test       the generated docs' check (check-docs), the Criterion
+#                   suite, the mutants it must catch
 #                   (test-mutants), the suite again under ASan+UBSan, then
 #                   the install check and the README's examples (installs
 #                   what it needs)
@@ -49,7 +50,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install clean
+.PHONY: all deps check-docs fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -113,11 +114,30 @@ TSAN_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -Wno-tsan -DVMDB
 $(eval $(call test_build,tsan,$(TSAN_FLAGS),tests/tsan_arena.c))
 
 test: deps all
+	$(MAKE) --no-print-directory check-docs
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory test-mutants
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-install
 	$(MAKE) --no-print-directory test-readme
+
+# ---- generated docs ------------------------------------------------------
+# docs/errors.md is printed by docs/errors.awk from VMDB_ERROR_MAP and the
+# public headers' comments; the committed page must be what it prints, so
+# a code or a documented return added to a header without the page fails
+# make test (check-docs) until `make docs/errors.md` is run and committed.
+PUBLIC_HEADERS := $(sort $(wildcard include/vmdb/*.h))
+
+# Phony: a page edited by hand is newer than its sources, and must still
+# be printed again.
+.PHONY: docs/errors.md
+docs/errors.md: docs/errors.awk $(PUBLIC_HEADERS)
+	awk -f docs/errors.awk $(PUBLIC_HEADERS) > $@.tmp && mv $@.tmp $@
+
+check-docs:
+	@awk -f docs/errors.awk $(PUBLIC_HEADERS) | cmp -s - docs/errors.md || \
+	    { echo "docs/errors.md differs from what docs/errors.awk prints: run make docs/errors.md"; exit 1; }
+	@echo "docs/errors.md is up to date"
 
 test-plain: $(BUILD)/plain/vmdb_tests $(CLI)
 	@echo "== Criterion suite"
