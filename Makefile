@@ -16,7 +16,7 @@
 #   make fuzz       each libFuzzer harness of fuzz/ for FUZZ_TIME seconds
 #                   (clang, ASan+UBSan; not part of make test: docs/fuzzing.md)
 #   make tsan       the suites that run threads, under ThreadSanitizer
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (make uninstall PREFIX=... removes it)
 
 VERSION      := 0.1.0
 SOVERSION    := 0
@@ -50,7 +50,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all deps check-docs fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install clean
+.PHONY: all deps check-docs fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -374,8 +374,10 @@ bench-query: deps $(BUILD)/bench/query_bench $(CLI)
 	$(BUILD)/bench/query_bench
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 docs/vmdb.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 include/vmdb.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/vmdb/*.h $(DESTDIR)$(PREFIX)/include/vmdb/
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
@@ -384,6 +386,18 @@ install: all
 	ln -sf libvmdb.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvmdb.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' vmdb.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmdb.pc
+
+# Removes what install put in place, then those of its directories that
+# are left empty (rmdir keeps any that hold something else); bin, lib and
+# include themselves stay.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vmdb $(DESTDIR)$(PREFIX)/include/vmdb.h \
+	    $(addprefix $(DESTDIR)$(PREFIX)/include/vmdb/,$(notdir $(wildcard include/vmdb/*.h))) \
+	    $(DESTDIR)$(PREFIX)/lib/libvmdb.a $(DESTDIR)$(PREFIX)/lib/libvmdb.so \
+	    $(DESTDIR)$(PREFIX)/lib/libvmdb.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvmdb.so.$(VERSION) \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmdb.pc $(DESTDIR)$(PREFIX)/share/man/man1/vmdb.1
+	for d in include/vmdb lib/pkgconfig share/man/man1 share/man share; do \
+	    rmdir $(DESTDIR)$(PREFIX)/$$d 2>/dev/null || true; done
 
 clean:
 	rm -rf $(BUILD)
