@@ -4,7 +4,8 @@
 #   make demo       the demo: a small database made from a CSV, queried with
 #                   the vmdb command (installs what it needs); demo-api runs
 #                   the C example of the map and buffer layers
-#   make test       the layering check (check-layers), the Criterion suite, the mutants it must catch
+#   make test       the layering and generated docs' checks (check-layers,
+#                   check-docs), the Criterion suite, the mutants it must catch
 #                   (test-mutants), the suite again under ASan+UBSan, then
 #                   the install check and the README's examples (installs
 #                   what it needs)
@@ -15,7 +16,7 @@
 #   make fuzz       each libFuzzer harness of fuzz/ for FUZZ_TIME seconds
 #                   (clang, ASan+UBSan; not part of make test: docs/fuzzing.md)
 #   make tsan       the suites that run threads, under ThreadSanitizer
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (make uninstall PREFIX=... removes it)
 
 VERSION      := 0.1.0
 SOVERSION    := 0
@@ -65,7 +66,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all check-layers deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install clean
+.PHONY: all check-layers check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -136,6 +137,7 @@ $(eval $(call test_build,tsan,$(TSAN_FLAGS),tests/tsan_arena.c))
 
 test: deps all
 	$(MAKE) --no-print-directory check-layers
+	$(MAKE) --no-print-directory check-docs
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory test-mutants
 	$(MAKE) --no-print-directory test-asan
@@ -146,6 +148,24 @@ test: deps all
 # files (tools/check_layers.sh), judged on the objects of `make all`.
 check-layers: all
 	sh tools/check_layers.sh $(BUILD)
+
+# ---- generated docs ------------------------------------------------------
+# docs/errors.md is printed by docs/errors.awk from VMDB_ERROR_MAP and the
+# public headers' comments; the committed page must be what it prints, so
+# a code or a documented return added to a header without the page fails
+# make test (check-docs) until `make docs/errors.md` is run and committed.
+PUBLIC_HEADERS := $(sort $(wildcard include/vmdb/*.h))
+
+# Phony: a page edited by hand is newer than its sources, and must still
+# be printed again.
+.PHONY: docs/errors.md
+docs/errors.md: docs/errors.awk $(PUBLIC_HEADERS)
+	awk -f docs/errors.awk $(PUBLIC_HEADERS) > $@.tmp && mv $@.tmp $@
+
+check-docs:
+	@awk -f docs/errors.awk $(PUBLIC_HEADERS) | cmp -s - docs/errors.md || \
+	    { echo "docs/errors.md differs from what docs/errors.awk prints: run make docs/errors.md"; exit 1; }
+	@echo "docs/errors.md is up to date"
 
 test-plain: $(BUILD)/plain/vmdb_tests $(CLI)
 	@echo "== Criterion suite"
@@ -385,8 +405,10 @@ bench-query: deps $(BUILD)/bench/query_bench $(CLI)
 	$(BUILD)/bench/query_bench
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 docs/vmdb.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 include/vmdb.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/vmdb/*.h $(DESTDIR)$(PREFIX)/include/vmdb/
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
@@ -395,6 +417,18 @@ install: all
 	ln -sf libvmdb.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvmdb.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' vmdb.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmdb.pc
+
+# Removes what install put in place, then those of its directories that
+# are left empty (rmdir keeps any that hold something else); bin, lib and
+# include themselves stay.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vmdb $(DESTDIR)$(PREFIX)/include/vmdb.h \
+	    $(addprefix $(DESTDIR)$(PREFIX)/include/vmdb/,$(notdir $(wildcard include/vmdb/*.h))) \
+	    $(DESTDIR)$(PREFIX)/lib/libvmdb.a $(DESTDIR)$(PREFIX)/lib/libvmdb.so \
+	    $(DESTDIR)$(PREFIX)/lib/libvmdb.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvmdb.so.$(VERSION) \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmdb.pc $(DESTDIR)$(PREFIX)/share/man/man1/vmdb.1
+	for d in include/vmdb lib/pkgconfig share/man/man1 share/man share; do \
+	    rmdir $(DESTDIR)$(PREFIX)/$$d 2>/dev/null || true; done
 
 clean:
 	rm -rf $(BUILD)

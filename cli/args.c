@@ -1,6 +1,6 @@
 /*
  * cli/args.c - splits a command's arguments into options and positional
- * arguments, options being allowed anywhere (DESIGN.md, "The CLI
+ * arguments, options being allowed anywhere (docs/design.md, "The CLI
  * contract"), as `vmdb get DB people 7 --format json` and `vmdb get
  * --format json DB people 7` are the same request.
  */

@@ -87,7 +87,7 @@ void cli_hexdump(FILE *out, const char *prefix, const void *data, size_t len,
 
 /*
  * An option a command accepts. Options may stand before or after the
- * positional arguments (DESIGN.md, "The CLI contract"): "--name value",
+ * positional arguments (docs/design.md, "The CLI contract"): "--name value",
  * "--name=value", "-c value" or "-cvalue" for a short name; "--" ends the
  * options, and "-" alone (standard input or output) and a negative number
  * ("-5", "-0.5": a key, say) are positional arguments.

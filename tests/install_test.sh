@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs vmdb into a scratch prefix, then builds and runs a tiny program
-# against the installed copy through pkg-config, linked both ways.
+# against the installed copy through pkg-config, linked both ways; checks
+# the man page, then that make uninstall takes everything away again.
 set -u
 prefix=$(mktemp -d "${TMPDIR:-/tmp}/vmdb-install-XXXXXX")
 trap 'rm -rf "$prefix"' EXIT
@@ -60,6 +61,20 @@ check "shared library exports no internal vmdb__ symbols" \
     sh -c "! nm -D --defined-only '$prefix/lib/libvmdb.so' | grep -q ' vmdb__'"
 check "headers: vmdb.h and one per layer" \
     test -f "$prefix/include/vmdb.h" -a -f "$prefix/include/vmdb/map.h" -a -f "$prefix/include/vmdb/buffer.h" -a -f "$prefix/include/vmdb/error.h"
+
+check "man page: share/man/man1/vmdb.1" test -f "$prefix/share/man/man1/vmdb.1"
+# Rendered with every warning on; any line on stderr fails it. Skipped on a
+# machine without groff (man -l would need it too).
+if command -v groff >/dev/null 2>&1; then
+    check "man page: groff -man renders it without a warning" \
+        sh -c "out=\$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z '$prefix/share/man/man1/vmdb.1' 2>&1) && [ -z \"\$out\" ] || { echo \"\$out\"; exit 1; }"
+else
+    echo "skip man page rendering: no groff"
+fi
+
+check "make uninstall PREFIX=$prefix" make --no-print-directory uninstall PREFIX="$prefix"
+check "uninstall leaves no file of vmdb's behind" \
+    sh -c "left=\$(find '$prefix/bin' '$prefix/include' '$prefix/lib' '$prefix/share' ! -type d 2>/dev/null); [ -z \"\$left\" ] || { echo \"\$left\"; exit 1; }"
 
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

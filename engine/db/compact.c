@@ -3,7 +3,7 @@
  * 0..n-1, its files cut to what n records need.
  *
  * Deletes leave free slots behind, and a table file never shrinks in
- * place (DESIGN.md, "Growth and shrinking"): readers in this process hold
+ * place (docs/design.md, "Growth and shrinking"): readers in this process hold
  * pointers into the mapping and a shorter file would turn their loads
  * into SIGBUS. Compaction therefore runs in two phases, both under the
  * writer lock, which it holds from the first checkpoint to the last.

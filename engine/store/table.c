@@ -20,7 +20,7 @@
  * writer does: the counter goes odd, the bytes change, the counter goes
  * even with a release store. A reader loads the counter with acquire,
  * copies, and retries if the counter was odd or moved. Every store happens
- * after the change's commit record is in the log (no steal, DESIGN.md),
+ * after the change's commit record is in the log (no steal, docs/design.md),
  * so a slot torn by a crash is rewritten by replay.
  *
  * The file grows inside an address-space reservation of a few times its

@@ -31,7 +31,7 @@
  * where nobody reads, then its COMMIT record, then publishes them all with
  * one store of the ring's head. Abort is not publishing. Durability SYNC
  * flushes the published range before commit returns; the range is written
- * back page by page because the ring is advised MADV_RANDOM (DESIGN.md,
+ * back page by page because the ring is advised MADV_RANDOM (docs/design.md,
  * "Write-back granularity").
  */
 #include "wal.h"

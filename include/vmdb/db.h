@@ -154,10 +154,12 @@ typedef struct vmdb_recovery {
  * Opens (or with VMDB_DB_CREATE creates) the database in directory
  * `path`, then recovers it. Errors name the path: VMDB_ENOENT, VMDB_EINVAL
  * (a directory that is not a database), VMDB_EBADMAGIC / VMDB_EVERSION /
- * VMDB_ECORRUPT / VMDB_EBADSIZE for damaged files. An open for writing
- * recovers under the write lock: while another process holds it, the open
- * waits, and fails with VMDB_EBUSY naming the holder's pid once it has
- * waited busy_timeout_ms (never, with 0). A read-only open never waits.
+ * VMDB_ECORRUPT / VMDB_EBADSIZE for damaged files, VMDB_ENEEDRECOVERY
+ * for a read-only open that must not show what it finds (see
+ * VMDB_DB_READONLY). An open for writing recovers under the write lock:
+ * while another process holds it, the open waits, and fails with
+ * VMDB_EBUSY naming the holder's pid once it has waited busy_timeout_ms
+ * (never, with 0). A read-only open never waits.
  *
  * A handle belongs to the process that opened it, as in LMDB: a child
  * made by fork() opens the database again. On a handle it inherited, the
@@ -181,6 +183,7 @@ VMDB_API int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **
  * obtained from the database dies with it. */
 VMDB_API int vmdb_close(vmdb_db *db);
 
+/* What the recovery at this handle's open replayed. */
 VMDB_API int vmdb_recovery_report(const vmdb_db *db, vmdb_recovery *report);
 
 /* What a recovery of the log as it is now would do, changing nothing (a
@@ -275,8 +278,8 @@ VMDB_API int vmdb_table_stat(vmdb_table *table, vmdb_table_info *info);
 VMDB_API int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out);
 
 /*
- * The operations below answer VMDB_ENOTFOUND or VMDB_EEXIST (as each
- * says) without changing anything: the transaction goes on, as in LMDB.
+ * The operations below that answer "not found" or "exists" (each says
+ * which code) change nothing: the transaction goes on, as in LMDB.
  * Any other failure fails the transaction: VMDB_EINVAL (a NULL argument,
  * a table of another database), VMDB_EFULL (the transaction outgrew the
  * log), VMDB_ENOMEM, VMDB_EREADONLY, VMDB_EPOISONED. From then on every
@@ -305,7 +308,8 @@ VMDB_API int vmdb_txn_delete(vmdb_txn *txn, vmdb_table *table, const void *key,
 VMDB_API int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *table, uint64_t rid);
 
 /* Reads as the transaction sees the database: its own changes first, then
- * what is committed (vmdb_get and vmdb_get_rid's contract otherwise). A
+ * what is committed (vmdb_get and vmdb_get_rid's contract otherwise:
+ * VMDB_ENOTFOUND when there is no such record). A
  * read-modify-write in a transaction reads here, not with vmdb_get, which
  * does not see the transaction's changes until it commits. */
 VMDB_API int vmdb_txn_get(vmdb_txn *txn, vmdb_table *table, const void *key, size_t key_len,
@@ -466,6 +470,8 @@ typedef struct vmdb_read {
 #define VMDB_READ_HOLD 1u
 #define VMDB_READ_OPTIMISTIC_TRIES 3
 
+/* Begins this thread's read transaction: VMDB_EBUSY or
+ * VMDB_ENEEDRECOVERY as said above. */
 VMDB_API int vmdb_read_begin(vmdb_db *db, unsigned flags, vmdb_read *r);
 /* 0: everything read since begin, or since the last VMDB_ERETRY, is one
  * committed state. VMDB_ERETRY: read it again; the transaction stays
@@ -482,7 +488,8 @@ VMDB_API int vmdb_checkpoint(vmdb_db *db);
 
 /* Verifies headers, every live record's checksum, that index and table
  * agree both ways, and the log. 0 when all hold; otherwise the first
- * problem's code, with a message naming the file, slot or entry. Writers
+ * problem's code (VMDB_ECORRUPT for damage found), with a message naming
+ * the file, slot or entry. Writers
  * may go on meanwhile: it checks one committed state (a read transaction
  * of its own; inside the caller's, a finding counts only if the caller's
  * validate then returns 0). */

@@ -151,6 +151,7 @@ VMDB_API int vmdb_slotring_advance_read(vmdb_slotring *ring);
 
 VMDB_API bool vmdb_slotring_has_data(const vmdb_slotring *ring);
 VMDB_API bool vmdb_slotring_is_full(const vmdb_slotring *ring);
+/* Positions, totals and geometry, as they are now. */
 VMDB_API int vmdb_slotring_stats_get(const vmdb_slotring *ring,
                                      vmdb_slotring_stats *stats);
 

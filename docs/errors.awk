@@ -1,0 +1,210 @@
+# docs/errors.awk - writes docs/errors.md from the public headers, so the
+# page cannot drift from them (make docs/errors.md; make check-errors-doc
+# fails when the committed page differs from what this prints).
+#
+#   awk -f docs/errors.awk include/vmdb/*.h > docs/errors.md
+#
+# The codes, numbers and meanings come from VMDB_ERROR_MAP in error.h.
+# Which calls return a code comes from the headers' comments, by these
+# rules, which a header follows to be read right:
+#
+#   - A comment that starts a line documents the VMDB_API declarations
+#     after it, up to the next comment that starts a line (so one comment
+#     covers a run of declarations). Only functions returning int count.
+#   - A comment whose sentence begins "The ... below" or "Every ... below"
+#     opens a section: the codes it names apply to every declaration up
+#     to the next "/* ---- " divider or the end of the header, beside
+#     each one's own comment.
+#   - A comment that begins "As vmdb_NAME" gives its calls the codes
+#     vmdb_NAME's comment names too.
+#   - The comment at the top of a header, before its include guard, says
+#     what the layer is and documents no call.
+#
+# A code a header names for a call is listed with the sentence naming it.
+# POSIX awk only (the build runs mawk or gawk alike).
+
+function trim(s) {
+    sub(/^[ \t]+/, "", s)
+    sub(/[ \t]+$/, "", s)
+    return s
+}
+
+# The text of a comment line, without its /*, * and */ markers.
+function comment_text(line) {
+    sub(/^[ \t]*\/\*+/, "", line)
+    sub(/\*+\/[ \t]*$/, "", line)
+    sub(/^[ \t]*\*[ \t]?/, "", line)
+    return trim(line)
+}
+
+# The sentence of `text` that holds the first `code`, whole.
+function sentence(text, code,    at, start, rest, n, end) {
+    at = index(text, code)
+    start = 1
+    rest = text
+    for (;;) {
+        n = index(rest, ". ")
+        if (n == 0 || start + n > at)
+            break
+        start += n + 1
+        rest = substr(text, start)
+    }
+    rest = substr(text, at)
+    end = index(rest, ". ")
+    if (end == 0)
+        return trim(substr(text, start))
+    return trim(substr(text, start, at - start + end))
+}
+
+function md_cell(s) {
+    gsub(/\|/, "\\|", s)
+    gsub(/\*/, "\\*", s)
+    return s
+}
+
+# Files each get their own state.
+FNR == 1 {
+    guarded = 0; in_comment = 0; cur = ""; section = ""; decl = ""
+    header = FILENAME
+    sub(/^.*include\//, "", header)
+}
+
+# The error map: X(NAME, -N, "text").
+/^[ \t]*X\([A-Z]+, -[0-9]+, "/ {
+    line = $0
+    sub(/^[ \t]*X\(/, "", line)
+    name = line; sub(/,.*/, "", name)
+    num = line; sub(/^[A-Z]+, /, "", num); sub(/,.*/, "", num)
+    text = line; sub(/^[^"]*"/, "", text); sub(/".*/, "", text)
+    code = "VMDB_E" name
+    ncodes++
+    codes[ncodes] = code
+    number[code] = num
+    meaning[code] = text
+    next
+}
+
+/^#ifndef VMDB_/ { guarded = 1 }
+
+# A comment that starts a line.
+!in_comment && /^[ \t]*\/\*/ {
+    in_comment = 1
+    ctext = ""
+    divider = ($0 ~ /^[ \t]*\/\* ----/)
+}
+
+in_comment {
+    piece = comment_text($0)
+    if (piece != "")
+        ctext = ctext (ctext == "" ? "" : " ") piece
+    if ($0 ~ /\*\//) {
+        in_comment = 0
+        if (!guarded)
+            next
+        if (divider) {
+            section = ""; cur = ""
+        } else if (ctext ~ /^(The|Every) [A-Za-z ]* below / || ctext ~ /\. (The|Every) [A-Za-z ]* below /) {
+            section = ctext; cur = ""
+        } else {
+            cur = ctext
+        }
+    }
+    next
+}
+
+# A declaration, possibly over several lines.
+/^VMDB_API/ || decl != "" {
+    decl = decl " " $0
+    if (decl !~ /;/)
+        next
+    d = decl
+    decl = ""
+    sub(/^[ \t]*VMDB_API[ \t]+/, "", d)
+    paren = index(d, "(")
+    if (paren == 0)
+        next
+    head = trim(substr(d, 1, paren - 1))
+    fname = head; sub(/^.*[ *]/, "", fname)
+    rtype = trim(substr(head, 1, length(head) - length(fname)))
+    if (rtype != "int")
+        next
+    nfuncs++
+    funcs[nfuncs] = fname
+    where[fname] = header
+    doc_codes(fname, cur)
+    doc_codes(fname, section)
+    if (match(cur, /^As vmdb_[a-z0-9_]+/))
+        like[fname] = substr(cur, 4, RLENGTH - 3)
+    next
+}
+
+# Every code a comment names, with its sentence, for function f.
+function doc_codes(f, text,    rest, m, c) {
+    rest = text
+    while (match(rest, /VMDB_E[A-Z]+/)) {
+        c = substr(rest, RSTART, RLENGTH)
+        rest = substr(rest, RSTART + RLENGTH)
+        if ((c, f) in said)
+            continue
+        said[c, f] = sentence(text, c)
+    }
+}
+
+END {
+    # "As vmdb_NAME": what NAME returns, twice over for a chain of two.
+    for (round = 1; round <= 2; round++)
+        for (i = 1; i <= ncodes; i++)
+            for (j = 1; j <= nfuncs; j++) {
+                f = funcs[j]
+                c = codes[i]
+                if ((f in like) && ((c, like[f]) in said) && !((c, f) in said))
+                    said[c, f] = "As `" like[f] "`: " said[c, like[f]]
+            }
+    print "# Error codes"
+    print ""
+    print "<!-- Generated by `make docs/errors.md` (docs/errors.awk) from"
+    print "VMDB_ERROR_MAP in include/vmdb/error.h and the comments of"
+    print "include/vmdb/*.h. Do not edit: change those and run the target;"
+    print "`make test` fails while this page differs from what it prints. -->"
+    print ""
+    print "Every public vmdb call that can fail returns 0 or one of the negative"
+    print "codes below; errno is never returned. `vmdb_strerror(code)` gives the"
+    print "meaning, `vmdb_error_name(code)` the name, and `vmdb_last_error()` the"
+    print "calling thread's context of the last failure: the code, the errno"
+    print "behind it (0 when the verdict is vmdb's own) and a one-line message"
+    print "naming the operation and the file, offset or field at fault. Codes are"
+    print "stable; new ones are only appended."
+    print ""
+    print "Beside what each call's comment names, any call may return"
+    print "`VMDB_EINVAL` for a NULL or impossible argument and `VMDB_ENOMEM` when"
+    print "memory runs out, and a call that touches files may return the code"
+    print "its failing system call's errno maps to (`VMDB_EIO`, `VMDB_ENOSPC`,"
+    print "`VMDB_EACCES`, `VMDB_ENOENT`, ...). The lists below are what the"
+    print "public headers say, call by call."
+    print ""
+    print "| code | number | meaning |"
+    print "| --- | ---: | --- |"
+    for (i = 1; i <= ncodes; i++)
+        printf "| [`%s`](#%s) | %s | %s |\n", codes[i], tolower(codes[i]), number[codes[i]], meaning[codes[i]]
+    for (i = 1; i <= ncodes; i++) {
+        c = codes[i]
+        print ""
+        printf "## %s\n\n", c
+        printf "%s: %s.\n\n", number[c], meaning[c]
+        n = 0
+        for (j = 1; j <= nfuncs; j++)
+            if ((c, funcs[j]) in said)
+                n++
+        if (n == 0) {
+            print "No public header names a call that returns it."
+            continue
+        }
+        print "| call | header | its comment says |"
+        print "| --- | --- | --- |"
+        for (j = 1; j <= nfuncs; j++) {
+            f = funcs[j]
+            if ((c, f) in said)
+                printf "| `%s` | `%s` | %s |\n", f, where[f], md_cell(said[c, f])
+        }
+    }
+}
