@@ -30,10 +30,11 @@ WARN         := -Wall -Wextra -Werror
 BASE_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -pthread -MMD -MP
 CFLAGS       ?= -O2 -g
 LIB_CFLAGS   := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
-LDLIBS       := -lxxhash -pthread
-# The command's own: libm for the SQL's float arithmetic. (The shell
-# loads libedit for line editing with dlopen, only at a terminal.)
-CLI_LDLIBS   := -lm
+# libm for the query layer's float arithmetic.
+LDLIBS       := -lxxhash -lm -pthread
+# The command's own: none. (The shell loads libedit for line editing with
+# dlopen, only at a terminal.)
+CLI_LDLIBS   :=
 
 # The engine's layers, bottom-up, one folder each (docs/architecture.md).
 # A layer is compiled with the include paths of its own folder and of the
@@ -91,7 +92,7 @@ $(STATIC_LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(SHARED_LIB): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libvmdb.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libvmdb.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
 	ln -sf libvmdb.so.$(VERSION) $(BUILD)/libvmdb.so.$(SOVERSION)
 	ln -sf libvmdb.so.$(SOVERSION) $(BUILD)/libvmdb.so
 
