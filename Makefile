@@ -4,8 +4,8 @@
 #   make demo       the demo: a small database made from a CSV, queried with
 #                   the vmdb command (installs what it needs); demo-api runs
 #                   the C example of the map and buffer layers
-#   make test       the layering and generated docs' checks (check-layers,
-#                   check-docs), the Criterion suite, the mutants it must catch
+#   make test       the layering, header and generated docs' checks
+#                   (check-layers, check-headers, check-docs), the Criterion suite, the mutants it must catch
 #                   (test-mutants), the suite again under ASan+UBSan, then
 #                   the install check and the README's examples (installs
 #                   what it needs)
@@ -67,7 +67,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all check-layers check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
+.PHONY: all check-layers check-headers check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -138,6 +138,7 @@ $(eval $(call test_build,tsan,$(TSAN_FLAGS),tests/tsan_arena.c))
 
 test: deps all
 	$(MAKE) --no-print-directory check-layers
+	$(MAKE) --no-print-directory check-headers
 	$(MAKE) --no-print-directory check-docs
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory test-mutants
@@ -149,6 +150,10 @@ test: deps all
 # files (tools/check_layers.sh), judged on the objects of `make all`.
 check-layers: all
 	sh tools/check_layers.sh $(BUILD)
+
+# Each public header alone, as C99 -pedantic and as C++ (tools/check_headers.sh).
+check-headers:
+	sh tools/check_headers.sh
 
 # ---- generated docs ------------------------------------------------------
 # docs/errors.md is printed by docs/errors.awk from VMDB_ERROR_MAP and the

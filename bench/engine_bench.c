@@ -188,7 +188,7 @@ int main(int argc, char **argv)
         }
     }
     printf("vmdb %s engine benchmark: %llu records of %d bytes (u64 key), in %s\n",
-           vmdb_version(), (unsigned long long)n, RECORD_BYTES, dir);
+           vmdb_version_string(), (unsigned long long)n, RECORD_BYTES, dir);
     printf("%-34s %16s  %10s\n", "phase", "rate", "time");
 
     uint64_t *keys = calloc(n ? n : 1, sizeof *keys);
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
     uint64_t sum = 0;
     for (uint64_t i = 0; i < lookups; i++) {
         uint64_t key = rnd() % n;
-        if (vmdb_get(t, &key, sizeof key, rec, NULL))
+        if (vmdb_table_get(t, &key, sizeof key, rec, NULL))
             die("get");
         uint64_t got;
         memcpy(&got, rec, 8);
@@ -245,7 +245,7 @@ int main(int argc, char **argv)
             rng_state = first;
             for (uint64_t j = 0; j < 10; j++) {
                 uint64_t key = rnd() % n;
-                if (vmdb_get(t, &key, sizeof key, rec, NULL))
+                if (vmdb_table_get(t, &key, sizeof key, rec, NULL))
                     die("get");
                 uint64_t got;
                 memcpy(&got, rec, 8);
@@ -291,11 +291,11 @@ int main(int argc, char **argv)
     secs = now() - t0;
     report("random update (1000 per txn)", n, secs, "durability none");
 
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, t);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
     uint64_t rid, seen = 0;
     t0 = now();
-    while (vmdb_cursor_next(&c, &rid, rec) == 0)
+    while (vmdb_table_cursor_next(&c, &rid, rec) == 0)
         seen++;
     secs = now() - t0;
     if (seen != n) {
@@ -312,9 +312,9 @@ int main(int argc, char **argv)
     if (vmdb_read_begin(db, 0, &r))
         die("read begin");
     do {
-        vmdb_cursor_init(&c, t);
+        vmdb_table_cursor_init(&c, t);
         seen = 0;
-        while (vmdb_cursor_next(&c, &rid, rec) == 0)
+        while (vmdb_table_cursor_next(&c, &rid, rec) == 0)
             seen++;
     } while (vmdb_read_validate(&r) == VMDB_ERETRY);
     vmdb_read_end(&r);

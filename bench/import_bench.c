@@ -284,7 +284,7 @@ int main(int argc, char **argv)
     double t = now();
     write_inputs(csv, json, rows);
     uint64_t csv_bytes = file_bytes(csv), json_bytes = file_bytes(json);
-    printf("vmdb %s import benchmark: %llu rows of %s\n", vmdb_version(),
+    printf("vmdb %s import benchmark: %llu rows of %s\n", vmdb_version_string(),
            (unsigned long long)rows, SCHEMA);
     printf("inputs      %s, %.1f MB; %s, %.1f MB (written in %.1f s)\n", csv,
            (double)csv_bytes / 1e6, json, (double)json_bytes / 1e6, now() - t);

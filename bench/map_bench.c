@@ -915,7 +915,7 @@ static void print_context(double create_secs)
         die_errno("uname");
     read_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof thp);
     read_line("/sys/kernel/mm/transparent_hugepage/defrag", defrag, sizeof defrag);
-    printf("vmdb %s map benchmark\n", vmdb_version());
+    printf("vmdb %s map benchmark\n", vmdb_version_string());
     printf("kernel      %s %s %s, %ld CPUs, %llu MiB RAM\n", u.sysname, u.release, u.machine,
            sysconf(_SC_NPROCESSORS_ONLN), meminfo("MemTotal") / 1024);
     printf("page size   %zu B; THP enabled: %s; defrag: %s; hugetlb pages free: %llu\n",

@@ -344,7 +344,7 @@ int main(int argc, char **argv)
         snprintf(dir, sizeof dir, "%s", argv[1]);
     }
 
-    printf("vmdb %s query benchmark: %s\n", vmdb_version(), cli);
+    printf("vmdb %s query benchmark: %s\n", vmdb_version_string(), cli);
     double t0 = now();
     db_info = build(dir, count);
     printf("database    %s: %llu records of %d B (%s), built in %.1f s\n", dir,

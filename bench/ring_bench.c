@@ -1700,7 +1700,7 @@ static void print_context(void)
         die_errno("uname");
     cpu_model(model, sizeof model);
     read_line("/proc/loadavg", load, sizeof load);
-    printf("vmdb %s ring benchmark\n", vmdb_version());
+    printf("vmdb %s ring benchmark\n", vmdb_version_string());
     printf("kernel      %s %s %s, %ld CPUs online (%s), page size %zu B\n", u.sysname,
            u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN), model, vmdb_page_size());
     printf("threads     %s; both spin (pause) while full or empty;\n"

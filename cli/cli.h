@@ -224,7 +224,7 @@ int cli_table_error(const char *table);
 /*
  * Fills `record` (zeroed by the caller, record_size bytes) with the key
  * given as text and points *key / *key_len at the key bytes inside it, as
- * vmdb_get and vmdb_txn_delete take them. A text that is not a value of
+ * vmdb_table_get and vmdb_txn_delete take them. A text that is not a value of
  * the key's type prints the library's message prefixed with the table
  * and returns CLI_ERROR.
  */

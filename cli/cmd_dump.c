@@ -31,8 +31,8 @@ static const char usage[] =
 
 static void print_slot_ring(const char *path, const vmdb_slotring *ring, uint64_t limit)
 {
-    vmdb_slotring_stats st;
-    vmdb_slotring_stats_get(ring, &st);
+    vmdb_slotring_info st;
+    vmdb_slotring_stat(ring, &st);
     printf("=== SLOT RING HEADER ===\n");
     printf("file:         %s (%llu bytes)\n", path, (unsigned long long)st.file_size);
     printf("magic:        %s, version %u\n", VMDB_SLOTRING_MAGIC, st.version);
@@ -95,7 +95,7 @@ static void print_table_file(const char *path, vmdb_table_file *file, uint64_t l
                              uint64_t max_slots)
 {
     vmdb_table_file_info in;
-    vmdb_table_file_info_get(file, &in);
+    vmdb_table_file_stat(file, &in);
     char schema[VMDB_SCHEMA_MAX_ENCODED * 2];
     size_t schema_len;
     if (vmdb_schema_format(in.schema, schema, sizeof schema, &schema_len) < 0)

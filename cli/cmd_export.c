@@ -54,10 +54,10 @@ static int export_table(void *ctx, FILE *out, size_t limit)
         free(record);
         return CLI_ERROR;
     }
-    vmdb_cursor cursor;
-    vmdb_cursor_init(&cursor, table);
+    vmdb_table_cursor cursor;
+    vmdb_table_cursor_init(&cursor, table);
     int rc = CLI_OK, next;
-    while (rc == CLI_OK && (next = vmdb_cursor_next(&cursor, NULL, record)) == 0) {
+    while (rc == CLI_OK && (next = vmdb_table_cursor_next(&cursor, NULL, record)) == 0) {
         rc = cli_print_record(p, schema, record);
         if (rc == CLI_OK && cli_output_full(out, limit))
             rc = CLI_OUTPUT_FULL;

@@ -4,7 +4,7 @@
  *
  * The statement is parsed before the database is opened, so that a
  * SELECT (or any --explain) opens it read-only: no lock and no recovery,
- * and a key lookup costs the open and one vmdb_get.
+ * and a key lookup costs the open and one vmdb_table_get.
  */
 #include <string.h>
 

@@ -182,7 +182,7 @@ static int get_run(int argc, char **argv)
         status = cli_key_from_text(table, pos[2], key_record, &key, &key_len);
     if (status == CLI_OK) {
         unsigned char *record = key_record + size;
-        int rc = vmdb_get(table, key, key_len, record, NULL);
+        int rc = vmdb_table_get(table, key, key_len, record, NULL);
         if (rc == VMDB_ENOTFOUND) {
             say_not_found(pos[1], pos[2]);
             status = CLI_NOT_FOUND;

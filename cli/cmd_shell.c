@@ -313,7 +313,7 @@ static char *prompt_line(line_editor *ed, const char *prompt)
 
 static int read_terminal(shell *sh)
 {
-    printf("vmdb %s shell on %s: statements end with ';', .help for more\n", vmdb_version(),
+    printf("vmdb %s shell on %s: statements end with ';', .help for more\n", vmdb_version_string(),
            sh->db_name);
     line_editor ed = {0};
     editor_load(&ed);

@@ -48,7 +48,7 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
-        printf("vmdb %s\n", vmdb_version());
+        printf("vmdb %s\n", vmdb_version_string());
         return CLI_OK;
     }
     for (size_t i = 0; i < COMMAND_COUNT; i++)

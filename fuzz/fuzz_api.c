@@ -55,7 +55,7 @@ static void check_committed(const model *m)
     uint64_t live = 0;
     for (uint64_t k = 0; k < KEYS; k++) {
         item it;
-        int rc = vmdb_get(table, &k, sizeof k, &it, NULL);
+        int rc = vmdb_table_get(table, &k, sizeof k, &it, NULL);
         if (m->present[k]) {
             FUZZ_MUST(rc == 0 && it.key == k && it.value == m->value[k]);
             live++;
@@ -63,11 +63,11 @@ static void check_committed(const model *m)
             FUZZ_MUST(rc == VMDB_ENOTFOUND);
         }
     }
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, table);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, table);
     uint64_t rid, seen = 0;
     item it;
-    while (vmdb_cursor_next(&c, &rid, &it) == 0) {
+    while (vmdb_table_cursor_next(&c, &rid, &it) == 0) {
         FUZZ_MUST(it.key < KEYS && m->present[it.key] && m->value[it.key] == it.value);
         seen++;
     }
@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_MUST(pending.present[k] ? rc == 0 && it.value == pending.value[k]
                                              : rc == VMDB_ENOTFOUND);
             }
-            int rc = vmdb_get(table, &k, sizeof k, &it, NULL);
+            int rc = vmdb_table_get(table, &k, sizeof k, &it, NULL);
             FUZZ_MUST(committed.present[k] ? rc == 0 && it.value == committed.value[k]
                                            : rc == VMDB_ENOTFOUND);
             break;

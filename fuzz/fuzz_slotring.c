@@ -12,8 +12,8 @@
 
 static void look(vmdb_slotring *r)
 {
-    vmdb_slotring_stats st;
-    FUZZ_MUST(vmdb_slotring_stats_get(r, &st) == 0);
+    vmdb_slotring_info st;
+    FUZZ_MUST(vmdb_slotring_stat(r, &st) == 0);
     FUZZ_MUST(st.slot_count > 0 && st.used <= st.slot_count);
     for (uint64_t i = 0; i < st.slot_count && i < 1024; i++) {
         const void *ptr;
@@ -28,8 +28,8 @@ static void look(vmdb_slotring *r)
 static void use(vmdb_slotring *r)
 {
     look(r);
-    vmdb_slotring_stats st;
-    FUZZ_MUST(vmdb_slotring_stats_get(r, &st) == 0);
+    vmdb_slotring_info st;
+    FUZZ_MUST(vmdb_slotring_stat(r, &st) == 0);
     size_t slot_size = st.slot_size;
     FUZZ_MUST(vmdb_slotring_stride(r) >= slot_size + 8);
     unsigned char *buf = malloc(slot_size + 1);

@@ -49,10 +49,10 @@ static void fill(vmdb_table *t, const char *const *rows, size_t count, size_t fi
     FUZZ_MUST(vmdb_schema_record_size(s) <= sizeof record);
     vmdb_txn *txn;
     FUZZ_MUST(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn) == 0);
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, t);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
     uint64_t rid;
-    while (vmdb_cursor_next(&c, &rid, record) == 0)
+    while (vmdb_table_cursor_next(&c, &rid, record) == 0)
         FUZZ_MUST(vmdb_txn_delete_rid(txn, t, rid) == 0);
     for (size_t r = 0; r < count; r++) {
         memset(record, 0, sizeof record);

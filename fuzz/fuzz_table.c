@@ -34,7 +34,7 @@ static void open_alone(const char *path)
     if (vmdb_table_file_open(path, &tf) != 0)
         return;
     vmdb_table_file_info info;
-    vmdb_table_file_info_get(tf, &info);
+    vmdb_table_file_stat(tf, &info);
     FUZZ_MUST(info.name != NULL && info.schema != NULL);
     FUZZ_MUST(vmdb_schema_record_size(info.schema) == info.record_size);
     for (uint64_t rid = 0; rid < info.capacity && rid < FUZZ_WALK_MAX_RECORDS; rid++) {

@@ -34,25 +34,25 @@ static int fuzz_walk_table(void *ctx, vmdb_table *t)
     unsigned char *record = malloc(size), *again = malloc(size);
     FUZZ_MUST(record && again);
 
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, t);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
     uint64_t rid;
-    for (int n = 0; n < FUZZ_WALK_MAX_RECORDS && vmdb_cursor_next(&c, &rid, record) == 0; n++) {
+    for (int n = 0; n < FUZZ_WALK_MAX_RECORDS && vmdb_table_cursor_next(&c, &rid, record) == 0; n++) {
         fuzz_walk_fields(s, record);
         const void *key;
         size_t key_len;
         FUZZ_MUST(vmdb_record_key(s, record, &key, &key_len) == 0);
         uint64_t found;
-        (void)vmdb_get(t, key, key_len, again, &found);
-        (void)vmdb_get_rid(t, rid, again);
+        (void)vmdb_table_get(t, key, key_len, again, &found);
+        (void)vmdb_table_get_rid(t, rid, again);
         const void *ptr;
         uint64_t seq;
-        if (vmdb_get_ptr(t, rid, &ptr, &seq) == 0)
-            (void)vmdb_read_valid(t, rid, seq);
+        if (vmdb_table_get_ptr(t, rid, &ptr, &seq) == 0)
+            (void)vmdb_table_read_valid(t, rid, seq);
     }
 
-    vmdb_scan_batch b = {.next_rid = 0};
-    for (int n = 0; n < FUZZ_WALK_MAX_RECORDS / VMDB_SCAN_BATCH && vmdb_scan_next(t, &b) == 0;
+    vmdb_table_scan_batch b = {.next_rid = 0};
+    for (int n = 0; n < FUZZ_WALK_MAX_RECORDS / VMDB_SCAN_BATCH && vmdb_table_scan_next(t, &b) == 0;
          n++)
         for (size_t i = 0; i < b.count; i++) {
             memcpy(record, b.record[i], size);

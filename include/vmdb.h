@@ -5,6 +5,7 @@
 #define VMDB_H
 
 #include "vmdb/error.h"
+#include "vmdb/version.h"
 #include "vmdb/map.h"
 #include "vmdb/buffer.h"
 #include "vmdb/ring.h"

@@ -226,7 +226,7 @@ static inline bool key_state_differs(vmdb_table *t, uint64_t want_txn, uint64_t 
                                      uint64_t key, char *buf, size_t cap)
 {
     struct rec r;
-    int rc = vmdb_get(t, &key, sizeof key, &r, NULL);
+    int rc = vmdb_table_get(t, &key, sizeof key, &r, NULL);
     if (want_txn == 0) {
         if (rc == VMDB_ENOTFOUND)
             return false;

@@ -36,7 +36,7 @@ int main(void)
         return 1;
     }
     strcpy(vmdb_map_ptr(m), "installed");
-    printf("%s %s\n", (char *)vmdb_map_ptr(m), vmdb_version());
+    printf("%s %s\n", (char *)vmdb_map_ptr(m), vmdb_version_string());
     vmdb_map_close(m);
     return 0;
 }

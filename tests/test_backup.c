@@ -149,7 +149,7 @@ static int compare_table(void *ctx, vmdb_table *t)
     unsigned char *a = malloc(size), *b = malloc(size);
     uint64_t cap = st.capacity > su.capacity ? st.capacity : su.capacity;
     for (uint64_t rid = 0; rid < cap; rid++) {
-        int ra = vmdb_get_rid(t, rid, a), rb = vmdb_get_rid(u, rid, b);
+        int ra = vmdb_table_get_rid(t, rid, a), rb = vmdb_table_get_rid(u, rid, b);
         cr_assert_eq(ra, rb, "table %s record %llu: %s in the original, %s in the copy",
                      vmdb_table_name(t), (unsigned long long)rid, vmdb_error_name(ra),
                      vmdb_error_name(rb));
@@ -282,19 +282,19 @@ Test(backup, copy_opens_with_every_record_of_every_table)
     ASSERT_OK(vmdb_check(copy));
     uint64_t key = 5005;
     struct item r;
-    ASSERT_OK(vmdb_get(table(copy, "items"), &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(table(copy, "items"), &key, sizeof key, &r, NULL));
     cr_assert(item_ok(&r) && r.version == 3);
-    ASSERT_OK(vmdb_get(table(copy, "names"), "name-77", 7, (char[64]){0}, NULL));
+    ASSERT_OK(vmdb_table_get(table(copy, "names"), "name-77", 7, (char[64]){0}, NULL));
 
     /* The copy is a database of its own: changing it leaves the original. */
     put_items(copy, table(copy, "items"), 9000, 9001, 4);
     key = 9000;
-    cr_assert_eq(vmdb_get(items, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get(items, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND);
     vmdb_close(copy);
 
     /* Read-only opens of the copy work too (the index files were copied). */
     copy = open_db(dest, VMDB_DB_READONLY);
-    ASSERT_OK(vmdb_get(table(copy, "items"), &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(table(copy, "items"), &key, sizeof key, &r, NULL));
     vmdb_close(copy);
     vmdb_close(db);
     remove_test_dir();
@@ -333,7 +333,7 @@ static void *banker(void *arg)
                 uint64_t id;
                 int64_t balance;
             } rec;
-            if (vmdb_get(b->t, &acct[i], sizeof acct[i], &rec, NULL) != 0)
+            if (vmdb_table_get(b->t, &acct[i], sizeof acct[i], &rec, NULL) != 0)
                 b->failed++;
             rec.balance += delta[i];
             if (vmdb_txn_put(txn, b->t, &rec, NULL) != 0)
@@ -356,7 +356,7 @@ static int64_t bank_total(vmdb_db *db, uint64_t *accounts)
             uint64_t id;
             int64_t balance;
         } rec;
-        if (vmdb_get(t, &id, sizeof id, &rec, NULL) == 0) {
+        if (vmdb_table_get(t, &id, sizeof id, &rec, NULL) == 0) {
             total += rec.balance;
             (*accounts)++;
         }
@@ -544,7 +544,7 @@ static void backup_with_commits_during_copy(unsigned checkpoints, uint64_t items
                  (unsigned long long)records);
     for (uint64_t key = 100000; key < during.next_key; key++) {
         struct item r;
-        ASSERT_OK(vmdb_get(table(copy, "items"), &key, sizeof key, &r, NULL));
+        ASSERT_OK(vmdb_table_get(table(copy, "items"), &key, sizeof key, &r, NULL));
         cr_assert(item_ok(&r) && r.version == 7);
     }
     ASSERT_OK(vmdb_check(copy));
@@ -726,7 +726,7 @@ Test(compact, shrinks_the_file_and_keeps_every_live_record)
     for (uint64_t key = 0; key < 5000; key++) {
         struct item r;
         uint64_t rid;
-        int rc = vmdb_get(t, &key, sizeof key, &r, &rid);
+        int rc = vmdb_table_get(t, &key, sizeof key, &r, &rid);
         if (!keep_every_tenth(key)) {
             cr_assert_eq(rc, VMDB_ENOTFOUND, "key %llu was deleted", (unsigned long long)key);
             continue;
@@ -746,7 +746,7 @@ Test(compact, shrinks_the_file_and_keeps_every_live_record)
     cr_assert_eq(table_records(t), 600);
     for (uint64_t key = 3; key < 5000; key += 10) {
         struct item r;
-        ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+        ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
         cr_assert(item_ok(&r) && r.key == key);
     }
     ASSERT_OK(vmdb_check(db));
@@ -786,12 +786,12 @@ Test(compact, null_name_compacts_every_table)
     db = open_db(path, 0);
     vmdb_db *ref = open_db(test_path("before"), 0);
     vmdb_table *a = table(ref, "items"), *b = table(db, "items");
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, a);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, a);
     struct item r, got;
     uint64_t seen = 0;
-    while (vmdb_cursor_next(&c, NULL, &r) == 0) {
-        ASSERT_OK(vmdb_get(b, &r.key, sizeof r.key, &got, NULL));
+    while (vmdb_table_cursor_next(&c, NULL, &r) == 0) {
+        ASSERT_OK(vmdb_table_get(b, &r.key, sizeof r.key, &got, NULL));
         cr_assert_eq(memcmp(&r, &got, sizeof r), 0);
         seen++;
     }
@@ -844,7 +844,7 @@ Test(compact, refuses_a_table_with_a_damaged_record_and_moves_nothing)
 static bool has_item(vmdb_table *t, uint64_t key, uint64_t version)
 {
     struct item r;
-    return vmdb_get(t, &key, sizeof key, &r, NULL) == 0 && item_ok(&r) && r.version == version;
+    return vmdb_table_get(t, &key, sizeof key, &r, NULL) == 0 && item_ok(&r) && r.version == version;
 }
 
 /* A process that opens the database (read-only or not), waits for the go,
@@ -1037,7 +1037,7 @@ static void *hot_reader(void *arg)
         uint64_t key = next_rand(&s) % HOT_KEYS;
         struct item r;
         uint64_t rid;
-        int rc = vmdb_get(h->t, &key, sizeof key, &r, &rid);
+        int rc = vmdb_table_get(h->t, &key, sizeof key, &r, &rid);
         __atomic_add_fetch(&h->reads, 1, __ATOMIC_RELAXED);
         if (rc == VMDB_ENOTFOUND) {
             if (is_stable(key))
@@ -1054,10 +1054,10 @@ static void *hot_reader(void *arg)
          * since, but whatever the pointer shows while still valid is whole. */
         const void *ptr;
         uint64_t seq;
-        if (vmdb_get_ptr(h->t, rid, &ptr, &seq) == 0) {
+        if (vmdb_table_get_ptr(h->t, rid, &ptr, &seq) == 0) {
             struct item copy;
             memcpy(&copy, ptr, sizeof copy);
-            if (vmdb_read_valid(h->t, rid, seq)) {
+            if (vmdb_table_read_valid(h->t, rid, seq)) {
                 __atomic_add_fetch(&h->ptr_reads, 1, __ATOMIC_RELAXED);
                 if (!item_ok(&copy))
                     __atomic_add_fetch(&h->wrong, 1, __ATOMIC_RELAXED);
@@ -1144,18 +1144,18 @@ static void compactor(const char *path, uint64_t seed, int report, bool track)
     if (vmdb_table_open(db, "t", NULL, &t) != 0)
         _exit(3);
     uint64_t next_filler = FILLER_BASE;
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, t);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
     struct item r;
-    while (vmdb_cursor_next(&c, NULL, &r) == 0)
+    while (vmdb_table_cursor_next(&c, NULL, &r) == 0)
         if (r.key >= next_filler)
             next_filler = r.key + 1;
     for (unsigned round = 0; round < 40; round++) {
         vmdb_txn *txn;
         if (vmdb_txn_begin(db, 0, &txn) != 0)
             _exit(4);
-        vmdb_cursor_init(&c, t);
-        while (vmdb_cursor_next(&c, NULL, &r) == 0)
+        vmdb_table_cursor_init(&c, t);
+        while (vmdb_table_cursor_next(&c, NULL, &r) == 0)
             if (r.key >= FILLER_BASE && next_rand(&seed) % 2 &&
                 vmdb_txn_delete(txn, t, &r.key, sizeof r.key) != 0)
                 _exit(5);
@@ -1275,7 +1275,7 @@ static void kill_compactor(unsigned cycles, bool cut)
         for (uint64_t key = 0; key < REAL_KEYS; key++) {
             struct item r;
             uint64_t rid;
-            int rc = vmdb_get(t, &key, sizeof key, &r, &rid);
+            int rc = vmdb_table_get(t, &key, sizeof key, &r, &rid);
             cr_assert_eq(rc, 0, "cycle %u: record %llu is lost (%s; cut: %s)", cycle,
                          (unsigned long long)key, vmdb_error_name(rc), report.summary);
             cr_assert(item_ok(&r) && r.key == key && r.version == 7,
@@ -1283,11 +1283,11 @@ static void kill_compactor(unsigned cycles, bool cut)
             if (rid != key * 2)
                 moved_total++;
         }
-        vmdb_cursor c;
-        vmdb_cursor_init(&c, t);
+        vmdb_table_cursor c;
+        vmdb_table_cursor_init(&c, t);
         struct item r;
         uint64_t reals = 0;
-        while (vmdb_cursor_next(&c, NULL, &r) == 0) {
+        while (vmdb_table_cursor_next(&c, NULL, &r) == 0) {
             cr_assert(item_ok(&r), "cycle %u: a damaged record, key %llu", cycle,
                       (unsigned long long)r.key);
             reals += r.key < REAL_KEYS;
@@ -1349,7 +1349,7 @@ Test(backup, a_copy_written_then_killed_recovers_what_it_committed)
     vmdb_db *copy = open_db(dest, 0);
     uint64_t key = 5005;
     struct item r;
-    ASSERT_OK(vmdb_get(table(copy, "items"), &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(table(copy, "items"), &key, sizeof key, &r, NULL));
     cr_assert_eq(r.version, 4);
     ASSERT_OK(vmdb_check(copy));
     ASSERT_OK(vmdb_close(copy));

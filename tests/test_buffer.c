@@ -28,7 +28,7 @@ Test(buffer, new_buffer_is_zeroed_with_its_geometry)
         cr_assert_eq(p[i], 0);
     cr_assert_not_null(vmdb_buffer_map(b));
     cr_assert_eq(vmdb_map_ptr(vmdb_buffer_map(b)), p);
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
     ASSERT_FAILS(vmdb_buffer_new(0, 10, NULL, &b), VMDB_EINVAL, "element size");
     ASSERT_FAILS(vmdb_buffer_new(16, UINT64_MAX / 8, NULL, &b), VMDB_ERANGE, "overflow");
 }
@@ -53,7 +53,7 @@ Test(buffer, get_and_set_are_bounds_checked)
     cr_assert_null(ptr);
     ASSERT_OK(vmdb_buffer_at(b, 3, &ptr));
     cr_assert_eq(*(uint64_t *)ptr, 9);
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
 }
 
 Test(buffer, file_buffer_persists_in_place)
@@ -140,13 +140,13 @@ Test(buffer, save_and_load_round_trip)
     cr_assert_eq(memcmp(points_data(b), points_data(c), 50 * sizeof(struct point)), 0);
     /* A loaded buffer is a copy: changing it leaves the file alone. */
     ASSERT_OK(points_set(c, 0, &(struct point){99, 99, 99}));
-    vmdb_buffer_free(c);
+    vmdb_buffer_close(c);
     ASSERT_OK(points_load(path, NULL, &c));
     struct point p;
     ASSERT_OK(points_get(c, 0, &p));
     cr_assert_eq(p.x, 0);
-    vmdb_buffer_free(c);
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(c);
+    vmdb_buffer_close(b);
     remove_test_dir();
 }
 
@@ -168,7 +168,7 @@ Test(buffer, failed_save_keeps_the_old_file)
     free(data);
     cr_assert_eq(access(test_path("saved.bin.vmdb-save"), F_OK), -1, "temporary file left");
     ASSERT_FAILS(vmdb_buffer_save(b, test_path("no/such/dir/x.bin")), VMDB_ENOENT, "no/such/dir");
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
     remove_test_dir();
 }
 
@@ -213,7 +213,7 @@ Test(buffer, stream_reads_writes_and_seeks)
     ASSERT_FAILS(vmdb_buffer_seek(b, INT64_MIN, SEEK_END, NULL), VMDB_ERANGE, "leaves");
     ASSERT_FAILS(vmdb_buffer_seek(b, 0, 99, NULL), VMDB_EINVAL, "whence 99");
     cr_assert_eq(vmdb_buffer_tell(b), 14);
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
 }
 
 Test(buffer, stream_write_grows_up_to_max_count)
@@ -238,7 +238,7 @@ Test(buffer, stream_write_grows_up_to_max_count)
     ASSERT_FAILS(vmdb_buffer_grow(b, 5), VMDB_EINVAL, "shrink");
     ASSERT_OK(vmdb_buffer_seek(b, 0, SEEK_END, NULL));
     ASSERT_FAILS(vmdb_buffer_write(b, "x", 1), VMDB_ERANGE, "max_count");
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
 }
 
 Test(buffer, file_buffer_grows_its_file)
@@ -291,7 +291,7 @@ Test(buffer, strings_round_trip_with_length_prefix)
     cr_assert_eq(len, 10);
     cr_assert_eq(memcmp(view, "nul\0inside", 10), 0);
     cr_assert_eq(view, (const char *)p + 4 + 19 + 4 + 4, "a view must not copy");
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
 }
 
 Test(buffer, corrupt_string_prefix_is_ecorrupt)
@@ -333,14 +333,14 @@ Test(buffer, typed_wrappers_check_the_element_size)
     ASSERT_OK(vmdb_buffer_seek(b, -4, SEEK_END, NULL));
     ASSERT_FAILS(points_read(b, &got), VMDB_ERANGE, "remain");
     ASSERT_FAILS(points_get(b, 4, &got), VMDB_ERANGE, "index 4");
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
 
     ASSERT_OK(vmdb_buffer_new(3, 4, NULL, &b));
     ASSERT_FAILS(points_get(b, 0, &got), VMDB_EINVAL, "3 bytes");
     ASSERT_FAILS(points_at(b, 0, &ptr), VMDB_EINVAL, "3 bytes");
     cr_assert_null(ptr);
     cr_assert_null(points_data(b));
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
 }
 
 #define WRITERS 4
@@ -393,7 +393,7 @@ Test(buffer, thread_safe_mode_serialises_every_call)
     ASSERT_OK(vmdb_buffer_read_exact(b, first, sizeof first));
     vmdb_buffer_unlock(b);
     cr_assert_eq(first[1], 0);
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
 }
 
 Test(buffer, failed_flush_poisons_a_file_buffer)
@@ -425,12 +425,12 @@ Test(buffer, options_are_checked)
     ASSERT_OK(vmdb_map_stat(vmdb_buffer_map(b), &info));
     cr_assert(info.populated);
     cr_assert_eq(info.advice, VMDB_ADVICE_RANDOM);
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
     /* An empty buffer is legal and grows like any other. */
     o = (vmdb_buffer_options){.max_count = 4};
     ASSERT_OK(vmdb_buffer_new(8, 0, &o, &b));
     cr_assert(vmdb_buffer_eos(b));
     ASSERT_OK(vmdb_buffer_write(b, "8 bytes!", 8));
     cr_assert_eq(vmdb_buffer_capacity(b), 1);
-    vmdb_buffer_free(b);
+    vmdb_buffer_close(b);
 }

@@ -76,7 +76,7 @@ static const char *row(const char *db_path, const char *table, const char *key)
     const void *k;
     size_t klen;
     vmdb_record_key(s, probe, &k, &klen);
-    if (vmdb_get(t, k, klen, rec, NULL) != 0) {
+    if (vmdb_table_get(t, k, klen, rec, NULL) != 0) {
         vmdb_close(db);
         return "(none)";
     }

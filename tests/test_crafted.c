@@ -189,9 +189,9 @@ Test(crafted, the_undamaged_log_replays_and_checks_clean)
     ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
     struct item it;
     uint64_t key = 3, gone = 2;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &it, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &it, NULL));
     cr_assert_eq(it.value, 30);
-    cr_assert_eq(vmdb_get(t, &gone, sizeof gone, &it, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get(t, &gone, sizeof gone, &it, NULL), VMDB_ENOTFOUND);
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
@@ -349,7 +349,7 @@ static void flip_checksum_bit(vmdb__wal_record *rec)
 static uint64_t value_of(vmdb_table *t, uint64_t key)
 {
     struct item it;
-    int rc = vmdb_get(t, &key, sizeof key, &it, NULL);
+    int rc = vmdb_table_get(t, &key, sizeof key, &it, NULL);
     return rc == 0 ? it.value : (uint64_t)-1;
 }
 

@@ -302,9 +302,9 @@ Test(crash, every_bit_flip_in_the_last_transaction_stops_replay_before_it)
         ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
         struct rec r;
         uint64_t key = 1;
-        ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+        ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
         key = 2;
-        cr_assert_eq(vmdb_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND,
+        cr_assert_eq(vmdb_table_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND,
                      "bit %llu: B must not be applied", (unsigned long long)bit);
         vmdb_close(db);
         checked++;

@@ -90,13 +90,13 @@ Test(db, put_get_and_reopen)
     struct person p;
     uint64_t rid;
     uint64_t key = 417;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, &rid));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &p, &rid));
     cr_assert_str_eq(p.name, "person-417");
     cr_assert_eq(p.age, 417 % 90);
     cr_assert_eq(rid, 417, "ids are slot numbers, filled in order");
     key = 1000;
     vmdb_error_clear();
-    cr_assert_eq(vmdb_get(t, &key, sizeof key, &p, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get(t, &key, sizeof key, &p, NULL), VMDB_ENOTFOUND);
     cr_assert_eq(vmdb_last_error()->code, 0, "not finding leaves the error context alone");
     vmdb_close(db);
 
@@ -105,7 +105,7 @@ Test(db, put_get_and_reopen)
     ASSERT_OK(vmdb_table_open(db, "people", s, &t));
     vmdb_schema_free(s);
     for (key = 0; key < 1000; key += 37) {
-        ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
+        ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &p, NULL));
         cr_assert_eq(p.id, key);
     }
     vmdb_table_info st;
@@ -150,12 +150,12 @@ Test(db, insert_update_delete_and_their_errors)
 
     struct person got;
     key = 1;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &got, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &got, NULL));
     cr_assert_eq(got.age, 31);
     key = 2;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &got, &rid));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &got, &rid));
     cr_assert_eq(rid, 2);
-    cr_assert_eq(vmdb_get_rid(t, 1, &got), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get_rid(t, 1, &got), VMDB_ENOTFOUND);
 
     /* The freed slot 1 is reused by the next insert, once the delete is
      * in the table: a NONE commit gets there after its log flush, which a
@@ -176,11 +176,11 @@ Test(db, insert_update_delete_and_their_errors)
     ASSERT_FAILS(vmdb_txn_update_rid(txn, t, 77, &moved), VMDB_ENOTFOUND, "record 77");
     ASSERT_OK(vmdb_txn_commit(txn));
     key = 99;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &got, &rid));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &got, &rid));
     cr_assert_eq(rid, 1);
     cr_assert_str_eq(got.name, "cy");
     key = 3;
-    cr_assert_eq(vmdb_get(t, &key, sizeof key, &got, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get(t, &key, sizeof key, &got, NULL), VMDB_ENOTFOUND);
     vmdb_close(db);
     remove_test_dir();
 }
@@ -200,9 +200,9 @@ Test(db, abort_changes_nothing_and_gives_ids_back)
     ASSERT_OK(vmdb_txn_delete(txn, t, &key, sizeof key));
     vmdb_txn_abort(txn);
     struct person got;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &got, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &got, NULL));
     key = 100;
-    cr_assert_eq(vmdb_get(t, &key, sizeof key, &got, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get(t, &key, sizeof key, &got, NULL), VMDB_ENOTFOUND);
     ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
     ASSERT_OK(vmdb_txn_insert(txn, t, &p, &rid));
     cr_assert_eq(rid, 10, "the aborted transaction's id is free again");
@@ -234,13 +234,13 @@ Test(db, one_transaction_spans_tables)
     ASSERT_OK(vmdb_txn_put(txn, codes, code, NULL));
     ASSERT_OK(vmdb_txn_commit(txn));
     char got[16];
-    ASSERT_OK(vmdb_get(codes, "abc", 3, got, NULL)); /* a str key without its padding */
+    ASSERT_OK(vmdb_table_get(codes, "abc", 3, got, NULL)); /* a str key without its padding */
     cr_assert_eq(memcmp(got + 8, &count, 4), 0);
     vmdb_close(db);
 
     db = open_db(path, 0);
     ASSERT_OK(vmdb_table_open(db, "codes", NULL, &codes));
-    ASSERT_OK(vmdb_get(codes, "abc", 3, got, NULL));
+    ASSERT_OK(vmdb_table_get(codes, "abc", 3, got, NULL));
     ASSERT_FAILS(vmdb_table_open(db, "nope", NULL, &codes), VMDB_ENOTFOUND, "nope");
     ASSERT_OK(vmdb_table_drop(db, "codes"));
     ASSERT_FAILS(vmdb_table_open(db, "codes", NULL, &codes), VMDB_ENOTFOUND, "codes");
@@ -276,11 +276,11 @@ Test(db, scan_and_cursor_visit_live_records_in_slot_order)
     for (uint64_t key = 0; key < 50; key += 3)
         ASSERT_OK(vmdb_txn_delete(txn, t, &key, sizeof key));
     ASSERT_OK(vmdb_txn_commit(txn));
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, t);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
     struct person p;
     uint64_t rid, seen = 0, last = 0;
-    while (vmdb_cursor_next(&c, &rid, &p) == 0) {
+    while (vmdb_table_cursor_next(&c, &rid, &p) == 0) {
         cr_assert_neq(p.id % 3, 0);
         cr_assert_eq(p.id, rid);
         cr_assert(seen == 0 || rid > last);
@@ -290,10 +290,10 @@ Test(db, scan_and_cursor_visit_live_records_in_slot_order)
     cr_assert_eq(seen, 50 - 17);
     const void *ptr;
     uint64_t seq;
-    ASSERT_OK(vmdb_get_ptr(t, 4, &ptr, &seq));
+    ASSERT_OK(vmdb_table_get_ptr(t, 4, &ptr, &seq));
     cr_assert_eq(((const struct person *)ptr)->id, 4);
-    cr_assert(vmdb_read_valid(t, 4, seq));
-    cr_assert_eq(vmdb_get_ptr(t, 3, &ptr, &seq), VMDB_ENOTFOUND);
+    cr_assert(vmdb_table_read_valid(t, 4, seq));
+    cr_assert_eq(vmdb_table_get_ptr(t, 3, &ptr, &seq), VMDB_ENOTFOUND);
     vmdb_close(db);
     remove_test_dir();
 }
@@ -434,9 +434,9 @@ Test(db, recovery_replays_what_a_killed_writer_committed)
     ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
     struct person p;
     uint64_t key = 299;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &p, NULL));
     key = 999;
-    cr_assert_eq(vmdb_get(t, &key, sizeof key, &p, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get(t, &key, sizeof key, &p, NULL), VMDB_ENOTFOUND);
     ASSERT_OK(vmdb_check(db));
     vmdb_close(db);
     remove_test_dir();
@@ -475,7 +475,7 @@ Test(db, full_disk_is_an_error_and_loses_nothing)
     ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
     struct person p;
     for (uint64_t key = 0; key < 10; key++)
-        ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
+        ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &p, NULL));
     ASSERT_OK(vmdb_check(db));
     vmdb_close(db);
     remove_test_dir();
@@ -532,7 +532,7 @@ static void *reader(void *arg)
     struct selfcheck r;
     while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
         for (uint64_t key = 0; key < 8; key++) {
-            if (vmdb_get(h->t, &key, sizeof key, &r, NULL) != 0 || !selfcheck_ok(&r, key))
+            if (vmdb_table_get(h->t, &key, sizeof key, &r, NULL) != 0 || !selfcheck_ok(&r, key))
                 __atomic_add_fetch(&h->torn, 1, __ATOMIC_RELAXED);
             __atomic_add_fetch(&h->reads, 1, __ATOMIC_RELAXED);
         }
@@ -545,12 +545,12 @@ static void *reader(void *arg)
 static void *scan_reader(void *arg)
 {
     struct hammer *h = arg;
-    vmdb_scan_batch b;
+    vmdb_table_scan_batch b;
     struct selfcheck r;
     while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
         b.next_rid = 0;
         uint64_t found = 0;
-        while (vmdb_scan_next(h->t, &b) == 0) {
+        while (vmdb_table_scan_next(h->t, &b) == 0) {
             for (size_t i = 0; i < b.count; i++) {
                 memcpy(&r, b.record[i], sizeof r);
                 if (!vmdb_scan_valid(&b, i))
@@ -652,7 +652,7 @@ static void run_committers(vmdb_db *db, vmdb_table *t, const enum vmdb_durabilit
         for (int k = 0; k < each; k++) {
             uint64_t key = (uint64_t)i * 100000 + (uint64_t)k;
             struct person p;
-            ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
+            ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &p, NULL));
             cr_assert_eq(p.age, (uint32_t)k);
         }
 }
@@ -742,7 +742,7 @@ Test(db, reader_in_another_process_never_sees_a_torn_record)
         for (;;) {
             for (uint64_t key = 0; key < 8; key++, reads++) {
                 struct selfcheck got;
-                if (vmdb_get(rt, &key, sizeof key, &got, NULL) != 0 || !selfcheck_ok(&got, key))
+                if (vmdb_table_get(rt, &key, sizeof key, &got, NULL) != 0 || !selfcheck_ok(&got, key))
                     _exit(3);
                 if (got.version > newest)
                     newest = got.version;
@@ -823,7 +823,7 @@ Test(db, writers_in_two_processes_take_turns)
             uint64_t id = (uint64_t)w * 10000 + i;
             struct person p;
             bool deleted = i % 50 == 39;
-            cr_assert_eq(vmdb_get(t, &id, sizeof id, &p, NULL), deleted ? VMDB_ENOTFOUND : 0,
+            cr_assert_eq(vmdb_table_get(t, &id, sizeof id, &p, NULL), deleted ? VMDB_ENOTFOUND : 0,
                          "id %llu", (unsigned long long)id);
         }
     ASSERT_OK(vmdb_check(db));
@@ -853,7 +853,7 @@ Test(db, reads_and_check_catch_a_damaged_record_unless_no_verify)
     db = open_db(path, VMDB_DB_NO_VERIFY);
     ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
     struct person p;
-    ASSERT_OK(vmdb_get_rid(t, 4, &p)); /* unverified reads trust the bytes */
+    ASSERT_OK(vmdb_table_get_rid(t, 4, &p)); /* unverified reads trust the bytes */
     ASSERT_FAILS(vmdb_check(db), VMDB_ECORRUPT, "slot 4: checksum mismatch");
     vmdb_close(db);
 
@@ -861,8 +861,8 @@ Test(db, reads_and_check_catch_a_damaged_record_unless_no_verify)
     for (size_t i = 0; i < 2; i++) {
         db = open_db(path, flags[i]);
         ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
-        ASSERT_FAILS(vmdb_get_rid(t, 4, &p), VMDB_ECORRUPT, "people.vmt: slot 4");
-        ASSERT_OK(vmdb_get_rid(t, 5, &p));
+        ASSERT_FAILS(vmdb_table_get_rid(t, 4, &p), VMDB_ECORRUPT, "people.vmt: slot 4");
+        ASSERT_OK(vmdb_table_get_rid(t, 5, &p));
         vmdb_close(db);
     }
     remove_test_dir();
@@ -884,43 +884,43 @@ static int count_record(void *ctx, uint64_t rid, const void *record)
 static void expect_reads_refuse_slot_4(vmdb_db *db, vmdb_table *t, const char *needle)
 {
     struct person p;
-    ASSERT_FAILS(vmdb_get_rid(t, 4, &p), VMDB_ECORRUPT, needle);
-    ASSERT_OK(vmdb_get_rid(t, 5, &p));
+    ASSERT_FAILS(vmdb_table_get_rid(t, 4, &p), VMDB_ECORRUPT, needle);
+    ASSERT_OK(vmdb_table_get_rid(t, 5, &p));
     const void *ptr;
     uint64_t seq;
-    ASSERT_FAILS(vmdb_get_ptr(t, 4, &ptr, &seq), VMDB_ECORRUPT, needle);
+    ASSERT_FAILS(vmdb_table_get_ptr(t, 4, &ptr, &seq), VMDB_ECORRUPT, needle);
     cr_assert_null(ptr);
-    ASSERT_OK(vmdb_get_ptr(t, 5, &ptr, &seq));
+    ASSERT_OK(vmdb_table_get_ptr(t, 5, &ptr, &seq));
 
     /* A cursor stops at it, and goes on after it when asked. */
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, t);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
     uint64_t rid;
     for (uint64_t want = 0; want < 4; want++) {
-        ASSERT_OK(vmdb_cursor_next(&c, &rid, &p));
+        ASSERT_OK(vmdb_table_cursor_next(&c, &rid, &p));
         cr_assert_eq(rid, want);
     }
-    ASSERT_FAILS(vmdb_cursor_next(&c, &rid, &p), VMDB_ECORRUPT, needle);
-    ASSERT_OK(vmdb_cursor_next(&c, &rid, &p));
+    ASSERT_FAILS(vmdb_table_cursor_next(&c, &rid, &p), VMDB_ECORRUPT, needle);
+    ASSERT_OK(vmdb_table_cursor_next(&c, &rid, &p));
     cr_assert_eq(rid, 5);
 
     int seen = 0;
-    ASSERT_FAILS(vmdb_scan(t, count_record, &seen), VMDB_ECORRUPT, needle);
+    ASSERT_FAILS(vmdb_table_scan(t, count_record, &seen), VMDB_ECORRUPT, needle);
     cr_assert_eq(seen, 4, "the records before it, then the error");
 
-    vmdb_scan_batch *b = malloc(sizeof *b);
+    vmdb_table_scan_batch *b = malloc(sizeof *b);
     b->next_rid = 0;
-    ASSERT_FAILS(vmdb_scan_next(t, b), VMDB_ECORRUPT, needle);
+    ASSERT_FAILS(vmdb_table_scan_next(t, b), VMDB_ECORRUPT, needle);
     cr_assert_eq(b->count, 0, "nothing in the batch to use");
     b->next_rid = 5;
-    ASSERT_OK(vmdb_scan_next(t, b));
+    ASSERT_OK(vmdb_table_scan_next(t, b));
     cr_assert_eq(b->count, 5);
     free(b);
 
     /* Inside a read transaction too. */
     vmdb_read r;
     ASSERT_OK(vmdb_read_begin(db, 0, &r));
-    ASSERT_FAILS(vmdb_scan(t, count_record, &seen), VMDB_ECORRUPT, needle);
+    ASSERT_FAILS(vmdb_table_scan(t, count_record, &seen), VMDB_ECORRUPT, needle);
     vmdb_read_end(&r);
 }
 
@@ -942,7 +942,7 @@ Test(db, every_read_path_refuses_a_damaged_record)
         expect_reads_refuse_slot_4(db, t, "people.vmt: slot 4: checksum mismatch");
         struct person p;
         uint64_t id = 4;
-        ASSERT_FAILS(vmdb_get(t, &id, sizeof id, &p, NULL), VMDB_ECORRUPT, "people.vmt: slot 4");
+        ASSERT_FAILS(vmdb_table_get(t, &id, sizeof id, &p, NULL), VMDB_ECORRUPT, "people.vmt: slot 4");
         vmdb_close(db);
     }
 
@@ -950,7 +950,7 @@ Test(db, every_read_path_refuses_a_damaged_record)
     db = open_db(path, VMDB_DB_NO_VERIFY);
     ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
     int seen = 0;
-    ASSERT_OK(vmdb_scan(t, count_record, &seen));
+    ASSERT_OK(vmdb_table_scan(t, count_record, &seen));
     cr_assert_eq(seen, 10);
     vmdb_close(db);
     vmdb_db_options both = {.flags = VMDB_DB_VERIFY | VMDB_DB_NO_VERIFY};
@@ -1004,7 +1004,7 @@ Test(db, check_reports_a_damaged_header_copy_and_a_writer_repairs_it)
             ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
             struct person p;
             uint64_t id = 7;
-            ASSERT_OK(vmdb_get(t, &id, sizeof id, &p, NULL));
+            ASSERT_OK(vmdb_table_get(t, &id, sizeof id, &p, NULL));
             vmdb_close(db);
 
             db = open_db(path, 0);
@@ -1046,7 +1046,7 @@ Test(db, recovery_repairs_a_torn_slot_from_the_log)
     db = open_db(path, VMDB_DB_VERIFY);
     ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
     struct person p;
-    ASSERT_OK(vmdb_get_rid(t, 4, &p));
+    ASSERT_OK(vmdb_table_get_rid(t, 4, &p));
     cr_assert_str_eq(p.name, "person-4");
     ASSERT_OK(vmdb_check(db));
     vmdb_close(db);
@@ -1090,7 +1090,7 @@ Test(db, checkpoint_in_the_middle_of_a_transaction_keeps_it_replayable)
     ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
     for (uint64_t key = 0; key < 600; key++) {
         struct person p;
-        ASSERT_OK(vmdb_get(t, &key, sizeof key, &p, NULL));
+        ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &p, NULL));
     }
     ASSERT_OK(vmdb_check(db));
     vmdb_close(db);
@@ -1112,7 +1112,7 @@ Test(db, a_clean_open_and_close_make_no_flush)
     ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
     struct person p;
     uint64_t id = 3;
-    ASSERT_OK(vmdb_get(t, &id, sizeof id, &p, NULL));
+    ASSERT_OK(vmdb_table_get(t, &id, sizeof id, &p, NULL));
     vmdb_close(db);
     /* A write does flush at close: the armed fault fires and poisons. */
     db = open_db(path, 0);
@@ -1167,8 +1167,8 @@ Test(db, a_writer_that_dies_while_applying_is_finished_by_the_next_writer)
      * refuses to start from that. */
     struct person p;
     uint64_t id = 100, last = 109;
-    ASSERT_OK(vmdb_get(t, &id, sizeof id, &p, NULL));
-    cr_assert_eq(vmdb_get(t, &last, sizeof last, &p, NULL), VMDB_ENOTFOUND);
+    ASSERT_OK(vmdb_table_get(t, &id, sizeof id, &p, NULL));
+    cr_assert_eq(vmdb_table_get(t, &last, sizeof last, &p, NULL), VMDB_ENOTFOUND);
     vmdb_db *ro;
     vmdb_db_options o = {.flags = VMDB_DB_READONLY};
     ASSERT_FAILS(vmdb_open(path, &o, &ro), VMDB_ENEEDRECOVERY, path);
@@ -1182,7 +1182,7 @@ Test(db, a_writer_that_dies_while_applying_is_finished_by_the_next_writer)
     ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
     vmdb_txn_abort(txn);
     for (id = 100; id < 110; id++)
-        ASSERT_OK(vmdb_get(t, &id, sizeof id, &p, NULL));
+        ASSERT_OK(vmdb_table_get(t, &id, sizeof id, &p, NULL));
     ASSERT_OK(vmdb_check(db));
     ASSERT_OK(vmdb_open(path, &o, &ro));
     vmdb_close(ro);
@@ -1205,10 +1205,10 @@ Test(db, batch_scan_visits_live_records_in_order_and_sees_changes)
         ASSERT_OK(vmdb_txn_delete(txn, t, &id, sizeof id));
     ASSERT_OK(vmdb_txn_commit(txn));
 
-    vmdb_scan_batch b = {.next_rid = 0};
+    vmdb_table_scan_batch b = {.next_rid = 0};
     uint64_t seen = 0, last_rid = 0, batches = 0;
     int rc;
-    while ((rc = vmdb_scan_next(t, &b)) == 0) {
+    while ((rc = vmdb_table_scan_next(t, &b)) == 0) {
         cr_assert(b.count > 0 && b.count <= VMDB_SCAN_BATCH);
         batches++;
         for (size_t i = 0; i < b.count; i++) {
@@ -1223,12 +1223,12 @@ Test(db, batch_scan_visits_live_records_in_order_and_sees_changes)
     cr_assert_eq(rc, VMDB_ENOTFOUND);
     cr_assert_eq(seen, 200);
     cr_assert_eq(batches, 4, "200 records in batches of 64");
-    cr_assert_eq(vmdb_scan_next(t, &b), VMDB_ENOTFOUND, "the end stays the end");
+    cr_assert_eq(vmdb_table_scan_next(t, &b), VMDB_ENOTFOUND, "the end stays the end");
 
     /* A change after the batch was read makes that record's reads invalid,
      * and only that record's. */
     b.next_rid = 0;
-    ASSERT_OK(vmdb_scan_next(t, &b));
+    ASSERT_OK(vmdb_table_scan_next(t, &b));
     const struct person *first = b.record[0];
     struct person changed = *first;
     changed.age = 99;
@@ -1239,7 +1239,7 @@ Test(db, batch_scan_visits_live_records_in_order_and_sees_changes)
     ASSERT_OK(vmdb_txn_commit(txn));
     cr_assert(!vmdb_scan_valid(&b, 0), "the updated record's read is stale");
     cr_assert(vmdb_scan_valid(&b, 1));
-    cr_assert_eq(vmdb_scan_next(NULL, &b), VMDB_EINVAL);
+    cr_assert_eq(vmdb_table_scan_next(NULL, &b), VMDB_EINVAL);
     vmdb_close(db);
     remove_test_dir();
 }
@@ -1274,7 +1274,7 @@ Test(db, tables_created_or_dropped_by_another_handle_are_followed)
     ASSERT_OK(vmdb_table_open(b, "pairs", NULL, &by));
     ASSERT_OK(vmdb_table_open(r, "pairs", NULL, &ry));
     uint64_t got[2], key = 7;
-    ASSERT_OK(vmdb_get(ry, &key, sizeof key, got, NULL));
+    ASSERT_OK(vmdb_table_get(ry, &key, sizeof key, got, NULL));
     cr_assert_eq(got[1], 70);
     /* and B writes into it, which A reads. */
     uint64_t pair2[2] = {8, 80};
@@ -1282,7 +1282,7 @@ Test(db, tables_created_or_dropped_by_another_handle_are_followed)
     ASSERT_OK(vmdb_txn_put(txn, by, pair2, NULL));
     ASSERT_OK(vmdb_txn_commit(txn));
     key = 8;
-    ASSERT_OK(vmdb_get(ay, &key, sizeof key, got, NULL));
+    ASSERT_OK(vmdb_table_get(ay, &key, sizeof key, got, NULL));
     cr_assert_eq(got[1], 80);
 
     /* A drops people: B's and R's handles find nothing and write nothing,
@@ -1290,8 +1290,8 @@ Test(db, tables_created_or_dropped_by_another_handle_are_followed)
     ASSERT_OK(vmdb_table_drop(a, "people"));
     struct person p;
     uint64_t id = 3;
-    cr_assert_eq(vmdb_get(bx, &id, sizeof id, &p, NULL), VMDB_ENOTFOUND);
-    cr_assert_eq(vmdb_get(rx, &id, sizeof id, &p, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get(bx, &id, sizeof id, &p, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get(rx, &id, sizeof id, &p, NULL), VMDB_ENOTFOUND);
     ASSERT_OK(vmdb_txn_begin(b, VMDB_DURABILITY_SYNC, &txn));
     ASSERT_FAILS(vmdb_txn_put(txn, bx, &p, NULL), VMDB_ENOTFOUND, "dropped");
     vmdb_txn_abort(txn);
@@ -1312,7 +1312,7 @@ Test(db, tables_created_or_dropped_by_another_handle_are_followed)
     ASSERT_OK(vmdb_txn_begin(b, VMDB_DURABILITY_SYNC, &txn));
     ASSERT_OK(vmdb_txn_put(txn, bnew, &row, NULL));
     ASSERT_OK(vmdb_txn_commit(txn));
-    ASSERT_OK(vmdb_get(anew, "zed", 3, &row, NULL));
+    ASSERT_OK(vmdb_table_get(anew, "zed", 3, &row, NULL));
     vmdb_close(r);
     vmdb_close(b);
     vmdb_close(a);

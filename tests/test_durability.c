@@ -77,7 +77,7 @@ static void wait_for_writer(pid_t pid, int report, unsigned want)
 static void assert_key(vmdb_table *t, uint64_t key, uint64_t n, const char *what)
 {
     struct rec r;
-    int rc = vmdb_get(t, &key, sizeof key, &r, NULL);
+    int rc = vmdb_table_get(t, &key, sizeof key, &r, NULL);
     cr_assert(rc == 0 && rec_ok(&r) && r.txn == n, "key %llu (%s) after the cut: %s",
               (unsigned long long)key, what,
               rc == VMDB_ENOTFOUND ? "absent" : rc ? vmdb_last_error()->message
@@ -239,7 +239,7 @@ static void none_writer(const char *path, uint64_t seed, uint64_t done, int repo
 static uint64_t value_of(vmdb_table *t, uint64_t key, const char *where)
 {
     struct rec r;
-    int rc = vmdb_get(t, &key, sizeof key, &r, NULL);
+    int rc = vmdb_table_get(t, &key, sizeof key, &r, NULL);
     cr_assert(rc == 0 && rec_ok(&r), "%s: key %llu is %s", where, (unsigned long long)key,
               rc == VMDB_ENOTFOUND ? "absent" : "damaged");
     return r.txn;
@@ -437,7 +437,7 @@ Test(durability, log_records_a_cut_kept_past_a_lost_page_are_never_replayed)
         assert_key(t, k, 1000 + k, "a commit after the recovery");
     for (uint64_t k = l.puts_before; k < OLD; k++) {
         struct rec r;
-        cr_assert_eq(vmdb_get(t, &k, sizeof k, &r, NULL), VMDB_ENOTFOUND,
+        cr_assert_eq(vmdb_table_get(t, &k, sizeof k, &r, NULL), VMDB_ENOTFOUND,
                      "key %llu: a commit lost by the cut came back (txn %llu)",
                      (unsigned long long)k, (unsigned long long)r.txn);
     }

@@ -1,10 +1,12 @@
 /* tests/test_error.c - error codes, names, messages and the per-thread
  * context. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 
 #include "helpers.h"
 #include "internal.h"
+#include "vmdb/version.h"
 
 TestSuite(error, .timeout = SUITE_TIMEOUT);
 
@@ -209,6 +211,71 @@ Test(error, version_matches_macros)
     char want[32];
     snprintf(want, sizeof want, "%d.%d.%d", VMDB_VERSION_MAJOR, VMDB_VERSION_MINOR,
              VMDB_VERSION_PATCH);
-    cr_assert_str_eq(vmdb_version(), want);
+    cr_assert_str_eq(vmdb_version_string(), want);
     cr_assert_str_eq(VMDB_VERSION_STRING, want);
+    int major = -1, minor = -1, patch = -1;
+    vmdb_version(&major, &minor, &patch);
+    cr_assert_eq(major, VMDB_VERSION_MAJOR);
+    cr_assert_eq(minor, VMDB_VERSION_MINOR);
+    cr_assert_eq(patch, VMDB_VERSION_PATCH);
+    cr_assert_eq(VMDB_VERSION_NUMBER, (major << 16) | (minor << 8) | patch);
+    vmdb_version(NULL, &minor, NULL); /* any of them may be left out */
+}
+
+/* An options struct filled by a program built against a newer vmdb has
+ * fields this library does not know: refused by name, never misread. A
+ * zeroed struct and the _INIT macros' version are this library's own. */
+Test(error, options_from_a_newer_library_are_refused_and_ours_accepted)
+{
+    const char *dir = test_path("opts");
+    mkdir(dir, 0755);
+    char path[PATH_MAX];
+
+    vmdb_map *m;
+    vmdb_map_options mo = VMDB_MAP_OPTIONS_INIT;
+    mo.len = 4096;
+    ASSERT_OK(vmdb_map_anon(&mo, &m));
+    vmdb_map_close(m);
+    mo.version = VMDB_MAP_OPTIONS_VERSION + 1;
+    cr_assert_eq(vmdb_map_anon(&mo, &m), VMDB_EVERSION);
+    cr_assert(strstr(vmdb_last_error()->message, "newer than this library"), "%s",
+              vmdb_last_error()->message);
+
+    vmdb_buffer *b;
+    vmdb_buffer_options bo = VMDB_BUFFER_OPTIONS_INIT;
+    ASSERT_OK(vmdb_buffer_new(8, 4, &bo, &b));
+    vmdb_buffer_close(b);
+    bo.version = VMDB_BUFFER_OPTIONS_VERSION + 1;
+    cr_assert_eq(vmdb_buffer_new(8, 4, &bo, &b), VMDB_EVERSION);
+
+    vmdb_ring *r;
+    vmdb_ring_options ro = VMDB_RING_OPTIONS_INIT;
+    ro.cap = 4096;
+    ASSERT_OK(vmdb_ring_new(&ro, &r));
+    vmdb_ring_close(r);
+    ro.version = VMDB_RING_OPTIONS_VERSION + 1;
+    cr_assert_eq(vmdb_ring_new(&ro, &r), VMDB_EVERSION);
+
+    vmdb_slotring *s;
+    vmdb_slotring_options so = VMDB_SLOTRING_OPTIONS_INIT;
+    so.flags = VMDB_SLOTRING_CREATE;
+    so.slot_size = 64;
+    so.slot_count = 8;
+    snprintf(path, sizeof path, "%s/ring", dir);
+    ASSERT_OK(vmdb_slotring_open(path, &so, &s));
+    vmdb_slotring_close(s);
+    so.version = VMDB_SLOTRING_OPTIONS_VERSION + 1;
+    cr_assert_eq(vmdb_slotring_open(path, &so, &s), VMDB_EVERSION);
+
+    vmdb_db *db;
+    vmdb_db_options dbo = VMDB_DB_OPTIONS_INIT;
+    dbo.flags = VMDB_DB_CREATE;
+    snprintf(path, sizeof path, "%s/db", dir);
+    dbo.version = VMDB_DB_OPTIONS_VERSION + 1;
+    cr_assert_eq(vmdb_open(path, &dbo, &db), VMDB_EVERSION);
+    cr_assert_null(db);
+    dbo.version = 0;
+    ASSERT_OK(vmdb_open(path, &dbo, &db));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
 }

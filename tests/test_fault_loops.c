@@ -196,13 +196,13 @@ static const struct operation operations[] = {
 static bool row_is(vmdb_table *t, uint64_t id, uint64_t value)
 {
     struct row r;
-    return vmdb_get(t, &id, sizeof id, &r, NULL) == 0 && r.value == value;
+    return vmdb_table_get(t, &id, sizeof id, &r, NULL) == 0 && r.value == value;
 }
 
 static bool row_absent(vmdb_table *t, uint64_t id)
 {
     struct row r;
-    return vmdb_get(t, &id, sizeof id, &r, NULL) == VMDB_ENOTFOUND;
+    return vmdb_table_get(t, &id, sizeof id, &r, NULL) == VMDB_ENOTFOUND;
 }
 
 /* The database after the failure, opened again as after a crash. */

@@ -80,7 +80,7 @@ static void expect_rows(vmdb_table *t, uint64_t count)
 {
     for (uint64_t id = 0; id < count; id++) {
         struct row r;
-        ASSERT_OK(vmdb_get(t, &id, sizeof id, &r, NULL));
+        ASSERT_OK(vmdb_table_get(t, &id, sizeof id, &r, NULL));
         cr_assert_eq(r.value, id * 3, "row %llu", (unsigned long long)id);
     }
 }

@@ -264,7 +264,7 @@ static int reads_new_table(vmdb_db *db)
     uint64_t key = 7;
     if (vmdb_table_open(db, "created_meanwhile", NULL, &t) != 0)
         child_fail(11, "the table created meanwhile");
-    if (vmdb_get(t, &key, sizeof key, &r, NULL) != 0 || r.check != rec_check(&r))
+    if (vmdb_table_get(t, &key, sizeof key, &r, NULL) != 0 || r.check != rec_check(&r))
         child_fail(12, "the record committed meanwhile");
     return 0;
 }
@@ -335,7 +335,7 @@ Test(multiprocess, an_open_that_waits_for_the_lock_sees_growth_made_meanwhile)
     cr_assert_eq(st.records, first + 2, "one record overwrote another");
     for (uint64_t k = 0; k <= first; k++) {
         struct rec r;
-        ASSERT_OK(vmdb_get(t, &k, sizeof k, &r, NULL));
+        ASSERT_OK(vmdb_table_get(t, &k, sizeof k, &r, NULL));
         cr_assert_eq(r.n, k);
     }
     ASSERT_OK(vmdb_check(db));
@@ -451,7 +451,7 @@ Test(multiprocess, a_writer_gives_up_after_the_busy_timeout_naming_the_holder)
     ASSERT_OK(vmdb_txn_insert(txn, t, &r, NULL));
     ASSERT_OK(vmdb_txn_commit(txn));
     uint64_t key = HELD_KEY;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
@@ -474,7 +474,7 @@ Test(multiprocess, with_no_busy_timeout_a_writer_waits_until_the_holder_lets_go)
     ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
     struct rec r;
     uint64_t key = HELD_KEY;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
@@ -633,7 +633,7 @@ static int reader_check(void *ctx, uint64_t rid, const void *record)
 static int reader_table(void *ctx, vmdb_table *t)
 {
     (void)ctx;
-    int rc = vmdb_scan(t, reader_check, (void *)vmdb_table_name(t));
+    int rc = vmdb_table_scan(t, reader_check, (void *)vmdb_table_name(t));
     /* A writer killed mid-write leaves a slot odd until a writer recovers
      * it: that is "not now", not a torn record. */
     return rc == VMDB_EBUSY || rc == VMDB_ENOTFOUND ? 0 : rc;
@@ -781,7 +781,7 @@ Test(multiprocess, writers_readers_growth_and_a_killed_writer_lose_no_acknowledg
     for (size_t i = 0; i < count; i++) {
         ASSERT_OK(vmdb_table_open(db, acked[i].table, NULL, &t));
         struct rec r;
-        int rc = vmdb_get(t, &acked[i].key, sizeof acked[i].key, &r, NULL);
+        int rc = vmdb_table_get(t, &acked[i].key, sizeof acked[i].key, &r, NULL);
         cr_assert_eq(rc, 0, "acknowledged record %llx of %s is missing",
                      (unsigned long long)acked[i].key, acked[i].table);
         cr_assert_eq(r.check, rec_check(&r));

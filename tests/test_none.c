@@ -60,7 +60,7 @@ static void put_row(vmdb_db *db, vmdb_table *t, uint64_t id, uint64_t value)
 static uint64_t value_of(vmdb_table *t, uint64_t id)
 {
     struct row r;
-    int rc = vmdb_get(t, &id, sizeof id, &r, NULL);
+    int rc = vmdb_table_get(t, &id, sizeof id, &r, NULL);
     if (rc == VMDB_ENOTFOUND)
         return UINT64_MAX;
     ASSERT_OK(rc);
@@ -78,7 +78,7 @@ Test(none, the_committing_handle_reads_its_commits_while_they_wait_in_the_queue)
     put_row(db, t, 1, 10);
     uint64_t rid_of_1;
     struct row r;
-    ASSERT_OK(vmdb_get(t, &(uint64_t){1}, sizeof(uint64_t), &r, &rid_of_1));
+    ASSERT_OK(vmdb_table_get(t, &(uint64_t){1}, sizeof(uint64_t), &r, &rid_of_1));
     vmdb_txn *txn;
     ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn));
     ASSERT_OK(vmdb_txn_update_rid(txn, t, rid_of_1, &(struct row){5, 50}));
@@ -94,7 +94,7 @@ Test(none, the_committing_handle_reads_its_commits_while_they_wait_in_the_queue)
     cr_assert_eq(value_of(t, 1), 11);
     cr_assert_eq(value_of(t, 5), 50);
     cr_assert_eq(value_of(t, 7), UINT64_MAX, "a deleted key is not found");
-    ASSERT_OK(vmdb_get_rid(t, rid_of_1, &r));
+    ASSERT_OK(vmdb_table_get_rid(t, rid_of_1, &r));
     cr_assert_eq(r.id, 5, "the record keeps its id when its key changes");
     /* Writers decide on the queue too: key 1 and 5 are taken, 7 is free. */
     ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn));
@@ -106,10 +106,10 @@ Test(none, the_committing_handle_reads_its_commits_while_they_wait_in_the_queue)
     cr_assert_eq(value_of(t, 7), 71);
 
     /* A scan applies the queue first (one log flush): it sees them all. */
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, t);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
     uint64_t rid, seen = 0, sum = 0;
-    while (vmdb_cursor_next(&c, &rid, &r) == 0) {
+    while (vmdb_table_cursor_next(&c, &rid, &r) == 0) {
         seen++;
         sum += r.value;
     }

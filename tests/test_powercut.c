@@ -123,7 +123,7 @@ static void writer(const char *path, uint64_t seed, unsigned w, uint64_t first, 
         /* Under the write lock: nobody else can move the order now. */
         uint64_t key = ORDER_KEY;
         struct rec last;
-        int rc = vmdb_get(t, &key, sizeof key, &last, NULL);
+        int rc = vmdb_table_get(t, &key, sizeof key, &last, NULL);
         if ((rc != 0 && rc != VMDB_ENOTFOUND) || (rc == 0 && !rec_ok(&last)))
             _exit(9);
         uint64_t g = rc == 0 ? last.txn + 1 : 1;
@@ -170,7 +170,7 @@ static void reported_commit(struct cycle *c, struct commit k)
 /* Reads key `key`'s record: 1 present and whole, 0 absent, -1 otherwise. */
 static int read_rec(vmdb_table *t, uint64_t key, struct rec *r)
 {
-    int rc = vmdb_get(t, &key, sizeof key, r, NULL);
+    int rc = vmdb_table_get(t, &key, sizeof key, r, NULL);
     if (rc == VMDB_ENOTFOUND)
         return 0;
     return rc == 0 && rec_ok(r) ? 1 : -1;

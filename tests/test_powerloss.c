@@ -413,7 +413,7 @@ Test(powerloss, table_grown_since_the_last_checkpoint_survives_losing_its_new_le
     ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
     for (uint64_t key = 0; key < GROW_KEYS; key++) {
         struct rec r;
-        rc = vmdb_get(t, &key, sizeof key, &r, NULL);
+        rc = vmdb_table_get(t, &key, sizeof key, &r, NULL);
         cr_assert(rc == 0 && rec_ok(&r) && r.txn == key / GROW_PER_TXN + 1,
                   "key %llu of synced commit %llu: %s (cut: %s)", (unsigned long long)key,
                   (unsigned long long)(key / GROW_PER_TXN + 1),

@@ -455,7 +455,7 @@ Test(powerloss_dirsync, a_new_database_and_table_survive_losing_every_unsynced_n
     cr_assert_eq(rc, 0, "table t after the cut -> %s: %s (cut: %s)", vmdb_error_name(rc),
                  vmdb_last_error()->message, r.summary);
     uint64_t key = 7, got[2];
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, got, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, got, NULL));
     cr_assert_eq(got[1], 70);
     ASSERT_OK(vmdb_check(db));
     vmdb_close(db);

@@ -193,10 +193,10 @@ static int sum_balances(vmdb_table *t, uint64_t round, int64_t *sum)
 {
     *sum = 0;
     if (round % 2 == 0)
-        return vmdb_scan(t, add_balance, sum);
+        return vmdb_table_scan(t, add_balance, sum);
     for (uint64_t id = 0; id < ACCOUNTS; id++) {
         struct account a;
-        int rc = vmdb_get(t, &id, sizeof id, &a, NULL);
+        int rc = vmdb_table_get(t, &id, sizeof id, &a, NULL);
         if (rc)
             return rc;
         *sum += a.balance;
@@ -396,7 +396,7 @@ static int put_account(vmdb_db *db, vmdb_table *t, struct account a)
 static int64_t balance_of(vmdb_table *t, uint64_t id)
 {
     struct account a;
-    ASSERT_OK(vmdb_get(t, &id, sizeof id, &a, NULL));
+    ASSERT_OK(vmdb_table_get(t, &id, sizeof id, &a, NULL));
     return a.balance;
 }
 
@@ -750,11 +750,11 @@ Test(read, a_table_another_process_grew_is_read_whole)
     vmdb_read r;
     ASSERT_OK(vmdb_read_begin(db, 0, &r));
     int64_t by_scan = 0, by_cursor = 0;
-    ASSERT_OK(vmdb_scan(t, add_balance, &by_scan));
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, t);
+    ASSERT_OK(vmdb_table_scan(t, add_balance, &by_scan));
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
     struct account a;
-    while (vmdb_cursor_next(&c, NULL, &a) == 0)
+    while (vmdb_table_cursor_next(&c, NULL, &a) == 0)
         by_cursor += a.balance;
     ASSERT_OK(vmdb_read_validate(&r));
     vmdb_read_end(&r);
@@ -805,7 +805,7 @@ Test(read, a_read_transaction_never_ends_on_an_index_being_rebuilt)
             found = 0;
             for (uint64_t id = 0; id < ACCOUNTS; id++) {
                 struct account a;
-                found += vmdb_get(t, &id, sizeof id, &a, NULL) == 0;
+                found += vmdb_table_get(t, &id, sizeof id, &a, NULL) == 0;
             }
         } while (vmdb_read_validate(&r) == VMDB_ERETRY);
         vmdb_read_end(&r);
@@ -914,22 +914,22 @@ Test(read, a_scan_cut_short_by_a_drop_is_read_again)
     ASSERT_OK(vmdb_table_open(db, "accounts", NULL, &t));
     vmdb_read r;
     ASSERT_OK(vmdb_read_begin(db, 0, &r));
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, t);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
     struct account a;
     int seen = 0;
-    while (seen < ACCOUNTS / 2 && vmdb_cursor_next(&c, NULL, &a) == 0)
+    while (seen < ACCOUNTS / 2 && vmdb_table_cursor_next(&c, NULL, &a) == 0)
         seen++;
     cr_assert_eq(write(go[1], "x", 1), 1);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the dropper failed (%#x)", status);
-    while (vmdb_cursor_next(&c, NULL, &a) == 0)
+    while (vmdb_table_cursor_next(&c, NULL, &a) == 0)
         seen++;
     cr_assert_eq(vmdb_read_validate(&r), VMDB_ERETRY, "a scan of %d of %d accounts validated",
                  seen, ACCOUNTS);
-    vmdb_cursor_init(&c, t);
-    cr_assert_eq(vmdb_cursor_next(&c, NULL, &a), VMDB_ENOTFOUND);
+    vmdb_table_cursor_init(&c, t);
+    cr_assert_eq(vmdb_table_cursor_next(&c, NULL, &a), VMDB_ENOTFOUND);
     ASSERT_OK(vmdb_read_validate(&r));
     vmdb_read_end(&r);
     ASSERT_OK(vmdb_close(db));

@@ -89,7 +89,7 @@ static uint64_t v_of_1(vmdb_db *db)
     ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
     uint64_t id = 1;
     struct row r;
-    ASSERT_OK(vmdb_get(t, &id, sizeof id, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &id, sizeof id, &r, NULL));
     return r.v;
 }
 

@@ -35,10 +35,10 @@ Test(ring, capacity_is_rounded_up_to_the_page)
     cr_assert_eq(vmdb_ring_cap(r), PAGE);
     cr_assert_eq(vmdb_ring_used(r), 0);
     cr_assert_eq(vmdb_ring_avail(r), PAGE);
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
     r = memory_ring(PAGE + 1, 0);
     cr_assert_eq(vmdb_ring_cap(r), 2 * PAGE);
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
 }
 
 /* For every start offset class (start, middle, the last bytes, just
@@ -81,7 +81,7 @@ Test(ring, spans_that_cross_the_end_are_contiguous_at_every_offset)
             cr_assert_eq(memcmp(got, want, len), 0);
             cr_assert_eq(vmdb_ring_head(r), offsets[oi] + len);
             cr_assert_eq(vmdb_ring_tail(r), offsets[oi] + len);
-            vmdb_ring_free(r);
+            vmdb_ring_close(r);
         }
     }
     free(want);
@@ -118,7 +118,7 @@ Test(ring, full_and_empty_edges)
     ASSERT_FAILS(vmdb_ring_read(r, got, PAGE, &n), VMDB_EEMPTY, "nothing to read");
     free(block);
     free(got);
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
 }
 
 Test(ring, partial_reads_take_what_fits)
@@ -133,7 +133,7 @@ Test(ring, partial_reads_take_what_fits)
     ASSERT_OK(vmdb_ring_read(r, out, 4, &n));
     cr_assert_eq(n, 2);
     cr_assert_eq(memcmp(out, "ef", 2), 0);
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
 }
 
 Test(ring, lines_and_formatted_writes)
@@ -171,7 +171,7 @@ Test(ring, lines_and_formatted_writes)
     ASSERT_OK(vmdb_ring_printf(r, ", now\n"));
     ASSERT_OK(vmdb_ring_read_line(r, line, sizeof line, &len));
     cr_assert_str_eq(line, "no newline yet, now\n");
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
 }
 
 Test(ring, printf_that_fits_exactly_is_whole)
@@ -189,7 +189,7 @@ Test(ring, printf_that_fits_exactly_is_whole)
     ASSERT_OK(vmdb_ring_read(r, out, sizeof out, &n));
     cr_assert_eq(n, 10);
     cr_assert_eq(memcmp(out, "0123456789", 10), 0);
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
 }
 
 Test(ring, full_ring_without_newline_is_erange)
@@ -202,7 +202,7 @@ Test(ring, full_ring_without_newline_is_erange)
     char line[16];
     size_t len;
     ASSERT_FAILS(vmdb_ring_read_line(r, line, sizeof line, &len), VMDB_ERANGE, "no newline");
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
 }
 
 Test(ring, overwrite_mode_drops_the_oldest_bytes)
@@ -230,7 +230,7 @@ Test(ring, overwrite_mode_drops_the_oldest_bytes)
     }
     cr_assert_eq(expect, written);
     ASSERT_FAILS(vmdb_ring_make_room(r, PAGE + 1), VMDB_ERANGE, "can never fit");
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
 }
 
 /* Found by fuzz/fuzz_ring.c: in overwrite mode a consume moved the tail
@@ -259,7 +259,7 @@ Test(ring, overwrite_mode_consumes_a_span_in_parts)
     ASSERT_OK(vmdb_ring_consume(r, 1));
     ASSERT_OK(vmdb_ring_write(r, "xy", 2)); /* one byte is free: drops the oldest */
     ASSERT_FAILS(vmdb_ring_consume(r, 1), VMDB_EOVERRUN, "dropped bytes");
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
 }
 
 Test(ring, overwrite_mode_reports_a_span_dropped_while_read)
@@ -281,7 +281,7 @@ Test(ring, overwrite_mode_reports_a_span_dropped_while_read)
     ASSERT_OK(vmdb_ring_printf(r, "%0*d", (int)PAGE - 4, 7));
     cr_assert_eq(vmdb_ring_used(r), PAGE);
     free(block);
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
 }
 
 Test(ring, file_ring_reopens_with_data_and_positions)
@@ -714,7 +714,7 @@ Test(ring, two_threads_pass_messages_in_order_without_a_lock)
     pthread_join(t, &res);
     cr_assert_null(res);
     cr_assert_eq(vmdb_ring_used(s.ring), 0);
-    vmdb_ring_free(s.ring);
+    vmdb_ring_close(s.ring);
 }
 
 Test(ring, memory_ring_is_shared_with_a_forked_child)
@@ -725,14 +725,14 @@ Test(ring, memory_ring_is_shared_with_a_forked_child)
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         int rc = produce(r, count);
-        vmdb_ring_free(r); /* the child's copy of the handle */
+        vmdb_ring_close(r); /* the child's copy of the handle */
         _exit(rc == 0 ? 0 : 1);
     }
     consume_all(r, count);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
 }
 
 Test(ring, fill_and_drain_move_bytes_between_descriptors_and_the_ring)
@@ -775,7 +775,7 @@ Test(ring, fill_and_drain_move_bytes_between_descriptors_and_the_ring)
     close(bad);
     free(data);
     free(back);
-    vmdb_ring_free(r);
+    vmdb_ring_close(r);
     remove_test_dir();
 }
 

@@ -151,10 +151,10 @@ static void assert_reads(vmdb_slotring *r, const char *want)
     cr_assert_eq(memcmp(buf, want, len), 0, "read \"%.*s\", expected \"%s\"", (int)len, buf, want);
 }
 
-static vmdb_slotring_stats stats_of(vmdb_slotring *r)
+static vmdb_slotring_info stats_of(vmdb_slotring *r)
 {
-    vmdb_slotring_stats s;
-    ASSERT_OK(vmdb_slotring_stats_get(r, &s));
+    vmdb_slotring_info s;
+    ASSERT_OK(vmdb_slotring_stat(r, &s));
     return s;
 }
 
@@ -206,7 +206,7 @@ Test(slotring, create_then_reopen_finds_geometry_messages_and_positions)
     vmdb_slotring_close(r);
 
     r = open_ring(path);
-    vmdb_slotring_stats s = stats_of(r);
+    vmdb_slotring_info s = stats_of(r);
     cr_assert_eq(s.slot_size, 100);
     cr_assert_eq(s.slot_count, 16);
     cr_assert_eq(s.write_pos, 5);
@@ -393,7 +393,7 @@ Test(slotring, read_is_empty_once_drained)
     assert_reads(r, "c");
     ASSERT_OUTCOME(vmdb_slotring_read(r, buf, sizeof buf, &len), VMDB_EEMPTY);
     cr_assert(!vmdb_slotring_has_data(r));
-    vmdb_slotring_stats s = stats_of(r);
+    vmdb_slotring_info s = stats_of(r);
     cr_assert_eq(s.read_pos, 3, "a refused read moved the position");
     cr_assert_eq(s.total_reads, 3);
     vmdb_slotring_close(r);
@@ -435,7 +435,7 @@ Test(slotring, wraps_around_many_times_with_contents_intact)
             cr_assert_null(fault, "message %llu: %s", (unsigned long long)next_read, fault);
             next_read++;
         }
-        vmdb_slotring_stats s = stats_of(r);
+        vmdb_slotring_info s = stats_of(r);
         cr_assert_eq(s.write_pos, next_write);
         cr_assert_eq(s.read_pos, next_read);
         cr_assert_eq(s.used, next_write - next_read);
@@ -585,7 +585,7 @@ Test(slotring, stats_count_totals_and_reset_keeps_them)
         write_str(r, "abc");
     for (int i = 0; i < 4; i++)
         assert_reads(r, "abc");
-    vmdb_slotring_stats s = stats_of(r);
+    vmdb_slotring_info s = stats_of(r);
     cr_assert_eq(s.write_pos, 6);
     cr_assert_eq(s.read_pos, 4);
     cr_assert_eq(s.used, 2);
@@ -798,7 +798,7 @@ Test(slotring, null_arguments_are_einval_and_outputs_cleared)
     size_t len = 5;
     const void *p = buf;
     void *wp = buf;
-    vmdb_slotring_stats s;
+    vmdb_slotring_info s;
     memset(&s, 0xFF, sizeof s);
     ASSERT_FAILS(vmdb_slotring_write(NULL, "x", 1), VMDB_EINVAL, "ring");
     ASSERT_FAILS(vmdb_slotring_write(r, NULL, 1), VMDB_EINVAL, "data");
@@ -819,9 +819,9 @@ Test(slotring, null_arguments_are_einval_and_outputs_cleared)
     ASSERT_FAILS(vmdb_slotring_read_ptr(r, NULL, &len), VMDB_EINVAL, "ptr");
     ASSERT_FAILS(vmdb_slotring_read_ptr(r, &p, NULL), VMDB_EINVAL, "len");
     ASSERT_FAILS(vmdb_slotring_advance_read(NULL), VMDB_EINVAL, "ring");
-    ASSERT_FAILS(vmdb_slotring_stats_get(NULL, &s), VMDB_EINVAL, "ring");
+    ASSERT_FAILS(vmdb_slotring_stat(NULL, &s), VMDB_EINVAL, "ring");
     cr_assert_eq(s.used, 0, "stats not cleared on entry");
-    ASSERT_FAILS(vmdb_slotring_stats_get(r, NULL), VMDB_EINVAL, "stats");
+    ASSERT_FAILS(vmdb_slotring_stat(r, NULL), VMDB_EINVAL, "stats");
     ASSERT_FAILS(vmdb_slotring_slot(NULL, 0, &p, &len), VMDB_EINVAL, "ring");
     ASSERT_FAILS(vmdb_slotring_slot(r, 0, NULL, &len), VMDB_EINVAL, "ptr");
     ASSERT_FAILS(vmdb_slotring_slot(r, 0, &p, NULL), VMDB_EINVAL, "len");
@@ -1240,7 +1240,7 @@ Test(slotring, two_threads_pass_every_message_once_in_order)
     consume_and_check(t.ring, t.seed, t.count, thread_done, &t);
     cr_assert_eq(pthread_join(tid, NULL), 0);
     cr_assert_eq(t.result, 0, "producer failed at step %d", t.result);
-    vmdb_slotring_stats s = stats_of(t.ring);
+    vmdb_slotring_info s = stats_of(t.ring);
     cr_assert_eq(s.total_writes, t.count);
     cr_assert_eq(s.total_reads, t.count);
     vmdb_slotring_close(t.ring);
@@ -1290,7 +1290,7 @@ Test(slotring, two_processes_pass_every_message_once_in_order)
         cr_assert_eq(waitpid(child.pid, &child.status, 0), child.pid);
     cr_assert(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0,
               "producer process failed: status %d", child.status);
-    vmdb_slotring_stats s = stats_of(r);
+    vmdb_slotring_info s = stats_of(r);
     cr_assert_eq(s.total_writes, count);
     cr_assert_eq(s.total_reads, count);
     vmdb_slotring_close(r);

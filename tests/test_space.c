@@ -121,7 +121,7 @@ static unsigned first_wrong_table(vmdb_db *db, unsigned n, uint64_t value)
         uint64_t key = i;
         struct small r;
         if (vmdb_table_open(db, name, NULL, &t) != 0 ||
-            vmdb_get(t, &key, sizeof key, &r, NULL) != 0 || r.value != value + i)
+            vmdb_table_get(t, &key, sizeof key, &r, NULL) != 0 || r.value != value + i)
             return i + 1;
     }
     return 0;
@@ -247,7 +247,7 @@ struct held {
 static void hold_first_records(vmdb_table *t, struct held *h)
 {
     for (uint64_t rid = 0; rid < HELD; rid++)
-        ASSERT_OK(vmdb_get_ptr(t, rid, (const void **)&h->ptr[rid], &h->seq[rid]));
+        ASSERT_OK(vmdb_table_get_ptr(t, rid, (const void **)&h->ptr[rid], &h->seq[rid]));
 }
 
 static void assert_held_records_read(vmdb_table *t, const struct held *h, uint64_t version)
@@ -256,7 +256,7 @@ static void assert_held_records_read(vmdb_table *t, const struct held *h, uint64
         struct wide want = wide_record(h->ptr[rid]->id, version);
         cr_assert_eq(memcmp(h->ptr[rid], &want, sizeof want), 0,
                      "an old pointer to rid %llu reads other bytes", (unsigned long long)rid);
-        cr_assert(vmdb_read_valid(t, rid, h->seq[rid]));
+        cr_assert(vmdb_table_read_valid(t, rid, h->seq[rid]));
     }
 }
 
@@ -287,12 +287,12 @@ static void *reader_main(void *arg)
     while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
         uint64_t n = __atomic_load_n(&r->committed, __ATOMIC_ACQUIRE);
         for (uint64_t id = 0; id < n; id += 7) {
-            if (vmdb_get(r->t, &id, sizeof id, &w, NULL) != 0 || w.id != id)
+            if (vmdb_table_get(r->t, &id, sizeof id, &w, NULL) != 0 || w.id != id)
                 reader_fail(r, "get", id);
         }
         uint64_t seen = 0;
-        vmdb_scan_batch b = {0};
-        while (vmdb_scan_next(r->t, &b) == 0)
+        vmdb_table_scan_batch b = {0};
+        while (vmdb_table_scan_next(r->t, &b) == 0)
             for (size_t i = 0; i < b.count; i++) {
                 const struct wide *rec = b.record[i];
                 if (rec->id == b.rid[i] && vmdb_scan_valid(&b, i))
@@ -396,14 +396,14 @@ Test(space, a_table_grown_far_past_its_reservation_keeps_old_pointers_readable)
     }
     ASSERT_OK(vmdb_txn_commit(txn));
     for (uint64_t rid = 0; rid < HELD; rid++)
-        cr_assert_not(vmdb_read_valid(t, rid, held.seq[rid]), "rid %llu changed",
+        cr_assert_not(vmdb_table_read_valid(t, rid, held.seq[rid]), "rid %llu changed",
                       (unsigned long long)rid);
     hold_first_records(t, &held);
     assert_held_records_read(t, &held, 2);
     ASSERT_OK(vmdb_check(db));
     for (uint64_t id = 0; id < next; id += 97) {
         struct wide w;
-        ASSERT_OK(vmdb_get(t, &id, sizeof id, &w, NULL));
+        ASSERT_OK(vmdb_table_get(t, &id, sizeof id, &w, NULL));
         struct wide want = wide_record(id, id < HELD ? 2 : 1);
         cr_assert_eq(memcmp(&w, &want, sizeof w), 0, "id %llu", (unsigned long long)id);
     }
@@ -465,7 +465,7 @@ Test(space, a_table_grown_far_by_another_process_keeps_old_pointers_readable)
     /* Reading follows the growth: the map moves under the old pointers. */
     for (uint64_t id = 0; id < end; id++) {
         struct wide w;
-        ASSERT_OK(vmdb_get(t, &id, sizeof id, &w, NULL));
+        ASSERT_OK(vmdb_table_get(t, &id, sizeof id, &w, NULL));
         cr_assert_eq(w.id, id);
     }
     cr_assert_neq((const void *)t->slots, first_slots);

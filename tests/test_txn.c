@@ -93,7 +93,7 @@ Test(txn, answers_leave_the_transaction_going)
     cr_assert_eq(row_count(t), 2);
     struct row r;
     key = 1;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     cr_assert_eq(r.value, 10, "the refused insert changed nothing");
     vmdb_close(db);
     remove_test_dir();
@@ -129,16 +129,16 @@ Test(txn, a_key_of_a_length_the_key_field_cannot_have_is_an_error)
     ASSERT_OK(vmdb_txn_commit(txn));
     struct row r;
     uint32_t short_key = 7;
-    ASSERT_FAILS(vmdb_get(t, &short_key, sizeof short_key, &r, NULL), VMDB_EINVAL,
+    ASSERT_FAILS(vmdb_table_get(t, &short_key, sizeof short_key, &r, NULL), VMDB_EINVAL,
                  "rows: a key of 4 bytes; key field 'id' (u64) takes 8");
     uint64_t key = 7;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     cr_assert_eq(r.value, 70);
     /* In a transaction the wrong key fails it, like any other misuse. */
     ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
     ASSERT_FAILS(vmdb_txn_delete(txn, t, &short_key, sizeof short_key), VMDB_EINVAL, "takes 8");
     ASSERT_FAILS(vmdb_txn_commit(txn), VMDB_EINVAL, "not committed");
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     vmdb_close(db);
     remove_test_dir();
 }
@@ -160,12 +160,12 @@ Test(txn, a_str_key_is_its_bytes_up_to_the_first_nul)
     ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
     ASSERT_OK(vmdb_txn_put(txn, t, &rec, NULL));
     ASSERT_OK(vmdb_txn_commit(txn));
-    ASSERT_OK(vmdb_get(t, "bob", 3, &got, NULL));
-    ASSERT_OK(vmdb_get(t, "bob", 4, &got, NULL)); /* with its NUL */
-    ASSERT_OK(vmdb_get(t, "bob\0\0\0\0", 8, &got, NULL));
+    ASSERT_OK(vmdb_table_get(t, "bob", 3, &got, NULL));
+    ASSERT_OK(vmdb_table_get(t, "bob", 4, &got, NULL)); /* with its NUL */
+    ASSERT_OK(vmdb_table_get(t, "bob\0\0\0\0", 8, &got, NULL));
     cr_assert_eq(got.n, 1);
-    cr_assert_eq(vmdb_get(t, "bobby", 5, &got, NULL), VMDB_ENOTFOUND);
-    ASSERT_FAILS(vmdb_get(t, "bartholomew", 11, &got, NULL), VMDB_EINVAL,
+    cr_assert_eq(vmdb_table_get(t, "bobby", 5, &got, NULL), VMDB_ENOTFOUND);
+    ASSERT_FAILS(vmdb_table_get(t, "bartholomew", 11, &got, NULL), VMDB_EINVAL,
                  "names: a key of 11 bytes; key field 'name' (str8) holds at most 8");
     vmdb_close(db);
     remove_test_dir();
@@ -190,7 +190,7 @@ Test(txn, a_thread_with_a_transaction_open_gets_ebusy_not_a_wait_for_itself)
     vmdb_txn_abort(second);
     struct row r;
     uint64_t key = 1;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     cr_assert_eq(vmdb_close(db), 0);
     remove_test_dir();
 }
@@ -208,7 +208,7 @@ Test(txn, close_aborts_the_transaction_its_thread_left_open)
     ASSERT_OK(vmdb_table_open(db, "rows", NULL, &t));
     struct row r;
     uint64_t key = 1;
-    cr_assert_eq(vmdb_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND,
+    cr_assert_eq(vmdb_table_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND,
                  "the open transaction was aborted, not committed");
     ASSERT_OK(vmdb_check(db));
     cr_assert_eq(vmdb_close(db), 0);
@@ -235,7 +235,7 @@ Test(txn, close_reports_a_failed_last_checkpoint)
     ASSERT_OK(vmdb_table_open(db, "rows", NULL, &t));
     struct row r;
     uint64_t key = 1;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     cr_assert_eq(r.value, 10);
     cr_assert_eq(vmdb_close(db), 0);
     remove_test_dir();
@@ -277,9 +277,9 @@ Test(txn, a_transaction_reads_its_own_writes)
     ASSERT_OK(vmdb_txn_get_rid(txn, t, rid, &r));
     cr_assert_eq(r.id, 2);
     uint64_t key = 2;
-    cr_assert_eq(vmdb_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND);
     key = 1;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     cr_assert_eq(r.value, 5, "others see the committed value until the commit");
     /* A delete, then the key is gone for it; its record id too. */
     ASSERT_OK(vmdb_txn_delete(txn, t, &key, sizeof key));
@@ -287,13 +287,13 @@ Test(txn, a_transaction_reads_its_own_writes)
     cr_assert_eq(vmdb_txn_get(txn, t, &key, sizeof key, NULL, NULL), VMDB_ENOTFOUND);
     ASSERT_OK(vmdb_txn_commit(txn));
     key = 2;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     cr_assert_eq(r.value, 20);
     vmdb_close(db);
     remove_test_dir();
 }
 
-/* vmdb_get with no record looks the key up; vmdb_get_ptr then reads the
+/* vmdb_table_get with no record looks the key up; vmdb_table_get_ptr then reads the
  * record in place. */
 Test(txn, a_get_without_a_record_finds_the_id_for_a_zero_copy_read)
 {
@@ -305,14 +305,14 @@ Test(txn, a_get_without_a_record_finds_the_id_for_a_zero_copy_read)
         ASSERT_OK(vmdb_txn_put(txn, t, &(struct row){id, id * 11}, NULL));
     ASSERT_OK(vmdb_txn_commit(txn));
     uint64_t key = 7, rid = UINT64_MAX, seq;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, NULL, &rid));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, NULL, &rid));
     const void *p;
-    ASSERT_OK(vmdb_get_ptr(t, rid, &p, &seq));
+    ASSERT_OK(vmdb_table_get_ptr(t, rid, &p, &seq));
     const struct row *r = p;
     cr_assert_eq(r->id, 7);
     cr_assert_eq(r->value, 77);
     key = 70;
-    cr_assert_eq(vmdb_get(t, &key, sizeof key, NULL, &rid), VMDB_ENOTFOUND);
+    cr_assert_eq(vmdb_table_get(t, &key, sizeof key, NULL, &rid), VMDB_ENOTFOUND);
     vmdb_close(db);
     remove_test_dir();
 }
@@ -350,13 +350,13 @@ Test(txn, a_full_disk_fails_the_insert_that_needs_room_and_it_never_reappears)
     ASSERT_OK(vmdb_table_open(db, "rows", NULL, &t));
     struct row r;
     uint64_t key = 64;
-    cr_assert_eq(vmdb_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND,
+    cr_assert_eq(vmdb_table_get(t, &key, sizeof key, &r, NULL), VMDB_ENOTFOUND,
                  "the insert that failed came back");
     key = 0;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     cr_assert_neq(r.value, 1000, "the update of the failed transaction came back");
     key = 65;
-    ASSERT_OK(vmdb_get(t, &key, sizeof key, &r, NULL));
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &r, NULL));
     ASSERT_OK(vmdb_check(db));
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();

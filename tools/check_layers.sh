@@ -23,7 +23,7 @@ rank() {
 # The layer each public header belongs to.
 header_layer() {
     case $1 in
-    vmdb/error.h) echo base ;;
+    vmdb/error.h | vmdb/version.h) echo base ;;
     vmdb/map.h | vmdb/buffer.h | vmdb/ring.h | vmdb/slotring.h) echo mem ;;
     vmdb/schema.h | vmdb/table_file.h) echo store ;;
     vmdb/db.h) echo db ;;

@@ -42,7 +42,7 @@ int main(void)
     char path[256], log_path[256];
     snprintf(path, sizeof path, "%s/people.vmb", dir);
     snprintf(log_path, sizeof log_path, "%s/log.vmb", dir);
-    printf("vmdb %s demo in %s\n\n", vmdb_version(), dir);
+    printf("vmdb %s demo in %s\n\n", vmdb_version_string(), dir);
 
     /* 1. Fill a file of records in place. */
     vmdb_buffer *people;

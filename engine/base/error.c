@@ -50,10 +50,6 @@ void vmdb_error_clear(void)
     memset(&last_error, 0, sizeof last_error);
 }
 
-const char *vmdb_version(void)
-{
-    return VMDB_VERSION_STRING;
-}
 
 int vmdb__code_from_errno(int err)
 {
@@ -266,4 +262,14 @@ const char *vmdb__printable_magic(const char magic[8], char buf[40])
     }
     *p = '\0';
     return buf;
+}
+
+int vmdb__options_version(unsigned version, unsigned known, const char *what)
+{
+    if (version > known)
+        return vmdb__fail(VMDB_EVERSION,
+                          "%s: options version %u is newer than this library's (%u): the "
+                          "program was compiled against a newer vmdb",
+                          what, version, known);
+    return 0;
 }

@@ -43,6 +43,11 @@ static inline uint64_t vmdb__round_down(uint64_t v, uint64_t align)
     return v & ~(align - 1);
 }
 
+/* Options structs lead with a version: 0 (a zeroed struct) or one this
+ * library knows. A larger one was filled by a program compiled against a
+ * newer vmdb, whose fields this library would misread. */
+int vmdb__options_version(unsigned version, unsigned known, const char *what);
+
 /* A malloc'ed string made as printf would; NULL when out of memory
  * (engine/base/text.c). */
 char *vmdb__format(const char *fmt, ...) VMDB__PRINTF(1, 2);

@@ -18,7 +18,7 @@
  * repaired by replay). The PUT is applied first, and its
  * index entry is added before the old slot dies and its entry goes, so a
  * lock-free reader looking for the record always finds it at one rid or
- * the other: vmdb_get never misses a record that is not being deleted.
+ * the other: vmdb_table_get never misses a record that is not being deleted.
  * Record ids in the log of phase 1 are ids of the old file, so phase 1
  * starts from an empty log and ends with a checkpoint.
  *

@@ -242,6 +242,9 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         *out = NULL;
     if (!path || !out)
         return vmdb__fail(VMDB_EINVAL, "vmdb_open: path and out are required");
+    int vrc = vmdb__options_version(o->version, VMDB_DB_OPTIONS_VERSION, path);
+    if (vrc < 0)
+        return vrc;
     unsigned known = VMDB_DB_CREATE | VMDB_DB_READONLY | VMDB_DB_VERIFY | VMDB_DB_AS_IS |
                      VMDB_DB_POINT_IN_TIME | VMDB_DB_NO_VERIFY;
     if (o->flags & ~known)

@@ -714,10 +714,10 @@ static int get_seen_by(const vmdb_txn *own, vmdb_table *t, const void *key, size
     return rc;
 }
 
-int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t *rid)
+int vmdb_table_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t *rid)
 {
     if (!t || !key)
-        return vmdb__fail(VMDB_EINVAL, "vmdb_get: table and key are required");
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_get: table and key are required");
     int frc = vmdb__follow(t->db);
     if (frc < 0)
         return frc;
@@ -740,10 +740,10 @@ int vmdb_get(vmdb_table *t, const void *key, size_t len, void *record, uint64_t 
     return rc;
 }
 
-int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
+int vmdb_table_get_rid(vmdb_table *t, uint64_t rid, void *record)
 {
     if (!t || !record)
-        return vmdb__fail(VMDB_EINVAL, "vmdb_get_rid: table and record are required");
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_get_rid: table and record are required");
     int frc = vmdb__follow(t->db);
     if (frc < 0)
         return frc;
@@ -762,12 +762,12 @@ int vmdb_get_rid(vmdb_table *t, uint64_t rid, void *record)
     return rc;
 }
 
-int vmdb_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)
+int vmdb_table_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)
 {
     if (ptr)
         *ptr = NULL;
     if (!t || !ptr || !seq)
-        return vmdb__fail(VMDB_EINVAL, "vmdb_get_ptr: table, ptr and seq are required");
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_get_ptr: table, ptr and seq are required");
     vmdb__db_reader_settle(t->db);
     int frc = vmdb__follow(t->db);
     if (frc < 0)
@@ -797,17 +797,17 @@ int vmdb_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)
     return 0;
 }
 
-bool vmdb_read_valid(vmdb_table *t, uint64_t rid, uint64_t seq)
+bool vmdb_table_read_valid(vmdb_table *t, uint64_t rid, uint64_t seq)
 {
     const vmdb__slot *s = vmdb__table_slot(t, rid);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq;
 }
 
-int vmdb_scan_next(vmdb_table *t, vmdb_scan_batch *b)
+int vmdb_table_scan_next(vmdb_table *t, vmdb_table_scan_batch *b)
 {
     if (!t || !b)
-        return vmdb__fail(VMDB_EINVAL, "vmdb_scan_next: table and batch are required");
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_scan_next: table and batch are required");
     vmdb__db_reader_settle(t->db);
     int rc = vmdb__follow(t->db);
     if (rc < 0)
@@ -860,13 +860,13 @@ int vmdb_scan_next(vmdb_table *t, vmdb_scan_batch *b)
     return n ? 0 : VMDB_ENOTFOUND;
 }
 
-void vmdb_cursor_init(vmdb_cursor *c, vmdb_table *t)
+void vmdb_table_cursor_init(vmdb_table_cursor *c, vmdb_table *t)
 {
     c->table = t;
     c->next_rid = 0;
 }
 
-int vmdb_cursor_next(vmdb_cursor *c, uint64_t *rid, void *record)
+int vmdb_table_cursor_next(vmdb_table_cursor *c, uint64_t *rid, void *record)
 {
     vmdb_table *t = c->table;
     vmdb__db_reader_settle(t->db);
@@ -899,18 +899,18 @@ int vmdb_cursor_next(vmdb_cursor *c, uint64_t *rid, void *record)
     return VMDB_ENOTFOUND;
 }
 
-int vmdb_scan(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record), void *ctx)
+int vmdb_table_scan(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record), void *ctx)
 {
     if (!t || !fn)
-        return vmdb__fail(VMDB_EINVAL, "vmdb_scan: table and fn are required");
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_scan: table and fn are required");
     char *record = malloc(t->record_size);
     if (!record)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", t->name);
-    vmdb_cursor c;
-    vmdb_cursor_init(&c, t);
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
     uint64_t rid;
     int rc;
-    while ((rc = vmdb_cursor_next(&c, &rid, record)) == 0) {
+    while ((rc = vmdb_table_cursor_next(&c, &rid, record)) == 0) {
         rc = fn(ctx, rid, record);
         if (rc)
             break;

@@ -52,7 +52,7 @@ void vmdb_buffer_unlock(vmdb_buffer *b)
         unlock(b);
 }
 
-void vmdb_buffer_free(vmdb_buffer *b)
+void vmdb_buffer_close(vmdb_buffer *b)
 {
     if (!b)
         return;
@@ -63,15 +63,14 @@ void vmdb_buffer_free(vmdb_buffer *b)
     free(b);
 }
 
-void vmdb_buffer_close(vmdb_buffer *b)
-{
-    vmdb_buffer_free(b);
-}
 
 static const vmdb_buffer_options default_options;
 
 static int check_options(const char *name, size_t elem_size, const vmdb_buffer_options *o)
 {
+    int rc = vmdb__options_version(o->version, VMDB_BUFFER_OPTIONS_VERSION, name);
+    if (rc < 0)
+        return rc;
     if (elem_size == 0)
         return vmdb__fail(VMDB_EINVAL, "%s: element size must be at least 1 byte", name);
     if (o->flags & ~(unsigned)(VMDB_BUFFER_THREAD_SAFE | VMDB_BUFFER_READONLY))
@@ -161,7 +160,7 @@ int vmdb_buffer_new(size_t elem_size, uint64_t count, const vmdb_buffer_options 
     if (rc == 0)
         rc = vmdb_map_anon(&mo, &b->map);
     if (rc < 0) {
-        vmdb_buffer_free(b);
+        vmdb_buffer_close(b);
         return rc;
     }
     *out = b;
@@ -219,7 +218,7 @@ int vmdb_buffer_open(const char *path, size_t elem_size, uint64_t count,
         rc = vmdb_map_open(path, &mo, &b->map);
     }
     if (rc < 0) {
-        vmdb_buffer_free(b);
+        vmdb_buffer_close(b);
         return rc;
     }
     *out = b;
@@ -263,14 +262,14 @@ int vmdb_buffer_load(const char *path, size_t elem_size, const vmdb_buffer_optio
     }
     vmdb__os_close(fd);
     if (rc < 0) {
-        vmdb_buffer_free(b);
+        vmdb_buffer_close(b);
         return rc;
     }
     if (b) {
         free(b->name);
         b->name = strdup(path);
         if (!b->name) {
-            vmdb_buffer_free(b);
+            vmdb_buffer_close(b);
             return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
         }
     }

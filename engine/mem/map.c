@@ -100,6 +100,9 @@ size_t vmdb_page_size(void)
 
 static int check_options(const vmdb_map_options *o)
 {
+    int rc = vmdb__options_version(o->version, VMDB_MAP_OPTIONS_VERSION, "map options");
+    if (rc < 0)
+        return rc;
     if ((unsigned)o->mode > VMDB_MAP_PRIVATE)
         return vmdb__fail(VMDB_EINVAL, "map options: mode %d is not a vmdb_map_mode", (int)o->mode);
     if ((unsigned)o->advice > VMDB_ADVICE_DONTNEED)

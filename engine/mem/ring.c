@@ -280,13 +280,12 @@ void vmdb_ring_close(vmdb_ring *r)
     free(r);
 }
 
-void vmdb_ring_free(vmdb_ring *r)
-{
-    vmdb_ring_close(r);
-}
 
 static int check_options(const vmdb_ring_options *o, bool file)
 {
+    int rc = vmdb__options_version(o->version, VMDB_RING_OPTIONS_VERSION, "ring options");
+    if (rc < 0)
+        return rc;
     unsigned known = VMDB_RING_CREATE | VMDB_RING_EXCL | VMDB_RING_OVERWRITE | VMDB_RING_READONLY;
     if (o->flags & ~known)
         return vmdb__fail(VMDB_EINVAL, "ring options: unknown flag bits 0x%x", o->flags & ~known);

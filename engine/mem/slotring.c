@@ -211,6 +211,9 @@ static const char *geometry_fault(uint32_t slot_size, uint64_t slot_count)
 
 static int check_options(const char *path, const vmdb_slotring_options *o)
 {
+    int rc = vmdb__options_version(o->version, VMDB_SLOTRING_OPTIONS_VERSION, path);
+    if (rc < 0)
+        return rc;
     bool create = (o->flags & VMDB_SLOTRING_CREATE) != 0;
     if (o->flags & ~(unsigned)ALL_FLAGS)
         return vmdb__fail(VMDB_EINVAL, "%s: unknown slot ring flag bits 0x%x", path,
@@ -827,15 +830,15 @@ bool vmdb_slotring_is_full(const vmdb_slotring *r)
     return write - read >= r->slot_count;
 }
 
-int vmdb_slotring_stats_get(const vmdb_slotring *r, vmdb_slotring_stats *stats)
+int vmdb_slotring_stat(const vmdb_slotring *r, vmdb_slotring_info *stats)
 {
     if (stats)
         memset(stats, 0, sizeof *stats);
     if (!r || !stats)
-        return vmdb__fail(VMDB_EINVAL, "vmdb_slotring_stats_get: ring and stats are required");
+        return vmdb__fail(VMDB_EINVAL, "vmdb_slotring_stat: ring and stats are required");
     uint64_t write, read;
     load_positions(r->hdr, &write, &read);
-    *stats = (vmdb_slotring_stats){
+    *stats = (vmdb_slotring_info){
         .slot_size = r->slot_size,
         .slot_count = r->slot_count,
         .write_pos = write,

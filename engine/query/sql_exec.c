@@ -3,7 +3,7 @@
  * groups, sorts and limits for a SELECT, or writes for INSERT, UPDATE and
  * DELETE.
  *
- * A scan reads records in place, in batches (vmdb_scan_next), and
+ * A scan reads records in place, in batches (vmdb_table_scan_next), and
  * evaluates the WHERE on the mapped bytes; only a record that matches is
  * copied, and only once the slot's sequence counter says the copy is whole
  * (vmdb_scan_valid); if a writer moved the slot meanwhile the record is
@@ -59,7 +59,7 @@ static int visit_keys(sql_plan *pl, unsigned char *buf, visit_fn fn, void *ctx, 
 {
     for (size_t i = 0; i < pl->key_count; i++) {
         uint64_t rid;
-        int rc = vmdb_get(pl->table, pl->keys[i].bytes, pl->keys[i].len, buf, &rid);
+        int rc = vmdb_table_get(pl->table, pl->keys[i].bytes, pl->keys[i].len, buf, &rid);
         if (rc == VMDB_ENOTFOUND)
             continue;
         if (rc < 0)
@@ -75,7 +75,7 @@ static int visit_keys(sql_plan *pl, unsigned char *buf, visit_fn fn, void *ctx, 
 static int visit_again(sql_plan *pl, uint64_t rid, unsigned char *buf, visit_fn fn, void *ctx,
                        sql_error *err)
 {
-    int rc = vmdb_get_rid(pl->table, rid, buf);
+    int rc = vmdb_table_get_rid(pl->table, rid, buf);
     if (rc == VMDB_ENOTFOUND)
         return 0; /* deleted meanwhile */
     if (rc < 0)
@@ -85,7 +85,7 @@ static int visit_again(sql_plan *pl, uint64_t rid, unsigned char *buf, visit_fn 
 
 /*
  * Every live record in slot order, read in place in batches
- * (vmdb_scan_next): the WHERE is evaluated on the mapped bytes, and only a
+ * (vmdb_table_scan_next): the WHERE is evaluated on the mapped bytes, and only a
  * record that matches is copied. Whatever the verdict, the slot's
  * sequence counter must not have moved meanwhile (vmdb_scan_valid, inline:
  * one load); if it did, the record is read again as a stable copy.
@@ -94,12 +94,12 @@ static int visit_scan(sql_plan *pl, unsigned char *buf, visit_fn fn, void *ctx, 
 {
     const sql_expr *where = pl->stmt->where;
     size_t size = pl->record_size;
-    vmdb_scan_batch *b = malloc(sizeof *b);
+    vmdb_table_scan_batch *b = malloc(sizeof *b);
     if (!b)
         return oom(err);
     b->next_rid = 0;
     int rc;
-    while ((rc = vmdb_scan_next(pl->table, b)) == 0) {
+    while ((rc = vmdb_table_scan_next(pl->table, b)) == 0) {
         for (size_t i = 0; i < b->count; i++) {
             const void *ptr = b->record[i];
             uint64_t rid = b->rid[i];

@@ -10,7 +10,7 @@
  *
  * The access path: when the WHERE (or one of its AND-ed terms) is
  * `key = constant` or `key IN (constants)`, the index answers it, one
- * vmdb_get per distinct key, and the whole WHERE is still evaluated on
+ * vmdb_table_get per distinct key, and the whole WHERE is still evaluated on
  * each record found. Anything else scans the table. Constants are
  * converted to key bytes with the same setters INSERT uses, so a constant
  * that no key can equal (-1 for a u64 key, 1.5 for an integer, a string

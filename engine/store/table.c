@@ -776,7 +776,7 @@ int vmdb__table_refresh(vmdb_table *t)
  * new file's map in the same struct vmdb_table, whose address users hold.
  * Lock-free readers of this process may be anywhere in a read at that
  * moment, holding the old `slots` pointer, an old capacity, or a pointer
- * from vmdb_get_ptr(), so the old map is never unmapped while the table
+ * from vmdb_table_get_ptr(), so the old map is never unmapped while the table
  * is open: it is retired, with the old index, into a husk (a table handle
  * that holds them) kept in the list below. compact.c first moves every
  * record below n through the log, so old and new files hold the same

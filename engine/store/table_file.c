@@ -42,8 +42,10 @@ void vmdb_table_file_close(vmdb_table_file *f)
     free(f);
 }
 
-void vmdb_table_file_info_get(vmdb_table_file *f, vmdb_table_file_info *info)
+int vmdb_table_file_stat(vmdb_table_file *f, vmdb_table_file_info *info)
 {
+    if (!f || !info)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_table_file_stat: file and info are required");
     vmdb_table *t = f->table;
     *info = (vmdb_table_file_info){
         .name = t->name,
@@ -72,6 +74,7 @@ void vmdb_table_file_info_get(vmdb_table_file *f, vmdb_table_file_info *info)
     info->copy_in_use = info->copy_status[0] == 0 && vmdb__table_copy_seq(t, 0) == t->header_seq
                             ? 'A'
                             : 'B';
+    return 0;
 }
 
 int vmdb_table_file_slot(vmdb_table_file *f, uint64_t rid, vmdb_slot_info *out)

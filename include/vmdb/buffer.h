@@ -46,6 +46,7 @@ enum vmdb_buffer_flag {
  * VMDB_BUFFER_OPTIONS_INIT) is a fixed-size, unlocked, writable buffer
  * with ordinary pages. */
 typedef struct vmdb_buffer_options {
+    unsigned version; /* VMDB_BUFFER_OPTIONS_VERSION (the _INIT macro sets it), or 0 */
     unsigned flags;        /* enum vmdb_buffer_flag bits */
     uint64_t max_count;    /* elements the buffer may grow to in place; 0
                               or less than the capacity means no growth */
@@ -54,10 +55,11 @@ typedef struct vmdb_buffer_options {
     enum vmdb_huge huge;
 } vmdb_buffer_options;
 
-#define VMDB_BUFFER_OPTIONS_INIT {0}
+#define VMDB_BUFFER_OPTIONS_VERSION 1
+#define VMDB_BUFFER_OPTIONS_INIT {.version = VMDB_BUFFER_OPTIONS_VERSION}
 
-/* An anonymous, zero-filled buffer of `count` elements. Free it with
- * vmdb_buffer_free(). */
+/* An anonymous, zero-filled buffer of `count` elements. Close it with
+ * vmdb_buffer_close(). */
 VMDB_API int vmdb_buffer_new(size_t elem_size, uint64_t count,
                              const vmdb_buffer_options *opts,
                              vmdb_buffer **out);
@@ -76,7 +78,7 @@ VMDB_API int vmdb_buffer_open(const char *path, size_t elem_size,
 
 /* A new anonymous buffer holding a copy of the file at `path`, which must
  * hold a whole number of elements (VMDB_EBADSIZE). Later changes to the
- * buffer do not touch the file. Free it with vmdb_buffer_free(). */
+ * buffer do not touch the file. Close it with vmdb_buffer_close(). */
 VMDB_API int vmdb_buffer_load(const char *path, size_t elem_size,
                               const vmdb_buffer_options *opts,
                               vmdb_buffer **out);
@@ -85,9 +87,7 @@ VMDB_API int vmdb_buffer_load(const char *path, size_t elem_size,
  * leaves either the old file or the new one, never a mix. */
 VMDB_API int vmdb_buffer_save(vmdb_buffer *buf, const char *path);
 
-/* Release a buffer; both accept NULL and do the same thing, the pair of
- * names matching new/free and open/close. Neither flushes. */
-VMDB_API void vmdb_buffer_free(vmdb_buffer *buf);
+/* Releases a buffer, however it was made; accepts NULL. Does not flush. */
 VMDB_API void vmdb_buffer_close(vmdb_buffer *buf);
 
 VMDB_API size_t vmdb_buffer_elem_size(const vmdb_buffer *buf);

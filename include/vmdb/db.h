@@ -22,6 +22,12 @@
  * version kept, so a transaction is all or nothing against crashes and
  * for other writers, but a reader that reads several records while a
  * commit is being applied may see some of its changes and not yet others.
+ *
+ * Handles: a vmdb_db is the caller's, from vmdb_open() to vmdb_close(). A
+ * vmdb_table is borrowed from its database: never closed by the caller,
+ * valid until the database is closed (a dropped table's handle stays
+ * valid and finds nothing). A vmdb_txn is the caller's until commit or
+ * abort, which end it either way.
  */
 #ifndef VMDB_DB_H
 #define VMDB_DB_H
@@ -90,8 +96,8 @@ enum vmdb_db_flag {
      * transactions (a redo log cannot undo it). vmdb_recovery says what
      * was kept beyond the log. `vmdb recover --point-in-time`. */
     VMDB_DB_POINT_IN_TIME = 1u << 4,
-    /* Reads trust the files: no checksum on vmdb_get, vmdb_get_rid,
-     * vmdb_get_ptr, cursors, scans and batch scans (about twice their
+    /* Reads trust the files: no checksum on vmdb_table_get, vmdb_table_get_rid,
+     * vmdb_table_get_ptr, cursors, scans and batch scans (about twice their
      * speed on small records, docs/benchmarks.md), so a damaged record is
      * returned as if whole. vmdb_check, vmdb_backup and vmdb_compact
      * check every record whatever this says. Not with VMDB_DB_VERIFY. */
@@ -105,6 +111,7 @@ enum vmdb_db_flag {
  * durability NONE, a 64 MiB log, checkpoints at half full, and writers
  * that wait for the write lock as long as it takes. */
 typedef struct vmdb_db_options {
+    unsigned version; /* VMDB_DB_OPTIONS_VERSION (the _INIT macro sets it), or 0 */
     unsigned flags;                  /* enum vmdb_db_flag bits */
     enum vmdb_durability durability; /* default for transactions; 0 = NONE */
     uint64_t wal_size;               /* log bytes at creation; 0 = 64 MiB */
@@ -128,7 +135,8 @@ typedef struct vmdb_db_options {
     void *busy_notice_ctx;
 } vmdb_db_options;
 
-#define VMDB_DB_OPTIONS_INIT {0}
+#define VMDB_DB_OPTIONS_VERSION 1
+#define VMDB_DB_OPTIONS_INIT {.version = VMDB_DB_OPTIONS_VERSION}
 
 /* What the last recovery replayed (vmdb_recovery_report). */
 typedef struct vmdb_recovery {
@@ -308,9 +316,9 @@ VMDB_API int vmdb_txn_delete(vmdb_txn *txn, vmdb_table *table, const void *key,
 VMDB_API int vmdb_txn_delete_rid(vmdb_txn *txn, vmdb_table *table, uint64_t rid);
 
 /* Reads as the transaction sees the database: its own changes first, then
- * what is committed (vmdb_get and vmdb_get_rid's contract otherwise:
+ * what is committed (vmdb_table_get and vmdb_table_get_rid's contract otherwise:
  * VMDB_ENOTFOUND when there is no such record). A
- * read-modify-write in a transaction reads here, not with vmdb_get, which
+ * read-modify-write in a transaction reads here, not with vmdb_table_get, which
  * does not see the transaction's changes until it commits. */
 VMDB_API int vmdb_txn_get(vmdb_txn *txn, vmdb_table *table, const void *key, size_t key_len,
                           void *record, uint64_t *rid);
@@ -332,8 +340,8 @@ VMDB_API void vmdb_txn_abort(vmdb_txn *txn);
  * flag; about 7 ns for a 100-byte record): a damaged record is
  * VMDB_ECORRUPT with a message naming the table's file and slot
  * ("people.vmt: slot 812: checksum mismatch ..."), never returned. The
- * copying reads check their copy; the zero-copy ones (vmdb_get_ptr,
- * vmdb_scan_next) check the record where it lies before handing out the
+ * copying reads check their copy; the zero-copy ones (vmdb_table_get_ptr,
+ * vmdb_table_scan_next) check the record where it lies before handing out the
  * pointer, under the same sequence counter the caller validates after.
  * Free slots once written are checked too, so a record whose live flag
  * was cleared is an error rather than a record silently skipped. A slot
@@ -345,55 +353,55 @@ VMDB_API void vmdb_txn_abort(vmdb_txn *txn);
 
 /* Copies the record with key `key` into `record` (record_size bytes);
  * *rid (may be NULL) gets its id. With `record` NULL it only looks the key
- * up: *rid, then vmdb_get_ptr, read the record without a copy. VMDB_ENOTFOUND, which leaves the error
+ * up: *rid, then vmdb_table_get_ptr, read the record without a copy. VMDB_ENOTFOUND, which leaves the error
  * context alone: not finding is an answer, not a failure. A key of a
  * length the key field cannot hold is VMDB_EINVAL (vmdb_record_key in
  * schema.h says how keys are read). */
-VMDB_API int vmdb_get(vmdb_table *table, const void *key, size_t key_len, void *record,
+VMDB_API int vmdb_table_get(vmdb_table *table, const void *key, size_t key_len, void *record,
                       uint64_t *rid);
 /* Copies record `rid`; VMDB_ENOTFOUND if the slot is not live (or past
  * the table's end). */
-VMDB_API int vmdb_get_rid(vmdb_table *table, uint64_t rid, void *record);
+VMDB_API int vmdb_table_get_rid(vmdb_table *table, uint64_t rid, void *record);
 
 /*
  * Zero-copy reads. *ptr points at record `rid` in the mapped file and
  * *seq is the slot's sequence counter; read what you need through ptr,
- * then vmdb_read_valid() says whether a writer changed the slot meanwhile
+ * then vmdb_table_read_valid() says whether a writer changed the slot meanwhile
  * (if so, what you read may be torn: start again). The record was checked
  * against its checksum at *seq: valid means what you read is what was
  * written. The pointer stays valid until the database is closed,
  * whatever happens to the record.
  */
-VMDB_API int vmdb_get_ptr(vmdb_table *table, uint64_t rid, const void **ptr, uint64_t *seq);
-VMDB_API bool vmdb_read_valid(vmdb_table *table, uint64_t rid, uint64_t seq);
+VMDB_API int vmdb_table_get_ptr(vmdb_table *table, uint64_t rid, const void **ptr, uint64_t *seq);
+VMDB_API bool vmdb_table_read_valid(vmdb_table *table, uint64_t rid, uint64_t seq);
 
 /*
  * Zero-copy scans in batches, for code that looks at many records and
  * keeps few (a query's WHERE): no copy and no call per record.
- * vmdb_scan_next fills the batch with up to VMDB_SCAN_BATCH live records
+ * vmdb_table_scan_next fills the batch with up to VMDB_SCAN_BATCH live records
  * from b->next_rid on (set it to 0 to start) and advances next_rid past
  * them: 0 with b->count > 0, or VMDB_ENOTFOUND at the end of the table;
  * VMDB_ECORRUPT naming the slot if a record it came to is damaged (the
  * batch then holds nothing to use; the scan cannot go past it).
- * record[i] points at the record in the mapped file, as vmdb_get_ptr()
+ * record[i] points at the record in the mapped file, as vmdb_table_get_ptr()
  * gives it, checked against its checksum at seq[i]; read it, then
  * vmdb_scan_valid(b, i) says whether a writer changed the slot meanwhile
  * (if so, what was read may be torn: read the record again, e.g. with
- * vmdb_get_rid). The pointers stay valid until the database is closed.
+ * vmdb_table_get_rid). The pointers stay valid until the database is closed.
  */
 #define VMDB_SCAN_BATCH 64
-typedef struct vmdb_scan_batch {
+typedef struct vmdb_table_scan_batch {
     uint64_t next_rid;
     size_t count;
     uint64_t rid[VMDB_SCAN_BATCH];
     const void *record[VMDB_SCAN_BATCH];
     uint64_t seq[VMDB_SCAN_BATCH];                /* the slot's counter then */
     const uint64_t *seq_at[VMDB_SCAN_BATCH];      /* and where it lives */
-} vmdb_scan_batch;
+} vmdb_table_scan_batch;
 
-VMDB_API int vmdb_scan_next(vmdb_table *table, vmdb_scan_batch *b);
+VMDB_API int vmdb_table_scan_next(vmdb_table *table, vmdb_table_scan_batch *b);
 
-static inline bool vmdb_scan_valid(const vmdb_scan_batch *b, size_t i)
+static inline bool vmdb_scan_valid(const vmdb_table_scan_batch *b, size_t i)
 {
     /* The reads of the record must not drift past the counter's load. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -402,19 +410,19 @@ static inline bool vmdb_scan_valid(const vmdb_scan_batch *b, size_t i)
 
 /* Calls fn(ctx, rid, record) for every live record in slot order, with a
  * stable copy of each; stops at fn's first nonzero return and returns it. */
-VMDB_API int vmdb_scan(vmdb_table *table,
+VMDB_API int vmdb_table_scan(vmdb_table *table,
                        int (*fn)(void *ctx, uint64_t rid, const void *record), void *ctx);
 
 /* A cursor over the live records in slot order. next copies the record and
  * returns 0, or VMDB_ENOTFOUND at the end, or VMDB_ECORRUPT naming the
  * slot of a damaged record (a next after it goes on with the slot after:
  * the caller decides whether to skip it). */
-typedef struct vmdb_cursor {
+typedef struct vmdb_table_cursor {
     vmdb_table *table;
     uint64_t next_rid;
-} vmdb_cursor;
-VMDB_API void vmdb_cursor_init(vmdb_cursor *cursor, vmdb_table *table);
-VMDB_API int vmdb_cursor_next(vmdb_cursor *cursor, uint64_t *rid, void *record);
+} vmdb_table_cursor;
+VMDB_API void vmdb_table_cursor_init(vmdb_table_cursor *cursor, vmdb_table *table);
+VMDB_API int vmdb_table_cursor_next(vmdb_table_cursor *cursor, uint64_t *rid, void *record);
 
 /* ---- read transactions ------------------------------------------------- */
 
@@ -430,7 +438,7 @@ VMDB_API int vmdb_cursor_next(vmdb_cursor *cursor, uint64_t *rid, void *record);
  *     rc = vmdb_read_begin(db, 0, &r);
  *     do {
  *         sum = 0;
- *         rc = vmdb_scan(accounts, add_balance, &sum);
+ *         rc = vmdb_table_scan(accounts, add_balance, &sum);
  *     } while (rc == 0 && (rc = vmdb_read_validate(&r)) == VMDB_ERETRY);
  *     vmdb_read_end(&r);
  *
@@ -567,15 +575,15 @@ VMDB_API int vmdb_backup(vmdb_db *db, const char *dest_dir);
  *
  *   RECORD IDS CHANGE. A record id is stable across every operation
  *   except this one: a record may move to a lower id. Ids kept from
- *   before (vmdb_get_rid, vmdb_txn_update_rid, vmdb_txn_delete_rid, a
- *   vmdb_cursor mid-scan) name other records, or none, afterwards. Keys
+ *   before (vmdb_table_get_rid, vmdb_txn_update_rid, vmdb_txn_delete_rid, a
+ *   vmdb_table_cursor mid-scan) name other records, or none, afterwards. Keys
  *   never change; look records up by key after compacting.
  *
  * Holds the write lock throughout (writers wait). Lock-free readers in
  * this process go on reading during the compaction and find every record
  * by key that is not being deleted; a scan running meanwhile may miss or
  * repeat records that move. The vmdb_table handle stays the same, and
- * pointers from vmdb_get_ptr() stay readable until the database is
+ * pointers from vmdb_table_get_ptr() stay readable until the database is
  * closed: the old mappings are kept, not unmapped (each compaction that
  * rewrote a table keeps the old file's pages and some address space,
  * reserved but not committed, until the process ends).

@@ -25,10 +25,6 @@ extern "C" {
 #define VMDB_API
 #endif
 
-#define VMDB_VERSION_MAJOR 0
-#define VMDB_VERSION_MINOR 1
-#define VMDB_VERSION_PATCH 0
-#define VMDB_VERSION_STRING "0.1.0"
 
 /*
  * The one list of error codes: it generates the enum below and the names
@@ -118,9 +114,6 @@ VMDB_API void vmdb_error_clear(void);
  */
 #define VMDB_PRINTABLE_CAP 80
 VMDB_API const char *vmdb_printable(const void *text, size_t len, char *buf, size_t cap);
-
-/* The library's version string, e.g. "0.1.0". */
-VMDB_API const char *vmdb_version(void);
 
 #ifdef __cplusplus
 }

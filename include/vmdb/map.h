@@ -120,6 +120,7 @@ enum vmdb_flush {
  * read-only with ordinary pages, no advice and no room to grow.
  */
 typedef struct vmdb_map_options {
+    unsigned version; /* VMDB_MAP_OPTIONS_VERSION (the _INIT macro sets it), or 0 */
     uint64_t offset;  /* file offset in bytes; any alignment; ignored for
                          anonymous memory */
     uint64_t len;     /* bytes to map; 0 means from offset to the end of the
@@ -134,7 +135,8 @@ typedef struct vmdb_map_options {
     enum vmdb_huge huge;
 } vmdb_map_options;
 
-#define VMDB_MAP_OPTIONS_INIT {0}
+#define VMDB_MAP_OPTIONS_VERSION 1
+#define VMDB_MAP_OPTIONS_INIT {.version = VMDB_MAP_OPTIONS_VERSION}
 
 /* A snapshot of a map's state (vmdb_map_stat()). */
 typedef struct vmdb_map_info {

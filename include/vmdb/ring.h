@@ -71,6 +71,7 @@ enum vmdb_ring_flag {
  * existing file a non-zero cap must match the file's (VMDB_EBADSIZE).
  */
 typedef struct vmdb_ring_options {
+    unsigned version; /* VMDB_RING_OPTIONS_VERSION (the _INIT macro sets it), or 0 */
     uint64_t cap;            /* data bytes; rounded up to a page multiple */
     unsigned flags;          /* enum vmdb_ring_flag bits */
     unsigned perm;           /* permission bits of a created file; 0: 0644 */
@@ -79,7 +80,8 @@ typedef struct vmdb_ring_options {
                                 write-back to the pages actually dirtied */
 } vmdb_ring_options;
 
-#define VMDB_RING_OPTIONS_INIT {0}
+#define VMDB_RING_OPTIONS_VERSION 1
+#define VMDB_RING_OPTIONS_INIT {.version = VMDB_RING_OPTIONS_VERSION}
 
 /* A snapshot of a ring (vmdb_ring_stat). */
 typedef struct vmdb_ring_info {
@@ -98,8 +100,8 @@ typedef struct vmdb_ring_info {
     bool readonly;
 } vmdb_ring_info;
 
-/* A ring in anonymous shared memory; opts->cap is required. Free it with
- * vmdb_ring_free(). */
+/* A ring in anonymous shared memory; opts->cap is required. Close it with
+ * vmdb_ring_close(). */
 VMDB_API int vmdb_ring_new(const vmdb_ring_options *opts, vmdb_ring **out);
 
 /*
@@ -113,9 +115,9 @@ VMDB_API int vmdb_ring_new(const vmdb_ring_options *opts, vmdb_ring **out);
 VMDB_API int vmdb_ring_open(const char *path, const vmdb_ring_options *opts,
                             vmdb_ring **out);
 
-/* Unmap and close; neither syncs. Both accept NULL and do the same. */
+/* Unmaps and closes, however the ring was made; does not sync. Accepts
+ * NULL. */
 VMDB_API void vmdb_ring_close(vmdb_ring *ring);
-VMDB_API void vmdb_ring_free(vmdb_ring *ring);
 
 VMDB_API uint64_t vmdb_ring_cap(const vmdb_ring *ring);
 /* Write and read positions (acquire loads). */

@@ -333,7 +333,7 @@ VMDB_API int vmdb_record_get_str(const vmdb_schema *schema,
  * whose length stops at the first NUL, so "bob" and "bob\0\0" are the same
  * key. These are the bytes the index hashes and compares. Numbers compare
  * by their bytes, so for an f32/f64 key 0.0 and -0.0 are two keys. Never
- * fails: returns 0. A key passed to vmdb_get or vmdb_txn_delete is read
+ * fails: returns 0. A key passed to vmdb_table_get or vmdb_txn_delete is read
  * the same way: a str key up to its first NUL (with or without it), at
  * most the field's N bytes; any other key exactly the field's size, or
  * VMDB_EINVAL naming the table, the key field and the size it takes.

@@ -73,18 +73,20 @@ enum vmdb_slotring_flag {
  * field otherwise).
  */
 typedef struct vmdb_slotring_options {
+    unsigned version; /* VMDB_SLOTRING_OPTIONS_VERSION (the _INIT macro sets it), or 0 */
     unsigned flags;      /* enum vmdb_slotring_flag bits */
     uint32_t slot_size;  /* message bytes per slot, 1 .. 2^30 */
     uint64_t slot_count; /* slots, 1 .. 2^40 */
     unsigned perm;       /* permission bits of a created file; 0 is 0644 */
 } vmdb_slotring_options;
 
-#define VMDB_SLOTRING_OPTIONS_INIT {0}
+#define VMDB_SLOTRING_OPTIONS_VERSION 1
+#define VMDB_SLOTRING_OPTIONS_INIT {.version = VMDB_SLOTRING_OPTIONS_VERSION}
 
-/* A snapshot of a ring (vmdb_slotring_stats). The positions are read with
+/* A snapshot of a ring (vmdb_slotring_info). The positions are read with
  * acquire loads, each on its own, so under concurrent use they are a
  * consistent-enough view for monitoring, not a transaction. */
-typedef struct vmdb_slotring_stats {
+typedef struct vmdb_slotring_info {
     uint32_t slot_size;    /* message bytes per slot */
     uint64_t slot_count;   /* slots */
     uint64_t write_pos;    /* messages written since creation or reset */
@@ -94,7 +96,7 @@ typedef struct vmdb_slotring_stats {
     uint64_t total_reads;  /* messages ever read; reset keeps it */
     uint32_t version;      /* format version of the file */
     uint64_t file_size;    /* bytes */
-} vmdb_slotring_stats;
+} vmdb_slotring_info;
 
 /*
  * Opens or creates the slot ring at `path`. A file that is not a slot ring
@@ -152,8 +154,8 @@ VMDB_API int vmdb_slotring_advance_read(vmdb_slotring *ring);
 VMDB_API bool vmdb_slotring_has_data(const vmdb_slotring *ring);
 VMDB_API bool vmdb_slotring_is_full(const vmdb_slotring *ring);
 /* Positions, totals and geometry, as they are now. */
-VMDB_API int vmdb_slotring_stats_get(const vmdb_slotring *ring,
-                                     vmdb_slotring_stats *stats);
+VMDB_API int vmdb_slotring_stat(const vmdb_slotring *ring,
+                                     vmdb_slotring_info *stats);
 
 /* Raw access to slot `index` (0 .. slot_count-1) whatever its state, for
  * inspection: *ptr = its message bytes, *len = its stored length (which

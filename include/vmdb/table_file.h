@@ -58,7 +58,8 @@ typedef struct vmdb_slot_info {
  * VMDB_ECORRUPT and VMDB_EBADSIZE when neither header copy holds. */
 VMDB_API int vmdb_table_file_open(const char *path, vmdb_table_file **out);
 VMDB_API void vmdb_table_file_close(vmdb_table_file *file);
-VMDB_API void vmdb_table_file_info_get(vmdb_table_file *file, vmdb_table_file_info *info);
+/* What the file says about itself; VMDB_EINVAL without a file or info. */
+VMDB_API int vmdb_table_file_stat(vmdb_table_file *file, vmdb_table_file_info *info);
 /* Slot `rid`; VMDB_ERANGE past the capacity. */
 VMDB_API int vmdb_table_file_slot(vmdb_table_file *file, uint64_t rid, vmdb_slot_info *slot);
 

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Each public header compiles alone, first thing in a file: as C99 with
+# -pedantic and as C++, warnings as errors. A header that leans on
+# another being included first, or on a C11 or GNU feature in its
+# declarations, fails here before it fails a user.
+set -u
+cc=${CC:-gcc}
+cxx=${CXX:-g++}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmdb-headers-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+count=0
+for h in include/vmdb.h include/vmdb/*.h; do
+    name=${h#include/}
+    printf '#include <%s>\nint vmdb_header_test_%s;\n' "$name" "$(echo "$name" | tr -c 'a-z0-9\n' '_')" >"$tmp/t.c"
+    cp "$tmp/t.c" "$tmp/t.cpp"
+    if ! $cc -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only "$tmp/t.c" 2>"$tmp/err"; then
+        echo "check-headers: $name does not compile alone as C99 -pedantic:"
+        sed 's/^/    /' "$tmp/err"
+        failed=1
+    fi
+    if command -v "$cxx" >/dev/null 2>&1; then
+        if ! $cxx -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only "$tmp/t.cpp" 2>"$tmp/err"; then
+            echo "check-headers: $name does not compile alone as C++11:"
+            sed 's/^/    /' "$tmp/err"
+            failed=1
+        fi
+    else
+        echo "check-headers: no $cxx, the C++ half skipped"
+    fi
+    count=$((count + 1))
+done
+[ $failed = 0 ] && echo "check-headers: $count public headers compile alone as C99 -pedantic and as C++11"
+exit $failed
