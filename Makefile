@@ -26,7 +26,9 @@ CC           := gcc
 endif
 BUILD        := build
 
-WARN         := -Wall -Wextra -Werror
+# Warnings are errors in make test and CI; `make WERROR=` builds anyway.
+WERROR       ?= -Werror
+WARN         := -Wall -Wextra $(WERROR)
 BASE_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -pthread -MMD -MP
 CFLAGS       ?= -O2 -g
 LIB_CFLAGS   := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
@@ -73,8 +75,15 @@ all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
 # Installs only what is missing, so a machine that has everything pays a
 # dpkg query per package and nothing else.
+# Without dpkg and apt (not Debian or Ubuntu) it installs nothing: it
+# says what the build needs and goes on, so that a system with those
+# installed its own way builds, and one without fails at the first compile.
 deps:
-	@missing=""; \
+	@if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "make deps: no dpkg/apt here; install these (Debian names) your system's way:$(DEPS)"; \
+	    exit 0; \
+	fi; \
+	missing=""; \
 	for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	    echo "make deps: installing$$missing"; \
@@ -136,12 +145,17 @@ $(eval $(call test_build,vg,$(PLAIN_FLAGS) -DVMDB_TEST_TIMEOUT_SCALE=50))
 TSAN_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -Wno-tsan -DVMDB_TEST_TIMEOUT_SCALE=10
 $(eval $(call test_build,tsan,$(TSAN_FLAGS),tests/tsan_arena.c))
 
-test: deps all
-	$(MAKE) --no-print-directory check-layers
-	$(MAKE) --no-print-directory check-headers
-	$(MAKE) --no-print-directory check-docs
+# Every configuration is built once, all of them side by side on every
+# core (JOBS), then the suites run: Criterion spreads each over the cores
+# itself, and the mutants run two at a time.
+JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
+MUTANT_BINS   = $(MUTANT_NAMES:%=$(BUILD)/mutant-%/vmdb_tests)
+
+test: deps
+	$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/plain/vmdb_tests $(BUILD)/asan/vmdb_tests $(MUTANT_BINS)
+	$(MAKE) --no-print-directory check-layers check-headers check-docs
 	$(MAKE) --no-print-directory test-plain
-	$(MAKE) --no-print-directory test-mutants
+	$(MAKE) --no-print-directory -j2 test-mutants
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-install
 	$(MAKE) --no-print-directory test-readme
@@ -212,18 +226,20 @@ $(BUILD)/mutant-$(1)/vmdb_tests: $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/mutant-$
 endef
 $(foreach n,$(MUTANT_NAMES),$(eval $(call mutant_build,$(n))))
 
-test-mutants: $(MUTANT_NAMES:%=$(BUILD)/mutant-%/vmdb_tests)
-	@echo "== Mutants: each must fail the tests named for it"
-	@for m in $(MUTANTS); do \
-	    name=$${m%%:*}; rest=$${m#*:}; filter=$${rest%%:*}; vars=$$(echo "$${rest#*:}" | tr '$(comma)' ' '); \
-	    log=$(BUILD)/mutant-$$name/log; \
-	    if env $$vars $(BUILD)/mutant-$$name/vmdb_tests --filter "$$filter" >$$log 2>&1; then \
-	        echo "mutant $$name SURVIVED $$filter ($$vars): $$log"; exit 1; \
-	    fi; \
-	    grep -q 'Tested: [1-9]' $$log || { echo "mutant $$name: no test matches $$filter: $$log"; exit 1; }; \
-	    echo "mutant $$name caught by $$filter: $$(grep -m1 -A2 'Assertion Failed' $$log | tail -1 | \
-	        sed -e 's/^\[----\] *//' -e 's/.*db-after-last-cut: //' | cut -c1-300)"; \
-	done
+# One target per mutant, so that make -j runs several at once.
+test-mutants: $(MUTANT_NAMES:%=mutant-run-%)
+	@echo "== Mutants: all $(words $(MUTANT_NAMES)) caught"
+
+mutant-run-%: $(BUILD)/mutant-%/vmdb_tests
+	@m='$(filter $*:%,$(MUTANTS))'; \
+	name=$*; rest=$${m#*:}; filter=$${rest%%:*}; vars=$$(echo "$${rest#*:}" | tr '$(comma)' ' '); \
+	log=$(BUILD)/mutant-$$name/log; \
+	if env $$vars $(BUILD)/mutant-$$name/vmdb_tests --filter "$$filter" >$$log 2>&1; then \
+	    echo "mutant $$name SURVIVED $$filter ($$vars): $$log"; exit 1; \
+	fi; \
+	grep -q 'Tested: [1-9]' $$log || { echo "mutant $$name: no test matches $$filter: $$log"; exit 1; }; \
+	echo "mutant $$name caught by $$filter: $$(grep -m1 -A2 'Assertion Failed' $$log | tail -1 | \
+	    sed -e 's/^\[----\] *//' -e 's/.*db-after-last-cut: //' | cut -c1-300)"
 
 test-asan: $(BUILD)/asan/vmdb_tests $(CLI)
 	@echo "== Criterion suite under AddressSanitizer + UndefinedBehaviorSanitizer"
