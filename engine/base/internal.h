@@ -5,6 +5,8 @@
 #ifndef VMDB_ENGINE_INTERNAL_H
 #define VMDB_ENGINE_INTERNAL_H
 
+#include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmdb/error.h"
@@ -41,6 +43,39 @@ static inline uint64_t vmdb__round_up(uint64_t v, uint64_t align)
 static inline uint64_t vmdb__round_down(uint64_t v, uint64_t align)
 {
     return v & ~(align - 1);
+}
+
+/* Lock-free readers wait for a sequence counter a writer left odd (a
+ * table slot, the index): a writer mid-change is done in microseconds
+ * unless it was preempted or died. One rule for every such wait: pause
+ * first, then yield the CPU (the writer may be waiting for it), and call
+ * the writer dead after VMDB__SEQLOCK_SPIN_LIMIT rounds in all, a second
+ * or so. The fuzz build (VMDB_FUZZ_SHORT_WAITS) gives up sooner: mutated
+ * files are full of odd counters. */
+#ifdef VMDB_FUZZ_SHORT_WAITS
+#define VMDB__SEQLOCK_SPIN_LIMIT 1000
+#else
+#define VMDB__SEQLOCK_SPIN_LIMIT 1000000
+#endif
+#define VMDB__SEQLOCK_PAUSES 100
+
+/* One round of the wait; false once the limit is past. */
+static inline bool vmdb__seqlock_wait(uint64_t *spins)
+{
+    if (++*spins > VMDB__SEQLOCK_SPIN_LIMIT)
+        return false;
+    if (*spins > VMDB__SEQLOCK_PAUSES) {
+        sched_yield();
+    } else {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield" ::: "memory");
+#else
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+    }
+    return true;
 }
 
 /* Options structs lead with a version: 0 (a zeroed struct) or one this

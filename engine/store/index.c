@@ -134,15 +134,8 @@
 #define MAX_PAGES ((uint64_t)1 << 40) /* region offsets below 4 PiB */
 
 /* A lookup whose miss cannot be confirmed because seq stays odd gives up
- * after this many pause instructions (about 0.6 s at 40 ns a pause, far
- * longer than any change takes, short enough to report a dead writer).
- * One whose miss keeps failing because seq keeps moving gives up after
- * this many probes. */
-#ifdef VMDB_FUZZ_SHORT_WAITS /* as the table's (table.c) */
-#define SPIN_LIMIT ((uint64_t)1 << 10)
-#else
-#define SPIN_LIMIT ((uint64_t)1 << 24)
-#endif
+ * as every seqlock reader does (vmdb__seqlock_wait). One whose miss keeps
+ * failing because seq keeps moving gives up after this many probes. */
 #define RETRY_LIMIT ((uint64_t)1 << 20)
 
 _Static_assert(((uint64_t)1 << MIN_BITS) == VMDB__INDEX_MIN_CAP, "MIN_BITS");
@@ -228,17 +221,6 @@ static inline void store_relaxed(uint64_t *p, uint64_t v)
 static inline void store_release(uint64_t *p, uint64_t v)
 {
     __atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-#endif
 }
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -659,15 +641,13 @@ static int follow(vmdb__index *ix, uint64_t w)
     return rc;
 }
 
-/* Waits, with pause hints and no system call, for seq to leave the odd
- * value `odd`; false if it has not after SPIN_LIMIT pauses in all. */
+/* Waits for seq to leave the odd value `odd`; false when its writer is
+ * taken for dead (vmdb__seqlock_wait). */
 static bool wait_for_change(const struct index_header *h, uint64_t odd, uint64_t *spins)
 {
-    while (load_relaxed(&h->seq) == odd) {
-        if (++*spins > SPIN_LIMIT)
+    while (load_relaxed(&h->seq) == odd)
+        if (!vmdb__seqlock_wait(spins))
             return false;
-        cpu_relax();
-    }
     return true;
 }
 

@@ -53,15 +53,6 @@
  * advice can apply; the map layer reserves four times the file when more. */
 #define TABLE_MIN_RESERVE ((uint64_t)2 << 20)
 #define FIRST_CAPACITY 64
-/* A reader gives up on a slot that stays odd this long: its writer died.
- * The fuzz build (VMDB_FUZZ_SHORT_WAITS) gives up sooner: mutated files
- * are full of odd counters, and a million yields for each would leave the
- * fuzzer time for little else. */
-#ifdef VMDB_FUZZ_SHORT_WAITS
-#define SPIN_LIMIT 1000
-#else
-#define SPIN_LIMIT 1000000
-#endif
 
 struct table_header {
     char magic[8];        /* TABLE_MAGIC */
@@ -354,19 +345,17 @@ uint64_t vmdb__table_checksum(const vmdb_table *t, uint64_t rid, bool live, cons
  * VMDB_EBUSY when it stays odd (its writer died mid-write). */
 static int stable_seq(const vmdb_table *t, uint64_t rid, const vmdb__slot *s, uint64_t *seq)
 {
-    for (unsigned spins = 0;; spins++) {
+    for (uint64_t spins = 0;;) {
         uint64_t v = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
         if (!(v & 1)) {
             *seq = v;
             return 0;
         }
-        if (spins > SPIN_LIMIT)
+        if (!vmdb__seqlock_wait(&spins))
             return vmdb__fail(VMDB_EBUSY,
                               "%s: slot %llu stays mid-write (a writer died? open the "
                               "database for writing to recover it)",
                               t->path, (unsigned long long)rid);
-        if (spins > 100)
-            sched_yield();
     }
 }
 
