@@ -29,6 +29,7 @@
 #include "vmdb.h"
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
+#include "bench_util.h"
 
 struct record {
     uint64_t id;
@@ -36,13 +37,6 @@ struct record {
 };
 /* The schema rounds records to 8 bytes: 100 becomes 104. */
 #define RECORD_BYTES 104
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t rng_state = 0x1234567;
 static uint64_t rnd(void)
@@ -153,7 +147,7 @@ static vmdb_table *fresh_table(const char *dir, const char *name, vmdb_db **db)
 static double fill(vmdb_db *db, vmdb_table *t, const uint64_t *keys, uint64_t n, uint64_t batch)
 {
     unsigned char rec[RECORD_BYTES];
-    double t0 = now();
+    double t0 = bench_now();
     for (uint64_t i = 0; i < n; i += batch) {
         vmdb_txn *txn;
         if (vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn))
@@ -166,7 +160,7 @@ static double fill(vmdb_db *db, vmdb_table *t, const uint64_t *keys, uint64_t n,
         if (vmdb_txn_commit(txn))
             die("commit");
     }
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 int main(int argc, char **argv)
@@ -180,12 +174,8 @@ int main(int argc, char **argv)
         snprintf(dir, sizeof dir, "%s", argv[1]);
         mkdir(dir, 0755);
     } else {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/vmdb-engine-bench-XXXXXX", tmp ? tmp : "/tmp");
-        if (!mkdtemp(dir)) {
-            perror("mkdtemp");
+        if (bench_temp_dir(dir, sizeof dir, 64, "engine-bench") < 0)
             return 1;
-        }
     }
     printf("vmdb %s engine benchmark: %llu records of %d bytes (u64 key), in %s\n",
            vmdb_version_string(), (unsigned long long)n, RECORD_BYTES, dir);
@@ -216,7 +206,7 @@ int main(int argc, char **argv)
 
     unsigned char rec[RECORD_BYTES];
     uint64_t lookups = n;
-    double t0 = now();
+    double t0 = bench_now();
     uint64_t sum = 0;
     for (uint64_t i = 0; i < lookups; i++) {
         uint64_t key = rnd() % n;
@@ -226,7 +216,7 @@ int main(int argc, char **argv)
         memcpy(&got, rec, 8);
         sum += got ^ key; /* 0 when every record is the right one */
     }
-    secs = now() - t0;
+    secs = bench_now() - t0;
     if (sum != 0) {
         fprintf(stderr, "engine_bench: a get returned the wrong record\n");
         return 1;
@@ -235,7 +225,7 @@ int main(int argc, char **argv)
 
     /* The same gets, ten to a read transaction: its begin and validate
      * are what a consistent view costs on top of the reads. */
-    t0 = now();
+    t0 = bench_now();
     for (uint64_t i = 0; i < lookups; i += 10) {
         vmdb_read r;
         uint64_t first = rng_state;
@@ -254,7 +244,7 @@ int main(int argc, char **argv)
         } while (vmdb_read_validate(&r) == VMDB_ERETRY);
         vmdb_read_end(&r);
     }
-    secs = now() - t0;
+    secs = bench_now() - t0;
     if (sum != 0) {
         fprintf(stderr, "engine_bench: a get returned the wrong record\n");
         return 1;
@@ -262,7 +252,7 @@ int main(int argc, char **argv)
     report("random get, 10 per read txn", lookups, secs, "vmdb_read_begin/validate/end");
 
     uint64_t updates = n / 10;
-    t0 = now();
+    t0 = bench_now();
     for (uint64_t i = 0; i < updates; i++) {
         vmdb_txn *txn;
         uint64_t key = rnd() % n;
@@ -271,10 +261,10 @@ int main(int argc, char **argv)
             vmdb_txn_commit(txn))
             die("update");
     }
-    secs = now() - t0;
+    secs = bench_now() - t0;
     report("random update (1 per txn)", updates, secs, "durability none");
 
-    t0 = now();
+    t0 = bench_now();
     for (uint64_t i = 0; i < n; i += 1000) {
         vmdb_txn *txn;
         if (vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn))
@@ -288,16 +278,16 @@ int main(int argc, char **argv)
         if (vmdb_txn_commit(txn))
             die("commit");
     }
-    secs = now() - t0;
+    secs = bench_now() - t0;
     report("random update (1000 per txn)", n, secs, "durability none");
 
     vmdb_table_cursor c;
     vmdb_table_cursor_init(&c, t);
     uint64_t rid, seen = 0;
-    t0 = now();
+    t0 = bench_now();
     while (vmdb_table_cursor_next(&c, &rid, rec) == 0)
         seen++;
-    secs = now() - t0;
+    secs = bench_now() - t0;
     if (seen != n) {
         fprintf(stderr, "engine_bench: the scan saw %llu records, not %llu\n",
                 (unsigned long long)seen, (unsigned long long)n);
@@ -308,7 +298,7 @@ int main(int argc, char **argv)
     report("full scan (cursor, copies)", n, secs, note);
 
     vmdb_read r;
-    t0 = now();
+    t0 = bench_now();
     if (vmdb_read_begin(db, 0, &r))
         die("read begin");
     do {
@@ -318,7 +308,7 @@ int main(int argc, char **argv)
             seen++;
     } while (vmdb_read_validate(&r) == VMDB_ERETRY);
     vmdb_read_end(&r);
-    secs = now() - t0;
+    secs = bench_now() - t0;
     if (seen != n) {
         fprintf(stderr, "engine_bench: the scan saw %llu records, not %llu\n",
                 (unsigned long long)seen, (unsigned long long)n);
@@ -334,18 +324,18 @@ int main(int argc, char **argv)
     if (!lat)
         return 1;
     uint64_t wb0 = write_bytes(), disk0 = disk_bytes();
-    t0 = now();
+    t0 = bench_now();
     for (uint64_t i = 0; i < commits; i++) {
         vmdb_txn *txn;
         uint64_t key = rnd() % n;
         fill_record(rec, key, i + 99);
-        double c0 = now();
+        double c0 = bench_now();
         if (vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn) || vmdb_txn_update(txn, t, rec) ||
             vmdb_txn_commit(txn))
             die("durable commit");
-        lat[i] = now() - c0;
+        lat[i] = bench_now() - c0;
     }
-    secs = now() - t0;
+    secs = bench_now() - t0;
     uint64_t wb = write_bytes() - wb0, disk = disk_bytes() - disk0;
     qsort(lat, commits, sizeof *lat, cmp_double);
     snprintf(note, sizeof note,

@@ -38,23 +38,10 @@
 #include "csv.h"
 #include "jsonl.h"
 #include "vmdb.h"
+#include "bench_util.h"
 
 #define RUNS 3
 #define SCHEMA "id:u64 key, name:str32, city:str24, age:u8, score:f64"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Seconds of CPU, user and system, of one run. */
 static double last_cpu;
@@ -147,7 +134,7 @@ static uint64_t count_records(const char *path)
  * last_cpu gets the CPU seconds the command used. */
 static double run(char *const argv[], const char *out, const char *err)
 {
-    double start = now();
+    double start = bench_now();
     pid_t pid = fork();
     if (pid < 0)
         die("fork", "failed");
@@ -165,7 +152,7 @@ static double run(char *const argv[], const char *out, const char *err)
     struct rusage ru;
     if (wait4(pid, &status, 0, &ru) != pid)
         die("wait4", "failed");
-    double secs = now() - start;
+    double secs = bench_now() - start;
     last_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -212,7 +199,7 @@ static void report(const char *what, uint64_t rows, uint64_t bytes, double *secs
 /* The readers alone: every record read and its fields counted. */
 static double parse_csv(const char *path, uint64_t rows)
 {
-    double start = now(), cpu_start = cpu_now();
+    double start = bench_now(), cpu_start = bench_cpu_now();
     FILE *in = fopen(path, "rb");
     csv_reader *r = in ? csv_reader_new(in, path) : NULL;
     if (!r)
@@ -229,13 +216,13 @@ static double parse_csv(const char *path, uint64_t rows)
     fclose(in);
     if (records != rows + 1 || fields != 5 * records)
         die(path, "the reader miscounted");
-    last_cpu = cpu_now() - cpu_start;
-    return now() - start;
+    last_cpu = bench_cpu_now() - cpu_start;
+    return bench_now() - start;
 }
 
 static double parse_json(const char *path, uint64_t rows)
 {
-    double start = now(), cpu_start = cpu_now();
+    double start = bench_now(), cpu_start = bench_cpu_now();
     FILE *in = fopen(path, "rb");
     jsonl_reader *r = in ? jsonl_reader_new(in, path) : NULL;
     if (!r)
@@ -252,8 +239,8 @@ static double parse_json(const char *path, uint64_t rows)
     fclose(in);
     if (records != rows || fields != 5 * records)
         die(path, "the reader miscounted");
-    last_cpu = cpu_now() - cpu_start;
-    return now() - start;
+    last_cpu = bench_cpu_now() - cpu_start;
+    return bench_now() - start;
 }
 
 int main(int argc, char **argv)
@@ -266,10 +253,8 @@ int main(int argc, char **argv)
     char dir[512];
     bool own_dir = argc < 2;
     if (own_dir) {
-        const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(dir, sizeof dir, "%s/vmdb-import-bench-XXXXXX", base);
-        if (!mkdtemp(dir))
-            die(dir, "mkdtemp failed");
+        if (bench_temp_dir(dir, sizeof dir, 100, "import-bench") < 0)
+            return 1;
     } else {
         snprintf(dir, sizeof dir, "%s", argv[1]);
         if (mkdir(dir, 0700))
@@ -281,13 +266,13 @@ int main(int argc, char **argv)
     snprintf(err, sizeof err, "%s/stderr.txt", dir);
     snprintf(out, sizeof out, "%s/export.csv", dir);
 
-    double t = now();
+    double t = bench_now();
     write_inputs(csv, json, rows);
     uint64_t csv_bytes = file_bytes(csv), json_bytes = file_bytes(json);
     printf("vmdb %s import benchmark: %llu rows of %s\n", vmdb_version_string(),
            (unsigned long long)rows, SCHEMA);
     printf("inputs      %s, %.1f MB; %s, %.1f MB (written in %.1f s)\n", csv,
-           (double)csv_bytes / 1e6, json, (double)json_bytes / 1e6, now() - t);
+           (double)csv_bytes / 1e6, json, (double)json_bytes / 1e6, bench_now() - t);
     printf("timing      median of %d runs, fork to exit; cpu = user + system seconds of the\n"
            "            command (median); MB = 10^6 B of input (of output for export)\n\n",
            RUNS);

@@ -49,6 +49,7 @@
 #include <xxhash.h>
 
 #include "vmdb.h"
+#include "bench_util.h"
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof *(a)))
 #define KIB ((size_t)1024)
@@ -129,13 +130,6 @@ static void install_cleanup(void)
     }
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static uint64_t splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
@@ -195,16 +189,9 @@ static void choose_path(int argc, char **argv)
             die("path too long: %s", argv[1]);
         return;
     }
-    const char *tmp = getenv("TMPDIR");
-    tmp = tmp && *tmp ? tmp : "/tmp";
     /* Room for "/data.bin" is kept in g_dir, so the file name fits too. */
-    if (snprintf(g_dir, sizeof g_dir - 16, "%s/vmdb-map-bench-XXXXXX", tmp) >=
-        (int)sizeof g_dir - 16)
-        die("TMPDIR too long: %s", tmp);
-    if (!mkdtemp(g_dir)) {
-        g_dir[0] = '\0';
-        die_errno("mkdtemp");
-    }
+    if (bench_temp_dir(g_dir, sizeof g_dir, 16, "map-bench") < 0)
+        exit(1);
     if (snprintf(g_path, sizeof g_path, "%s/data.bin", g_dir) >= (int)sizeof g_path)
         die("path too long");
 }
@@ -482,7 +469,7 @@ static tally run_sequential(reader *r, const workload *w, double deadline)
         size_t len = g_size - off < r->chunk ? (size_t)(g_size - off) : r->chunk;
         t.sum += hash_records(r->ops->get(r, off, len), len, w->rec);
         t.ops += len / w->rec;
-        if (++gets % CHECK_EVERY == 0 && now() > deadline)
+        if (++gets % CHECK_EVERY == 0 && bench_now() > deadline)
             break;
     }
     return t;
@@ -498,7 +485,7 @@ static tally run_random(reader *r, const workload *w, double deadline)
     while (t.ops < w->nops) {
         uint64_t off = splitmix64(&state) % nrec * w->rec;
         t.sum += XXH3_64bits(r->ops->get(r, off, w->rec), w->rec);
-        if (++t.ops % CHECK_EVERY == 0 && now() > deadline)
+        if (++t.ops % CHECK_EVERY == 0 && bench_now() > deadline)
             break;
     }
     return t;
@@ -565,16 +552,16 @@ static void note_add(char *note, size_t n, const char *fmt, ...)
 static result measure(reader *r, const workload *w)
 {
     result res = {.name = r->name, .role = r->role};
-    double t0 = now();
+    double t0 = bench_now();
     r->ops->open(r);
-    double t_open = now();
+    double t_open = bench_now();
     tally t = (w->pattern == SEQUENTIAL ? run_sequential : run_random)(r, w, t0 + w->budget);
-    double t1 = now();
+    double t1 = bench_now();
     if (r->map)
         describe_map(r, res.note, sizeof res.note);
-    double t2 = now();
+    double t2 = bench_now();
     r->ops->close(r);
-    double t3 = now();
+    double t3 = bench_now();
 
     res.secs = (t1 - t0) + (t3 - t2);
     res.ops = t.ops;
@@ -934,9 +921,9 @@ int main(int argc, char **argv)
     g_size = size_from_env();
     install_cleanup();
     choose_path(argc, argv);
-    double t0 = now();
+    double t0 = bench_now();
     create_file();
-    print_context(now() - t0);
+    print_context(bench_now() - t0);
     warm_file();
 
     section_sequential(4 * KIB);

@@ -41,18 +41,12 @@
 #include <unistd.h>
 
 #include "vmdb.h"
+#include "bench_util.h"
 
 #define RECORD_BYTES 104
 #define RUNS_FAST 41
 #define RUNS_SCAN 15
 #define RUNS_KEYS 9
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t rng_state = 0x5eed;
 static uint64_t rnd(void)
@@ -153,7 +147,7 @@ static double run(char *const argv[], const char *input)
         perror("pipe");
         exit(1);
     }
-    double t0 = now();
+    double t0 = bench_now();
     pid_t pid = fork();
     if (pid < 0) {
         perror("fork");
@@ -181,7 +175,7 @@ static double run(char *const argv[], const char *input)
     close(fds[0]);
     int status;
     waitpid(pid, &status, 0);
-    double t = now() - t0;
+    double t = bench_now() - t0;
     output[output_len] = '\0';
     if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 1)) {
         fprintf(stderr, "query_bench: %s %s failed (status %d)\n", argv[0],
@@ -332,23 +326,19 @@ int main(int argc, char **argv)
     char dir[512];
     bool own_dir = argc < 2;
     if (own_dir) {
-        const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         char parent[400];
-        snprintf(parent, sizeof parent, "%s/vmdb-query-bench-XXXXXX", tmp);
-        if (!mkdtemp(parent)) {
-            perror("mkdtemp");
+        if (bench_temp_dir(parent, sizeof parent, 0, "query-bench") < 0)
             return 1;
-        }
         snprintf(dir, sizeof dir, "%s/db", parent);
     } else {
         snprintf(dir, sizeof dir, "%s", argv[1]);
     }
 
     printf("vmdb %s query benchmark: %s\n", vmdb_version_string(), cli);
-    double t0 = now();
+    double t0 = bench_now();
     db_info = build(dir, count);
     printf("database    %s: %llu records of %d B (%s), built in %.1f s\n", dir,
-           (unsigned long long)count, RECORD_BYTES, SCHEMA, now() - t0);
+           (unsigned long long)count, RECORD_BYTES, SCHEMA, bench_now() - t0);
     printf("table       %.1f MB of slots (records with their headers), %.1f MB of records\n",
            (double)db_info.table_bytes / 1e6, (double)db_info.record_bytes / 1e6);
     printf("timing      whole process: fork to waitpid, stdout read to the end; median and\n"

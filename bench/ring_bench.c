@@ -91,6 +91,7 @@
 #include <unistd.h>
 
 #include "vmdb.h"
+#include "bench_util.h"
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof *(a)))
 #define KIB ((size_t)1024)
@@ -189,34 +190,13 @@ static void install_cleanup(void)
 
 static void make_dir(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    tmp = tmp && *tmp ? tmp : "/tmp";
     /* Room for "/ring-<i>" is kept, so the file names fit too. */
-    if (snprintf(g_dir, sizeof g_dir - 16, "%s/vmdb-ring-bench-XXXXXX", tmp) >=
-        (int)sizeof g_dir - 16)
-        die("TMPDIR too long: %s", tmp);
-    if (!mkdtemp(g_dir)) {
-        g_dir[0] = '\0';
-        die_errno("mkdtemp");
-    }
+    if (bench_temp_dir(g_dir, sizeof g_dir, 16, "ring-bench") < 0)
+        exit(1);
     for (int i = 0; i < MAX_CONTENDERS; i++)
         if (snprintf(g_path[i], sizeof g_path[i], "%s/ring-%d", g_dir, i) >=
             (int)sizeof g_path[i])
             die("path too long");
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static inline void cpu_relax(void)
@@ -411,7 +391,7 @@ static double start_line(run *r, bool producer)
         cpu_relax();
     if (!producer)
         return 0;
-    r->t0 = now();
+    r->t0 = bench_now();
     return r->t0 + r->secs;
 }
 
@@ -421,7 +401,7 @@ static inline bool time_up(uint64_t seq, uint64_t *next_check, double deadline)
     if (seq < *next_check)
         return false;
     *next_check = seq + CHECK_EVERY;
-    return now() >= deadline;
+    return bench_now() >= deadline;
 }
 
 /* After the last message is published: the consumer stops when it has
@@ -440,7 +420,7 @@ static inline bool all_received(const run *r, uint64_t received)
 
 static void consumer_done(run *r, uint64_t received)
 {
-    r->t1 = now();
+    r->t1 = bench_now();
     r->received = received;
 }
 
@@ -1222,13 +1202,13 @@ static void *probe_ping(void *arg)
     __atomic_add_fetch(&p->ready, 1, __ATOMIC_ACQ_REL);
     while (__atomic_load_n(&p->ready, __ATOMIC_ACQUIRE) < 2)
         cpu_relax();
-    p->t0 = now();
+    p->t0 = bench_now();
     for (uint64_t i = 1; i <= ROUND_TRIPS; i++) {
         store_release(&p->flag, 2 * i - 1);
         while (load_acquire(&p->flag) != 2 * i)
             cpu_relax();
     }
-    p->t1 = now();
+    p->t1 = bench_now();
     return NULL;
 }
 
@@ -1360,7 +1340,7 @@ typedef struct cpu_mark {
 
 static cpu_mark cpu_mark_now(void)
 {
-    cpu_mark m = {.wall = now()};
+    cpu_mark m = {.wall = bench_now()};
     unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
                        steal = 0;
     FILE *f = fopen("/proc/stat", "re");
@@ -1496,8 +1476,8 @@ static double clock_overhead_ns(void)
     enum { N = 100000 };
     static double v[N];
     for (int i = 0; i < N; i++) {
-        uint64_t a = now_ns();
-        uint64_t b = now_ns();
+        uint64_t a = bench_now_ns();
+        uint64_t b = bench_now_ns();
         v[i] = (double)(b - a);
     }
     return mid_mean(v, N);
@@ -1527,10 +1507,10 @@ static single_result measure_single(const contender *c, const ring_case *cs, dou
         c->single(&r, seq++);
     double runs[REPEATS];
     for (int k = 0; k < REPEATS; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (size_t i = 0; i < nops; i++)
             c->single(&r, seq++);
-        runs[k] = (now() - t0) * 1e9 / (double)nops;
+        runs[k] = (bench_now() - t0) * 1e9 / (double)nops;
     }
     single_result res = {.c = c, .msg = cs->msg, .nops = nops};
     res.ns = median(runs, REPEATS); /* sorts runs: [0] is the fastest */
@@ -1541,9 +1521,9 @@ static single_result measure_single(const contender *c, const ring_case *cs, dou
             die("out of memory");
         size_t na = 0, nb = 0;
         for (size_t i = 0; i < nops; i++) {
-            uint64_t t0 = now_ns();
+            uint64_t t0 = bench_now_ns();
             bool s = c->single(&r, seq++);
-            double dt = (double)(now_ns() - t0) - clock_ns;
+            double dt = (double)(bench_now_ns() - t0) - clock_ns;
             if (s)
                 b[nb++] = dt;
             else
@@ -1719,7 +1699,7 @@ static void print_context(void)
 
 int main(void)
 {
-    double t0 = now();
+    double t0 = bench_now();
     install_cleanup();
     make_dir();
     choose_cpus();
@@ -1738,6 +1718,6 @@ int main(void)
 
     char load[128];
     read_line("/proc/loadavg", load, sizeof load);
-    printf("\nfinished in %.0f s; load average at the end %s\n", now() - t0, load);
+    printf("\nfinished in %.0f s; load average at the end %s\n", bench_now() - t0, load);
     return 0;
 }

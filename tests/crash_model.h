@@ -25,14 +25,6 @@ static inline uint64_t next_rand(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Randomised tests take their seed from VMDB_SEED and log it. */
-static inline uint64_t seed_from_env(void)
-{
-    const char *s = getenv("VMDB_SEED");
-    uint64_t seed = s ? strtoull(s, NULL, 0) : 20261125;
-    cr_log_info("VMDB_SEED=%llu", (unsigned long long)seed);
-    return seed;
-}
 
 static inline unsigned cycles_from_env(const char *name, unsigned dflt)
 {

@@ -124,6 +124,16 @@ static inline const char *test_path(const char *name)
     return p;
 }
 
+/* Randomised tests take their seed from VMDB_SEED, or the suite's own
+ * default, and log it, so that a failure can be run again as it was. */
+static inline uint64_t test_seed(uint64_t suite_default)
+{
+    const char *s = getenv("VMDB_SEED");
+    uint64_t seed = s ? strtoull(s, NULL, 0) : suite_default;
+    cr_log_info("VMDB_SEED=%llu", (unsigned long long)seed);
+    return seed;
+}
+
 static inline void remove_test_dir(void)
 {
     char cmd[600];

@@ -222,13 +222,6 @@ static bool dir_has(const char *dir, const char *part)
     return found;
 }
 
-static uint64_t seed_from_env(void)
-{
-    const char *s = getenv("VMDB_SEED");
-    uint64_t seed = s ? strtoull(s, NULL, 0) : 20261207;
-    cr_log_info("VMDB_SEED=%llu", (unsigned long long)seed);
-    return seed;
-}
 
 static uint64_t next_rand(uint64_t *s)
 {
@@ -1183,7 +1176,7 @@ static void compactor(const char *path, uint64_t seed, int report, bool track)
  * lost, kept or torn). Then every real record must be there, whole. */
 static void kill_compactor(unsigned cycles, bool cut)
 {
-    uint64_t seed = seed_from_env();
+    uint64_t seed = test_seed(20261207);
     const char *path = test_path("db");
     vmdb_db *db;
     vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 4 << 20};

@@ -79,7 +79,7 @@ TestSuite(crash, .timeout = HARNESS_TIMEOUT);
 
 Test(crash, killed_writer_loses_no_commit_and_shows_no_partial_transaction)
 {
-    uint64_t seed = seed_from_env();
+    uint64_t seed = test_seed(20261125);
     unsigned cycles = cycles_from_env("VMDB_KILL_CYCLES", 500);
     uint64_t max_commits = cycles_from_env("VMDB_KILL_MAX_COMMITS", 4);
     const char *path = test_path("db");

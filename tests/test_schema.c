@@ -1065,13 +1065,6 @@ Test(schema, decode_names_what_is_wrong)
     damaged("ab:u8 key, ac:u8", 33, 'b', VMDB_ECORRUPT, "schema encoding: duplicate field 'ab'");
 }
 
-static uint64_t test_seed(void)
-{
-    const char *env = getenv("VMDB_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 0) : 20240611;
-    cr_log_info("VMDB_SEED=%llu", (unsigned long long)seed);
-    return seed;
-}
 
 static uint64_t splitmix(uint64_t *state)
 {
@@ -1086,7 +1079,7 @@ static uint64_t splitmix(uint64_t *state)
  * own encoding is exactly the damaged bytes (the encoding is canonical). */
 Test(schema, decode_survives_random_byte_flips)
 {
-    uint64_t rng = test_seed();
+    uint64_t rng = test_seed(20240611);
     vmdb_schema *s;
     ASSERT_OK(vmdb_schema_new(item_fields, ITEM_FIELDS, sizeof(struct item), &s));
     size_t len;
