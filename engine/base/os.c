@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "os.h"
+#include "os_syscalls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1159,6 +1160,70 @@ int vmdb__os_powerloss_cut(const char *dir, uint64_t seed, enum vmdb__powerloss_
 #define POWERLOSS(call) ((void)0)
 #endif
 
+/* ---- the calls a test build can replace (os_syscalls.h) ---- */
+
+/* open(2) is variadic, and a call through a pointer of another type would
+ * be undefined: this one has the table's type. */
+static int real_open(const char *path, int flags, mode_t mode)
+{
+    return open(path, flags, mode);
+}
+
+static int real_read_boot_id(char out[37])
+{
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char buf[64];
+    ssize_t n;
+    do
+        n = read(fd, buf, sizeof buf);
+    while (n < 0 && errno == EINTR);
+    int rc = n < 0 ? -errno : 0;
+    close(fd);
+    if (rc < 0)
+        return rc;
+    if (n < 36)
+        return -EIO;
+    memcpy(out, buf, 36);
+    out[36] = '\0';
+    return 0;
+}
+
+static const struct vmdb__os_syscalls real_syscalls = {
+    .open = real_open,
+    .memfd_create = memfd_create,
+    .fallocate = fallocate,
+    .pwrite = pwrite,
+    .write = write,
+    .fsync = fsync,
+    .fdatasync = fdatasync,
+    .rename = rename,
+    .mmap = mmap,
+    .munmap = munmap,
+    .msync = msync,
+    .read_boot_id = real_read_boot_id,
+};
+
+/* Replaced only at a process's start, but read by every thread: atomic,
+ * which costs a plain load. */
+static const struct vmdb__os_syscalls *syscalls_now = &real_syscalls;
+
+static const struct vmdb__os_syscalls *sys(void)
+{
+    return __atomic_load_n(&syscalls_now, __ATOMIC_ACQUIRE);
+}
+
+const struct vmdb__os_syscalls *vmdb__os_syscalls(void)
+{
+    return sys();
+}
+
+void vmdb__os_set_syscalls(const struct vmdb__os_syscalls *calls)
+{
+    __atomic_store_n(&syscalls_now, calls ? calls : &real_syscalls, __ATOMIC_RELEASE);
+}
+
 size_t vmdb__os_page_size(void)
 {
     static size_t page;
@@ -1198,7 +1263,7 @@ int vmdb__os_open(const char *path, int flags, unsigned perm, int *fd)
         oflags |= O_TRUNC;
     int rc;
     do
-        rc = open(path, oflags, (mode_t)perm);
+        rc = sys()->open(path, oflags, (mode_t)perm);
     while (rc < 0 && errno == EINTR);
     if (rc < 0)
         return -errno;
@@ -1269,7 +1334,7 @@ int vmdb__os_allocate(int fd, uint64_t off, uint64_t len)
         return -EFBIG;
     int rc;
     do
-        rc = fallocate(fd, 0, (off_t)off, (off_t)len);
+        rc = sys()->fallocate(fd, 0, (off_t)off, (off_t)len);
     while (rc < 0 && errno == EINTR);
     if (rc == 0)
         return 0;
@@ -1294,7 +1359,7 @@ int vmdb__os_truncate(int fd, uint64_t size)
 int vmdb__os_sync(int fd, bool data_only)
 {
     INJECT(SYNC);
-    int rc = data_only ? fdatasync(fd) : fsync(fd);
+    int rc = data_only ? sys()->fdatasync(fd) : sys()->fsync(fd);
     if (rc < 0)
         return -errno;
     POWERLOSS(pl_note_sync(fd));
@@ -1327,7 +1392,7 @@ int vmdb__os_sync_dir_of(const char *path)
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    int rc = fsync(fd) < 0 ? -errno : 0;
+    int rc = sys()->fsync(fd) < 0 ? -errno : 0;
     close(fd);
     if (rc == 0)
         POWERLOSS(pl_note_sync_dir(dir));
@@ -1358,7 +1423,7 @@ int vmdb__os_pwrite_all(int fd, const void *src, size_t len, uint64_t off)
     INJECT(WRITE);
     const char *p = src;
     while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        ssize_t n = sys()->pwrite(fd, p, len, (off_t)off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1388,7 +1453,7 @@ int vmdb__os_write_some(int fd, const void *src, size_t len, size_t *done)
     INJECT(WRITE);
     ssize_t n;
     do
-        n = write(fd, src, len);
+        n = sys()->write(fd, src, len);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return -errno;
@@ -1399,13 +1464,13 @@ int vmdb__os_write_some(int fd, const void *src, size_t len, size_t *done)
 int vmdb__os_rename(const char *from, const char *to)
 {
     INJECT(RENAME);
-    return rename(from, to) < 0 ? -errno : 0;
+    return sys()->rename(from, to) < 0 ? -errno : 0;
 }
 
 int vmdb__os_memfd(const char *name, int *fd)
 {
     INJECT(OPEN);
-    int rc = memfd_create(name, MFD_CLOEXEC);
+    int rc = sys()->memfd_create(name, MFD_CLOEXEC);
     if (rc < 0)
         return -errno;
     *fd = rc;
@@ -1571,22 +1636,9 @@ long vmdb__os_pid(void)
 
 int vmdb__os_boot_id(char out[37])
 {
-    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    char buf[64];
-    ssize_t n;
-    do
-        n = read(fd, buf, sizeof buf);
-    while (n < 0 && errno == EINTR);
-    int rc = n < 0 ? -errno : 0;
-    close(fd);
+    int rc = sys()->read_boot_id(out);
     if (rc < 0)
         return rc;
-    if (n < 36)
-        return -EIO;
-    memcpy(out, buf, 36);
-    out[36] = '\0';
 #ifdef VMDB_FAULT_INJECTION
     /* A simulated power cut is a reboot: the last group of the id, 48
      * bits, moves by an odd step per cut, so no count of cuts below 2^48
@@ -1656,7 +1708,7 @@ int vmdb__os_map_fixed(void *addr, size_t len, const vmdb__os_mapping *how,
             flags |= MAP_HUGETLB;
         off = 0;
     }
-    void *p = mmap(addr, len, to_prot(how->prot), flags, fd, (off_t)off);
+    void *p = sys()->mmap(addr, len, to_prot(how->prot), flags, fd, (off_t)off);
     if (p == MAP_FAILED)
         return -errno;
     POWERLOSS(pl_note_map(addr, len, how, fd, off));
@@ -1665,7 +1717,7 @@ int vmdb__os_map_fixed(void *addr, size_t len, const vmdb__os_mapping *how,
 
 int vmdb__os_unmap(void *addr, size_t len)
 {
-    if (munmap(addr, len) < 0)
+    if (sys()->munmap(addr, len) < 0)
         return -errno;
     POWERLOSS(pl_note_unmap(addr, len));
     return 0;
@@ -1679,7 +1731,7 @@ int vmdb__os_protect(void *addr, size_t len, enum vmdb__os_prot prot)
 int vmdb__os_flush(void *addr, size_t len, bool sync)
 {
     INJECT(FLUSH);
-    if (msync(addr, len, sync ? MS_SYNC : MS_ASYNC) < 0)
+    if (sys()->msync(addr, len, sync ? MS_SYNC : MS_ASYNC) < 0)
         return -errno;
     POWERLOSS(pl_note_flush(addr, len, sync));
     return 0;
