@@ -55,6 +55,10 @@ CLI_SRC      := $(wildcard cli/*.c)
 # Everything of the command but main(): the unit tests link it too.
 CLI_LIB_SRC  := $(filter-out cli/main.c,$(CLI_SRC))
 TEST_SRC     := $(wildcard tests/test_*.c)
+# Linked by every test build and by no other: the fault injector and the
+# power-loss simulator, which wrap the os seam's system calls
+# (engine/base/os_syscalls.h) when the test binary starts.
+TEST_OS_SRC  := tests/os_fault.c tests/os_powerloss.c
 CLI          := $(BUILD)/vmdb
 
 LIB_OBJ      := $(ENGINE_SRC:engine/%.c=$(BUILD)/engine/%.o)
@@ -104,8 +108,9 @@ $(BUILD)/cli/%.o: cli/%.c
 $(CLI): $(CLI_OBJ) $(STATIC_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC_LIB) $(CLI_LDLIBS) $(LDLIBS)
 
-# The tests link the engine's objects directly, compiled with the os
-# layer's fault injection, so every failure path can be provoked.
+# The tests link the engine's objects directly, compiled with the engine's
+# test hooks (VMDB_FAULT_INJECTION: engine/db/db.h), and TEST_OS_SRC, so
+# that every failure path can be provoked.
 # test_build,FLAVOUR,FLAGS[,more tests/ sources that only this flavour links]
 define test_build
 $(BUILD)/$(1)/engine/%.o: engine/%.c
@@ -120,7 +125,7 @@ $(BUILD)/$(1)/tests/%.o: tests/%.c
 	@mkdir -p $$(@D)
 	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION $(ALL_INC) -c $$< -o $$@
 
-$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
+$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(TEST_OS_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
 	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
 endef
 
@@ -174,7 +179,8 @@ $(BUILD)/mutant-$(1)/engine/%.o: engine/%.c
 
 $(BUILD)/mutant-$(1)/vmdb_tests: $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/mutant-$(1)/engine/%.o) \
         $$(filter-out $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/plain/engine/%.o),$(ENGINE_SRC:engine/%.c=$(BUILD)/plain/engine/%.o)) \
-        $(CLI_LIB_SRC:cli/%.c=$(BUILD)/plain/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/plain/tests/%.o)
+        $(CLI_LIB_SRC:cli/%.c=$(BUILD)/plain/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/plain/tests/%.o) \
+        $(TEST_OS_SRC:tests/%.c=$(BUILD)/plain/tests/%.o)
 	@test -n "$$(MUTANT_SRC_$(1))" || { echo "mutant $(1): no engine file names VMDB_MUTANT_$(1)"; exit 1; }
 	$(CC) $(PLAIN_FLAGS) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
 endef
