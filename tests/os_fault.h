@@ -9,10 +9,12 @@
 
 #include <stdbool.h>
 
-/* Operations a test can make fail, each counted in system calls of the
- * seam: an open is vmdb__os_open or vmdb__os_memfd, a sync vmdb__os_sync
- * or vmdb__os_sync_dir_of, a write vmdb__os_pwrite_all or
- * vmdb__os_write_some (one call each, as a file takes a whole write). */
+/* Operations a test can make fail, counted in the system calls that the
+ * seam makes for them: an open is one of vmdb__os_open or vmdb__os_memfd,
+ * a sync one of vmdb__os_sync or vmdb__os_sync_dir_of, a write one of
+ * vmdb__os_pwrite_all (one pwrite, unless the kernel takes less than it
+ * was given) or vmdb__os_write_some. A call that has nothing to do (a
+ * write or an allocation of no bytes) makes none and is not counted. */
 enum vmdb__os_op {
     VMDB__OS_OP_OPEN,
     VMDB__OS_OP_ALLOCATE,

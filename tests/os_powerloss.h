@@ -16,7 +16,7 @@
  *
  * vmdb__os_powerloss_track(dir, true) takes every regular file directly in
  * `dir`, bytes and name, as durable as it is now, and from then on keeps,
- * for each file of that directory the process opens through this layer, a
+ * for each file of that directory the process opens through the seam, a
  * durable image: a shadow file in the sibling directory "<dir>.powerloss",
  * named by the file's inode number, which only a flush (vmdb__os_flush
  * with sync) or a vmdb__os_sync updates. Names are durable only through

@@ -510,7 +510,9 @@ static int to_prot(enum vmdb__os_prot prot)
 }
 
 /* Over-reserves by `align` and trims both ends, the portable way to get an
- * aligned range: huge pages need 2 MiB-aligned virtual addresses. */
+ * aligned range: huge pages need 2 MiB-aligned virtual addresses. Only
+ * address space, so mmap and munmap are called directly, not through the
+ * table: a MAP fault a test injects is for vmdb__os_map_fixed alone. */
 int vmdb__os_reserve(size_t len, size_t align, void **out)
 {
     size_t page = vmdb__os_page_size();

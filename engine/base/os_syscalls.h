@@ -9,8 +9,8 @@
  * while the release library contains none of that code. Every entry has
  * the signature and the errno convention of the libc call it stands for,
  * so a wrapper can hand a call on unchanged. The calls no test needs to
- * see (stat, locks, reservations of address space, reads, directory
- * fsyncs' opens) go to the OS directly.
+ * see (stat, locks, reads, reservations of address space, the open of a
+ * directory to fsync it) go to the OS directly.
  *
  * Internal: neither installed nor part of any public header.
  */
