@@ -108,14 +108,15 @@ $(BUILD)/cli/%.o: cli/%.c
 $(CLI): $(CLI_OBJ) $(STATIC_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC_LIB) $(CLI_LDLIBS) $(LDLIBS)
 
-# The tests link the engine's objects directly, compiled with the engine's
-# test hooks (VMDB_FAULT_INJECTION: engine/db/db.h), and TEST_OS_SRC, so
-# that every failure path can be provoked.
+# The tests link the engine's objects directly, compiled with the db
+# layer's test hooks (VMDB_TEST_HOOKS: callbacks in engine/db/db.h where a
+# test kills a process or commits "meanwhile"), and TEST_OS_SRC, so that
+# every failure path can be provoked.
 # test_build,FLAVOUR,FLAGS[,more tests/ sources that only this flavour links]
 define test_build
 $(BUILD)/$(1)/engine/%.o: engine/%.c
 	@mkdir -p $$(@D)
-	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION $$(call layer_inc,$$*) -c $$< -o $$@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_TEST_HOOKS $$(call layer_inc,$$*) -c $$< -o $$@
 
 $(BUILD)/$(1)/cli/%.o: cli/%.c
 	@mkdir -p $$(@D)
@@ -123,7 +124,7 @@ $(BUILD)/$(1)/cli/%.o: cli/%.c
 
 $(BUILD)/$(1)/tests/%.o: tests/%.c
 	@mkdir -p $$(@D)
-	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION $(ALL_INC) -c $$< -o $$@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_TEST_HOOKS $(ALL_INC) -c $$< -o $$@
 
 $(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(TEST_OS_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
 	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
@@ -175,7 +176,7 @@ define mutant_build
 MUTANT_SRC_$(1) := $$(shell grep -lw VMDB_MUTANT_$(1) $(ENGINE_SRC))
 $(BUILD)/mutant-$(1)/engine/%.o: engine/%.c
 	@mkdir -p $$(@D)
-	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(PLAIN_FLAGS) -DVMDB_FAULT_INJECTION -DVMDB_MUTANT_$(1) $$(call layer_inc,$$*) -c $$< -o $$@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(PLAIN_FLAGS) -DVMDB_TEST_HOOKS -DVMDB_MUTANT_$(1) $$(call layer_inc,$$*) -c $$< -o $$@
 
 $(BUILD)/mutant-$(1)/vmdb_tests: $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/mutant-$(1)/engine/%.o) \
         $$(filter-out $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/plain/engine/%.o),$(ENGINE_SRC:engine/%.c=$(BUILD)/plain/engine/%.o)) \

@@ -939,7 +939,7 @@ int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint6
     return rc;
 }
 
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
 void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);
 void (*vmdb__published_test_hook)(vmdb_db *db);
 #endif
@@ -952,7 +952,7 @@ int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn)
         int rc = vmdb__db_apply(db, op->table, op->kind, op->rid, txn->start, op->payload);
         if (rc < 0)
             return rc; /* both counts stay up: the log has the rest */
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
         if (vmdb__apply_test_hook)
             vmdb__apply_test_hook(db, i);
 #endif
@@ -1021,7 +1021,7 @@ int vmdb_txn_commit(vmdb_txn *txn)
     bool published = rc == 0;
     if (rc < 0)
         vmdb__db_applying(db, false);
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
     if (rc == 0 && vmdb__published_test_hook)
         vmdb__published_test_hook(db);
 #endif
