@@ -82,7 +82,7 @@
  *   - The inode number of a file that a tracker unlinked, then died, may
  *     be given to a new file, which would inherit its image.
  *
- * While tracking, the layer holds a read-only descriptor of its own for
+ * While tracking, the simulator holds a read-only descriptor of its own for
  * every file it knows. Reading the bytes through it needs no help from the
  * caller, and it keeps the inode, and so its number, alive: an unlinked
  * file's number cannot be reused by a new file, which would otherwise
