@@ -59,6 +59,10 @@ CLI_SRC      := $(wildcard cli/*.c)
 # Everything of the command but main(): the unit tests link it too.
 CLI_LIB_SRC  := $(filter-out cli/main.c,$(CLI_SRC))
 TEST_SRC     := $(wildcard tests/test_*.c)
+# Linked by every test build and by no other: the fault injector and the
+# power-loss simulator, which wrap the os seam's system calls
+# (engine/base/os_syscalls.h) when the test binary starts.
+TEST_OS_SRC  := tests/os_fault.c tests/os_powerloss.c
 CLI          := $(BUILD)/vmdb
 
 LIB_OBJ      := $(ENGINE_SRC:engine/%.c=$(BUILD)/engine/%.o)
@@ -115,13 +119,15 @@ $(BUILD)/cli/%.o: cli/%.c
 $(CLI): $(CLI_OBJ) $(STATIC_LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC_LIB) $(CLI_LDLIBS) $(LDLIBS)
 
-# The tests link the engine's objects directly, compiled with the os
-# layer's fault injection, so every failure path can be provoked.
+# The tests link the engine's objects directly, compiled with the db
+# layer's test hooks (VMDB_TEST_HOOKS: callbacks in engine/db/db.h where a
+# test kills a process or commits "meanwhile"), and TEST_OS_SRC, so that
+# every failure path can be provoked.
 # test_build,FLAVOUR,FLAGS[,more tests/ sources that only this flavour links]
 define test_build
 $(BUILD)/$(1)/engine/%.o: engine/%.c
 	@mkdir -p $$(@D)
-	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION $$(call layer_inc,$$*) -c $$< -o $$@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_TEST_HOOKS $$(call layer_inc,$$*) -c $$< -o $$@
 
 $(BUILD)/$(1)/cli/%.o: cli/%.c
 	@mkdir -p $$(@D)
@@ -129,9 +135,9 @@ $(BUILD)/$(1)/cli/%.o: cli/%.c
 
 $(BUILD)/$(1)/tests/%.o: tests/%.c
 	@mkdir -p $$(@D)
-	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_FAULT_INJECTION $(ALL_INC) -c $$< -o $$@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_TEST_HOOKS $(ALL_INC) -c $$< -o $$@
 
-$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
+$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(TEST_OS_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
 	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
 endef
 
@@ -216,11 +222,12 @@ define mutant_build
 MUTANT_SRC_$(1) := $$(shell grep -lw VMDB_MUTANT_$(1) $(ENGINE_SRC))
 $(BUILD)/mutant-$(1)/engine/%.o: engine/%.c
 	@mkdir -p $$(@D)
-	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(PLAIN_FLAGS) -DVMDB_FAULT_INJECTION -DVMDB_MUTANT_$(1) $$(call layer_inc,$$*) -c $$< -o $$@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(PLAIN_FLAGS) -DVMDB_TEST_HOOKS -DVMDB_MUTANT_$(1) $$(call layer_inc,$$*) -c $$< -o $$@
 
 $(BUILD)/mutant-$(1)/vmdb_tests: $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/mutant-$(1)/engine/%.o) \
         $$(filter-out $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/plain/engine/%.o),$(ENGINE_SRC:engine/%.c=$(BUILD)/plain/engine/%.o)) \
-        $(CLI_LIB_SRC:cli/%.c=$(BUILD)/plain/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/plain/tests/%.o)
+        $(CLI_LIB_SRC:cli/%.c=$(BUILD)/plain/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/plain/tests/%.o) \
+        $(TEST_OS_SRC:tests/%.c=$(BUILD)/plain/tests/%.o)
 	@test -n "$$(MUTANT_SRC_$(1))" || { echo "mutant $(1): no engine file names VMDB_MUTANT_$(1)"; exit 1; }
 	$(CC) $(PLAIN_FLAGS) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
 endef

@@ -20,7 +20,8 @@
 
 #include "db.h"
 #include "helpers.h"
-#include "os.h"
+#include "os_fault.h"
+#include "os_powerloss.h"
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
 

@@ -4,7 +4,7 @@
 #include <pthread.h>
 
 #include "helpers.h"
-#include "os.h"
+#include "os_fault.h"
 
 TestSuite(buffer, .timeout = SUITE_TIMEOUT);
 

@@ -8,7 +8,7 @@
 #include "helpers.h"
 
 #include "cli.h"
-#include "os.h"
+#include "os_fault.h"
 
 TestSuite(cli_base, .timeout = SUITE_TIMEOUT);
 

@@ -12,7 +12,7 @@
 #include "helpers.h"
 
 #include <xxhash.h>
-#include "os.h"
+#include "os_fault.h"
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
 

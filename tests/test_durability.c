@@ -24,7 +24,7 @@
 
 #include "crash_model.h"
 #include "db.h"
-#include "os.h"
+#include "os_powerloss.h"
 
 TestSuite(durability, .timeout = 240);
 

@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <sys/wait.h>
 
-#include "os.h"
+#include "os_fault.h"
 #include "rows.h"
 #include "vmdb/db.h"
 

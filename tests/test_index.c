@@ -11,7 +11,7 @@
 
 #include "helpers.h"
 #include "index.h"
-#include "os.h"
+#include "os_fault.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)

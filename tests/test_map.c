@@ -9,6 +9,7 @@
 
 #include "helpers.h"
 #include "os.h"
+#include "os_fault.h"
 
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>

@@ -41,7 +41,7 @@
 #include <sys/wait.h>
 
 #include "crash_model.h"
-#include "os.h"
+#include "os_powerloss.h"
 
 TestSuite(powercut, .timeout = 300);
 

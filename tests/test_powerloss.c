@@ -34,6 +34,7 @@
 
 #include "crash_model.h"
 #include "os.h"
+#include "os_powerloss.h"
 
 TestSuite(powerloss, .timeout = HARNESS_TIMEOUT);
 

@@ -10,6 +10,7 @@
 
 #include "helpers.h"
 #include "os.h"
+#include "os_powerloss.h"
 
 #define PAGE 4096u
 

@@ -14,7 +14,7 @@
 
 #include "cli.h"
 #include "helpers.h"
-#include "os.h"
+#include "os_powerloss.h"
 
 struct row {
     uint64_t id;

@@ -7,7 +7,7 @@
 #include <xxhash.h>
 
 #include "helpers.h"
-#include "os.h"
+#include "os_fault.h"
 
 TestSuite(ring, .timeout = SUITE_TIMEOUT);
 

@@ -10,7 +10,7 @@
 #include <xxhash.h>
 
 #include "helpers.h"
-#include "os.h"
+#include "os_fault.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)

@@ -8,7 +8,7 @@
 #include <errno.h>
 
 #include "helpers.h"
-#include "os.h"
+#include "os_fault.h"
 #include "rows.h"
 #include "vmdb/db.h"
 #include "vmdb/schema.h"

@@ -4,10 +4,11 @@
  * Every system call vmdb makes (open, mmap, msync, madvise, fallocate,
  * fsync, flock, memfd_create, ...) is behind one of these functions, and
  * engine/base/os.c is the only file that includes the OS headers that declare
- * them. A port to another OS replaces os.c; a test build compiled with
- * VMDB_FAULT_INJECTION can make any operation fail on demand, and keeps a
- * durable image of each tracked file that only flushes update, so a test
- * can cut the power after a crash (vmdb__os_powerloss_cut).
+ * them. A port to another OS replaces os.c. The calls that write, name,
+ * map and make durable a file go through a table (os_syscalls.h) that the
+ * test build wraps: tests/os_fault.c makes any of them fail on demand, and
+ * tests/os_powerloss.c keeps a durable image of each tracked file that
+ * only flushes update, so a test can cut the power after a crash.
  *
  * Convention: every function returns 0 or a negative errno value and leaves
  * the error context alone. The caller knows which file and which offset
@@ -118,7 +119,8 @@ long vmdb__os_pid(void);
 /* The id of the running boot of the machine (Linux: the 36-character
  * UUID of /proc/sys/kernel/random/boot_id), NUL-terminated: a value in a
  * file that differs from it was written before the machine last started.
- * In test builds each simulated power cut is a reboot (see below). */
+ * In the test build each simulated power cut is a reboot
+ * (tests/os_powerloss.h). */
 int vmdb__os_boot_id(char out[37]);
 int vmdb__os_unlink(const char *path);
 
@@ -150,92 +152,6 @@ int vmdb__os_huge_bytes(void *addr, size_t len, uint64_t *bytes);
 int vmdb__os_resident_bytes(void *addr, size_t len, uint64_t *bytes);
 /* Free pages in the hugetlb pool, or 0 when there is none. */
 uint64_t vmdb__os_hugetlb_free(void);
-
-#ifdef VMDB_FAULT_INJECTION
-/* Operations a test can make fail. */
-enum vmdb__os_op {
-    VMDB__OS_OP_OPEN,
-    VMDB__OS_OP_ALLOCATE,
-    VMDB__OS_OP_MAP,
-    VMDB__OS_OP_FLUSH,
-    VMDB__OS_OP_SYNC,
-    VMDB__OS_OP_WRITE,
-    VMDB__OS_OP_RENAME,
-    VMDB__OS_OP_COUNT
-};
-/* The call of `op` after the next `skip` ones fails once with -err. */
-void vmdb__os_inject_fault(enum vmdb__os_op op, int err, unsigned skip);
-void vmdb__os_clear_faults(void);
-/* Whether the fault set for `op` is still waiting for its call. */
-bool vmdb__os_fault_armed(enum vmdb__os_op op);
-
-/*
- * The power-loss simulator (the model, and what it does not cover, is
- * described in os.c under "Power loss").
- *
- * vmdb__os_powerloss_track(dir, true) takes every regular file directly in
- * `dir`, bytes and name, as durable as it is now, and from then on keeps,
- * for each file of that directory the process opens through this layer, a
- * durable image: a shadow file in the sibling directory "<dir>.powerloss",
- * named by the file's inode number, which only a flush (vmdb__os_flush
- * with sync) or a vmdb__os_sync updates. Names are durable only through
- * vmdb__os_sync_dir_of: a create, rename or unlink is not until then.
- * Turn it on before the files are opened and mapped: mappings made
- * earlier are not seen. Off stops tracking and leaves the images for a
- * cut. Several processes may track one directory at once: the first
- * takes the files as durable, the others join it, and a flush or a
- * directory fsync by any of them counts for all.
- *
- * vmdb__os_powerloss_cut(dir, ...) is the power cut, applied to the files
- * as they are now, normally in another process after the tracking ones
- * were killed. First the names: each change since the last directory
- * fsync (a create, a rename with what it replaced, an unlink) is taken
- * back (LOSE, LOSE_LENGTHS), kept (KEEP) or either by a coin of its own
- * (TEAR, RANDOM); taken back, a new file vanishes, a renamed one has its
- * old name and an unlinked one comes back with its durable image. Then
- * the bytes: every 4 KiB page of a file that differs from its image is
- * lost, kept or torn as `mode` says, the file's length is the image's or
- * the current one (LOSE: the image's, KEEP: the current, TEAR and RANDOM:
- * a coin decides), and the result is written into the file. A file with
- * no image (never synced since tracking began) has an empty one. The
- * images are deleted afterwards, so tracking starts afresh, and the cut
- * is a reboot: vmdb__os_boot_id() returns a new id in this process and in
- * the processes it forks from then on.
- */
-enum vmdb__powerloss_mode {
-    VMDB__POWERLOSS_LOSE,   /* every page written since its last flush is lost */
-    VMDB__POWERLOSS_KEEP,   /* every such page reached the disk anyway */
-    VMDB__POWERLOSS_TEAR,   /* each 512-byte sector of such a page: old or new */
-    VMDB__POWERLOSS_RANDOM, /* one of the three, drawn for each page */
-    /* Every page kept, every length back to the image's: the kernel wrote
-     * the data back, the journal never committed the new lengths. */
-    VMDB__POWERLOSS_LOSE_LENGTHS,
-};
-
-typedef struct vmdb__powerloss_report {
-    unsigned files;               /* regular files in the directory */
-    unsigned files_without_image; /* never synced since tracking began */
-    unsigned files_resized;       /* whose length the cut changed */
-    uint64_t pages_differ;        /* pages whose bytes differed from the image */
-    uint64_t pages_lost;          /* of those: back to the image */
-    uint64_t pages_kept;          /* of those: the bytes as written */
-    uint64_t pages_torn;          /* of those: sector by sector, old or new */
-    unsigned name_changes;        /* changes of names since the last
-                                     directory fsync (a rename and the file
-                                     it replaced are one) */
-    unsigned name_changes_lost;   /* of those: taken back */
-    unsigned files_vanished;      /* never named durably: gone */
-    unsigned files_restored;      /* unlinked, but the unlink was taken back */
-    char summary[1536];           /* one "name: ..." clause per file that
-                                     changed, for failure messages */
-} vmdb__powerloss_report;
-
-int vmdb__os_powerloss_track(const char *dir, bool on);
-/* `report` may be NULL. -ENOENT if `dir` was never tracked. */
-int vmdb__os_powerloss_cut(const char *dir, uint64_t seed, enum vmdb__powerloss_mode mode,
-                           vmdb__powerloss_report *report);
-const char *vmdb__os_powerloss_mode_name(enum vmdb__powerloss_mode mode);
-#endif
 
 /* ---- backup and compaction ---------------------------------------------- */
 

@@ -45,7 +45,7 @@ int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint6
     }
     return rc;
 }
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
 void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);
 #endif
 
@@ -57,7 +57,7 @@ int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn)
         int rc = vmdb__db_apply(db, op->table, op->kind, op->rid, txn->start, op->payload);
         if (rc < 0)
             return rc; /* both counts stay up: the log has the rest */
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
         if (vmdb__apply_test_hook)
             vmdb__apply_test_hook(db, i);
 #endif

@@ -400,7 +400,7 @@ static int check_dest(const char *dest)
     return 0;
 }
 
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
 void (*vmdb__backup_test_hook)(vmdb_db *db);
 #endif
 
@@ -435,7 +435,7 @@ static int copy_once(vmdb_db *db, struct backup *b, bool hold_lock, struct snaps
         return rc;
     for (size_t i = 0; rc == 0 && i < snap->count; i++)
         rc = copy_table_file(b, &snap->tables[i], db);
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
     if (rc == 0 && !hold_lock && vmdb__backup_test_hook)
         vmdb__backup_test_hook(db);
 #endif

@@ -208,7 +208,7 @@ static int prepare_dir(const char *path, const vmdb_db_options *o)
 
 /* ---- open and close ----------------------------------------------------- */
 
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
 void (*vmdb__open_test_hook)(const char *path);
 #endif
 
@@ -288,7 +288,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
      * lock, and recovery must not meet a log record naming a table it
      * never listed, nor free slots that were taken after it looked. */
     if (rc == 0 && !db->readonly) {
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
         if (vmdb__open_test_hook)
             vmdb__open_test_hook(path);
 #endif

@@ -197,7 +197,7 @@ bool vmdb__db_checkpoint_due(vmdb_db *db);
  * seconds from now (renewed as it goes), or lets them go. */
 void vmdb__db_hold_checkpoints(vmdb_db *db, bool hold);
 
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
 /* Called by a backup between copying the table files, without the lock,
  * and taking the log written meanwhile: where a test commits or
  * checkpoints "during" the copy. */
@@ -257,7 +257,7 @@ bool vmdb__group_idle_at_unlock(vmdb_db *db);
  * log for them: one round. A NONE commit reaches the tables within about
  * two rounds and one log flush (group.c). */
 #define VMDB__NONE_DELAY_NS (500ull * 1000)
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
 /* Tests lengthen the round to hold NONE commits in the queue. */
 extern uint64_t vmdb__none_delay_ns;
 #endif
@@ -353,13 +353,13 @@ static inline void vmdb__db_changing(vmdb_db *db, bool begin)
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
 /* Called by vmdb_open for writing just before it takes the file lock:
  * where a test lets another process change the database "meanwhile". */
 extern void (*vmdb__open_test_hook)(const char *path);
 #endif
 
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
 /* Called after each change a transaction applies: where a test kills the
  * writer in the middle of applying. */
 extern void (*vmdb__apply_test_hook)(vmdb_db *db, size_t applied);

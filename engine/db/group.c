@@ -266,7 +266,7 @@ int vmdb__group_drain(vmdb_db *db)
 
 /* ---- NONE commits ------------------------------------------------------- */
 
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
 uint64_t vmdb__none_delay_ns = VMDB__NONE_DELAY_NS;
 static uint64_t none_delay_ns(void)
 {

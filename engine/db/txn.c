@@ -503,7 +503,7 @@ int vmdb_txn_get_rid(vmdb_txn *txn, vmdb_table *t, uint64_t rid, void *record)
     return TXN_OP(txn, "vmdb_txn_get_rid", txn_get_rid(txn, t, rid, record));
 }
 
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
 void (*vmdb__published_test_hook)(vmdb_db *db);
 #endif
 
@@ -567,7 +567,7 @@ int vmdb_txn_commit(vmdb_txn *txn)
     bool published = rc == 0;
     if (rc < 0)
         vmdb__db_applying(db, false);
-#ifdef VMDB_FAULT_INJECTION
+#ifdef VMDB_TEST_HOOKS
     if (rc == 0 && vmdb__published_test_hook)
         vmdb__published_test_hook(db);
 #endif
