@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "create.h"
 #include "index.h"
 #include "internal.h"
 #include "os.h"
@@ -41,13 +42,32 @@
  * (creation leftovers are gone), under the creation lock: the log first,
  * the lock file last, so that a crash in between leaves a directory that
  * is not yet a database rather than half of one. */
+static int fill_lock_file(void *ctx, int fd, const char *tmp)
+{
+    uint64_t salt = *(const uint64_t *)ctx;
+    size_t page = vmdb_page_size();
+    char *buf = calloc(1, page);
+    if (!buf)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", tmp);
+    vmdb__lock_page *lp = (vmdb__lock_page *)buf;
+    memcpy(lp->magic, VMDB__LOCK_MAGIC, 8);
+    lp->version = 1;
+    lp->salt = salt;
+    int rc = vmdb__os_pwrite_all(fd, buf, page, 0);
+    free(buf);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot write the lock file", tmp);
+    return 0;
+}
+
+/* The log first, then the lock file: a directory with a lock file is a
+ * database (has_lock_file), so it comes last, whole. */
 static int init_dir(const char *path, const vmdb_db_options *o)
 {
     char *wal_path = vmdb__path_join(path, VMDB__WAL_NAME, "");
     char *lock_path = vmdb__path_join(path, VMDB__LOCK_NAME, "");
-    char *tmp = vmdb__path_join(path, VMDB__LOCK_NAME, ".tmp");
     int rc = 0;
-    if (!wal_path || !lock_path || !tmp)
+    if (!wal_path || !lock_path)
         rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
     vmdb__wal *wal = NULL;
     if (rc == 0)
@@ -55,51 +75,35 @@ static int init_dir(const char *path, const vmdb_db_options *o)
                             false, &wal);
     uint64_t salt = wal ? vmdb__wal_salt(wal) : 0;
     vmdb__wal_close(wal);
-    if (rc == 0) {
-        size_t page = vmdb_page_size();
-        char *buf = calloc(1, page);
-        vmdb__lock_page *lp = (vmdb__lock_page *)buf;
-        int fd = -1;
-        if (!buf) {
-            rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
-        } else {
-            memcpy(lp->magic, VMDB__LOCK_MAGIC, 8);
-            lp->version = 1;
-            lp->salt = salt;
-            rc = vmdb__os_open(tmp, VMDB__OS_RDWR | VMDB__OS_CREATE | VMDB__OS_TRUNC, 0644, &fd);
-            if (rc == 0)
-                rc = vmdb__os_pwrite_all(fd, buf, page, 0);
-            if (rc == 0)
-                rc = vmdb__os_sync(fd, false);
-            vmdb__os_close(fd);
-            if (rc == 0)
-                rc = vmdb__os_rename(tmp, lock_path);
-            if (rc == 0)
-                rc = vmdb__os_sync_dir_of(lock_path);
-            if (rc < 0)
-                rc = vmdb__fail_os(rc, "%s: cannot create the lock file", lock_path);
-        }
-        free(buf);
-    }
+    if (rc == 0)
+        rc = vmdb__create_atomically(lock_path, 0644, VMDB__CREATE_REPLACE, fill_lock_file,
+                                     &salt);
     free(wal_path);
     free(lock_path);
-    free(tmp);
     return rc;
 }
 
-/* Whether `name` is what a creation cut short leaves: the log, the ring's
- * temporary file (VMDB__WAL_NAME.tmp-PID) or the lock file's. */
+/* Whether `name` is NAME followed by `mark` and at least one character
+ * of `digits` only. */
+static bool name_with_suffix(const char *name, const char *file, const char *mark,
+                             const char *digits)
+{
+    size_t f = strlen(file), m = strlen(mark);
+    if (strncmp(name, file, f) != 0 || strncmp(name + f, mark, m) != 0 || !name[f + m])
+        return false;
+    return strspn(name + f + m, digits) == strlen(name + f + m);
+}
+
+/* Whether `name` is what a creation cut short leaves: the log, or the
+ * temporary file of the log or of the lock file (engine/base/create.c;
+ * older builds named them VMDB__WAL_NAME.tmp-PID and VMDB__LOCK_NAME.tmp). */
 static bool creation_leftover(const char *name)
 {
-    static const char ring_tmp[] = VMDB__WAL_NAME ".tmp-";
-    if (!strcmp(name, VMDB__WAL_NAME) || !strcmp(name, VMDB__LOCK_NAME ".tmp"))
-        return true;
-    if (strncmp(name, ring_tmp, sizeof ring_tmp - 1) != 0 || !name[sizeof ring_tmp - 1])
-        return false;
-    for (const char *p = name + sizeof ring_tmp - 1; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    return true;
+    static const char hex[] = "0123456789abcdef";
+    return !strcmp(name, VMDB__WAL_NAME) || !strcmp(name, VMDB__LOCK_NAME ".tmp") ||
+           name_with_suffix(name, VMDB__WAL_NAME, ".tmp-", "0123456789") ||
+           name_with_suffix(name, VMDB__WAL_NAME, ".vmdb-new-", hex) ||
+           name_with_suffix(name, VMDB__LOCK_NAME, ".vmdb-new-", hex);
 }
 
 struct leftovers {

@@ -49,6 +49,7 @@
 #include <xxhash.h>
 
 #include "checksum.h"
+#include "create.h"
 #include "internal.h"
 #include "os.h"
 
@@ -380,55 +381,42 @@ int vmdb_ring_new(const vmdb_ring_options *opts, vmdb_ring **out)
  * temporary name, synced, and renamed into place, so a crash never leaves
  * a half-initialised ring under the real name.
  */
+struct new_ring {
+    const unsigned char *page; /* the header page, both copies */
+    size_t header_len;
+    uint64_t cap;
+};
+
+static int fill_ring_file(void *ctx, int fd, const char *tmp)
+{
+    const struct new_ring *n = ctx;
+    int rc = vmdb__os_pwrite_all(fd, n->page, n->header_len, 0);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot write the header of the new ring file", tmp);
+    rc = vmdb__os_allocate(fd, n->header_len, n->cap);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot allocate the data of the new ring file", tmp);
+    return 0;
+}
+
+/* Without EXCL a ring file already there is replaced (a racing creator
+ * of the same file builds an identical empty ring, so losing that race is
+ * harmless). */
 static int create_file(const char *path, const vmdb_ring_options *o)
 {
     size_t header_len = vmdb__os_page_size();
     uint64_t cap = vmdb__round_up(o->cap, header_len);
-    size_t tmp_len = strlen(path) + 32;
-    char *tmp = malloc(tmp_len);
     unsigned char *page = calloc(1, header_len);
-    if (!tmp || !page) {
-        free(tmp);
-        free(page);
+    if (!page)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
-    }
-    snprintf(tmp, tmp_len, "%s.tmp-%ld", path, vmdb__os_pid());
     fill_header((struct disk_header *)page, (uint32_t)header_len, cap, 1, 0, 0, NULL);
     fill_header((struct disk_header *)(page + COPY_SECTOR), (uint32_t)header_len, cap, 0, 0, 0,
                 NULL);
-    int fd = -1;
-    int rc = vmdb__os_open(tmp, VMDB__OS_RDWR | VMDB__OS_CREATE | VMDB__OS_TRUNC,
-                           o->perm ? o->perm : 0644, &fd);
-    const char *step = "create";
-    if (rc == 0 && (rc = vmdb__os_pwrite_all(fd, page, header_len, 0)) < 0)
-        step = "write the header of";
-    if (rc == 0 && (rc = vmdb__os_allocate(fd, header_len, cap)) < 0)
-        step = "allocate the data of";
-    if (rc == 0 && (rc = vmdb__os_sync(fd, false)) < 0)
-        step = "sync";
-    vmdb__os_close(fd);
-    if (rc == 0) {
-        /* EXCL is decided here, at the last moment, by a rename that must
-         * not replace: check, then rename (a racing creator of the same
-         * file builds an identical empty ring, so losing that race is
-         * harmless). */
-        vmdb__os_stat st;
-        if ((o->flags & VMDB_RING_EXCL) && vmdb__os_stat_path(path, &st) == 0) {
-            vmdb__os_unlink(tmp);
-            free(tmp);
-            free(page);
-            return vmdb__fail(VMDB_EEXIST, "%s: ring file already exists", path);
-        }
-        if ((rc = vmdb__os_rename(tmp, path)) < 0)
-            step = "rename into place";
-        else if ((rc = vmdb__os_sync_dir_of(path)) < 0)
-            step = "sync the directory of";
-    }
-    if (rc < 0) {
-        vmdb__os_unlink(tmp);
-        rc = vmdb__fail_os(rc, "%s: cannot %s the new ring file (%s)", path, step, tmp);
-    }
-    free(tmp);
+    struct new_ring n = {page, header_len, cap};
+    int rc = vmdb__create_atomically(path, o->perm ? o->perm : 0644,
+                                     (o->flags & VMDB_RING_EXCL) ? VMDB__CREATE_EXCL
+                                                                 : VMDB__CREATE_REPLACE,
+                                     fill_ring_file, &n);
     free(page);
     return rc;
 }

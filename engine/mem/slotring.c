@@ -76,6 +76,7 @@
 #include <xxhash.h>
 
 #include "checksum.h"
+#include "create.h"
 #include "internal.h"
 #include "os.h"
 
@@ -267,91 +268,37 @@ static void fill_header(struct slotring_header *h, uint32_t slot_size, uint64_t 
     h->checksum = XXH3_64bits(h, CHECKED_BYTES);
 }
 
-/* Opens a new file next to `path` under a name no one else holds. O_EXCL
- * is what makes the name ours; the token only makes a clash unlikely, so
- * concurrent creators (even forked ones, which share our counter and
- * addresses) and stray files from an earlier crash just cost a retry. */
-static int open_temporary(const char *path, unsigned perm, char **tmp_out, int *fd)
-{
-    static uint64_t counter;
-    size_t cap = strlen(path) + sizeof ".vmdb-new-0123456789abcdef";
-    char *tmp = malloc(cap);
-    if (!tmp)
-        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
-    int rc = -EEXIST;
-    for (int attempt = 0; attempt < 100 && rc == -EEXIST; attempt++) {
-        uint64_t seed[2] = {(uint64_t)(uintptr_t)tmp,
-                            __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)};
-        snprintf(tmp, cap, "%s.vmdb-new-%016llx", path,
-                 (unsigned long long)XXH3_64bits(seed, sizeof seed));
-        rc = vmdb__os_open(tmp, VMDB__OS_RDWR | VMDB__OS_CREATE | VMDB__OS_EXCL, perm, fd);
-    }
-    if (rc < 0) {
-        free(tmp);
-        return vmdb__fail_os(rc, "%s: cannot create a temporary file next to it", path);
-    }
-    *tmp_out = tmp;
-    return 0;
-}
+struct new_ring {
+    uint32_t slot_size;
+    uint64_t slot_count;
+};
 
-/* Gives the temporary file its final contents and makes them durable:
- * the blocks reserved (zeroed slots, and no ENOSPC as SIGBUS later), the
- * header written, everything fsynced before the rename publishes it. */
-static int build_file(const char *tmp, int fd, uint32_t slot_size, uint64_t slot_count)
+/* The new file's contents: the blocks reserved (zeroed slots, and no
+ * ENOSPC as SIGBUS later) and the header. */
+static int fill_file(void *ctx, int fd, const char *tmp)
 {
+    const struct new_ring *n = ctx;
     struct slotring_header h;
-    fill_header(&h, slot_size, slot_count);
-    uint64_t bytes = file_bytes_for(h.stride, slot_count);
+    fill_header(&h, n->slot_size, n->slot_count);
+    uint64_t bytes = file_bytes_for(h.stride, n->slot_count);
     int rc = vmdb__os_allocate(fd, 0, bytes);
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: cannot reserve %llu bytes", tmp, (unsigned long long)bytes);
     rc = vmdb__os_pwrite_all(fd, &h, sizeof h, 0);
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: cannot write the header", tmp);
-    rc = vmdb__os_sync(fd, false);
-    if (rc < 0)
-        return vmdb__fail_os(rc, "%s: fsync", tmp);
     return 0;
 }
 
-/* Renames the finished file into place, unless a concurrent creator got
- * there first: then theirs is kept, as complete as ours (the check and
- * the rename are two steps, so a creator that loses the race by a hair
- * replaces an empty ring with another empty ring, never with a partial
- * one). *renamed says whether tmp is gone. */
-static int install(const char *tmp, const char *path, bool excl, bool *renamed)
-{
-    int rc = path_exists(path);
-    if (rc < 0)
-        return rc;
-    if (rc == 1)
-        return excl ? vmdb__fail(VMDB_EEXIST, "%s: already exists", path) : 0;
-    rc = vmdb__os_rename(tmp, path);
-    if (rc < 0)
-        return vmdb__fail_os(rc, "%s: cannot rename %s over it", path, tmp);
-    *renamed = true;
-    rc = vmdb__os_sync_dir_of(path);
-    if (rc < 0)
-        return vmdb__fail_os(rc, "%s: fsync of its directory", path);
-    return 0;
-}
-
+/* A concurrent creator that got there first keeps its file, as complete
+ * as ours would be, unless EXCL asked for a new one. */
 static int create_file(const char *path, const vmdb_slotring_options *o)
 {
-    char *tmp = NULL;
-    int fd = -1;
-    bool renamed = false;
-    int rc = open_temporary(path, o->perm ? o->perm : 0644, &tmp, &fd);
-    if (rc < 0)
-        return rc;
-    rc = build_file(tmp, fd, o->slot_size, o->slot_count);
-    vmdb__os_close(fd);
-    if (rc == 0)
-        rc = install(tmp, path, (o->flags & VMDB_SLOTRING_EXCL) != 0, &renamed);
-    if (!renamed)
-        vmdb__os_unlink(tmp);
-    free(tmp);
-    return rc;
+    struct new_ring n = {o->slot_size, o->slot_count};
+    return vmdb__create_atomically(path, o->perm ? o->perm : 0644,
+                                   (o->flags & VMDB_SLOTRING_EXCL) ? VMDB__CREATE_EXCL
+                                                                   : VMDB__CREATE_KEEP,
+                                   fill_file, &n);
 }
 
 static int create_if_missing(const char *path, const vmdb_slotring_options *o)

@@ -122,6 +122,7 @@
 #include <xxhash.h>
 
 #include "checksum.h"
+#include "create.h"
 #include "internal.h"
 #include "os.h"
 
@@ -329,88 +330,32 @@ static int path_exists(const char *path)
     return vmdb__fail_os(rc, "%s: cannot stat", path);
 }
 
-/* Opens a new file next to `path` under a name no one else holds (as
- * engine/mem/slotring.c does): O_EXCL makes the name ours, the token only
- * makes a clash unlikely. */
-static int open_temporary(const char *path, char **tmp_out, int *fd)
+/* The new file's contents: the header and a zeroed first array with its
+ * disk blocks reserved. */
+static int fill_file(void *ctx, int fd, const char *tmp)
 {
-    static uint64_t counter;
-    size_t cap = strlen(path) + sizeof ".vmdb-new-0123456789abcdef";
-    char *tmp = malloc(cap);
-    if (!tmp)
-        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
-    int rc = -EEXIST;
-    for (int attempt = 0; attempt < 100 && rc == -EEXIST; attempt++) {
-        uint64_t seed[2] = {(uint64_t)(uintptr_t)tmp,
-                            __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)};
-        snprintf(tmp, cap, "%s.vmdb-new-%016llx", path,
-                 (unsigned long long)XXH3_64bits(seed, sizeof seed));
-        rc = vmdb__os_open(tmp, VMDB__OS_RDWR | VMDB__OS_CREATE | VMDB__OS_EXCL, 0644, fd);
-    }
-    if (rc < 0) {
-        free(tmp);
-        return vmdb__fail_os(rc, "%s: cannot create a temporary file next to it", path);
-    }
-    *tmp_out = tmp;
-    return 0;
-}
-
-/* Header plus a zeroed first array with its disk blocks reserved, synced
- * before the rename publishes it. */
-static int build_file(const char *path, int fd, unsigned bits)
-{
+    unsigned bits = *(const unsigned *)ctx;
     struct index_header h;
     fill_header(&h, bits);
     uint64_t bytes = HEADER_SIZE + ((uint64_t)ENTRY_SIZE << bits);
     int rc = vmdb__os_allocate(fd, 0, bytes);
     if (rc < 0)
-        return vmdb__fail_os(rc, "%s: cannot reserve %llu bytes for a new index", path,
+        return vmdb__fail_os(rc, "%s: cannot reserve %llu bytes for a new index", tmp,
                              (unsigned long long)bytes);
     rc = vmdb__os_pwrite_all(fd, &h, sizeof h, 0);
     if (rc < 0)
-        return vmdb__fail_os(rc, "%s: cannot write the header of a new index", path);
-    rc = vmdb__os_sync(fd, false);
-    if (rc < 0)
-        return vmdb__fail_os(rc, "%s: fsync of a new index", path);
+        return vmdb__fail_os(rc, "%s: cannot write the header of a new index", tmp);
     return 0;
 }
 
-/* Renames the finished file into place unless one appeared meanwhile
- * (there is one writer, so that one is as new and empty as ours). */
-static int install(const char *tmp, const char *path, bool *renamed)
-{
-    int rc = path_exists(path);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
-    rc = vmdb__os_rename(tmp, path);
-    if (rc < 0)
-        return vmdb__fail_os(rc, "%s: cannot rename %s over it", path, tmp);
-    *renamed = true;
-    rc = vmdb__os_sync_dir_of(path);
-    if (rc < 0)
-        return vmdb__fail_os(rc, "%s: fsync of its directory", path);
-    return 0;
-}
-
+/* One appearing meanwhile is kept: there is one writer, so that one is as
+ * new and empty as ours. */
 static int create_if_missing(const char *path, unsigned bits)
 {
     int rc = path_exists(path);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    char *tmp = NULL;
-    int fd = -1;
-    bool renamed = false;
-    rc = open_temporary(path, &tmp, &fd);
-    if (rc < 0)
-        return rc;
-    rc = build_file(path, fd, bits);
-    vmdb__os_close(fd);
-    if (rc == 0)
-        rc = install(tmp, path, &renamed);
-    if (!renamed)
-        vmdb__os_unlink(tmp);
-    free(tmp);
-    return rc;
+    return vmdb__create_atomically(path, 0644, VMDB__CREATE_KEEP, fill_file, &bits);
 }
 
 /* ---- opening ------------------------------------------------------------ */

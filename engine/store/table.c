@@ -41,6 +41,7 @@
 #include <xxhash.h>
 
 #include "checksum.h"
+#include "create.h"
 #include "internal.h"
 #include "os.h"
 #include "schema_internal.h"
@@ -117,12 +118,28 @@ static int build_header(char *copy, const char *name, uint16_t id, const vmdb_sc
     return 0;
 }
 
+struct new_table {
+    const char *head; /* both header copies, HEADER_LEN bytes */
+    size_t stride;
+};
+
+static int fill_table_file(void *ctx, int fd, const char *tmp)
+{
+    const struct new_table *n = ctx;
+    int rc = vmdb__os_pwrite_all(fd, n->head, HEADER_LEN, 0);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot write the header of the new table file", tmp);
+    rc = vmdb__os_allocate(fd, HEADER_LEN, FIRST_CAPACITY * n->stride);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot allocate the slots of the new table file", tmp);
+    return 0;
+}
+
 int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
                             const vmdb_schema *schema)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s.vmt", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, vmdb__os_pid());
     vmdb__os_stat st;
     if (vmdb__os_stat_path(path, &st) == 0)
         return vmdb__fail(VMDB_EEXIST, "table '%s' already exists (%s)", name, path);
@@ -132,31 +149,12 @@ int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
     int rc = build_header(head, name, id, schema, 1, FIRST_CAPACITY);
     if (rc == 0)
         rc = build_header(head + COPY_LEN, name, id, schema, 0, FIRST_CAPACITY);
-    if (rc < 0) {
-        free(head);
-        return rc;
-    }
-    size_t stride = stride_for(vmdb_schema_record_size(schema));
-    int fd = -1;
-    const char *step = "create";
-    rc = vmdb__os_open(tmp, VMDB__OS_RDWR | VMDB__OS_CREATE | VMDB__OS_TRUNC, 0644, &fd);
-    if (rc == 0 && (rc = vmdb__os_pwrite_all(fd, head, HEADER_LEN, 0)) < 0)
-        step = "write the header of";
-    if (rc == 0 && (rc = vmdb__os_allocate(fd, HEADER_LEN, FIRST_CAPACITY * stride)) < 0)
-        step = "allocate the slots of";
-    if (rc == 0 && (rc = vmdb__os_sync(fd, false)) < 0)
-        step = "sync";
-    vmdb__os_close(fd);
-    if (rc == 0 && (rc = vmdb__os_rename(tmp, path)) < 0)
-        step = "rename into place";
-    if (rc == 0 && (rc = vmdb__os_sync_dir_of(path)) < 0)
-        step = "sync the directory of";
+    struct new_table n = {head, stride_for(vmdb_schema_record_size(schema))};
+    /* The writer lock is held: a file appearing meanwhile is a stranger's. */
+    if (rc == 0)
+        rc = vmdb__create_atomically(path, 0644, VMDB__CREATE_EXCL, fill_table_file, &n);
     free(head);
-    if (rc < 0) {
-        vmdb__os_unlink(tmp);
-        return vmdb__fail_os(rc, "%s: cannot %s the new table file", path, step);
-    }
-    return 0;
+    return rc;
 }
 
 void vmdb__table_close(vmdb_table *t)
