@@ -12,5 +12,6 @@
 #include "vmdb/schema.h"
 #include "vmdb/table_file.h"
 #include "vmdb/db.h"
+#include "vmdb/query.h"
 
 #endif /* VMDB_H */

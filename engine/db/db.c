@@ -1393,6 +1393,11 @@ bool vmdb__db_checkpoint_due(vmdb_db *db)
     return true;
 }
 
+const char *vmdb_db_path(const vmdb_db *db)
+{
+    return db->path;
+}
+
 int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info)
 {
     if (!db || !info)
