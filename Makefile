@@ -29,10 +29,11 @@ WARN         := -Wall -Wextra -Werror
 BASE_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -pthread -MMD -MP
 CFLAGS       ?= -O2 -g
 LIB_CFLAGS   := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
-LDLIBS       := -lxxhash -pthread
-# The command's own: libm for the SQL's float arithmetic. (The shell
-# loads libedit for line editing with dlopen, only at a terminal.)
-CLI_LDLIBS   := -lm
+# libm for the SQL's float arithmetic (engine/query).
+LDLIBS       := -lxxhash -pthread -lm
+# The command's own: none. (The shell loads libedit for line editing with
+# dlopen, only at a terminal.)
+CLI_LDLIBS   :=
 
 # The engine's layers, bottom-up, one folder each (docs/architecture.md).
 # A layer is compiled with the include paths of its own folder and of the
@@ -94,9 +95,8 @@ $(SHARED_LIB): $(LIB_OBJ)
 	ln -sf libvmdb.so.$(VERSION) $(BUILD)/libvmdb.so.$(SOVERSION)
 	ln -sf libvmdb.so.$(SOVERSION) $(BUILD)/libvmdb.so
 
-# The command uses the public API, and the query layer's header until
-# that layer has a public one.
-CLI_INC      := -Icli -Iengine/query
+# The command uses the public API only.
+CLI_INC      := -Icli
 $(BUILD)/cli/%.o: cli/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) $(CLI_INC) -c $< -o $@
