@@ -348,3 +348,60 @@ Test(query_api, a_write_that_fails_half_way_leaves_nothing)
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
+
+static int count_and_check(void *ctx, vmdb_stmt *stmt)
+{
+    uint64_t *rows = ctx;
+    uint64_t id;
+    ASSERT_OK(vmdb_column_u64(stmt, 0, &id));
+    cr_assert_eq(id, *rows, "rows out of order: %llu at %llu", (unsigned long long)id,
+                 (unsigned long long)*rows);
+    cr_assert_eq(strlen(text_of(stmt, 1)), 200);
+    ++*rows;
+    return 0;
+}
+
+/* Past 16 MiB of rows a SELECT is read once more with writers held back:
+ * kept whole for vmdb_step, handed out as read by vmdb_step_all. */
+Test(query_api, a_select_past_16_mib_of_rows_gives_every_row_once)
+{
+    vmdb_db *db;
+    vmdb_db_options opts = VMDB_DB_OPTIONS_INIT;
+    opts.flags = VMDB_DB_CREATE;
+    ASSERT_OK(vmdb_open(test_path("big.db"), &opts, &db));
+    vmdb_schema *schema;
+    ASSERT_OK(vmdb_schema_parse("id:u64, text:str200", &schema));
+    vmdb_table *table;
+    ASSERT_OK(vmdb_table_create(db, "big", schema, &table));
+    enum { ROWS = 60000 };
+    size_t size = vmdb_schema_record_size(schema);
+    unsigned char *record = calloc(1, size);
+    char text[201];
+    memset(text, 'x', 200);
+    text[200] = '\0';
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn));
+    for (uint64_t i = 0; i < ROWS; i++) {
+        ASSERT_OK(vmdb_record_set_u64(schema, record, 0, i));
+        ASSERT_OK(vmdb_record_set_text(schema, record, 1, text));
+        ASSERT_OK(vmdb_txn_insert(txn, table, record, NULL));
+    }
+    ASSERT_OK(vmdb_txn_commit(txn));
+    free(record);
+    vmdb_schema_free(schema);
+
+    vmdb_stmt *stmt = prepare(db, "SELECT id, text FROM big ORDER BY id");
+    uint64_t rows = 0;
+    ASSERT_OK(vmdb_step_all(stmt, count_and_check, &rows));
+    cr_assert_eq(rows, ROWS);
+    rows = 0;
+    vmdb_reset(stmt);
+    int rc;
+    while ((rc = vmdb_step(stmt)) == VMDB_ROW)
+        count_and_check(&rows, stmt);
+    cr_assert_eq(rc, VMDB_DONE);
+    cr_assert_eq(rows, ROWS);
+    vmdb_finalize(stmt);
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}

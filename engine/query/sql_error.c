@@ -19,7 +19,7 @@ static _Thread_local char last_message[sizeof ((vmdb_error *)0)->message];
  * spans lines). Returns the code. */
 int vmdb__sql_fail(const sql_error *err, int default_code, const char *text, size_t len)
 {
-    int code = err->code ? err->code : default_code;
+    int code = err->code < 0 ? err->code : default_code;
     char line[sizeof err->message + 64];
     sql_error_text(err, len && memchr(text, '\n', len) != NULL, line, sizeof line);
     vmdb__fail(code, "%s", line);

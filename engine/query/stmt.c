@@ -75,6 +75,8 @@ static void note_params(vmdb_stmt *st, const sql_expr *e)
         p->want = e->type;
         p->has_field = e->param_field;
         p->field = e->field;
+        p->line = e->line;
+        p->col = e->col;
         return;
     }
     note_params(st, e->a);
@@ -149,11 +151,14 @@ static int run_plan(vmdb_stmt *st, sql_plan **out)
         if (st->param_count == 0) {
             st->run_plan = st->plan;
         } else {
-            for (unsigned i = 0; i < st->param_count; i++)
-                if (!st->params[i].bound)
-                    return vmdb__fail(VMDB_EINVAL, "parameter %u has no value: bind it first",
-                                      i + 1);
-            sql_error err;
+            sql_error err = {0};
+            for (unsigned i = 0; i < st->param_count; i++) {
+                if (st->params[i].bound)
+                    continue;
+                sql_fail(&err, st->params[i].line, st->params[i].col,
+                         "parameter %u has no value", i + 1);
+                return vmdb__sql_fail(&err, VMDB_EINVAL, st->text, st->len);
+            }
             if (sql_parse(st->text, st->len, &st->run_parsed, &err) < 0)
                 return vmdb__sql_fail(&err, VMDB_ESYNTAX, st->text, st->len);
             each_expr(st->run_parsed, fill_params, st);

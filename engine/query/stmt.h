@@ -16,6 +16,7 @@ typedef struct stmt_param {
     enum sql_type want;  /* the type of what it meets */
     bool has_field;      /* it meets field `field` of the table */
     size_t field;
+    unsigned line, col;  /* where its '?' is, for a message */
 } stmt_param;
 
 /* A SELECT's rows kept until its read validated: each row its cells, the
