@@ -109,9 +109,8 @@ $(SHARED_LIB): $(LIB_OBJ)
 	ln -sf libvmdb.so.$(VERSION) $(BUILD)/libvmdb.so.$(SOVERSION)
 	ln -sf libvmdb.so.$(SOVERSION) $(BUILD)/libvmdb.so
 
-# The command uses the public API, and the query layer's header until
-# that layer has a public one.
-CLI_INC      := -Icli -Iengine/query
+# The command uses the public API only.
+CLI_INC      := -Icli
 $(BUILD)/cli/%.o: cli/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) $(CLI_INC) -c $< -o $@
@@ -381,7 +380,8 @@ TSAN_SKIP   := a_process_waiting_for_the_lock_gets_it_within_a_few_flusher_round
     a_table_another_process_grew_is_read_whole \
     check_finds_nothing_wrong_while_writers_change_records_and_index \
     readers_in_read_transactions_never_see_part_of_a_transfer \
-    readers_without_read_transactions_see_part_of_a_transfer select_prints_one_committed_state
+    readers_without_read_transactions_see_part_of_a_transfer select_prints_one_committed_state \
+    select_through_the_api_sees_one_committed_state
 empty :=
 space := $(empty) $(empty)
 bar   := |

@@ -54,7 +54,8 @@ const char *cli_show(char buf[VMDB_PRINTABLE_CAP], const char *text);
 int cli_library_error(void);
 
 /*
- * Output that shows one committed state of db (cli/consistent.c):
+ * Output that shows one committed state of db (cli/consistent.c), for
+ * export, which prints records; a SELECT gets this from the library:
  * produce(ctx, out, limit) prints on out and returns a CLI status, or
  * CLI_OUTPUT_FULL once cli_output_full(out, limit) says it printed past
  * `limit` (0: no limit). It may run more than once: only the output of

@@ -1,6 +1,6 @@
 /*
  * cli/cmd_query.c - `vmdb query DB "SQL"`: one statement of the SQL subset
- * (engine/query/sql.h), run as one transaction.
+ * (vmdb/query.h), run as one transaction.
  *
  * The statement is parsed before the database is opened, so that a
  * SELECT (or any --explain) opens it read-only: no lock and no recovery,
@@ -48,17 +48,6 @@ static const char usage[] =
     "    vmdb query people.db \"SELECT name, age FROM people WHERE age >= 30\n"
     "                          ORDER BY age DESC LIMIT 10\"\n";
 
-/* "vmdb: syntax error at 'FORM' (col 10)"; the line too when the
- * statement has more than one. */
-static int report(const sql_error *err, const char *text)
-{
-    if (!err->message[0])
-        return CLI_ERROR; /* already reported */
-    char line[800];
-    sql_error_text(err, strchr(text, '\n') != NULL, line, sizeof line);
-    return cli_error("%s", line);
-}
-
 static int run(int argc, char **argv)
 {
     const char *format_text = NULL;
@@ -76,21 +65,20 @@ static int run(int argc, char **argv)
         return status;
     if (cli_parse_format(format_text, &format) != CLI_OK)
         return CLI_ERROR;
+    /* The library's messages say where in the text ("(col 10)", and the
+     * line too when the statement has more than one). */
     const char *text = pos[1];
-    sql_stmt *stmt;
-    sql_error err;
-    if (sql_parse(text, strlen(text), &stmt, &err) < 0)
-        return report(&err, text);
+    int kind = vmdb_sql_kind(text, strlen(text), NULL);
+    if (kind < 0)
+        return cli_library_error();
     vmdb_db *db;
-    unsigned flags = explain || stmt->kind == SQL_SELECT ? VMDB_DB_READONLY : 0;
-    if (cli_open_db(pos[0], flags, &db) != CLI_OK) {
-        sql_stmt_free(stmt);
+    unsigned flags = explain || kind == VMDB_STMT_SELECT ? VMDB_DB_READONLY : 0;
+    if (cli_open_db(pos[0], flags, &db) != CLI_OK)
         return CLI_ERROR;
-    }
-    status = sql_run(db, pos[0], stmt, format, explain, stdout, &err);
-    if (status == CLI_ERROR)
-        report(&err, text);
-    sql_stmt_free(stmt);
+    bool reported;
+    status = sql_run(db, text, strlen(text), format, explain, stdout, &reported);
+    if (status == CLI_ERROR && !reported)
+        cli_library_error();
     return cli_close_db(db, status);
 }
 

@@ -175,7 +175,7 @@ static void position_of(const shell *sh, size_t off, unsigned *line, unsigned *c
 static void run_statement(shell *sh, size_t len)
 {
     const char *text = sh->buf;
-    if (sql_is_blank(text, len))
+    if (vmdb_sql_is_blank(text, len))
         return;
     size_t first = 0;
     while (first < len && (text[first] == ' ' || text[first] == '\t' || text[first] == '\n' ||
@@ -183,31 +183,27 @@ static void run_statement(shell *sh, size_t len)
         first++;
     unsigned stmt_line, stmt_col;
     position_of(sh, first, &stmt_line, &stmt_col);
-    sql_stmt *stmt;
-    sql_error err;
-    int status = CLI_OK;
-    if (sql_parse(text, len, &stmt, &err) < 0) {
-        status = CLI_ERROR;
-    } else {
-        status = sql_run(sh->db, sh->db_name, stmt, sh->format, false, stdout, &err);
-        sql_stmt_free(stmt);
-    }
+    bool reported;
+    int status = sql_run(sh->db, text, len, sh->format, false, stdout, &reported);
     fflush(stdout);
     if (status != CLI_ERROR)
         return;
-    if (!err.message[0]) {
+    if (reported) {
         sh->failed = true;
         return;
     }
-    if (err.col == 0) {
-        shell_error(sh, stmt_line, "%s", err.message);
+    const char *message = vmdb_last_error()->message;
+    vmdb_sql_position at;
+    vmdb_sql_error_position(&at);
+    if (at.col == 0) {
+        shell_error(sh, stmt_line, "%s", message);
         return;
     }
-    /* err's line and column count from the statement's first byte, which
-     * may stand after another statement on its line. */
-    unsigned line = sh->buf_line + err.line - 1;
-    unsigned col = err.line == 1 ? sh->buf_col + err.col - 1 : err.col;
-    shell_error(sh, line, "%s (col %u)", err.message, col);
+    /* The position counts from the statement's first byte, which may
+     * stand after another statement on its line. */
+    unsigned line = sh->buf_line + at.line - 1;
+    unsigned col = at.line == 1 ? sh->buf_col + at.col - 1 : at.col;
+    shell_error(sh, line, "%.*s (col %u)", (int)at.message_len, message, col);
 }
 
 /* Adds a line of input and runs every statement it completes. */
@@ -226,7 +222,7 @@ static int add_line(shell *sh, const char *line, size_t n)
     sh->buf[sh->len++] = '\n';
     sh->buf[sh->len] = '\0';
     size_t end;
-    while (!sh->quit && (end = sql_statement_end(sh->buf, sh->len)) > 0) {
+    while (!sh->quit && (end = vmdb_sql_statement_length(sh->buf, sh->len)) > 0) {
         run_statement(sh, end);
         unsigned line_no, col;
         position_of(sh, end, &line_no, &col);
@@ -235,7 +231,7 @@ static int add_line(shell *sh, const char *line, size_t n)
         sh->buf_line = line_no;
         sh->buf_col = col;
     }
-    if (sql_is_blank(sh->buf, sh->len)) {
+    if (vmdb_sql_is_blank(sh->buf, sh->len)) {
         /* Nothing pending: the next statement starts on the next line. */
         sh->len = 0;
         sh->buf[0] = '\0';

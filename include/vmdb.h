@@ -13,5 +13,6 @@
 #include "vmdb/schema.h"
 #include "vmdb/table_file.h"
 #include "vmdb/db.h"
+#include "vmdb/query.h"
 
 #endif /* VMDB_H */

@@ -57,10 +57,16 @@ check "static: builds against libvmdb.a" \
     "$prefix/lib/libvmdb.a" $(pkg-config --static --libs vmdb | sed 's/-lvmdb//')
 check "static: runs without the shared library" \
     sh -c "'$prefix/tiny-static' | grep -qx 'installed $version' && ! readelf -d '$prefix/tiny-static' | grep -q libvmdb"
+check "shared: docs/examples/query_api.c (the SQL layer) builds, runs, prints query_api.out" \
+    sh -c "cc -std=c11 -Wall -Wextra -Werror $cflags docs/examples/query_api.c -o '$prefix/query_api' $libs &&
+           LD_LIBRARY_PATH='$prefix/lib' '$prefix/query_api' '$prefix/shop.db' | cmp -s docs/examples/query_api.out -"
+check "static: docs/examples/query_api.c links with pkg-config --static" \
+    cc -std=c11 -Wall -Wextra -Werror $cflags docs/examples/query_api.c -o "$prefix/query_api-static" \
+    "$prefix/lib/libvmdb.a" $(pkg-config --static --libs vmdb | sed 's/-lvmdb//')
 check "shared library exports no internal vmdb__ symbols" \
     sh -c "! nm -D --defined-only '$prefix/lib/libvmdb.so' | grep -q ' vmdb__'"
 check "headers: vmdb.h and one per layer" \
-    test -f "$prefix/include/vmdb.h" -a -f "$prefix/include/vmdb/map.h" -a -f "$prefix/include/vmdb/buffer.h" -a -f "$prefix/include/vmdb/error.h"
+    test -f "$prefix/include/vmdb.h" -a -f "$prefix/include/vmdb/map.h" -a -f "$prefix/include/vmdb/buffer.h" -a -f "$prefix/include/vmdb/error.h" -a -f "$prefix/include/vmdb/query.h"
 
 check "man page: share/man/man1/vmdb.1" test -f "$prefix/share/man/man1/vmdb.1"
 # Rendered with every warning on; any line on stderr fails it. Skipped on a

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Compiles and runs every ```c block of README.md against the built static
-# library, in order, in one scratch directory, and replays every ```console
-# block with the built command: the README's examples are programs and
-# sessions that must keep working, not prose.
+# library, in order, in one scratch directory, and docs/sql.md's example
+# program (docs/examples/query_api.c, its output checked), and replays
+# every ```console block with the built command: the examples are programs
+# and sessions that must keep working, not prose.
 set -u
 top=$(pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmdb-readme-XXXXXX")
@@ -27,6 +28,26 @@ for src in $(ls "$work"/example*.c | sort -V); do
         sed 's/^/     /' "$work/$name.log"
     fi
 done
+# docs/sql.md's C example is a file of its own, with the output it must
+# print beside it.
+example=docs/examples/query_api
+if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -I"$top/include" "$example.c" \
+        -o "$work/query_api" "$top/build/libvmdb.a" -lxxhash -pthread -lm >"$work/query_api.log" 2>&1 &&
+    (cd "$work" && ./query_api shop.db) >"$work/query_api.got" 2>>"$work/query_api.log" &&
+    cmp -s "$example.out" "$work/query_api.got" &&
+    awk '/^```c$/ { inside = 1; next } /^```$/ { inside = 0; next } inside' docs/sql.md \
+        >"$work/sql_excerpt.c" &&
+    awk -v f="$example.c" 'BEGIN { while ((getline l < f) > 0) whole = whole l "\n" }
+        { shown = shown $0 "\n" } END { exit !(shown != "" && index(whole, shown)) }' \
+        "$work/sql_excerpt.c"; then
+    passed=$((passed + 1))
+    echo "ok   docs/sql.md $example.c: $(wc -l <"$example.out") lines as $example.out"
+else
+    failed=$((failed + 1))
+    echo "FAIL docs/sql.md $example.c"
+    sed 's/^/     /' "$work/query_api.log"
+    [ -e "$work/query_api.got" ] && diff "$example.out" "$work/query_api.got" | sed 's/^/     /'
+fi
 # Every ```console block is a shell session with the built vmdb command:
 # each "$ " line is run (in a scratch directory of its own per block) and
 # what it prints, stdout and stderr together, must be the lines that follow

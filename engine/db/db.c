@@ -377,6 +377,11 @@ int vmdb_recovery_report(const vmdb_db *db, vmdb_recovery *report)
     return 0;
 }
 
+const char *vmdb_db_path(const vmdb_db *db)
+{
+    return db->path;
+}
+
 int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info)
 {
     if (!db || !info)

@@ -58,6 +58,9 @@
  * col 0 means no position). */
 typedef struct sql_error {
     char message[600];
+    int code;      /* the VMDB_E* code the public API returns for it; 0 for
+                      the caller's default (vmdb_prepare: VMDB_ESYNTAX
+                      while parsing, VMDB_EINVAL while planning) */
     unsigned line; /* line within the statement's text */
     unsigned col;  /* byte within that line */
 } sql_error;
@@ -97,6 +100,7 @@ enum sql_op {
     SQL_OP_LPAREN, SQL_OP_RPAREN, SQL_OP_COMMA, SQL_OP_SEMI, SQL_OP_DOT,
     SQL_OP_STAR, SQL_OP_PLUS, SQL_OP_MINUS, SQL_OP_SLASH, SQL_OP_PERCENT,
     SQL_OP_EQ, SQL_OP_NE, SQL_OP_LT, SQL_OP_LE, SQL_OP_GT, SQL_OP_GE,
+    SQL_OP_QUESTION, /* a parameter's placeholder */
 };
 
 typedef struct sql_token {
@@ -223,6 +227,9 @@ enum sql_expr_kind {
     SQL_E_IN,      /* .a IN (.list); .negate for NOT IN */
     SQL_E_BETWEEN, /* .a BETWEEN .b AND .c; .negate */
     SQL_E_AGG,     /* .agg(.a), .a NULL for COUNT(*) */
+    SQL_E_PARAM,   /* '?': parameter number .param, whose value is bound
+                      later (vmdb/query.h); before it is, the planner
+                      gives it the type of what it meets */
 };
 
 enum sql_agg { SQL_AGG_COUNT, SQL_AGG_SUM, SQL_AGG_MIN, SQL_AGG_MAX, SQL_AGG_AVG };
@@ -271,9 +278,12 @@ struct sql_expr {
     const char *name;     /* column (NUL-terminated, in the arena) */
     const char *qualifier;/* table before the dot, or NULL */
     enum sql_agg agg;
+    unsigned param;       /* parameter: its 1-based number */
 
     /* Set by the planner. */
     enum sql_type type;   /* the expression's static type */
+    bool param_field;     /* parameter: compared with or stored in the
+                             field .field, whose range its value must fit */
     size_t field;         /* column: field index */
     uint32_t offset;      /* column: bytes from the record start */
     uint32_t size;        /* column: field bytes */
@@ -353,6 +363,8 @@ typedef struct sql_stmt {
     /* UPDATE */
     sql_set_item *sets;
     size_t set_count;
+
+    unsigned param_count;  /* '?' placeholders, numbered in text order */
 } sql_stmt;
 
 /*
@@ -436,6 +448,15 @@ void sql_plan_free(sql_plan *plan);
  *   e.g. "filter: (age > 30)", "group by: city", "sort by: age DESC",
  *   "limit 10 offset 5", "update people: 2 fields". */
 void sql_plan_explain(const sql_plan *plan, FILE *out);
+
+/* The plan's statement and, when it has a FROM, its table's schema
+ * (NULL without): for the public layer, which reads the planner's
+ * findings (output columns, parameters' types) from them. */
+const sql_stmt *sql_plan_stmt(const sql_plan *plan);
+const vmdb_schema *sql_plan_schema(const sql_plan *plan);
+/* The output columns of a SELECT (0 for the other statements). */
+size_t sql_plan_columns(const sql_plan *plan, const char *const **names,
+                        const enum sql_type **types);
 
 /* True if the plan reads the index rather than scanning. */
 bool sql_plan_uses_index(const sql_plan *plan);

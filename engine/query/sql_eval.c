@@ -465,6 +465,9 @@ int sql_eval(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *e
     case SQL_E_AGG:
         *out = row->aggs[e->agg_slot];
         return 0;
+    case SQL_E_PARAM:
+        /* The public layer puts each bound value in as a literal. */
+        return sql_fail(err, e->line, e->col, "parameter %u has no value", e->param);
     case SQL_E_UNARY:
         if (sql_eval(e->a, row, &a, err) < 0)
             return -1;

@@ -29,12 +29,16 @@
 
 static int oom(sql_error *err)
 {
-    return sql_fail(err, 0, 0, "out of memory running the statement");
+    sql_fail(err, 0, 0, "out of memory running the statement");
+    err->code = VMDB_ENOMEM;
+    return -1;
 }
 
 static int library_error(sql_error *err)
 {
-    return sql_fail(err, 0, 0, "%s", vmdb_last_error()->message);
+    sql_fail(err, 0, 0, "%s", vmdb_last_error()->message);
+    err->code = vmdb_last_error()->code;
+    return -1;
 }
 
 /* ---- access ------------------------------------------------------------- */

@@ -202,6 +202,7 @@ static enum sql_op op_of(const sql_lexer *lx, size_t *len)
     case '-': return SQL_OP_MINUS;
     case '/': return SQL_OP_SLASH;
     case '%': return SQL_OP_PERCENT;
+    case '?': return SQL_OP_QUESTION;
     case '=':
         if (d == '=')
             *len = 2;

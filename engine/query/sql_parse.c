@@ -95,6 +95,7 @@ typedef struct parser {
      * parser a few stack frames, so it is bounded before descending; the
      * height of what is built is bounded as each node is finished. */
     unsigned open_levels;
+    unsigned params;    /* '?' placeholders so far */
 } parser;
 
 /* The recursive functions below cost stack for every level of nesting,
@@ -421,6 +422,12 @@ static int parse_primary(parser *p, sql_expr **out)
         return 0;
     }
     case SQL_TOK_OP:
+        if (t.op == SQL_OP_QUESTION) {
+            if (!(e = node(p, SQL_E_PARAM, &t)))
+                return oom(p);
+            e->param = ++p->params;
+            break;
+        }
         if (t.op == SQL_OP_LPAREN) {
             if (enter(p, &t) < 0 || next(p) < 0 || parse_or(p, out) < 0 ||
                 expect_op(p, SQL_OP_RPAREN) < 0)
@@ -963,6 +970,7 @@ int sql_parse(const char *text, size_t len, sql_stmt **out, sql_error *err)
         else
             rc = syntax_error(&p);
     }
+    st->param_count = p.params;
     if (rc == 0 && is_op(&p, SQL_OP_SEMI))
         rc = next(&p);
     if (rc == 0 && p.tok.kind != SQL_TOK_END)
@@ -1118,6 +1126,9 @@ static void format(strbuf *b, const sql_expr *e)
         puts_(b, " AND ");
         format(b, e->c);
         puts_(b, ")");
+        break;
+    case SQL_E_PARAM:
+        puts_(b, "?");
         break;
     case SQL_E_AGG:
         puts_(b, agg_names[e->agg]);

@@ -69,7 +69,9 @@ static int find_field(const sql_plan *pl, const char *name, unsigned line, unsig
     if (vmdb_schema_find(pl->schema, name, field) < 0) {
         char q[VMDB_PRINTABLE_CAP];
         vmdb_printable(name, strlen(name), q, sizeof q);
-        return sql_fail(err, line, col, "%s: no field '%s'", pl->stmt->table, q);
+        sql_fail(err, line, col, "%s: no field '%s'", pl->stmt->table, q);
+        err->code = VMDB_ENOTFOUND;
+        return -1;
     }
     return 0;
 }
@@ -159,6 +161,37 @@ static int comparable(sql_plan *pl, sql_expr *a, sql_expr *b, const sql_expr *at
                     sql_type_name(b->type));
 }
 
+/* A parameter takes the type of what it meets, so that its value can be
+ * checked when it is bound, before the statement runs; one met by a field
+ * notes the field, whose range the value must then fit. */
+static void meet(sql_expr *param, const sql_expr *peer)
+{
+    if (param->kind != SQL_E_PARAM || param->type != SQL_T_NONE || peer->type == SQL_T_NONE)
+        return;
+    param->type = peer->type;
+    if (peer->kind == SQL_E_COLUMN) {
+        param->field = peer->field;
+        param->param_field = true;
+    }
+}
+
+static void meet_type(sql_expr *param, enum sql_type type)
+{
+    if (param->kind == SQL_E_PARAM && param->type == SQL_T_NONE)
+        param->type = type;
+}
+
+/* A parameter nothing gave a type to ("? + ?", "SELECT ?") cannot be
+ * checked when bound: refused. */
+static int typed(const sql_expr *e, sql_error *err)
+{
+    if (!e || e->kind != SQL_E_PARAM || e->type != SQL_T_NONE)
+        return 0;
+    return sql_fail(err, e->line, e->col,
+                    "parameter %u has no type here: compare it with a field or a value",
+                    e->param);
+}
+
 static int push_agg(sql_plan *pl, sql_expr *e, sql_error *err)
 {
     sql_expr **n = realloc(pl->aggs, (pl->agg_count + 1) * sizeof *n);
@@ -181,7 +214,7 @@ static int bind_agg(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *er
     if (e->a) {
         bind_ctx inner = *cx;
         inner.in_agg = true;
-        if (bind(pl, e->a, &inner, err) < 0)
+        if (bind(pl, e->a, &inner, err) < 0 || typed(e->a, err) < 0)
             return -1;
     }
     switch (e->agg) {
@@ -231,12 +264,14 @@ static int bind(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err)
     case SQL_E_LITERAL:
         e->type = e->value.type;
         return 0;
+    case SQL_E_PARAM:
+        return 0; /* typed by the operator above it: meet() */
     case SQL_E_COLUMN:
         return bind_column(pl, e, cx, err);
     case SQL_E_AGG:
         return bind_agg(pl, e, cx, err);
     case SQL_E_UNARY:
-        if (bind(pl, e->a, cx, err) < 0)
+        if (bind(pl, e->a, cx, err) < 0 || typed(e->a, err) < 0)
             return -1;
         if (!numeric(e->a->type))
             return sql_fail(err, e->line, e->col, "cannot apply '%s' to %s", arith_symbol(e->op),
@@ -246,6 +281,10 @@ static int bind(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err)
     case SQL_E_BINARY:
         if (bind(pl, e->a, cx, err) < 0 || bind(pl, e->b, cx, err) < 0)
             return -1;
+        meet(e->a, e->b);
+        meet(e->b, e->a);
+        if (typed(e->a, err) < 0 || typed(e->b, err) < 0)
+            return -1;
         if (!numeric(e->a->type) || !numeric(e->b->type))
             return sql_fail(err, e->line, e->col, "cannot apply '%s' to %s and %s",
                             arith_symbol(e->op), sql_type_name(e->a->type),
@@ -253,7 +292,11 @@ static int bind(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err)
         e->type = e->a->type == SQL_T_INT && e->b->type == SQL_T_INT ? SQL_T_INT : SQL_T_FLOAT;
         return 0;
     case SQL_E_COMPARE:
-        if (bind(pl, e->a, cx, err) < 0 || bind(pl, e->b, cx, err) < 0 ||
+        if (bind(pl, e->a, cx, err) < 0 || bind(pl, e->b, cx, err) < 0)
+            return -1;
+        meet(e->a, e->b);
+        meet(e->b, e->a);
+        if (typed(e->a, err) < 0 || typed(e->b, err) < 0 ||
             comparable(pl, e->a, e->b, e, err) < 0)
             return -1;
         e->type = SQL_T_BOOL;
@@ -261,20 +304,28 @@ static int bind(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err)
     case SQL_E_AND:
     case SQL_E_OR: {
         const char *what = e->kind == SQL_E_AND ? "AND" : "OR";
-        if (bind(pl, e->a, cx, err) < 0 || bind(pl, e->b, cx, err) < 0 ||
-            need_bool(e->a, e, what, err) < 0 || need_bool(e->b, e, what, err) < 0)
+        if (bind(pl, e->a, cx, err) < 0 || bind(pl, e->b, cx, err) < 0)
+            return -1;
+        meet_type(e->a, SQL_T_BOOL);
+        meet_type(e->b, SQL_T_BOOL);
+        if (need_bool(e->a, e, what, err) < 0 || need_bool(e->b, e, what, err) < 0)
             return -1;
         e->type = SQL_T_BOOL;
         return 0;
     }
     case SQL_E_NOT:
-        if (bind(pl, e->a, cx, err) < 0 || need_bool(e->a, e, "NOT", err) < 0)
+        if (bind(pl, e->a, cx, err) < 0)
+            return -1;
+        meet_type(e->a, SQL_T_BOOL);
+        if (need_bool(e->a, e, "NOT", err) < 0)
             return -1;
         e->type = SQL_T_BOOL;
         return 0;
     case SQL_E_LIKE:
         if (bind(pl, e->a, cx, err) < 0 || bind(pl, e->b, cx, err) < 0)
             return -1;
+        meet_type(e->a, SQL_T_TEXT);
+        meet_type(e->b, SQL_T_TEXT);
         if (e->a->type != SQL_T_TEXT || e->b->type != SQL_T_TEXT)
             return sql_fail(err, e->line, e->col, "LIKE needs text, not %s LIKE %s",
                             sql_type_name(e->a->type), sql_type_name(e->b->type));
@@ -283,16 +334,31 @@ static int bind(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err)
     case SQL_E_IN:
         if (bind(pl, e->a, cx, err) < 0)
             return -1;
-        for (size_t i = 0; i < e->count; i++)
-            if (bind(pl, e->list[i], cx, err) < 0 ||
+        for (size_t i = 0; i < e->count; i++) {
+            if (bind(pl, e->list[i], cx, err) < 0)
+                return -1;
+            meet(e->a, e->list[i]);
+        }
+        if (typed(e->a, err) < 0)
+            return -1;
+        for (size_t i = 0; i < e->count; i++) {
+            meet(e->list[i], e->a);
+            if (typed(e->list[i], err) < 0 ||
                 comparable(pl, e->a, e->list[i], e->list[i], err) < 0)
                 return -1;
+        }
         e->type = SQL_T_BOOL;
         return 0;
     case SQL_E_BETWEEN:
         if (bind(pl, e->a, cx, err) < 0 || bind(pl, e->b, cx, err) < 0 ||
-            bind(pl, e->c, cx, err) < 0 || comparable(pl, e->a, e->b, e, err) < 0 ||
-            comparable(pl, e->a, e->c, e, err) < 0)
+            bind(pl, e->c, cx, err) < 0)
+            return -1;
+        meet(e->a, e->b);
+        meet(e->a, e->c);
+        meet(e->b, e->a);
+        meet(e->c, e->a);
+        if (typed(e->a, err) < 0 || typed(e->b, err) < 0 || typed(e->c, err) < 0 ||
+            comparable(pl, e->a, e->b, e, err) < 0 || comparable(pl, e->a, e->c, e, err) < 0)
             return -1;
         e->type = SQL_T_BOOL;
         return 0;
@@ -318,7 +384,7 @@ static bool is_constant(const sql_expr *e)
 {
     if (!e)
         return true;
-    if (e->kind == SQL_E_COLUMN || e->kind == SQL_E_AGG)
+    if (e->kind == SQL_E_COLUMN || e->kind == SQL_E_AGG || e->kind == SQL_E_PARAM)
         return false;
     if (!is_constant(e->a) || !is_constant(e->b) || !is_constant(e->c))
         return false;
@@ -531,18 +597,28 @@ int sql_assign(const sql_plan *pl, unsigned char *record, size_t field, const sq
         break;
     }
     }
-    if (rc < 0)
-        return sql_fail(err, 0, 0, "%s.%s", pl->stmt->table, vmdb_last_error()->message);
+    if (rc < 0) {
+        sql_fail(err, 0, 0, "%s.%s", pl->stmt->table, vmdb_last_error()->message);
+        err->code = vmdb_last_error()->code;
+        return -1;
+    }
     return 0;
 }
 
 /* Can a value of type t go into field? Numbers take numbers, and text that
  * the library parses; bool takes bool and 0/1; str takes text; bytes take
  * bytes or hex text. */
-static int check_assignable(const sql_plan *pl, size_t field, enum sql_type t, unsigned line,
-                            unsigned col, sql_error *err)
+static int check_assignable(const sql_plan *pl, size_t field, sql_expr *value, sql_error *err)
 {
     const vmdb_field *f = vmdb_schema_field(pl->schema, field);
+    if (value->kind == SQL_E_PARAM && value->type == SQL_T_NONE) {
+        enum sql_load load;
+        value->type = type_of_field(f, &load);
+        value->field = field;
+        value->param_field = true;
+    }
+    enum sql_type t = value->type;
+    unsigned line = value->line, col = value->col;
     bool ok;
     switch (f->type) {
     case VMDB_TYPE_BOOL:
@@ -861,7 +937,7 @@ static int plan_insert(sql_plan *pl, sql_error *err)
         for (size_t i = 0; i < pl->field_count; i++) {
             sql_expr *e = st->rows[r][i];
             if (bind(pl, e, &cx, err) < 0 ||
-                check_assignable(pl, pl->fields[i], e->type, e->line, e->col, err) < 0)
+                check_assignable(pl, pl->fields[i], e, err) < 0)
                 return -1;
         }
     }
@@ -884,8 +960,7 @@ static int plan_update(sql_plan *pl, sql_error *err)
             if (pl->fields[k] == pl->fields[i])
                 return sql_fail(err, a->line, a->col, "%s.%s is set twice", st->table, a->column);
         if (bind(pl, a->expr, &cx, err) < 0 ||
-            check_assignable(pl, pl->fields[i], a->expr->type, a->expr->line, a->expr->col,
-                             err) < 0)
+            check_assignable(pl, pl->fields[i], a->expr, err) < 0)
             return -1;
     }
     return 0;
@@ -899,11 +974,39 @@ static int plan_where(sql_plan *pl, sql_error *err)
     bind_ctx cx = {.columns = true, .no_aggs = "WHERE"};
     if (bind(pl, w, &cx, err) < 0)
         return -1;
+    meet_type(w, SQL_T_BOOL);
     if (w->type != SQL_T_BOOL)
         return sql_fail(err, w->line, w->col, "WHERE needs a bool, not %s",
                         sql_type_name(w->type));
     optimize(pl, w);
     return choose_access(pl, err);
+}
+
+static int check_tree_typed(const sql_expr *e, sql_error *err)
+{
+    if (!e)
+        return 0;
+    if (typed(e, err) < 0 || check_tree_typed(e->a, err) < 0 ||
+        check_tree_typed(e->b, err) < 0 || check_tree_typed(e->c, err) < 0)
+        return -1;
+    for (size_t i = 0; i < e->count; i++)
+        if (check_tree_typed(e->list[i], err) < 0)
+            return -1;
+    return 0;
+}
+
+/* What no operator typed ("SELECT ?", "ORDER BY ?") is refused at the end. */
+static int check_params_typed(const sql_stmt *st, sql_error *err)
+{
+    if (st->param_count == 0)
+        return 0;
+    for (size_t i = 0; i < st->item_count; i++)
+        if (check_tree_typed(st->items[i].expr, err) < 0)
+            return -1;
+    for (size_t i = 0; i < st->order_count; i++)
+        if (check_tree_typed(st->order_by[i].expr, err) < 0)
+            return -1;
+    return check_tree_typed(st->where, err);
 }
 
 int sql_plan_new(vmdb_db *db, const char *db_name, sql_stmt *stmt, sql_plan **out,
@@ -926,8 +1029,10 @@ int sql_plan_new(vmdb_db *db, const char *db_name, sql_stmt *stmt, sql_plan **ou
             vmdb_printable(stmt->table, strlen(stmt->table), q, sizeof q);
             rc = sql_fail(err, stmt->table_line, stmt->table_col, "%s: no table '%s'", db_name,
                           q);
+            err->code = VMDB_ENOTFOUND;
         } else if (rc < 0) {
             rc = sql_fail(err, 0, 0, "%s", vmdb_last_error()->message);
+            err->code = vmdb_last_error()->code;
         } else {
             pl->schema = vmdb_table_schema(pl->table);
             pl->record_size = vmdb_schema_record_size(pl->schema);
@@ -951,12 +1056,32 @@ int sql_plan_new(vmdb_db *db, const char *db_name, sql_stmt *stmt, sql_plan **ou
             break;
         }
     }
+    if (rc == 0)
+        rc = check_params_typed(stmt, err);
     if (rc < 0) {
         sql_plan_free(pl);
         return -1;
     }
     *out = pl;
     return 0;
+}
+
+const sql_stmt *sql_plan_stmt(const sql_plan *pl)
+{
+    return pl->stmt;
+}
+
+const vmdb_schema *sql_plan_schema(const sql_plan *pl)
+{
+    return pl->schema;
+}
+
+size_t sql_plan_columns(const sql_plan *pl, const char *const **names,
+                        const enum sql_type **types)
+{
+    *names = pl->out_names;
+    *types = pl->out_types;
+    return pl->out_count;
 }
 
 void sql_plan_free(sql_plan *pl)

@@ -217,6 +217,10 @@ typedef struct vmdb_db_info {
 
 VMDB_API int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info);
 
+/* The path the database was opened with, as given to vmdb_open: what
+ * the layers above name it by in their messages. */
+VMDB_API const char *vmdb_db_path(const vmdb_db *db);
+
 /* ---- tables ------------------------------------------------------------ */
 
 /* Creates table `name` ([A-Za-z_][A-Za-z0-9_]*, up to 63 bytes) with the
