@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # vmdb - build, test, benchmark and install.
 #
 #   make            libvmdb.a and libvmdb.so in build/
@@ -73,7 +74,7 @@ SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 # Debian packages the build, the tests and the benchmarks need.
 DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
 
-.PHONY: all check-layers check-headers check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
+.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -158,7 +159,7 @@ MUTANT_BINS   = $(MUTANT_NAMES:%=$(BUILD)/mutant-%/vmdb_tests)
 
 test: deps
 	$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/plain/vmdb_tests $(BUILD)/asan/vmdb_tests $(MUTANT_BINS)
-	$(MAKE) --no-print-directory check-layers check-headers check-docs
+	$(MAKE) --no-print-directory check-layers check-headers check-docs check-spdx
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory -j2 test-mutants
 	$(MAKE) --no-print-directory test-asan
@@ -173,6 +174,10 @@ check-layers: all
 # Each public header alone, as C99 -pedantic and as C++ (tools/check_headers.sh).
 check-headers:
 	sh tools/check_headers.sh
+
+# An SPDX licence line in every source file (tools/check_spdx.sh).
+check-spdx:
+	sh tools/check_spdx.sh
 
 # ---- generated docs ------------------------------------------------------
 # docs/errors.md is printed by docs/errors.awk from VMDB_ERROR_MAP and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_util.h - what every benchmark needs the same way: clocks,
  * and a fresh directory of its own under $TMPDIR (or /tmp) for its files.

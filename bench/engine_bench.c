@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/engine_bench.c - the record store's own figures (issue 4): fills,
  * random gets and updates, a full scan and durable single-record commits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/import_bench.c - how fast `vmdb import` loads a file and `vmdb
  * export` writes it back: 1,000,000 rows of made-up people

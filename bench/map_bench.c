@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/map_bench.c - reading a file through vmdb_map versus read()/pread().
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/query_bench.c - what `vmdb query` costs as a process (issue 5,
  * "Performance"): a full-scan filter over 1,000,000 records of 100 bytes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/ring_bench.c - moving messages from one thread to another through
  * vmdb's slot ring and mirrored byte ring, against a mutex ring and a

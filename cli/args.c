@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/args.c - splits a command's arguments into options and positional
  * arguments, options being allowed anywhere (docs/design.md, "The CLI

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/cli.h - what the vmdb command's files share. The CLI is a thin layer
  * over the public API (-Iinclude only): it parses arguments, calls the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/cmd_dump.c - `vmdb dump FILE [-n BYTES] [--slots N]`: the header and
  * a hexdump of a ring or table file, in the manner of the circular-buffer

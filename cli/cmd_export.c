@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/cmd_export.c - `vmdb export DB TABLE [--format csv|json]`: every
  * record of a table, in slot order, as `vmdb import` reads them back.

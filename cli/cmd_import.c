@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/cmd_import.c - `vmdb import DB TABLE FILE`: rows of CSV or JSON
  * lines put into a table (insert or replace by key), in batches of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/cmd_maint.c - the commands that look after a database as a whole:
  * `stats`, `check`, `checkpoint`, `compact` and `backup`.

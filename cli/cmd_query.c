@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/cmd_query.c - `vmdb query DB "SQL"`: one statement of the SQL subset
  * (vmdb/query.h), run as one transaction.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/cmd_record.c - the commands about one record, found by its key:
  * `put`, `get` and `del`.

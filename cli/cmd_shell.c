@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/cmd_shell.c - `vmdb shell DB`: statements typed at a prompt, or read
  * from standard input when it is not a terminal (a script).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/cmd_table.c - the commands about tables as a whole: `create`,
  * `tables`, `schema` and `drop`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/cmd_wal.c
 engine/base/checksum.h - the commands about the write-ahead log: `wal` lists

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/consistent.c - output that shows one committed state of the
  * database, never part of a transaction (a read transaction, vmdb_read).

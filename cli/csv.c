@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/csv.c - the CSV reader of `vmdb import` (the grammar is in csv.h).
  *

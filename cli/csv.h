@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/csv.h - a streaming reader of CSV as RFC 4180 writes it, for
  * `vmdb import`.

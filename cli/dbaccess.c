@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/dbaccess.c - opening a database and a table for a command, and
  * turning the library's messages into the command's, so every command

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/jsonl.c - the JSON-lines reader of `vmdb import` (what it accepts is
  * in jsonl.h).

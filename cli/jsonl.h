@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/jsonl.h - a reader of JSON lines (one object per line, as `vmdb
  * export --format json` writes them), for `vmdb import`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/main.c - the vmdb command: finds the command named by the first
  * argument and hands it the rest.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/output.c - messages, argument helpers and the hexdump the commands
  * share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/printer.c - rows of cells out in the three --format styles:
  *

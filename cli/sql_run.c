@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/sql_run.c - a statement's rows to the record printer, for the
  * query and shell commands.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/sql_run.h - one SQL statement run for `vmdb query` and `vmdb shell`
  * through the public query layer (vmdb/query.h): prepared on an open

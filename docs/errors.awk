@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # docs/errors.awk - writes docs/errors.md from the public headers, so the
 # page cannot drift from them (make docs/errors.md; make check-errors-doc
 # fails when the committed page differs from what this prints).

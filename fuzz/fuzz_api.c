@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_api.c - sequences of API calls checked against a model: the
  * input's bytes decode to put, delete, get, commit, abort, checkpoint,

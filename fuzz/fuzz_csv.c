@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_csv.c - the CSV reader of `vmdb import` (cli/csv.c).
  *

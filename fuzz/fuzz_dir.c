@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_dir.c - a whole database directory from bytes: every file of
  * a small database (its two tables and indexes, the log, the lock file)

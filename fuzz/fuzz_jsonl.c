@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_jsonl.c - the JSON-lines reader of `vmdb import` (cli/jsonl.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_record.h - shared by the harnesses: an abort that says why,
  * and the importer's last step, a field's text stored into a record.

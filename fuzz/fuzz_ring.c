@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_ring.c - a byte-ring file from bytes (engine/mem/ring.c): the
  * input is written as the file and opened read-only and then for writing,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_schema.c - the schema text parser (vmdb_schema_parse) and the
  * values that go in and out of records by text.

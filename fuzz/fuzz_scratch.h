@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_scratch.h - a private directory for the harnesses that need
  * files, on tmpfs when there is one: a harness writes and maps files on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_slotring.c - a slot-ring file from bytes (engine/mem/slotring.c):
  * the input is written as the file and opened read-only, every slot and

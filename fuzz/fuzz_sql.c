@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_sql.c - the SQL of `vmdb query` and `vmdb shell`: lexer,
  * parser, planner, executor, the public statement (vmdb/query.h) and the

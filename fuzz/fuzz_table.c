@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_table.c - a table file from bytes: the input is t.vmt of a
  * small database (fuzz_template.h), the other files being as that

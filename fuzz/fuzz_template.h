@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_template.h - the small database the file harnesses start
  * from, made the same way by the harnesses (at start-up) and by

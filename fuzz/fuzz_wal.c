@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_wal.c - log replay from bytes: the input is wal.ring of a
  * small database (fuzz_template.h) whose tables are as that database left

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_walk.h - reads everything an open database shows, every way
  * the public API offers, so that what a damaged file makes of the

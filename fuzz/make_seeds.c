@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/make_seeds.c - writes the binary seeds of the file harnesses into
  * fuzz/corpus/{table,wal,ring,slotring}/ (make fuzz-seeds): real files as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmdb.h - the whole public API of vmdb, one header per layer.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/cli_helpers.h - runs the built vmdb command as a black box and
  * captures its exit status, stdout and stderr.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/crash_model.h - what the crash harnesses (test_crash.c, kill;
  * test_powerloss.c, power cut) share: records that check themselves,

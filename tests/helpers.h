@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/helpers.h - shared by the Criterion suites: a private temporary
  * directory per test, and assertions that print the library's own message.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs vmdb into a scratch prefix, then builds and runs a tiny program
 # against the installed copy through pkg-config, linked both ways; checks
 # the man page, then that make uninstall takes everything away again.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/os_fault.c - the fault injector of the test build (see os_fault.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/os_fault.h - makes a call of the os seam fail on demand, so that
  * a test can provoke every failure path of the engine. Test builds only:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/os_powerloss.c - the power-loss simulator of the test build (see
  * os_powerloss.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/os_powerloss.h - a simulated power cut, for the test build only:
  * tests/os_powerloss.c watches the os seam's system calls

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Compiles and runs every ```c block of README.md against the built static
 # library, in order, in one scratch directory, and docs/sql.md's example
 # program (docs/examples/query_api.c, its output checked), and replays

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/rows.h - the two-field table (u64 key, u64 value) that several
  * suites write and read: the record, its schema and the table's creation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_backup.c - online backup (suite "backup") and compaction
  * (suite "compact"): copies that open with the same records, snapshots

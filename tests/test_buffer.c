@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_buffer.c - the typed buffer: elements, stream, strings,
  * persistence, growth, the lock, and the typed wrappers. */
 #include <errno.h>

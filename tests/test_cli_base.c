@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_cli_base.c - what the vmdb command's files share, called
  * directly: argument parsing, the three output formats byte for byte,

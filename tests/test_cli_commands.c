@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_cli_commands.c - the vmdb commands run as a black box: every
  * command, every output format, every exit status, and the message of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_cli_dump.c - `vmdb dump`, run as a black box.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_cli_io.c - `vmdb import` and `vmdb export`, run as a black
  * box. Databases are set up and checked through the C API, so these tests

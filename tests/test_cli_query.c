@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_cli_query.c - `vmdb query` and `vmdb shell` run as a black
  * box: output formats, exit statuses, --explain, the messages of bad

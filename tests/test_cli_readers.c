@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_cli_readers.c - the CSV and JSON-lines readers of `vmdb
  * import`, fed from memory (fmemopen) or from files built to straddle the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_cli_recovery.c - the commands that read after a writer died
  * in the middle of applying a transaction: they never show half of it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_crafted.c - damage that keeps every checksum valid: log
  * records rewritten field by field and resealed, as an attacker or a bug

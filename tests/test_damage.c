@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_damage.c - the damage campaign (suite "damage"): a small
  * database with one of its files damaged (bit flips, a run of bytes

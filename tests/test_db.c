@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_db.c - the record store: tables, transactions, reads,
  * recovery and the errors each operation documents.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_durability.c - what each durability level promises after a
  * power cut, one finding of issue 10 at a time (the power-cut harness

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_error.c - error codes, names, messages and the per-thread
  * context. */
 #include <errno.h>

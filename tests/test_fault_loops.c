@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_fault_loops.c - every system call an operation makes, made
  * to fail in turn.

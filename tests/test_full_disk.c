@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_full_disk.c - a real full disk: a small tmpfs, filled
  * through the library and through the command. Mounting takes root; as

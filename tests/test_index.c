@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_index.c - the primary hash index: insert, find and remove
  * against a fake table, forced hash collisions, backward-shift deletion
  * and random operations against a reference model, growth in place,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_map.c - file and anonymous maps: modes, offsets, options,
  * flush, protection, growth in place, and every error they document. */
 #include <errno.h>

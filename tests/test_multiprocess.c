@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_multiprocess.c - several processes on one database: creating
  * it at the same moment, opening it while another process creates and

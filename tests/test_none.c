@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_none.c - NONE commits wait in the queue until their log is
  * durable (issue 10, finding 3): the committing handle reads them at once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_powercut.c - the power-cut harness: writers at every
  * durability, one or two processes, killed and then the power cut

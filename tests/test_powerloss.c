@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_powerloss.c - crash safety against power cuts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_powerloss_sim.c - the power-loss simulator's names, its state
  * shared by several tracking processes, and its reboots (engine/base/os.c,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_query_api.c - the SQL from C (vmdb/query.h): prepare, bind,
  * step, columns, finalize; errors that name what is at fault; several

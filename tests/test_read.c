@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_read.c - read transactions: a reader sees every committed
  * transaction whole or not at all, across threads and processes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_reader_after_cut.c - a read-only open after a power cut, before
  * any writer has recovered (issue 10, finding 4).

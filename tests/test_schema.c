@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_schema.c - schemas from text and from structs, their
  * comparison and stored form, and values in and out of records. */
 #include <float.h>

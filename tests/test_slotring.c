@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_slotring.c - the persistent slot ring: geometry and messages
  * across reopen and processes, full and empty edges, wrap-around, zero
  * copy, stats and reset, every damaged file open refuses, poisoning, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_space.c - address space: a database of many tables opens,
  * and a table that grows past the address space its map first reserved

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_sql.c - the SQL of `vmdb query`: lexer, parser, evaluator,
  * planner and executor, called directly (the command's files are linked

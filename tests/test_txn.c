@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_txn.c - what a transaction promises the program (issue 11):
  * an operation that fails with an answer (not found, exists) changes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/test_wal_list.c - vmdb_wal_foreach lists what recovery would
  * replay: the log of a writer that was killed before it could checkpoint.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/tsan_arena.c - linked into the ThreadSanitizer test build only
  * (`make tsan`), so that Criterion's runner starts under TSan.

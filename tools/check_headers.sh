@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Each public header compiles alone, first thing in a file: as C99 with
 # -pedantic and as C++, warnings as errors. A header that leans on
 # another being included first, or on a C11 or GNU feature in its

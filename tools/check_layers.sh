@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Checks that the engine's layers stay layered (docs/architecture.md):
 #   1. no file includes a public header of a layer above its own (the
 #      include paths already refuse the engine's own headers);

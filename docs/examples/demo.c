@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * docs/examples/demo.c - what `make demo` runs: the layers that exist so
  * far, on a small file of records in a temporary folder.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The demo behind `make demo`: a database in a temporary directory, the
 # people shipped in docs/examples imported from CSV, and a few of the
 # things the vmdb command does with them. Each command is printed before

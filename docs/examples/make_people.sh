@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Writes docs/examples/people.csv, the made-up people that `make demo`
 # imports: 300 rows of id, name, city, age, score, for the table
 #

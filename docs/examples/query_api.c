@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * docs/examples/query_api.c - the SQL from C (docs/sql.md, "SQL from C"):
  * a table made, rows inserted with parameters, read back row by row and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/base/checksum.h - the one place a stored checksum is compared with the
  * one computed from the bytes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/base/create.c - making a file whole or not at all (create.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/base/create.h - making a file whole or not at all, the one way
  * every vmdb file is created (rings, slot rings, tables, indexes, the

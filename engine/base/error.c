@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/base/error.c - error codes, their names, and the per-thread context.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/base/internal.h - helpers shared by the engine's files; never included
  * by cli/ or by users. Internal names are vmdb__name.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/base/os.c - Linux implementation of the os seam (see os.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/base/os_syscalls.h - the system calls of the os seam that a test
  * build can replace.

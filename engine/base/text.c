@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/base/text.c - strings the engine builds: file names and
  * messages, malloc'ed, so that no caller guesses a buffer's size.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/base/version.c - the running library's version (vmdb/version.h).
  */

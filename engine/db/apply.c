@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/apply.c - applying a committed transaction to the tables and
  * indexes, one logged operation at a time, inside the changes counter's

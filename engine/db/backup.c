@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/backup.c - vmdb_backup(): a consistent copy of an open database
  * into a new directory, while readers and writers go on.

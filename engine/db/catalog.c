@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/catalog.c - the tables a handle has open: finding them by
  * name and by the id log records carry, opening the table files of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/check.c - vmdb_check(): does every file say what it should?
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/checkpoint.c - checkpoints: the tables and indexes made
  * durable, then the log emptied past them; and when one is due.

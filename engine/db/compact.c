@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/compact.c - vmdb_compact(): a table's live records into slots
  * 0..n-1, its files cut to what n records need.

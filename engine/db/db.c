@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/db.c - the database: a directory of table files, their indexes,
  * the log and a lock file; opening with recovery, checkpoints, tables.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/db.h - the database handle, shared by db.c (open, recovery,
  * checkpoints, tables) and txn.c (transactions and reads).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/group.c - group commit: committers that arrive while a flush is
  * running share the next one.

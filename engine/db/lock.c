@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/lock.c - the lock file: its shared page, which every handle
  * maps, and the file lock that makes one process at a time the writer,

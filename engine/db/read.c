@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/read.c - read transactions: every committed transaction seen
  * whole or not at all.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/read_state.c - which read transaction the calling thread has
  * open, if any. Below everything that must behave differently inside

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/replay.c - replaying the log into the tables: at open
  * (recovery), when a writer finds that the last one died mid-apply, and

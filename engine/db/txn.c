@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/txn.c - write transactions and lock-free reads.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/txn.h - what a write transaction holds, for the files that
  * build one (txn.c), show it to its writer and to later ones while it is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/txn_view.c - transactions as writers see them before they
  * reach the tables: each transaction's own operations, found by key and

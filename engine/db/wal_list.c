@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/wal_list.c - vmdb_wal_foreach: the log since the last checkpoint,
  * record by record, for people inspecting a database (`vmdb wal`).

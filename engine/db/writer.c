@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/db/writer.c - becoming the writer: the handle's writer mutex,
  * then the file lock (lock.c), then catching up with whatever other

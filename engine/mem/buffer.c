@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/mem/buffer.c - typed array and byte stream over a map (vmdb/buffer.h).
  *

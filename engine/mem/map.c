@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/mem/map.c - maps of file regions and anonymous memory (vmdb/map.h).
  *

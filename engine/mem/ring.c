@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/mem/ring.c - the mirrored byte ring (vmdb/ring.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/mem/slotring.c - a persistent ring of fixed-size slots in a file
  * (vmdb/slotring.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/select_read.c - a SELECT's rows as one committed state of
  * the database, never a part of another process's transaction.

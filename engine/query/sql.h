@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/sql.h - the SQL subset of `vmdb query` and `vmdb shell`: tokens, the
  * syntax tree, values, and the plan that runs a statement over a table.

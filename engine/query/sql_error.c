@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/sql_error.c - a SQL error as the library reports errors
  * (vmdb/error.h): a code and the thread's message, the position of the

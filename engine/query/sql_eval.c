@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/sql_eval.c - values and the evaluation of planned expressions.
  *

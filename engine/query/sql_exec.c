@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/sql_exec.c - runs a plan: reads the matching records, then filters,
  * groups, sorts and limits for a SELECT, or writes for INSERT, UPDATE and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/sql_lex.c - splits SQL text into tokens, and the error helpers the
  * SQL files share.

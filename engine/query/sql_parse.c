@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/sql_parse.c - recursive descent from tokens to a statement's syntax
  * tree.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/sql_plan.c - from a parsed statement to a plan: names bound to the
  * table's fields, types checked, the access path chosen.

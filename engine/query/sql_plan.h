@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/sql_plan.h - what the planner (sql_plan.c) hands the executor
  * (sql_exec.c). Private to those two files.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/stmt.c - the public statement (vmdb/query.h): text in,
  * parameters bound, rows out, over the parser, planner and executor of

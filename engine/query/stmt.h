@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/query/stmt.h - the public statement's insides, shared by its
  * life and columns (stmt.c) and the read of a SELECT's rows

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/store/index.c - the primary hash index (engine/store/index.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/store/index.h - the primary hash index (layer 7): key -> record id.
  *

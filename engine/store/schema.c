@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/store/schema.c - schemas, their text and stored forms, and field values
  * (vmdb/schema.h, schema_internal.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/store/schema_internal.h - the stored form of a schema, for the table
  * file header. Never included by cli/ or by users.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/store/table.h - a table file: a header and an array of record slots
  * (see the format essay at the top of table.c). The database (db.c, txn.c)

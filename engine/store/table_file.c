@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/store/table_file.c - a table file opened on its own, read-only, for
  * tools that show what is on disk (`vmdb dump`): the header copies, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine/store/wal.h - the write-ahead log: redo records in a file-backed
  * mirrored ring (see the format essay at the top of wal.c).

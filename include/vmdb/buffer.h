@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmdb/buffer.h - a typed array and byte stream over a map.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmdb/db.h - the record store: a database of tables, transactions over
  * them, and lock-free reads.

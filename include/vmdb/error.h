@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmdb/error.h - the error model shared by every layer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmdb/map.h - memory maps of a file region or of anonymous memory.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmdb/query.h - the SQL of `vmdb query` from C: statements prepared on an
  * open database, parameters bound, rows stepped through.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmdb/schema.h - the shape of a table's records, and values in and out of
  * them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmdb/slotring.h - a persistent ring of fixed-size slots in a file.
  *

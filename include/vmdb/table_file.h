@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmdb/table_file.h - a table file opened on its own, without its
  * database, for tools: what `vmdb dump` shows. Part of the store layer,

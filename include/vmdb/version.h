@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmdb/version.h - which vmdb: the version a program was compiled
  * against (the macros) and the one it runs with (the calls), which differ
