@@ -234,7 +234,7 @@ static void free_db(vmdb_db *db)
     vmdb__txn_free_queue_view(db);
     pthread_mutex_destroy(&db->group);
     pthread_mutex_destroy(&db->spare_lock);
-    pthread_cond_destroy(&db->group_done);
+    vmdb__group_close(db);
     free(db->path);
     free(db);
 }
@@ -276,7 +276,6 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     pthread_mutex_init(&db->state, NULL);
     pthread_mutex_init(&db->group, NULL);
     pthread_mutex_init(&db->spare_lock, NULL);
-    pthread_cond_init(&db->group_done, NULL);
     db->lock_fd = -1;
     db->readonly = (o->flags & VMDB_DB_READONLY) != 0;
     db->as_is = (o->flags & VMDB_DB_AS_IS) != 0;
@@ -287,7 +286,9 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     db->busy_notice = o->busy_notice;
     db->busy_notice_ctx = o->busy_notice_ctx;
     vmdb__group_note_owner(db);
-    rc = vmdb__db_open_lock(db);
+    rc = vmdb__group_open(db);
+    if (rc == 0)
+        rc = vmdb__db_open_lock(db);
     /* A writer reads the log and the tables only under the lock: another
      * writer may be creating a table, or growing one, until it has the
      * lock, and recovery must not meet a log record naming a table it

@@ -110,16 +110,10 @@ struct vmdb_db {
                                    group leader's apply and the current
                                    writer's inserts both change */
     pthread_mutex_t group;      /* the queue below */
-    pthread_cond_t group_done;
-    vmdb__group_node *queue_head, *queue_tail;
-    bool group_leader;          /* a thread is flushing and applying */
-    bool lead_applies;          /* under `group`: the leader's batch ends */
-    vmdb__group_node *lead_last; /* with lead_last, and it applies */
-    uint64_t enqueued, settled; /* under `group`: queued ever, done ever */
-    uint64_t queued_ops;        /* under `group`: operations in the queue */
-    uint64_t flushed_to;        /* under `group`: this process flushed the
-                                   log up to here while holding the file
-                                   lock, which it has held since */
+    /* The group commit's queue and flusher, its own (group.c), under
+     * `group` like the queue view below. */
+    struct vmdb__group *group_commit;
+    uint64_t fork_generation;   /* vmdb__fork_generation at open */
     /* Under `group`: the queue seen as one layer, so that a writer's look
      * through it costs one probe however long it is. */
     vmdb__queue_map queued_by_key, queued_by_rid;
@@ -136,13 +130,6 @@ struct vmdb_db {
                                    another process was marked waiting */
     uint64_t pending;           /* NONE commits queued, not yet applied;
                                    atomic: readers look before reading */
-    pthread_t flusher;          /* flushes the log of NONE commits a few
-                                   hundred microseconds after them (group.c) */
-    bool flusher_started;       /* under `group` */
-    bool flusher_running;       /* under `group`: it began its loop */
-    bool flusher_stop;          /* under `group` */
-    pthread_cond_t flusher_wake;
-    uint64_t fork_generation;   /* vmdb__fork_generation at open */
     uint64_t commits;           /* counters for vmdb_db_stat, atomic */
     uint64_t flushes;
     uint64_t checkpoints;
@@ -284,6 +271,13 @@ void vmdb__group_note_owner(vmdb_db *db);
 void vmdb__group_forget_inherited(vmdb_db *db);
 /* Frees a transaction without giving it back for reuse. */
 void vmdb__txn_forget(vmdb_txn *txn);
+/* The group commit's own state, made at open and freed at close (after
+ * vmdb__group_stop). */
+int vmdb__group_open(vmdb_db *db);
+void vmdb__group_close(vmdb_db *db);
+/* With the file lock newly taken: other processes may have written the
+ * log since, so the next flush starts from the lock page's LSN. */
+void vmdb__group_forget_flushed(vmdb_db *db);
 /* Stops the flusher thread at close, after the queue was drained. */
 void vmdb__group_stop(vmdb_db *db);
 /* Flushes the log from the durable LSN up to `to` (a published position),

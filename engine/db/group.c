@@ -46,6 +46,7 @@
 #include "db.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "internal.h"
@@ -55,6 +56,51 @@
  * applies them itself (the disk is slower than the writer): every write
  * and point read probes the queue's view, which must stay in the cache. */
 #define NONE_MAX_QUEUED_OPS 16384
+
+/* The queue and the flusher: seen by no other file. */
+struct vmdb__group {
+    pthread_cond_t group_done;
+    vmdb__group_node *queue_head, *queue_tail;
+    bool group_leader;           /* a thread is flushing and applying */
+    bool lead_applies;           /* the leader's batch ends with lead_last, */
+    vmdb__group_node *lead_last; /* and it applies */
+    uint64_t enqueued, settled;  /* queued ever, done ever */
+    uint64_t queued_ops;         /* operations in the queue */
+    uint64_t flushed_to;         /* this process flushed the log up to here
+                                    while holding the file lock, which it
+                                    has held since */
+    pthread_t flusher;           /* flushes the log of NONE commits a few
+                                    hundred microseconds after them */
+    bool flusher_started;
+    bool flusher_running;        /* it began its loop */
+    bool flusher_stop;
+    pthread_cond_t flusher_wake;
+};
+
+int vmdb__group_open(vmdb_db *db)
+{
+    db->group_commit = calloc(1, sizeof *db->group_commit);
+    if (!db->group_commit)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    pthread_cond_init(&db->group_commit->group_done, NULL);
+    return 0;
+}
+
+void vmdb__group_close(vmdb_db *db)
+{
+    if (!db->group_commit)
+        return;
+    pthread_cond_destroy(&db->group_commit->group_done);
+    free(db->group_commit);
+    db->group_commit = NULL;
+}
+
+void vmdb__group_forget_flushed(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->group);
+    db->group_commit->flushed_to = 0;
+    pthread_mutex_unlock(&db->group);
+}
 
 int vmdb__db_flush_log(vmdb_db *db, uint64_t to)
 {
@@ -75,38 +121,41 @@ int vmdb__db_flush_log(vmdb_db *db, uint64_t to)
 
 bool vmdb__group_idle(vmdb_db *db)
 {
+    struct vmdb__group *g = db->group_commit;
     pthread_mutex_lock(&db->group);
-    bool idle = db->queue_head == NULL && !db->group_leader;
+    bool idle = g->queue_head == NULL && !g->group_leader;
     pthread_mutex_unlock(&db->group);
     return idle;
 }
 
 bool vmdb__group_idle_at_unlock(vmdb_db *db)
 {
+    struct vmdb__group *g = db->group_commit;
     pthread_mutex_lock(&db->group);
     /* A leader applying all that is queued will leave the queue empty
      * with the writer gone: nobody would give the file lock back then
      * (the leader cannot: it does not hold `writer`). Wait for it. */
-    while (db->group_leader && db->lead_applies && db->lead_last == db->queue_tail)
-        pthread_cond_wait(&db->group_done, &db->group);
-    bool idle = db->queue_head == NULL && !db->group_leader;
+    while (g->group_leader && g->lead_applies && g->lead_last == g->queue_tail)
+        pthread_cond_wait(&g->group_done, &db->group);
+    bool idle = g->queue_head == NULL && !g->group_leader;
     pthread_mutex_unlock(&db->group);
     return idle;
 }
 
 static void enqueue_locked(vmdb_db *db, vmdb__group_node *node)
 {
+    struct vmdb__group *g = db->group_commit;
     node->next = NULL;
-    node->prev = db->queue_tail;
+    node->prev = g->queue_tail;
     node->done = false;
     node->rc = 0;
-    if (db->queue_tail)
-        db->queue_tail->next = node;
+    if (g->queue_tail)
+        g->queue_tail->next = node;
     else
-        db->queue_head = node;
-    db->queue_tail = node;
-    db->enqueued++;
-    db->queued_ops += node->ops;
+        g->queue_head = node;
+    g->queue_tail = node;
+    g->enqueued++;
+    g->queued_ops += node->ops;
     vmdb__txn_join_queue_view(db, node->txn);
     /* The lock page's applying count went up before the commit was
      * published (txn.c) and comes down once it is applied (lead). */
@@ -129,11 +178,12 @@ enum lead_flush { NO_FLUSH, FLUSH_WHOLE_PAGES, FLUSH_ALL };
 
 static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
 {
-    db->group_leader = true;
-    db->lead_applies = apply;
-    vmdb__group_node *first = db->queue_head, *last = db->queue_tail;
-    db->lead_last = last;
-    uint64_t flushed = db->flushed_to;
+    struct vmdb__group *g = db->group_commit;
+    g->group_leader = true;
+    g->lead_applies = apply;
+    vmdb__group_node *first = g->queue_head, *last = g->queue_tail;
+    g->lead_last = last;
+    uint64_t flushed = g->flushed_to;
     pthread_mutex_unlock(&db->group);
 
     uint64_t to = last->end;
@@ -185,22 +235,22 @@ static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
     }
 
     pthread_mutex_lock(&db->group);
-    if (flushed > db->flushed_to)
-        db->flushed_to = flushed;
+    if (flushed > g->flushed_to)
+        g->flushed_to = flushed;
     if (rc < 0 || applied) {
         /* Applied, or failed: a failure fails the whole batch. */
-        db->queue_head = last->next;
-        if (db->queue_head)
-            db->queue_head->prev = NULL;
+        g->queue_head = last->next;
+        if (g->queue_head)
+            g->queue_head->prev = NULL;
         else
-            db->queue_tail = NULL;
+            g->queue_tail = NULL;
         for (vmdb__group_node *n = first, *next;; n = next) {
             bool end = n == last;
             next = n->next;
             if (rc == 0 && !n->detached) /* a NONE commit counted when queued */
                 __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);
-            db->settled++;
-            db->queued_ops -= n->ops;
+            g->settled++;
+            g->queued_ops -= n->ops;
             vmdb__txn_leave_queue_view(db, n->txn);
             n->done = true;
             n->rc = rc;
@@ -214,8 +264,8 @@ static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
                 break;
         }
     }
-    db->group_leader = false;
-    pthread_cond_broadcast(&db->group_done);
+    g->group_leader = false;
+    pthread_cond_broadcast(&g->group_done);
 }
 
 /* Gives the file lock back once nothing is queued and no writer is in a
@@ -231,12 +281,13 @@ static void release_file_lock_if_idle(vmdb_db *db)
 
 int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node)
 {
+    struct vmdb__group *g = db->group_commit;
     pthread_mutex_lock(&db->group);
     while (!node->done) {
-        if (!db->group_leader && db->queue_head)
+        if (!g->group_leader && g->queue_head)
             lead(db, FLUSH_ALL, true);
         else
-            pthread_cond_wait(&db->group_done, &db->group);
+            pthread_cond_wait(&g->group_done, &db->group);
     }
     int rc = node->rc;
     pthread_mutex_unlock(&db->group);
@@ -249,13 +300,14 @@ int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node)
 
 int vmdb__group_drain(vmdb_db *db)
 {
+    struct vmdb__group *g = db->group_commit;
     pthread_mutex_lock(&db->group);
     int rc = 0;
-    while (db->queue_head || db->group_leader) {
-        if (!db->group_leader)
+    while (g->queue_head || g->group_leader) {
+        if (!g->group_leader)
             lead(db, FLUSH_ALL, true);
         else
-            pthread_cond_wait(&db->group_done, &db->group);
+            pthread_cond_wait(&g->group_done, &db->group);
     }
     if (db->poisoned)
         rc = VMDB_EPOISONED;
@@ -333,42 +385,44 @@ void vmdb__group_note_owner(vmdb_db *db)
 
 void vmdb__group_forget_inherited(vmdb_db *db)
 {
+    struct vmdb__group *g = db->group_commit;
     /* The queue is the parent's: its flusher applies it. Only this
      * process's copies of the transactions go. */
-    for (vmdb__group_node *n = db->queue_head, *next; n; n = next) {
+    for (vmdb__group_node *n = g->queue_head, *next; n; n = next) {
         next = n->next;
         if (n->detached) {
             vmdb__txn_forget(n->txn);
         }
     }
-    db->queue_head = db->queue_tail = NULL;
-    db->flusher_started = false;
+    g->queue_head = g->queue_tail = NULL;
+    g->flusher_started = false;
 }
 
 static void *flusher_main(void *arg)
 {
     vmdb_db *db = arg;
+    struct vmdb__group *g = db->group_commit;
     pthread_mutex_lock(&db->group);
-    db->flusher_running = true;
-    pthread_cond_broadcast(&db->group_done);
-    while (!db->flusher_stop) {
-        if (!db->queue_head) {
-            pthread_cond_wait(&db->flusher_wake, &db->group);
+    g->flusher_running = true;
+    pthread_cond_broadcast(&g->group_done);
+    while (!g->flusher_stop) {
+        if (!g->queue_head) {
+            pthread_cond_wait(&g->flusher_wake, &db->group);
             continue;
         }
-        if (db->group_leader) {
+        if (g->group_leader) {
             /* Another thread leads: the queue may still hold commits when
              * it is done, and no commit would wake this thread for them. */
-            pthread_cond_wait(&db->group_done, &db->group);
+            pthread_cond_wait(&g->group_done, &db->group);
             continue;
         }
         /* Let the commits of the next VMDB__NONE_DELAY_NS share a flush. */
         struct timespec deadline;
         deadline_after(&deadline, none_delay_ns());
-        while (!db->flusher_stop && db->queue_head)
-            if (pthread_cond_timedwait(&db->flusher_wake, &db->group, &deadline) == ETIMEDOUT)
+        while (!g->flusher_stop && g->queue_head)
+            if (pthread_cond_timedwait(&g->flusher_wake, &db->group, &deadline) == ETIMEDOUT)
                 break;
-        if (db->flusher_stop || !db->queue_head || db->group_leader)
+        if (g->flusher_stop || !g->queue_head || g->group_leader)
             continue;
         /* The guard before `group`, as fork_prepare takes it alone. */
         pthread_mutex_unlock(&db->group);
@@ -379,17 +433,17 @@ static void *flusher_main(void *arg)
          * are already in its cache. */
         bool idle = pthread_mutex_trylock(&db->writer) == 0;
         pthread_mutex_lock(&db->group);
-        if (db->queue_head && !db->group_leader) {
+        if (g->queue_head && !g->group_leader) {
             /* Durable since the last round and still queued: the writer
              * is in a long transaction; apply it now, within the bound. */
-            bool overdue = db->queue_head->end <= db->flushed_to;
+            bool overdue = g->queue_head->end <= g->flushed_to;
             lead(db, idle || overdue ? FLUSH_ALL : FLUSH_WHOLE_PAGES, idle || overdue);
         }
         if (idle) {
-            if (db->flock_held && !db->queue_head && !db->group_leader)
+            if (db->flock_held && !g->queue_head && !g->group_leader)
                 vmdb__db_release_file_lock(db);
             pthread_mutex_unlock(&db->writer);
-        } else if (db->queue_head && vmdb__os_has_waiter(db->lock_fd) > 0) {
+        } else if (g->queue_head && vmdb__os_has_waiter(db->lock_fd) > 0) {
             __atomic_store_n(&db->yield_file_lock, true, __ATOMIC_RELAXED);
         }
         pthread_mutex_unlock(&db->group);
@@ -406,24 +460,25 @@ static void *flusher_main(void *arg)
 
 int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node)
 {
+    struct vmdb__group *g = db->group_commit;
     pthread_mutex_lock(&db->group);
-    bool thread = db->flusher_started;
-    if (!thread && !db->flusher_stop) {
+    bool thread = g->flusher_started;
+    if (!thread && !g->flusher_stop) {
         pthread_condattr_t attr;
         pthread_condattr_init(&attr);
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&db->flusher_wake, &attr);
+        pthread_cond_init(&g->flusher_wake, &attr);
         pthread_condattr_destroy(&attr);
-        thread = pthread_create(&db->flusher, NULL, flusher_main, db) == 0;
+        thread = pthread_create(&g->flusher, NULL, flusher_main, db) == 0;
         if (thread) {
-            db->flusher_started = true;
+            g->flusher_started = true;
             /* A thread starting up allocates (its stack, the C library's
              * and a sanitizer's state of it): a fork then would copy those
              * locks held. Return only once it runs. */
-            while (!db->flusher_running)
-                pthread_cond_wait(&db->group_done, &db->group);
+            while (!g->flusher_running)
+                pthread_cond_wait(&g->group_done, &db->group);
         } else {
-            pthread_cond_destroy(&db->flusher_wake);
+            pthread_cond_destroy(&g->flusher_wake);
         }
     }
     /* Queued only now that `group` is held for good: from here on the
@@ -433,15 +488,15 @@ int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node)
     __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED); /* done, as far as its owner knows */
     uint64_t pending = __atomic_add_fetch(&db->pending, 1, __ATOMIC_RELEASE);
     if (thread && pending == 1)
-        pthread_cond_signal(&db->flusher_wake);
+        pthread_cond_signal(&g->flusher_wake);
     /* No thread (it could not be made), or a queue grown too long: the
      * committer flushes and applies. */
-    if (!thread || db->queued_ops > NONE_MAX_QUEUED_OPS) {
+    if (!thread || g->queued_ops > NONE_MAX_QUEUED_OPS) {
         pthread_mutex_unlock(&db->group);
         return vmdb__group_drain(db);
     }
     /* What the flusher made durable, this thread applies. */
-    if (!db->group_leader && db->queue_head && db->queue_head->end <= db->flushed_to)
+    if (!g->group_leader && g->queue_head && g->queue_head->end <= g->flushed_to)
         lead(db, NO_FLUSH, true);
     pthread_mutex_unlock(&db->group);
     return 0;
@@ -449,15 +504,16 @@ int vmdb__group_enqueue_detached(vmdb_db *db, vmdb__group_node *node)
 
 void vmdb__group_settle(vmdb_db *db)
 {
+    struct vmdb__group *g = db->group_commit;
     pthread_mutex_lock(&db->group);
     /* What was queued when the read began; later commits are not its
      * business, and a busy writer must not keep it here. */
-    uint64_t target = db->enqueued;
-    while (db->settled < target) {
-        if (!db->group_leader && db->queue_head)
+    uint64_t target = g->enqueued;
+    while (g->settled < target) {
+        if (!g->group_leader && g->queue_head)
             lead(db, FLUSH_ALL, true);
         else
-            pthread_cond_wait(&db->group_done, &db->group);
+            pthread_cond_wait(&g->group_done, &db->group);
     }
     pthread_mutex_unlock(&db->group);
     release_file_lock_if_idle(db);
@@ -465,18 +521,19 @@ void vmdb__group_settle(vmdb_db *db)
 
 void vmdb__group_stop(vmdb_db *db)
 {
+    struct vmdb__group *g = db->group_commit;
     pthread_mutex_lock(&db->group);
-    db->flusher_stop = true;
-    bool started = db->flusher_started;
+    g->flusher_stop = true;
+    bool started = g->flusher_started;
     if (started) {
-        pthread_cond_signal(&db->flusher_wake);
-        pthread_cond_broadcast(&db->group_done);
+        pthread_cond_signal(&g->flusher_wake);
+        pthread_cond_broadcast(&g->group_done);
     }
     pthread_mutex_unlock(&db->group);
     if (started) {
-        pthread_join(db->flusher, NULL);
-        pthread_cond_destroy(&db->flusher_wake);
-        db->flusher_started = false;
+        pthread_join(g->flusher, NULL);
+        pthread_cond_destroy(&g->flusher_wake);
+        g->flusher_started = false;
     }
     /* Whatever is still queued (a poisoned handle's close) is dropped
      * from memory; the log has it for recovery. */

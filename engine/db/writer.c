@@ -50,9 +50,7 @@ static int lock_writer(vmdb_db *db)
         return rc;
     }
     db->flock_held = true;
-    pthread_mutex_lock(&db->group);
-    db->flushed_to = 0; /* others may have written since: flush from the lock page's LSN */
-    pthread_mutex_unlock(&db->group);
+    vmdb__group_forget_flushed(db);
     rc = vmdb__follow_locked(db);
     if (rc < 0) {
         vmdb__db_release_file_lock(db);
