@@ -72,7 +72,7 @@ STATIC_LIB   := $(BUILD)/libvmdb.a
 SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 
 # Debian packages the build, the tests and the benchmarks need.
-DEPS         := gcc make pkg-config libxxhash-dev libcriterion-dev valgrind
+DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind
 
 .PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
