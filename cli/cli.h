@@ -214,6 +214,12 @@ int cli_open_db(const char *path, unsigned flags, vmdb_db **out);
  * Accepts NULL. */
 int cli_close_db(vmdb_db *db, int status);
 
+/* Ends a command that listed rows through `printer` (which may be NULL):
+ * closes it and the database, and returns the exit status: CLI_ERROR
+ * when `status` or either close failed, CLI_NOT_FOUND when no row was
+ * listed, else CLI_OK. */
+int cli_end_listing(cli_printer *printer, vmdb_db *db, int status);
+
 /* The open table `name`: "vmdb: DB: no table 'name'" if it is missing. */
 int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_table **out);
 

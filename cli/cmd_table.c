@@ -122,13 +122,7 @@ static int tables_run(int argc, char **argv)
         return CLI_ERROR;
     }
     status = vmdb_table_foreach(db, list_table, printer);
-    uint64_t rows = cli_printer_rows(printer);
-    if (cli_printer_close(printer) != CLI_OK)
-        status = CLI_ERROR;
-    vmdb_close(db);
-    if (status != CLI_OK)
-        return CLI_ERROR;
-    return rows ? CLI_OK : CLI_NOT_FOUND;
+    return cli_end_listing(printer, db, status);
 }
 
 const cli_command cli_tables_command = {

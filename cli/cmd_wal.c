@@ -63,13 +63,7 @@ static int wal_run(int argc, char **argv)
      * negative is the library's failure. */
     if (status < 0)
         status = cli_library_error();
-    uint64_t rows = printer ? cli_printer_rows(printer) : 0;
-    if (cli_printer_close(printer) != CLI_OK)
-        status = CLI_ERROR;
-    vmdb_close(db);
-    if (status != CLI_OK)
-        return CLI_ERROR;
-    return rows ? CLI_OK : CLI_NOT_FOUND;
+    return cli_end_listing(printer, db, status);
 }
 
 const cli_command cli_wal_command = {

@@ -53,6 +53,17 @@ int cli_close_db(vmdb_db *db, int status)
     return status;
 }
 
+int cli_end_listing(cli_printer *printer, vmdb_db *db, int status)
+{
+    uint64_t rows = printer ? cli_printer_rows(printer) : 0;
+    if (cli_printer_close(printer) != CLI_OK)
+        status = CLI_ERROR;
+    status = cli_close_db(db, status);
+    if (status != CLI_OK)
+        return CLI_ERROR;
+    return rows ? CLI_OK : CLI_NOT_FOUND;
+}
+
 int cli_open_table(vmdb_db *db, const char *db_path, const char *name, vmdb_table **out)
 {
     int rc = vmdb_table_open(db, name, NULL, out);
