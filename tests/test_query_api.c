@@ -406,3 +406,92 @@ Test(query_api, a_select_past_16_mib_of_rows_gives_every_row_once)
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
+
+/* A table dropped through the statement's own handle after prepare: its
+ * run fails naming the table (it read freed memory), and once a table
+ * with other fields is made under the name, says to prepare again. */
+Test(query_api, a_statement_whose_table_was_dropped_fails_at_its_run)
+{
+    vmdb_db *db = people_db();
+    vmdb_stmt *all = prepare(db, "SELECT * FROM people");
+    vmdb_stmt *one = prepare(db, "SELECT name FROM people WHERE id = ?");
+    ASSERT_OK(vmdb_table_drop(db, "people"));
+    ASSERT_FAILS(vmdb_step(all), VMDB_ENOTFOUND, "no table 'people': dropped since");
+    ASSERT_OK(vmdb_bind_i64(one, 1, 1));
+    ASSERT_FAILS(vmdb_step(one), VMDB_ENOTFOUND, "dropped since");
+    vmdb_schema *schema;
+    ASSERT_OK(vmdb_schema_parse("id:u64", &schema));
+    vmdb_table *table;
+    ASSERT_OK(vmdb_table_create(db, "people", schema, &table));
+    vmdb_schema_free(schema);
+    ASSERT_OK(vmdb_exec(db, "INSERT INTO people VALUES (1)", NULL, NULL));
+    ASSERT_FAILS(vmdb_step_all(all, NULL, NULL), VMDB_ESCHEMA, "prepare it again");
+    ASSERT_FAILS(vmdb_step(one), VMDB_ESCHEMA, "prepare it again");
+    cr_assert_str_eq(vmdb_column_name(all, 1), "name");
+    vmdb_finalize(all);
+    vmdb_finalize(one);
+    cr_assert_str_eq(rows_of(db, "SELECT * FROM people"), "1\n");
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+/* As with sqlite3, a step after an error (VMDB_EBUSY, say) runs the
+ * statement again; it used to give VMDB_DONE, having run nothing. */
+Test(query_api, a_step_after_an_error_runs_the_statement_again)
+{
+    vmdb_db *db = people_db();
+    vmdb_stmt *stmt = prepare(db, "UPDATE people SET age = age + 1");
+    ASSERT_FAILS(vmdb_step(stmt), VMDB_ERANGE, "people.age");
+    ASSERT_OK(vmdb_exec(db, "DELETE FROM people WHERE age = 255", NULL, NULL));
+    cr_assert_eq(vmdb_step(stmt), VMDB_DONE, "%s", vmdb_last_error()->message);
+    cr_assert_eq(vmdb_changes(stmt), 3);
+    cr_assert_str_eq(rows_of(db, "SELECT SUM(age) FROM people"), "99\n");
+    vmdb_finalize(stmt);
+    stmt = prepare(db, "SELECT id FROM people WHERE age > ?");
+    ASSERT_FAILS(vmdb_step(stmt), VMDB_EINVAL, "parameter 1 has no value");
+    ASSERT_FAILS(vmdb_step(stmt), VMDB_EINVAL, "parameter 1 has no value");
+    vmdb_finalize(stmt);
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+struct meddling {
+    int rows;
+    int bind_rc, step_rc, step_all_rc;
+};
+
+static int meddle(void *ctx, vmdb_stmt *stmt)
+{
+    struct meddling *m = ctx;
+    if (m->rows++ == 0) {
+        m->bind_rc = vmdb_bind_i64(stmt, 1, 100);
+        m->step_rc = vmdb_step(stmt);
+        m->step_all_rc = vmdb_step_all(stmt, meddle, ctx);
+        vmdb_reset(stmt);
+    }
+    uint64_t id;
+    ASSERT_OK(vmdb_column_u64(stmt, 0, &id));
+    return 0;
+}
+
+/* A row callback that binds, steps or resets its own statement: refused
+ * (VMDB_EBUSY), the run going on. Binding freed the plan the run was
+ * reading (rows past 16 MiB), or cut the rows short silently. */
+Test(query_api, a_row_callback_cannot_bind_reset_or_run_its_own_statement)
+{
+    vmdb_db *db = people_db();
+    vmdb_stmt *stmt = prepare(db, "SELECT id FROM people WHERE age > ?");
+    ASSERT_OK(vmdb_bind_i64(stmt, 1, 0));
+    struct meddling m = {0};
+    ASSERT_OK(vmdb_step_all(stmt, meddle, &m));
+    cr_assert_eq(m.rows, 4);
+    cr_assert_eq(m.bind_rc, VMDB_EBUSY);
+    cr_assert_eq(m.step_rc, VMDB_EBUSY);
+    cr_assert_eq(m.step_all_rc, VMDB_EBUSY);
+    /* Outside the callback all of it works again. */
+    ASSERT_OK(vmdb_bind_i64(stmt, 1, 100));
+    cr_assert_eq(vmdb_step(stmt), VMDB_ROW);
+    vmdb_finalize(stmt);
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}

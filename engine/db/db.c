@@ -512,6 +512,16 @@ int vmdb_table_drop(vmdb_db *db, const char *name)
     else if (__atomic_load_n(&db->backups, __ATOMIC_RELAXED))
         rc = vmdb__fail(VMDB_EBUSY, "%s: a backup is copying table '%s'; drop it after",
                         db->path, name);
+    /* The handle is kept, dead, until the database closes (as other
+     * handles keep theirs): a prepared statement or a caller may still
+     * hold it. Room for it first, so that nothing fails once it is gone. */
+    if (rc == 0) {
+        vmdb_table **grown = realloc(db->dropped, (db->dropped_count + 1) * sizeof *grown);
+        if (!grown)
+            rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+        else
+            db->dropped = grown;
+    }
     /* After a checkpoint no log record can name the table any more. */
     if (rc == 0)
         rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
@@ -539,7 +549,8 @@ int vmdb_table_drop(vmdb_db *db, const char *name)
             i++;
         memmove(&db->tables[i], &db->tables[i + 1], (db->table_count - i - 1) * sizeof t);
         db->table_count--;
-        vmdb__table_close(t);
+        db->dropped[db->dropped_count++] = t;
+        __atomic_store_n(&t->dropped, true, __ATOMIC_RELEASE);
         vmdb__db_publish_generation(db);
         vmdb__follow_publish(db); /* other handles forget it */
         vmdb__db_changing(db, false);

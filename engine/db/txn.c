@@ -267,7 +267,7 @@ static int check_txn(vmdb_txn *txn, vmdb_table *t, const void *arg)
     if (t->db != txn->db)
         return vmdb__fail(VMDB_EINVAL, "table '%s' belongs to another database", t->name);
     if (t->dropped)
-        return vmdb__fail(VMDB_ENOTFOUND, "table '%s' was dropped (by another handle)",
+        return vmdb__fail(VMDB_ENOTFOUND, "table '%s' was dropped",
                           t->name);
     return check_usable(txn->db);
 }

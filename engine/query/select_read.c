@@ -110,7 +110,9 @@ static int pass_row(void *ctx, const sql_value *cells)
 {
     reader *rd = ctx;
     rd->stmt->current = cells;
+    rd->stmt->in_callback = true;
     int rc = rd->row(rd->ctx, rd->stmt);
+    rd->stmt->in_callback = false;
     rd->stmt->current = NULL;
     rd->stopped = rc;
     return rc;
@@ -168,7 +170,9 @@ static int hand_out(reader *rd)
     vmdb_stmt *stmt = rd->stmt;
     for (size_t i = 0; i < stmt->rows.count; i++) {
         stmt->current = stmt->rows.rows[i];
+        stmt->in_callback = true;
         int rc = rd->row(rd->ctx, stmt);
+        stmt->in_callback = false;
         stmt->current = NULL;
         if (rc != 0)
             return rc;

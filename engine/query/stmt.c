@@ -23,6 +23,14 @@
 
 /* ---- statements from text ----------------------------------------------- */
 
+/* A statement whose callback has the row cannot be bound, reset or run
+ * again from inside it: the run it is in reads its plan and rows. */
+static int busy_in_callback(const char *call)
+{
+    return vmdb__fail(VMDB_EBUSY, "%s: the statement is running: its row callback cannot %s",
+                      call, "bind, reset or run it again");
+}
+
 /* The first statement of sql: [0, *stmt_len) to parse; *tail past it.
  * Without tail, the whole text is the statement. */
 static size_t statement_span(const char *sql, size_t *len, const char **tail)
@@ -144,10 +152,34 @@ static void drop_run_plan(vmdb_stmt *st)
     st->run_parsed = NULL;
 }
 
+/* Is the statement's table still the one it was prepared on? A dropped
+ * table's handle stays valid memory that finds nothing, so a run on it
+ * would read no row; one made again under the name has other fields. */
+static int check_table(const vmdb_stmt *st)
+{
+    const char *name = sql_plan_stmt(st->plan)->table;
+    if (!name)
+        return 0;
+    vmdb_table *now;
+    int rc = vmdb_table_open(st->db, name, NULL, &now);
+    if (rc == VMDB_ENOTFOUND)
+        return vmdb__fail(VMDB_ENOTFOUND, "%s: no table '%s': dropped since the statement "
+                          "was prepared", vmdb_db_path(st->db), name);
+    if (rc < 0)
+        return rc;
+    if (vmdb_table_schema(now) != sql_plan_schema(st->plan))
+        return vmdb__fail(VMDB_ESCHEMA, "%s: the table was dropped and made again since the "
+                          "statement was prepared: prepare it again", name);
+    return 0;
+}
+
 /* The plan the statement runs with: prepare's, or, with parameters, one
  * made with their values. */
 static int run_plan(vmdb_stmt *st, sql_plan **out)
 {
+    int rc = check_table(st);
+    if (rc < 0)
+        return rc;
     if (!st->run_plan) {
         if (st->param_count == 0) {
             st->run_plan = st->plan;
@@ -169,6 +201,7 @@ static int run_plan(vmdb_stmt *st, sql_plan **out)
                 st->run_parsed = NULL;
                 return vmdb__sql_fail(&err, VMDB_EINVAL, st->text, st->len);
             }
+
         }
     }
     *out = st->run_plan;
@@ -251,6 +284,8 @@ static int bind_value(vmdb_stmt *st, int index, const sql_value *v, const char *
 {
     if (!st)
         return vmdb__fail(VMDB_EINVAL, "vmdb_bind: stmt is required");
+    if (st->in_callback)
+        return busy_in_callback("vmdb_bind");
     if (index < 1 || (unsigned)index > st->param_count)
         return vmdb__fail(VMDB_ERANGE, "parameter %d: the statement has %u parameter%s", index,
                           st->param_count, st->param_count == 1 ? "" : "s");
@@ -380,7 +415,7 @@ int vmdb_prepare(vmdb_db *db, const char *sql, size_t len, vmdb_stmt **out, cons
 
 void vmdb_reset(vmdb_stmt *stmt)
 {
-    if (!stmt)
+    if (!stmt || stmt->in_callback)
         return;
     vmdb__select_rows_clear(&stmt->rows);
     stmt->current = NULL;
@@ -421,6 +456,8 @@ int vmdb_step(vmdb_stmt *stmt)
 {
     if (!stmt)
         return vmdb__fail(VMDB_EINVAL, "vmdb_step: stmt is required");
+    if (stmt->in_callback)
+        return busy_in_callback("vmdb_step");
     if (stmt->state == STMT_READY) {
         sql_plan *plan;
         int rc = run_plan(stmt, &plan);
@@ -429,8 +466,12 @@ int vmdb_step(vmdb_stmt *stmt)
         if (rc == 0)
             rc = stmt->parsed->kind == SQL_SELECT ? vmdb__select_read(stmt, plan, NULL, NULL)
                                                   : run_write(stmt, plan);
-        if (rc < 0)
+        /* Nothing of a failed run was handed out or kept: the next step
+         * runs it again (a retry after VMDB_EBUSY, as with sqlite3). */
+        if (rc < 0) {
+            stmt->state = STMT_READY;
             return rc;
+        }
         stmt->state = STMT_ROWS;
         stmt->next_row = 0;
     }
@@ -447,6 +488,8 @@ int vmdb_step_all(vmdb_stmt *stmt, vmdb_row_fn row, void *ctx)
 {
     if (!stmt)
         return vmdb__fail(VMDB_EINVAL, "vmdb_step_all: stmt is required");
+    if (stmt->in_callback)
+        return busy_in_callback("vmdb_step_all");
     vmdb_reset(stmt);
     sql_plan *plan;
     int rc = run_plan(stmt, &plan);

@@ -56,6 +56,7 @@ struct vmdb_stmt {
     select_rows rows;
     size_t next_row;
     const sql_value *current; /* the row the columns read, or NULL */
+    bool in_callback;         /* a row is with vmdb_step_all's callback */
     uint64_t changes;
 };
 

@@ -117,8 +117,8 @@ struct vmdb_table {
     pthread_mutex_t follow; /* readers growing the map after another
                                process grew the file */
     vmdb__index *index;
-    bool dropped;                  /* by another handle: reads and writes
-                                      find nothing (engine/db/follow.c) */
+    bool dropped;                  /* reads and writes find nothing
+                                      (engine/db/db.c, engine/db/follow.c) */
     uint64_t file_dev, file_ino;   /* the files mapped, as they were named */
     uint64_t index_dev, index_ino; /* when opened (engine/db/follow.c) */
     /* Writer-side state, rebuilt by vmdb__table_scan_state(). */

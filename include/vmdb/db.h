@@ -239,9 +239,9 @@ VMDB_API int vmdb_table_open(vmdb_db *db, const char *name, const vmdb_schema *e
                              vmdb_table **out);
 
 /* Removes a table and its index, after a checkpoint so that no log record
- * refers to it any more. This handle's vmdb_table for it dies; other
- * database handles, in this process or others, forget it at their next
- * call: their vmdb_table for it stays valid memory but finds nothing
+ * refers to it any more. Every vmdb_table for it, this handle's at once
+ * and other database handles' (in this process or others) at their next
+ * call, stays valid memory until its database closes but finds nothing
  * (VMDB_ENOTFOUND for reads and for changes), and a table created later
  * under the same name is a new vmdb_table. Takes the write lock:
  * VMDB_EBUSY as vmdb_txn_begin says, or while a backup of this handle

@@ -127,7 +127,11 @@ VMDB_API int vmdb_bind_count(const vmdb_stmt *stmt);
  * SELECT is ready, VMDB_DONE at the end (at once for INSERT, UPDATE and
  * DELETE, whose changes vmdb_changes counts), or a negative VMDB_E* code.
  * A SELECT's rows are all read at the first step (see above); after
- * VMDB_DONE or an error, vmdb_reset runs it again.
+ * VMDB_DONE, vmdb_reset runs it again; after an error (VMDB_EBUSY, say),
+ * nothing of the run was kept and the next step runs it again. A
+ * statement whose table was dropped since prepare fails to run:
+ * VMDB_ENOTFOUND, or VMDB_ESCHEMA when a table was made again under its
+ * name (prepare it again).
  */
 VMDB_API int vmdb_step(vmdb_stmt *stmt);
 
@@ -135,7 +139,9 @@ VMDB_API int vmdb_step(vmdb_stmt *stmt);
  * Runs the statement to its end, calling row(ctx, stmt) for each row
  * with the row ready for vmdb_column_*. A nonzero return from row stops
  * the statement and is returned. Otherwise 0 or a negative VMDB_E* code.
- * Rows that outgrow memory's share (above) are handed out as read.
+ * Rows that outgrow memory's share (above) are handed out as read. The
+ * callback must not finalize the statement; binding, stepping or
+ * resetting it there is refused (VMDB_EBUSY; vmdb_reset does nothing).
  */
 typedef int (*vmdb_row_fn)(void *ctx, vmdb_stmt *stmt);
 VMDB_API int vmdb_step_all(vmdb_stmt *stmt, vmdb_row_fn row, void *ctx);
