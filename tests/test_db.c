@@ -1247,6 +1247,58 @@ Test(db, batch_scan_visits_live_records_in_order_and_sees_changes)
 
 /* ---- tables created and dropped by other handles ------------------------ */
 
+/* Dropped and made again by another handle before this one looked: the
+ * file under the name is another table now, not the old one moved
+ * (compaction), so this handle forgets the old table and opens the new
+ * one, rather than refusing every call, its close included. */
+Test(db, a_table_dropped_and_made_again_by_another_handle_is_a_new_table_here)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s", test_path("db"));
+    vmdb_db *a = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *ax = people_table(a);
+    put_people(a, ax, 0, 5);
+
+    vmdb_db *b = open_db(path, 0);
+    ASSERT_OK(vmdb_table_drop(b, "people"));
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("k:u64 key, v:u64", &s));
+    vmdb_table *bnew;
+    ASSERT_OK(vmdb_table_create(b, "people", s, &bnew));
+    uint64_t pair[2] = {7, 70};
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(b, VMDB_DURABILITY_SYNC, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, bnew, pair, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_close(b));
+
+    struct person p;
+    uint64_t id = 3;
+    cr_assert_eq(vmdb_table_get(ax, &id, sizeof id, &p, NULL), VMDB_ENOTFOUND,
+                 "the old table's handle finds nothing: %s", vmdb_last_error()->message);
+    vmdb_table *anew;
+    ASSERT_OK(vmdb_table_open(a, "people", s, &anew));
+    vmdb_schema_free(s);
+    cr_assert_neq(anew, ax);
+    uint64_t got[2], key = 7;
+    ASSERT_OK(vmdb_table_get(anew, &key, sizeof key, got, NULL));
+    cr_assert_eq(got[1], 70);
+    uint64_t pair2[2] = {8, 80};
+    ASSERT_OK(vmdb_txn_begin(a, VMDB_DURABILITY_SYNC, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, anew, pair2, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_check(a));
+    ASSERT_OK(vmdb_close(a));
+
+    a = open_db(path, 0);
+    ASSERT_OK(vmdb_table_open(a, "people", NULL, &anew));
+    key = 8;
+    ASSERT_OK(vmdb_table_get(anew, &key, sizeof key, got, NULL));
+    cr_assert_eq(got[1], 80);
+    ASSERT_OK(vmdb_close(a));
+    remove_test_dir();
+}
+
 Test(db, tables_created_or_dropped_by_another_handle_are_followed)
 {
     char path[600];

@@ -51,15 +51,22 @@ static char *index_path_of(const vmdb_table *t)
     return p;
 }
 
+/* What a file under the table's name now is. */
+enum replacement { SAME_TABLE_MOVED, ANOTHER_TABLE };
+
 /* Maps the file now named t->path into t (stat'ed as `st` before). The
- * old mapping goes into a retired husk, returned in *husk. */
+ * old mapping goes into a retired husk, returned in *husk. A file that
+ * holds another table (another id or record size: the table was dropped
+ * and made again, where compaction keeps both) is left alone:
+ * ANOTHER_TABLE. */
 static int follow_table_file(vmdb_table *t, const vmdb__os_stat *st, vmdb_table **husk)
 {
     vmdb_table *fresh = NULL;
     int rc = vmdb__table_open(t->path, t->readonly, t->verify, &fresh);
-    if (rc == 0 && (fresh->stride != t->stride || fresh->id != t->id))
-        rc = vmdb__fail(VMDB_ECORRUPT, "%s: the file that replaced it is not the same table",
-                        t->path);
+    if (rc == 0 && (fresh->stride != t->stride || fresh->id != t->id)) {
+        vmdb__table_close(fresh);
+        return ANOTHER_TABLE;
+    }
     /* Readers may have loaded any capacity this table ever had. */
     uint64_t pad_len = vmdb_map_len(t->map);
     uint64_t retired = vmdb__table_retired_len(t);
@@ -77,7 +84,7 @@ static int follow_table_file(vmdb_table *t, const vmdb__os_stat *st, vmdb_table 
     t->file_dev = st->dev;
     t->file_ino = st->ino;
     *husk = fresh;
-    return 0;
+    return SAME_TABLE_MOVED;
 }
 
 static int follow_index_file(vmdb_table *t, const char *path, const vmdb__os_stat *st,
@@ -112,14 +119,16 @@ static int follow_table(vmdb_table *t)
     vmdb_table *husk = NULL;
     int rc = 0;
     int named = vmdb__os_stat_path(t->path, &st);
-    if (named == -ENOENT) {
-        /* Another handle dropped it: this one forgets it, keeping its
-         * files mapped for the pointers users hold, until it closes. */
+    if (named == 0 && (st.dev != t->file_dev || st.ino != t->file_ino))
+        rc = follow_table_file(t, &st, &husk);
+    if (named == -ENOENT || rc == ANOTHER_TABLE) {
+        /* Another handle dropped it (and maybe made another table under
+         * the name, which vmdb__db_open_new_tables opens): this one
+         * forgets it, keeping its files mapped for the pointers users
+         * hold, until it closes. */
         free(index_path);
         return vmdb__db_forget_table(t->db, t);
     }
-    if (named == 0 && (st.dev != t->file_dev || st.ino != t->file_ino))
-        rc = follow_table_file(t, &st, &husk);
     if (rc == 0 && vmdb__os_stat_path(index_path, &st) == 0 &&
         (st.dev != t->index_dev || st.ino != t->index_ino))
         rc = follow_index_file(t, index_path, &st, &husk);
