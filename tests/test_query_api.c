@@ -248,9 +248,10 @@ Test(query_api, statements_of_one_text_run_in_turn)
     cr_assert_eq(n, 4);
     cr_assert_eq(*at, '\0');
 
-    /* The position in a later statement counts from where it starts. */
+    /* The position in a later statement counts from the start of the
+     * text vmdb_exec was given (query.h). */
     ASSERT_FAILS(vmdb_exec(db, "SELECT 1; SELECT nothing FROM people", NULL, NULL),
-                 VMDB_ENOTFOUND, "no field 'nothing' (col 9)");
+                 VMDB_ENOTFOUND, "no field 'nothing' (col 18)");
     /* Without tail the text is one statement. */
     ASSERT_FAILS(vmdb_prepare(db, "SELECT 1; SELECT 2", VMDB_SQL_NUL_TERMINATED,
                               &(vmdb_stmt *){NULL}, NULL),
@@ -492,6 +493,31 @@ Test(query_api, a_row_callback_cannot_bind_reset_or_run_its_own_statement)
     ASSERT_OK(vmdb_bind_i64(stmt, 1, 100));
     cr_assert_eq(vmdb_step(stmt), VMDB_ROW);
     vmdb_finalize(stmt);
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+/* The statements of one text run in turn, and an error's position counts
+ * from the start of the text the caller gave, not of the statement. */
+Test(query_api, an_error_in_a_later_statement_of_exec_is_placed_in_the_whole_text)
+{
+    vmdb_db *db = people_db();
+    vmdb_sql_position pos;
+    cr_assert_eq(vmdb_exec(db, "SELECT 1; SELECT nmae FROM people", NULL, NULL), VMDB_ENOTFOUND);
+    cr_assert(strstr(vmdb_last_error()->message, "nmae") &&
+                  strstr(vmdb_last_error()->message, "(col 18)"),
+              "%s", vmdb_last_error()->message);
+    vmdb_sql_error_position(&pos);
+    cr_assert_eq(pos.line, 1);
+    cr_assert_eq(pos.col, 18);
+    cr_assert_eq(pos.offset, 17);
+
+    cr_assert_lt(vmdb_exec(db, "SELECT 1;\nSELECT 2;\n  SELECT nmae FROM people", NULL, NULL), 0);
+    cr_assert(strstr(vmdb_last_error()->message, "(line 3, col 10)"), "%s",
+              vmdb_last_error()->message);
+    vmdb_sql_error_position(&pos);
+    cr_assert_eq(pos.line, 3);
+    cr_assert_eq(pos.col, 10);
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }

@@ -40,6 +40,35 @@ int vmdb__sql_fail(const sql_error *err, int default_code, const char *text, siz
     return code;
 }
 
+int vmdb__sql_error_rebase(int code, const char *text, size_t base)
+{
+    vmdb_sql_position pos;
+    vmdb_sql_error_position(&pos);
+    if (!pos.col)
+        return code; /* no position, or not an SQL error of this thread's */
+    size_t len = strlen(text);
+    size_t offset = base + pos.offset;
+    unsigned line = 1, col = 1;
+    for (size_t i = 0; i < offset && i < len; i++) {
+        if (text[i] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    char said[sizeof last_message];
+    memcpy(said, last_message, pos.message_len);
+    said[pos.message_len] = '\0';
+    if (memchr(text, '\n', len))
+        vmdb__fail(code, "%s (line %u, col %u)", said, line, col);
+    else
+        vmdb__fail(code, "%s (col %u)", said, col);
+    last_position = (vmdb_sql_position){line, col, offset, pos.message_len};
+    memcpy(last_message, vmdb_last_error()->message, sizeof last_message);
+    return code;
+}
+
 void vmdb_sql_error_position(vmdb_sql_position *pos)
 {
     if (!pos)

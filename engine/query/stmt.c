@@ -515,10 +515,12 @@ int vmdb_exec(vmdb_db *db, const char *sql, vmdb_row_fn row, void *ctx)
         const char *tail;
         int rc = vmdb_prepare(db, at, VMDB_SQL_NUL_TERMINATED, &stmt, &tail);
         if (rc < 0)
-            return rc;
+            return vmdb__sql_error_rebase(rc, sql, (size_t)(at - sql));
         if (stmt) {
             rc = vmdb_step_all(stmt, row, ctx);
             vmdb_finalize(stmt);
+            if (rc < 0)
+                return vmdb__sql_error_rebase(rc, sql, (size_t)(at - sql));
             if (rc != 0)
                 return rc;
         }

@@ -63,6 +63,10 @@ struct vmdb_stmt {
 /* Records err (code, or default_code) as the thread's error, its position
  * in text[0, len) in the message; returns the code. */
 int vmdb__sql_fail(const sql_error *err, int default_code, const char *text, size_t len);
+/* The last SQL error said again with its position counted from the start
+ * of `text`, in which the failing statement began `base` bytes in (the
+ * statements of one text run in turn). Returns code. */
+int vmdb__sql_error_rebase(int code, const char *text, size_t base);
 
 /*
  * Runs plan, a SELECT of stmt, so that its rows are one committed state:
