@@ -521,3 +521,20 @@ Test(query_api, an_error_in_a_later_statement_of_exec_is_placed_in_the_whole_tex
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
+
+/* Empty statements, ";" alone or ";;" after one, are none: sqlite3 runs
+ * such scripts, and so does vmdb_exec. */
+Test(query_api, empty_statements_between_semicolons_are_skipped)
+{
+    vmdb_db *db = people_db();
+    cr_assert_str_eq(rows_of(db, "SELECT 1;;"), "1\n");
+    cr_assert_str_eq(rows_of(db, ";; SELECT 2 ; ; -- done\n;"), "2\n");
+    ASSERT_OK(vmdb_exec(db, ";", NULL, NULL));
+    const char *tail;
+    vmdb_stmt *stmt = (vmdb_stmt *)1;
+    ASSERT_OK(vmdb_prepare(db, " ; SELECT 3", VMDB_SQL_NUL_TERMINATED, &stmt, &tail));
+    cr_assert_null(stmt);
+    cr_assert_str_eq(tail, " SELECT 3");
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}

@@ -374,7 +374,10 @@ int vmdb_prepare(vmdb_db *db, const char *sql, size_t len, vmdb_stmt **out, cons
     if (!db || !sql || !out)
         return vmdb__fail(VMDB_EINVAL, "vmdb_prepare: db, sql and out are required");
     size_t span = statement_span(sql, &len, tail);
-    if (tail && sql_is_blank(sql, span))
+    /* An empty statement (blanks, comments, or nothing before its ';')
+     * is none, as sqlite3 has it: the caller goes on at the tail. */
+    size_t body = span && sql[span - 1] == ';' ? span - 1 : span;
+    if (tail && sql_is_blank(sql, body))
         return 0;
     vmdb_stmt *st = calloc(1, sizeof *st);
     if (!st)
