@@ -57,7 +57,11 @@ typedef struct vmdb_buffer_options {
 } vmdb_buffer_options;
 
 #define VMDB_BUFFER_OPTIONS_VERSION 1
+#ifdef __cplusplus /* no designated initializers before C++20 */
+#define VMDB_BUFFER_OPTIONS_INIT {VMDB_BUFFER_OPTIONS_VERSION}
+#else
 #define VMDB_BUFFER_OPTIONS_INIT {.version = VMDB_BUFFER_OPTIONS_VERSION}
+#endif
 
 /* An anonymous, zero-filled buffer of `count` elements. Close it with
  * vmdb_buffer_close(). */

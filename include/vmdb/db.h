@@ -137,7 +137,11 @@ typedef struct vmdb_db_options {
 } vmdb_db_options;
 
 #define VMDB_DB_OPTIONS_VERSION 1
+#ifdef __cplusplus /* no designated initializers before C++20 */
+#define VMDB_DB_OPTIONS_INIT {VMDB_DB_OPTIONS_VERSION}
+#else
 #define VMDB_DB_OPTIONS_INIT {.version = VMDB_DB_OPTIONS_VERSION}
+#endif
 
 /* What the last recovery replayed (vmdb_recovery_report). */
 typedef struct vmdb_recovery {

@@ -137,7 +137,11 @@ typedef struct vmdb_map_options {
 } vmdb_map_options;
 
 #define VMDB_MAP_OPTIONS_VERSION 1
+#ifdef __cplusplus /* no designated initializers before C++20 */
+#define VMDB_MAP_OPTIONS_INIT {VMDB_MAP_OPTIONS_VERSION}
+#else
 #define VMDB_MAP_OPTIONS_INIT {.version = VMDB_MAP_OPTIONS_VERSION}
+#endif
 
 /* A snapshot of a map's state (vmdb_map_stat()). */
 typedef struct vmdb_map_info {

@@ -82,7 +82,11 @@ typedef struct vmdb_ring_options {
 } vmdb_ring_options;
 
 #define VMDB_RING_OPTIONS_VERSION 1
+#ifdef __cplusplus /* no designated initializers before C++20 */
+#define VMDB_RING_OPTIONS_INIT {VMDB_RING_OPTIONS_VERSION}
+#else
 #define VMDB_RING_OPTIONS_INIT {.version = VMDB_RING_OPTIONS_VERSION}
+#endif
 
 /* A snapshot of a ring (vmdb_ring_stat). */
 typedef struct vmdb_ring_info {

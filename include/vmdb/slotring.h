@@ -82,7 +82,11 @@ typedef struct vmdb_slotring_options {
 } vmdb_slotring_options;
 
 #define VMDB_SLOTRING_OPTIONS_VERSION 1
+#ifdef __cplusplus /* no designated initializers before C++20 */
+#define VMDB_SLOTRING_OPTIONS_INIT {VMDB_SLOTRING_OPTIONS_VERSION}
+#else
 #define VMDB_SLOTRING_OPTIONS_INIT {.version = VMDB_SLOTRING_OPTIONS_VERSION}
+#endif
 
 /* A snapshot of a ring (vmdb_slotring_info). The positions are read with
  * acquire loads, each on its own, so under concurrent use they are a
