@@ -60,6 +60,11 @@ CLI_SRC      := $(wildcard cli/*.c)
 # Everything of the command but main(): the unit tests link it too.
 CLI_LIB_SRC  := $(filter-out cli/main.c,$(CLI_SRC))
 TEST_SRC     := $(wildcard tests/test_*.c)
+# The command's own unit tests link its objects, in a binary of their own
+# (cli_tests); every other suite tests the library (vmdb_tests), and the
+# command only as a program it runs.
+CLI_TEST_SRC := tests/test_cli_base.c tests/test_cli_readers.c tests/test_cli_after_cut.c
+LIB_TEST_SRC := $(filter-out $(CLI_TEST_SRC),$(TEST_SRC))
 # Linked by every test build and by no other: the fault injector and the
 # power-loss simulator, which wrap the os seam's system calls
 # (engine/base/os_syscalls.h) when the test binary starts.
@@ -137,7 +142,10 @@ $(BUILD)/$(1)/tests/%.o: tests/%.c
 	@mkdir -p $$(@D)
 	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_TEST_HOOKS $(ALL_INC) -c $$< -o $$@
 
-$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(TEST_OS_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
+$(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(LIB_TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(TEST_OS_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
+	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
+
+$(BUILD)/$(1)/cli_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(CLI_TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(TEST_OS_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o)
 	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
 endef
 
@@ -158,7 +166,8 @@ JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
 MUTANT_BINS   = $(MUTANT_NAMES:%=$(BUILD)/mutant-%/vmdb_tests)
 
 test: deps
-	$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/plain/vmdb_tests $(BUILD)/asan/vmdb_tests $(MUTANT_BINS)
+	$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/plain/vmdb_tests $(BUILD)/plain/cli_tests \
+	    $(BUILD)/asan/vmdb_tests $(BUILD)/asan/cli_tests $(MUTANT_BINS)
 	$(MAKE) --no-print-directory check-layers check-headers check-docs check-spdx
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory -j2 test-mutants
@@ -197,9 +206,10 @@ check-docs:
 	    { echo "docs/errors.md differs from what docs/errors.awk prints: run make docs/errors.md"; exit 1; }
 	@echo "docs/errors.md is up to date"
 
-test-plain: $(BUILD)/plain/vmdb_tests $(CLI)
+test-plain: $(BUILD)/plain/vmdb_tests $(BUILD)/plain/cli_tests $(CLI)
 	@echo "== Criterion suite"
 	$(BUILD)/plain/vmdb_tests
+	$(BUILD)/plain/cli_tests
 
 # Mutants: each entry NAME:filter:env builds the test binary with
 # -DVMDB_MUTANT_NAME, which puts a known bug back (the #ifdefs in engine/),
@@ -230,7 +240,7 @@ $(BUILD)/mutant-$(1)/engine/%.o: engine/%.c
 
 $(BUILD)/mutant-$(1)/vmdb_tests: $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/mutant-$(1)/engine/%.o) \
         $$(filter-out $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/plain/engine/%.o),$(ENGINE_SRC:engine/%.c=$(BUILD)/plain/engine/%.o)) \
-        $(CLI_LIB_SRC:cli/%.c=$(BUILD)/plain/cli/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/plain/tests/%.o) \
+        $(LIB_TEST_SRC:tests/%.c=$(BUILD)/plain/tests/%.o) \
         $(TEST_OS_SRC:tests/%.c=$(BUILD)/plain/tests/%.o)
 	@test -n "$$(MUTANT_SRC_$(1))" || { echo "mutant $(1): no engine file names VMDB_MUTANT_$(1)"; exit 1; }
 	$(CC) $(PLAIN_FLAGS) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
@@ -252,11 +262,13 @@ mutant-run-%: $(BUILD)/mutant-%/vmdb_tests
 	echo "mutant $$name caught by $$filter: $$(grep -m1 -A2 'Assertion Failed' $$log | tail -1 | \
 	    sed -e 's/^\[----\] *//' -e 's/.*db-after-last-cut: //' | cut -c1-300)"
 
-test-asan: $(BUILD)/asan/vmdb_tests $(CLI)
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
+	UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+
+test-asan: $(BUILD)/asan/vmdb_tests $(BUILD)/asan/cli_tests $(CLI)
 	@echo "== Criterion suite under AddressSanitizer + UndefinedBehaviorSanitizer"
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
-	UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-	    $(BUILD)/asan/vmdb_tests
+	$(ASAN_ENV) $(BUILD)/asan/vmdb_tests
+	$(ASAN_ENV) $(BUILD)/asan/cli_tests
 
 test-install: all
 	@echo "== make install + pkg-config"
@@ -277,13 +289,17 @@ stress: deps $(BUILD)/plain/vmdb_tests
 # --fair-sched: valgrind runs one thread at a time, and by default a thread
 # that keeps running keeps the turn: a writer committing without a pause
 # starved its own flusher thread for seconds.
-valgrind: deps $(BUILD)/vg/vmdb_tests $(CLI)
-	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
-	cp $(BUILD)/vg/vmdb_tests $(BUILD)/valgrind/vmdb_tests
-	VMDB_KILL_CYCLES=3 VMDB_POWERLOSS_CYCLES=2 VMDB_BITFLIP_STEP=37 VMDB_HAMMER_VERSIONS=500 VMDB_HOT_KEYS=1000 \
+VALGRIND_RUN := VMDB_KILL_CYCLES=3 VMDB_POWERLOSS_CYCLES=2 VMDB_BITFLIP_STEP=37 \
+	VMDB_HAMMER_VERSIONS=500 VMDB_HOT_KEYS=1000 \
 	valgrind --quiet --fair-sched=yes --leak-check=full --show-possibly-lost=no \
 	    --errors-for-leak-kinds=definite,indirect --trace-children=yes \
-	    --log-file=$(BUILD)/valgrind/%p.log $(BUILD)/valgrind/vmdb_tests -j1
+	    --log-file=$(BUILD)/valgrind/%p.log
+
+valgrind: deps $(BUILD)/vg/vmdb_tests $(BUILD)/vg/cli_tests $(CLI)
+	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	cp $(BUILD)/vg/vmdb_tests $(BUILD)/vg/cli_tests $(BUILD)/valgrind/
+	$(VALGRIND_RUN) $(BUILD)/valgrind/vmdb_tests -j1
+	$(VALGRIND_RUN) $(BUILD)/valgrind/cli_tests -j1
 	@if grep -lE "lost in loss record|Invalid (read|write|free)|uninitialised|Syscall param|Mismatched free|overlap" $(BUILD)/valgrind/*.log; then \
 	    echo "valgrind found errors (logs above)"; exit 1; \
 	else echo "valgrind: no leaks, no memory errors"; fi
