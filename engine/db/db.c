@@ -230,10 +230,9 @@ static void free_db(vmdb_db *db)
     vmdb__os_close(db->lock_fd);
     pthread_mutex_destroy(&db->writer);
     pthread_mutex_destroy(&db->state);
-    vmdb__txn_free_spares(db);
+    vmdb__txn_spares_close(db);
     vmdb__txn_free_queue_view(db);
     pthread_mutex_destroy(&db->group);
-    pthread_mutex_destroy(&db->spare_lock);
     vmdb__group_close(db);
     free(db->path);
     free(db);
@@ -275,7 +274,6 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     pthread_mutex_init(&db->writer, NULL);
     pthread_mutex_init(&db->state, NULL);
     pthread_mutex_init(&db->group, NULL);
-    pthread_mutex_init(&db->spare_lock, NULL);
     db->lock_fd = -1;
     db->readonly = (o->flags & VMDB_DB_READONLY) != 0;
     db->as_is = (o->flags & VMDB_DB_AS_IS) != 0;
@@ -287,6 +285,8 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     db->busy_notice_ctx = o->busy_notice_ctx;
     vmdb__group_note_owner(db);
     rc = vmdb__group_open(db);
+    if (rc == 0)
+        rc = vmdb__txn_spares_open(db);
     if (rc == 0)
         rc = vmdb__db_open_lock(db);
     /* A writer reads the log and the tables only under the lock: another

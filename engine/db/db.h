@@ -117,9 +117,7 @@ struct vmdb_db {
     /* Under `group`: the queue seen as one layer, so that a writer's look
      * through it costs one probe however long it is. */
     vmdb__queue_map queued_by_key, queued_by_rid;
-    pthread_mutex_t spare_lock;
-    struct vmdb_txn *spare_txns; /* ended, kept for reuse (txn.c) */
-    size_t spare_count;
+    struct vmdb__txn_spares *txn_spares; /* ended, kept for reuse (txn_view.c) */
     /* Set by the flusher when a process waits for the file lock: the
      * writer's next unlock drains the queue and lets it go. Atomic. */
     bool yield_file_lock;
@@ -322,7 +320,9 @@ void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn);
 /* Frees the view's memory (at close, with the queue empty). */
 void vmdb__txn_free_queue_view(vmdb_db *db);
 /* Frees the transactions kept for reuse (at close). */
-void vmdb__txn_free_spares(vmdb_db *db);
+/* The transactions kept for reuse, made at open, freed at close. */
+int vmdb__txn_spares_open(vmdb_db *db);
+void vmdb__txn_spares_close(vmdb_db *db);
 
 /* Counts a transaction being applied in the lock page, or done. */
 static inline void vmdb__db_applying(vmdb_db *db, bool begin)

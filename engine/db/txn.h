@@ -38,7 +38,7 @@ struct vmdb_txn {
     size_t cap;
     struct op_map by_key;
     struct op_map by_rid;
-    struct vmdb_txn *spare_next; /* in db->spare_txns */
+    struct vmdb_txn *spare_next; /* among the handle's spares */
     int failed;                  /* the first failure of an operation */
     char failure[256];           /* and what it said */
 };
@@ -73,6 +73,5 @@ const struct txn_op *vmdb__txn_newest_on_rid(const vmdb_db *db, const vmdb_txn *
 vmdb_txn *vmdb__txn_take_spare(vmdb_db *db);
 void vmdb__txn_free(vmdb_txn *txn);
 void vmdb__txn_forget(vmdb_txn *txn);
-void vmdb__txn_free_spares(vmdb_db *db);
 
 #endif

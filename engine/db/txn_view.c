@@ -308,15 +308,32 @@ const struct txn_op *vmdb__txn_newest_on_rid(const vmdb_db *db, const vmdb_txn *
 #define SPARE_TXNS 4096
 #define SPARE_MAP_CAP 64
 
+/* The spares, txn_view.c's own. */
+struct vmdb__txn_spares {
+    pthread_mutex_t lock;
+    vmdb_txn *list;
+    size_t count;
+};
+
+int vmdb__txn_spares_open(vmdb_db *db)
+{
+    db->txn_spares = calloc(1, sizeof *db->txn_spares);
+    if (!db->txn_spares)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    pthread_mutex_init(&db->txn_spares->lock, NULL);
+    return 0;
+}
+
 vmdb_txn *vmdb__txn_take_spare(vmdb_db *db)
 {
-    pthread_mutex_lock(&db->spare_lock);
-    vmdb_txn *txn = db->spare_txns;
+    struct vmdb__txn_spares *sp = db->txn_spares;
+    pthread_mutex_lock(&sp->lock);
+    vmdb_txn *txn = sp->list;
     if (txn) {
-        db->spare_txns = txn->spare_next;
-        db->spare_count--;
+        sp->list = txn->spare_next;
+        sp->count--;
     }
-    pthread_mutex_unlock(&db->spare_lock);
+    pthread_mutex_unlock(&sp->lock);
     return txn;
 }
 
@@ -329,19 +346,19 @@ static void map_clear(struct op_map *m)
 
 void vmdb__txn_free(vmdb_txn *txn)
 {
-    vmdb_db *db = txn->db;
-    if (db && txn->by_key.cap <= SPARE_MAP_CAP && txn->by_rid.cap <= SPARE_MAP_CAP) {
-        pthread_mutex_lock(&db->spare_lock);
-        bool keep = db->spare_count < SPARE_TXNS;
+    struct vmdb__txn_spares *sp = txn->db ? txn->db->txn_spares : NULL;
+    if (sp && txn->by_key.cap <= SPARE_MAP_CAP && txn->by_rid.cap <= SPARE_MAP_CAP) {
+        pthread_mutex_lock(&sp->lock);
+        bool keep = sp->count < SPARE_TXNS;
         if (keep) {
             map_clear(&txn->by_key);
             map_clear(&txn->by_rid);
             *txn = (vmdb_txn){.ops = txn->ops, .cap = txn->cap, .by_key = txn->by_key,
-                              .by_rid = txn->by_rid, .spare_next = db->spare_txns};
-            db->spare_txns = txn;
-            db->spare_count++;
+                              .by_rid = txn->by_rid, .spare_next = sp->list};
+            sp->list = txn;
+            sp->count++;
         }
-        pthread_mutex_unlock(&db->spare_lock);
+        pthread_mutex_unlock(&sp->lock);
         if (keep)
             return;
     }
@@ -357,13 +374,18 @@ void vmdb__txn_forget(vmdb_txn *txn)
     vmdb__txn_free(txn);
 }
 
-void vmdb__txn_free_spares(vmdb_db *db)
+void vmdb__txn_spares_close(vmdb_db *db)
 {
-    while (db->spare_txns) {
-        vmdb_txn *txn = db->spare_txns;
-        db->spare_txns = txn->spare_next;
+    struct vmdb__txn_spares *sp = db->txn_spares;
+    if (!sp)
+        return;
+    while (sp->list) {
+        vmdb_txn *txn = sp->list;
+        sp->list = txn->spare_next;
         txn->db = NULL;
         vmdb__txn_free(txn);
     }
-    db->spare_count = 0;
+    pthread_mutex_destroy(&sp->lock);
+    free(sp);
+    db->txn_spares = NULL;
 }
