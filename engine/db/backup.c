@@ -133,11 +133,12 @@ static int snapshot_take(vmdb_db *db, struct snapshot *snap)
         .from = vmdb__wal_end(db->wal),
         .salt = vmdb__wal_salt(db->wal),
     };
-    snap->tables = calloc(db->table_count ? db->table_count : 1, sizeof *snap->tables);
+    snap->tables =
+        calloc(vmdb__db_table_count(db) ? vmdb__db_table_count(db) : 1, sizeof *snap->tables);
     if (!snap->tables)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
-    for (size_t i = 0; i < db->table_count; i++) {
-        vmdb_table *t = db->tables[i];
+    for (size_t i = 0; i < vmdb__db_table_count(db); i++) {
+        vmdb_table *t = vmdb__db_table_at(db, i);
         struct table_snap *ts = &snap->tables[snap->count];
         ts->t = t;
         ts->capacity = t->capacity;

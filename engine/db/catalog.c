@@ -16,21 +16,76 @@
 #include "internal.h"
 #include "os.h"
 
+/* The tables a handle has open, catalog.c's own: others go through
+ * vmdb__db_table_count and vmdb__db_table_at. */
+struct vmdb__catalog {
+    vmdb_table **tables;   /* sorted by name */
+    size_t count;
+    vmdb_table **dropped;  /* dropped, here or by other handles: kept for
+                              the pointers users hold, until close */
+    size_t dropped_count;
+    size_t dropped_room;   /* slots of `dropped` allocated */
+};
+
+int vmdb__db_catalog_open(vmdb_db *db)
+{
+    db->catalog = calloc(1, sizeof *db->catalog);
+    return db->catalog ? 0 : vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+}
+
+void vmdb__db_catalog_close(vmdb_db *db)
+{
+    struct vmdb__catalog *c = db->catalog;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->count; i++)
+        vmdb__table_close(c->tables[i]);
+    for (size_t i = 0; i < c->dropped_count; i++)
+        vmdb__table_close(c->dropped[i]);
+    free(c->dropped);
+    free(c->tables);
+    free(c);
+    db->catalog = NULL;
+}
+
+size_t vmdb__db_table_count(const vmdb_db *db)
+{
+    return db->catalog->count;
+}
+
+vmdb_table *vmdb__db_table_at(const vmdb_db *db, size_t i)
+{
+    return db->catalog->tables[i];
+}
+
+int vmdb__db_make_room_to_forget(vmdb_db *db)
+{
+    struct vmdb__catalog *c = db->catalog;
+    if (c->dropped_count < c->dropped_room)
+        return 0;
+    vmdb_table **grown = realloc(c->dropped, (c->dropped_room + 1) * sizeof *grown);
+    if (!grown)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    c->dropped = grown;
+    c->dropped_room++;
+    return 0;
+}
+
 /* ---- small helpers ------------------------------------------------------ */
 
 vmdb_table *vmdb__db_table_by_id(vmdb_db *db, uint16_t id)
 {
-    for (size_t i = 0; i < db->table_count; i++)
-        if (db->tables[i]->id == id)
-            return db->tables[i];
+    for (size_t i = 0; i < db->catalog->count; i++)
+        if (db->catalog->tables[i]->id == id)
+            return db->catalog->tables[i];
     return NULL;
 }
 
 vmdb_table *vmdb__db_table_by_name(vmdb_db *db, const char *name)
 {
-    for (size_t i = 0; i < db->table_count; i++)
-        if (!strcmp(db->tables[i]->name, name))
-            return db->tables[i];
+    for (size_t i = 0; i < db->catalog->count; i++)
+        if (!strcmp(db->catalog->tables[i]->name, name))
+            return db->catalog->tables[i];
     return NULL;
 }
 
@@ -135,17 +190,17 @@ int vmdb__db_open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
 
 static int add_table(vmdb_db *db, vmdb_table *t)
 {
-    vmdb_table **grown = realloc(db->tables, (db->table_count + 1) * sizeof *grown);
+    vmdb_table **grown = realloc(db->catalog->tables, (db->catalog->count + 1) * sizeof *grown);
     if (!grown)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
-    db->tables = grown;
-    size_t at = db->table_count;
-    while (at > 0 && strcmp(db->tables[at - 1]->name, t->name) > 0) {
-        db->tables[at] = db->tables[at - 1];
+    db->catalog->tables = grown;
+    size_t at = db->catalog->count;
+    while (at > 0 && strcmp(db->catalog->tables[at - 1]->name, t->name) > 0) {
+        db->catalog->tables[at] = db->catalog->tables[at - 1];
         at--;
     }
-    db->tables[at] = t;
-    db->table_count++;
+    db->catalog->tables[at] = t;
+    db->catalog->count++;
     t->db = db;
     return 0;
 }
@@ -242,7 +297,7 @@ int vmdb__db_open_tables(vmdb_db *db)
 int vmdb__db_open_new_tables(vmdb_db *db)
 {
     struct table_listing listing = {.db = db, .new_only = true};
-    size_t before = db->table_count;
+    size_t before = db->catalog->count;
     int list = vmdb__os_list_dir(db->path, open_if_table, &listing);
     if (list < 0)
         return vmdb__fail_os(list, "%s: cannot list the directory", db->path);
@@ -250,8 +305,8 @@ int vmdb__db_open_new_tables(vmdb_db *db)
         return listing.rc;
     /* The new ones (anywhere in the sorted list): their indexes, and a
      * writer's free-slot state. */
-    for (size_t i = 0; i < db->table_count && db->table_count > before; i++) {
-        vmdb_table *t = db->tables[i];
+    for (size_t i = 0; i < db->catalog->count && db->catalog->count > before; i++) {
+        vmdb_table *t = db->catalog->tables[i];
         if (t->index)
             continue;
         int rc = db->readonly ? 0 : vmdb__table_scan_state(t);
@@ -265,16 +320,16 @@ int vmdb__db_open_new_tables(vmdb_db *db)
 
 int vmdb__db_forget_table(vmdb_db *db, vmdb_table *t)
 {
-    vmdb_table **grown = realloc(db->dropped, (db->dropped_count + 1) * sizeof *grown);
-    if (!grown)
-        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
-    db->dropped = grown;
-    db->dropped[db->dropped_count++] = t;
+    int rc = vmdb__db_make_room_to_forget(db);
+    if (rc < 0)
+        return rc;
+    db->catalog->dropped[db->catalog->dropped_count++] = t;
     size_t i = 0;
-    while (db->tables[i] != t)
+    while (db->catalog->tables[i] != t)
         i++;
-    memmove(&db->tables[i], &db->tables[i + 1], (db->table_count - i - 1) * sizeof t);
-    db->table_count--;
+    memmove(&db->catalog->tables[i], &db->catalog->tables[i + 1],
+            (db->catalog->count - i - 1) * sizeof t);
+    db->catalog->count--;
     __atomic_store_n(&t->dropped, true, __ATOMIC_RELEASE);
     return 0;
 }

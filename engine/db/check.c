@@ -109,8 +109,8 @@ static int check_table(vmdb_table *t)
 
 static int check_tables(vmdb_db *db)
 {
-    for (size_t i = 0; i < db->table_count; i++) {
-        int rc = check_table(db->tables[i]);
+    for (size_t i = 0; i < vmdb__db_table_count(db); i++) {
+        int rc = check_table(vmdb__db_table_at(db, i));
         if (rc < 0)
             return rc;
     }

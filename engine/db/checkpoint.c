@@ -24,10 +24,10 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
     /* Tables and indexes first: the log may forget a change only once the
      * change itself is on disk. */
 #ifndef VMDB_MUTANT_CHECKPOINT_WITHOUT_TABLE_FLUSH /* test-mutants: the log goes first */
-    for (size_t i = 0; i < db->table_count; i++) {
-        int rc = vmdb__table_flush(db->tables[i]);
+    for (size_t i = 0; i < vmdb__db_table_count(db); i++) {
+        int rc = vmdb__table_flush(vmdb__db_table_at(db, i));
         if (rc == 0)
-            rc = vmdb__index_flush(db->tables[i]->index, VMDB_FLUSH_SYNC);
+            rc = vmdb__index_flush(vmdb__db_table_at(db, i)->index, VMDB_FLUSH_SYNC);
         if (rc < 0)
             return vmdb__db_poison(db, rc);
     }

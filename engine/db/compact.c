@@ -431,9 +431,9 @@ int vmdb_compact(vmdb_db *db, const char *table_name)
                         db->path);
     if (rc == 0)
         vmdb__os_list_dir(db->path, remove_leftover, db);
-    for (size_t i = 0; rc == 0 && i < db->table_count; i++)
-        if (!only || db->tables[i] == only)
-            rc = compact_table(db, db->tables[i]);
+    for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++)
+        if (!only || vmdb__db_table_at(db, i) == only)
+            rc = compact_table(db, vmdb__db_table_at(db, i));
     vmdb__db_unlock(db);
     return rc;
 }

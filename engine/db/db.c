@@ -219,12 +219,7 @@ void (*vmdb__open_test_hook)(const char *path);
 
 static void free_db(vmdb_db *db)
 {
-    for (size_t i = 0; i < db->table_count; i++)
-        vmdb__table_close(db->tables[i]);
-    for (size_t i = 0; i < db->dropped_count; i++)
-        vmdb__table_close(db->dropped[i]);
-    free(db->dropped);
-    free(db->tables);
+    vmdb__db_catalog_close(db);
     vmdb__wal_close(db->wal);
     vmdb_map_close(db->lock_map);
     vmdb__os_close(db->lock_fd);
@@ -288,6 +283,8 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     if (rc == 0)
         rc = vmdb__txn_spares_open(db);
     if (rc == 0)
+        rc = vmdb__db_catalog_open(db);
+    if (rc == 0)
         rc = vmdb__db_open_lock(db);
     /* A writer reads the log and the tables only under the lock: another
      * writer may be creating a table, or growing one, until it has the
@@ -316,8 +313,8 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         rc = vmdb__db_open_tables(db);
     }
     if (rc == 0 && db->readonly) {
-        for (size_t i = 0; rc == 0 && i < db->table_count; i++)
-            rc = vmdb__db_open_index(db, db->tables[i], NULL);
+        for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++)
+            rc = vmdb__db_open_index(db, vmdb__db_table_at(db, i), NULL);
     } else if (rc == 0) {
         rc = vmdb__db_recover(db);
     }
@@ -397,7 +394,7 @@ int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info)
         .commits = __atomic_load_n(&db->commits, __ATOMIC_RELAXED),
         .flushes = __atomic_load_n(&db->flushes, __ATOMIC_RELAXED),
         .checkpoints = __atomic_load_n(&db->checkpoints, __ATOMIC_RELAXED),
-        .tables = db->table_count,
+        .tables = vmdb__db_table_count(db),
     };
     return 0;
 }
@@ -441,9 +438,9 @@ int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
         return vmdb__fail(VMDB_EEXIST, "table '%s' already exists", name);
     }
     uint16_t id = 1;
-    for (size_t i = 0; i < db->table_count; i++)
-        if (db->tables[i]->id >= id)
-            id = (uint16_t)(db->tables[i]->id + 1);
+    for (size_t i = 0; i < vmdb__db_table_count(db); i++)
+        if (vmdb__db_table_at(db, i)->id >= id)
+            id = (uint16_t)(vmdb__db_table_at(db, i)->id + 1);
     if (id == 0)
         rc = vmdb__fail(VMDB_EFULL, "%s: no table id left", db->path);
     if (rc == 0)
@@ -515,13 +512,8 @@ int vmdb_table_drop(vmdb_db *db, const char *name)
     /* The handle is kept, dead, until the database closes (as other
      * handles keep theirs): a prepared statement or a caller may still
      * hold it. Room for it first, so that nothing fails once it is gone. */
-    if (rc == 0) {
-        vmdb_table **grown = realloc(db->dropped, (db->dropped_count + 1) * sizeof *grown);
-        if (!grown)
-            rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
-        else
-            db->dropped = grown;
-    }
+    if (rc == 0)
+        rc = vmdb__db_make_room_to_forget(db);
     /* After a checkpoint no log record can name the table any more. */
     if (rc == 0)
         rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
@@ -544,13 +536,7 @@ int vmdb_table_drop(vmdb_db *db, const char *name)
         }
     }
     if (rc == 0) {
-        size_t i = 0;
-        while (db->tables[i] != t)
-            i++;
-        memmove(&db->tables[i], &db->tables[i + 1], (db->table_count - i - 1) * sizeof t);
-        db->table_count--;
-        db->dropped[db->dropped_count++] = t;
-        __atomic_store_n(&t->dropped, true, __ATOMIC_RELEASE);
+        vmdb__db_forget_table(db, t); /* cannot fail: the room is made */
         vmdb__db_publish_generation(db);
         vmdb__follow_publish(db); /* other handles forget it */
         vmdb__db_changing(db, false);
@@ -566,8 +552,8 @@ int vmdb_table_foreach(vmdb_db *db, int (*fn)(void *ctx, vmdb_table *table), voi
     int rc = vmdb__follow(db);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < db->table_count; i++) {
-        rc = fn(ctx, db->tables[i]);
+    for (size_t i = 0; i < vmdb__db_table_count(db); i++) {
+        rc = fn(ctx, vmdb__db_table_at(db, i));
         if (rc)
             return rc;
     }

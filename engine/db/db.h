@@ -136,11 +136,7 @@ struct vmdb_db {
     uint64_t backup_retries;    /* copies begun again because a checkpoint
                                    freed the log they needed, atomic */
     vmdb__wal *wal;
-    vmdb_table **tables;        /* sorted by name */
-    size_t table_count;
-    vmdb_table **dropped;       /* dropped by other handles: kept for the
-                                   pointers users hold, until close */
-    size_t dropped_count;
+    struct vmdb__catalog *catalog; /* the tables open (catalog.c) */
     vmdb_recovery recovery;
 };
 
@@ -385,6 +381,15 @@ void vmdb__db_publish_generation(vmdb_db *db);
 
 /* ---- the tables a handle has open (engine/db/catalog.c) ---- */
 vmdb_table *vmdb__db_table_by_name(vmdb_db *db, const char *name);
+/* The tables open, in name order: made at open, closed (dropped ones
+ * too) at close. */
+int vmdb__db_catalog_open(vmdb_db *db);
+void vmdb__db_catalog_close(vmdb_db *db);
+size_t vmdb__db_table_count(const vmdb_db *db);
+vmdb_table *vmdb__db_table_at(const vmdb_db *db, size_t i);
+/* Room to forget one more table, made before a drop's point of no
+ * return, so that vmdb__db_forget_table cannot fail after it. */
+int vmdb__db_make_room_to_forget(vmdb_db *db);
 /* Opens every table file of the directory (at open), or the one named
  * FILE (NAME.vmt, just created). */
 int vmdb__db_open_tables(vmdb_db *db);

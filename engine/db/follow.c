@@ -142,8 +142,8 @@ int vmdb__follow_locked(vmdb_db *db)
     if (epoch == __atomic_load_n(&db->seen_layout_epoch, __ATOMIC_RELAXED))
         return 0;
     /* Backwards: a dropped table leaves the list as it is found. */
-    for (size_t i = db->table_count; i-- > 0;) {
-        int rc = follow_table(db->tables[i]);
+    for (size_t i = vmdb__db_table_count(db); i-- > 0;) {
+        int rc = follow_table(vmdb__db_table_at(db, i));
         if (rc < 0)
             return rc;
     }

@@ -79,8 +79,9 @@ int vmdb__db_log_record_check(vmdb_db *db, const vmdb__wal_record *rec)
  * name is taken from the tables as they were before it. */
 static void note_replay_bases(vmdb_db *db, bool replaying)
 {
-    for (size_t i = 0; i < db->table_count; i++)
-        db->tables[i]->replay_base = replaying ? db->tables[i]->capacity + 1 : 0;
+    for (size_t i = 0; i < vmdb__db_table_count(db); i++)
+        vmdb__db_table_at(db, i)->replay_base =
+            replaying ? vmdb__db_table_at(db, i)->capacity + 1 : 0;
 }
 
 static int replay_one(vmdb_db *db, const vmdb__wal_record *rec, const void *payload)
@@ -151,8 +152,8 @@ static int log_holds_what_tables_hold(vmdb_db *db, vmdb_recovery *rep)
     }
     const vmdb_table *first_table = NULL;
     uint64_t first_rid = 0;
-    for (size_t i = 0; i < db->table_count; i++) {
-        vmdb_table *t = db->tables[i];
+    for (size_t i = 0; i < vmdb__db_table_count(db); i++) {
+        vmdb_table *t = vmdb__db_table_at(db, i);
         for (uint64_t rid = 0; rid < t->capacity; rid++) {
             const vmdb__slot *slot = vmdb__table_slot(t, rid);
             uint64_t lsn = slot->lsn;
@@ -353,21 +354,21 @@ int vmdb__db_recover(vmdb_db *db)
     if (rc < 0)
         return rc;
     rep->torn_tail = end.torn;
-    for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
-        rc = vmdb__table_scan_state(db->tables[i]);
+    for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++) {
+        rc = vmdb__table_scan_state(vmdb__db_table_at(db, i));
         if (rc == 0)
-            rc = vmdb__table_repair_headers(db->tables[i]);
+            rc = vmdb__table_repair_headers(vmdb__db_table_at(db, i));
         if (rc > 0) {
             db->unflushed = true;
             rc = 0;
         }
     }
-    for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
+    for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++) {
         bool rebuilt = false;
-        rc = vmdb__db_open_index(db, db->tables[i], &rebuilt);
+        rc = vmdb__db_open_index(db, vmdb__db_table_at(db, i), &rebuilt);
         if (rc == 0 && rep->transactions > 0 && !rebuilt) {
             /* Replay changed the table under the index: rebuild it. */
-            rc = vmdb__db_index_rebuild(db->tables[i]);
+            rc = vmdb__db_index_rebuild(vmdb__db_table_at(db, i));
             rebuilt = true;
         }
         rep->index_rebuilt |= rebuilt;
@@ -413,12 +414,12 @@ int vmdb__db_finish_dead_writer(vmdb_db *db)
     int rc = replay_log(db, vmdb__wal_end(db->wal), &end);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
-        rc = vmdb__table_scan_state(db->tables[i]);
+    for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++) {
+        rc = vmdb__table_scan_state(vmdb__db_table_at(db, i));
         if (rc == 0)
-            rc = vmdb__db_index_rebuild(db->tables[i]);
+            rc = vmdb__db_index_rebuild(vmdb__db_table_at(db, i));
     }
-    rep->index_rebuilt = db->table_count > 0;
+    rep->index_rebuilt = vmdb__db_table_count(db) > 0;
     if (rc == 0)
         vmdb__db_changing(db, false);
     if (rc == 0)

@@ -256,7 +256,8 @@ static int log_op(vmdb_txn *txn, vmdb_table *t, uint8_t kind, uint64_t rid, uint
     struct key_ref ref = {t, key, len};
     rc = vmdb__txn_map_set(&txn->by_key, hash, i, vmdb__txn_same_key, txn, &ref);
     if (rc == 0)
-        rc = vmdb__txn_map_set(&txn->by_rid, vmdb__txn_rid_key(t, rid), i, vmdb__txn_same_rid, txn, op);
+        rc = vmdb__txn_map_set(&txn->by_rid, vmdb__txn_rid_key(t, rid), i, vmdb__txn_same_rid, txn,
+                               op);
     return rc;
 }
 
@@ -900,7 +901,8 @@ int vmdb_table_cursor_next(vmdb_table_cursor *c, uint64_t *rid, void *record)
     return VMDB_ENOTFOUND;
 }
 
-int vmdb_table_scan(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record), void *ctx)
+int vmdb_table_scan(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record),
+                    void *ctx)
 {
     if (!t || !fn)
         return vmdb__fail(VMDB_EINVAL, "vmdb_table_scan: table and fn are required");

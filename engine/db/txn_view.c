@@ -215,7 +215,8 @@ static void view_slots(vmdb_db *db, const vmdb_txn *txn, uint32_t i, size_t *by_
     vmdb__txn_op_key(op, &key, &len);
     struct key_ref ref = {op->table, key, len};
     *by_key = qmap_find(&db->queued_by_key, op->hash, vmdb__txn_same_key, &ref);
-    *by_rid = qmap_find(&db->queued_by_rid, vmdb__txn_rid_key(op->table, op->rid), vmdb__txn_same_rid, op);
+    *by_rid = qmap_find(&db->queued_by_rid, vmdb__txn_rid_key(op->table, op->rid),
+                        vmdb__txn_same_rid, op);
 }
 
 static void qmap_put_at(vmdb__queue_map *m, size_t j, uint64_t key, vmdb_txn *txn, uint32_t op)
@@ -267,7 +268,8 @@ static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table
     if (!layer)
         return NULL;
     struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
-    int i = vmdb__txn_map_get(&layer->by_rid, vmdb__txn_rid_key(t, rid), vmdb__txn_same_rid, layer, &probe);
+    int i = vmdb__txn_map_get(&layer->by_rid, vmdb__txn_rid_key(t, rid), vmdb__txn_same_rid, layer,
+                              &probe);
     return i < 0 ? NULL : &layer->ops[i];
 }
 

@@ -62,8 +62,8 @@ static int lock_writer(vmdb_db *db)
     if (gen != __atomic_load_n(&db->seen_generation, __ATOMIC_RELAXED) || dead_writer) {
         /* Another process wrote since this one last held the lock. */
         rc = vmdb__wal_adopt_salt(db->wal, db->lock_page->salt);
-        for (size_t i = 0; rc == 0 && i < db->table_count; i++) {
-            vmdb_table *t = db->tables[i];
+        for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++) {
+            vmdb_table *t = vmdb__db_table_at(db, i);
             rc = vmdb__table_refresh(t);
             if (rc == 0)
                 rc = vmdb__table_scan_state(t);
