@@ -538,3 +538,33 @@ Test(query_api, empty_statements_between_semicolons_are_skipped)
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
+
+/* What a field cannot hold is refused when it is bound, whatever the C
+ * type it comes in: a whole double out of the field's range as an
+ * integer is, and text with a NUL byte, which no text value holds. */
+Test(query_api, a_bound_double_or_text_the_field_cannot_hold_is_refused_at_bind)
+{
+    vmdb_db *db = people_db();
+    vmdb_stmt *stmt = prepare(db, "SELECT name FROM people WHERE age > ?");
+    cr_assert_eq(vmdb_bind_double(stmt, 1, 1e300), VMDB_ERANGE);
+    cr_assert(strstr(vmdb_last_error()->message, "parameter 1") &&
+                  strstr(vmdb_last_error()->message, "age") &&
+                  strstr(vmdb_last_error()->message, "u8"),
+              "%s", vmdb_last_error()->message);
+    cr_assert_eq(vmdb_bind_double(stmt, 1, 300.0), VMDB_ERANGE);
+    ASSERT_OK(vmdb_bind_double(stmt, 1, 30.5)); /* a fraction compares */
+    cr_assert_eq(vmdb_step(stmt), VMDB_ROW);
+    cr_assert_str_eq(text_of(stmt, 0), "Ann");
+    vmdb_finalize(stmt);
+    stmt = prepare(db, "SELECT id FROM people WHERE name = ?");
+    cr_assert_eq(vmdb_bind_text(stmt, 1, "Ann\0x", 5), VMDB_EINVAL);
+    cr_assert(strstr(vmdb_last_error()->message, "parameter 1") &&
+                  strstr(vmdb_last_error()->message, "NUL"),
+              "%s", vmdb_last_error()->message);
+    ASSERT_OK(vmdb_bind_text(stmt, 1, "Ann", VMDB_SQL_NUL_TERMINATED));
+    cr_assert_eq(vmdb_step(stmt), VMDB_ROW);
+    cr_assert_str_eq(text_of(stmt, 0), "1");
+    vmdb_finalize(stmt);
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}

@@ -758,7 +758,7 @@ Test(sql_exec, order_by_several_keys_limit_and_offset)
     EXPECT_ROWS(db, "SELECT id FROM people LIMIT 2 OFFSET 4", "id\n5\n");
     EXPECT_ROWS(db, "SELECT id FROM people LIMIT 0", "id\n");
     EXPECT_ROWS(db, "SELECT id FROM people ORDER BY big DESC LIMIT 2", "id\n1\n3\n");
-    run_fails(db, "SELECT id FROM people ORDER BY 3", "ORDER BY 3: there are 1 output columns");
+    run_fails(db, "SELECT id FROM people ORDER BY 3", "ORDER BY 3: the result has 1 column");
     finish(db);
 }
 
@@ -875,7 +875,7 @@ Test(sql_exec, assignments_are_range_checked_by_the_library)
     run_fails(db, "INSERT INTO people (id, flag) VALUES (9, 2)", "people.flag");
     run_fails(db, "INSERT INTO people (id, nope) VALUES (9, 2)", "people: no field 'nope'");
     run_fails(db, "INSERT INTO people (id, id) VALUES (9, 2)", "people.id is named twice");
-    run_fails(db, "INSERT INTO people (id, age) VALUES (9)", "row 1 has 1 values for 2 fields");
+    run_fails(db, "INSERT INTO people (id, age) VALUES (9)", "row 1 has 1 value for 2 fields");
     run_fails(db, "INSERT INTO people (id, age) VALUES (9, age)",
               "VALUES: 'age' is not a value");
     run_fails(db, "INSERT INTO people (id) VALUES (1)", "people: key already exists");

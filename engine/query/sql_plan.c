@@ -842,8 +842,9 @@ static int plan_order(sql_plan *pl, const bind_ctx *cx, sql_error *err)
         if (e->kind == SQL_E_LITERAL && e->value.type == SQL_T_INT) {
             if (e->value.i < 1 || e->value.i > (sql_int)pl->out_count)
                 return sql_fail(err, e->line, e->col,
-                                "ORDER BY %llu: there are %zu output columns",
-                                (unsigned long long)e->value.i, pl->out_count);
+                                "ORDER BY %llu: the result has %zu column%s",
+                                (unsigned long long)e->value.i, pl->out_count,
+                                pl->out_count == 1 ? "" : "s");
             pl->order_exprs[i] = pl->out_exprs[(size_t)e->value.i - 1];
             continue;
         }
@@ -932,8 +933,9 @@ static int plan_insert(sql_plan *pl, sql_error *err)
         if (st->row_lengths[r] != pl->field_count) {
             const sql_expr *first = st->rows[r][0];
             return sql_fail(err, first->line, first->col,
-                            "row %zu has %zu values for %zu fields", r + 1, st->row_lengths[r],
-                            pl->field_count);
+                            "row %zu has %zu value%s for %zu field%s", r + 1,
+                            st->row_lengths[r], st->row_lengths[r] == 1 ? "" : "s",
+                            pl->field_count, pl->field_count == 1 ? "" : "s");
         }
         for (size_t i = 0; i < pl->field_count; i++) {
             sql_expr *e = st->rows[r][i];

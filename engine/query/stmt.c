@@ -15,6 +15,8 @@
  * vmdb_step hands them out from there.
  */
 #define _GNU_SOURCE /* open_memstream, for the plan's text */
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,6 +257,20 @@ static int check_fits(const vmdb_stmt *st, int index, const stmt_param *p, const
                                    : vmdb_record_set_u64(schema, scratch, p->field,
                                                          (uint64_t)v->i);
         break;
+    case SQL_T_FLOAT:
+        /* A whole number is held to the field's range as an integer is;
+         * a fraction is a value to compare with, which no range limits. */
+        if (f->type >= VMDB_TYPE_U8 && f->type <= VMDB_TYPE_I64 && v->f == floor(v->f)) {
+            if (v->f >= 0x1p64 || v->f < -0x1p63)
+                rc = vmdb__fail(VMDB_ERANGE, "%s: %g does not fit %s", f->name, v->f,
+                                vmdb_type_name(f->type));
+            else
+                rc = v->f >= 0 ? vmdb_record_set_u64(schema, scratch, p->field, (uint64_t)v->f)
+                               : vmdb_record_set_i64(schema, scratch, p->field, (int64_t)v->f);
+        } else if (f->type == VMDB_TYPE_F32 && isfinite(v->f) && fabs(v->f) > FLT_MAX) {
+            rc = vmdb__fail(VMDB_ERANGE, "%s: %g does not fit f32", f->name, v->f);
+        }
+        break;
     case SQL_T_TEXT: {
         char *text = malloc(v->s.len + 1);
         if (!text) {
@@ -348,6 +364,9 @@ int vmdb_bind_text(vmdb_stmt *stmt, int index, const char *text, size_t len)
         return vmdb__fail(VMDB_EINVAL, "parameter %d: text is required", index);
     if (len == VMDB_SQL_NUL_TERMINATED)
         len = strlen(text);
+    if (memchr(text, '\0', len))
+        return vmdb__fail(VMDB_EINVAL, "parameter %d: text holds a NUL byte at %zu", index,
+                          (size_t)((const char *)memchr(text, '\0', len) - text));
     sql_value v = {.type = SQL_T_TEXT, .s = {text, len}};
     return bind_value(stmt, index, &v, text);
 }
