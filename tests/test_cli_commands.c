@@ -426,7 +426,7 @@ static struct holder hold_write_lock(const char *path)
         char c = 1, command;
         if (write(up[1], &c, 1) != 1 || read(down[0], &command, 1) != 1)
             _exit(2);
-        while (command == RELEASE_ONCE_WAITED && vmdb__os_has_waiter(held->lock_fd) <= 0)
+        while (command == RELEASE_ONCE_WAITED && !vmdb__db_waiter_marked(held))
             sched_yield();
         vmdb_txn_abort(txn);
         _exit(vmdb_close(held) == 0 ? 0 : 3);

@@ -381,7 +381,7 @@ static struct holder fork_lock_holder(const char *path)
         char command;
         if (read(down[0], &command, 1) != 1)
             _exit(3);
-        while (command == HOLDER_RELEASE_ONCE_WAITED && vmdb__os_has_waiter(db->lock_fd) <= 0)
+        while (command == HOLDER_RELEASE_ONCE_WAITED && !vmdb__db_waiter_marked(db))
             sched_yield();
         struct rec r = make_rec(HELD_KEY, 1, 1);
         if (vmdb_txn_put(txn, t, &r, NULL) != 0 || vmdb_txn_commit(txn) != 0)

@@ -221,8 +221,7 @@ static void free_db(vmdb_db *db)
 {
     vmdb__db_catalog_close(db);
     vmdb__wal_close(db->wal);
-    vmdb_map_close(db->lock_map);
-    vmdb__os_close(db->lock_fd);
+    vmdb__db_lock_close(db);
     pthread_mutex_destroy(&db->writer);
     pthread_mutex_destroy(&db->state);
     vmdb__txn_spares_close(db);
@@ -269,17 +268,15 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     pthread_mutex_init(&db->writer, NULL);
     pthread_mutex_init(&db->state, NULL);
     pthread_mutex_init(&db->group, NULL);
-    db->lock_fd = -1;
     db->readonly = (o->flags & VMDB_DB_READONLY) != 0;
     db->as_is = (o->flags & VMDB_DB_AS_IS) != 0;
     db->verify = (o->flags & VMDB_DB_NO_VERIFY) == 0;
     db->open_flags = o->flags;
     db->durability = o->durability ? o->durability : VMDB_DURABILITY_NONE;
-    db->busy_timeout_ms = o->busy_timeout_ms;
-    db->busy_notice = o->busy_notice;
-    db->busy_notice_ctx = o->busy_notice_ctx;
     vmdb__group_note_owner(db);
-    rc = vmdb__group_open(db);
+    rc = vmdb__db_lock_init(db, o);
+    if (rc == 0)
+        rc = vmdb__group_open(db);
     if (rc == 0)
         rc = vmdb__txn_spares_open(db);
     if (rc == 0)

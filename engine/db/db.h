@@ -91,11 +91,7 @@ struct vmdb_db {
     bool poisoned;              /* a flush failed: no more writes */
     enum vmdb_durability durability;
     uint64_t checkpoint_bytes;  /* log use that triggers a checkpoint */
-    unsigned busy_timeout_ms;   /* vmdb_db_options' */
-    void (*busy_notice)(void *ctx, const char *path, long holder_pid);
-    void *busy_notice_ctx;
-    int lock_fd;
-    vmdb_map *lock_map;         /* the lock page, NULL when read-only */
+    struct vmdb__lockfile *lockfile; /* its file and options (lock.c) */
     vmdb__lock_page *lock_page;
     uint64_t seen_generation;   /* what this process last knew */
     uint64_t seen_layout_epoch; /* the files this handle maps; atomic */
@@ -124,8 +120,6 @@ struct vmdb_db {
     unsigned long lock_thread;  /* atomic: the thread that holds `writer`
                                    through vmdb__db_lock, or 0 */
     struct vmdb_txn *open_txn;  /* under `writer`: the transaction open */
-    bool yielded;               /* under `writer`: the file lock went while
-                                   another process was marked waiting */
     uint64_t pending;           /* NONE commits queued, not yet applied;
                                    atomic: readers look before reading */
     uint64_t commits;           /* counters for vmdb_db_stat, atomic */
@@ -371,6 +365,13 @@ int vmdb__db_poison(vmdb_db *db, int rc);
 #define VMDB__WAL_NAME "wal.ring"
 
 /* ---- the lock file (engine/db/lock.c) ---- */
+/* Made at open with the options' busy timeout and notice, before the
+ * file is opened; closed, with the page and the file, at close. */
+int vmdb__db_lock_init(vmdb_db *db, const vmdb_db_options *o);
+void vmdb__db_lock_close(vmdb_db *db);
+unsigned vmdb__db_busy_timeout_ms(const vmdb_db *db);
+/* Whether another process is marked as waiting for the file lock. */
+bool vmdb__db_waiter_marked(const vmdb_db *db);
 /* Maps the lock page and opens the file the flock is taken on. */
 int vmdb__db_open_lock(vmdb_db *db);
 /* The file lock, fairly: a marked waiter first after this handle let go;

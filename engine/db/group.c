@@ -443,7 +443,7 @@ static void *flusher_main(void *arg)
             if (db->flock_held && !g->queue_head && !g->group_leader)
                 vmdb__db_release_file_lock(db);
             pthread_mutex_unlock(&db->writer);
-        } else if (g->queue_head && vmdb__os_has_waiter(db->lock_fd) > 0) {
+        } else if (g->queue_head && vmdb__db_waiter_marked(db)) {
             __atomic_store_n(&db->yield_file_lock, true, __ATOMIC_RELAXED);
         }
         pthread_mutex_unlock(&db->group);

@@ -26,6 +26,49 @@ int vmdb__db_poison(vmdb_db *db, int rc)
 
 /* ---- the lock file ------------------------------------------------------ */
 
+/* The lock file as this handle holds it, lock.c's own. */
+struct vmdb__lockfile {
+    int fd;                   /* the flock is taken on it */
+    vmdb_map *map;            /* the lock page, read-only for readers */
+    unsigned busy_timeout_ms; /* vmdb_db_options' */
+    void (*busy_notice)(void *ctx, const char *path, long holder_pid);
+    void *busy_notice_ctx;
+    bool yielded; /* under `writer`: the file lock went while another
+                     process was marked waiting */
+};
+
+int vmdb__db_lock_init(vmdb_db *db, const vmdb_db_options *o)
+{
+    db->lockfile = calloc(1, sizeof *db->lockfile);
+    if (!db->lockfile)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    db->lockfile->fd = -1;
+    db->lockfile->busy_timeout_ms = o->busy_timeout_ms;
+    db->lockfile->busy_notice = o->busy_notice;
+    db->lockfile->busy_notice_ctx = o->busy_notice_ctx;
+    return 0;
+}
+
+void vmdb__db_lock_close(vmdb_db *db)
+{
+    if (!db->lockfile)
+        return;
+    vmdb_map_close(db->lockfile->map);
+    vmdb__os_close(db->lockfile->fd);
+    free(db->lockfile);
+    db->lockfile = NULL;
+}
+
+unsigned vmdb__db_busy_timeout_ms(const vmdb_db *db)
+{
+    return db->lockfile->busy_timeout_ms;
+}
+
+bool vmdb__db_waiter_marked(const vmdb_db *db)
+{
+    return vmdb__os_has_waiter(db->lockfile->fd) > 0;
+}
+
 int vmdb__db_open_lock(vmdb_db *db)
 {
     char *path = vmdb__path_join(db->path, VMDB__LOCK_NAME, "");
@@ -34,16 +77,16 @@ int vmdb__db_open_lock(vmdb_db *db)
     /* Readers map it too, read-only, to follow replaced files (follow.c). */
     vmdb_map_options mo = {.mode = db->readonly ? VMDB_MAP_READ : VMDB_MAP_WRITE,
                            .len = vmdb_page_size()};
-    int rc = vmdb_map_open(path, &mo, &db->lock_map);
+    int rc = vmdb_map_open(path, &mo, &db->lockfile->map);
     if (rc == 0) {
-        db->lock_page = vmdb_map_ptr(db->lock_map);
+        db->lock_page = vmdb_map_ptr(db->lockfile->map);
         if (memcmp(db->lock_page->magic, VMDB__LOCK_MAGIC, 8) != 0)
             rc = vmdb__fail(VMDB_EBADMAGIC, "%s: not a vmdb lock file", path);
         else if (db->lock_page->version != 1)
             rc = vmdb__fail(VMDB_EVERSION, "%s: lock file version %u, this build reads 1", path,
                             db->lock_page->version);
     }
-    if (rc == 0 && (rc = vmdb__os_open(path, VMDB__OS_RDONLY, 0, &db->lock_fd)) < 0)
+    if (rc == 0 && (rc = vmdb__os_open(path, VMDB__OS_RDONLY, 0, &db->lockfile->fd)) < 0)
         rc = vmdb__fail_os(rc, "%s: cannot open", path);
     /* A reader cannot finish what a dead writer left half applied; it must
      * not show it either. A writer holding the lock may be applying now,
@@ -53,9 +96,9 @@ int vmdb__db_open_lock(vmdb_db *db)
     bool dead_writer = false;
     if (rc == 0 && db->readonly && !db->as_is &&
         __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0 &&
-        vmdb__os_try_lock_file_shared(db->lock_fd) == 0) {
+        vmdb__os_try_lock_file_shared(db->lockfile->fd) == 0) {
         dead_writer = __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0;
-        vmdb__os_lock_file(db->lock_fd, false);
+        vmdb__os_lock_file(db->lockfile->fd, false);
     }
     if (dead_writer)
         rc = vmdb__fail(VMDB_ENEEDRECOVERY,
@@ -99,15 +142,15 @@ static int busy_error(vmdb_db *db)
     if (pid == 0)
         return vmdb__fail(VMDB_EBUSY,
                           "%s: database is locked (by another process, pid unknown; waited %u ms)",
-                          db->path, db->busy_timeout_ms);
+                          db->path, db->lockfile->busy_timeout_ms);
     if (pid == vmdb__os_pid())
         return vmdb__fail(VMDB_EBUSY,
                           "%s: database is locked (pid %ld holds the write lock: this process, "
                           "through another handle; waited %u ms)",
-                          db->path, pid, db->busy_timeout_ms);
+                          db->path, pid, db->lockfile->busy_timeout_ms);
     return vmdb__fail(VMDB_EBUSY, "%s: database is locked (pid %ld holds the write lock; "
                                   "waited %u ms)",
-                      db->path, pid, db->busy_timeout_ms);
+                      db->path, pid, db->lockfile->busy_timeout_ms);
 }
 
 /*
@@ -118,20 +161,20 @@ static int busy_error(vmdb_db *db)
  */
 static int wait_for_file_lock(vmdb_db *db)
 {
-    if (!db->busy_timeout_ms && !db->busy_notice)
-        return vmdb__os_lock_file(db->lock_fd, true);
+    if (!db->lockfile->busy_timeout_ms && !db->lockfile->busy_notice)
+        return vmdb__os_lock_file(db->lockfile->fd, true);
     uint64_t start = vmdb__os_now_ns();
-    uint64_t give_up = db->busy_timeout_ms ? start + db->busy_timeout_ms * 1000000ull : UINT64_MAX;
+    uint64_t give_up = db->lockfile->busy_timeout_ms ? start + db->lockfile->busy_timeout_ms * 1000000ull : UINT64_MAX;
     uint64_t notice_at = start + VMDB_BUSY_NOTICE_MS * 1000000ull;
-    if (db->busy_notice && notice_at < give_up) {
-        int rc = vmdb__os_lock_file_until(db->lock_fd, notice_at);
+    if (db->lockfile->busy_notice && notice_at < give_up) {
+        int rc = vmdb__os_lock_file_until(db->lockfile->fd, notice_at);
         if (rc != -EWOULDBLOCK)
             return rc;
-        db->busy_notice(db->busy_notice_ctx, db->path, lock_holder(db));
+        db->lockfile->busy_notice(db->lockfile->busy_notice_ctx, db->path, lock_holder(db));
     }
     if (give_up == UINT64_MAX)
-        return vmdb__os_lock_file(db->lock_fd, true);
-    return vmdb__os_lock_file_until(db->lock_fd, give_up);
+        return vmdb__os_lock_file(db->lockfile->fd, true);
+    return vmdb__os_lock_file_until(db->lockfile->fd, give_up);
 }
 
 /*
@@ -148,16 +191,16 @@ static int wait_for_file_lock(vmdb_db *db)
  */
 int vmdb__db_take_file_lock(vmdb_db *db)
 {
-    if (db->yielded) {
-        db->yielded = false;
-        for (int i = 0; i < YIELD_NAPS && vmdb__os_has_waiter(db->lock_fd) > 0; i++)
+    if (db->lockfile->yielded) {
+        db->lockfile->yielded = false;
+        for (int i = 0; i < YIELD_NAPS && vmdb__os_has_waiter(db->lockfile->fd) > 0; i++)
             nanosleep(&(struct timespec){0, 20 * 1000}, NULL);
     }
-    int rc = vmdb__os_try_lock_file(db->lock_fd);
+    int rc = vmdb__os_try_lock_file(db->lockfile->fd);
     if (rc == -EWOULDBLOCK) {
-        vmdb__os_mark_waiter(db->lock_fd, true);
+        vmdb__os_mark_waiter(db->lockfile->fd, true);
         rc = wait_for_file_lock(db);
-        vmdb__os_mark_waiter(db->lock_fd, false);
+        vmdb__os_mark_waiter(db->lockfile->fd, false);
         if (rc == -EWOULDBLOCK)
             return busy_error(db);
     }
@@ -176,9 +219,9 @@ int vmdb__db_take_file_lock(vmdb_db *db)
 void vmdb__db_release_file_lock(vmdb_db *db)
 {
     __atomic_store_n(&db->lock_page->holder_pid, 0, __ATOMIC_RELAXED);
-    vmdb__os_lock_file(db->lock_fd, false);
+    vmdb__os_lock_file(db->lockfile->fd, false);
     db->flock_held = false;
-    db->yielded = vmdb__os_has_waiter(db->lock_fd) > 0;
+    db->lockfile->yielded = vmdb__os_has_waiter(db->lockfile->fd) > 0;
 }
 
 /* Called with the lock held after every change other processes must see. */

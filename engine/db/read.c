@@ -74,9 +74,9 @@ static int hold_writers(vmdb_read *r)
         vmdb__os_mark_waiter(fd, true);
         /* A writer in the middle of a long transaction keeps the reader
          * waiting: as long as a writer would wait for it. */
-        rc = db->busy_timeout_ms
+        rc = vmdb__db_busy_timeout_ms(db)
                  ? vmdb__os_lock_file_shared_until(fd, vmdb__os_now_ns() +
-                                                           db->busy_timeout_ms * 1000000ull)
+                                                           vmdb__db_busy_timeout_ms(db) * 1000000ull)
                  : vmdb__os_lock_file_shared(fd);
         vmdb__os_mark_waiter(fd, false);
         if (rc == -EWOULDBLOCK) {
@@ -87,7 +87,7 @@ static int hold_writers(vmdb_read *r)
                 snprintf(who, sizeof who, "pid %ld holds the write lock", holder);
             return vmdb__fail(VMDB_EBUSY,
                               "%s: database is locked (%s; waited %u ms to read it whole)",
-                              db->path, who, db->busy_timeout_ms);
+                              db->path, who, vmdb__db_busy_timeout_ms(db));
         }
         if (rc < 0) {
             vmdb__os_close(fd);
