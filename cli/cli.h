@@ -214,6 +214,17 @@ int cli_open_db(const char *path, unsigned flags, vmdb_db **out);
  * Accepts NULL. */
 int cli_close_db(vmdb_db *db, int status);
 
+/*
+ * The start of a command of the form `vmdb NAME DB [ARG...] [--format F]`
+ * taking exactly `npos` positionals (DB first): parses the arguments, the
+ * format (`default_format` when none is given; NULL for the usual) and
+ * opens DB with `flags`. True when the command should go on, with pos,
+ * *format and *db set; otherwise *status is what it returns.
+ */
+bool cli_start_db_command(const cli_command *cmd, int argc, char **argv, size_t npos, char **pos,
+                          const char *default_format, unsigned flags, enum cli_format *format,
+                          vmdb_db **db, int *status);
+
 /* Ends a command that listed rows through `printer` (which may be NULL):
  * closes it and the database, and returns the exit status: CLI_ERROR
  * when `status` or either close failed, CLI_NOT_FOUND when no row was

@@ -77,19 +77,13 @@ const cli_command cli_export_command;
 
 static int run(int argc, char **argv)
 {
-    const char *format_text = "csv";
-    const cli_option options[] = {CLI_FORMAT_OPTION(&format_text)};
     char *pos[2];
-    size_t npos;
     int status;
-    if (!cli_command_args(&cli_export_command, argc, argv, options, 1, pos, 2, 2, &npos, &status))
-        return status;
     enum cli_format format;
-    if (cli_parse_format(format_text, &format) != CLI_OK)
-        return CLI_ERROR;
     vmdb_db *db;
-    if (cli_open_db(pos[0], VMDB_DB_READONLY, &db) != CLI_OK)
-        return CLI_ERROR;
+    if (!cli_start_db_command(&cli_export_command, argc, argv, 2, pos, "csv", VMDB_DB_READONLY,
+                              &format, &db, &status))
+        return status;
     vmdb_table *table;
     int rc = cli_open_table(db, pos[0], pos[1], &table);
     struct export e = {table, format};

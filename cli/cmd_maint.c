@@ -44,20 +44,13 @@ static int stats_tables(void *ctx, vmdb_table *table)
 
 static int stats_run(int argc, char **argv)
 {
-    const char *format_text = NULL;
-    const cli_option options[] = {CLI_FORMAT_OPTION(&format_text)};
     char *pos[1];
-    size_t npos;
     int status;
     enum cli_format format;
-    if (!cli_command_args(&cli_stats_command, argc, argv, options, 1, pos, 1, 1, &npos,
-                          &status))
-        return status;
-    if (cli_parse_format(format_text, &format) != CLI_OK)
-        return CLI_ERROR;
     vmdb_db *db;
-    if (cli_open_db(pos[0], VMDB_DB_READONLY, &db) != CLI_OK)
-        return CLI_ERROR;
+    if (!cli_start_db_command(&cli_stats_command, argc, argv, 1, pos, NULL, VMDB_DB_READONLY,
+                              &format, &db, &status))
+        return status;
     static const char *const table_columns[] = {
         "table",       "records",     "capacity",       "high_water", "record_bytes",
         "table_bytes", "index_bytes", "index_capacity", "index_load",

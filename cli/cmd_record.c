@@ -150,21 +150,15 @@ static void say_not_found(const char *table, const char *key)
 
 static int get_run(int argc, char **argv)
 {
-    const char *format_text = NULL;
-    const cli_option options[] = {CLI_FORMAT_OPTION(&format_text)};
     char *pos[3];
-    size_t npos;
     int status;
     enum cli_format format;
-    if (!cli_command_args(&cli_get_command, argc, argv, options, 1, pos, 3, 3, &npos, &status))
-        return status;
-    if (cli_parse_format(format_text, &format) != CLI_OK)
-        return CLI_ERROR;
     vmdb_db *db;
     /* Verifying one record's checksum costs nothing next to starting the
      * process, and a damaged record is then an error, not a wrong answer. */
-    if (cli_open_db(pos[0], VMDB_DB_READONLY | VMDB_DB_VERIFY, &db) != CLI_OK)
-        return CLI_ERROR;
+    if (!cli_start_db_command(&cli_get_command, argc, argv, 3, pos, NULL,
+                              VMDB_DB_READONLY | VMDB_DB_VERIFY, &format, &db, &status))
+        return status;
     vmdb_table *table;
     status = cli_open_table(db, pos[0], pos[1], &table);
     if (status != CLI_OK) {

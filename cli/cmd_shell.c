@@ -335,19 +335,12 @@ static int read_terminal(shell *sh)
 
 static int run(int argc, char **argv)
 {
-    const char *format_text = NULL;
-    const cli_option options[] = {CLI_FORMAT_OPTION(&format_text)};
     char *pos[1];
-    size_t npos;
     int status;
     shell sh = {.buf_line = 1, .buf_col = 1};
-    if (!cli_command_args(&cli_shell_command, argc, argv, options, 1, pos, 1, 1, &npos,
-                          &status))
+    if (!cli_start_db_command(&cli_shell_command, argc, argv, 1, pos, NULL, 0, &sh.format, &sh.db,
+                              &status))
         return status;
-    if (cli_parse_format(format_text, &sh.format) != CLI_OK)
-        return CLI_ERROR;
-    if (cli_open_db(pos[0], 0, &sh.db) != CLI_OK)
-        return CLI_ERROR;
     sh.db_name = pos[0];
     sh.interactive = isatty(STDIN_FILENO);
     status = sh.interactive ? read_terminal(&sh) : read_script(&sh);

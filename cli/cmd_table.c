@@ -101,20 +101,13 @@ static int list_table(void *ctx, vmdb_table *table)
 
 static int tables_run(int argc, char **argv)
 {
-    const char *format_text = NULL;
-    const cli_option options[] = {CLI_FORMAT_OPTION(&format_text)};
     char *pos[1];
-    size_t npos;
     int status;
     enum cli_format format;
-    if (!cli_command_args(&cli_tables_command, argc, argv, options, 1, pos, 1, 1, &npos,
-                          &status))
-        return status;
-    if (cli_parse_format(format_text, &format) != CLI_OK)
-        return CLI_ERROR;
     vmdb_db *db;
-    if (cli_open_db(pos[0], VMDB_DB_READONLY, &db) != CLI_OK)
-        return CLI_ERROR;
+    if (!cli_start_db_command(&cli_tables_command, argc, argv, 1, pos, NULL, VMDB_DB_READONLY,
+                              &format, &db, &status))
+        return status;
     static const char *const names[] = {"name", "records", "schema"};
     cli_printer *printer = cli_printer_open(format, stdout, 3, names);
     if (!printer) {

@@ -41,20 +41,14 @@ static int list_entry(void *ctx, const vmdb_wal_entry *e)
 
 static int wal_run(int argc, char **argv)
 {
-    const char *format_text = NULL;
-    const cli_option options[] = {CLI_FORMAT_OPTION(&format_text)};
     char *pos[1];
-    size_t npos;
     int status;
     enum cli_format format;
-    if (!cli_command_args(&cli_wal_command, argc, argv, options, 1, pos, 1, 1, &npos, &status))
-        return status;
-    if (cli_parse_format(format_text, &format) != CLI_OK)
-        return CLI_ERROR;
     vmdb_db *db;
     /* As is: the log of a writer that died is what this command is for. */
-    if (cli_open_db(pos[0], VMDB_DB_READONLY | VMDB_DB_AS_IS, &db) != CLI_OK)
-        return CLI_ERROR;
+    if (!cli_start_db_command(&cli_wal_command, argc, argv, 1, pos, NULL,
+                              VMDB_DB_READONLY | VMDB_DB_AS_IS, &format, &db, &status))
+        return status;
     static const char *const columns[] = {"lsn",   "txn",     "kind",     "table",    "rid",
                                           "bytes", "payload", "checksum", "committed"};
     cli_printer *printer = cli_printer_open(format, stdout, 9, columns);

@@ -53,6 +53,21 @@ int cli_close_db(vmdb_db *db, int status)
     return status;
 }
 
+bool cli_start_db_command(const cli_command *cmd, int argc, char **argv, size_t npos, char **pos,
+                          const char *default_format, unsigned flags, enum cli_format *format,
+                          vmdb_db **db, int *status)
+{
+    const char *format_text = default_format;
+    const cli_option options[] = {CLI_FORMAT_OPTION(&format_text)};
+    size_t given;
+    if (!cli_command_args(cmd, argc, argv, options, 1, pos, npos, npos, &given, status))
+        return false;
+    *status = CLI_ERROR;
+    if (cli_parse_format(format_text, format) != CLI_OK)
+        return false;
+    return cli_open_db(pos[0], flags, db) == CLI_OK;
+}
+
 int cli_end_listing(cli_printer *printer, vmdb_db *db, int status)
 {
     uint64_t rows = printer ? cli_printer_rows(printer) : 0;
