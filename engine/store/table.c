@@ -198,8 +198,28 @@ static int check_copy(const char *path, const char *copy, size_t have, char whic
     return 0;
 }
 
-/* Reads both header copies and keeps the newer valid one in `best`. */
+/* Reads both header copies and keeps the newer valid one in `best`.
+ * A writer in another process rewrites a copy in place (the older one,
+ * but a reader slow enough sees the copy it chose become the older one
+ * and be rewritten), so the private copy is checked again, and the choice
+ * made again while it does not hold. */
+static int read_header_once(const char *path, const vmdb_map *map, char *best);
+
 static int read_header(const char *path, const vmdb_map *map, char *best)
+{
+    int rc = 0;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        rc = read_header_once(path, map, best);
+        if (rc < 0)
+            return rc;
+        if (check_copy(path, best, COPY_LEN, 'A') == 0)
+            return 0;
+        sched_yield();
+    }
+    return vmdb__fail(VMDB_EBUSY, "%s: its header keeps changing while it is read", path);
+}
+
+static int read_header_once(const char *path, const vmdb_map *map, char *best)
 {
     uint64_t len = vmdb_map_len(map);
     const char *base = vmdb_map_ptr(map);
