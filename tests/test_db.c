@@ -982,6 +982,41 @@ Test(db, reads_refuse_a_record_whose_live_flag_was_cleared)
 /* One header copy damaged (a torn header write): the table opens from the
  * other, check reports the damage, and an open for writing repairs it.
  * Each copy in turn, after growth has made either the newer one. */
+/* A header rewrite never touches the copy in use, the first one included:
+ * a reader in another process may be copying it (and a torn write of it
+ * would leave no valid copy if the other one were damaged). */
+Test(db, a_tables_first_growth_leaves_the_header_copy_in_use_untouched)
+{
+    char path[600], file[640];
+    snprintf(path, sizeof path, "%s", test_path("db"));
+    snprintf(file, sizeof file, "%s/people.vmt", path);
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    vmdb_table_file *tf;
+    ASSERT_OK(vmdb_table_file_open(file, &tf));
+    vmdb_table_file_info info;
+    ASSERT_OK(vmdb_table_file_stat(tf, &info));
+    cr_assert_eq(info.capacity, 64);
+    char in_use = info.copy_in_use;
+    vmdb_table_file_close(tf);
+    size_t len;
+    unsigned char *before = read_file(file, &len);
+    put_people(db, t, 0, 100); /* 64 slots grow to 128: one header rewrite */
+    ASSERT_OK(vmdb_table_file_open(file, &tf));
+    ASSERT_OK(vmdb_table_file_stat(tf, &info));
+    cr_assert_eq(info.capacity, 128);
+    cr_assert_neq(info.copy_in_use, in_use, "the rewrite went to the copy in use");
+    vmdb_table_file_close(tf);
+    unsigned char *after = read_file(file, &len);
+    size_t off = (size_t)(in_use - 'A') * 4096;
+    cr_assert(memcmp(before + off, after + off, 4096) == 0,
+              "header copy %c, in use before the growth, was written", in_use);
+    free(before);
+    free(after);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
 Test(db, check_reports_a_damaged_header_copy_and_a_writer_repairs_it)
 {
     for (int copy = 0; copy < 2; copy++) {

@@ -147,9 +147,11 @@ int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
     char *head = calloc(1, HEADER_LEN);
     if (!head)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
-    int rc = build_header(head, name, id, schema, 1, FIRST_CAPACITY);
+    /* Copy B holds seq 1, the newest, as seq mod 2 says: the first rewrite
+     * (seq 2) then goes to copy A, never to the copy in use. */
+    int rc = build_header(head, name, id, schema, 0, FIRST_CAPACITY);
     if (rc == 0)
-        rc = build_header(head + COPY_LEN, name, id, schema, 0, FIRST_CAPACITY);
+        rc = build_header(head + COPY_LEN, name, id, schema, 1, FIRST_CAPACITY);
     struct new_table n = {head, stride_for(vmdb_schema_record_size(schema))};
     /* The writer lock is held: a file appearing meanwhile is a stranger's. */
     if (rc == 0)
@@ -803,9 +805,10 @@ int vmdb__table_write_prefix(vmdb_table *t, const char *path, uint64_t count)
     char *head = calloc(1, HEADER_LEN);
     if (!head)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
-    int rc = build_header(head, t->name, t->id, t->schema, 1, count);
+    /* As a new table's (vmdb__table_create_file): B newest. */
+    int rc = build_header(head, t->name, t->id, t->schema, 0, count);
     if (rc == 0)
-        rc = build_header(head + COPY_LEN, t->name, t->id, t->schema, 0, count);
+        rc = build_header(head + COPY_LEN, t->name, t->id, t->schema, 1, count);
     if (rc < 0) {
         free(head);
         return vmdb__fail(rc, "%s: %s", path, vmdb_last_error()->message);
