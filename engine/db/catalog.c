@@ -265,7 +265,7 @@ static int open_if_table(void *ctx, const char *name)
         if (vmdb__db_table_by_name(l->db, table))
             return 0;
     }
-    if (!l->db->flock_held) {
+    if (!vmdb__db_file_lock_held(l->db)) {
         /* Without the lock this may be a table another process is
          * creating: its index comes next, then the layout epoch that makes
          * every handle look again. Until then it is not there. */

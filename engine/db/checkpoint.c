@@ -14,7 +14,7 @@
 
 int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
 {
-    if (db->poisoned)
+    if (vmdb__db_poisoned(db))
         return vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; reopen the database",
                           db->path);
     /* Queued group commits are in the log but not yet in the tables. */

@@ -222,10 +222,8 @@ static void free_db(vmdb_db *db)
     vmdb__db_catalog_close(db);
     vmdb__wal_close(db->wal);
     vmdb__db_lock_close(db);
-    pthread_mutex_destroy(&db->writer);
     pthread_mutex_destroy(&db->state);
-    vmdb__txn_spares_close(db);
-    vmdb__txn_free_queue_view(db);
+    vmdb__txn_view_close(db);
     pthread_mutex_destroy(&db->group);
     vmdb__group_close(db);
     free(db->path);
@@ -265,7 +263,6 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         free(db);
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
     }
-    pthread_mutex_init(&db->writer, NULL);
     pthread_mutex_init(&db->state, NULL);
     pthread_mutex_init(&db->group, NULL);
     db->readonly = (o->flags & VMDB_DB_READONLY) != 0;
@@ -278,7 +275,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     if (rc == 0)
         rc = vmdb__group_open(db);
     if (rc == 0)
-        rc = vmdb__txn_spares_open(db);
+        rc = vmdb__txn_view_open(db);
     if (rc == 0)
         rc = vmdb__db_catalog_open(db);
     if (rc == 0)
@@ -293,8 +290,6 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
             vmdb__open_test_hook(path);
 #endif
         rc = vmdb__db_take_file_lock(db);
-        if (rc == 0)
-            db->flock_held = true;
     }
     char *wal_path = vmdb__path_join(path, VMDB__WAL_NAME, "");
     if (rc == 0 && !wal_path)
@@ -315,7 +310,7 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     } else if (rc == 0) {
         rc = vmdb__db_recover(db);
     }
-    if (db->flock_held)
+    if (db->lockfile && vmdb__db_file_lock_held(db))
         vmdb__db_release_file_lock(db);
     if (rc < 0) {
         free_db(db);
@@ -337,11 +332,11 @@ int vmdb_close(vmdb_db *db)
     }
     /* A transaction this thread left open would keep the lock from the
      * close below: it is aborted, as sqlite3_close_v2 rolls back. */
-    if (vmdb__db_held_by_me(db) && db->open_txn)
-        vmdb_txn_abort(db->open_txn);
+    if (vmdb__db_held_by_me(db) && vmdb__db_open_txn(db))
+        vmdb_txn_abort(vmdb__db_open_txn(db));
     vmdb__read_end_on(db); /* it would hold the close's checkpoint back */
     int rc = 0;
-    if (!db->readonly && !db->poisoned && (rc = vmdb__db_lock(db)) == 0) {
+    if (!db->readonly && !vmdb__db_poisoned(db) && (rc = vmdb__db_lock(db)) == 0) {
         /* A clean close leaves nothing to replay; with nothing logged and
          * nothing changed beside the log, there is nothing to flush. */
         if (!vmdb__db_log_is_empty(db) || db->unflushed || !vmdb__group_idle(db))
@@ -357,7 +352,7 @@ int vmdb_close(vmdb_db *db)
     }
     if (!db->readonly)
         vmdb__group_stop(db);
-    if (rc == 0 && db->poisoned)
+    if (rc == 0 && vmdb__db_poisoned(db))
         rc = vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; the log has what was "
                                         "committed, and the next open recovers it",
                         db->path);

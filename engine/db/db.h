@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/db/db.h - the database handle, shared by db.c (open, recovery,
- * checkpoints, tables) and txn.c (transactions and reads).
+ * engine/db/db.h - the database handle and the calls between the db
+ * layer's files (docs/architecture.md lists them in call order).
  */
 #ifndef VMDB_ENGINE_DB_H
 #define VMDB_ENGINE_DB_H
@@ -61,16 +61,6 @@ typedef struct vmdb__lock_page {
     uint64_t changes;
 } vmdb__lock_page;
 
-/* The queue's newest operation per key, or per record (txn.c): open
- * addressing from a 64-bit key to a queued transaction's operation. */
-typedef struct vmdb__queue_map {
-    uint64_t *keys;
-    struct vmdb_txn **txns; /* NULL: an empty slot */
-    uint32_t *ops;
-    size_t cap; /* a power of two, or 0 */
-    size_t used;
-} vmdb__queue_map;
-
 /* A committed transaction waiting for the group flush (group.c). */
 typedef struct vmdb__group_node {
     struct vmdb__group_node *prev, *next; /* queue order is log order */
@@ -82,66 +72,62 @@ typedef struct vmdb__group_node {
     int rc;
 } vmdb__group_node;
 
+/*
+ * The handle. Each part of its state that changes belongs to one file,
+ * behind that file's own struct and calls: the writer lock as the handle
+ * holds it (lock.c), the tables open (catalog.c), the group commit's queue
+ * and flusher (group.c), the queue's view and the transactions kept for
+ * reuse (txn_view.c). What stays here is what open sets and nothing
+ * changes after, the two mutexes that several files take by nature, the
+ * two words the read path checks inline (a call there costs every read),
+ * and the counters.
+ */
 struct vmdb_db {
+    /* Set at open. */
     char *path;
     bool readonly;
     bool as_is;                 /* read-only, even after a writer's death */
     bool verify;                /* reads check checksums (not NO_VERIFY) */
     unsigned open_flags;        /* vmdb_db_options.flags */
-    bool poisoned;              /* a flush failed: no more writes */
     enum vmdb_durability durability;
     uint64_t checkpoint_bytes;  /* log use that triggers a checkpoint */
-    struct vmdb__lockfile *lockfile; /* its file and options (lock.c) */
-    vmdb__lock_page *lock_page;
-    uint64_t seen_generation;   /* what this process last knew */
-    uint64_t seen_layout_epoch; /* the files this handle maps; atomic */
-    pthread_mutex_t writer;     /* one write transaction per process */
-    bool unflushed;             /* under `writer`: files changed outside the
-                                   log since the last checkpoint */
-    bool flock_held;            /* under `writer`: this process has the file
-                                   lock (kept while transactions wait in the
-                                   group queue, whose changes other processes
-                                   could not see) */
+    uint64_t fork_generation;   /* vmdb__fork_generation at open */
+    vmdb_recovery recovery;     /* what the open's recovery did */
+    vmdb__lock_page *lock_page; /* mapped by lock.c */
+    vmdb__wal *wal;
+    struct vmdb__lockfile *lockfile;      /* lock.c's */
+    struct vmdb__catalog *catalog;        /* catalog.c's */
+    struct vmdb__group *group_commit;     /* group.c's */
+    struct vmdb__txn_view *txn_view;      /* txn_view.c's */
+
     pthread_mutex_t state;      /* free-slot stacks and counters, which a
                                    group leader's apply and the current
                                    writer's inserts both change */
-    pthread_mutex_t group;      /* the queue below */
-    /* The group commit's queue and flusher, its own (group.c), under
-     * `group` like the queue view below. */
-    struct vmdb__group *group_commit;
-    uint64_t fork_generation;   /* vmdb__fork_generation at open */
-    /* Under `group`: the queue seen as one layer, so that a writer's look
-     * through it costs one probe however long it is. */
-    vmdb__queue_map queued_by_key, queued_by_rid;
-    struct vmdb__txn_spares *txn_spares; /* ended, kept for reuse (txn_view.c) */
-    /* Set by the flusher when a process waits for the file lock: the
-     * writer's next unlock drains the queue and lets it go. Atomic. */
-    bool yield_file_lock;
-    unsigned long lock_thread;  /* atomic: the thread that holds `writer`
-                                   through vmdb__db_lock, or 0 */
-    struct vmdb_txn *open_txn;  /* under `writer`: the transaction open */
-    uint64_t pending;           /* NONE commits queued, not yet applied;
-                                   atomic: readers look before reading */
-    uint64_t commits;           /* counters for vmdb_db_stat, atomic */
+    pthread_mutex_t group;      /* the group commit's queue and its view */
+
+    /* The read path's. */
+    uint64_t seen_layout_epoch; /* the files this handle maps (follow.c);
+                                   atomic */
+    uint64_t pending;           /* NONE commits queued, not yet applied
+                                   (group.c); atomic */
+
+    /* Under the writer lock: files changed outside the log since the last
+     * checkpoint (checkpoint.c clears it). */
+    bool unflushed;
+
+    /* For vmdb_db_stat, each counted where it happens; atomic. */
+    uint64_t commits;
     uint64_t flushes;
     uint64_t checkpoints;
-    unsigned backups;           /* copying now, atomic: tables may not be
-                                   dropped or compacted under them */
+    unsigned backups;           /* copying now: tables may not be dropped
+                                   or compacted under them */
     uint64_t backup_retries;    /* copies begun again because a checkpoint
-                                   freed the log they needed, atomic */
-    vmdb__wal *wal;
-    struct vmdb__catalog *catalog; /* the tables open (catalog.c) */
-    vmdb_recovery recovery;
+                                   freed the log they needed */
 };
 
 /* Writer lock: the in-process mutex, then the file lock; brings this
  * process up to date with changes other processes made meanwhile. */
 int vmdb__db_lock(vmdb_db *db);
-/* Whether the calling thread holds `writer` through vmdb__db_lock. */
-static inline bool vmdb__db_held_by_me(const vmdb_db *db)
-{
-    return __atomic_load_n(&db->lock_thread, __ATOMIC_RELAXED) == (unsigned long)pthread_self();
-}
 /* vmdb__db_lock, then applies the queued commits: for the changes made
  * outside a transaction (an index rebuilt, a table compacted or created),
  * which the flusher's applying must not meet. */
@@ -307,12 +293,12 @@ void vmdb__txn_free(vmdb_txn *txn);
  * published the transaction. */
 void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn);
 void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn);
-/* Frees the view's memory (at close, with the queue empty). */
-void vmdb__txn_free_queue_view(vmdb_db *db);
-/* Frees the transactions kept for reuse (at close). */
-/* The transactions kept for reuse, made at open, freed at close. */
-int vmdb__txn_spares_open(vmdb_db *db);
-void vmdb__txn_spares_close(vmdb_db *db);
+/* The queue's view and the transactions kept for reuse: made at open,
+ * freed at close (with the queue empty). */
+int vmdb__txn_view_open(vmdb_db *db);
+void vmdb__txn_view_close(vmdb_db *db);
+/* Before a commit publishes txn: room in the view for its operations. */
+int vmdb__txn_view_reserve(vmdb_db *db, size_t ops);
 
 /* Counts a transaction being applied in the lock page, or done. */
 static inline void vmdb__db_applying(vmdb_db *db, bool begin)
@@ -356,15 +342,41 @@ extern void (*vmdb__published_test_hook)(vmdb_db *db);
 /* Applies a committed transaction's changes (txn.c). */
 int vmdb__txn_apply(vmdb_db *db, vmdb_txn *txn);
 
-/* Marks the database unusable for writes after a failed flush. */
-int vmdb__db_poison(vmdb_db *db, int rc);
 
 /* ---- the files of a database directory ---- */
 #define VMDB__LOCK_MAGIC "VMDBLOCK"
 #define VMDB__LOCK_NAME "vmdb.lock"
 #define VMDB__WAL_NAME "wal.ring"
 
-/* ---- the lock file (engine/db/lock.c) ---- */
+/* ---- the writer lock (engine/db/lock.c) ---- */
+/* Marks the database unusable for writes after a failed flush, returning
+ * rc; and whether it is. */
+int vmdb__db_poison(vmdb_db *db, int rc);
+bool vmdb__db_poisoned(const vmdb_db *db);
+/* The handle's writer mutex alone: vmdb__db_lock (writer.c) takes it with
+ * the file lock; the flusher and a following reader take it bare. */
+void vmdb__db_mutex_lock(vmdb_db *db);
+bool vmdb__db_mutex_trylock(vmdb_db *db);
+void vmdb__db_mutex_unlock(vmdb_db *db);
+/* Whether the calling thread holds the mutex through vmdb__db_lock; noted
+ * by writer.c as it takes and lets go (letting go forgets the open
+ * transaction). */
+bool vmdb__db_held_by_me(const vmdb_db *db);
+void vmdb__db_note_holder(vmdb_db *db, bool me);
+/* Under the mutex: the transaction open (txn.c), or NULL. */
+vmdb_txn *vmdb__db_open_txn(const vmdb_db *db);
+void vmdb__db_note_open_txn(vmdb_db *db, vmdb_txn *txn);
+/* The flusher asks the writer to let a waiting process in; the writer's
+ * unlock takes the request (true once per ask). */
+void vmdb__db_ask_yield(vmdb_db *db);
+bool vmdb__db_yield_asked(vmdb_db *db);
+/* The lock page's generation as this process last knew it: a different
+ * one when it takes the lock means another process wrote. */
+uint64_t vmdb__db_seen_generation(const vmdb_db *db);
+void vmdb__db_note_generation(vmdb_db *db, uint64_t generation);
+/* Under the mutex: whether this process holds the file lock (taken by
+ * vmdb__db_take_file_lock, given back by vmdb__db_release_file_lock). */
+bool vmdb__db_file_lock_held(const vmdb_db *db);
 /* Made at open with the options' busy timeout and notice, before the
  * file is opened; closed, with the page and the file, at close. */
 int vmdb__db_lock_init(vmdb_db *db, const vmdb_db_options *o);

@@ -164,9 +164,9 @@ int vmdb__follow_slow(vmdb_db *db)
      * replaced while it keeps it. */
     if (vmdb__read_holding(db))
         return 0;
-    pthread_mutex_lock(&db->writer);
+    vmdb__db_mutex_lock(db);
     int rc = vmdb__follow_locked(db);
-    pthread_mutex_unlock(&db->writer);
+    vmdb__db_mutex_unlock(db);
     return rc;
 }
 

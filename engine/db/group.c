@@ -193,7 +193,7 @@ static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
      * writer is idle or the oldest commit would wait past its bound. */
     if (flush == FLUSH_WHOLE_PAGES && vmdb__round_down(to, vmdb__os_page_size()) >= first->end)
         to = vmdb__round_down(to, vmdb__os_page_size());
-    int rc = db->poisoned ? VMDB_EPOISONED : 0;
+    int rc = vmdb__db_poisoned(db) ? VMDB_EPOISONED : 0;
     if (rc == 0 && flush != NO_FLUSH && to > flushed) {
         rc = vmdb__db_flush_log(db, to);
         if (rc == 0)
@@ -223,14 +223,11 @@ static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
             break;
     }
     if (rc == 0 && applied) {
-        pthread_mutex_lock(&db->state);
-        db->lock_page->salt = vmdb__wal_salt(db->wal);
         /* This process has held the file lock since the batch was queued,
          * so the bump is its own: its next writer must not take it for
          * another process's change and reload every table. */
-        __atomic_store_n(&db->seen_generation,
-                         __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
-                         __ATOMIC_RELAXED);
+        pthread_mutex_lock(&db->state);
+        vmdb__db_publish_generation(db);
         pthread_mutex_unlock(&db->state);
     }
 
@@ -272,11 +269,11 @@ static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
  * transaction; if one is, its unlock will. */
 static void release_file_lock_if_idle(vmdb_db *db)
 {
-    if (pthread_mutex_trylock(&db->writer) != 0)
+    if (!vmdb__db_mutex_trylock(db))
         return;
-    if (db->flock_held && vmdb__group_idle(db))
+    if (vmdb__db_file_lock_held(db) && vmdb__group_idle(db))
         vmdb__db_release_file_lock(db);
-    pthread_mutex_unlock(&db->writer);
+    vmdb__db_mutex_unlock(db);
 }
 
 int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node)
@@ -309,7 +306,7 @@ int vmdb__group_drain(vmdb_db *db)
         else
             pthread_cond_wait(&g->group_done, &db->group);
     }
-    if (db->poisoned)
+    if (vmdb__db_poisoned(db))
         rc = VMDB_EPOISONED;
     pthread_mutex_unlock(&db->group);
     if (rc)
@@ -431,7 +428,7 @@ static void *flusher_main(void *arg)
          * batch soon, so the flusher does. Otherwise the writer applies it
          * at its next commit, in its own thread, where the tables' pages
          * are already in its cache. */
-        bool idle = pthread_mutex_trylock(&db->writer) == 0;
+        bool idle = vmdb__db_mutex_trylock(db);
         pthread_mutex_lock(&db->group);
         if (g->queue_head && !g->group_leader) {
             /* Durable since the last round and still queued: the writer
@@ -440,11 +437,11 @@ static void *flusher_main(void *arg)
             lead(db, idle || overdue ? FLUSH_ALL : FLUSH_WHOLE_PAGES, idle || overdue);
         }
         if (idle) {
-            if (db->flock_held && !g->queue_head && !g->group_leader)
+            if (vmdb__db_file_lock_held(db) && !g->queue_head && !g->group_leader)
                 vmdb__db_release_file_lock(db);
-            pthread_mutex_unlock(&db->writer);
+            vmdb__db_mutex_unlock(db);
         } else if (g->queue_head && vmdb__db_waiter_marked(db)) {
-            __atomic_store_n(&db->yield_file_lock, true, __ATOMIC_RELAXED);
+            vmdb__db_ask_yield(db);
         }
         pthread_mutex_unlock(&db->group);
         /* The writer may have let go while this round applied the last of

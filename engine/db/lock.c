@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/db/lock.c - the lock file: its shared page, which every handle
- * maps, and the file lock that makes one process at a time the writer,
- * taken fairly and within the busy timeout. What a handle does once it
- * holds the lock (following other handles, finishing a dead writer) is
+ * engine/db/lock.c - the writer lock, both levels: the handle's mutex,
+ * which makes one thread at a time the writer, and the lock file's flock,
+ * which makes one process at a time the writer, taken fairly and within
+ * the busy timeout; the lock file's shared page, which every handle maps;
+ * and the poison mark of a failed flush. What a handle does once it holds
+ * the lock (following other handles, finishing a dead writer) is
  * writer.c's.
  */
 #include "db.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,23 +21,33 @@
 #include "internal.h"
 #include "os.h"
 
-int vmdb__db_poison(vmdb_db *db, int rc)
-{
-    db->poisoned = true;
-    return rc;
-}
+/* ---- the writer lock as this handle holds it ---------------------------- */
 
-/* ---- the lock file ------------------------------------------------------ */
-
-/* The lock file as this handle holds it, lock.c's own. */
+/* lock.c's own: the two levels of the writer lock (the handle's mutex for
+ * its threads, the lock file's flock for processes), who holds them, and
+ * what the holder last knew of other processes. */
 struct vmdb__lockfile {
     int fd;                   /* the flock is taken on it */
     vmdb_map *map;            /* the lock page, read-only for readers */
     unsigned busy_timeout_ms; /* vmdb_db_options' */
     void (*busy_notice)(void *ctx, const char *path, long holder_pid);
     void *busy_notice_ctx;
-    bool yielded; /* under `writer`: the file lock went while another
-                     process was marked waiting */
+    pthread_mutex_t writer; /* one write transaction per process */
+    unsigned long holder;   /* atomic: the thread that holds `writer`
+                               through vmdb__db_lock, or 0 */
+    vmdb_txn *open_txn;     /* under `writer`: the transaction open */
+    bool flock_held;        /* under `writer`: this process has the file
+                               lock (kept while transactions wait in the
+                               group queue, whose changes other processes
+                               could not see) */
+    bool yielded;           /* under `writer`: the file lock went while
+                               another process was marked waiting */
+    bool yield_asked;       /* atomic: set by the flusher when a process
+                               waits for the file lock; the writer's next
+                               unlock drains the queue and lets it go */
+    bool poisoned;          /* atomic: a flush failed; no more writes */
+    uint64_t seen_generation; /* atomic: the lock page's generation as
+                                 this process last knew it */
 };
 
 int vmdb__db_lock_init(vmdb_db *db, const vmdb_db_options *o)
@@ -46,6 +59,7 @@ int vmdb__db_lock_init(vmdb_db *db, const vmdb_db_options *o)
     db->lockfile->busy_timeout_ms = o->busy_timeout_ms;
     db->lockfile->busy_notice = o->busy_notice;
     db->lockfile->busy_notice_ctx = o->busy_notice_ctx;
+    pthread_mutex_init(&db->lockfile->writer, NULL);
     return 0;
 }
 
@@ -55,9 +69,89 @@ void vmdb__db_lock_close(vmdb_db *db)
         return;
     vmdb_map_close(db->lockfile->map);
     vmdb__os_close(db->lockfile->fd);
+    pthread_mutex_destroy(&db->lockfile->writer);
     free(db->lockfile);
     db->lockfile = NULL;
 }
+
+int vmdb__db_poison(vmdb_db *db, int rc)
+{
+    __atomic_store_n(&db->lockfile->poisoned, true, __ATOMIC_RELEASE);
+    return rc;
+}
+
+bool vmdb__db_poisoned(const vmdb_db *db)
+{
+    return __atomic_load_n(&db->lockfile->poisoned, __ATOMIC_ACQUIRE);
+}
+
+/* ---- the handle's writer mutex ------------------------------------------ */
+
+void vmdb__db_mutex_lock(vmdb_db *db)
+{
+    pthread_mutex_lock(&db->lockfile->writer);
+}
+
+bool vmdb__db_mutex_trylock(vmdb_db *db)
+{
+    return pthread_mutex_trylock(&db->lockfile->writer) == 0;
+}
+
+void vmdb__db_mutex_unlock(vmdb_db *db)
+{
+    pthread_mutex_unlock(&db->lockfile->writer);
+}
+
+bool vmdb__db_held_by_me(const vmdb_db *db)
+{
+    return __atomic_load_n(&db->lockfile->holder, __ATOMIC_RELAXED) ==
+           (unsigned long)pthread_self();
+}
+
+void vmdb__db_note_holder(vmdb_db *db, bool me)
+{
+    __atomic_store_n(&db->lockfile->holder, me ? (unsigned long)pthread_self() : 0,
+                     __ATOMIC_RELAXED);
+    if (!me)
+        db->lockfile->open_txn = NULL;
+}
+
+vmdb_txn *vmdb__db_open_txn(const vmdb_db *db)
+{
+    return db->lockfile->open_txn;
+}
+
+void vmdb__db_note_open_txn(vmdb_db *db, vmdb_txn *txn)
+{
+    db->lockfile->open_txn = txn;
+}
+
+void vmdb__db_ask_yield(vmdb_db *db)
+{
+    __atomic_store_n(&db->lockfile->yield_asked, true, __ATOMIC_RELAXED);
+}
+
+bool vmdb__db_yield_asked(vmdb_db *db)
+{
+    return __atomic_exchange_n(&db->lockfile->yield_asked, false, __ATOMIC_RELAXED);
+}
+
+uint64_t vmdb__db_seen_generation(const vmdb_db *db)
+{
+    return __atomic_load_n(&db->lockfile->seen_generation, __ATOMIC_RELAXED);
+}
+
+void vmdb__db_note_generation(vmdb_db *db, uint64_t generation)
+{
+    __atomic_store_n(&db->lockfile->seen_generation, generation, __ATOMIC_RELAXED);
+}
+
+bool vmdb__db_file_lock_held(const vmdb_db *db)
+{
+    return db->lockfile->flock_held;
+}
+
+/* ---- the lock file ------------------------------------------------------ */
 
 unsigned vmdb__db_busy_timeout_ms(const vmdb_db *db)
 {
@@ -207,6 +301,7 @@ int vmdb__db_take_file_lock(vmdb_db *db)
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: cannot take the write lock", db->path);
     __atomic_store_n(&db->lock_page->holder_pid, (uint32_t)vmdb__os_pid(), __ATOMIC_RELAXED);
+    db->lockfile->flock_held = true;
     return 0;
 }
 
@@ -220,7 +315,7 @@ void vmdb__db_release_file_lock(vmdb_db *db)
 {
     __atomic_store_n(&db->lock_page->holder_pid, 0, __ATOMIC_RELAXED);
     vmdb__os_lock_file(db->lockfile->fd, false);
-    db->flock_held = false;
+    db->lockfile->flock_held = false;
     db->lockfile->yielded = vmdb__os_has_waiter(db->lockfile->fd) > 0;
 }
 
@@ -228,7 +323,6 @@ void vmdb__db_release_file_lock(vmdb_db *db)
 void vmdb__db_publish_generation(vmdb_db *db)
 {
     db->lock_page->salt = vmdb__wal_salt(db->wal);
-    __atomic_store_n(&db->seen_generation,
-                     __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
-                     __ATOMIC_RELAXED);
+    vmdb__db_note_generation(db, __atomic_add_fetch(&db->lock_page->generation, 1,
+                                                    __ATOMIC_ACQ_REL));
 }

@@ -126,7 +126,7 @@ static int check_usable(vmdb_db *db)
         return vmdb__db_lock(db); /* which refuses, naming why */
     if (db->readonly)
         return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
-    if (db->poisoned)
+    if (vmdb__db_poisoned(db))
         return vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; reopen the database",
                           db->path);
     return 0;
@@ -165,7 +165,7 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
         }
     }
     txn->db = db;
-    db->open_txn = txn;
+    vmdb__db_note_open_txn(db, txn);
     txn->durability = durability ? durability : db->durability;
     txn->start = txn->pos = vmdb__wal_end(db->wal);
     *out = txn;
@@ -550,9 +550,7 @@ int vmdb_txn_commit(vmdb_txn *txn)
     if (txn->durability != VMDB_DURABILITY_SYNC) {
         /* Room in the queue's view now, while failing still aborts. */
         pthread_mutex_lock(&db->group);
-        rc = vmdb__txn_qmap_reserve(&db->queued_by_key, txn->count);
-        if (rc == 0)
-            rc = vmdb__txn_qmap_reserve(&db->queued_by_rid, txn->count);
+        rc = vmdb__txn_view_reserve(db, txn->count);
         pthread_mutex_unlock(&db->group);
         if (rc < 0) {
             vmdb_txn_abort(txn);
@@ -624,10 +622,7 @@ int vmdb_txn_commit(vmdb_txn *txn)
     }
     if (rc == 0) {
         __atomic_add_fetch(&db->commits, 1, __ATOMIC_RELAXED);
-        db->lock_page->salt = vmdb__wal_salt(db->wal);
-        __atomic_store_n(&db->seen_generation,
-                         __atomic_add_fetch(&db->lock_page->generation, 1, __ATOMIC_ACQ_REL),
-                         __ATOMIC_RELAXED);
+        vmdb__db_publish_generation(db);
     }
     vmdb__db_unlock(db);
     vmdb__txn_free(txn);

@@ -133,12 +133,30 @@ uint64_t vmdb__txn_rid_key(const vmdb_table *t, uint64_t rid)
 /*
  * A writer sees, newest first: its own operations, those of transactions
  * queued for their log flush (committed, not yet in the tables), then the
- * tables. The queue is one layer, db->queued_by_key and queued_by_rid,
- * read with db->group held: the newest queued operation that mentions a
- * key, and the newest on a record.
+ * tables. The queue is one layer, the view's by_key and by_rid, read with
+ * db->group held: the newest queued operation that mentions a key, and
+ * the newest on a record.
  */
 
-static size_t qmap_find(const vmdb__queue_map *m, uint64_t key,
+/* Open addressing from a 64-bit key to a queued transaction's operation. */
+typedef struct queue_map {
+    uint64_t *keys;
+    struct vmdb_txn **txns; /* NULL: an empty slot */
+    uint32_t *ops;
+    size_t cap; /* a power of two, or 0 */
+    size_t used;
+} queue_map;
+
+/* txn_view.c's own: the queue's view, under db->group, and the ended
+ * transactions kept for reuse, under `spares_lock`. */
+struct vmdb__txn_view {
+    queue_map by_key, by_rid;
+    pthread_mutex_t spares_lock;
+    vmdb_txn *spares;
+    size_t spare_count;
+};
+
+static size_t qmap_find(const queue_map *m, uint64_t key,
                         bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
                         const void *ctx)
 {
@@ -148,14 +166,14 @@ static size_t qmap_find(const vmdb__queue_map *m, uint64_t key,
     return j;
 }
 
-int vmdb__txn_qmap_reserve(vmdb__queue_map *m, size_t more)
+static int qmap_reserve(queue_map *m, size_t more)
 {
     size_t cap = m->cap ? m->cap : 64;
     while ((m->used + more) * 4 > cap * 3)
         cap *= 2;
     if (cap == m->cap)
         return 0;
-    vmdb__queue_map g = {.keys = calloc(cap, sizeof *g.keys),
+    queue_map g = {.keys = calloc(cap, sizeof *g.keys),
                          .txns = calloc(cap, sizeof *g.txns),
                          .ops = calloc(cap, sizeof *g.ops),
                          .cap = cap,
@@ -185,7 +203,7 @@ int vmdb__txn_qmap_reserve(vmdb__queue_map *m, size_t more)
 
 /* Empties slot j, moving later entries of its run back so that every
  * entry stays reachable from its home slot. */
-static void qmap_remove_at(vmdb__queue_map *m, size_t j)
+static void qmap_remove_at(queue_map *m, size_t j)
 {
     size_t mask = m->cap - 1;
     for (size_t k = (j + 1) & mask; m->txns[k]; k = (k + 1) & mask) {
@@ -214,12 +232,12 @@ static void view_slots(vmdb_db *db, const vmdb_txn *txn, uint32_t i, size_t *by_
     size_t len;
     vmdb__txn_op_key(op, &key, &len);
     struct key_ref ref = {op->table, key, len};
-    *by_key = qmap_find(&db->queued_by_key, op->hash, vmdb__txn_same_key, &ref);
-    *by_rid = qmap_find(&db->queued_by_rid, vmdb__txn_rid_key(op->table, op->rid),
+    *by_key = qmap_find(&db->txn_view->by_key, op->hash, vmdb__txn_same_key, &ref);
+    *by_rid = qmap_find(&db->txn_view->by_rid, vmdb__txn_rid_key(op->table, op->rid),
                         vmdb__txn_same_rid, op);
 }
 
-static void qmap_put_at(vmdb__queue_map *m, size_t j, uint64_t key, vmdb_txn *txn, uint32_t op)
+static void qmap_put_at(queue_map *m, size_t j, uint64_t key, vmdb_txn *txn, uint32_t op)
 {
     m->used += m->txns[j] == NULL;
     m->keys[j] = key;
@@ -233,8 +251,8 @@ void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn)
         const struct txn_op *op = &txn->ops[i];
         size_t k, r;
         view_slots(db, txn, i, &k, &r);
-        qmap_put_at(&db->queued_by_key, k, op->hash, txn, i);
-        qmap_put_at(&db->queued_by_rid, r, vmdb__txn_rid_key(op->table, op->rid), txn, i);
+        qmap_put_at(&db->txn_view->by_key, k, op->hash, txn, i);
+        qmap_put_at(&db->txn_view->by_rid, r, vmdb__txn_rid_key(op->table, op->rid), txn, i);
     }
 }
 
@@ -243,21 +261,27 @@ void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn)
     for (uint32_t i = 0; i < txn->count; i++) {
         size_t k, r;
         view_slots(db, txn, i, &k, &r);
-        if (db->queued_by_key.txns[k] == txn)
-            qmap_remove_at(&db->queued_by_key, k);
-        if (db->queued_by_rid.txns[r] == txn)
-            qmap_remove_at(&db->queued_by_rid, r);
+        if (db->txn_view->by_key.txns[k] == txn)
+            qmap_remove_at(&db->txn_view->by_key, k);
+        if (db->txn_view->by_rid.txns[r] == txn)
+            qmap_remove_at(&db->txn_view->by_rid, r);
     }
 }
 
-void vmdb__txn_free_queue_view(vmdb_db *db)
+int vmdb__txn_view_reserve(vmdb_db *db, size_t ops)
 {
-    vmdb__queue_map *maps[] = {&db->queued_by_key, &db->queued_by_rid};
+    int rc = qmap_reserve(&db->txn_view->by_key, ops);
+    return rc < 0 ? rc : qmap_reserve(&db->txn_view->by_rid, ops);
+}
+
+static void free_queue_view(vmdb_db *db)
+{
+    queue_map *maps[] = {&db->txn_view->by_key, &db->txn_view->by_rid};
     for (size_t i = 0; i < 2; i++) {
         free(maps[i]->keys);
         free(maps[i]->txns);
         free(maps[i]->ops);
-        *maps[i] = (vmdb__queue_map){0};
+        *maps[i] = (queue_map){0};
     }
 }
 
@@ -275,7 +299,7 @@ static const struct txn_op *layer_on_rid(const vmdb_txn *layer, const vmdb_table
 
 static const struct txn_op *queued_on_rid(const vmdb_db *db, const vmdb_table *t, uint64_t rid)
 {
-    const vmdb__queue_map *m = &db->queued_by_rid;
+    const queue_map *m = &db->txn_view->by_rid;
     if (!m->used)
         return NULL;
     struct txn_op probe = {.table = (vmdb_table *)t, .rid = rid};
@@ -286,7 +310,7 @@ static const struct txn_op *queued_on_rid(const vmdb_db *db, const vmdb_table *t
 const struct txn_op *vmdb__txn_queued_on_key(const vmdb_db *db, const struct key_ref *ref,
                                           uint64_t hash)
 {
-    const vmdb__queue_map *m = &db->queued_by_key;
+    const queue_map *m = &db->txn_view->by_key;
     if (!m->used)
         return NULL;
     size_t j = qmap_find(m, hash, vmdb__txn_same_key, ref);
@@ -310,32 +334,25 @@ const struct txn_op *vmdb__txn_newest_on_rid(const vmdb_db *db, const vmdb_txn *
 #define SPARE_TXNS 4096
 #define SPARE_MAP_CAP 64
 
-/* The spares, txn_view.c's own. */
-struct vmdb__txn_spares {
-    pthread_mutex_t lock;
-    vmdb_txn *list;
-    size_t count;
-};
-
-int vmdb__txn_spares_open(vmdb_db *db)
+int vmdb__txn_view_open(vmdb_db *db)
 {
-    db->txn_spares = calloc(1, sizeof *db->txn_spares);
-    if (!db->txn_spares)
+    db->txn_view = calloc(1, sizeof *db->txn_view);
+    if (!db->txn_view)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
-    pthread_mutex_init(&db->txn_spares->lock, NULL);
+    pthread_mutex_init(&db->txn_view->spares_lock, NULL);
     return 0;
 }
 
 vmdb_txn *vmdb__txn_take_spare(vmdb_db *db)
 {
-    struct vmdb__txn_spares *sp = db->txn_spares;
-    pthread_mutex_lock(&sp->lock);
-    vmdb_txn *txn = sp->list;
+    struct vmdb__txn_view *v = db->txn_view;
+    pthread_mutex_lock(&v->spares_lock);
+    vmdb_txn *txn = v->spares;
     if (txn) {
-        sp->list = txn->spare_next;
-        sp->count--;
+        v->spares = txn->spare_next;
+        v->spare_count--;
     }
-    pthread_mutex_unlock(&sp->lock);
+    pthread_mutex_unlock(&v->spares_lock);
     return txn;
 }
 
@@ -348,19 +365,19 @@ static void map_clear(struct op_map *m)
 
 void vmdb__txn_free(vmdb_txn *txn)
 {
-    struct vmdb__txn_spares *sp = txn->db ? txn->db->txn_spares : NULL;
-    if (sp && txn->by_key.cap <= SPARE_MAP_CAP && txn->by_rid.cap <= SPARE_MAP_CAP) {
-        pthread_mutex_lock(&sp->lock);
-        bool keep = sp->count < SPARE_TXNS;
+    struct vmdb__txn_view *v = txn->db ? txn->db->txn_view : NULL;
+    if (v && txn->by_key.cap <= SPARE_MAP_CAP && txn->by_rid.cap <= SPARE_MAP_CAP) {
+        pthread_mutex_lock(&v->spares_lock);
+        bool keep = v->spare_count < SPARE_TXNS;
         if (keep) {
             map_clear(&txn->by_key);
             map_clear(&txn->by_rid);
             *txn = (vmdb_txn){.ops = txn->ops, .cap = txn->cap, .by_key = txn->by_key,
-                              .by_rid = txn->by_rid, .spare_next = sp->list};
-            sp->list = txn;
-            sp->count++;
+                              .by_rid = txn->by_rid, .spare_next = v->spares};
+            v->spares = txn;
+            v->spare_count++;
         }
-        pthread_mutex_unlock(&sp->lock);
+        pthread_mutex_unlock(&v->spares_lock);
         if (keep)
             return;
     }
@@ -376,18 +393,19 @@ void vmdb__txn_forget(vmdb_txn *txn)
     vmdb__txn_free(txn);
 }
 
-void vmdb__txn_spares_close(vmdb_db *db)
+void vmdb__txn_view_close(vmdb_db *db)
 {
-    struct vmdb__txn_spares *sp = db->txn_spares;
-    if (!sp)
+    struct vmdb__txn_view *v = db->txn_view;
+    if (!v)
         return;
-    while (sp->list) {
-        vmdb_txn *txn = sp->list;
-        sp->list = txn->spare_next;
+    while (v->spares) {
+        vmdb_txn *txn = v->spares;
+        v->spares = txn->spare_next;
         txn->db = NULL;
         vmdb__txn_free(txn);
     }
-    pthread_mutex_destroy(&sp->lock);
-    free(sp);
-    db->txn_spares = NULL;
+    free_queue_view(db);
+    pthread_mutex_destroy(&v->spares_lock);
+    free(v);
+    db->txn_view = NULL;
 }

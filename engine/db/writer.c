@@ -35,31 +35,30 @@ int vmdb__db_lock(vmdb_db *db)
                           db->path);
     int rc = lock_writer(db);
     if (rc == 0)
-        __atomic_store_n(&db->lock_thread, (unsigned long)pthread_self(), __ATOMIC_RELAXED);
+        vmdb__db_note_holder(db, true);
     return rc;
 }
 
 static int lock_writer(vmdb_db *db)
 {
-    pthread_mutex_lock(&db->writer);
-    if (db->flock_held)
+    vmdb__db_mutex_lock(db);
+    if (vmdb__db_file_lock_held(db))
         return 0; /* kept for queued group commits: nothing changed elsewhere */
     int rc = vmdb__db_take_file_lock(db);
     if (rc < 0) {
-        pthread_mutex_unlock(&db->writer);
+        vmdb__db_mutex_unlock(db);
         return rc;
     }
-    db->flock_held = true;
     vmdb__group_forget_flushed(db);
     rc = vmdb__follow_locked(db);
     if (rc < 0) {
         vmdb__db_release_file_lock(db);
-        pthread_mutex_unlock(&db->writer);
+        vmdb__db_mutex_unlock(db);
         return rc;
     }
     uint64_t gen = __atomic_load_n(&db->lock_page->generation, __ATOMIC_ACQUIRE);
     bool dead_writer = __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0;
-    if (gen != __atomic_load_n(&db->seen_generation, __ATOMIC_RELAXED) || dead_writer) {
+    if (gen != vmdb__db_seen_generation(db) || dead_writer) {
         /* Another process wrote since this one last held the lock. */
         rc = vmdb__wal_adopt_salt(db->wal, db->lock_page->salt);
         for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++) {
@@ -75,14 +74,14 @@ static int lock_writer(vmdb_db *db)
         }
         if (rc < 0) {
             vmdb__db_release_file_lock(db);
-            pthread_mutex_unlock(&db->writer);
+            vmdb__db_mutex_unlock(db);
             return rc;
         }
-        __atomic_store_n(&db->seen_generation, gen, __ATOMIC_RELAXED);
+        vmdb__db_note_generation(db, gen);
     }
     if (dead_writer && (rc = vmdb__db_finish_dead_writer(db)) < 0) {
         vmdb__db_release_file_lock(db);
-        pthread_mutex_unlock(&db->writer);
+        vmdb__db_mutex_unlock(db);
         return rc;
     }
     return 0;
@@ -90,18 +89,15 @@ static int lock_writer(vmdb_db *db)
 
 void vmdb__db_unlock(vmdb_db *db)
 {
-    __atomic_store_n(&db->lock_thread, 0, __ATOMIC_RELAXED);
-    db->open_txn = NULL;
+    vmdb__db_note_holder(db, false);
     bool idle = vmdb__group_idle_at_unlock(db);
     /* Another process waits (the flusher looks after each flush): it may
      * not wait for a writer here that commits without a pause. */
-    if (!idle && __atomic_load_n(&db->yield_file_lock, __ATOMIC_RELAXED)) {
-        __atomic_store_n(&db->yield_file_lock, false, __ATOMIC_RELAXED);
+    if (!idle && vmdb__db_yield_asked(db))
         idle = vmdb__group_drain(db) == 0;
-    }
     if (idle)
         vmdb__db_release_file_lock(db);
-    pthread_mutex_unlock(&db->writer);
+    vmdb__db_mutex_unlock(db);
 }
 
 int vmdb__db_lock_drained(vmdb_db *db)
