@@ -199,9 +199,18 @@ int sql_compare_total(const sql_value *a, const sql_value *b);
 
 /* Does text match the LIKE pattern? '%' matches any run of characters,
  * '_' one UTF-8 character (a malformed byte counts as one); after the
- * escape character (escape >= 0) any character is literal; every other
- * byte matches itself, case-sensitively. */
+ * escape character (escape >= 0, a code point) any character is literal,
+ * and at the very end of the pattern the escape stands for itself; every
+ * other byte matches itself, case-sensitively. */
 bool sql_like(const char *text, size_t text_len, const char *pat, size_t pat_len, int escape);
+/* For the planner's reading of a pattern: the bytes of the escape
+ * character (escape a code point, or -1 for none) if it stands at
+ * pat[pi], else 0; and the bytes of the UTF-8 character at s[0] of n > 0
+ * (1 for a malformed byte). */
+size_t sql_like_escape_at(const char *pat, size_t pat_len, size_t pi, int escape);
+size_t sql_like_char_len(const char *s, size_t n);
+/* The UTF-8 bytes of code point cp into out[4]; their count. */
+size_t sql_utf8_encode(unsigned cp, unsigned char *out);
 
 /* The value as text for output: integers in decimal, floats in the
  * shortest form that reads back the same (f32 precision for single),
@@ -290,7 +299,7 @@ struct sql_expr {
     uint32_t size;        /* column: field bytes */
     enum sql_load load;
     size_t agg_slot;      /* aggregate: its accumulator */
-    int escape;           /* LIKE's escape byte, or -1 */
+    int escape;           /* LIKE's escape character (a code point), or -1 */
     /* An integer field compared with constants (col op K, col BETWEEN K1
      * AND K2): true iff the field's value is in [lo, hi], or outside it
      * when negate; .a is the field. The scan's common case, evaluated

@@ -331,12 +331,53 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return want;
 }
 
+size_t sql_utf8_encode(unsigned cp, unsigned char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (unsigned char)(0xc0 | cp >> 6);
+        out[1] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (unsigned char)(0xe0 | cp >> 12);
+        out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (unsigned char)(0xf0 | cp >> 18);
+    out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (unsigned char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+size_t sql_like_escape_at(const char *pat, size_t plen, size_t pi, int escape)
+{
+    if (escape < 0)
+        return 0;
+    unsigned char esc[4];
+    size_t n = sql_utf8_encode((unsigned)escape, esc);
+    return pi + n <= plen && !memcmp(pat + pi, esc, n) ? n : 0;
+}
+
+size_t sql_like_char_len(const char *s, size_t n)
+{
+    return utf8_len((const unsigned char *)s, n);
+}
+
 /*
  * Matching with backtracking to the last '%' only: when a later literal
  * part fails, the last '%' swallows one more character and matching
  * resumes after it. Earlier '%'s never need to take more, since the last
  * one can absorb anything they would have, so this is O(text * pattern)
- * at worst and needs no recursion.
+ * at worst and needs no recursion. The escape character is looked for
+ * before '%' and '_', since it may be one of them ('%%c' ESCAPE '%' is
+ * the literal "%c"); at the very end of the pattern it has nothing to
+ * make literal, and stands for itself.
  */
 bool sql_like(const char *text, size_t tlen, const char *pat, size_t plen, int escape)
 {
@@ -345,22 +386,26 @@ bool sql_like(const char *text, size_t tlen, const char *pat, size_t plen, int e
     size_t star_p = SIZE_MAX, star_t = 0;
     while (ti < tlen) {
         if (pi < plen) {
-            unsigned c = p[pi];
-            if (escape >= 0 && c == (unsigned)escape && pi + 1 < plen) {
-                if (t[ti] == p[pi + 1]) {
-                    ti++;
-                    pi += 2;
+            size_t esc = sql_like_escape_at(pat, plen, pi, escape);
+            if (esc) {
+                /* The literal: the character after the escape, or the
+                 * escape itself at the end. */
+                size_t at = pi + esc < plen ? pi + esc : pi;
+                size_t n = at == pi ? esc : utf8_len(p + at, plen - at);
+                if (tlen - ti >= n && !memcmp(t + ti, p + at, n)) {
+                    ti += n;
+                    pi = at + n;
                     continue;
                 }
-            } else if (c == '%') {
+            } else if (p[pi] == '%') {
                 star_p = ++pi;
                 star_t = ti;
                 continue;
-            } else if (c == '_') {
+            } else if (p[pi] == '_') {
                 ti += utf8_len(t + ti, tlen - ti);
                 pi++;
                 continue;
-            } else if (t[ti] == c) {
+            } else if (t[ti] == p[pi]) {
                 ti++;
                 pi++;
                 continue;
@@ -372,7 +417,7 @@ bool sql_like(const char *text, size_t tlen, const char *pat, size_t plen, int e
         ti = star_t;
         pi = star_p;
     }
-    while (pi < plen && p[pi] == '%')
+    while (pi < plen && p[pi] == '%' && !sql_like_escape_at(pat, plen, pi, escape))
         pi++;
     return pi == plen;
 }

@@ -553,13 +553,20 @@ OUT_OF_LINE static int parse_escape(parser *p, sql_expr *e)
     sql_expr lit = {0};
     if (parse_string_literal(p, &lit) < 0)
         return -1;
-    if (lit.value.s.len != 1) {
+    /* One character, which in UTF-8 may be several bytes ('é'). */
+    const unsigned char *c = (const unsigned char *)lit.value.s.ptr;
+    size_t len = lit.value.s.len;
+    size_t n = len ? sql_like_char_len(lit.value.s.ptr, len) : 0;
+    if (len == 0 || n != len || (len == 1 && c[0] >= 0x80)) {
         char q[VMDB_PRINTABLE_CAP];
         vmdb_printable(p->tok.text, p->tok.len, q, sizeof q);
         return sql_fail(p->err, p->tok.line, p->tok.col,
                         "ESCAPE takes one character, not %s", q);
     }
-    e->escape = (unsigned char)lit.value.s.ptr[0];
+    unsigned cp = n == 1 ? c[0] : c[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++)
+        cp = cp << 6 | (c[i] & 0x3f);
+    e->escape = (int)cp;
     return next(p);
 }
 
@@ -1101,9 +1108,10 @@ static void format(strbuf *b, const sql_expr *e)
         puts_(b, e->negate ? " NOT LIKE " : " LIKE ");
         format(b, e->b);
         if (e->escape >= 0) {
-            char esc = (char)e->escape;
+            unsigned char esc[4];
+            size_t n = sql_utf8_encode((unsigned)e->escape, esc);
             puts_(b, " ESCAPE ");
-            sql_value v = {.type = SQL_T_TEXT, .s = {&esc, 1}};
+            sql_value v = {.type = SQL_T_TEXT, .s = {(const char *)esc, n}};
             format_literal(b, &v);
         }
         puts_(b, ")");

@@ -407,38 +407,64 @@ static bool is_int_literal(const sql_expr *e)
     return e->kind == SQL_E_LITERAL && e->value.type == SQL_T_INT;
 }
 
-/* Marks `int field op constant` and `int field BETWEEN constants` for the
- * evaluator's range test: [lo, hi] in 128 bits, where K-1 and K+1 cannot
- * overflow. The field is put on the left. */
 /* LIKE 'abc', 'abc%', '%abc' or '%abc%' (any number of '%' at the
- * ends, none of '%', '_' or the escape character between): a literal and
- * where it must stand, which memcmp answers. */
-static void mark_like(sql_expr *e)
+ * ends, none of '%' or '_' between): a literal and where it must stand,
+ * which memcmp answers. The escape character is read first, as sql_like
+ * reads it, since it may be '%' or '_' itself: '%%c' ESCAPE '%' is the
+ * literal "%c", no wildcard at all. The literal is the pattern with its
+ * escapes taken out. */
+static void mark_like(sql_plan *pl, sql_expr *e)
 {
     if (e->b->kind != SQL_E_LITERAL || e->b->value.type != SQL_T_TEXT)
         return;
     const char *p = e->b->value.s.ptr;
-    size_t len = e->b->value.s.len, lead = 0, trail = 0;
-    while (lead < len && p[lead] == '%')
-        lead++;
-    while (trail < len - lead && p[len - 1 - trail] == '%')
-        trail++;
-    for (size_t i = lead; i < len - trail; i++)
-        if (p[i] == '%' || p[i] == '_' || (e->escape >= 0 && (unsigned char)p[i] == e->escape))
+    size_t len = e->b->value.s.len, lead = 0, trail = 0, n = 0;
+    char *lit = sql_arena_alloc(pl->arena, len + 1);
+    if (!lit)
+        return; /* the general matcher does without */
+    bool in_lit = false, after = false;
+    for (size_t i = 0; i < len;) {
+        size_t esc = sql_like_escape_at(p, len, i, e->escape);
+        if (esc) {
+            if (after)
+                return; /* a literal after the trailing '%' */
+            size_t at = i + esc < len ? i + esc : i;
+            size_t c = at == i ? esc : sql_like_char_len(p + at, len - at);
+            memcpy(lit + n, p + at, c);
+            n += c;
+            i = at + c;
+            in_lit = true;
+        } else if (p[i] == '%') {
+            if (in_lit)
+                after = true;
+            if (after)
+                trail++;
+            else
+                lead++;
+            i++;
+        } else if (p[i] == '_' || after) {
             return;
-    e->like_lit = p + lead;
-    e->like_len = len - lead - trail;
+        } else {
+            lit[n++] = p[i++];
+            in_lit = true;
+        }
+    }
+    e->like_lit = lit;
+    e->like_len = n;
     e->like_form = lead && trail ? SQL_LIKE_CONTAINS
                    : lead        ? SQL_LIKE_SUFFIX
                    : trail       ? SQL_LIKE_PREFIX
                                  : SQL_LIKE_EXACT;
 }
 
-static void mark_fast(sql_expr *e)
+/* Marks `int field op constant` and `int field BETWEEN constants` for the
+ * evaluator's range test: [lo, hi] in 128 bits, where K-1 and K+1 cannot
+ * overflow. The field is put on the left. */
+static void mark_fast(sql_plan *pl, sql_expr *e)
 {
     const sql_int below_all = SQL_INT_MIN - 1, above_all = SQL_INT_MAX + 1;
     if (e->kind == SQL_E_LIKE) {
-        mark_like(e);
+        mark_like(pl, e);
         return;
     }
     if (e->kind == SQL_E_BETWEEN && is_int_column(e->a) && is_int_literal(e->b) &&
@@ -526,7 +552,7 @@ static void optimize(sql_plan *pl, sql_expr *e)
         optimize(pl, e->list[i]);
     if (e->kind == SQL_E_IN)
         sort_in_list(pl, e);
-    mark_fast(e);
+    mark_fast(pl, e);
 }
 
 /* In a grouped query a field outside an aggregate has one value per group
