@@ -161,3 +161,92 @@ Test(sql_lang, an_escape_of_several_utf8_bytes_is_one_character)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* ---- one float text ------------------------------------------------------- */
+
+static uint64_t next_random(uint64_t *state)
+{
+    /* splitmix64 */
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* The text the SQL gives for d stored in an f64 (and f32) field, the text
+ * vmdb_record_format_text gives (vmdb get, export): the same, the
+ * shortest that reads back as the same bits, and never in exponent form
+ * where a plain number is as short. */
+static void check_float_text(vmdb_db *db, vmdb_table *t, double d)
+{
+    const vmdb_schema *s = vmdb_table_schema(t);
+    unsigned char rec[64] = {0};
+    ASSERT_OK(vmdb_record_set_u64(s, rec, 0, 1));
+    ASSERT_OK(vmdb_record_set_f64(s, rec, 1, d));
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_DEFAULT, &txn));
+    ASSERT_OK(vmdb_txn_put(txn, t, rec, NULL));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    char stored[64];
+    size_t len;
+    ASSERT_OK(vmdb_record_format_text(s, rec, 1, stored, sizeof stored, &len));
+    vmdb_stmt *stmt;
+    ASSERT_OK(vmdb_prepare(db, "SELECT f FROM nums", VMDB_SQL_NUL_TERMINATED, &stmt, NULL));
+    cr_assert_eq(vmdb_step(stmt), VMDB_ROW);
+    const char *text;
+    ASSERT_OK(vmdb_column_text(stmt, 0, &text, NULL));
+    cr_assert_str_eq(text, stored, "%a: SQL says %s, the record text %s", d, text, stored);
+    double back = strtod(text, NULL);
+    cr_assert(memcmp(&back, &d, sizeof d) == 0, "%a printed %s, which reads back as %a", d,
+              text, back);
+    /* Shortest: one digit fewer does not read back (when there are two). */
+    char shorter[64], sig[64];
+    size_t n = 0;
+    for (const char *p = text; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9' && (n || *p != '0'))
+            sig[n++] = *p;
+    while (n && sig[n - 1] == '0')
+        n--;
+    int digits = (int)n;
+    if (digits > 1 && isfinite(d) && d != 0) {
+        snprintf(shorter, sizeof shorter, "%.*e", digits - 2, d);
+        cr_assert_neq(strtod(shorter, NULL), d, "%a: %s is shorter than %s", d, shorter, text);
+    }
+    vmdb_finalize(stmt);
+}
+
+Test(sql_lang, floats_print_as_the_shortest_text_that_reads_back)
+{
+    vmdb_db *db = open_db();
+    make_table(db, "nums", "id:u64 key, f:f64");
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "nums", NULL, &t));
+    static const struct {
+        double d;
+        const char *text;
+    } fixed[] = {{500.0, "500"},       {1000.0, "1000"},   {0.1, "0.1"},
+                 {1e300, "1e+300"},    {-0.0, "-0"},       {0.0, "0"},
+                 {1e15, "1000000000000000"}, {1e16, "1e+16"}, {0.0001, "0.0001"},
+                 {1e-5, "1e-05"},      {-2.5, "-2.5"},     {4.9406564584124654e-324, "5e-324"},
+                 {2.2250738585072009e-308, "2.225073858507201e-308"}};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        check_float_text(db, t, fixed[i].d);
+        char want[64];
+        snprintf(want, sizeof want, "%s\n", fixed[i].text);
+        EXPECT_ROWS(db, "SELECT f FROM nums", want);
+    }
+    uint64_t state = test_seed(14);
+    for (int i = 0; i < 2000; i++) {
+        uint64_t bits = next_random(&state);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        if (!isfinite(d))
+            continue;
+        check_float_text(db, t, d);
+        /* And numbers of the sizes people write. */
+        check_float_text(db, t, (double)(int64_t)(bits % 2000001) / 100.0 - 10000.0);
+    }
+    EXPECT_ROWS(db, "SELECT 500.0, 1000.0, 1e300, 0.5 * 2", "500|1000|1e+300|1\n");
+    vmdb_close(db);
+    remove_test_dir();
+}

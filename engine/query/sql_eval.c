@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "sql.h"
 
 const char *sql_type_name(enum sql_type type)
@@ -32,26 +33,6 @@ const char *sql_type_name(enum sql_type type)
 }
 
 /* ---- text of values ----------------------------------------------------- */
-
-/* The shortest %g text that reads back as the same double, or as the same
- * float when single: "0.1", not "0.10000000000000001". */
-static void float_text(double f, bool single, char *dst, size_t cap)
-{
-    if (isnan(f)) {
-        snprintf(dst, cap, "nan");
-        return;
-    }
-    if (isinf(f)) {
-        snprintf(dst, cap, f > 0 ? "inf" : "-inf");
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(dst, cap, "%.*g", prec, f);
-        double back = strtod(dst, NULL);
-        if (single ? (float)back == (float)f : back == f)
-            return;
-    }
-}
 
 static void int_text(sql_int v, char *dst, size_t cap)
 {
@@ -82,7 +63,7 @@ void sql_value_text(const sql_value *v, char *dst, size_t cap, const char **text
         int_text(v->i, dst, cap);
         break;
     case SQL_T_FLOAT:
-        float_text(v->f, v->single, dst, cap);
+        vmdb__double_text(v->f, v->single, dst, cap);
         break;
     case SQL_T_BYTES: {
         size_t n = 0;
