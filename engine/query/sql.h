@@ -94,6 +94,7 @@ enum sql_keyword {
     SQL_KW_DELETE, SQL_KW_AND, SQL_KW_OR, SQL_KW_NOT, SQL_KW_LIKE,
     SQL_KW_ESCAPE, SQL_KW_IN, SQL_KW_BETWEEN, SQL_KW_AS, SQL_KW_TRUE,
     SQL_KW_FALSE, SQL_KW_NULL, SQL_KW_IS,
+    SQL_KW_DISTINCT, SQL_KW_HAVING, SQL_KW_CAST,
 };
 
 enum sql_op {
@@ -222,6 +223,14 @@ void sql_value_text(const sql_value *v, char *dst, size_t cap, const char **text
 /* Text bytes needed by sql_value_text for v, NUL included. */
 size_t sql_value_text_cap(const sql_value *v);
 
+/* A set of rows of values (sql_valset.c), for DISTINCT: equal values
+ * are one (-0.0 and 0.0, every NaN). add gives 1 for a row not yet in
+ * the set (now in it, copied), 0 for one that was, -1 out of memory. */
+typedef struct sql_valset sql_valset;
+sql_valset *sql_valset_new(void);
+void sql_valset_free(sql_valset *set);
+int sql_valset_add(sql_valset *set, const sql_value *vals, size_t count);
+
 /* ---- syntax tree -------------------------------------------------------- */
 
 enum sql_expr_kind {
@@ -288,6 +297,7 @@ struct sql_expr {
     const char *name;     /* column (NUL-terminated, in the arena) */
     const char *qualifier;/* table before the dot, or NULL */
     enum sql_agg agg;
+    bool distinct;        /* aggregate: over distinct values (COUNT(DISTINCT x)) */
     unsigned param;       /* parameter: its 1-based number */
 
     /* Set by the planner. */
@@ -361,6 +371,11 @@ typedef struct sql_stmt {
     size_t order_count;
     bool has_limit;
     uint64_t limit, offset;
+    const char *table_alias; /* FROM t [AS] alias, or NULL */
+    bool distinct;         /* SELECT DISTINCT: repeated rows dropped */
+    sql_expr *having;      /* a grouped query's filter on its groups */
+    bool explain;          /* EXPLAIN [QUERY PLAN] before the statement:
+                              its plan is its rows, and it does not run */
 
     /* INSERT: columns (NULL = every field in order) and rows of values */
     const char **columns;

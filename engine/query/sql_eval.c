@@ -248,6 +248,15 @@ static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
 int sql_compare(const sql_value *a, const sql_value *b, bool *unordered)
 {
     *unordered = false;
+    /* A bool beside a number is 0 or 1, as sqlite has it. */
+    if (a->type == SQL_T_BOOL && b->type != SQL_T_BOOL) {
+        sql_value n = {.type = SQL_T_INT, .i = a->b};
+        return sql_compare(&n, b, unordered);
+    }
+    if (b->type == SQL_T_BOOL && a->type != SQL_T_BOOL) {
+        sql_value n = {.type = SQL_T_INT, .i = b->b};
+        return sql_compare(a, &n, unordered);
+    }
     switch (a->type) {
     case SQL_T_INT:
         if (b->type == SQL_T_INT)

@@ -168,17 +168,30 @@ typedef struct output {
     uint64_t skip;   /* rows of OFFSET still to drop */
     uint64_t rows;   /* rows sent */
     int sink_rc;     /* the sink's nonzero return */
+    sql_valset *seen;/* SELECT DISTINCT: the rows sent or skipped so far */
 } output;
 
 /* Sends one row: 1 once LIMIT is reached, or if the sink said stop. */
 static int emit(output *o, const sql_row *row, sql_error *err)
 {
     const sql_stmt *st = o->pl->stmt;
+    if (o->seen) {
+        /* DISTINCT comes before OFFSET and LIMIT: a repeat counts for
+         * neither. */
+        for (size_t i = 0; i < o->pl->out_count; i++)
+            if (sql_eval(o->pl->out_exprs[i], row, &o->cells[i], err) < 0)
+                return -1;
+        int fresh = sql_valset_add(o->seen, o->cells, o->pl->out_count);
+        if (fresh < 0)
+            return oom(err);
+        if (!fresh)
+            return 0;
+    }
     if (o->skip) {
         o->skip--;
         return 0;
     }
-    for (size_t i = 0; i < o->pl->out_count; i++)
+    for (size_t i = 0; i < o->pl->out_count && !o->seen; i++)
         if (sql_eval(o->pl->out_exprs[i], row, &o->cells[i], err) < 0)
             return -1;
     int rc = o->sink->row(o->sink->ctx, o->cells);
@@ -397,6 +410,7 @@ typedef struct accumulator {
     bool has;
     char *text;     /* MIN/MAX of text: the bytes best points to */
     size_t text_cap;
+    sql_valset *seen; /* an aggregate of DISTINCT values: those met */
 } accumulator;
 
 typedef struct group {
@@ -518,11 +532,23 @@ static group *new_group(grouper *g, uint64_t hash, size_t key_len, const unsigne
 static int accumulate(accumulator *acc, const sql_expr *agg, const sql_row *row,
                       sql_error *err)
 {
+    sql_value v;
+    if (agg->distinct) {
+        /* A value met before is not met again. */
+        if (sql_eval(agg->a, row, &v, err) < 0)
+            return -1;
+        if (!acc->seen && !(acc->seen = sql_valset_new()))
+            return oom(err);
+        int fresh = sql_valset_add(acc->seen, &v, 1);
+        if (fresh < 0)
+            return oom(err);
+        if (!fresh)
+            return 0;
+    }
     acc->count++;
     if (agg->agg == SQL_AGG_COUNT)
         return 0; /* no NULLs: COUNT(e) counts rows as COUNT(*) does */
-    sql_value v;
-    if (sql_eval(agg->a, row, &v, err) < 0)
+    if (!agg->distinct && sql_eval(agg->a, row, &v, err) < 0)
         return -1;
     switch (agg->agg) {
     case SQL_AGG_SUM:
@@ -637,8 +663,10 @@ static sql_value *final_values(grouper *g, const group *gr, sql_error *err)
 static void grouper_free(grouper *g)
 {
     for (size_t i = 0; i < g->count; i++)
-        for (size_t k = 0; k < g->pl->agg_count; k++)
+        for (size_t k = 0; k < g->pl->agg_count; k++) {
             free(g->groups[i]->accs[k].text);
+            sql_valset_free(g->groups[i]->accs[k].seen);
+        }
     free(g->groups);
     free(g->table);
 }
@@ -668,6 +696,14 @@ static int run_grouped(sql_plan *pl, output *o, sorter *s, sql_error *err)
         sql_value *vals = final_values(&g, g.groups[i], err);
         if (!vals)
             goto done;
+        if (pl->stmt->having) {
+            bool keep;
+            sql_row row = {.record = g.groups[i]->record, .aggs = vals};
+            if (sql_eval_bool(pl->stmt->having, &row, &keep, err) < 0)
+                goto done;
+            if (!keep)
+                continue;
+        }
         if (pl->order_count) {
             if (sort_add(s, g.groups[i]->record, vals, err) < 0)
                 goto done;
@@ -699,7 +735,9 @@ static int run_select(sql_plan *pl, const sql_sink *sink, uint64_t *rows, sql_er
         return rc;
     o.cells = calloc(pl->out_count + 1, sizeof *o.cells);
     s.arena = sql_arena_new();
-    if (!o.cells || !s.arena) {
+    if (st->distinct)
+        o.seen = sql_valset_new();
+    if (!o.cells || !s.arena || (st->distinct && !o.seen)) {
         rc = oom(err);
     } else if (st->has_limit && st->limit == 0) {
         rc = 0;
@@ -708,7 +746,7 @@ static int run_select(sql_plan *pl, const sql_sink *sink, uint64_t *rows, sql_er
         rc = emit(&o, &row, err) < 0 ? -1 : 0;
     } else if (pl->grouped) {
         rc = run_grouped(pl, &o, &s, err);
-    } else if (pl->order_count && st->has_limit && st->limit <= TOPK_MAX &&
+    } else if (pl->order_count && st->has_limit && !st->distinct && st->limit <= TOPK_MAX &&
                st->offset <= TOPK_MAX - st->limit) {
         topk t = {.s = &s, .k = (size_t)(st->offset + st->limit)};
         t.scratch = sql_arena_alloc(s.arena, sizeof *t.scratch +
@@ -725,6 +763,7 @@ static int run_select(sql_plan *pl, const sql_sink *sink, uint64_t *rows, sql_er
     }
     free(s.rows);
     sql_arena_free(s.arena);
+    sql_valset_free(o.seen);
     free(o.cells);
     *rows = o.rows;
     if (rc == 0 && o.sink_rc)

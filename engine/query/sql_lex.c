@@ -54,7 +54,8 @@ static const struct {
     {"NOT", SQL_KW_NOT},       {"LIKE", SQL_KW_LIKE},       {"ESCAPE", SQL_KW_ESCAPE},
     {"IN", SQL_KW_IN},         {"BETWEEN", SQL_KW_BETWEEN}, {"AS", SQL_KW_AS},
     {"TRUE", SQL_KW_TRUE},     {"FALSE", SQL_KW_FALSE},     {"NULL", SQL_KW_NULL},
-    {"IS", SQL_KW_IS},
+    {"IS", SQL_KW_IS},         {"DISTINCT", SQL_KW_DISTINCT}, {"HAVING", SQL_KW_HAVING},
+    {"CAST", SQL_KW_CAST},
 };
 
 const char *sql_keyword_name(enum sql_keyword kw)

@@ -158,6 +158,58 @@ static int expect_op(parser *p, enum sql_op op)
     return is_op(p, op) ? next(p) : syntax_error(p);
 }
 
+/* Is the current token the unquoted word w, in any case? Words that are
+ * not keywords (EXPLAIN, JOIN) stay usable as names elsewhere. */
+static bool is_word(const parser *p, const char *w)
+{
+    return p->tok.kind == SQL_TOK_IDENT && p->tok.text[0] != '"' && p->tok.len == strlen(w) &&
+           !strncasecmp(p->tok.text, w, p->tok.len);
+}
+
+/* What a sqlite3 user may write that vmdb does not have, said so by name
+ * rather than as a syntax error; NULL when the current token is none. */
+static const char *unsupported_word(const parser *p)
+{
+    static const struct {
+        const char *word, *what;
+    } words[] = {
+        {"JOIN", "JOIN is not supported: a statement reads one table"},
+        {"INNER", "JOIN is not supported: a statement reads one table"},
+        {"LEFT", "JOIN is not supported: a statement reads one table"},
+        {"RIGHT", "JOIN is not supported: a statement reads one table"},
+        {"FULL", "JOIN is not supported: a statement reads one table"},
+        {"CROSS", "JOIN is not supported: a statement reads one table"},
+        {"NATURAL", "JOIN is not supported: a statement reads one table"},
+        {"OUTER", "JOIN is not supported: a statement reads one table"},
+        {"UNION", "UNION is not supported"},
+        {"INTERSECT", "INTERSECT is not supported"},
+        {"EXCEPT", "EXCEPT is not supported"},
+        {"WITH", "WITH is not supported"},
+        {"CASE", "CASE is not supported"},
+        {"EXISTS", "subqueries are not supported"},
+        {"OVER", "window functions are not supported"},
+        {"COALESCE", "COALESCE is not supported: vmdb has no NULL"},
+        {"IFNULL", "IFNULL is not supported: vmdb has no NULL"},
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (is_word(p, words[i].word))
+            return words[i].what;
+    return NULL;
+}
+
+OUT_OF_LINE static int not_supported(parser *p, const char *what)
+{
+    return sql_fail(p->err, p->tok.line, p->tok.col, "%s", what);
+}
+
+/* Fails naming what is not supported when the current token is such a
+ * word; 0 otherwise. */
+static int refuse_unsupported(parser *p)
+{
+    const char *what = unsupported_word(p);
+    return what ? not_supported(p, what) : 0;
+}
+
 /* A name: an identifier, its quotes removed ("" inside stands for "). */
 static int name(parser *p, const char **out)
 {
@@ -361,13 +413,18 @@ OUT_OF_LINE static int parse_call(parser *p, const sql_token *fn, sql_expr **out
     e->agg = agg;
     if (enter(p, fn) < 0 || next(p) < 0) /* the '(' */
         return -1;
-    if (agg == SQL_AGG_COUNT && is_op(p, SQL_OP_STAR)) {
+    if (is_kw(p, SQL_KW_DISTINCT)) {
+        e->distinct = true;
+        if (next(p) < 0)
+            return -1;
+    }
+    if (agg == SQL_AGG_COUNT && !e->distinct && is_op(p, SQL_OP_STAR)) {
         if (next(p) < 0)
             return -1;
     } else if (parse_or(p, &e->a) < 0) {
         return -1;
     }
-    if (expect_op(p, SQL_OP_RPAREN) < 0)
+    if (expect_op(p, SQL_OP_RPAREN) < 0 || refuse_unsupported(p) < 0)
         return -1;
     leave(p);
     *out = e;
@@ -393,6 +450,8 @@ static int parse_primary(parser *p, sql_expr **out)
         if (t.keyword == SQL_KW_NULL)
             return sql_fail(p->err, t.line, t.col,
                             "NULL is not supported: vmdb fields always hold a value");
+        if (t.keyword == SQL_KW_SELECT)
+            return not_supported(p, "subqueries are not supported");
         if (t.keyword != SQL_KW_TRUE && t.keyword != SQL_KW_FALSE)
             return syntax_error(p);
         if (!(e = node(p, SQL_E_LITERAL, &t)))
@@ -402,7 +461,7 @@ static int parse_primary(parser *p, sql_expr **out)
         break;
     case SQL_TOK_IDENT: {
         const char *first;
-        if (name(p, &first) < 0)
+        if (refuse_unsupported(p) < 0 || name(p, &first) < 0)
             return -1;
         if (is_op(p, SQL_OP_LPAREN))
             return parse_call(p, &t, out);
@@ -716,9 +775,33 @@ static int parse_count(parser *p, uint64_t *out)
     return next(p);
 }
 
+static int parse_select_clauses(parser *p, sql_stmt *st);
+
+/* SELECT, the keyword consumed. What comes after its clauses is the end
+ * of the statement, unless it is something vmdb does not have (UNION),
+ * which is said so. */
 static int parse_select(parser *p, sql_stmt *st)
 {
+    if (parse_select_clauses(p, st) < 0)
+        return -1;
+    return refuse_unsupported(p);
+}
+
+/* An alias without AS: a name that is not a word of what is not
+ * supported (JOIN, UNION), which would otherwise become the alias. */
+static bool bare_alias(const parser *p)
+{
+    return p->tok.kind == SQL_TOK_IDENT && !unsupported_word(p);
+}
+
+static int parse_select_clauses(parser *p, sql_stmt *st)
+{
     st->kind = SQL_SELECT;
+    if (is_kw(p, SQL_KW_DISTINCT)) {
+        st->distinct = true;
+        if (next(p) < 0)
+            return -1;
+    }
     ptrvec items = {0};
     for (;;) {
         sql_select_item *item = alloc(p, sizeof *item);
@@ -736,7 +819,7 @@ static int parse_select(parser *p, sql_stmt *st)
             if (is_kw(p, SQL_KW_AS)) {
                 if (next(p) < 0 || name(p, &item->alias) < 0)
                     return -1;
-            } else if (p->tok.kind == SQL_TOK_IDENT && name(p, &item->alias) < 0) {
+            } else if (bare_alias(p) && name(p, &item->alias) < 0) {
                 return -1;
             }
         }
@@ -757,7 +840,17 @@ static int parse_select(parser *p, sql_stmt *st)
 
     if (!is_kw(p, SQL_KW_FROM))
         return 0;
-    if (next(p) < 0 || parse_table_name(p, st) < 0 || parse_where(p, st) < 0)
+    if (next(p) < 0 || parse_table_name(p, st) < 0)
+        return -1;
+    if (is_kw(p, SQL_KW_AS)) {
+        if (next(p) < 0 || name(p, &st->table_alias) < 0)
+            return -1;
+    } else if (bare_alias(p) && name(p, &st->table_alias) < 0) {
+        return -1;
+    }
+    if (is_op(p, SQL_OP_COMMA))
+        return not_supported(p, "JOIN is not supported: a statement reads one table");
+    if (refuse_unsupported(p) < 0 || parse_where(p, st) < 0)
         return -1;
     if (is_kw(p, SQL_KW_GROUP)) {
         if (next(p) < 0 || expect_kw(p, SQL_KW_BY) < 0)
@@ -783,6 +876,8 @@ static int parse_select(parser *p, sql_stmt *st)
             return oom(p);
         st->group_count = cols.count;
     }
+    if (is_kw(p, SQL_KW_HAVING) && (next(p) < 0 || parse_or(p, &st->having) < 0))
+        return -1;
     if (is_kw(p, SQL_KW_ORDER)) {
         if (next(p) < 0 || expect_kw(p, SQL_KW_BY) < 0)
             return -1;
@@ -817,6 +912,12 @@ static int parse_select(parser *p, sql_stmt *st)
             return -1;
         if (is_kw(p, SQL_KW_OFFSET) && (next(p) < 0 || parse_count(p, &st->offset) < 0))
             return -1;
+        /* sqlite's other form: LIMIT offset, count. */
+        if (is_op(p, SQL_OP_COMMA)) {
+            st->offset = st->limit;
+            if (next(p) < 0 || parse_count(p, &st->limit) < 0)
+                return -1;
+        }
     }
     return 0;
 }
@@ -913,7 +1014,7 @@ static int parse_update(parser *p, sql_stmt *st)
             return -1;
         /* "SET people.age = 3" names the table too. */
         if (is_op(p, SQL_OP_DOT)) {
-            if (strcmp(a->column, st->table) != 0)
+            if (strcasecmp(a->column, st->table) != 0)
                 return sql_fail(p->err, a->line, a->col, "'%s' is not the table updated (%s)",
                                 a->column, st->table);
             if (next(p) < 0)
@@ -966,6 +1067,15 @@ int sql_parse(const char *text, size_t len, sql_stmt **out, sql_error *err)
     st->text = copy;
     sql_lex_init(&p.lx, copy, len);
     int rc = next(&p);
+    if (rc == 0 && is_word(&p, "EXPLAIN")) {
+        /* EXPLAIN and EXPLAIN QUERY PLAN alike: the plan as rows. */
+        st->explain = true;
+        rc = next(&p);
+        if (rc == 0 && is_word(&p, "QUERY"))
+            rc = next(&p) < 0 ? -1 : is_word(&p, "PLAN") ? next(&p) : syntax_error(&p);
+    }
+    if (rc == 0)
+        rc = refuse_unsupported(&p); /* WITH */
     if (rc == 0) {
         if (is_kw(&p, SQL_KW_SELECT))
             rc = next(&p) < 0 ? -1 : parse_select(&p, st);
@@ -979,6 +1089,8 @@ int sql_parse(const char *text, size_t len, sql_stmt **out, sql_error *err)
             rc = syntax_error(&p);
     }
     st->param_count = p.params;
+    if (rc == 0 && st->explain && st->kind > SQL_DELETE)
+        rc = sql_fail(err, 1, 1, "EXPLAIN takes SELECT, INSERT, UPDATE or DELETE");
     if (rc == 0 && is_op(&p, SQL_OP_SEMI))
         rc = next(&p);
     if (rc == 0 && p.tok.kind != SQL_TOK_END)
@@ -1141,7 +1253,7 @@ static void format(strbuf *b, const sql_expr *e)
         break;
     case SQL_E_AGG:
         puts_(b, agg_names[e->agg]);
-        puts_(b, "(");
+        puts_(b, e->distinct ? "(DISTINCT " : "(");
         if (e->a)
             format(b, e->a);
         else

@@ -18,8 +18,10 @@
  * longer than the field) is no lookup at all. Float and bool keys always
  * scan: 0.0 = -0.0 in SQL, but they are two keys to the index.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sql_plan.h"
 
@@ -63,18 +65,37 @@ static enum sql_type type_of_field(const vmdb_field *f, enum sql_load *load)
     }
 }
 
-/* The field called name, or -1 naming it. */
+/* The field called name, in any case as SQL has it: the field of that
+ * exact name, else the only one whose name differs in case alone; or -1
+ * naming it. */
 static int find_field(const sql_plan *pl, const char *name, unsigned line, unsigned col,
                       size_t *field, sql_error *err)
 {
-    if (vmdb_schema_find(pl->schema, name, field) < 0) {
-        char q[VMDB_PRINTABLE_CAP];
-        vmdb_printable(name, strlen(name), q, sizeof q);
-        sql_fail(err, line, col, "%s: no field '%s'", pl->stmt->table, q);
-        err->code = VMDB_ENOTFOUND;
-        return -1;
+    char q[VMDB_PRINTABLE_CAP];
+    if (vmdb_schema_find(pl->schema, name, field) == 0)
+        return 0;
+    vmdb_error_clear(); /* a miss here is no error yet */
+    size_t found = SIZE_MAX, count = vmdb_schema_field_count(pl->schema);
+    for (size_t i = 0; i < count; i++) {
+        if (strcasecmp(vmdb_schema_field(pl->schema, i)->name, name) != 0)
+            continue;
+        if (found != SIZE_MAX) {
+            vmdb_printable(name, strlen(name), q, sizeof q);
+            return sql_fail(err, line, col, "%s: '%s' is ambiguous: fields %s and %s differ "
+                            "only in case (write the one meant in its own case)", pl->stmt->table, q,
+                            vmdb_schema_field(pl->schema, found)->name,
+                            vmdb_schema_field(pl->schema, i)->name);
+        }
+        found = i;
     }
-    return 0;
+    if (found != SIZE_MAX) {
+        *field = found;
+        return 0;
+    }
+    vmdb_printable(name, strlen(name), q, sizeof q);
+    sql_fail(err, line, col, "%s: no field '%s'", pl->stmt->table, q);
+    err->code = VMDB_ENOTFOUND;
+    return -1;
 }
 
 /* ---- binding ------------------------------------------------------------ */
@@ -94,7 +115,8 @@ static int bind_column(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error 
     if (!cx->columns)
         return sql_fail(err, e->line, e->col, "%s: '%s' is not a value", cx->no_columns,
                         e->name);
-    if (e->qualifier && strcmp(e->qualifier, pl->stmt->table) != 0)
+    if (e->qualifier && strcasecmp(e->qualifier, pl->stmt->table) != 0 &&
+        !(pl->stmt->table_alias && !strcasecmp(e->qualifier, pl->stmt->table_alias)))
         return sql_fail(err, e->line, e->col, "'%s.%s': the table here is %s", e->qualifier,
                         e->name, pl->stmt->table);
     if (find_field(pl, e->name, e->line, e->col, &e->field, err) < 0)
@@ -141,9 +163,55 @@ static int literal_to_bytes(sql_plan *pl, sql_expr *lit, size_t pad, sql_error *
     return 0;
 }
 
-/* Can a and b be compared? Both numbers, or both of one type; a text
- * literal against bytes is read as hex. `at` is the operator, for the
- * message. */
+/* A text literal that is all of a decimal number ("30", "-2", "2.5",
+ * "1e3", no spaces) becomes that number, as sqlite's affinity makes it
+ * beside a number field; false (the literal untouched) for other text. */
+static bool literal_to_number(sql_expr *lit)
+{
+    const char *s = lit->value.s.ptr;
+    size_t len = lit->value.s.len, i = 0;
+    char buf[64];
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    size_t digits = 0;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (i == len && digits) {
+        sql_int v = 0;
+        for (size_t k = s[0] == '+' || s[0] == '-' ? 1 : 0; k < len; k++) {
+            v = v * 10 + (s[k] - '0');
+            if (v > SQL_INT_MAX + 1)
+                break;
+        }
+        if (s[0] == '-')
+            v = -v;
+        if (v >= SQL_INT_MIN && v <= SQL_INT_MAX) {
+            lit->value = (sql_value){.type = SQL_T_INT, .i = v};
+            lit->type = SQL_T_INT;
+            return true;
+        }
+    }
+    /* A decimal float: only these characters, all of them read (no hex,
+     * no "inf" or "nan", which strtod would take). */
+    if (strspn(buf, "0123456789.eE+-") != len)
+        return false;
+    char *end;
+    double d = strtod(buf, &end);
+    if (*end || !isfinite(d))
+        return false;
+    lit->value = (sql_value){.type = SQL_T_FLOAT, .f = d};
+    lit->type = SQL_T_FLOAT;
+    return true;
+}
+
+/* Can a and b be compared? Both numbers, or both of one type, or a bool
+ * and a number (true is 1, as in sqlite); a text literal against bytes
+ * is read as hex, and against a number field as the number it spells
+ * when it is all of one ('30'). `at` is the operator, for the message. */
 static int comparable(sql_plan *pl, sql_expr *a, sql_expr *b, const sql_expr *at,
                       sql_error *err)
 {
@@ -151,6 +219,22 @@ static int comparable(sql_plan *pl, sql_expr *a, sql_expr *b, const sql_expr *at
         return 0;
     if (a->type == b->type)
         return 0;
+    if ((a->type == SQL_T_BOOL && numeric(b->type)) ||
+        (b->type == SQL_T_BOOL && numeric(a->type)))
+        return 0;
+    for (int side = 0; side < 2; side++) {
+        sql_expr *num = side ? b : a, *text = side ? a : b;
+        if (numeric(num->type) && num->kind == SQL_E_COLUMN && text->type == SQL_T_TEXT &&
+            text->kind == SQL_E_LITERAL) {
+            if (literal_to_number(text))
+                return 0;
+            char q[VMDB_PRINTABLE_CAP];
+            vmdb_printable(text->value.s.ptr, text->value.s.len, q, sizeof q);
+            return sql_fail(err, text->line, text->col,
+                            "cannot compare %s with text '%s': it is not a number",
+                            sql_type_name(num->type), q);
+        }
+    }
     for (int side = 0; side < 2; side++) {
         sql_expr *bytes = side ? b : a, *text = side ? a : b;
         if (bytes->type == SQL_T_BYTES && text->type == SQL_T_TEXT &&
@@ -877,7 +961,7 @@ static int plan_order(sql_plan *pl, const bind_ctx *cx, sql_error *err)
         sql_expr *alias = NULL;
         if (e->kind == SQL_E_COLUMN && !e->qualifier)
             for (size_t k = 0; k < st->item_count && !alias; k++)
-                if (st->items[k].alias && !strcmp(st->items[k].alias, e->name))
+                if (st->items[k].alias && !strcasecmp(st->items[k].alias, e->name))
                     alias = st->items[k].expr;
         if (alias) {
             pl->order_exprs[i] = alias;
@@ -922,6 +1006,21 @@ static int plan_select(sql_plan *pl, sql_error *err)
                              : g->type == SQL_T_FLOAT ? sizeof(double)
                              : g->type == SQL_T_BOOL ? 1
                                                      : sizeof(uint32_t) + g->size;
+    }
+    if (st->having) {
+        bind_ctx hcx = {.columns = true, .aggs = true};
+        if (!pl->grouped && !has_agg(st->having))
+            return sql_fail(err, st->having->line, st->having->col,
+                            "HAVING needs GROUP BY or an aggregate");
+        pl->grouped = true;
+        if (bind(pl, st->having, &hcx, err) < 0)
+            return -1;
+        meet_type(st->having, SQL_T_BOOL);
+        if (st->having->type != SQL_T_BOOL)
+            return sql_fail(err, st->having->line, st->having->col,
+                            "HAVING needs a bool, not %s", sql_type_name(st->having->type));
+        if (check_grouped(pl, st->having, err) < 0)
+            return -1;
     }
     if (pl->grouped) {
         for (size_t i = 0; i < pl->out_count; i++)
@@ -1035,7 +1134,57 @@ static int check_params_typed(const sql_stmt *st, sql_error *err)
     for (size_t i = 0; i < st->order_count; i++)
         if (check_tree_typed(st->order_by[i].expr, err) < 0)
             return -1;
+    if (check_tree_typed(st->having, err) < 0)
+        return -1;
     return check_tree_typed(st->where, err);
+}
+
+typedef struct table_match {
+    const char *name;
+    const char *found, *also; /* the tables named so in any case */
+} table_match;
+
+static int match_table(void *ctx, vmdb_table *t)
+{
+    table_match *m = ctx;
+    if (strcasecmp(vmdb_table_name(t), m->name) == 0) {
+        if (m->found)
+            m->also = vmdb_table_name(t);
+        else
+            m->found = vmdb_table_name(t);
+    }
+    return 0;
+}
+
+/* The table the statement names, in any case as SQL has it: the table of
+ * that exact name, else the only one whose name differs in case alone.
+ * stmt->table becomes its real name, for messages and for the runs that
+ * open it again. VMDB_ENOTFOUND, a library error, or -1 with *err. */
+static int open_table(vmdb_db *db, sql_stmt *stmt, vmdb_table **out, sql_error *err)
+{
+    int rc = vmdb_table_open(db, stmt->table, NULL, out);
+    if (rc != VMDB_ENOTFOUND)
+        return rc;
+    table_match m = {.name = stmt->table};
+    if ((rc = vmdb_table_foreach(db, match_table, &m)) < 0)
+        return rc;
+    if (!m.found)
+        return VMDB_ENOTFOUND;
+    if (m.also) {
+        char q[VMDB_PRINTABLE_CAP];
+        vmdb_printable(stmt->table, strlen(stmt->table), q, sizeof q);
+        return sql_fail(err, stmt->table_line, stmt->table_col,
+                        "'%s' is ambiguous: tables %s and %s differ only in case (write the "
+                        "one meant in its own case)", q, m.found, m.also);
+    }
+    size_t len = strlen(m.found);
+    char *real = sql_arena_alloc(stmt->arena, len + 1);
+    if (!real)
+        return oom(err);
+    memcpy(real, m.found, len);
+    stmt->table = real;
+    vmdb_error_clear();
+    return vmdb_table_open(db, real, NULL, out);
 }
 
 int sql_plan_new(vmdb_db *db, const char *db_name, sql_stmt *stmt, sql_plan **out,
@@ -1052,8 +1201,10 @@ int sql_plan_new(vmdb_db *db, const char *db_name, sql_stmt *stmt, sql_plan **ou
     pl->db = db;
     int rc = 0;
     if (stmt->table) {
-        rc = vmdb_table_open(db, stmt->table, NULL, &pl->table);
-        if (rc == VMDB_ENOTFOUND) {
+        rc = open_table(db, stmt, &pl->table, err);
+        if (rc == -1) {
+            /* err says it */
+        } else if (rc == VMDB_ENOTFOUND) {
             char q[VMDB_PRINTABLE_CAP];
             vmdb_printable(stmt->table, strlen(stmt->table), q, sizeof q);
             rc = sql_fail(err, stmt->table_line, stmt->table_col, "%s: no table '%s'", db_name,
@@ -1175,6 +1326,10 @@ void sql_plan_explain(const sql_plan *pl, FILE *out)
                 fprintf(out, "\n");
             }
         }
+        if (st->having)
+            explain_expr(out, "having: ", st->having);
+        if (st->distinct)
+            fprintf(out, "distinct rows\n");
         if (pl->order_count) {
             char buf[1024];
             fprintf(out, "sort by: ");
