@@ -443,7 +443,7 @@ Test(sql_parse, errors_name_the_token_and_its_column)
     parse_fails("SELECT a NOT b", "syntax error at 'b'", 14);
     parse_fails("SELECT NULL", "NULL is not supported", 8);
     parse_fails("SELECT a FROM t WHERE a IS 1", "IS is not supported", 25);
-    parse_fails("SELECT lower(a)", "unknown function 'lower'", 8);
+    parse_fails("SELECT lowr(a)", "unknown function 'lowr'", 8);
     parse_fails("SELECT 18446744073709551616", "integer 18446744073709551616 is out of range", 8);
     parse_fails("SELECT 1e999", "float 1e999 is out of range", 8);
     parse_fails("SELECT a LIKE 'b' ESCAPE 'xy'", "ESCAPE takes one character", 26);
@@ -880,7 +880,7 @@ Test(sql_exec, assignments_are_range_checked_by_the_library)
               "VALUES: 'age' is not a value");
     run_fails(db, "INSERT INTO people (id) VALUES (1)", "people: key already exists");
     run_fails(db, "UPDATE people SET age = 1, age = 2", "people.age is set twice");
-    run_fails(db, "UPDATE people SET name = 'x' || 'y'", "unexpected character '|'");
+    run_fails(db, "UPDATE people SET name = 'x' | 'y'", "unexpected character '|'");
     EXPECT_ROWS(db, "SELECT COUNT(*) FROM people", "COUNT(*)\n5\n");
     finish(db);
 }

@@ -480,3 +480,120 @@ Test(sql_lang, explain_prefixes_give_the_plan_as_rows_and_run_nothing)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* ---- scalar functions, CAST, || ------------------------------------------- */
+
+Test(sql_lang, text_functions_count_utf8_characters_as_sqlite_does)
+{
+    vmdb_db *db = people_db();
+    EXPECT_ROWS(db, "SELECT length('héllo'), length(''), length(name), length(12345) "
+                    "FROM people WHERE id = 1",
+                "5|0|3|5\n");
+    EXPECT_ROWS(db, "SELECT lower('AbÉ'), upper('abé'), upper(name) FROM people WHERE id = 2",
+                "abÉ|ABé|BOB\n");
+    /* substr: 1-based, negative from the end, 0 the place before the first,
+     * a negative count the characters before. */
+    EXPECT_ROWS(db, "SELECT substr('héllo', 2, 3), substr('hello', -3), substr('hello', 0, 2), "
+                    "substr('hello', 3, -2), substr('hello', 9), substr('hello', -9, 7), "
+                    "substring('hello', 2)",
+                "éll|llo|h|he||hel|ello\n");
+    EXPECT_ROWS(db, "SELECT trim('  a b  ') || '|', ltrim('xyaxy', 'yx'), rtrim('xyaxy', 'yx'), "
+                    "trim('ééaé', 'é'), trim('  ')",
+                "a b||axy|xya|a|\n");
+    EXPECT_ROWS(db, "SELECT replace('banana', 'an', 'AN'), replace('aaa', 'a', ''), "
+                    "replace('abc', '', 'x'), replace('abc', 'abcd', 'x')",
+                "bANANa||abc|abc\n");
+    EXPECT_ROWS(db, "SELECT instr('héllo', 'l'), instr('hello', 'z'), instr('hello', ''), "
+                    "instr('', 'a')",
+                "3|0|1|0\n");
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(sql_lang, numeric_functions_abs_round_min_max)
+{
+    vmdb_db *db = people_db();
+    EXPECT_ROWS(db, "SELECT abs(-7), abs(7), abs(-2.5), abs(-9223372036854775807 - 1)",
+                "7|7|2.5|9223372036854775808\n");
+    /* round: half away from zero, always a float. */
+    EXPECT_ROWS(db, "SELECT round(2.5), round(-2.5), round(0.4), round(7), round(1.25, 1), "
+                    "round(-1.25, 1), round(1.2345, 3), round(12.5, -1)",
+                "3|-3|0|7|1.3|-1.3|1.235|13\n");
+    EXPECT_ROWS(db, "SELECT min(3, 1, 2), max(3, 1, 2), min(2, 1.5), max(1, 2, 0.5), "
+                    "min('b', 'a', 'c'), max(TRUE, FALSE)",
+                "1|3|1.5|2|a|true\n");
+    EXPECT_ROWS(db, "SELECT name, max(age, 35) FROM people WHERE id <= 2 ORDER BY id",
+                "Ann|35\nBob|35\n");
+    vmdb_stmt *stmt;
+    ASSERT_OK(vmdb_prepare(db, "SELECT max(1, 2.5), min(1, 2), round(3)",
+                           VMDB_SQL_NUL_TERMINATED, &stmt, NULL));
+    cr_assert_eq(vmdb_column_type(stmt, 0), VMDB_VALUE_FLOAT);
+    cr_assert_eq(vmdb_column_type(stmt, 1), VMDB_VALUE_INT);
+    cr_assert_eq(vmdb_column_type(stmt, 2), VMDB_VALUE_FLOAT);
+    vmdb_finalize(stmt);
+    /* MIN and MAX of one argument are still the aggregates. */
+    EXPECT_ROWS(db, "SELECT min(age), max(age) FROM people", "25|41\n");
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(sql_lang, cast_takes_sqlite_and_vmdb_type_names)
+{
+    vmdb_db *db = people_db();
+    EXPECT_ROWS(db, "SELECT CAST('12abc' AS INTEGER), CAST('  -7' AS INT), CAST('abc' AS INTEGER), "
+                    "CAST(3.9 AS INTEGER), CAST(-3.9 AS i64), CAST(TRUE AS INTEGER), "
+                    "CAST('1.5x' AS INTEGER)",
+                "12|-7|0|3|-3|1|1\n");
+    EXPECT_ROWS(db, "SELECT CAST('2.5e1x' AS REAL), CAST(7 AS REAL), CAST('x' AS FLOAT), "
+                    "CAST(age AS f64) / 2 FROM people WHERE id = 2",
+                "25|7|0|12.5\n");
+    EXPECT_ROWS(db, "SELECT CAST(42 AS TEXT), CAST(1.5 AS str8), CAST(500.0 AS TEXT), "
+                    "length(CAST(12345 AS TEXT))",
+                "42|1.5|500|5\n");
+    EXPECT_ROWS(db, "SELECT CAST(0 AS BOOL), CAST(2 AS BOOLEAN), CAST('true' AS bool), "
+                    "CAST('0' AS bool)",
+                "false|true|true|false\n");
+    EXPECT_ROWS(db, "SELECT CAST(255 AS u8), CAST(-128 AS i8)", "255|-128\n");
+    expect_error(db, "SELECT CAST(256 AS u8)", VMDB_ERANGE, "CAST: 256 does not fit u8");
+    expect_error(db, "SELECT CAST(-1 AS u64)", VMDB_ERANGE, "CAST: -1 does not fit u64");
+    expect_error(db, "SELECT CAST(1e30 AS INTEGER)", VMDB_ERANGE, "does not fit INTEGER");
+    expect_error(db, "SELECT CAST(1 AS blob)", VMDB_EINVAL, "CAST: unknown type 'blob'");
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(sql_lang, concatenation_and_functions_in_where_order_and_group)
+{
+    vmdb_db *db = people_db();
+    EXPECT_ROWS(db, "SELECT name || '@' || city || age FROM people WHERE id = 1",
+                "Ann@Paris30\n");
+    /* || binds tighter than *, as in sqlite: ('a' || 2) * 3, text times
+     * a number. */
+    expect_error(db, "SELECT 'a' || 2 * 3", VMDB_EINVAL, "cannot apply '*' to text and integer");
+    EXPECT_ROWS(db, "SELECT 2 * length('a' || 3)", "4\n");
+    EXPECT_ROWS(db, "SELECT 'x' || 1.5 || 500.0", "x1.5500\n");
+    EXPECT_ROWS(db, "SELECT name FROM people WHERE lower(city) = 'rome' AND length(name) = 3 "
+                    "ORDER BY name",
+                "Bob\n");
+    /* A sort on a function's text, with and without a LIMIT: every key
+     * kept, not the last one computed. */
+    EXPECT_ROWS(db, "SELECT name FROM people ORDER BY upper(city) || name DESC",
+                "Di\nBob\nCy\nAnn\nEd\n");
+    EXPECT_ROWS(db, "SELECT name FROM people ORDER BY upper(city) || name LIMIT 3",
+                "Ed\nAnn\nCy\n");
+    EXPECT_ROWS(db, "SELECT upper(city) AS c, COUNT(*) FROM people GROUP BY city ORDER BY c",
+                "OSLO|1\nPARIS|2\nROME|2\n");
+    EXPECT_ROWS(db, "SELECT DISTINCT substr(city, 1, 1) FROM people ORDER BY 1", "O\nP\nR\n");
+    EXPECT_ROWS(db, "SELECT MAX(lower(name)), SUM(length(city)) FROM people", "ed|22\n");
+    ASSERT_OK(vmdb_exec(db, "UPDATE people SET name = upper(name) || '!' WHERE id = 5", NULL,
+                        NULL));
+    EXPECT_ROWS(db, "SELECT name FROM people WHERE id = 5", "ED!\n");
+    expect_error(db, "SELECT length(1, 2)", VMDB_EINVAL, "length takes 1 argument, not 2");
+    expect_error(db, "SELECT upper(5)", VMDB_EINVAL, "upper: argument 1 is integer, where text");
+    expect_error(db, "SELECT substr('a', 'b')", VMDB_EINVAL, "argument 2 is text");
+    expect_error(db, "SELECT TRUE || 'x'", VMDB_EINVAL, "||: argument 1 is bool");
+    expect_error(db, "SELECT nosuch(1)", VMDB_ESYNTAX, "unknown function 'nosuch'");
+    expect_error(db, "SELECT COUNT(1, 2) FROM people", VMDB_ESYNTAX, "COUNT takes one argument");
+    vmdb_close(db);
+    remove_test_dir();
+}

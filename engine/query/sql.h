@@ -103,6 +103,7 @@ enum sql_op {
     SQL_OP_STAR, SQL_OP_PLUS, SQL_OP_MINUS, SQL_OP_SLASH, SQL_OP_PERCENT,
     SQL_OP_EQ, SQL_OP_NE, SQL_OP_LT, SQL_OP_LE, SQL_OP_GT, SQL_OP_GE,
     SQL_OP_QUESTION, /* a parameter's placeholder */
+    SQL_OP_CONCAT,   /* || */
 };
 
 typedef struct sql_token {
@@ -249,7 +250,32 @@ enum sql_expr_kind {
     SQL_E_PARAM,   /* '?': parameter number .param, whose value is bound
                       later (vmdb/query.h); before it is, the planner
                       gives it the type of what it meets */
+    SQL_E_FUNC,    /* scalar function .func of .list[.count]; CAST(.list[0]
+                      AS .cast_type); a || b is SQL_FN_CONCAT */
 };
+
+/* The scalar functions (sql_func.c). */
+enum sql_func {
+    SQL_FN_LENGTH, SQL_FN_LOWER, SQL_FN_UPPER, SQL_FN_SUBSTR, SQL_FN_TRIM, SQL_FN_LTRIM,
+    SQL_FN_RTRIM, SQL_FN_REPLACE, SQL_FN_INSTR, SQL_FN_ABS, SQL_FN_ROUND, SQL_FN_MIN,
+    SQL_FN_MAX, SQL_FN_CAST, SQL_FN_CONCAT,
+};
+
+/* The function called name (len bytes, any case), false for none; and a
+ * function's name in capitals, for messages and --explain. */
+bool sql_func_named(const char *name, size_t len, enum sql_func *out);
+const char *sql_func_name(enum sql_func fn);
+
+/* Where a function's text result is written: a buffer of the node's own
+ * that grows in the plan's arena, so that evaluating a row allocates
+ * nothing once it is large enough. A result lives until the node is
+ * evaluated again: what keeps values across rows (sorting, grouping,
+ * DISTINCT, kept rows) copies them. */
+typedef struct sql_scratch {
+    struct sql_arena *arena;
+    char *ptr;
+    size_t cap; /* bytes */
+} sql_scratch;
 
 enum sql_agg { SQL_AGG_COUNT, SQL_AGG_SUM, SQL_AGG_MIN, SQL_AGG_MAX, SQL_AGG_AVG };
 
@@ -298,6 +324,11 @@ struct sql_expr {
     const char *qualifier;/* table before the dot, or NULL */
     enum sql_agg agg;
     bool distinct;        /* aggregate: over distinct values (COUNT(DISTINCT x)) */
+    enum sql_func func;   /* SQL_E_FUNC */
+    enum sql_type cast_type;   /* CAST: the type it makes */
+    const char *cast_name;     /* CAST: the type as written ("u8", "INTEGER") */
+    sql_int cast_lo, cast_hi;  /* CAST to an integer type: its range */
+    sql_scratch *scratch;      /* SQL_E_FUNC: its result's buffer (planner) */
     unsigned param;       /* parameter: its 1-based number */
 
     /* Set by the planner. */
@@ -420,6 +451,11 @@ typedef struct sql_row {
  * where it is in the statement. Text results point into the record or
  * the statement. */
 int sql_eval(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *err);
+
+/* A scalar function's value from its arguments' values v[0..count)
+ * (sql_func.c), for sql_eval, which evaluates them: every function but
+ * MIN and MAX of several, which sql_eval compares itself. */
+int sql_func_apply(const sql_expr *e, const sql_value *v, sql_value *out, sql_error *err);
 
 /* The same for a bool expression, without building a value: the WHERE of
  * a scan runs through here for every record. */

@@ -34,57 +34,6 @@ const char *sql_type_name(enum sql_type type)
 
 /* ---- text of values ----------------------------------------------------- */
 
-static void int_text(sql_int v, char *dst, size_t cap)
-{
-    if (v < 0)
-        snprintf(dst, cap, "%lld", (long long)v);
-    else
-        snprintf(dst, cap, "%llu", (unsigned long long)v);
-}
-
-size_t sql_value_text_cap(const sql_value *v)
-{
-    return v->type == SQL_T_BYTES ? 2 * v->s.len + 3 : 64;
-}
-
-void sql_value_text(const sql_value *v, char *dst, size_t cap, const char **text, size_t *len)
-{
-    static const char hex[] = "0123456789abcdef";
-    switch (v->type) {
-    case SQL_T_TEXT:
-        *text = v->s.ptr;
-        *len = v->s.len;
-        return;
-    case SQL_T_BOOL:
-        *text = v->b ? "true" : "false";
-        *len = strlen(*text);
-        return;
-    case SQL_T_INT:
-        int_text(v->i, dst, cap);
-        break;
-    case SQL_T_FLOAT:
-        vmdb__double_text(v->f, v->single, dst, cap);
-        break;
-    case SQL_T_BYTES: {
-        size_t n = 0;
-        for (size_t i = 0; i < 2 && n + 1 < cap; i++)
-            dst[n++] = "0x"[i];
-        for (size_t i = 0; i < v->s.len && n + 2 < cap; i++) {
-            unsigned char c = (unsigned char)v->s.ptr[i];
-            dst[n++] = hex[c >> 4];
-            dst[n++] = hex[c & 15];
-        }
-        dst[n] = '\0';
-        break;
-    }
-    default:
-        snprintf(dst, cap, "?");
-        break;
-    }
-    *text = dst;
-    *len = strlen(dst);
-}
-
 /* A value quoted for a message. */
 static void value_quote(const sql_value *v, char *dst, size_t cap)
 {
@@ -308,41 +257,9 @@ static bool compare_holds(enum sql_op op, int c, bool unordered)
 
 /* ---- LIKE --------------------------------------------------------------- */
 
-/* Bytes of the UTF-8 character at s[0] (of n > 0): 1 for a byte that
- * does not start a well-formed sequence. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t want = s[0] < 0xc0 ? 1 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf8 ? 4 : 1;
-    if (want > n)
-        return 1;
-    for (size_t i = 1; i < want; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 1;
-    return want;
-}
-
-size_t sql_utf8_encode(unsigned cp, unsigned char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (unsigned char)(0xc0 | cp >> 6);
-        out[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (unsigned char)(0xe0 | cp >> 12);
-        out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (unsigned char)(0xf0 | cp >> 18);
-    out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (unsigned char)(0x80 | (cp & 0x3f));
-    return 4;
+    return sql_like_char_len((const char *)s, n);
 }
 
 size_t sql_like_escape_at(const char *pat, size_t plen, size_t pi, int escape)
@@ -352,11 +269,6 @@ size_t sql_like_escape_at(const char *pat, size_t plen, size_t pi, int escape)
     unsigned char esc[4];
     size_t n = sql_utf8_encode((unsigned)escape, esc);
     return pi + n <= plen && !memcmp(pat + pi, esc, n) ? n : 0;
-}
-
-size_t sql_like_char_len(const char *s, size_t n)
-{
-    return utf8_len((const unsigned char *)s, n);
 }
 
 /*
@@ -488,6 +400,33 @@ static int at_node(const sql_expr *e, sql_error *err)
     return -1;
 }
 
+/* MIN and MAX of several values: the first of the least (greatest); an
+ * integer beside floats is given as a float, the type the planner gave
+ * the call. The other functions take their arguments' values. */
+static int eval_func(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *err)
+{
+    sql_value v[3], x;
+    if (e->func != SQL_FN_MIN && e->func != SQL_FN_MAX) {
+        for (size_t i = 0; i < e->count && i < 3; i++)
+            if (sql_eval(e->list[i], row, &v[i], err) < 0)
+                return -1;
+        return sql_func_apply(e, v, out, err);
+    }
+    for (size_t i = 0; i < e->count; i++) {
+        if (sql_eval(e->list[i], row, &x, err) < 0)
+            return -1;
+        int c = i ? sql_compare_total(&x, &v[0]) : 0;
+        if (i == 0 || (e->func == SQL_FN_MIN ? c < 0 : c > 0))
+            v[0] = x;
+    }
+    *out = v[0];
+    if (e->type == SQL_T_FLOAT && v[0].type == SQL_T_INT) {
+        out->type = SQL_T_FLOAT;
+        out->f = (double)v[0].i;
+    }
+    return 0;
+}
+
 int sql_eval(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *err)
 {
     sql_value a, b;
@@ -516,6 +455,8 @@ int sql_eval(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *e
         if (sql_eval(e->a, row, &a, err) < 0 || sql_eval(e->b, row, &b, err) < 0)
             return -1;
         return sql_arith(e->op, &a, &b, out, err) < 0 ? at_node(e, err) : 0;
+    case SQL_E_FUNC:
+        return eval_func(e, row, out, err);
     default: {
         bool v;
         if (sql_eval_bool(e, row, &v, err) < 0)

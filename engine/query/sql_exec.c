@@ -227,6 +227,26 @@ typedef struct sorter {
     size_t count, cap;
 } sorter;
 
+/* A text key that does not point into the row's record (a function's
+ * result, in its node's buffer until the next row) is copied into the
+ * arena, to last until the rows are sorted. */
+static int keep_key(sql_arena *arena, const sql_plan *pl, const sql_row *row, sql_value *key,
+                    sql_error *err)
+{
+    if (key->type != SQL_T_TEXT && key->type != SQL_T_BYTES)
+        return 0;
+    const char *rec = (const char *)row->record;
+    if (rec && key->s.ptr >= rec && key->s.ptr + key->s.len <= rec + pl->record_size)
+        return 0;
+    char *copy = sql_arena_alloc(arena, key->s.len ? key->s.len : 1);
+    if (!copy)
+        return oom(err);
+    if (key->s.len)
+        memcpy(copy, key->s.ptr, key->s.len);
+    key->s.ptr = copy;
+    return 0;
+}
+
 static int sort_add(sorter *s, const unsigned char *record, const sql_value *aggs, sql_error *err)
 {
     sql_plan *pl = s->pl;
@@ -245,7 +265,8 @@ static int sort_add(sorter *s, const unsigned char *record, const sql_value *agg
     r->row.record = record;
     r->seq = s->count;
     for (size_t i = 0; i < pl->order_count; i++)
-        if (sql_eval(pl->order_exprs[i], &r->row, &r->keys[i], err) < 0)
+        if (sql_eval(pl->order_exprs[i], &r->row, &r->keys[i], err) < 0 ||
+            keep_key(s->arena, pl, &r->row, &r->keys[i], err) < 0)
             return -1;
     s->rows[s->count++] = r;
     return 0;
@@ -356,10 +377,13 @@ static void topk_sift_up(topk *t, size_t i)
     }
 }
 
-static int eval_keys(const sql_plan *pl, sort_row *r, sql_error *err)
+/* The row's keys; kept (keep_key) into arena unless it is NULL, for a
+ * candidate judged at once. */
+static int eval_keys(const sql_plan *pl, sort_row *r, sql_arena *arena, sql_error *err)
 {
     for (size_t i = 0; i < pl->order_count; i++)
-        if (sql_eval(pl->order_exprs[i], &r->row, &r->keys[i], err) < 0)
+        if (sql_eval(pl->order_exprs[i], &r->row, &r->keys[i], err) < 0 ||
+            (arena && keep_key(arena, pl, &r->row, &r->keys[i], err) < 0))
             return -1;
     return 0;
 }
@@ -385,7 +409,7 @@ static int topk_offer(void *ctx, uint64_t rid, const unsigned char *record, sql_
     /* Full: judge the candidate on its keys before copying anything. */
     t->scratch->row.record = record;
     t->scratch->seq = seq;
-    if (eval_keys(pl, t->scratch, err) < 0)
+    if (eval_keys(pl, t->scratch, NULL, err) < 0)
         return -1;
     sort_row *root = s->rows[0];
     if (sort_cmp(pl, t->scratch, root) >= 0)
@@ -394,7 +418,7 @@ static int topk_offer(void *ctx, uint64_t rid, const unsigned char *record, sql_
      * evaluated again there, since text keys point into the record. */
     memcpy((unsigned char *)root->row.record, record, pl->record_size);
     root->seq = seq;
-    if (eval_keys(pl, root, err) < 0)
+    if (eval_keys(pl, root, s->arena, err) < 0)
         return -1;
     topk_sift_down(t, 0);
     return 0;

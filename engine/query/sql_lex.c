@@ -205,6 +205,12 @@ static enum sql_op op_of(const sql_lexer *lx, size_t *len)
     case '/': return SQL_OP_SLASH;
     case '%': return SQL_OP_PERCENT;
     case '?': return SQL_OP_QUESTION;
+    case '|':
+        if (d == '|') {
+            *len = 2;
+            return SQL_OP_CONCAT;
+        }
+        return SQL_OP_NONE;
     case '=':
         if (d == '=')
             *len = 2;

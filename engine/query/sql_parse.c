@@ -28,55 +28,6 @@
 
 #include "sql.h"
 
-/* ---- arena -------------------------------------------------------------- */
-
-struct arena_chunk {
-    struct arena_chunk *next;
-    size_t used, cap; /* bytes of data[] */
-    _Alignas(16) unsigned char data[];
-};
-
-struct sql_arena {
-    struct arena_chunk *head;
-};
-
-void *sql_arena_alloc(sql_arena *a, size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    struct arena_chunk *c = a->head;
-    if (!c || c->cap - c->used < n) {
-        size_t cap = n > 8192 ? n : 8192;
-        c = malloc(sizeof *c + cap);
-        if (!c)
-            return NULL;
-        c->next = a->head;
-        c->used = 0;
-        c->cap = cap;
-        a->head = c;
-    }
-    void *p = c->data + c->used;
-    c->used += n;
-    memset(p, 0, n);
-    return p;
-}
-
-void sql_arena_free(sql_arena *a)
-{
-    if (!a)
-        return;
-    while (a->head) {
-        struct arena_chunk *next = a->head->next;
-        free(a->head);
-        a->head = next;
-    }
-    free(a);
-}
-
-sql_arena *sql_arena_new(void)
-{
-    return calloc(1, sizeof(sql_arena));
-}
-
 void sql_stmt_free(sql_stmt *stmt)
 {
     if (stmt)
@@ -397,38 +348,93 @@ static bool agg_named(const sql_token *t, enum sql_agg *agg)
     return false;
 }
 
-/* name '(' ... ')': an aggregate, the only functions there are. */
+/* name '(' ... ')': an aggregate (COUNT, SUM, AVG, and MIN or MAX of one
+ * argument) or a scalar function (MIN and MAX of several). */
 OUT_OF_LINE static int parse_call(parser *p, const sql_token *fn, sql_expr **out)
 {
-    enum sql_agg agg;
-    if (fn->text[0] == '"' || !agg_named(fn, &agg)) {
+    enum sql_agg agg = SQL_AGG_COUNT;
+    enum sql_func func = SQL_FN_LENGTH;
+    bool is_agg = fn->text[0] != '"' && agg_named(fn, &agg);
+    bool is_func = fn->text[0] != '"' && sql_func_named(fn->text, fn->len, &func);
+    if (!is_agg && !is_func) {
         char q[VMDB_PRINTABLE_CAP];
         vmdb_printable(fn->text, fn->len, q, sizeof q);
         return sql_fail(p->err, fn->line, fn->col,
-                        "unknown function '%s' (COUNT, SUM, MIN, MAX, AVG)", q);
+                        "unknown function '%s' (COUNT, SUM, MIN, MAX, AVG, length, lower, "
+                        "upper, substr, trim, ltrim, rtrim, replace, instr, abs, round, CAST)",
+                        q);
     }
     sql_expr *e = node(p, SQL_E_AGG, fn);
     if (!e)
         return oom(p);
-    e->agg = agg;
     if (enter(p, fn) < 0 || next(p) < 0) /* the '(' */
         return -1;
     if (is_kw(p, SQL_KW_DISTINCT)) {
+        if (!is_agg)
+            return syntax_error(p);
         e->distinct = true;
         if (next(p) < 0)
             return -1;
     }
-    if (agg == SQL_AGG_COUNT && !e->distinct && is_op(p, SQL_OP_STAR)) {
+    ptrvec args = {0};
+    bool star = false;
+    if (is_agg && agg == SQL_AGG_COUNT && !e->distinct && is_op(p, SQL_OP_STAR)) {
+        star = true;
         if (next(p) < 0)
             return -1;
-    } else if (parse_or(p, &e->a) < 0) {
-        return -1;
+    } else if (!is_op(p, SQL_OP_RPAREN)) {
+        for (;;) {
+            sql_expr *arg;
+            if (parse_or(p, &arg) < 0 || push(p, &args, arg) < 0)
+                return -1;
+            if (!is_op(p, SQL_OP_COMMA))
+                break;
+            if (next(p) < 0)
+                return -1;
+        }
     }
     if (expect_op(p, SQL_OP_RPAREN) < 0 || refuse_unsupported(p) < 0)
         return -1;
     leave(p);
+    if (is_agg && (star || args.count == 1) && !(is_func && args.count != 1)) {
+        e->agg = agg;
+        e->a = star ? NULL : args.items[0];
+    } else if (is_func && !e->distinct) {
+        e->kind = SQL_E_FUNC;
+        e->func = func;
+        if (!(e->list = expr_array(p, &args)))
+            return oom(p);
+        e->count = args.count;
+    } else {
+        char q[VMDB_PRINTABLE_CAP];
+        vmdb_printable(fn->text, fn->len, q, sizeof q);
+        return sql_fail(p->err, fn->line, fn->col, "%s takes one argument", q);
+    }
     *out = e;
     return finish(p, e, fn);
+}
+
+/* CAST '(' e AS type ')', the CAST consumed: the type is a name, which the
+ * planner reads (INTEGER, REAL, TEXT, u8, f64, str32, bool, ...). */
+OUT_OF_LINE static int parse_cast(parser *p, const sql_token *at, sql_expr **out)
+{
+    sql_expr *e = node(p, SQL_E_FUNC, at);
+    sql_expr **arg = alloc(p, sizeof *arg);
+    if (!e || !arg)
+        return oom(p);
+    e->func = SQL_FN_CAST;
+    e->list = arg;
+    e->count = 1;
+    if (enter(p, at) < 0 || expect_op(p, SQL_OP_LPAREN) < 0 || parse_or(p, arg) < 0 ||
+        expect_kw(p, SQL_KW_AS) < 0)
+        return -1;
+    if (p->tok.kind != SQL_TOK_IDENT)
+        return syntax_error(p);
+    if (name(p, &e->cast_name) < 0 || expect_op(p, SQL_OP_RPAREN) < 0)
+        return -1;
+    leave(p);
+    *out = e;
+    return finish(p, e, at);
 }
 
 static int parse_primary(parser *p, sql_expr **out)
@@ -452,6 +458,8 @@ static int parse_primary(parser *p, sql_expr **out)
                             "NULL is not supported: vmdb fields always hold a value");
         if (t.keyword == SQL_KW_SELECT)
             return not_supported(p, "subqueries are not supported");
+        if (t.keyword == SQL_KW_CAST)
+            return next(p) < 0 ? -1 : parse_cast(p, &t, out);
         if (t.keyword != SQL_KW_TRUE && t.keyword != SQL_KW_FALSE)
             return syntax_error(p);
         if (!(e = node(p, SQL_E_LITERAL, &t)))
@@ -540,16 +548,39 @@ static sql_expr *binary(parser *p, enum sql_expr_kind kind, const sql_token *op,
     return e;
 }
 
-static int parse_mul(parser *p, sql_expr **out)
+/* a || b, tighter than * / % as in sqlite: a function of two arguments. */
+static int parse_concat(parser *p, sql_expr **out)
 {
     if (parse_unary(p, out) < 0)
+        return -1;
+    while (is_op(p, SQL_OP_CONCAT)) {
+        sql_token t = p->tok;
+        sql_expr *e = binary(p, SQL_E_FUNC, &t, *out);
+        sql_expr **args = alloc(p, 2 * sizeof *args);
+        if (!e || !args)
+            return oom(p);
+        e->func = SQL_FN_CONCAT;
+        e->list = args;
+        e->count = 2;
+        args[0] = e->a;
+        e->a = NULL;
+        if (next(p) < 0 || parse_unary(p, &args[1]) < 0 || finish(p, e, &t) < 0)
+            return -1;
+        *out = e;
+    }
+    return 0;
+}
+
+static int parse_mul(parser *p, sql_expr **out)
+{
+    if (parse_concat(p, out) < 0)
         return -1;
     while (is_op(p, SQL_OP_STAR) || is_op(p, SQL_OP_SLASH) || is_op(p, SQL_OP_PERCENT)) {
         sql_token t = p->tok;
         sql_expr *e = binary(p, SQL_E_BINARY, &t, *out);
         if (!e)
             return oom(p);
-        if (next(p) < 0 || parse_unary(p, &e->b) < 0 || finish(p, e, &t) < 0)
+        if (next(p) < 0 || parse_concat(p, &e->b) < 0 || finish(p, e, &t) < 0)
             return -1;
         *out = e;
     }
@@ -1250,6 +1281,28 @@ static void format(strbuf *b, const sql_expr *e)
         break;
     case SQL_E_PARAM:
         puts_(b, "?");
+        break;
+    case SQL_E_FUNC:
+        if (e->func == SQL_FN_CONCAT) {
+            puts_(b, "(");
+            format(b, e->list[0]);
+            puts_(b, " || ");
+            format(b, e->list[1]);
+            puts_(b, ")");
+            break;
+        }
+        puts_(b, sql_func_name(e->func));
+        puts_(b, "(");
+        for (size_t i = 0; i < e->count; i++) {
+            if (i)
+                puts_(b, ", ");
+            format(b, e->list[i]);
+        }
+        if (e->func == SQL_FN_CAST) {
+            puts_(b, " AS ");
+            puts_(b, e->cast_name);
+        }
+        puts_(b, ")");
         break;
     case SQL_E_AGG:
         puts_(b, agg_names[e->agg]);

@@ -343,9 +343,204 @@ static const char *arith_symbol(enum sql_op op)
     }
 }
 
+/* ---- scalar functions ------------------------------------------------------ */
+
+static int arg_count(const sql_expr *e, size_t lo, size_t hi, sql_error *err)
+{
+    if (e->count >= lo && e->count <= hi)
+        return 0;
+    if (lo == hi)
+        return sql_fail(err, e->line, e->col, "%s takes %zu argument%s, not %zu",
+                        sql_func_name(e->func), lo, lo == 1 ? "" : "s", e->count);
+    if (hi == SIZE_MAX)
+        return sql_fail(err, e->line, e->col, "%s takes %zu or more arguments, not %zu",
+                        sql_func_name(e->func), lo, e->count);
+    return sql_fail(err, e->line, e->col, "%s takes %zu to %zu arguments, not %zu",
+                    sql_func_name(e->func), lo, hi, e->count);
+}
+
+/* Argument i of e must be of one of the types in `want` (a bit per
+ * sql_type); a parameter takes the first. */
+static int arg_type(const sql_expr *e, size_t i, unsigned want, const char *what,
+                    sql_error *err)
+{
+    sql_expr *a = e->list[i];
+    if (a->kind == SQL_E_PARAM && a->type == SQL_T_NONE)
+        for (int t = SQL_T_INT; t <= SQL_T_BYTES; t++)
+            if (want & 1u << t) {
+                a->type = (enum sql_type)t;
+                break;
+            }
+    if (want & 1u << a->type)
+        return 0;
+    return sql_fail(err, a->line, a->col, "%s: argument %zu is %s, where %s is needed",
+                    sql_func_name(e->func), i + 1, sql_type_name(a->type), what);
+}
+
+#define T_INT (1u << SQL_T_INT)
+#define T_FLOAT (1u << SQL_T_FLOAT)
+#define T_TEXT (1u << SQL_T_TEXT)
+#define T_BOOL (1u << SQL_T_BOOL)
+#define T_BYTES (1u << SQL_T_BYTES)
+
+/* CAST's type: sqlite's names and vmdb's own. */
+static int cast_type(sql_expr *e, sql_error *err)
+{
+    static const struct {
+        const char *name;
+        enum sql_type type;
+        sql_int lo, hi;
+    } types[] = {
+        {"INTEGER", SQL_T_INT, SQL_INT_MIN, SQL_INT_MAX},
+        {"INT", SQL_T_INT, SQL_INT_MIN, SQL_INT_MAX},
+        {"BIGINT", SQL_T_INT, SQL_INT_MIN, SQL_INT_MAX},
+        {"u8", SQL_T_INT, 0, UINT8_MAX},
+        {"u16", SQL_T_INT, 0, UINT16_MAX},
+        {"u32", SQL_T_INT, 0, UINT32_MAX},
+        {"u64", SQL_T_INT, 0, UINT64_MAX},
+        {"i8", SQL_T_INT, INT8_MIN, INT8_MAX},
+        {"i16", SQL_T_INT, INT16_MIN, INT16_MAX},
+        {"i32", SQL_T_INT, INT32_MIN, INT32_MAX},
+        {"i64", SQL_T_INT, INT64_MIN, INT64_MAX},
+        {"REAL", SQL_T_FLOAT, 0, 0},
+        {"FLOAT", SQL_T_FLOAT, 0, 0},
+        {"DOUBLE", SQL_T_FLOAT, 0, 0},
+        {"f32", SQL_T_FLOAT, 0, 0},
+        {"f64", SQL_T_FLOAT, 0, 0},
+        {"TEXT", SQL_T_TEXT, 0, 0},
+        {"VARCHAR", SQL_T_TEXT, 0, 0},
+        {"str", SQL_T_TEXT, 0, 0},
+        {"BOOL", SQL_T_BOOL, 0, 0},
+        {"BOOLEAN", SQL_T_BOOL, 0, 0},
+    };
+    const char *n = e->cast_name;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcasecmp(n, types[i].name)) {
+            e->cast_type = types[i].type;
+            e->cast_lo = types[i].lo;
+            e->cast_hi = types[i].hi;
+            return 0;
+        }
+    /* strN: text, whatever N. */
+    if (!strncasecmp(n, "str", 3) && n[3] && strspn(n + 3, "0123456789") == strlen(n + 3)) {
+        e->cast_type = SQL_T_TEXT;
+        return 0;
+    }
+    char q[VMDB_PRINTABLE_CAP];
+    vmdb_printable(n, strlen(n), q, sizeof q);
+    return sql_fail(err, e->line, e->col,
+                    "CAST: unknown type '%s' (INTEGER, REAL, TEXT, BOOL, or u8 ... i64, f32, "
+                    "f64, strN, bool)", q);
+}
+
+static int bind_func(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err)
+{
+    for (size_t i = 0; i < e->count; i++)
+        if (bind(pl, e->list[i], cx, err) < 0)
+            return -1;
+    if (!(e->scratch = sql_arena_alloc(pl->arena, sizeof *e->scratch)))
+        return oom(err);
+    e->scratch->arena = pl->arena;
+    switch (e->func) {
+    case SQL_FN_LENGTH:
+        if (arg_count(e, 1, 1, err) < 0 ||
+            arg_type(e, 0, T_TEXT | T_BYTES | T_INT | T_FLOAT, "text", err) < 0)
+            return -1;
+        e->type = SQL_T_INT;
+        return 0;
+    case SQL_FN_LOWER:
+    case SQL_FN_UPPER:
+        if (arg_count(e, 1, 1, err) < 0 || arg_type(e, 0, T_TEXT, "text", err) < 0)
+            return -1;
+        e->type = SQL_T_TEXT;
+        return 0;
+    case SQL_FN_SUBSTR:
+        if (arg_count(e, 2, 3, err) < 0 || arg_type(e, 0, T_TEXT, "text", err) < 0 ||
+            arg_type(e, 1, T_INT, "an integer", err) < 0 ||
+            (e->count == 3 && arg_type(e, 2, T_INT, "an integer", err) < 0))
+            return -1;
+        e->type = SQL_T_TEXT;
+        return 0;
+    case SQL_FN_TRIM:
+    case SQL_FN_LTRIM:
+    case SQL_FN_RTRIM:
+        if (arg_count(e, 1, 2, err) < 0 || arg_type(e, 0, T_TEXT, "text", err) < 0 ||
+            (e->count == 2 && arg_type(e, 1, T_TEXT, "text", err) < 0))
+            return -1;
+        e->type = SQL_T_TEXT;
+        return 0;
+    case SQL_FN_REPLACE:
+        if (arg_count(e, 3, 3, err) < 0)
+            return -1;
+        for (size_t i = 0; i < 3; i++)
+            if (arg_type(e, i, T_TEXT, "text", err) < 0)
+                return -1;
+        e->type = SQL_T_TEXT;
+        return 0;
+    case SQL_FN_INSTR:
+        if (arg_count(e, 2, 2, err) < 0 || arg_type(e, 0, T_TEXT, "text", err) < 0 ||
+            arg_type(e, 1, T_TEXT, "text", err) < 0)
+            return -1;
+        e->type = SQL_T_INT;
+        return 0;
+    case SQL_FN_ABS:
+        if (arg_count(e, 1, 1, err) < 0 || arg_type(e, 0, T_INT | T_FLOAT, "a number", err) < 0)
+            return -1;
+        e->type = e->list[0]->type;
+        return 0;
+    case SQL_FN_ROUND:
+        if (arg_count(e, 1, 2, err) < 0 ||
+            arg_type(e, 0, T_FLOAT | T_INT, "a number", err) < 0 ||
+            (e->count == 2 && arg_type(e, 1, T_INT, "an integer", err) < 0))
+            return -1;
+        e->type = SQL_T_FLOAT;
+        return 0;
+    case SQL_FN_MIN:
+    case SQL_FN_MAX: {
+        if (arg_count(e, 2, SIZE_MAX, err) < 0)
+            return -1;
+        sql_expr *first = NULL;
+        for (size_t i = 0; i < e->count && !first; i++)
+            if (e->list[i]->type != SQL_T_NONE)
+                first = e->list[i];
+        if (!first)
+            return typed(e->list[0], err);
+        bool all_int = true;
+        for (size_t i = 0; i < e->count; i++) {
+            meet(e->list[i], first);
+            if (typed(e->list[i], err) < 0 || comparable(pl, first, e->list[i], e, err) < 0)
+                return -1;
+            all_int &= e->list[i]->type == SQL_T_INT;
+            if (e->list[i]->type == SQL_T_BOOL && first->type != SQL_T_BOOL)
+                return sql_fail(err, e->line, e->col, "%s: cannot mix bool with %s",
+                                sql_func_name(e->func), sql_type_name(first->type));
+        }
+        e->type = numeric(first->type) ? (all_int ? SQL_T_INT : SQL_T_FLOAT) : first->type;
+        return 0;
+    }
+    case SQL_FN_CAST:
+        if (cast_type(e, err) < 0 || typed(e->list[0], err) < 0)
+            return -1;
+        if (e->list[0]->type == SQL_T_BYTES && e->cast_type != SQL_T_TEXT)
+            return sql_fail(err, e->line, e->col, "CAST: bytes become text only, not %s",
+                            e->cast_name);
+        e->type = e->cast_type;
+        return 0;
+    case SQL_FN_CONCAT:
+        for (size_t i = 0; i < 2; i++)
+            if (arg_type(e, i, T_TEXT | T_INT | T_FLOAT, "text or a number", err) < 0)
+                return -1;
+        e->type = SQL_T_TEXT;
+        return 0;
+    }
+    return sql_fail(err, e->line, e->col, "unknown function");
+}
+
 static int bind(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err)
 {
     switch (e->kind) {
+    case SQL_E_FUNC:
+        return bind_func(pl, e, cx, err);
     case SQL_E_LITERAL:
         e->type = e->value.type;
         return 0;
