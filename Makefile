@@ -76,8 +76,12 @@ CLI_OBJ      := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
 STATIC_LIB   := $(BUILD)/libvmdb.a
 SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 
-# Debian packages the build, the tests and the benchmarks need.
-DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind
+# Debian packages the build, the tests and the benchmarks need
+# (libsqlite3-dev: the test binary compares the SQL with SQLite's,
+# tests/test_sqlite_diff.c).
+DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind libsqlite3-dev
+# What the library's test binary links besides: SQLite, to compare with.
+TEST_LDLIBS  := -lsqlite3
 
 .PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
@@ -143,7 +147,7 @@ $(BUILD)/$(1)/tests/%.o: tests/%.c
 	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_TEST_HOOKS $(ALL_INC) -c $$< -o $$@
 
 $(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(LIB_TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(TEST_OS_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
-	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
+	$(CC) $(2) -o $$@ $$^ -lcriterion $(TEST_LDLIBS) $(CLI_LDLIBS) $(LDLIBS)
 
 $(BUILD)/$(1)/cli_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(CLI_TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(TEST_OS_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o)
 	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
@@ -227,7 +231,8 @@ MUTANTS := \
     HANDLE_SYNC_SEQ:durability/a_sync_commit_after_another_handle*: \
     NONE_APPLIED_AT_ONCE:powercut/one_writer*:VMDB_POWERCUT_DURABILITY=none,VMDB_POWERLOSS_CYCLES=60 \
     READ_UNVALIDATED:read/readers_in*: \
-    READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000
+    READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000 \
+    SQL_SUBSTR_FROM_ZERO:sqlite_diff/*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
 MUTANT_NAMES := $(foreach m,$(MUTANTS),$(call mutant_name,$(m)))
@@ -243,7 +248,7 @@ $(BUILD)/mutant-$(1)/vmdb_tests: $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/mutant-$
         $(LIB_TEST_SRC:tests/%.c=$(BUILD)/plain/tests/%.o) \
         $(TEST_OS_SRC:tests/%.c=$(BUILD)/plain/tests/%.o)
 	@test -n "$$(MUTANT_SRC_$(1))" || { echo "mutant $(1): no engine file names VMDB_MUTANT_$(1)"; exit 1; }
-	$(CC) $(PLAIN_FLAGS) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
+	$(CC) $(PLAIN_FLAGS) -o $$@ $$^ -lcriterion $(TEST_LDLIBS) $(CLI_LDLIBS) $(LDLIBS)
 endef
 $(foreach n,$(MUTANT_NAMES),$(eval $(call mutant_build,$(n))))
 

@@ -150,7 +150,9 @@ static void substr_span(sql_int chars, sql_int start, bool has_count, sql_int co
             p1 = 0;
         }
     } else if (p1 > 0) {
+#ifndef VMDB_MUTANT_SQL_SUBSTR_FROM_ZERO /* the harness's teeth (Makefile MUTANTS) */
         p1--;
+#endif
     } else if (p2 > 0) {
         p2--;
     }
@@ -255,7 +257,8 @@ static double round_to(double x, sql_int digits)
     double r = x * scale;
     if (fabs(r) >= 4503599627370496.0) /* 2^52: no fraction left to round */
         return x;
-    r = trunc(r + (r < 0 ? -0.5 : 0.5));
+    /* Through an integer, as sqlite: -0.3 rounds to 0, not -0. */
+    r = (double)(int64_t)(r + (r < 0 ? -0.5 : 0.5));
     return digits ? r / scale : r;
 }
 
