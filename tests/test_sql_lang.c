@@ -435,9 +435,12 @@ Test(sql_lang, what_is_not_supported_says_so_by_name)
         cr_assert(!strstr(vmdb_last_error()->message, "syntax error"), "%s: %s", cases[i].sql,
                   vmdb_last_error()->message);
     }
-    /* A quoted name is a name, whatever its word. */
-    make_table(db, "w", "id:u32 key, union:u8, join:u8");
-    EXPECT_ROWS(db, "SELECT \"union\", \"JOIN\" FROM w", "");
+    /* A quoted name is a name, whatever its word, and so is a word of a
+     * join where an expression starts. */
+    make_table(db, "w", "id:u32 key, union:u8, join:u8, left:u8, full:u8");
+    ASSERT_OK(vmdb_exec(db, "INSERT INTO w VALUES (1, 2, 3, 4, 5)", NULL, NULL));
+    EXPECT_ROWS(db, "SELECT \"union\", \"JOIN\", left, full + 1 FROM w WHERE left = 4",
+                "2|3|4|6\n");
     vmdb_close(db);
     remove_test_dir();
 }

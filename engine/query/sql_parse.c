@@ -469,7 +469,13 @@ static int parse_primary(parser *p, sql_expr **out)
         break;
     case SQL_TOK_IDENT: {
         const char *first;
-        if (refuse_unsupported(p) < 0 || name(p, &first) < 0)
+        /* Only the words that start an expression: a field may well be
+         * called "left" or "full". */
+        if ((is_word(p, "CASE") || is_word(p, "EXISTS") || is_word(p, "COALESCE") ||
+             is_word(p, "IFNULL")) &&
+            refuse_unsupported(p) < 0)
+            return -1;
+        if (name(p, &first) < 0)
             return -1;
         if (is_op(p, SQL_OP_LPAREN))
             return parse_call(p, &t, out);
