@@ -357,6 +357,15 @@ Test(sql_lang, count_distinct_and_having)
     EXPECT_ROWS(db, "SELECT city FROM people GROUP BY city HAVING city != 'Paris' ORDER BY 1",
                 "Oslo\nRome\n");
     EXPECT_ROWS(db, "SELECT COUNT(*) FROM people HAVING COUNT(*) > 9", "");
+    /* An output's alias stands for its expression, as in sqlite; a field
+     * of that name comes first. */
+    EXPECT_ROWS(db, "SELECT city, COUNT(*) AS n, AVG(age) AS avg_age FROM people GROUP BY city "
+                    "HAVING n > 1 AND avg_age < 35 ORDER BY n * 10 + length(city) DESC",
+                "Paris|2|30\nRome|2|33\n");
+    EXPECT_ROWS(db, "SELECT COUNT(*) AS age FROM people GROUP BY age HAVING age > 26", "2\n1\n");
+    EXPECT_ROWS(db, "SELECT city AS c, COUNT(*) n FROM people GROUP BY city "
+                    "ORDER BY -n, c DESC",
+                "Rome|2\nParis|2\nOslo|1\n");
     expect_error(db, "SELECT name FROM people HAVING age > 3", VMDB_EINVAL,
                  "HAVING needs GROUP BY or an aggregate");
     expect_error(db, "SELECT city FROM people GROUP BY city HAVING age > 3", VMDB_EINVAL,

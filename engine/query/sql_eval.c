@@ -188,7 +188,10 @@ static int cmp_int_float(sql_int i, double f, bool *unordered)
 
 static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
 {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
+    /* An empty value's pointer may be NULL (MIN of text that met only
+     * ''), which memcmp must not see even for no bytes. */
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
     if (c)
         return c < 0 ? -1 : 1;
     return alen < blen ? -1 : alen > blen ? 1 : 0;

@@ -106,6 +106,9 @@ typedef struct bind_ctx {
     bool aggs;             /* aggregates allowed */
     const char *no_aggs;   /* where they are not: "WHERE" */
     bool in_agg;
+    bool aliases;          /* a name no field has may be an output's alias
+                              (HAVING, ORDER BY), standing for its
+                              expression, as sqlite has it */
 } bind_ctx;
 
 static int bind(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err);
@@ -119,8 +122,22 @@ static int bind_column(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error 
         !(pl->stmt->table_alias && !strcasecmp(e->qualifier, pl->stmt->table_alias)))
         return sql_fail(err, e->line, e->col, "'%s.%s': the table here is %s", e->qualifier,
                         e->name, pl->stmt->table);
-    if (find_field(pl, e->name, e->line, e->col, &e->field, err) < 0)
-        return -1;
+    if (find_field(pl, e->name, e->line, e->col, &e->field, err) < 0) {
+        const sql_stmt *st = pl->stmt;
+        const sql_expr *alias = NULL;
+        for (size_t k = 0; cx->aliases && !e->qualifier && err->code == VMDB_ENOTFOUND &&
+                           k < st->item_count && !alias;
+             k++)
+            if (st->items[k].alias && !strcasecmp(st->items[k].alias, e->name))
+                alias = st->items[k].expr;
+        if (!alias)
+            return -1;
+        /* The output's expression, bound already, in the name's place:
+         * its nodes are shared, which evaluation, reading only, allows. */
+        memset(err, 0, sizeof *err);
+        *e = *alias;
+        return 0;
+    }
     const vmdb_field *f = vmdb_schema_field(pl->schema, e->field);
     e->offset = f->offset;
     e->size = f->size;
@@ -1162,7 +1179,9 @@ static int plan_order(sql_plan *pl, const bind_ctx *cx, sql_error *err)
             pl->order_exprs[i] = alias;
             continue;
         }
-        if (bind(pl, e, cx, err) < 0)
+        bind_ctx ocx = *cx;
+        ocx.aliases = true;
+        if (bind(pl, e, &ocx, err) < 0)
             return -1;
         pl->order_exprs[i] = e;
     }
@@ -1203,7 +1222,7 @@ static int plan_select(sql_plan *pl, sql_error *err)
                                                      : sizeof(uint32_t) + g->size;
     }
     if (st->having) {
-        bind_ctx hcx = {.columns = true, .aggs = true};
+        bind_ctx hcx = {.columns = true, .aggs = true, .aliases = true};
         if (!pl->grouped && !has_agg(st->having))
             return sql_fail(err, st->having->line, st->having->col,
                             "HAVING needs GROUP BY or an aggregate");
