@@ -566,6 +566,10 @@ Test(sql_lang, cast_takes_sqlite_and_vmdb_type_names)
                     "CAST('0' AS bool)",
                 "false|true|true|false\n");
     EXPECT_ROWS(db, "SELECT CAST(255 AS u8), CAST(-128 AS i8)", "255|-128\n");
+    /* f32: rounded to its precision, printed as an f32 field is. */
+    EXPECT_ROWS(db, "SELECT CAST(0.1 AS f32), CAST(0.1 AS f32) = 0.1, CAST(16777217 AS f32)",
+                "0.1|false|16777216\n");
+    expect_error(db, "SELECT CAST(1e39 AS f32)", VMDB_ERANGE, "does not fit f32");
     expect_error(db, "SELECT CAST(256 AS u8)", VMDB_ERANGE, "CAST: 256 does not fit u8");
     expect_error(db, "SELECT CAST(-1 AS u64)", VMDB_ERANGE, "CAST: -1 does not fit u64");
     expect_error(db, "SELECT CAST(1e30 AS INTEGER)", VMDB_ERANGE, "does not fit INTEGER");

@@ -327,7 +327,8 @@ struct sql_expr {
     enum sql_func func;   /* SQL_E_FUNC */
     enum sql_type cast_type;   /* CAST: the type it makes */
     const char *cast_name;     /* CAST: the type as written ("u8", "INTEGER") */
-    sql_int cast_lo, cast_hi;  /* CAST to an integer type: its range */
+    sql_int cast_lo, cast_hi;  /* CAST to an integer type: its range; to
+                                  f32: hi 32 */
     sql_scratch *scratch;      /* SQL_E_FUNC: its result's buffer (planner) */
     unsigned param;       /* parameter: its 1-based number */
 

@@ -12,6 +12,7 @@
  * takes. A text result is written into the node's scratch buffer
  * (sql.h): it lives until the node is evaluated again.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +370,13 @@ static int cast(const sql_expr *e, const sql_value *v, sql_value *out, sql_error
             memcpy(buf, v->s.ptr, n);
             buf[n] = '\0';
             float_out(out, n ? strtod(buf, NULL) : 0.0);
+        }
+        if (e->cast_hi == 32) {
+            /* f32: its precision, and its range as a field's setter has it. */
+            if (isfinite(out->f) && fabs(out->f) > FLT_MAX)
+                return cast_fail(e, v, err);
+            out->f = (float)out->f;
+            out->single = true;
         }
         return 0;
     case SQL_T_TEXT: {

@@ -422,7 +422,7 @@ static int cast_type(sql_expr *e, sql_error *err)
         {"REAL", SQL_T_FLOAT, 0, 0},
         {"FLOAT", SQL_T_FLOAT, 0, 0},
         {"DOUBLE", SQL_T_FLOAT, 0, 0},
-        {"f32", SQL_T_FLOAT, 0, 0},
+        {"f32", SQL_T_FLOAT, 0, 32}, /* hi 32: rounded to an f32 */
         {"f64", SQL_T_FLOAT, 0, 0},
         {"TEXT", SQL_T_TEXT, 0, 0},
         {"VARCHAR", SQL_T_TEXT, 0, 0},
