@@ -376,6 +376,33 @@ Test(sql_lang, count_distinct_and_having)
     remove_test_dir();
 }
 
+Test(sql_lang, group_by_an_expression_an_alias_or_a_number)
+{
+    vmdb_db *db = people_db();
+    EXPECT_ROWS(db, "SELECT lower(city), COUNT(*) FROM people GROUP BY lower(city) ORDER BY 1",
+                "oslo|1\nparis|2\nrome|2\n");
+    EXPECT_ROWS(db, "SELECT age / 10 AS decade, COUNT(*) FROM people GROUP BY decade "
+                    "ORDER BY decade",
+                "2|2\n3|2\n4|1\n");
+    EXPECT_ROWS(db, "SELECT member, COUNT(*) FROM people GROUP BY 1 ORDER BY 1",
+                "false|2\ntrue|3\n");
+    /* The same expression however its names are written. */
+    EXPECT_ROWS(db, "SELECT substr(NAME, 1, 1) || '.', SUM(age) FROM people p "
+                    "GROUP BY substr(p.name, 1, 1) || '.' ORDER BY 2 DESC LIMIT 2",
+                "D.|41\nA.|30\n");
+    EXPECT_ROWS(db, "SELECT COUNT(*) FROM people GROUP BY 'all'", "5\n");
+    expect_error(db, "SELECT city, COUNT(*) FROM people GROUP BY lower(city)", VMDB_EINVAL,
+                 "People.city must be in GROUP BY or inside an aggregate");
+    expect_error(db, "SELECT COUNT(*) FROM people GROUP BY COUNT(*)", VMDB_EINVAL,
+                 "COUNT is not allowed in GROUP BY");
+    expect_error(db, "SELECT COUNT(*) AS n FROM people GROUP BY n", VMDB_EINVAL,
+                 "GROUP BY cannot hold an aggregate");
+    expect_error(db, "SELECT city FROM people GROUP BY 3", VMDB_EINVAL,
+                 "GROUP BY 3: the result has 1 column");
+    vmdb_close(db);
+    remove_test_dir();
+}
+
 Test(sql_lang, aliases_of_columns_and_tables_and_order_by_alias_or_number)
 {
     vmdb_db *db = people_db();

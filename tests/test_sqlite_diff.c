@@ -590,7 +590,11 @@ static void grouped_select(statement *st, gen *g)
     word(b, "GROUP BY");
     for (int i = 0; i < nkeys; i++) {
         add(b, i ? ", " : " ");
-        column(g, group[i]);
+        /* The field, or its column's number. */
+        if (pick(3) == 0)
+            add(b, "%d", i + 1);
+        else
+            column(g, group[i]);
     }
     if (pick(2)) {
         add(b, " ");
@@ -620,6 +624,41 @@ static void grouped_select(statement *st, gen *g)
     }
 }
 
+/* GROUP BY an expression: the same expression in the list. */
+static void expression_grouped_select(statement *st, gen *g)
+{
+    sbuf *b = g->b;
+    static const char *const keys[] = {"a % 4", "length(s)", "substr(s, 1, 1)",
+                                       "lower(s) || a", "abs(a) / 5", "a > 3"};
+    const char *key = keys[pick(6)];
+    word(b, "SELECT ");
+    add(b, "%s ", key);
+    word(b, "AS");
+    add(b, " k, ");
+    aggregate(g);
+    from(g);
+    if (pick(2)) {
+        add(b, " ");
+        word(b, "WHERE");
+        add(b, " ");
+        cond(g, 2);
+    }
+    add(b, " ");
+    word(b, "GROUP BY");
+    add(b, " ");
+    switch (pick(3)) {
+    case 0: add(b, "%s", key); break;
+    case 1: add(b, "1"); break;
+    default: word(b, "k"); break;
+    }
+    if (pick(2)) {
+        add(b, " ");
+        word(b, "ORDER BY");
+        add(b, " 1");
+        st->ordered = true;
+    }
+}
+
 static void count_select(gen *g)
 {
     word(g->b, "SELECT ");
@@ -635,9 +674,10 @@ static void random_select(statement *st)
 {
     memset(st, 0, sizeof *st);
     gen g = {.b = &st->text, .alias = pick(3) == 0 ? "x" : NULL};
-    switch (pick(6)) {
+    switch (pick(7)) {
     case 0: case 1: case 2: plain_select(st, &g); break;
     case 3: case 4: grouped_select(st, &g); break;
+    case 5: expression_grouped_select(st, &g); break;
     default: count_select(&g); break;
     }
 }

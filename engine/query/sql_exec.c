@@ -453,6 +453,7 @@ typedef struct grouper {
     group **table;    /* open addressing; cap a power of two */
     size_t table_cap;
     unsigned char *key; /* scratch for the key of the current record */
+    size_t key_cap;     /* bytes */
 } grouper;
 
 static uint64_t hash_bytes(const unsigned char *p, size_t n)
@@ -473,6 +474,19 @@ static size_t group_key(grouper *g, const sql_row *row, sql_error *err)
         sql_value v;
         if (sql_eval(st->group_by[i], row, &v, err) < 0)
             return SIZE_MAX;
+        /* A GROUP BY expression's text has no bound: the key grows. */
+        size_t need = n + sizeof(sql_int) + sizeof(uint32_t) +
+                      (v.type == SQL_T_TEXT || v.type == SQL_T_BYTES ? v.s.len : 0);
+        if (need > g->key_cap) {
+            size_t cap = need > 2 * g->key_cap ? need : 2 * g->key_cap;
+            unsigned char *k = realloc(g->key, cap);
+            if (!k) {
+                oom(err);
+                return SIZE_MAX;
+            }
+            g->key = k;
+            g->key_cap = cap;
+        }
         switch (v.type) {
         case SQL_T_INT:
             memcpy(g->key + n, &v.i, sizeof v.i);
@@ -490,7 +504,8 @@ static size_t group_key(grouper *g, const sql_row *row, sql_error *err)
         default: {
             uint32_t len = (uint32_t)v.s.len;
             memcpy(g->key + n, &len, sizeof len);
-            memcpy(g->key + n + sizeof len, v.s.ptr, len);
+            if (len)
+                memcpy(g->key + n + sizeof len, v.s.ptr, len);
             n += sizeof len + len;
             break;
         }
@@ -541,7 +556,8 @@ static group *new_group(grouper *g, uint64_t hash, size_t key_len, const unsigne
         oom(err);
         return NULL;
     }
-    memcpy(key, g->key, key_len);
+    if (key_len)
+        memcpy(key, g->key, key_len);
     if (record)
         memcpy(rec, record, pl->record_size);
     *gr = (group){hash, key, key_len, rec, accs};
@@ -693,16 +709,13 @@ static void grouper_free(grouper *g)
         }
     free(g->groups);
     free(g->table);
+    free(g->key);
 }
 
 static int run_grouped(sql_plan *pl, output *o, sorter *s, sql_error *err)
 {
     grouper g = {.pl = pl, .arena = s->arena};
     int rc = -1;
-    if (!(g.key = sql_arena_alloc(s->arena, pl->group_key_cap + 1))) {
-        oom(err);
-        goto done;
-    }
     if (visit(pl, group_record, &g, err) < 0)
         goto done;
     /* Without GROUP BY the whole table is one group, even when empty; MIN,

@@ -894,14 +894,11 @@ static int parse_select_clauses(parser *p, sql_stmt *st)
             return -1;
         ptrvec cols = {0};
         for (;;) {
-            sql_token t = p->tok;
+            /* A field, an expression, an output's alias or its number:
+             * the planner tells them apart. */
             sql_expr *e;
-            if (parse_primary(p, &e) < 0)
+            if (parse_or(p, &e) < 0)
                 return -1;
-            if (e->kind != SQL_E_COLUMN)
-                return sql_fail(p->err, t.line, t.col,
-                                "GROUP BY takes field names, not '%.*s'",
-                                (int)(e->end - e->start), p->lx.text + e->start);
             if (push(p, &cols, e) < 0)
                 return -1;
             if (!is_op(p, SQL_OP_COMMA))

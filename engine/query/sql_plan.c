@@ -851,12 +851,53 @@ static void optimize(sql_plan *pl, sql_expr *e)
     mark_fast(pl, e);
 }
 
+/* Are two bound expressions the same computation? Fields by their index,
+ * however they were written (CITY, p.city). */
+static bool same_expr(const sql_expr *a, const sql_expr *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->kind != b->kind || a->count != b->count)
+        return false;
+    switch (a->kind) {
+    case SQL_E_COLUMN:
+        return a->field == b->field;
+    case SQL_E_LITERAL:
+        return a->value.type == b->value.type && sql_compare_total(&a->value, &b->value) == 0;
+    case SQL_E_PARAM:
+        return a->param == b->param;
+    case SQL_E_AGG:
+        if (a->agg != b->agg || a->distinct != b->distinct)
+            return false;
+        break;
+    case SQL_E_FUNC:
+        if (a->func != b->func || a->cast_type != b->cast_type || a->cast_hi != b->cast_hi ||
+            a->cast_lo != b->cast_lo)
+            return false;
+        break;
+    default:
+        if (a->op != b->op || a->negate != b->negate || a->escape != b->escape)
+            return false;
+        break;
+    }
+    if (!same_expr(a->a, b->a) || !same_expr(a->b, b->b) || !same_expr(a->c, b->c))
+        return false;
+    for (size_t i = 0; i < a->count; i++)
+        if (!same_expr(a->list[i], b->list[i]))
+            return false;
+    return true;
+}
+
 /* In a grouped query a field outside an aggregate has one value per group
- * only if the group is made by it. */
+ * only if the group is made by it, or by an expression it is part of
+ * (GROUP BY lower(city) makes lower(city) one value, not city). */
 static int check_grouped(const sql_plan *pl, const sql_expr *e, sql_error *err)
 {
     if (!e || e->kind == SQL_E_AGG)
         return 0;
+    for (size_t i = 0; i < pl->stmt->group_count; i++)
+        if (same_expr(pl->stmt->group_by[i], e))
+            return 0;
     if (e->kind == SQL_E_COLUMN) {
         for (size_t i = 0; i < pl->stmt->group_count; i++)
             if (pl->stmt->group_by[i]->field == e->field)
@@ -1211,15 +1252,22 @@ static int plan_select(sql_plan *pl, sql_error *err)
                             "WHERE needs a bool, not %s", sql_type_name(st->where->type));
         optimize(pl, st->where);
     }
-    bind_ctx gcx = {.columns = true, .no_aggs = "GROUP BY"};
+    /* GROUP BY: a number is an output's (GROUP BY 1), a name no field has
+     * may be an output's alias, anything else an expression of fields. */
+    bind_ctx gcx = {.columns = true, .no_aggs = "GROUP BY", .aliases = true};
     for (size_t i = 0; i < st->group_count; i++) {
-        if (bind(pl, st->group_by[i], &gcx, err) < 0)
+        sql_expr *g = st->group_by[i];
+        if (g->kind == SQL_E_LITERAL && g->value.type == SQL_T_INT) {
+            if (g->value.i < 1 || g->value.i > (sql_int)pl->out_count)
+                return sql_fail(err, g->line, g->col, "GROUP BY %llu: the result has %zu column%s",
+                                (unsigned long long)g->value.i, pl->out_count,
+                                pl->out_count == 1 ? "" : "s");
+            st->group_by[i] = g = pl->out_exprs[(size_t)g->value.i - 1];
+        } else if (bind(pl, g, &gcx, err) < 0) {
             return -1;
-        const sql_expr *g = st->group_by[i];
-        pl->group_key_cap += g->type == SQL_T_INT ? sizeof(sql_int)
-                             : g->type == SQL_T_FLOAT ? sizeof(double)
-                             : g->type == SQL_T_BOOL ? 1
-                                                     : sizeof(uint32_t) + g->size;
+        }
+        if (has_agg(g))
+            return sql_fail(err, g->line, g->col, "GROUP BY cannot hold an aggregate");
     }
     if (st->having) {
         bind_ctx hcx = {.columns = true, .aggs = true, .aliases = true};
@@ -1526,8 +1574,11 @@ void sql_plan_explain(const sql_plan *pl, FILE *out)
             explain_access(pl, out);
             if (st->group_count) {
                 fprintf(out, "group by: ");
-                for (size_t i = 0; i < st->group_count; i++)
-                    fprintf(out, "%s%s", i ? ", " : "", st->group_by[i]->name);
+                for (size_t i = 0; i < st->group_count; i++) {
+                    char buf[1024];
+                    sql_expr_format(st->group_by[i], buf, sizeof buf);
+                    fprintf(out, "%s%s", i ? ", " : "", buf);
+                }
                 fprintf(out, "\n");
             }
             if (pl->agg_count) {
