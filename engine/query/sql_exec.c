@@ -714,8 +714,14 @@ static void grouper_free(grouper *g)
 
 static int run_grouped(sql_plan *pl, output *o, sorter *s, sql_error *err)
 {
-    grouper g = {.pl = pl, .arena = s->arena};
+    /* The key buffer is never NULL, even for the one group of no GROUP
+     * BY, whose key is empty: memcmp and memcpy must not see NULL. */
+    grouper g = {.pl = pl, .arena = s->arena, .key = malloc(64), .key_cap = 64};
     int rc = -1;
+    if (!g.key) {
+        oom(err);
+        goto done;
+    }
     if (visit(pl, group_record, &g, err) < 0)
         goto done;
     /* Without GROUP BY the whole table is one group, even when empty; MIN,
