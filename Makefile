@@ -77,7 +77,10 @@ STATIC_LIB   := $(BUILD)/libvmdb.a
 SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 
 # Debian packages the build, the tests and the benchmarks need.
-DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind
+DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind $(PEER_DEPS)
+# The peers the benchmark (bench/peers) measures vmdb against.
+PEER_DEPS    := liblmdb-dev libsqlite3-dev librocksdb-dev libtkrzw-dev
+PEER_LIBS    := -llmdb -lsqlite3 -lrocksdb -ltkrzw
 
 .PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
@@ -449,6 +452,20 @@ $(BUILD)/bench/import_bench: bench/import_bench.c cli/csv.c cli/jsonl.c $(STATIC
 
 bench-import: deps $(BUILD)/bench/import_bench $(CLI)
 	$(BUILD)/bench/import_bench
+
+# vmdb beside LMDB, SQLite, RocksDB and Tkrzw (figures in
+# docs/performance.md); `make test` runs it once at a small N to show it
+# works, with no figure asserted.
+PEERS_SRC := $(wildcard bench/peers/*.c)
+$(BUILD)/bench/peers: $(PEERS_SRC) bench/peers/peer.h bench/bench_util.h $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 -Iinclude -o $@ $(PEERS_SRC) $(STATIC_LIB) $(PEER_LIBS) $(LDLIBS)
+
+bench-peers: deps $(BUILD)/bench/peers
+	$(BUILD)/bench/peers
+
+test-peers: deps $(BUILD)/bench/peers
+	VMDB_PEERS_N=3000 VMDB_PEERS_ROUNDS=2 VMDB_PEERS_COMMITS=20 timeout 300 $(BUILD)/bench/peers
 
 # Times the built command as a process, so it needs build/vmdb too.
 bench-query: deps $(BUILD)/bench/query_bench $(CLI)
