@@ -82,7 +82,7 @@ DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind 
 PEER_DEPS    := liblmdb-dev libsqlite3-dev librocksdb-dev libtkrzw-dev
 PEER_LIBS    := -llmdb -lsqlite3 -lrocksdb -ltkrzw
 
-.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
+.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme test-peers bench-peers demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -170,13 +170,14 @@ MUTANT_BINS   = $(MUTANT_NAMES:%=$(BUILD)/mutant-%/vmdb_tests)
 
 test: deps
 	$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/plain/vmdb_tests $(BUILD)/plain/cli_tests \
-	    $(BUILD)/asan/vmdb_tests $(BUILD)/asan/cli_tests $(MUTANT_BINS)
+	    $(BUILD)/asan/vmdb_tests $(BUILD)/asan/cli_tests $(MUTANT_BINS) $(BUILD)/bench/peers
 	$(MAKE) --no-print-directory check-layers check-headers check-docs check-spdx
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory -j2 test-mutants
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-install
 	$(MAKE) --no-print-directory test-readme
+	$(MAKE) --no-print-directory test-peers
 
 # Upward includes and calls, and cycles of calls between the engine's
 # files (tools/check_layers.sh), judged on the objects of `make all`.
