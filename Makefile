@@ -231,7 +231,8 @@ MUTANTS := \
     HANDLE_SYNC_SEQ:durability/a_sync_commit_after_another_handle*: \
     NONE_APPLIED_AT_ONCE:powercut/one_writer*:VMDB_POWERCUT_DURABILITY=none,VMDB_POWERLOSS_CYCLES=60 \
     READ_UNVALIDATED:read/readers_in*: \
-    READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000
+    READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000 \
+    GET_MANY_TRUSTS_HINT:get_many/answers*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
 MUTANT_NAMES := $(foreach m,$(MUTANTS),$(call mutant_name,$(m)))

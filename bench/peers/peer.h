@@ -16,6 +16,7 @@
 #define VMDB_BENCH_PEER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PEER_VALUE_BYTES 100
@@ -40,6 +41,9 @@ typedef struct peer_ops {
     int (*commit)(peer *p);
     /* Copies the value of key into value. */
     int (*get)(peer *p, uint64_t key, void *value);
+    /* Copies the values of n keys, all there, to values (PEER_VALUE_BYTES
+     * each), with the store's own multi-key read; NULL if it has none. */
+    int (*get_many)(peer *p, const uint64_t *keys, size_t n, unsigned char *values);
     /* Calls fn for every record, in whatever order the store keeps them;
      * stops at fn's first nonzero return. */
     int (*scan)(peer *p, peer_scan_fn fn, void *ctx);

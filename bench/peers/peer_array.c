@@ -121,4 +121,4 @@ static int array_scan(peer *p, peer_scan_fn fn, void *ctx)
 }
 
 const peer_ops peer_array = {"array", array_config, array_open, array_close, array_begin,
-                             array_put, array_commit, array_get, array_scan};
+                             array_put, array_commit, array_get, NULL, array_scan};

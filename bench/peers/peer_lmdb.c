@@ -149,6 +149,6 @@ static int lmdb_scan(peer *p, peer_scan_fn fn, void *ctx)
 }
 
 const peer_ops peer_lmdb = {"lmdb", lmdb_config, lmdb_open, lmdb_close, lmdb_begin,
-                            lmdb_put, lmdb_commit, lmdb_get, lmdb_scan};
+                            lmdb_put, lmdb_commit, lmdb_get, NULL, lmdb_scan};
 const peer_ops peer_lmdb_writemap = {"lmdb-writemap", lmdb_wm_config, lmdb_wm_open, lmdb_close,
-                                     lmdb_begin, lmdb_put, lmdb_commit, lmdb_get, lmdb_scan};
+                                     lmdb_begin, lmdb_put, lmdb_commit, lmdb_get, NULL, lmdb_scan};

@@ -151,4 +151,4 @@ static int rocksdb_peer_scan(peer *p, peer_scan_fn fn, void *ctx)
 
 const peer_ops peer_rocksdb = {"rocksdb", rocksdb_config, rocksdb_peer_open, rocksdb_peer_close,
                                rocksdb_peer_begin, rocksdb_peer_put, rocksdb_peer_commit,
-                               rocksdb_peer_get, rocksdb_peer_scan};
+                               rocksdb_peer_get, NULL, rocksdb_peer_scan};

@@ -136,4 +136,4 @@ static int sqlite_scan(peer *p, peer_scan_fn fn, void *ctx)
 }
 
 const peer_ops peer_sqlite = {"sqlite", sqlite_config, sqlite_open, sqlite_close, sqlite_begin,
-                              sqlite_put, sqlite_commit, sqlite_get, sqlite_scan};
+                              sqlite_put, sqlite_commit, sqlite_get, NULL, sqlite_scan};

@@ -134,4 +134,4 @@ static int tkrzw_peer_scan(peer *p, peer_scan_fn fn, void *ctx)
 
 const peer_ops peer_tkrzw = {"tkrzw", tkrzw_config, tkrzw_peer_open, tkrzw_peer_close,
                              tkrzw_peer_begin, tkrzw_peer_put, tkrzw_peer_commit,
-                             tkrzw_peer_get, tkrzw_peer_scan};
+                             tkrzw_peer_get, NULL, tkrzw_peer_scan};

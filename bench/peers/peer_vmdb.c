@@ -104,6 +104,26 @@ static int vmdb_peer_get(peer *p, uint64_t key, void *value)
     return 0;
 }
 
+static int vmdb_peer_get_many(peer *p, const uint64_t *keys, size_t n, unsigned char *values)
+{
+    enum { CHUNK = 64 };
+    unsigned char records[CHUNK * 256];
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t m = n - i < CHUNK ? n - i : CHUNK;
+        long got = vmdb_table_get_many(p->table, keys + i, sizeof *keys, m, records, NULL);
+        if (got < 0)
+            return fail("get_many");
+        if ((size_t)got != m) {
+            fprintf(stderr, "vmdb: get_many found %ld of %zu keys the fill put\n", got, m);
+            return -1;
+        }
+        for (size_t j = 0; j < m; j++)
+            memcpy(values + (i + j) * PEER_VALUE_BYTES, records + j * p->record_size + 8,
+                   PEER_VALUE_BYTES);
+    }
+    return 0;
+}
+
 static int vmdb_peer_scan(peer *p, peer_scan_fn fn, void *ctx)
 {
     vmdb_table_scan_batch b = {0};
@@ -130,4 +150,5 @@ static int vmdb_peer_scan(peer *p, peer_scan_fn fn, void *ctx)
 }
 
 const peer_ops peer_vmdb = {"vmdb", vmdb_config, vmdb_peer_open, vmdb_peer_close, vmdb_peer_begin,
-                            vmdb_peer_put, vmdb_peer_commit, vmdb_peer_get, vmdb_peer_scan};
+                            vmdb_peer_put, vmdb_peer_commit, vmdb_peer_get, vmdb_peer_get_many,
+                            vmdb_peer_scan};

@@ -20,6 +20,8 @@
  *                         store of its own, dropped after)
  *   fill, random keys     a shuffle of 0..n-1, 1,000 per batch
  *   random get            n gets of uniformly drawn keys
+ *   random get, many      the same keys through the store's multi-key
+ *                         read, 64 keys a call (stores that have one)
  *   random update         n/10 updates, 100 per batch
  *   full scan             every record
  *   durable commit        single-record durable updates: p50, p99, max
@@ -57,17 +59,17 @@ static const peer_ops *const all_stores[] = {&peer_vmdb,   &peer_lmdb,  &peer_lm
 #define MAX_STORES (sizeof all_stores / sizeof *all_stores)
 #define MAX_ROUNDS 15
 
-enum { FILL_ORDER, FILL_RANDOM, GET, UPDATE, SCAN, DURABLE, WORKLOADS };
+enum { FILL_ORDER, FILL_RANDOM, GET, GET_MANY, UPDATE, SCAN, DURABLE, WORKLOADS };
 static const char *const workload_names[WORKLOADS] = {
-    "fill, keys in order", "fill, random keys", "random get", "random update", "full scan",
-    "durable commit"};
+    "fill, keys in order", "fill, random keys", "random get", "random get, many",
+    "random update", "full scan", "durable commit"};
 
 /* What a child reports for one store in one round. */
 typedef struct result {
     int ok;
     double rate[WORKLOADS]; /* ops/s */
     double p50_us, p99_us, max_us;
-    uint64_t get_sum, scan_sum, scan_count;
+    uint64_t get_sum, get_many_sum, scan_sum, scan_count;
     uint64_t disk_bytes, rss_bytes;
 } result;
 
@@ -246,6 +248,24 @@ static int run_store(const plan *pl, const peer_ops *o, const char dir[4300], re
     }
     r->rate[GET] = (double)n / (bench_now() - t);
     r->get_sum = sum;
+
+    /* The same keys, many at a time. */
+    if (o->get_many) {
+        enum { CHUNK = 1024 };
+        static unsigned char values[CHUNK * PEER_VALUE_BYTES];
+        sum = 0;
+        t = bench_now();
+        for (uint64_t i = 0; i < n; i += CHUNK) {
+            size_t m = n - i < CHUNK ? (size_t)(n - i) : CHUNK;
+            CHECK(o->get_many(p, keys + i, m, values));
+            for (size_t j = 0; j < m; j++)
+                sum += record_hash(keys[i + j], values + j * PEER_VALUE_BYTES);
+        }
+        r->rate[GET_MANY] = (double)n / (bench_now() - t);
+        r->get_many_sum = sum;
+    } else {
+        r->get_many_sum = r->get_sum; /* nothing to compare */
+    }
 
     /* Random updates, 100 per batch. */
     uint64_t updates = n / 10 ? n / 10 : 1;
@@ -452,7 +472,8 @@ int main(int argc, char **argv)
     for (int round = 0; round < pl.rounds; round++)
         for (int s = 0; s < pl.nstores; s++) {
             const result *a = &res[0][0], *b = &res[round][s];
-            if (a->get_sum != b->get_sum || a->scan_sum != b->scan_sum ||
+            if (a->get_sum != b->get_sum || b->get_many_sum != b->get_sum ||
+                a->scan_sum != b->scan_sum ||
                 b->scan_count != pl.n) {
                 fprintf(stderr,
                         "peers: %s in round %d read other values than vmdb in round 1 (get sum "
@@ -484,6 +505,10 @@ int main(int argc, char **argv)
                 hi = v[round] > hi ? v[round] : hi;
             }
             double m = median(v, pl.rounds);
+            if (m == 0) {
+                printf(" %10s %6s %6s", "n/a", "", "");
+                continue;
+            }
             print_rate(m);
             printf(" %5.0f%%", m > 0 ? (hi - lo) / m * 100 : 0);
             if (s)
