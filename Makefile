@@ -461,7 +461,7 @@ bench-import: deps $(BUILD)/bench/import_bench $(CLI)
 PEERS_SRC := $(wildcard bench/peers/*.c)
 $(BUILD)/bench/peers: $(PEERS_SRC) bench/peers/peer.h bench/bench_util.h $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 -Iinclude -o $@ $(PEERS_SRC) $(STATIC_LIB) $(PEER_LIBS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 -Iinclude -o $@ $(PEERS_SRC) $(STATIC_LIB) $(PEER_LIBS) $(LDLIBS) -lm
 
 bench-peers: deps $(BUILD)/bench/peers
 	$(BUILD)/bench/peers

@@ -44,6 +44,10 @@ typedef struct peer_ops {
     /* Copies the values of n keys, all there, to values (PEER_VALUE_BYTES
      * each), with the store's own multi-key read; NULL if it has none. */
     int (*get_many)(peer *p, const uint64_t *keys, size_t n, unsigned char *values);
+    /* A handle on the same store for another thread (its own transaction,
+     * read state and buffers), detached before the store is closed. */
+    int (*attach)(peer *p, peer **out);
+    void (*detach)(peer *thread);
     /* Calls fn for every record, in whatever order the store keeps them;
      * stops at fn's first nonzero return. */
     int (*scan)(peer *p, peer_scan_fn fn, void *ctx);

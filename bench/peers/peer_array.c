@@ -26,6 +26,19 @@ struct peer {
     uint64_t lo, hi; /* the batch's slots, for msync */
 };
 
+static int array_attach(peer *p, peer **out)
+{
+    peer *t = calloc(1, sizeof *t);
+    *t = (peer){.base = p->base, .n = p->n, .len = p->len};
+    *out = t;
+    return 0;
+}
+
+static void array_detach(peer *t)
+{
+    free(t);
+}
+
 static const char *array_config(void)
 {
     return "mmap MAP_SHARED of n x 128-byte slots, slot = key; durable = msync(MS_SYNC) of the "
@@ -120,5 +133,14 @@ static int array_scan(peer *p, peer_scan_fn fn, void *ctx)
     return 0;
 }
 
-const peer_ops peer_array = {"array", array_config, array_open, array_close, array_begin,
-                             array_put, array_commit, array_get, NULL, array_scan};
+const peer_ops peer_array = {.name = "array",
+                             .config = array_config,
+                             .open = array_open,
+                             .close = array_close,
+                             .begin = array_begin,
+                             .put = array_put,
+                             .commit = array_commit,
+                             .get = array_get,
+                             .attach = array_attach,
+                             .detach = array_detach,
+                             .scan = array_scan};

@@ -22,6 +22,21 @@ struct peer {
     unsigned flags;
 };
 
+static int lmdb_attach(peer *p, peer **out)
+{
+    peer *t = calloc(1, sizeof *t);
+    *t = (peer){.env = p->env, .dbi = p->dbi, .flags = p->flags};
+    *out = t;
+    return 0;
+}
+
+static void lmdb_detach(peer *t)
+{
+    if (t->read)
+        mdb_txn_abort(t->read);
+    free(t);
+}
+
 static int fail(const char *what, int rc)
 {
     fprintf(stderr, "lmdb: %s: %s\n", what, mdb_strerror(rc));
@@ -148,7 +163,25 @@ static int lmdb_scan(peer *p, peer_scan_fn fn, void *ctx)
     return rc && rc != MDB_NOTFOUND ? fail("scan", rc) : 0;
 }
 
-const peer_ops peer_lmdb = {"lmdb", lmdb_config, lmdb_open, lmdb_close, lmdb_begin,
-                            lmdb_put, lmdb_commit, lmdb_get, NULL, lmdb_scan};
-const peer_ops peer_lmdb_writemap = {"lmdb-writemap", lmdb_wm_config, lmdb_wm_open, lmdb_close,
-                                     lmdb_begin, lmdb_put, lmdb_commit, lmdb_get, NULL, lmdb_scan};
+const peer_ops peer_lmdb = {.name = "lmdb",
+                            .config = lmdb_config,
+                            .open = lmdb_open,
+                            .close = lmdb_close,
+                            .begin = lmdb_begin,
+                            .put = lmdb_put,
+                            .commit = lmdb_commit,
+                            .get = lmdb_get,
+                            .attach = lmdb_attach,
+                            .detach = lmdb_detach,
+                            .scan = lmdb_scan};
+const peer_ops peer_lmdb_writemap = {.name = "lmdb-writemap",
+                                     .config = lmdb_wm_config,
+                                     .open = lmdb_wm_open,
+                                     .close = lmdb_close,
+                                     .begin = lmdb_begin,
+                                     .put = lmdb_put,
+                                     .commit = lmdb_commit,
+                                     .get = lmdb_get,
+                                     .attach = lmdb_attach,
+                                     .detach = lmdb_detach,
+                                     .scan = lmdb_scan};

@@ -25,6 +25,23 @@ struct peer {
     rocksdb_writebatch_t *batch;
 };
 
+static int rocksdb_peer_attach(peer *p, peer **out)
+{
+    peer *t = calloc(1, sizeof *t);
+    *t = (peer){.db = p->db, .read_options = p->read_options};
+    t->write_options = rocksdb_writeoptions_create();
+    t->batch = rocksdb_writebatch_create();
+    *out = t;
+    return 0;
+}
+
+static void rocksdb_peer_detach(peer *t)
+{
+    rocksdb_writebatch_destroy(t->batch);
+    rocksdb_writeoptions_destroy(t->write_options);
+    free(t);
+}
+
 static int fail(const char *what, char *err)
 {
     fprintf(stderr, "rocksdb: %s: %s\n", what, err ? err : "failed");
@@ -149,6 +166,14 @@ static int rocksdb_peer_scan(peer *p, peer_scan_fn fn, void *ctx)
     return err ? fail("scan", err) : 0;
 }
 
-const peer_ops peer_rocksdb = {"rocksdb", rocksdb_config, rocksdb_peer_open, rocksdb_peer_close,
-                               rocksdb_peer_begin, rocksdb_peer_put, rocksdb_peer_commit,
-                               rocksdb_peer_get, NULL, rocksdb_peer_scan};
+const peer_ops peer_rocksdb = {.name = "rocksdb",
+                               .config = rocksdb_config,
+                               .open = rocksdb_peer_open,
+                               .close = rocksdb_peer_close,
+                               .begin = rocksdb_peer_begin,
+                               .put = rocksdb_peer_put,
+                               .commit = rocksdb_peer_commit,
+                               .get = rocksdb_peer_get,
+                               .attach = rocksdb_peer_attach,
+                               .detach = rocksdb_peer_detach,
+                               .scan = rocksdb_peer_scan};

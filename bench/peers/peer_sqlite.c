@@ -14,6 +14,7 @@
 #include "peer.h"
 
 struct peer {
+    char path[4200];
     sqlite3 *db;
     sqlite3_stmt *put, *get, *scan, *begin, *commit;
     bool durable; /* what synchronous is set to now */
@@ -30,7 +31,7 @@ static const char *sqlite_config(void)
     static char line[200];
     snprintf(line, sizeof line,
              "SQLite %s, journal_mode=WAL, synchronous=OFF (durable: FULL), INTEGER PRIMARY KEY, "
-             "prepared statements, cache_size 256 MiB, mmap_size 4 GiB",
+             "prepared statements, a connection per thread, BEGIN IMMEDIATE, cache_size 256 MiB, mmap_size 4 GiB",
              sqlite3_libversion());
     return line;
 }
@@ -45,23 +46,44 @@ static int prepare(peer *p, const char *sql, sqlite3_stmt **out)
     return sqlite3_prepare_v2(p->db, sql, -1, out, NULL) == SQLITE_OK ? 0 : fail(p, sql);
 }
 
+/* One connection with its settings and statements: the store's own, or
+ * another thread's (a connection is not shared between threads). */
+static int connect(peer *p, bool create)
+{
+    if (sqlite3_open(p->path, &p->db) != SQLITE_OK)
+        return fail(p, p->path);
+    sqlite3_busy_timeout(p->db, 60000);
+    if ((create && exec(p, "PRAGMA journal_mode=WAL")) || exec(p, "PRAGMA synchronous=OFF") ||
+        exec(p, "PRAGMA cache_size=-262144") || exec(p, "PRAGMA mmap_size=4294967296") ||
+        (create && exec(p, "CREATE TABLE kv(k INTEGER PRIMARY KEY, v BLOB NOT NULL)")) ||
+        prepare(p, "INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)", &p->put) ||
+        prepare(p, "SELECT v FROM kv WHERE k = ?", &p->get) ||
+        prepare(p, "SELECT k, v FROM kv", &p->scan) ||
+        /* IMMEDIATE: a writer waits for the lock at BEGIN, rather than
+         * failing with SQLITE_BUSY when it first writes. */
+        prepare(p, "BEGIN IMMEDIATE", &p->begin) || prepare(p, "COMMIT", &p->commit))
+        return -1;
+    return 0;
+}
+
 static int sqlite_open(const char *dir, uint64_t n, peer **out)
 {
     (void)n;
     peer *p = calloc(1, sizeof *p);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/kv.sqlite", dir);
-    if (sqlite3_open(path, &p->db) != SQLITE_OK)
-        return fail(p, path);
-    if (exec(p, "PRAGMA journal_mode=WAL") || exec(p, "PRAGMA synchronous=OFF") ||
-        exec(p, "PRAGMA cache_size=-262144") || exec(p, "PRAGMA mmap_size=4294967296") ||
-        exec(p, "CREATE TABLE kv(k INTEGER PRIMARY KEY, v BLOB NOT NULL)") ||
-        prepare(p, "INSERT OR REPLACE INTO kv(k, v) VALUES(?, ?)", &p->put) ||
-        prepare(p, "SELECT v FROM kv WHERE k = ?", &p->get) ||
-        prepare(p, "SELECT k, v FROM kv", &p->scan) || prepare(p, "BEGIN", &p->begin) ||
-        prepare(p, "COMMIT", &p->commit))
+    snprintf(p->path, sizeof p->path, "%s/kv.sqlite", dir);
+    if (connect(p, true) < 0)
         return -1;
     *out = p;
+    return 0;
+}
+
+static int sqlite_attach(peer *p, peer **out)
+{
+    peer *t = calloc(1, sizeof *t);
+    memcpy(t->path, p->path, sizeof t->path);
+    if (connect(t, false) < 0)
+        return -1;
+    *out = t;
     return 0;
 }
 
@@ -73,6 +95,11 @@ static int sqlite_close(peer *p)
     int rc = sqlite3_close(p->db) == SQLITE_OK ? 0 : fail(p, "close");
     free(p);
     return rc;
+}
+
+static void sqlite_detach(peer *t)
+{
+    sqlite_close(t);
 }
 
 static int step_done(peer *p, sqlite3_stmt *st, const char *what)
@@ -135,5 +162,14 @@ static int sqlite_scan(peer *p, peer_scan_fn fn, void *ctx)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(p, "scan");
 }
 
-const peer_ops peer_sqlite = {"sqlite", sqlite_config, sqlite_open, sqlite_close, sqlite_begin,
-                              sqlite_put, sqlite_commit, sqlite_get, NULL, sqlite_scan};
+const peer_ops peer_sqlite = {.name = "sqlite",
+                              .config = sqlite_config,
+                              .open = sqlite_open,
+                              .close = sqlite_close,
+                              .begin = sqlite_begin,
+                              .put = sqlite_put,
+                              .commit = sqlite_commit,
+                              .get = sqlite_get,
+                              .attach = sqlite_attach,
+                              .detach = sqlite_detach,
+                              .scan = sqlite_scan};

@@ -18,6 +18,19 @@ struct peer {
     bool durable;
 };
 
+static int tkrzw_peer_attach(peer *p, peer **out)
+{
+    peer *t = calloc(1, sizeof *t);
+    t->dbm = p->dbm;
+    *out = t;
+    return 0;
+}
+
+static void tkrzw_peer_detach(peer *t)
+{
+    free(t);
+}
+
 static int fail(const char *what)
 {
     fprintf(stderr, "tkrzw: %s: %s\n", what, tkrzw_get_last_status_message());
@@ -132,6 +145,14 @@ static int tkrzw_peer_scan(peer *p, peer_scan_fn fn, void *ctx)
     return tkrzw_dbm_process_each(p->dbm, visit, &s, false) ? 0 : fail("scan");
 }
 
-const peer_ops peer_tkrzw = {"tkrzw", tkrzw_config, tkrzw_peer_open, tkrzw_peer_close,
-                             tkrzw_peer_begin, tkrzw_peer_put, tkrzw_peer_commit,
-                             tkrzw_peer_get, NULL, tkrzw_peer_scan};
+const peer_ops peer_tkrzw = {.name = "tkrzw",
+                             .config = tkrzw_config,
+                             .open = tkrzw_peer_open,
+                             .close = tkrzw_peer_close,
+                             .begin = tkrzw_peer_begin,
+                             .put = tkrzw_peer_put,
+                             .commit = tkrzw_peer_commit,
+                             .get = tkrzw_peer_get,
+                             .attach = tkrzw_peer_attach,
+                             .detach = tkrzw_peer_detach,
+                             .scan = tkrzw_peer_scan};

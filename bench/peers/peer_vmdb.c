@@ -21,6 +21,7 @@ struct peer {
     vmdb_table *table;
     vmdb_txn *txn;
     size_t record_size; /* the schema rounds up */
+    bool attached;      /* another thread's: the store is not its own */
     unsigned char record[256];
 };
 
@@ -60,6 +61,19 @@ static int vmdb_peer_open(const char *dir, uint64_t n, peer **out)
         return fail("record size");
     *out = p;
     return 0;
+}
+
+static int vmdb_peer_attach(peer *p, peer **out)
+{
+    peer *t = calloc(1, sizeof *t);
+    *t = (peer){.db = p->db, .table = p->table, .record_size = p->record_size, .attached = true};
+    *out = t;
+    return 0;
+}
+
+static void vmdb_peer_detach(peer *t)
+{
+    free(t);
 }
 
 static int vmdb_peer_close(peer *p)
@@ -149,6 +163,15 @@ static int vmdb_peer_scan(peer *p, peer_scan_fn fn, void *ctx)
     }
 }
 
-const peer_ops peer_vmdb = {"vmdb", vmdb_config, vmdb_peer_open, vmdb_peer_close, vmdb_peer_begin,
-                            vmdb_peer_put, vmdb_peer_commit, vmdb_peer_get, vmdb_peer_get_many,
-                            vmdb_peer_scan};
+const peer_ops peer_vmdb = {.name = "vmdb",
+                            .config = vmdb_config,
+                            .open = vmdb_peer_open,
+                            .close = vmdb_peer_close,
+                            .begin = vmdb_peer_begin,
+                            .put = vmdb_peer_put,
+                            .commit = vmdb_peer_commit,
+                            .get = vmdb_peer_get,
+                            .get_many = vmdb_peer_get_many,
+                            .attach = vmdb_peer_attach,
+                            .detach = vmdb_peer_detach,
+                            .scan = vmdb_peer_scan};

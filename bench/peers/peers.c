@@ -22,9 +22,17 @@
  *   random get            n gets of uniformly drawn keys
  *   random get, many      the same keys through the store's multi-key
  *                         read, 64 keys a call (stores that have one)
+ *   random get, 2 threads n gets split between two threads
  *   random update         n/10 updates, 100 per batch
+ *   YCSB A, B, C, F       n/2 operations each on keys drawn from a
+ *                         scrambled Zipfian distribution (theta 0.99, as
+ *                         YCSB's): A half reads, half updates; B 95% reads;
+ *                         C reads only; F half reads, half read-modify-
+ *                         writes; each update its own (non-durable) batch
  *   full scan             every record
  *   durable commit        single-record durable updates: p50, p99, max
+ *   durable, 4 threads    the same from 4 threads at once (commits/s),
+ *                         where group commit pays
  *
  * No batch is durable except the durable commits'. Values are 100 bytes
  * made from the key and its version. Every read is checked: gets and the
@@ -41,6 +49,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,17 +69,34 @@ static const peer_ops *const all_stores[] = {&peer_vmdb,   &peer_lmdb,  &peer_lm
 #define MAX_STORES (sizeof all_stores / sizeof *all_stores)
 #define MAX_ROUNDS 15
 
-enum { FILL_ORDER, FILL_RANDOM, GET, GET_MANY, UPDATE, SCAN, DURABLE, WORKLOADS };
+enum {
+    FILL_ORDER,
+    FILL_RANDOM,
+    GET,
+    GET_MANY,
+    GET_2T,
+    UPDATE,
+    YCSB_A,
+    YCSB_B,
+    YCSB_C,
+    YCSB_F,
+    SCAN,
+    DURABLE,
+    DURABLE_4T,
+    WORKLOADS
+};
 static const char *const workload_names[WORKLOADS] = {
-    "fill, keys in order", "fill, random keys", "random get", "random get, many",
-    "random update", "full scan", "durable commit"};
+    "fill, keys in order", "fill, random keys", "random get",  "random get, many",
+    "random get, 2 threads", "random update", "YCSB A 50/50", "YCSB B 95/5",
+    "YCSB C read-only", "YCSB F read-mod-write", "full scan", "durable commit",
+    "durable, 4 threads"};
 
 /* What a child reports for one store in one round. */
 typedef struct result {
     int ok;
     double rate[WORKLOADS]; /* ops/s */
     double p50_us, p99_us, max_us;
-    uint64_t get_sum, get_many_sum, scan_sum, scan_count;
+    uint64_t get_sum, get_many_sum, get_2t_sum, ycsb_sum, scan_sum, scan_count;
     uint64_t disk_bytes, rss_bytes;
 } result;
 
@@ -165,12 +192,56 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/*
+ * Zipfian ranks over [0, n) with parameter theta, by the method YCSB uses
+ * (Gray et al., "Quickly generating billion-record synthetic databases"),
+ * then scrambled by a hash so that the hot keys are spread over the key
+ * space rather than all at its start.
+ */
+typedef struct zipf {
+    uint64_t n;
+    double theta, alpha, zetan, eta;
+} zipf;
+
+static double zeta(uint64_t n, double theta)
+{
+    double sum = 0;
+    for (uint64_t i = 1; i <= n; i++)
+        sum += 1 / pow((double)i, theta);
+    return sum;
+}
+
+static zipf zipf_make(uint64_t n, double theta)
+{
+    zipf z = {.n = n, .theta = theta, .alpha = 1 / (1 - theta), .zetan = zeta(n, theta)};
+    z.eta = (1 - pow(2.0 / (double)n, 1 - theta)) / (1 - zeta(2, theta) / z.zetan);
+    return z;
+}
+
+static uint64_t zipf_key(const zipf *z, uint64_t *state)
+{
+    *state = mix(*state);
+    double u = (double)(*state >> 11) / 9007199254740992.0;
+    double uz = u * z->zetan;
+    uint64_t rank;
+    if (uz < 1)
+        rank = 0;
+    else if (uz < 1 + pow(0.5, z->theta))
+        rank = 1;
+    else
+        rank = (uint64_t)((double)z->n * pow(z->eta * u - z->eta + 1, z->alpha));
+    if (rank >= z->n)
+        rank = z->n - 1;
+    return mix(rank ^ 0x2c1f) % z->n;
+}
+
 typedef struct plan {
     uint64_t n, commits;
     int rounds;
     const peer_ops *stores[MAX_STORES];
     int nstores;
     char root[4096];
+    zipf zipf;
 } plan;
 
 #define CHECK(call)                                                                                \
@@ -193,6 +264,99 @@ static int put_all(const peer_ops *o, peer *p, const uint64_t *keys, uint64_t co
         CHECK(o->commit(p));
     }
     return 0;
+}
+
+/* Work for one of several threads on its own attached handle. */
+typedef struct thread_job {
+    const plan *pl;
+    const peer_ops *o;
+    peer *p;
+    int index, count;
+    uint64_t sum;
+    int rc;
+} thread_job;
+
+static void *random_gets(void *arg)
+{
+    thread_job *j = arg;
+    uint64_t n = j->pl->n;
+    unsigned char v[PEER_VALUE_BYTES];
+    for (uint64_t i = (uint64_t)j->index; i < n && !j->rc; i += (uint64_t)j->count) {
+        uint64_t key = mix(i ^ 0x6e7) % n;
+        j->rc = j->o->get(j->p, key, v) ? -1 : 0;
+        j->sum += record_hash(key, v);
+    }
+    return NULL;
+}
+
+static void *durable_commits(void *arg)
+{
+    thread_job *j = arg;
+    uint64_t n = j->pl->n;
+    unsigned char v[PEER_VALUE_BYTES];
+    for (uint64_t i = (uint64_t)j->index; i < j->pl->commits && !j->rc; i += (uint64_t)j->count) {
+        uint64_t key = mix(i ^ 0xd4e) % n;
+        make_value(key, 3, v);
+        j->rc = j->o->begin(j->p, true, false) || j->o->put(j->p, key, v) || j->o->commit(j->p)
+                    ? -1
+                    : 0;
+    }
+    return NULL;
+}
+
+/* Runs fn in `count` threads, each on a handle of its own; the seconds it
+ * took, or -1. *sum gets the threads' sums added. */
+static double run_threads(const plan *pl, const peer_ops *o, peer *p, int count,
+                          void *(*fn)(void *), uint64_t *sum)
+{
+    thread_job jobs[8];
+    pthread_t threads[8];
+    for (int i = 0; i < count; i++) {
+        jobs[i] = (thread_job){.pl = pl, .o = o, .index = i, .count = count};
+        if (o->attach(p, &jobs[i].p) < 0)
+            return -1;
+    }
+    double t = bench_now();
+    for (int i = 0; i < count; i++)
+        pthread_create(&threads[i], NULL, fn, &jobs[i]);
+    int rc = 0;
+    for (int i = 0; i < count; i++) {
+        pthread_join(threads[i], NULL);
+        rc |= jobs[i].rc;
+        *sum += jobs[i].sum;
+    }
+    t = bench_now() - t;
+    for (int i = 0; i < count; i++)
+        o->detach(jobs[i].p);
+    return rc ? -1 : t;
+}
+
+/* A YCSB workload: ops operations, reads_per_100 of them reads, the rest
+ * updates (or read-modify-writes when rmw). Returns ops/s, or -1. */
+static double ycsb(const plan *pl, const peer_ops *o, peer *p, int reads_per_100, bool rmw,
+                   uint64_t seed, uint64_t version, uint64_t *sum)
+{
+    uint64_t ops = pl->n / 2, state = seed;
+    unsigned char v[PEER_VALUE_BYTES];
+    double t = bench_now();
+    for (uint64_t i = 0; i < ops; i++) {
+        uint64_t key = zipf_key(&pl->zipf, &state);
+        bool read = mix(seed ^ i) % 100 < (uint64_t)reads_per_100;
+        if (read || rmw) {
+            if (o->get(p, key, v))
+                return -1;
+            *sum += record_hash(key, v);
+        }
+        if (!read) {
+            if (rmw)
+                v[0] ^= 1, v[PEER_VALUE_BYTES - 1] += (unsigned char)version;
+            else
+                make_value(key, version + i, v);
+            if (o->begin(p, false, false) || o->put(p, key, v) || o->commit(p))
+                return -1;
+        }
+    }
+    return (double)ops / (bench_now() - t);
 }
 
 /* One store, one round, in the child. */
@@ -267,6 +431,14 @@ static int run_store(const plan *pl, const peer_ops *o, const char dir[4300], re
         r->get_many_sum = r->get_sum; /* nothing to compare */
     }
 
+    /* The same gets from two threads. */
+    uint64_t sum2 = 0;
+    double secs = run_threads(pl, o, p, 2, random_gets, &sum2);
+    if (secs < 0)
+        return -1;
+    r->rate[GET_2T] = (double)n / secs;
+    r->get_2t_sum = sum2;
+
     /* Random updates, 100 per batch. */
     uint64_t updates = n / 10 ? n / 10 : 1;
     for (uint64_t i = 0; i < updates; i++)
@@ -274,6 +446,20 @@ static int run_store(const plan *pl, const peer_ops *o, const char dir[4300], re
     t = bench_now();
     CHECK(put_all(o, p, keys, updates, 100, 1, false));
     r->rate[UPDATE] = (double)updates / (bench_now() - t);
+
+    /* YCSB's core workloads. */
+    const struct {
+        int w, reads;
+        bool rmw;
+    } ycsbs[] = {{YCSB_A, 50, false}, {YCSB_B, 95, false}, {YCSB_C, 100, false},
+                 {YCSB_F, 50, true}};
+    for (size_t i = 0; i < sizeof ycsbs / sizeof *ycsbs; i++) {
+        double rate = ycsb(pl, o, p, ycsbs[i].reads, ycsbs[i].rmw, 0x7c5b + i, 10 * (i + 1),
+                           &r->ycsb_sum);
+        if (rate < 0)
+            return -1;
+        r->rate[ycsbs[i].w] = rate;
+    }
 
     /* Full scan. */
     struct scan_sum s = {0, 0};
@@ -304,6 +490,13 @@ static int run_store(const plan *pl, const peer_ops *o, const char dir[4300], re
     r->p99_us = lat[pl->commits * 99 / 100] * 1e6;
     r->max_us = lat[pl->commits - 1] * 1e6;
     free(lat);
+
+    /* Durable commits from four threads. */
+    uint64_t unused = 0;
+    secs = run_threads(pl, o, p, 4, durable_commits, &unused);
+    if (secs < 0)
+        return -1;
+    r->rate[DURABLE_4T] = (double)pl->commits / secs;
 
     CHECK(o->close(p));
     r->disk_bytes = dir_bytes(sub);
@@ -434,6 +627,7 @@ int main(int argc, char **argv)
     pl.commits = env_u64("VMDB_PEERS_COMMITS", 1000, 10, 10000000);
     if (pick_stores(&pl) < 0)
         return 2;
+    pl.zipf = zipf_make(pl.n, 0.99);
     if (argc > 1) {
         snprintf(pl.root, sizeof pl.root, "%s/vmdb-peers-XXXXXX", argv[1]);
         if (!mkdtemp(pl.root)) {
@@ -473,6 +667,7 @@ int main(int argc, char **argv)
         for (int s = 0; s < pl.nstores; s++) {
             const result *a = &res[0][0], *b = &res[round][s];
             if (a->get_sum != b->get_sum || b->get_many_sum != b->get_sum ||
+                b->get_2t_sum != b->get_sum || a->ycsb_sum != b->ycsb_sum ||
                 a->scan_sum != b->scan_sum ||
                 b->scan_count != pl.n) {
                 fprintf(stderr,
