@@ -35,7 +35,7 @@ static const char *vmdb_config(void)
 {
     static char line[160];
     snprintf(line, sizeof line,
-             "vmdb %s, default options, batches durability NONE (durable: SYNC), zero-copy "
+             "vmdb %s, default options, batches durability NONE (durable: GROUP, which serves concurrent committers with one flush), zero-copy "
              "batch scan",
              vmdb_version_string());
     return line;
@@ -86,7 +86,7 @@ static int vmdb_peer_close(peer *p)
 static int vmdb_peer_begin(peer *p, bool durable, bool in_order)
 {
     (void)in_order;
-    if (vmdb_txn_begin(p->db, durable ? VMDB_DURABILITY_SYNC : VMDB_DURABILITY_NONE, &p->txn))
+    if (vmdb_txn_begin(p->db, durable ? VMDB_DURABILITY_GROUP : VMDB_DURABILITY_NONE, &p->txn))
         return fail("begin");
     return 0;
 }
