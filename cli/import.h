@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli/import.h - rows of a CSV or JSON-lines file put into a table: the
+ * work of `vmdb import`, and of any other command that imports (the
+ * shell's `.import`), so that both take the same options and say the
+ * same things.
+ */
+#ifndef VMDB_CLI_IMPORT_H
+#define VMDB_CLI_IMPORT_H
+
+#include <stdbool.h>
+
+#include "vmdb.h"
+
+/*
+ * The options, as text the way a command line gives them, so that every
+ * caller gets the same checks and the same messages ("import: --batch '0'
+ * is not a row count (1 or more)"). A zeroed struct asks for the
+ * defaults.
+ */
+typedef struct cli_import_options {
+    const char *format; /* "csv" or "json"; NULL: from the file's name
+                           (.csv; .json, .jsonl, .ndjson), csv for "-" */
+    const char *batch;  /* rows per transaction; NULL: 10000, fewer for
+                           records too large for the log to hold that many */
+    bool quiet;         /* no "imported N rows into T in S s" on stdout */
+} cli_import_options;
+
+/* Checks the options for an import of `file` without reading anything,
+ * so that a command can refuse them before it opens (or creates) the
+ * database. CLI_OK, or CLI_ERROR after a message. cli_import_file checks
+ * them again itself. */
+int cli_import_check(const char *file, const cli_import_options *options);
+
+/*
+ * Puts every row of `file` ("-": standard input) into table `table` of
+ * `db`, which the caller opened for writing as `db_path` (the name
+ * messages give it) and closes afterwards. Rows go in transactions of
+ * `batch` rows: a bad row stops the import with one line naming the
+ * file, line and field at fault, and the batches committed before it
+ * stay (cli/import.c says exactly which). Must not be called with a
+ * transaction of the calling thread open: the import takes the write
+ * lock itself. Returns CLI_OK, or CLI_ERROR after a message on stderr.
+ */
+int cli_import_file(vmdb_db *db, const char *db_path, const char *table, const char *file,
+                    const cli_import_options *options);
+
+#endif /* VMDB_CLI_IMPORT_H */
