@@ -18,6 +18,12 @@
  * most a quarter of the log, which must hold a whole transaction; an
  * explicit --batch is taken as given, and a batch too large for the log
  * stops the import at the row that did not fit, as a bad row would.
+ *
+ * A table that --create made is dropped again when the import fails, so
+ * that a failed import leaves the tables as they were and the same
+ * command, run again once the file is fixed, chooses the schema afresh.
+ * To choose it, the first SAMPLE_ROWS rows are read ahead and kept in
+ * memory (stdin cannot be read twice), then put like any other row.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -32,6 +38,7 @@
 #include "csv.h"
 #include "import.h"
 #include "jsonl.h"
+#include "schema_guess.h"
 #include "vmdb.h"
 
 #define DEFAULT_BATCH 10000
@@ -39,6 +46,12 @@
  * key, rounded up generously. */
 #define LOG_BYTES_PER_PUT 64
 #define PROGRESS_INTERVAL 0.25 /* seconds between redraws */
+/* --create chooses the schema from this many rows at most, and from
+ * fewer when their cells pass SAMPLE_BYTES, which bounds the memory they
+ * hold. */
+#define SAMPLE_ROWS 1000
+#define SAMPLE_BYTES (16u << 20)
+#define SKIPPED SIZE_MAX /* the field of a column --skip-extra ignores */
 
 enum source_format { SOURCE_CSV, SOURCE_JSON };
 
@@ -50,12 +63,26 @@ typedef struct progress {
     uint64_t size;  /* input bytes, 0 when unknown (a pipe) */
 } progress;
 
+/* Rows read ahead for --create, put before the rest of the file. */
+typedef struct csv_sample {
+    size_t rows;        /* rows kept */
+    size_t next;        /* the next row to put */
+    size_t rows_cap;    /* rows lines, starts and lens have room for */
+    uint64_t *lines;    /* where each row starts */
+    size_t *starts;     /* rows * columns: where each cell starts in data */
+    size_t *lens;       /* rows * columns: each cell's bytes */
+    char *data;         /* the cells, each followed by a NUL */
+    size_t data_len;    /* bytes used */
+    size_t data_cap;    /* bytes allocated */
+} csv_sample;
+
 typedef struct importer {
     const char *file;          /* as messages name it */
     const char *db_path;
     const char *table_name;
     vmdb_db *db;
     vmdb_table *table;
+    bool created;              /* --create made the table */
     const vmdb_schema *schema;
     size_t field_count;
     size_t key_field;
@@ -64,11 +91,28 @@ typedef struct importer {
     bool *given;               /* fields the current row has set */
 
     enum source_format format;
+    const cli_import_options *options;
     FILE *in;
     csv_reader *csv;
     jsonl_reader *json;
-    size_t *column_field;      /* csv: the field of each header column */
-    size_t columns;            /* csv: columns in the header */
+
+    /* csv */
+    char delimiter;
+    bool empty_error;          /* --empty=error */
+    char **names;              /* the columns' names (--columns or the
+                                  header's); NULL: the table's fields in
+                                  order (--no-header alone) */
+    size_t *name_lens;         /* bytes: a header's name may hold a NUL */
+    size_t names_count;
+    const char *names_from;    /* "the header" or "--columns" */
+    uint64_t header_line;      /* 0 without a header row */
+    size_t columns;            /* cells in every row; 0 before the first */
+    size_t *column_field;      /* the field of each column, or SKIPPED */
+    const char **cells;        /* the current row's cells */
+    size_t *cell_lens;         /* their bytes */
+    csv_sample sample;
+
+    /* json */
     size_t *member_field;      /* json: the field of each member position
                                   last time, SIZE_MAX if none yet */
     size_t member_cap;         /* entries in member_field */
@@ -157,6 +201,9 @@ __attribute__((format(printf, 2, 3))) static int row_error(importer *im, const c
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    if (im->created)
+        return cli_error("%s (import stopped; table %s, which it created, is dropped again)", what,
+                         im->table_name);
     return cli_error("%s (import stopped; %llu row%s imported, from the batches before this "
                      "row's)",
                      what, (unsigned long long)im->committed, cli_plural(im->committed));
@@ -206,6 +253,9 @@ static int commit_batch(importer *im)
     if (rc < 0) {
         im->in_txn = 0;
         progress_clear(im);
+        if (im->created)
+            return cli_error("%s (import stopped; table %s, which it created, is dropped again)",
+                             vmdb_last_error()->message, im->table_name);
         return cli_error("%s (import stopped; %llu row%s imported)", vmdb_last_error()->message,
                          (unsigned long long)im->committed, cli_plural(im->committed));
     }
@@ -240,61 +290,422 @@ static int put_row(importer *im)
     return CLI_OK;
 }
 
-/* Maps the header row's names to fields. */
-static int read_csv_header(importer *im)
+/* ---- csv: columns ------------------------------------------------------- */
+
+/* Copies `len` bytes and a NUL; NULL when out of memory. */
+static char *copy_text(const char *text, size_t len)
 {
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
+static void free_names(importer *im)
+{
+    for (size_t i = 0; i < im->names_count; i++)
+        free(im->names[i]);
+    free(im->names);
+    free(im->name_lens);
+    im->names = NULL;
+    im->name_lens = NULL;
+    im->names_count = 0;
+}
+
+/* Splits --columns "a, b,c" into names, spaces around each dropped. Its
+ * syntax was checked by check_columns. */
+static int names_from_option(importer *im, const char *text)
+{
+    size_t count = 1;
+    for (const char *p = text; *p; p++)
+        count += *p == ',';
+    im->names = calloc(count, sizeof *im->names);
+    im->name_lens = calloc(count, sizeof *im->name_lens);
+    if (!im->names || !im->name_lens)
+        return cli_error("out of memory");
+    const char *p = text;
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strcspn(p, ",");
+        const char *start = p, *end = p + len;
+        while (start < end && *start == ' ')
+            start++;
+        while (end > start && end[-1] == ' ')
+            end--;
+        im->name_lens[i] = (size_t)(end - start);
+        if (!(im->names[i] = copy_text(start, im->name_lens[i])))
+            return cli_error("out of memory");
+        im->names_count++;
+        p += len + (p[len] == ',');
+    }
+    im->names_from = "--columns";
+    return CLI_OK;
+}
+
+static int names_from_header(importer *im)
+{
+    size_t count = csv_field_count(im->csv);
+    im->names = calloc(count, sizeof *im->names);
+    im->name_lens = calloc(count, sizeof *im->name_lens);
+    if (!im->names || !im->name_lens)
+        return cli_error("out of memory");
+    for (size_t c = 0; c < count; c++) {
+        const char *name = csv_field(im->csv, c, &im->name_lens[c]);
+        if (!(im->names[c] = copy_text(name, im->name_lens[c])))
+            return cli_error("out of memory");
+        im->names_count++;
+    }
+    im->names_from = "the header";
+    return CLI_OK;
+}
+
+/* Reads the header row, unless there is none, and takes the columns'
+ * names from it or from --columns. */
+static int read_csv_names(importer *im)
+{
+    const cli_import_options *o = im->options;
+    if (o->columns && names_from_option(im, o->columns) != CLI_OK)
+        return CLI_ERROR;
+    if (o->no_header)
+        return CLI_OK;
     int rc = csv_read(im->csv);
     if (rc < 0)
         return cli_error("%s", csv_reader_error(im->csv));
     if (rc == 0)
         return cli_error("%s: empty: a header row naming the fields was expected", im->file);
-    uint64_t line = csv_record_line(im->csv);
-    im->columns = csv_field_count(im->csv);
-    im->column_field = malloc(im->columns * sizeof *im->column_field);
-    if (!im->column_field)
+    im->header_line = csv_record_line(im->csv);
+    if (!o->columns)
+        return names_from_header(im);
+    if (csv_field_count(im->csv) != im->names_count)
+        return cli_error("%s:%llu: the header has %zu column%s, but --columns names %zu",
+                         im->file, (unsigned long long)im->header_line,
+                         csv_field_count(im->csv), cli_plural(csv_field_count(im->csv)),
+                         im->names_count);
+    return CLI_OK;
+}
+
+static bool names_from_option_given(const importer *im)
+{
+    return im->names_from && !strcmp(im->names_from, "--columns");
+}
+
+/* "FILE:LINE: " for a message about the columns' names: the header's
+ * line, or "import: " for --columns, which the message names. */
+static const char *names_place(const importer *im, char *buf, size_t cap)
+{
+    if (names_from_option_given(im))
+        snprintf(buf, cap, "import: ");
+    else
+        snprintf(buf, cap, "%s:%llu: ", im->file, (unsigned long long)im->header_line);
+    return buf;
+}
+
+/* Maps the columns, `columns` of them, to fields: by name, or by
+ * position when no names are given. */
+static int map_columns(importer *im, size_t columns, uint64_t line)
+{
+    char place[512], shown[VMDB_PRINTABLE_CAP];
+    im->columns = columns;
+    im->column_field = malloc(columns * sizeof *im->column_field);
+    im->cells = malloc(columns * sizeof *im->cells);
+    im->cell_lens = malloc(columns * sizeof *im->cell_lens);
+    if (!im->column_field || !im->cells || !im->cell_lens)
         return cli_error("out of memory");
-    start_row(im, line);
-    for (size_t c = 0; c < im->columns; c++) {
-        size_t len;
-        const char *name = csv_field(im->csv, c, &len);
-        size_t field;
-        char shown[VMDB_PRINTABLE_CAP];
-        if (strlen(name) != len || vmdb_schema_find(im->schema, name, &field) < 0)
-            return cli_error("%s:%llu: table %s has no field '%s' (column %zu of the header)",
-                             im->file, (unsigned long long)line, im->table_name,
-                             vmdb_printable(name, len, shown, sizeof shown), c + 1);
+    const vmdb_field *key = vmdb_schema_field(im->schema, im->key_field);
+    if (!im->names) {
+        if (columns > im->field_count && !im->options->skip_extra)
+            return cli_error("%s:%llu: %zu columns, but table %s has %zu field%s (--skip-extra "
+                             "ignores the columns past them)",
+                             im->file, (unsigned long long)line, columns, im->table_name,
+                             im->field_count, cli_plural(im->field_count));
+        for (size_t c = 0; c < columns; c++)
+            im->column_field[c] = c < im->field_count ? c : SKIPPED;
+        if (im->key_field >= columns)
+            return cli_error("%s:%llu: %zu column%s, but %s.%s, the key, is field %zu",
+                             im->file, (unsigned long long)line, columns, cli_plural(columns),
+                             im->table_name, key->name, im->key_field + 1);
+        return CLI_OK;
+    }
+    memset(im->given, 0, im->field_count * sizeof *im->given);
+    for (size_t c = 0; c < columns; c++) {
+        const char *name = im->names[c];
+        size_t len = im->name_lens[c], field;
+        if (strlen(name) != len || vmdb_schema_find(im->schema, name, &field) < 0) {
+            if (im->options->skip_extra) {
+                im->column_field[c] = SKIPPED;
+                continue;
+            }
+            return cli_error("%stable %s has no field '%s' (column %zu of %s; --skip-extra "
+                             "ignores such columns)",
+                             names_place(im, place, sizeof place), im->table_name,
+                             vmdb_printable(name, len, shown, sizeof shown), c + 1,
+                             im->names_from);
+        }
         if (im->given[field])
-            return cli_error("%s:%llu: field '%s' is named twice in the header", im->file,
-                             (unsigned long long)line, name);
+            return cli_error("%sfield '%s' is named twice in %s",
+                             names_place(im, place, sizeof place), cli_show(shown, name),
+                             im->names_from);
         im->given[field] = true;
         im->column_field[c] = field;
     }
     if (!im->given[im->key_field])
-        return cli_error("%s:%llu: the header lacks %s.%s, the key", im->file,
-                         (unsigned long long)line, im->table_name,
-                         vmdb_schema_field(im->schema, im->key_field)->name);
+        return cli_error("%s%s lacks %s.%s, the key", names_place(im, place, sizeof place),
+                         im->names_from, im->table_name, key->name);
+    return CLI_OK;
+}
+
+/* ---- csv: --create ------------------------------------------------------ */
+
+static void sample_free(csv_sample *s)
+{
+    free(s->lines);
+    free(s->starts);
+    free(s->lens);
+    free(s->data);
+}
+
+/* Keeps the row the reader holds, of `columns` cells. */
+static int sample_keep(importer *im, size_t columns)
+{
+    csv_sample *s = &im->sample;
+    if (s->rows == s->rows_cap) {
+        size_t cap = s->rows_cap ? 2 * s->rows_cap : 64;
+        uint64_t *lines = realloc(s->lines, cap * sizeof *lines);
+        if (lines)
+            s->lines = lines;
+        size_t *starts = lines ? realloc(s->starts, cap * columns * sizeof *starts) : NULL;
+        if (starts)
+            s->starts = starts;
+        size_t *lens = starts ? realloc(s->lens, cap * columns * sizeof *lens) : NULL;
+        if (!lens)
+            return cli_error("out of memory");
+        s->lens = lens;
+        s->rows_cap = cap;
+    }
+    for (size_t c = 0; c < columns; c++) {
+        size_t len;
+        const char *cell = csv_field(im->csv, c, &len);
+        if (s->data_len + len + 1 > s->data_cap) {
+            size_t cap = s->data_cap ? s->data_cap : 4096;
+            while (cap < s->data_len + len + 1)
+                cap *= 2;
+            char *data = realloc(s->data, cap);
+            if (!data)
+                return cli_error("out of memory");
+            s->data = data;
+            s->data_cap = cap;
+        }
+        memcpy(s->data + s->data_len, cell, len);
+        s->data[s->data_len + len] = '\0';
+        s->starts[s->rows * columns + c] = s->data_len;
+        s->lens[s->rows * columns + c] = len;
+        s->data_len += len + 1;
+    }
+    s->lines[s->rows++] = csv_record_line(im->csv);
+    return CLI_OK;
+}
+
+/* The column the key is: --key's, or the first. */
+static int key_column(importer *im, size_t *out)
+{
+    const char *key = im->options->key;
+    *out = 0;
+    if (!key)
+        return CLI_OK;
+    for (size_t c = 0; c < im->names_count; c++) {
+        if (!strcmp(im->names[c], key)) {
+            *out = c;
+            return CLI_OK;
+        }
+    }
+    char shown[VMDB_PRINTABLE_CAP];
+    return cli_error("import: --key %s names no column of %s", cli_show(shown, key),
+                     im->names_from);
+}
+
+/* Reads up to SAMPLE_ROWS rows ahead, chooses a type for each column
+ * from them, and creates the table. */
+static int create_table(importer *im)
+{
+    char place[512], shown[VMDB_PRINTABLE_CAP];
+    if (!im->names)
+        return cli_error("import: --create needs the columns' names: a header row, or "
+                         "--columns with --no-header");
+    if (!schema_guess_valid_name(im->table_name, strlen(im->table_name)))
+        return cli_error("import: '%s' is not a table name (letters, digits and '_', not "
+                         "starting with a digit, at most 63 bytes)",
+                         cli_show(shown, im->table_name));
+    for (size_t c = 0; c < im->names_count; c++) {
+        const char *name = im->names[c];
+        if (!schema_guess_valid_name(name, im->name_lens[c]))
+            return cli_error("%scolumn %zu of %s, '%s', is not a field name (letters, digits "
+                             "and '_', not starting with a digit, at most 63 bytes)%s",
+                             names_place(im, place, sizeof place), c + 1, im->names_from,
+                             vmdb_printable(name, im->name_lens[c], shown, sizeof shown),
+                             names_from_option_given(im) ? ""
+                                                         : "; --columns names the columns "
+                                                           "instead");
+        for (size_t d = 0; d < c; d++)
+            if (!strcmp(im->names[d], name))
+                return cli_error("%scolumns %zu and %zu of %s are both named '%s'",
+                                 names_place(im, place, sizeof place), d + 1, c + 1,
+                                 im->names_from, name);
+    }
+    size_t key;
+    if (key_column(im, &key) != CLI_OK)
+        return CLI_ERROR;
+
+    column_guess *guesses = malloc(im->names_count * sizeof *guesses);
+    if (!guesses)
+        return cli_error("out of memory");
+    for (size_t c = 0; c < im->names_count; c++)
+        column_guess_start(&guesses[c]);
+    int rc = 1;
+    while (im->sample.rows < SAMPLE_ROWS && im->sample.data_len < SAMPLE_BYTES &&
+           (rc = csv_read(im->csv)) == 1) {
+        uint64_t line = csv_record_line(im->csv);
+        if (csv_field_count(im->csv) != im->names_count) {
+            free(guesses);
+            return cli_error("%s:%llu: %zu column%s, but --columns names %zu", im->file,
+                             (unsigned long long)line, csv_field_count(im->csv),
+                             cli_plural(csv_field_count(im->csv)), im->names_count);
+        }
+        for (size_t c = 0; c < im->names_count; c++) {
+            size_t len;
+            const char *cell = csv_field(im->csv, c, &len);
+            column_guess_add(&guesses[c], cell, len, line);
+        }
+        if (sample_keep(im, im->names_count) != CLI_OK) {
+            free(guesses);
+            return CLI_ERROR;
+        }
+    }
+    if (rc < 0) {
+        free(guesses);
+        return cli_error("%s", csv_reader_error(im->csv));
+    }
+
+    /* name:type, 63 + 1 + 15 bytes and ", " or " key" */
+    char *text = malloc(im->names_count * (VMDB_SCHEMA_MAX_NAME + COLUMN_GUESS_TYPE_CAP + 8) + 1);
+    if (!text) {
+        free(guesses);
+        return cli_error("out of memory");
+    }
+    size_t len = 0;
+    for (size_t c = 0; c < im->names_count; c++) {
+        char type[COLUMN_GUESS_TYPE_CAP];
+        if (!column_guess_type(&guesses[c], type)) {
+            rc = cli_error("%s:%llu: column %zu (%s) holds %zu bytes, more than a field holds "
+                           "(str%d)",
+                           im->file, (unsigned long long)guesses[c].longest_line, c + 1,
+                           im->names[c], guesses[c].longest, VMDB_SCHEMA_MAX_STR);
+            free(guesses);
+            free(text);
+            return rc;
+        }
+        len += (size_t)sprintf(text + len, "%s%s:%s%s", c ? ", " : "", im->names[c], type,
+                               c == key ? " key" : "");
+    }
+    free(guesses);
+    vmdb_schema *schema;
+    if (vmdb_schema_parse(text, &schema) < 0) {
+        rc = cli_error("import: table %s cannot be made from %s: %s", im->table_name,
+                       im->names_from, vmdb_last_error()->message);
+        free(text);
+        return rc;
+    }
+    free(text);
+    rc = vmdb_table_create(im->db, im->table_name, schema, &im->table);
+    vmdb_schema_free(schema);
+    if (rc == VMDB_EEXIST) /* another process made it meanwhile: import into it */
+        return cli_open_table(im->db, im->db_path, im->table_name, &im->table);
+    if (rc < 0)
+        return cli_library_error();
+    im->created = true;
+    if (!im->options->quiet) {
+        size_t shown_len;
+        const vmdb_schema *made = vmdb_table_schema(im->table);
+        vmdb_schema_format(made, NULL, 0, &shown_len);
+        char *canonical = malloc(shown_len + 1);
+        if (canonical && vmdb_schema_format(made, canonical, shown_len + 1, &shown_len) == 0)
+            printf("created table %s: %s\n", im->table_name, canonical);
+        free(canonical);
+    }
+    return CLI_OK;
+}
+
+/* ---- csv: rows ---------------------------------------------------------- */
+
+/* The next row's cells into im->cells: the sample's first, then the
+ * reader's. 1, 0 at the end of the input, CLI_ERROR after a message. */
+static int next_csv_row(importer *im)
+{
+    csv_sample *s = &im->sample;
+    if (s->next < s->rows) {
+        size_t r = s->next++;
+        for (size_t c = 0; c < im->columns; c++) {
+            im->cells[c] = s->data + s->starts[r * im->columns + c];
+            im->cell_lens[c] = s->lens[r * im->columns + c];
+        }
+        start_row(im, s->lines[r]);
+        return 1;
+    }
+    int rc = csv_read(im->csv);
+    if (rc < 0)
+        return row_error(im, "%s", csv_reader_error(im->csv));
+    if (rc == 0)
+        return 0;
+    size_t count = csv_field_count(im->csv);
+    if (!im->columns && map_columns(im, count, csv_record_line(im->csv)) != CLI_OK)
+        return CLI_ERROR;
+    /* The reader holds every row to the first one's count, which --columns
+     * may not have given. */
+    if (count != im->columns)
+        return row_error(im, "%s:%llu: %zu column%s, but %s names %zu", im->file,
+                         (unsigned long long)csv_record_line(im->csv), count, cli_plural(count),
+                         im->names_from, im->columns);
+    for (size_t c = 0; c < count; c++)
+        im->cells[c] = csv_field(im->csv, c, &im->cell_lens[c]);
+    start_row(im, csv_record_line(im->csv));
+    return 1;
+}
+
+/* An empty cell is the field's zero (0, false, the empty string), as a
+ * field the file leaves out is, except in a number key: there several
+ * rows with no key would silently become the one with key 0. */
+static int store_empty_cell(importer *im, size_t column, size_t field)
+{
+    const vmdb_field *f = vmdb_schema_field(im->schema, field);
+    if (im->empty_error)
+        return row_error(im, "%s:%llu: column %zu (%s.%s) is empty (--empty=error)", im->file,
+                         (unsigned long long)im->line, column + 1, im->table_name, f->name);
+    if (field == im->key_field && f->type != VMDB_TYPE_STR)
+        return row_error(im, "%s:%llu: column %zu (%s.%s, the key) is empty", im->file,
+                         (unsigned long long)im->line, column + 1, im->table_name, f->name);
+    im->given[field] = true;
     return CLI_OK;
 }
 
 static int import_csv(importer *im)
 {
-    if (read_csv_header(im) != CLI_OK)
+    if (im->names && map_columns(im, im->names_count, im->header_line) != CLI_OK)
         return CLI_ERROR;
     int rc;
-    while ((rc = csv_read(im->csv)) == 1) {
-        start_row(im, csv_record_line(im->csv));
+    while ((rc = next_csv_row(im)) == 1) {
         for (size_t c = 0; c < im->columns; c++) {
-            size_t len;
-            const char *text = csv_field(im->csv, c, &len);
-            if (set_field(im, im->column_field[c], text, len) != CLI_OK)
+            size_t field = im->column_field[c];
+            if (field == SKIPPED)
+                continue;
+            rc = im->cell_lens[c] ? set_field(im, field, im->cells[c], im->cell_lens[c])
+                                  : store_empty_cell(im, c, field);
+            if (rc != CLI_OK)
                 return CLI_ERROR;
         }
         if (put_row(im) != CLI_OK)
             return CLI_ERROR;
     }
-    if (rc < 0)
-        return row_error(im, "%s", csv_reader_error(im->csv));
-    return CLI_OK;
+    return rc == 0 ? CLI_OK : CLI_ERROR;
 }
 
 /* The field member k names; lines of one file usually give their members
@@ -319,10 +730,15 @@ static int member_field(importer *im, size_t k, const jsonl_member *m, size_t *f
         return CLI_OK;
     }
     char shown[VMDB_PRINTABLE_CAP];
-    if (strlen(m->name) != m->name_len || vmdb_schema_find(im->schema, m->name, field) < 0)
+    if (strlen(m->name) != m->name_len || vmdb_schema_find(im->schema, m->name, field) < 0) {
+        if (im->options->skip_extra) {
+            *field = SKIPPED;
+            return CLI_OK;
+        }
         return row_error(im, "%s:%llu: table %s has no field '%s'", im->file,
                          (unsigned long long)im->line, im->table_name,
                          vmdb_printable(m->name, m->name_len, shown, sizeof shown));
+    }
     im->member_field[k] = *field;
     return CLI_OK;
 }
@@ -336,8 +752,9 @@ static int import_json(importer *im)
         for (size_t k = 0; k < count; k++) {
             const jsonl_member *m = jsonl_member_at(im->json, k);
             size_t field;
-            if (member_field(im, k, m, &field) != CLI_OK ||
-                set_field(im, field, m->value, m->value_len) != CLI_OK)
+            if (member_field(im, k, m, &field) != CLI_OK)
+                return CLI_ERROR;
+            if (field != SKIPPED && set_field(im, field, m->value, m->value_len) != CLI_OK)
                 return CLI_ERROR;
         }
         if (put_row(im) != CLI_OK)
@@ -394,6 +811,81 @@ static int parse_batch(const char *text, uint64_t *out)
     return CLI_OK;
 }
 
+/* Every option, as cli_import_check and cli_import_file take them in. */
+typedef struct parsed_options {
+    enum source_format format;
+    uint64_t batch;  /* 0: the default */
+    char delimiter;
+    bool empty_error;
+} parsed_options;
+
+/* "," ";" "|", a tab itself, or "\t" and "tab", which a shell passes
+ * more easily. */
+static int parse_delimiter(const char *text, char *out)
+{
+    char shown[VMDB_PRINTABLE_CAP];
+    if (!strcmp(text, "\\t") || !strcmp(text, "tab"))
+        *out = '\t';
+    else if (strlen(text) == 1 && !strchr("\"\r\n", text[0]))
+        *out = text[0];
+    else
+        return cli_error("import: --delimiter '%s' is not one character other than a quote or a "
+                         "line ending (\\t or tab for a tab)",
+                         cli_show(shown, text));
+    return CLI_OK;
+}
+
+/* --columns: names separated by ',', none of them empty. */
+static int check_columns(const char *text)
+{
+    char shown[VMDB_PRINTABLE_CAP];
+    size_t column = 1;
+    for (const char *p = text;; column++) {
+        size_t len = strcspn(p, ",");
+        size_t blank = strspn(p, " ");
+        if (blank >= len)
+            return cli_error("import: --columns '%s': name %zu is empty", cli_show(shown, text),
+                             column);
+        if (!p[len])
+            return CLI_OK;
+        p += len + 1;
+    }
+}
+
+static int parse_options(const char *file, const cli_import_options *o, parsed_options *out)
+{
+    *out = (parsed_options){.delimiter = ','};
+    char shown[VMDB_PRINTABLE_CAP];
+    if (choose_format(o->format, file, &out->format) != CLI_OK ||
+        (o->batch && parse_batch(o->batch, &out->batch) != CLI_OK) ||
+        (o->delimiter && parse_delimiter(o->delimiter, &out->delimiter) != CLI_OK) ||
+        (o->columns && check_columns(o->columns) != CLI_OK))
+        return CLI_ERROR;
+    if (o->empty) {
+        if (!strcmp(o->empty, "error"))
+            out->empty_error = true;
+        else if (strcmp(o->empty, "zero"))
+            return cli_error("import: --empty '%s' is not zero or error", cli_show(shown, o->empty));
+    }
+    if (o->key && !o->create)
+        return cli_error("import: --key chooses the key of the table --create makes; give "
+                         "--create too");
+    if (out->format == SOURCE_JSON) {
+        const char *csv_only = o->delimiter ? "--delimiter"
+                               : o->no_header ? "--no-header"
+                               : o->columns   ? "--columns"
+                               : o->empty     ? "--empty"
+                               : NULL;
+        if (csv_only)
+            return cli_error("import: %s is for csv files, and %s is read as json lines",
+                             csv_only, file);
+        if (o->create)
+            return cli_error("import: --create takes csv files only; for json lines, make the "
+                             "table first (vmdb create)");
+    }
+    return CLI_OK;
+}
+
 /* The default batch, shrunk so that it takes at most a quarter of the
  * log. */
 static uint64_t default_batch(importer *im)
@@ -410,17 +902,46 @@ static uint64_t default_batch(importer *im)
 static void importer_free(importer *im)
 {
     vmdb_txn_abort(im->txn);
+    im->txn = NULL;
     csv_reader_free(im->csv);
     jsonl_reader_free(im->json);
     if (im->in && im->in != stdin)
         fclose(im->in);
     free(im->record);
     free(im->given);
+    free_names(im);
     free(im->column_field);
+    free(im->cells);
+    free(im->cell_lens);
+    sample_free(&im->sample);
     free(im->member_field);
 }
 
-static int import(importer *im, const cli_import_options *options)
+/* The table to import into: the one there is, or with --create a new
+ * one made from the file's first rows; the csv's column names are read
+ * on the way. */
+static int find_table(importer *im)
+{
+    const cli_import_options *o = im->options;
+    int rc = vmdb_table_open(im->db, im->table_name, NULL, &im->table);
+    if (rc == VMDB_ENOTFOUND && o->create) {
+        if (read_csv_names(im) != CLI_OK || create_table(im) != CLI_OK)
+            return CLI_ERROR;
+    } else if (rc < 0) {
+        return cli_open_table(im->db, im->db_path, im->table_name, &im->table);
+    } else if (im->csv && read_csv_names(im) != CLI_OK) {
+        return CLI_ERROR;
+    }
+    const vmdb_schema *schema = vmdb_table_schema(im->table);
+    const char *key = vmdb_schema_field(schema, vmdb_schema_key(schema))->name;
+    char shown[VMDB_PRINTABLE_CAP];
+    if (o->key && strcmp(o->key, key))
+        return cli_error("import: table %s exists, with %s for its key, not %s", im->table_name,
+                         key, cli_show(shown, o->key));
+    return CLI_OK;
+}
+
+static int import(importer *im, const parsed_options *parsed)
 {
     struct stat st;
     if (fstat(fileno(im->in), &st) == 0 && S_ISREG(st.st_mode))
@@ -433,8 +954,11 @@ static int import(importer *im, const cli_import_options *options)
         return cli_error("out of memory");
     /* The readers say "stdin" for "-"; so must the importer's messages. */
     im->file = im->csv ? csv_name(im->csv) : jsonl_name(im->json);
+    if (im->csv)
+        csv_set_delimiter(im->csv, parsed->delimiter);
+    im->empty_error = parsed->empty_error;
 
-    if (cli_open_table(im->db, im->db_path, im->table_name, &im->table) != CLI_OK)
+    if (find_table(im) != CLI_OK)
         return CLI_ERROR;
     im->table_name = vmdb_table_name(im->table);
     im->schema = vmdb_table_schema(im->table);
@@ -445,8 +969,7 @@ static int import(importer *im, const cli_import_options *options)
     im->given = malloc(im->field_count * sizeof *im->given);
     if (!im->record || !im->given)
         return cli_error("out of memory");
-    if (!options->batch)
-        im->batch = default_batch(im);
+    im->batch = parsed->batch ? parsed->batch : default_batch(im);
 
     im->progress.enabled = isatty(STDERR_FILENO);
     /* The line is first drawn at the first tick, so that an import long
@@ -459,7 +982,7 @@ static int import(importer *im, const cli_import_options *options)
     if (rc != CLI_OK)
         return rc;
     progress_clear(im);
-    if (options->quiet)
+    if (im->options->quiet)
         return CLI_OK;
     printf("imported %llu row%s into %s in %.2f s\n", (unsigned long long)im->committed,
            cli_plural(im->committed), im->table_name, now() - im->progress.start);
@@ -470,29 +993,27 @@ static int import(importer *im, const cli_import_options *options)
 
 int cli_import_check(const char *file, const cli_import_options *options)
 {
-    enum source_format format;
-    uint64_t batch;
-    if (choose_format(options->format, file, &format) != CLI_OK ||
-        (options->batch && parse_batch(options->batch, &batch) != CLI_OK))
-        return CLI_ERROR;
-    return CLI_OK;
+    parsed_options parsed;
+    return parse_options(file, options, &parsed);
 }
 
-int cli_import_file(vmdb_db *db, const char *db_path, const char *table, const char *file,
+int cli_import_file(vmdb_db *db, const char *table, const char *file,
                     const cli_import_options *options)
 {
     static const cli_import_options defaults;
     if (!options)
         options = &defaults;
-    importer im = {.file = file, .db = db, .db_path = db_path, .table_name = table};
-    /* Every option is checked before anything is read or written. */
-    if (choose_format(options->format, file, &im.format) != CLI_OK ||
-        (options->batch && parse_batch(options->batch, &im.batch) != CLI_OK))
+    parsed_options parsed;
+    if (parse_options(file, options, &parsed) != CLI_OK)
         return CLI_ERROR;
+    importer im = {.file = file, .db = db, .db_path = vmdb_db_path(db), .table_name = table,
+                   .format = parsed.format, .options = options};
     im.in = strcmp(file, "-") ? fopen(file, "rb") : stdin;
     if (!im.in)
         return cli_error("%s: cannot open: %s", file, strerror(errno));
-    int status = import(&im, options);
+    int status = import(&im, &parsed);
     importer_free(&im);
+    if (status != CLI_OK && im.created && vmdb_table_drop(db, table) < 0)
+        cli_library_error();
     return status;
 }
