@@ -82,7 +82,9 @@ typedef struct importer {
     const char *table_name;
     vmdb_db *db;
     vmdb_table *table;
-    bool created;              /* --create made the table */
+    bool created;              /* --create made the table, and the import
+                               has not committed its last row yet: a
+                               failure drops the table again */
     const vmdb_schema *schema;
     size_t field_count;
     size_t key_field;
@@ -214,6 +216,13 @@ __attribute__((format(printf, 2, 3))) static int row_error(importer *im, const c
  * u8"). */
 static int value_error(importer *im)
 {
+    /* A type --create chose fits the first rows only, and the person
+     * must know where to choose it instead. */
+    if (im->created)
+        return row_error(im, "%s:%llu: %s.%s; its type came from the first rows, and vmdb "
+                             "create makes the table with another",
+                         im->file, (unsigned long long)im->line, im->table_name,
+                         vmdb_last_error()->message);
     return row_error(im, "%s:%llu: %s.%s", im->file, (unsigned long long)im->line,
                      im->table_name, vmdb_last_error()->message);
 }
@@ -631,6 +640,8 @@ static int create_table(importer *im)
         if (canonical && vmdb_schema_format(made, canonical, shown_len + 1, &shown_len) == 0)
             printf("created table %s: %s\n", im->table_name, canonical);
         free(canonical);
+        /* Before any message about the rows, which stderr shows at once. */
+        fflush(stdout);
     }
     return CLI_OK;
 }
@@ -981,6 +992,8 @@ static int import(importer *im, const parsed_options *parsed)
         rc = commit_batch(im);
     if (rc != CLI_OK)
         return rc;
+    /* Every row is in: a failure to report it must not drop them. */
+    im->created = false;
     progress_clear(im);
     if (im->options->quiet)
         return CLI_OK;
