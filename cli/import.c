@@ -23,7 +23,9 @@
  * that a failed import leaves the tables as they were and the same
  * command, run again once the file is fixed, chooses the schema afresh.
  * To choose it, the first SAMPLE_ROWS rows are read ahead and kept in
- * memory (stdin cannot be read twice), then put like any other row.
+ * memory (stdin cannot be read twice), then put like any other row. The
+ * fields are a csv file's columns, or the members of the json objects
+ * read ahead in the order they first appear.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -63,18 +65,28 @@ typedef struct progress {
     uint64_t size;  /* input bytes, 0 when unknown (a pipe) */
 } progress;
 
-/* Rows read ahead for --create, put before the rest of the file. */
-typedef struct csv_sample {
+/* Rows read ahead for --create, put before the rest of the file. A row
+ * is the cells from its first to the next row's first; a cell says its
+ * column, as a json object gives only some, in any order. */
+typedef struct sampled_cell {
+    size_t column;      /* in the importer's names */
+    size_t start;       /* where its bytes start in data */
+    size_t len;         /* bytes */
+} sampled_cell;
+
+typedef struct row_sample {
     size_t rows;        /* rows kept */
     size_t next;        /* the next row to put */
-    size_t rows_cap;    /* rows lines, starts and lens have room for */
-    uint64_t *lines;    /* where each row starts */
-    size_t *starts;     /* rows * columns: where each cell starts in data */
-    size_t *lens;       /* rows * columns: each cell's bytes */
-    char *data;         /* the cells, each followed by a NUL */
+    size_t rows_cap;    /* rows lines and first have room for */
+    uint64_t *lines;    /* where each row starts in the file */
+    size_t *first;      /* each row's first cell in cells */
+    sampled_cell *cells;
+    size_t cells_len;   /* cells used */
+    size_t cells_cap;   /* cells allocated */
+    char *data;         /* the cells' bytes, each followed by a NUL */
     size_t data_len;    /* bytes used */
     size_t data_cap;    /* bytes allocated */
-} csv_sample;
+} row_sample;
 
 typedef struct importer {
     const char *file;          /* as messages name it */
@@ -112,7 +124,13 @@ typedef struct importer {
     size_t *column_field;      /* the field of each column, or SKIPPED */
     const char **cells;        /* the current row's cells */
     size_t *cell_lens;         /* their bytes */
-    csv_sample sample;
+
+    /* --create */
+    row_sample sample;
+    column_guess *guesses;     /* one per name */
+    uint64_t *name_lines;      /* json: where each name first appears */
+    size_t names_cap;          /* json: entries names, name_lens,
+                                  guesses and name_lines have room for */
 
     /* json */
     size_t *member_field;      /* json: the field of each member position
@@ -466,52 +484,171 @@ static int map_columns(importer *im, size_t columns, uint64_t line)
 
 /* ---- csv: --create ------------------------------------------------------ */
 
-static void sample_free(csv_sample *s)
+static void sample_free(row_sample *s)
 {
     free(s->lines);
-    free(s->starts);
-    free(s->lens);
+    free(s->first);
+    free(s->cells);
     free(s->data);
 }
 
-/* Keeps the row the reader holds, of `columns` cells. */
-static int sample_keep(importer *im, size_t columns)
+/* Keeps one cell of the row being sampled. */
+static int sample_cell(row_sample *s, size_t column, const char *text, size_t len)
 {
-    csv_sample *s = &im->sample;
+    if (s->cells_len == s->cells_cap) {
+        size_t cap = s->cells_cap ? 2 * s->cells_cap : 256;
+        sampled_cell *cells = realloc(s->cells, cap * sizeof *cells);
+        if (!cells)
+            return cli_error("out of memory");
+        s->cells = cells;
+        s->cells_cap = cap;
+    }
+    if (s->data_len + len + 1 > s->data_cap) {
+        size_t cap = s->data_cap ? s->data_cap : 4096;
+        while (cap < s->data_len + len + 1)
+            cap *= 2;
+        char *data = realloc(s->data, cap);
+        if (!data)
+            return cli_error("out of memory");
+        s->data = data;
+        s->data_cap = cap;
+    }
+    memcpy(s->data + s->data_len, text, len);
+    s->data[s->data_len + len] = '\0';
+    s->cells[s->cells_len++] = (sampled_cell){column, s->data_len, len};
+    s->data_len += len + 1;
+    return CLI_OK;
+}
+
+/* Ends the row being sampled, whose cells started at `first`. */
+static int sample_row(row_sample *s, size_t first, uint64_t line)
+{
     if (s->rows == s->rows_cap) {
         size_t cap = s->rows_cap ? 2 * s->rows_cap : 64;
         uint64_t *lines = realloc(s->lines, cap * sizeof *lines);
         if (lines)
             s->lines = lines;
-        size_t *starts = lines ? realloc(s->starts, cap * columns * sizeof *starts) : NULL;
-        if (starts)
-            s->starts = starts;
-        size_t *lens = starts ? realloc(s->lens, cap * columns * sizeof *lens) : NULL;
-        if (!lens)
+        size_t *firsts = lines ? realloc(s->first, cap * sizeof *firsts) : NULL;
+        if (!firsts)
             return cli_error("out of memory");
-        s->lens = lens;
+        s->first = firsts;
         s->rows_cap = cap;
     }
-    for (size_t c = 0; c < columns; c++) {
-        size_t len;
-        const char *cell = csv_field(im->csv, c, &len);
-        if (s->data_len + len + 1 > s->data_cap) {
-            size_t cap = s->data_cap ? s->data_cap : 4096;
-            while (cap < s->data_len + len + 1)
-                cap *= 2;
-            char *data = realloc(s->data, cap);
-            if (!data)
-                return cli_error("out of memory");
-            s->data = data;
-            s->data_cap = cap;
-        }
-        memcpy(s->data + s->data_len, cell, len);
-        s->data[s->data_len + len] = '\0';
-        s->starts[s->rows * columns + c] = s->data_len;
-        s->lens[s->rows * columns + c] = len;
-        s->data_len += len + 1;
+    s->lines[s->rows] = line;
+    s->first[s->rows++] = first;
+    return CLI_OK;
+}
+
+/* The next sampled row's cells, [*from, *to) of s->cells, and its line;
+ * false when every one was given. */
+static bool sample_next(row_sample *s, size_t *from, size_t *to, uint64_t *line)
+{
+    if (s->next == s->rows)
+        return false;
+    size_t r = s->next++;
+    *from = s->first[r];
+    *to = r + 1 < s->rows ? s->first[r + 1] : s->cells_len;
+    *line = s->lines[r];
+    return true;
+}
+
+/* A new name for a json member, first seen on `line`: its column. */
+static int add_name(importer *im, const char *name, size_t len, uint64_t line, size_t *column)
+{
+    if (im->names_count == im->names_cap) {
+        size_t cap = im->names_cap ? 2 * im->names_cap : 16;
+        char **names = realloc(im->names, cap * sizeof *names);
+        if (names)
+            im->names = names;
+        size_t *lens = names ? realloc(im->name_lens, cap * sizeof *lens) : NULL;
+        if (lens)
+            im->name_lens = lens;
+        column_guess *guesses = lens ? realloc(im->guesses, cap * sizeof *guesses) : NULL;
+        if (guesses)
+            im->guesses = guesses;
+        uint64_t *lines = guesses ? realloc(im->name_lines, cap * sizeof *lines) : NULL;
+        if (!lines)
+            return cli_error("out of memory");
+        im->name_lines = lines;
+        im->names_cap = cap;
     }
-    s->lines[s->rows++] = csv_record_line(im->csv);
+    size_t c = im->names_count;
+    if (!(im->names[c] = copy_text(name, len)))
+        return cli_error("out of memory");
+    im->name_lens[c] = len;
+    im->name_lines[c] = line;
+    column_guess_start(&im->guesses[c]);
+    im->names_count++;
+    *column = c;
+    return CLI_OK;
+}
+
+/* Reads up to SAMPLE_ROWS objects ahead, each member's name a column. */
+static int sample_json(importer *im)
+{
+    row_sample *s = &im->sample;
+    im->names_from = "the objects";
+    int rc = 1;
+    while (s->rows < SAMPLE_ROWS && s->data_len < SAMPLE_BYTES &&
+           (rc = jsonl_read(im->json)) == 1) {
+        uint64_t line = jsonl_line(im->json);
+        size_t first = s->cells_len;
+        for (size_t k = 0; k < jsonl_member_count(im->json); k++) {
+            const jsonl_member *m = jsonl_member_at(im->json, k);
+            size_t c = 0;
+            while (c < im->names_count && (im->name_lens[c] != m->name_len ||
+                                           memcmp(im->names[c], m->name, m->name_len)))
+                c++;
+            if (c == im->names_count && add_name(im, m->name, m->name_len, line, &c) != CLI_OK)
+                return CLI_ERROR;
+            /* A json string is text, whatever it looks like. */
+            if (m->kind == JSONL_STRING)
+                column_guess_add_text(&im->guesses[c], m->value_len, line);
+            else
+                column_guess_add(&im->guesses[c], m->value, m->value_len, line);
+            if (sample_cell(s, c, m->value, m->value_len) != CLI_OK)
+                return CLI_ERROR;
+        }
+        if (sample_row(s, first, line) != CLI_OK)
+            return CLI_ERROR;
+    }
+    if (rc < 0)
+        return cli_error("%s", jsonl_reader_error(im->json));
+    if (!im->names_count)
+        return cli_error("%s: no object to make table %s from", im->file, im->table_name);
+    return CLI_OK;
+}
+
+/* Reads up to SAMPLE_ROWS rows ahead. */
+static int sample_csv(importer *im)
+{
+    row_sample *s = &im->sample;
+    im->guesses = malloc(im->names_count * sizeof *im->guesses);
+    if (!im->guesses)
+        return cli_error("out of memory");
+    for (size_t c = 0; c < im->names_count; c++)
+        column_guess_start(&im->guesses[c]);
+    int rc = 1;
+    while (s->rows < SAMPLE_ROWS && s->data_len < SAMPLE_BYTES &&
+           (rc = csv_read(im->csv)) == 1) {
+        uint64_t line = csv_record_line(im->csv);
+        if (csv_field_count(im->csv) != im->names_count)
+            return cli_error("%s:%llu: %zu column%s, but --columns names %zu", im->file,
+                             (unsigned long long)line, csv_field_count(im->csv),
+                             cli_plural(csv_field_count(im->csv)), im->names_count);
+        size_t first = s->cells_len;
+        for (size_t c = 0; c < im->names_count; c++) {
+            size_t len;
+            const char *cell = csv_field(im->csv, c, &len);
+            column_guess_add(&im->guesses[c], cell, len, line);
+            if (sample_cell(s, c, cell, len) != CLI_OK)
+                return CLI_ERROR;
+        }
+        if (sample_row(s, first, line) != CLI_OK)
+            return CLI_ERROR;
+    }
+    if (rc < 0)
+        return cli_error("%s", csv_reader_error(im->csv));
     return CLI_OK;
 }
 
@@ -533,24 +670,41 @@ static int key_column(importer *im, size_t *out)
                      im->names_from);
 }
 
+/* "FILE:LINE: " for a message about the name of column c. */
+static const char *name_place(const importer *im, size_t c, char *buf, size_t cap)
+{
+    if (im->name_lines) {
+        snprintf(buf, cap, "%s:%llu: ", im->file, (unsigned long long)im->name_lines[c]);
+        return buf;
+    }
+    return names_place(im, buf, cap);
+}
+
 /* Reads up to SAMPLE_ROWS rows ahead, chooses a type for each column
  * from them, and creates the table. */
 static int create_table(importer *im)
 {
     char place[512], shown[VMDB_PRINTABLE_CAP];
-    if (!im->names)
+    if (im->csv && !im->names)
         return cli_error("import: --create needs the columns' names: a header row, or "
                          "--columns with --no-header");
     if (!schema_guess_valid_name(im->table_name, strlen(im->table_name)))
         return cli_error("import: '%s' is not a table name (letters, digits and '_', not "
                          "starting with a digit, at most 63 bytes)",
                          cli_show(shown, im->table_name));
+    if ((im->csv ? sample_csv(im) : sample_json(im)) != CLI_OK)
+        return CLI_ERROR;
     for (size_t c = 0; c < im->names_count; c++) {
         const char *name = im->names[c];
+        if (!schema_guess_valid_name(name, im->name_lens[c]) && im->json)
+            return cli_error("%smember '%s' is not a field name (letters, digits and '_', not "
+                             "starting with a digit, at most 63 bytes)",
+                             name_place(im, c, place, sizeof place),
+                             vmdb_printable(name, im->name_lens[c], shown, sizeof shown));
         if (!schema_guess_valid_name(name, im->name_lens[c]))
             return cli_error("%scolumn %zu of %s, '%s', is not a field name (letters, digits "
                              "and '_', not starting with a digit, at most 63 bytes)%s",
-                             names_place(im, place, sizeof place), c + 1, im->names_from,
+                             name_place(im, c, place, sizeof place), c + 1, im->names_from,
                              vmdb_printable(name, im->name_lens[c], shown, sizeof shown),
                              names_from_option_given(im) ? ""
                                                          : "; --columns names the columns "
@@ -558,49 +712,19 @@ static int create_table(importer *im)
         for (size_t d = 0; d < c; d++)
             if (!strcmp(im->names[d], name))
                 return cli_error("%scolumns %zu and %zu of %s are both named '%s'",
-                                 names_place(im, place, sizeof place), d + 1, c + 1,
+                                 name_place(im, c, place, sizeof place), d + 1, c + 1,
                                  im->names_from, name);
     }
     size_t key;
     if (key_column(im, &key) != CLI_OK)
         return CLI_ERROR;
-
-    column_guess *guesses = malloc(im->names_count * sizeof *guesses);
-    if (!guesses)
-        return cli_error("out of memory");
-    for (size_t c = 0; c < im->names_count; c++)
-        column_guess_start(&guesses[c]);
-    int rc = 1;
-    while (im->sample.rows < SAMPLE_ROWS && im->sample.data_len < SAMPLE_BYTES &&
-           (rc = csv_read(im->csv)) == 1) {
-        uint64_t line = csv_record_line(im->csv);
-        if (csv_field_count(im->csv) != im->names_count) {
-            free(guesses);
-            return cli_error("%s:%llu: %zu column%s, but --columns names %zu", im->file,
-                             (unsigned long long)line, csv_field_count(im->csv),
-                             cli_plural(csv_field_count(im->csv)), im->names_count);
-        }
-        for (size_t c = 0; c < im->names_count; c++) {
-            size_t len;
-            const char *cell = csv_field(im->csv, c, &len);
-            column_guess_add(&guesses[c], cell, len, line);
-        }
-        if (sample_keep(im, im->names_count) != CLI_OK) {
-            free(guesses);
-            return CLI_ERROR;
-        }
-    }
-    if (rc < 0) {
-        free(guesses);
-        return cli_error("%s", csv_reader_error(im->csv));
-    }
+    column_guess *guesses = im->guesses;
+    int rc;
 
     /* name:type, 63 + 1 + 15 bytes and ", " or " key" */
     char *text = malloc(im->names_count * (VMDB_SCHEMA_MAX_NAME + COLUMN_GUESS_TYPE_CAP + 8) + 1);
-    if (!text) {
-        free(guesses);
+    if (!text)
         return cli_error("out of memory");
-    }
     size_t len = 0;
     for (size_t c = 0; c < im->names_count; c++) {
         char type[COLUMN_GUESS_TYPE_CAP];
@@ -609,14 +733,12 @@ static int create_table(importer *im)
                            "(str%d)",
                            im->file, (unsigned long long)guesses[c].longest_line, c + 1,
                            im->names[c], guesses[c].longest, VMDB_SCHEMA_MAX_STR);
-            free(guesses);
             free(text);
             return rc;
         }
         len += (size_t)sprintf(text + len, "%s%s:%s%s", c ? ", " : "", im->names[c], type,
                                c == key ? " key" : "");
     }
-    free(guesses);
     vmdb_schema *schema;
     if (vmdb_schema_parse(text, &schema) < 0) {
         rc = cli_error("import: table %s cannot be made from %s: %s", im->table_name,
@@ -652,14 +774,15 @@ static int create_table(importer *im)
  * reader's. 1, 0 at the end of the input, CLI_ERROR after a message. */
 static int next_csv_row(importer *im)
 {
-    csv_sample *s = &im->sample;
-    if (s->next < s->rows) {
-        size_t r = s->next++;
-        for (size_t c = 0; c < im->columns; c++) {
-            im->cells[c] = s->data + s->starts[r * im->columns + c];
-            im->cell_lens[c] = s->lens[r * im->columns + c];
+    row_sample *s = &im->sample;
+    size_t from, to;
+    uint64_t line;
+    if (sample_next(s, &from, &to, &line)) {
+        for (size_t i = from; i < to; i++) {
+            im->cells[s->cells[i].column] = s->data + s->cells[i].start;
+            im->cell_lens[s->cells[i].column] = s->cells[i].len;
         }
-        start_row(im, s->lines[r]);
+        start_row(im, line);
         return 1;
     }
     int rc = csv_read(im->csv);
@@ -754,8 +877,36 @@ static int member_field(importer *im, size_t k, const jsonl_member *m, size_t *f
     return CLI_OK;
 }
 
+/* Puts the objects --create read ahead. */
+static int import_json_sample(importer *im)
+{
+    row_sample *s = &im->sample;
+    size_t from, to;
+    uint64_t line;
+    while (sample_next(s, &from, &to, &line)) {
+        start_row(im, line);
+        for (size_t i = from; i < to; i++) {
+            const sampled_cell *cell = &s->cells[i];
+            jsonl_member m = {.name = im->names[cell->column],
+                              .name_len = im->name_lens[cell->column],
+                              .value = s->data + cell->start,
+                              .value_len = cell->len};
+            size_t field;
+            if (member_field(im, i - from, &m, &field) != CLI_OK)
+                return CLI_ERROR;
+            if (field != SKIPPED && set_field(im, field, m.value, m.value_len) != CLI_OK)
+                return CLI_ERROR;
+        }
+        if (put_row(im) != CLI_OK)
+            return CLI_ERROR;
+    }
+    return CLI_OK;
+}
+
 static int import_json(importer *im)
 {
+    if (import_json_sample(im) != CLI_OK)
+        return CLI_ERROR;
     int rc;
     while ((rc = jsonl_read(im->json)) == 1) {
         start_row(im, jsonl_line(im->json));
@@ -890,9 +1041,6 @@ static int parse_options(const char *file, const cli_import_options *o, parsed_o
         if (csv_only)
             return cli_error("import: %s is for csv files, and %s is read as json lines",
                              csv_only, file);
-        if (o->create)
-            return cli_error("import: --create takes csv files only; for json lines, make the "
-                             "table first (vmdb create)");
     }
     return CLI_OK;
 }
@@ -925,6 +1073,8 @@ static void importer_free(importer *im)
     free(im->cells);
     free(im->cell_lens);
     sample_free(&im->sample);
+    free(im->guesses);
+    free(im->name_lines);
     free(im->member_field);
 }
 
@@ -936,7 +1086,7 @@ static int find_table(importer *im)
     const cli_import_options *o = im->options;
     int rc = vmdb_table_open(im->db, im->table_name, NULL, &im->table);
     if (rc == VMDB_ENOTFOUND && o->create) {
-        if (read_csv_names(im) != CLI_OK || create_table(im) != CLI_OK)
+        if ((im->csv && read_csv_names(im) != CLI_OK) || create_table(im) != CLI_OK)
             return CLI_ERROR;
     } else if (rc < 0) {
         return cli_open_table(im->db, im->db_path, im->table_name, &im->table);

@@ -25,7 +25,15 @@ typedef struct cli_import_options {
                            records too large for the log to hold that many */
     bool skip_extra;    /* columns (json: members) the table lacks are
                            ignored; false: they stop the import */
-    /* csv only: */
+    bool create;        /* a missing table is made from the first 1000
+                           rows (cli/schema_guess.h): from a csv file's
+                           columns, or the json objects' members, and
+                           dropped again if the import fails */
+    const char *key;    /* with create: the key column; NULL: the first */
+    bool quiet;         /* nothing on stdout: neither "created table T:
+                           SCHEMA" nor "imported N rows into T in S s" */
+
+    /* csv only (a json file with one of them is refused): */
     const char *delimiter; /* one character, or "\\t" or "tab" for a tab;
                               NULL: ',' */
     bool no_header;     /* the first row is data, not the fields' names */
@@ -35,14 +43,8 @@ typedef struct cli_import_options {
                             the header's, or without one the table's
                             fields in order */
     const char *empty;  /* what an empty cell is: "zero" (NULL: 0, false
-                           or the empty string, but never a number key)
-                           or "error" */
-    bool create;        /* a missing table is made from the header and
-                           the first 1000 rows (cli/schema_guess.h), and
-                           dropped again if the import fails */
-    const char *key;    /* with create: the key column; NULL: the first */
-    bool quiet;         /* nothing on stdout: neither "created table T:
-                           SCHEMA" nor "imported N rows into T in S s" */
+                           or the empty string, but an error in a key
+                           that is not a str) or "error" */
 } cli_import_options;
 
 /* Checks the options for an import of `file` without reading anything,
@@ -53,12 +55,14 @@ int cli_import_check(const char *file, const cli_import_options *options);
 
 /*
  * Puts every row of `file` ("-": standard input) into table `table` of
- * `db`, which the caller opened for writing and closes afterwards. Rows go in transactions of
- * `batch` rows: a bad row stops the import with one line naming the
- * file, line and field at fault, and the batches committed before it
- * stay (cli/import.c says exactly which). Must not be called with a
+ * `db`, which the caller opened for writing and closes afterwards. Rows
+ * go in transactions of `batch` rows: a bad row stops the import with
+ * one line naming the file, line and field at fault, and the batches
+ * committed before it stay (cli/import.c says exactly which); a table
+ * that options->create made is dropped again. Must not be called with a
  * transaction of the calling thread open: the import takes the write
- * lock itself. Returns CLI_OK, or CLI_ERROR after a message on stderr.
+ * lock itself (vmdb_txn_begin would fail with VMDB_EBUSY). Returns
+ * CLI_OK, or CLI_ERROR after a message on stderr.
  */
 int cli_import_file(vmdb_db *db, const char *table, const char *file,
                     const cli_import_options *options);

@@ -134,6 +134,16 @@ void column_guess_add(column_guess *g, const char *text, size_t len, uint64_t li
         g->bools = is_bool(text, len);
 }
 
+void column_guess_add_text(column_guess *g, size_t len, uint64_t line)
+{
+    g->values++;
+    if (len > g->longest) {
+        g->longest = len;
+        g->longest_line = line;
+    }
+    g->integers = g->numbers = g->bools = false;
+}
+
 /* The narrowest integer type that holds every value, or NULL. */
 static const char *integer_type(const column_guess *g)
 {

@@ -9,7 +9,8 @@
  *     u8 u16 u32 u64 that holds them all when none is negative, else of
  *     i8 i16 i32 i64; none that holds them all         -> str
  *   - every value a decimal number, some not integers -> f64
- *   - anything else, and a column with no value       -> strN, N the
+ *   - anything else, a json string (even "12" or ""),
+ *     and a column with no value                      -> strN, N the
  *     longest value's bytes rounded up to a power of two, at least 8
  * A decimal integer is an optional '-' and digits; a decimal number may
  * add a fraction and an exponent ("-1.5", ".5", "2e10"). A number with a
@@ -45,6 +46,10 @@ void column_guess_start(column_guess *g);
 /* Takes one value of the column (`len` bytes, which may hold anything),
  * found on `line`. An empty value is ignored. */
 void column_guess_add(column_guess *g, const char *text, size_t len, uint64_t line);
+
+/* Takes a value that is text whatever it looks like (a json string, even
+ * "12" or ""): the column is then strN. */
+void column_guess_add_text(column_guess *g, size_t len, uint64_t line);
 
 /* The type of the values seen, as the schema text writes it ("u16",
  * "f64", "str32") into buf; false when the longest value is longer than
