@@ -1088,8 +1088,12 @@ static int find_table(importer *im)
     if (rc == VMDB_ENOTFOUND && o->create) {
         if ((im->csv && read_csv_names(im) != CLI_OK) || create_table(im) != CLI_OK)
             return CLI_ERROR;
+    } else if (rc == VMDB_ENOTFOUND) {
+        char shown[VMDB_PRINTABLE_CAP];
+        return cli_error("%s: no table '%s' (import --create makes it from the file)",
+                         im->db_path, cli_show(shown, im->table_name));
     } else if (rc < 0) {
-        return cli_open_table(im->db, im->db_path, im->table_name, &im->table);
+        return cli_library_error();
     } else if (im->csv && read_csv_names(im) != CLI_OK) {
         return CLI_ERROR;
     }
