@@ -63,7 +63,8 @@ TEST_SRC     := $(wildcard tests/test_*.c)
 # The command's own unit tests link its objects, in a binary of their own
 # (cli_tests); every other suite tests the library (vmdb_tests), and the
 # command only as a program it runs.
-CLI_TEST_SRC := tests/test_cli_base.c tests/test_cli_readers.c tests/test_cli_after_cut.c
+CLI_TEST_SRC := tests/test_cli_base.c tests/test_cli_readers.c tests/test_cli_after_cut.c \
+                tests/test_cli_schema_guess.c
 LIB_TEST_SRC := $(filter-out $(CLI_TEST_SRC),$(TEST_SRC))
 # Linked by every test build and by no other: the fault injector and the
 # power-loss simulator, which wrap the os seam's system calls
