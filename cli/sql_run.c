@@ -119,6 +119,10 @@ static int execute(vmdb_stmt *stmt, enum cli_format format, FILE *out, bool *rep
     static const char *const verbs[] = {
         [VMDB_STMT_INSERT] = "inserted", [VMDB_STMT_UPDATE] = "updated",
         [VMDB_STMT_DELETE] = "deleted"};
+    /* BEGIN, CREATE TABLE and the like say nothing when they work, as in
+     * sqlite3. */
+    if (kind > VMDB_STMT_DELETE)
+        return CLI_OK;
     uint64_t changed = vmdb_changes(stmt);
     fprintf(stderr, "%llu record%s %s\n", (unsigned long long)changed, cli_plural(changed),
             verbs[kind]);

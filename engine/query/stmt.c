@@ -560,7 +560,10 @@ enum vmdb_stmt_kind vmdb_stmt_kind(const vmdb_stmt *stmt)
 {
     static const enum vmdb_stmt_kind kinds[] = {
         [SQL_SELECT] = VMDB_STMT_SELECT, [SQL_INSERT] = VMDB_STMT_INSERT,
-        [SQL_UPDATE] = VMDB_STMT_UPDATE, [SQL_DELETE] = VMDB_STMT_DELETE};
+        [SQL_UPDATE] = VMDB_STMT_UPDATE, [SQL_DELETE] = VMDB_STMT_DELETE,
+        [SQL_BEGIN] = VMDB_STMT_BEGIN, [SQL_COMMIT] = VMDB_STMT_COMMIT,
+        [SQL_ROLLBACK] = VMDB_STMT_ROLLBACK, [SQL_CREATE_TABLE] = VMDB_STMT_CREATE_TABLE,
+        [SQL_DROP_TABLE] = VMDB_STMT_DROP_TABLE};
     return stmt ? kinds[stmt->parsed->kind] : VMDB_STMT_SELECT;
 }
 

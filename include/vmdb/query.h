@@ -70,7 +70,18 @@ typedef struct vmdb_stmt vmdb_stmt;
 /* The length argument of a NUL-terminated SQL text. */
 #define VMDB_SQL_NUL_TERMINATED ((size_t)-1)
 
-enum vmdb_stmt_kind { VMDB_STMT_SELECT, VMDB_STMT_INSERT, VMDB_STMT_UPDATE, VMDB_STMT_DELETE };
+/* What a statement is. New kinds are added at the end. */
+enum vmdb_stmt_kind {
+    VMDB_STMT_SELECT,
+    VMDB_STMT_INSERT,
+    VMDB_STMT_UPDATE,
+    VMDB_STMT_DELETE,
+    VMDB_STMT_BEGIN,        /* BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] [TRANSACTION] */
+    VMDB_STMT_COMMIT,       /* COMMIT, END */
+    VMDB_STMT_ROLLBACK,
+    VMDB_STMT_CREATE_TABLE,
+    VMDB_STMT_DROP_TABLE,
+};
 
 /* A column's or value's type: SQL has five, whatever the field's width. */
 enum vmdb_value_type {
