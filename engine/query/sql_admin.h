@@ -25,9 +25,13 @@ struct sql_table_def {
  * so that none of them is reserved. */
 bool sql_admin_starts(const sql_token *tok);
 
-/* Parses the whole statement text[0, len) (a trailing ';' allowed) into
- * st, whose arena it uses: 0, or -1 with *err naming the token. */
-int sql_admin_parse(const char *text, size_t len, sql_stmt *st, sql_error *err);
+/* sql_parse for every statement: these kinds here, the row statements
+ * by sql_parse. */
+int sql_parse_statement(const char *text, size_t len, sql_stmt **out, sql_error *err);
+
+/* Each parser of these kinds: tok is the statement's first token, lx
+ * after it; st's arena takes what it keeps. Leaves tok on what follows
+ * the statement. 0, or -1 with *err naming the token. */
 int sql_txn_parse(sql_lexer *lx, sql_token *tok, sql_stmt *st, sql_error *err);
 int sql_table_parse(sql_lexer *lx, sql_token *tok, sql_stmt *st, sql_error *err);
 

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sql_admin.h"
+#include "sql.h"
 
 /* ---- arena -------------------------------------------------------------- */
 
@@ -959,15 +959,6 @@ int sql_parse(const char *text, size_t len, sql_stmt **out, sql_error *err)
     st->text = copy;
     sql_lex_init(&p.lx, copy, len);
     int rc = next(&p);
-    if (rc == 0 && sql_admin_starts(&p.tok)) {
-        /* BEGIN, CREATE TABLE and the like: sql_admin.h's. */
-        if (sql_admin_parse(copy, len, st, err) < 0) {
-            sql_arena_free(p.arena);
-            return -1;
-        }
-        *out = st;
-        return 0;
-    }
     if (rc == 0) {
         if (is_kw(&p, SQL_KW_SELECT))
             rc = next(&p) < 0 ? -1 : parse_select(&p, st);

@@ -38,34 +38,6 @@ int sql_admin_syntax_error(const sql_token *tok, sql_error *err)
     return sql_fail(err, tok->line, tok->col, "syntax error at '%s'", q);
 }
 
-bool sql_admin_starts(const sql_token *tok)
-{
-    static const char *const words[] = {"BEGIN", "COMMIT", "END", "ROLLBACK", "CREATE", "DROP",
-                                        "SAVEPOINT", "RELEASE"};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (sql_word(tok, words[i]))
-            return true;
-    return false;
-}
-
-int sql_admin_parse(const char *text, size_t len, sql_stmt *st, sql_error *err)
-{
-    sql_lexer lx;
-    sql_token tok;
-    sql_lex_init(&lx, text, len);
-    if (sql_lex_next(&lx, &tok, err) < 0)
-        return -1;
-    int rc = sql_word(&tok, "CREATE") || sql_word(&tok, "DROP")
-                 ? sql_table_parse(&lx, &tok, st, err)
-                 : sql_txn_parse(&lx, &tok, st, err);
-    if (rc < 0)
-        return -1;
-    /* Each parser leaves tok on what follows its statement. */
-    if (tok.kind == SQL_TOK_OP && tok.op == SQL_OP_SEMI && sql_lex_next(&lx, &tok, err) < 0)
-        return -1;
-    return tok.kind == SQL_TOK_END ? 0 : sql_admin_syntax_error(&tok, err);
-}
-
 int sql_txn_parse(sql_lexer *lx, sql_token *tok, sql_stmt *st, sql_error *err)
 {
     if (sql_word(tok, "SAVEPOINT") || sql_word(tok, "RELEASE"))
@@ -171,25 +143,4 @@ int sql_write_end(sql_write *w, sql_error *err)
     if (w->lent || vmdb_txn_commit(txn) == 0)
         return 0;
     return library_error(err, "");
-}
-
-/* ---- the dispatch of the kinds here and in sql_table.c ------------------ */
-
-int sql_admin_execute(vmdb_db *db, const sql_stmt *st, sql_error *err)
-{
-    memset(err, 0, sizeof *err);
-    if (st->kind == SQL_CREATE_TABLE || st->kind == SQL_DROP_TABLE)
-        return sql_table_execute(db, st, err);
-    return sql_txn_execute(db, st, err);
-}
-
-void sql_admin_explain(const sql_stmt *st, FILE *out)
-{
-    switch (st->kind) {
-    case SQL_BEGIN: fprintf(out, "begin a transaction\n"); break;
-    case SQL_COMMIT: fprintf(out, "commit the transaction\n"); break;
-    case SQL_ROLLBACK: fprintf(out, "roll the transaction back\n"); break;
-    case SQL_CREATE_TABLE: fprintf(out, "create table %s\n", st->table_def->name); break;
-    default: fprintf(out, "drop table %s\n", st->table_def->name); break;
-    }
 }
