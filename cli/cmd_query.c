@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/cmd_query.c - `vmdb query DB "SQL"`: one statement of the SQL subset
- * (vmdb/query.h), run as one transaction.
+ * cli/cmd_query.c - `vmdb query DB "SQL"`: statements of the SQL subset
+ * (vmdb/query.h), each one transaction unless BEGIN makes them one.
  *
- * The statement is parsed before the database is opened, so that a
- * SELECT (or any --explain) opens it read-only: no lock and no recovery,
- * and a key lookup costs the open and one vmdb_table_get.
+ * The statements are parsed before the database is opened, so that
+ * SELECTs alone (or any --explain) open it read-only: no lock and no
+ * recovery, and a key lookup costs the open and one vmdb_table_get.
+ * Several statements run as the shell runs its SQL argument, stopping
+ * at the first error.
  */
 #include <string.h>
 
-#include "sql_run.h"
+#include "shell.h"
 
 static const char usage[] =
     "usage: vmdb query DB \"SQL\" [--format table|csv|json] [--explain]\n"
@@ -49,6 +51,35 @@ static const char usage[] =
     "    vmdb query people.db \"SELECT name, age FROM people WHERE age >= 30\n"
     "                          ORDER BY age DESC LIMIT 10\"\n";
 
+/* Whether every statement of text only reads; -1 after reporting a
+ * single statement that does not parse, before anything is opened. Of
+ * several, one that does not parse is reported when it is reached, the
+ * statements before it having run, as sqlite3 does. */
+static int only_reads(const char *text, bool *several)
+{
+    size_t len = strlen(text);
+    size_t first = vmdb_sql_statement_length(text, len);
+    *several = first && !vmdb_sql_is_blank(text + first, len - first);
+    if (!*several) {
+        int kind = vmdb_sql_kind(text, len, NULL);
+        if (kind < 0)
+            return cli_library_error(), -1;
+        return kind == VMDB_STMT_SELECT;
+    }
+    bool reads = true;
+    for (const char *at = text; reads && !vmdb_sql_is_blank(at, strlen(at));) {
+        size_t span = vmdb_sql_statement_length(at, strlen(at));
+        if (!span)
+            span = strlen(at);
+        const char *tail;
+        if (!vmdb_sql_is_blank(at, span - (at[span - 1] == ';')))
+            reads = vmdb_sql_kind(at, span, &tail) == VMDB_STMT_SELECT;
+        at += span;
+    }
+    vmdb_error_clear();
+    return reads;
+}
+
 static int run(int argc, char **argv)
 {
     const char *format_text = NULL;
@@ -69,15 +100,19 @@ static int run(int argc, char **argv)
     /* The library's messages say where in the text ("(col 10)", and the
      * line too when the statement has more than one). */
     const char *text = pos[1];
-    int kind = vmdb_sql_kind(text, strlen(text), NULL);
-    if (kind < 0)
-        return cli_library_error();
+    bool several;
+    int reads = only_reads(text, &several);
+    if (reads < 0)
+        return CLI_ERROR;
     vmdb_db *db;
-    unsigned flags = explain || kind == VMDB_STMT_SELECT ? VMDB_DB_READONLY : 0;
+    unsigned flags = explain || reads ? VMDB_DB_READONLY : 0;
     if (cli_open_db(pos[0], flags, &db) != CLI_OK)
         return CLI_ERROR;
+    sql_output how = {.format = format, .explain = explain, .out = stdout};
+    if (several)
+        return cli_close_db(db, shell_run_text(db, pos[0], text, &how, true));
     bool reported;
-    status = sql_run(db, text, strlen(text), format, explain, stdout, &reported);
+    status = sql_run(db, text, strlen(text), &how, &reported);
     if (status == CLI_ERROR && !reported)
         cli_library_error();
     return cli_close_db(db, status);
