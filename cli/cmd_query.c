@@ -16,7 +16,7 @@
 static const char usage[] =
     "usage: vmdb query DB \"SQL\" [--format table|csv|json] [--explain]\n"
     "\n"
-    "Runs one SQL statement on database DB:\n"
+    "Runs SQL statements on database DB, separated by ';':\n"
     "\n"
     "  SELECT item, ... [FROM t [WHERE e] [GROUP BY field, ...]\n"
     "         [ORDER BY e [ASC|DESC], ...] [LIMIT n [OFFSET m]]]\n"
@@ -26,6 +26,13 @@ static const char usage[] =
     "      fields not named are zero; a key that exists is an error\n"
     "  UPDATE t SET field = e, ... [WHERE e]\n"
     "  DELETE FROM t [WHERE e]\n"
+    "  BEGIN [TRANSACTION]; ...; COMMIT (or END, or ROLLBACK)\n"
+    "      the statements between are one transaction, which reads its own\n"
+    "      writes; a statement that fails in it is undone alone\n"
+    "  CREATE TABLE [IF NOT EXISTS] t (field type [KEY], ...)\n"
+    "      types as `vmdb create` takes them: u8..u64, i8..i64, f32, f64,\n"
+    "      bool, strN, bytesN; the KEY field, else the first, is the key\n"
+    "  DROP TABLE [IF EXISTS] t\n"
     "\n"
     "Expressions: = != <> < <= > >=, AND OR NOT, + - * / %, unary -, (...),\n"
     "e [NOT] LIKE 'pattern' [ESCAPE 'c'] (% any run, _ one character,\n"
@@ -38,7 +45,10 @@ static const char usage[] =
     "division by zero. Integer / truncates. Values stored are range-checked\n"
     "by the field's type.\n"
     "\n"
-    "Each statement is one transaction: all of it happens, or none. WHERE\n"
+    "Each statement is one transaction (all of it happens, or none) unless\n"
+    "BEGIN makes several one; text that ends inside BEGIN's transaction rolls\n"
+    "it back and says so on stderr. Several statements stop at the first\n"
+    "that fails (its line is named); those before it stay done. WHERE\n"
     "key = constant (or key IN (constants)), alone or AND-ed with more,\n"
     "looks the keys up in the index; anything else scans the table.\n"
     "--explain prints the plan without running the statement.\n"
@@ -46,7 +56,8 @@ static const char usage[] =
     "A SELECT prints its rows on stdout in --format; INSERT, UPDATE and\n"
     "DELETE print how many records they changed on stderr (\"2 records\n"
     "updated\"), keeping stdout for data. Exit status: 0 rows printed or\n"
-    "statement done, 1 a SELECT found no row, 2 error.\n"
+    "statement done, 1 the last statement was a SELECT that found no row,\n"
+    "2 error.\n"
     "\n"
     "    vmdb query people.db \"SELECT name, age FROM people WHERE age >= 30\n"
     "                          ORDER BY age DESC LIMIT 10\"\n";
@@ -120,7 +131,7 @@ static int run(int argc, char **argv)
 
 const cli_command cli_query_command = {
     .name = "query",
-    .summary = "run a SQL statement (SELECT, INSERT, UPDATE, DELETE)",
+    .summary = "run SQL statements (SELECT, INSERT, UPDATE, DELETE, BEGIN, CREATE TABLE...)",
     .usage = usage,
     .run = run,
 };

@@ -218,7 +218,10 @@ static int dump_row(void *ctx, vmdb_stmt *stmt)
                     (type == VMDB_VALUE_FLOAT && strspn(text, "0123456789+-.e") == len);
         if (bare)
             fwrite(text, 1, len, d->out);
-        else
+        /* "-0" would be read as an integer, whose minus loses the sign. */
+        if (bare && type == VMDB_VALUE_FLOAT && strspn(text, "0123456789-") == len)
+            fputs(".0", d->out);
+        else if (!bare)
             put_text_literal(d->out, text, len);
     }
     fputs(");\n", d->out);

@@ -171,7 +171,9 @@ Test(cli_sqlite, dump_makes_the_tables_again_in_an_empty_database)
     make_db();
     cli_result *r = vmdb("shell '%s' \"CREATE TABLE \\\"order\\\" (\\\"select\\\" str8, "
                          "k u16 KEY); INSERT INTO \\\"order\\\" VALUES ('x', 3); "
-                         "INSERT INTO t VALUES (7, 'nl\nline', -0.25, TRUE, '0xffff', 0)\"",
+                         "INSERT INTO t VALUES (7, 'nl\nline', -0.25, TRUE, '0xffff', 0), "
+                         "(8, 'inf', -1e308 * 10, FALSE, '0x0001', 1), "
+                         "(9, 'minus zero', -0.0, FALSE, '0x0002', 2)\"",
                          db);
     cr_assert_eq(r->status, 0, "%s", r->err);
     char dump[512];
@@ -194,6 +196,7 @@ Test(cli_sqlite, dump_makes_the_tables_again_in_an_empty_database)
     cr_assert_eq(r->status, 0, "%s", r->err);
     memcpy(want, r->out, sizeof want);
     ASSERT_CONTAINS(want, "18446744073709551615,\"q\"\"\",1e+300,false,0x0000,127");
+    ASSERT_CONTAINS(want, "8,inf,-inf,false,0x0001,1\n9,minus zero,-0,");
     r = vmdb("query '%s' -f csv \"%s\"", copy, q);
     cr_assert_str_eq(r->out, want);
     /* One table alone. */
