@@ -75,6 +75,9 @@ static int only_reads(const char *text, bool *several)
         int kind = vmdb_sql_kind(text, len, NULL);
         if (kind < 0)
             return cli_library_error(), -1;
+        /* BEGIN alone is rolled back at the end, which the script runner
+         * says. */
+        *several = kind == VMDB_STMT_BEGIN;
         return kind == VMDB_STMT_SELECT;
     }
     bool reads = true;

@@ -79,6 +79,9 @@ Test(cli_sqlite, query_runs_several_statements_in_one_transaction_or_each_in_its
                 "SELECT n FROM t WHERE id = 1\"",
                 db),
            0, "n\n5\n", "1 record updated\n");
+    cli_result *r = vmdb("query '%s' BEGIN", db);
+    cr_assert_eq(r->status, 0);
+    ASSERT_CONTAINS(r->err, "rolled back");
     /* The last SELECT finding nothing gives 1, as one statement does. */
     EXPECT(vmdb("query '%s' \"SELECT 1 AS a; SELECT n FROM t WHERE id = 7\"", db), 1,
            "a\n-\n1\nn\n-\n", "");
