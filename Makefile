@@ -77,9 +77,12 @@ STATIC_LIB   := $(BUILD)/libvmdb.a
 SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 
 # Debian packages the build, the tests and the benchmarks need.
-DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind
+DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind $(PEER_DEPS)
+# The peers the benchmark (bench/peers) measures vmdb against.
+PEER_DEPS    := liblmdb-dev libsqlite3-dev librocksdb-dev libtkrzw-dev
+PEER_LIBS    := -llmdb -lsqlite3 -lrocksdb -ltkrzw
 
-.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
+.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme test-peers bench-peers demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -167,13 +170,14 @@ MUTANT_BINS   = $(MUTANT_NAMES:%=$(BUILD)/mutant-%/vmdb_tests)
 
 test: deps
 	$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/plain/vmdb_tests $(BUILD)/plain/cli_tests \
-	    $(BUILD)/asan/vmdb_tests $(BUILD)/asan/cli_tests $(MUTANT_BINS)
+	    $(BUILD)/asan/vmdb_tests $(BUILD)/asan/cli_tests $(MUTANT_BINS) $(BUILD)/bench/peers
 	$(MAKE) --no-print-directory check-layers check-headers check-docs check-spdx
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory -j2 test-mutants
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-install
 	$(MAKE) --no-print-directory test-readme
+	$(MAKE) --no-print-directory test-peers
 
 # Upward includes and calls, and cycles of calls between the engine's
 # files (tools/check_layers.sh), judged on the objects of `make all`.
@@ -227,7 +231,8 @@ MUTANTS := \
     HANDLE_SYNC_SEQ:durability/a_sync_commit_after_another_handle*: \
     NONE_APPLIED_AT_ONCE:powercut/one_writer*:VMDB_POWERCUT_DURABILITY=none,VMDB_POWERLOSS_CYCLES=60 \
     READ_UNVALIDATED:read/readers_in*: \
-    READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000
+    READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000 \
+    GET_MANY_TRUSTS_HINT:get_many/answers*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
 MUTANT_NAMES := $(foreach m,$(MUTANTS),$(call mutant_name,$(m)))
@@ -449,6 +454,20 @@ $(BUILD)/bench/import_bench: bench/import_bench.c cli/csv.c cli/jsonl.c $(STATIC
 
 bench-import: deps $(BUILD)/bench/import_bench $(CLI)
 	$(BUILD)/bench/import_bench
+
+# vmdb beside LMDB, SQLite, RocksDB and Tkrzw (figures in
+# docs/performance.md); `make test` runs it once at a small N to show it
+# works, with no figure asserted.
+PEERS_SRC := $(wildcard bench/peers/*.c)
+$(BUILD)/bench/peers: $(PEERS_SRC) bench/peers/peer.h bench/bench_util.h $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 -Iinclude -o $@ $(PEERS_SRC) $(STATIC_LIB) $(PEER_LIBS) $(LDLIBS) -lm
+
+bench-peers: deps $(BUILD)/bench/peers
+	$(BUILD)/bench/peers
+
+test-peers: deps $(BUILD)/bench/peers
+	VMDB_PEERS_N=3000 VMDB_PEERS_ROUNDS=2 VMDB_PEERS_COMMITS=20 timeout 300 $(BUILD)/bench/peers
 
 # Times the built command as a process, so it needs build/vmdb too.
 bench-query: deps $(BUILD)/bench/query_bench $(CLI)

@@ -662,6 +662,36 @@ int vmdb__index_find(vmdb__index *ix, uint64_t hash, const void *key, size_t key
     }
 }
 
+/* The entry at `hash`'s home, if the region this handle maps holds it:
+ * for hints only, read without the seqlock (a hint may be stale). */
+static const struct entry *home_entry(const vmdb__index *ix, uint64_t hash)
+{
+    uint64_t w = load_relaxed(&ix->hdr->active);
+    unsigned bits = (unsigned)(w & 63);
+    uint64_t pages = w >> 6;
+    if (bits < MIN_BITS || bits > MAX_BITS || pages == 0 || pages >= MAX_PAGES ||
+        pages * REGION_ALIGN + ((uint64_t)ENTRY_SIZE << bits) > load_relaxed(&ix->mapped))
+        return NULL;
+    const unsigned char *base = __atomic_load_n(&ix->base, __ATOMIC_RELAXED);
+    return (const struct entry *)(base + pages * REGION_ALIGN) + home_of(hash, bits);
+}
+
+void vmdb__index_prefetch(const vmdb__index *ix, uint64_t hash)
+{
+    const struct entry *e = home_entry(ix, hash);
+    if (e)
+        __builtin_prefetch(e);
+}
+
+uint64_t vmdb__index_hint(const vmdb__index *ix, uint64_t hash)
+{
+    const struct entry *e = home_entry(ix, hash);
+    if (!e)
+        return UINT64_MAX;
+    uint64_t r1 = load_relaxed(&e->rid1);
+    return r1 && load_relaxed(&e->hash) == hash ? r1 - 1 : UINT64_MAX;
+}
+
 /* ---- the writer --------------------------------------------------------- */
 
 static int check_writer(vmdb__index *ix, const char *op)
