@@ -60,7 +60,7 @@ static const char usage[] =
     "  .timer on|off       say on stderr how long each statement took\n"
     "  .read FILE          run the statements and commands of FILE\n"
     "  .output [FILE]      rows to FILE; alone, back to stdout\n"
-    "  .import FILE TABLE [OPTION...]  vmdb import DB TABLE FILE [OPTION...]\n"
+    "  .import [OPTION...] FILE TABLE  vmdb import DB TABLE FILE [OPTION...]\n"
     "  .dump [TABLE]       SQL that makes the tables (or TABLE) again, rows\n"
     "                      included: vmdb shell NEW < dump.sql copies them\n"
     "  .help               this list\n"
@@ -80,12 +80,15 @@ static const char dot_help[] =
     ".timer on|off       say on stderr how long each statement took\n"
     ".read FILE          run the statements and commands of FILE\n"
     ".output [FILE]      rows to FILE; alone, back to stdout\n"
-    ".import FILE TABLE [OPTION...]  as vmdb import DB TABLE FILE [OPTION...]\n"
+    ".import [OPTION...] FILE TABLE  as vmdb import DB TABLE FILE [OPTION...]\n"
     ".dump [TABLE]       SQL that makes the tables (or TABLE) again, with rows\n"
     ".help               this list\n"
     ".quit               leave (so does Ctrl-D)\n"
     "Statements end with ';': SELECT, INSERT, UPDATE, DELETE, BEGIN, COMMIT,\n"
     "ROLLBACK, CREATE TABLE, DROP TABLE (vmdb query --help).\n";
+
+/* Words of a dot command. */
+#define DOT_ARGS_MAX 32
 
 /* .read of a file that reads itself stops here. */
 #define READ_DEPTH_MAX 16
@@ -326,12 +329,14 @@ static void read_file(shell *sh, const char *path)
     sh->in = outer;
 }
 
-/* `vmdb import DB TABLE FILE [OPTION...]`, run as that command runs: its
- * own handle on the database, its batches, its messages. */
+/* `.import [OPTION...] FILE TABLE`, sqlite3's order, is `vmdb import DB
+ * TABLE FILE [OPTION...]`, run as that command runs: its own handle on
+ * the database, its batches, its messages. sqlite3's --csv is its
+ * --format csv. */
 static void import(shell *sh, char **args, size_t count)
 {
     if (count < 2) {
-        shell_error(sh, sh->in->line, ".import: usage: .import FILE TABLE [OPTION...]");
+        shell_error(sh, sh->in->line, ".import: usage: .import [OPTION...] FILE TABLE");
         return;
     }
     if (sh->readonly) {
@@ -343,13 +348,14 @@ static void import(shell *sh, char **args, size_t count)
                     "it first): the import commits its own");
         return;
     }
-    char *argv[64];
+    static char format_csv[] = "--format=csv";
+    char *argv[DOT_ARGS_MAX + 4];
     size_t argc = 0;
     argv[argc++] = (char *)sh->db_name;
-    argv[argc++] = args[1];
-    argv[argc++] = args[0];
-    for (size_t i = 2; i < count && argc + 1 < sizeof argv / sizeof argv[0]; i++)
-        argv[argc++] = args[i];
+    argv[argc++] = args[count - 1];
+    argv[argc++] = args[count - 2];
+    for (size_t i = 0; i + 2 < count; i++)
+        argv[argc++] = strcmp(args[i], "--csv") ? args[i] : format_csv;
     argv[argc] = NULL;
     fflush(sh->how.out);
     if (cli_import_command.run((int)argc, argv) != CLI_OK) {
@@ -394,8 +400,6 @@ static int on_off(const char *arg)
         return 0;
     return -1;
 }
-
-#define DOT_ARGS_MAX 32
 
 static void dot_command(shell *sh, char *text)
 {

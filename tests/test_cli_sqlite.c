@@ -224,7 +224,17 @@ Test(cli_sqlite, import_puts_a_csv_file_into_a_table)
     ASSERT_CONTAINS(r->out, "imported 2 rows into t in ");
     ASSERT_CONTAINS(r->out, " s\nid,n\n5,5\n6,-6\n");
     EXPECT(vmdb("shell '%s' \".import %s\"", db, csv), 2, "",
-           "vmdb: line 1: .import: usage: .import FILE TABLE [OPTION...]\n");
+           "vmdb: line 1: .import: usage: .import [OPTION...] FILE TABLE\n");
+    /* sqlite3's order: options first; its --csv, and vmdb import's own. */
+    const char more[] = "id,name\n10,ten\n";
+    write_file(csv, more, sizeof more - 1);
+    r = vmdb("shell '%s' -csv \".import --csv --batch 1 %s t\nSELECT name FROM t WHERE id = 10\"",
+             db, csv);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    ASSERT_CONTAINS(r->out, "imported 1 row into t");
+    ASSERT_CONTAINS(r->out, "name\nten\n");
+    EXPECT(vmdb("shell '%s' \".import --bogus %s t\"", db, csv), 2, "",
+           "vmdb: unknown option '--bogus'\n");
     EXPECT(vmdb("shell '%s' \"BEGIN;\n.import %s t\"", db, csv), 2, "", NULL);
     remove_test_dir();
 }
