@@ -381,3 +381,28 @@ Test(sql_table, a_statement_prepared_before_a_drop_and_create_says_so)
     vmdb_finalize(stmt);
     vmdb_close(db);
 }
+
+Test(sql_txn, a_statement_that_outgrows_the_log_is_undone_and_the_transaction_commits_the_rest)
+{
+    vmdb_db *db;
+    vmdb_db_options opts = VMDB_DB_OPTIONS_INIT;
+    opts.flags = VMDB_DB_CREATE;
+    opts.wal_size = 1 << 20;
+    ASSERT_OK(vmdb_open(test_path("small.db"), &opts, &db));
+    ASSERT_OK(vmdb_exec(db, "CREATE TABLE big (id u64 KEY, pad str200); BEGIN; "
+                            "INSERT INTO big VALUES (1, 'first')",
+                        NULL, NULL));
+    /* 8000 records of about 260 log bytes each: twice the log. */
+    size_t cap = 8000 * 32 + 64;
+    char *sql = malloc(cap);
+    size_t n = (size_t)snprintf(sql, cap, "INSERT INTO big VALUES (2, 'x')");
+    for (int i = 3; i < 8000; i++)
+        n += (size_t)snprintf(sql + n, cap - n, ", (%d, 'x')", i);
+    ASSERT_FAILS(vmdb_exec(db, sql, NULL, NULL), VMDB_EFULL, "more than the log");
+    free(sql);
+    ASSERT_ROWS(db, "SELECT COUNT(*) FROM big", "1\n");
+    ASSERT_OK(vmdb_exec(db, "INSERT INTO big VALUES (9, 'last'); COMMIT", NULL, NULL));
+    ASSERT_ROWS(db, "SELECT id, pad FROM big ORDER BY id", "1|first\n9|last\n");
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+}
