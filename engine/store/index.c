@@ -85,7 +85,10 @@
  * space while readers keep using the old one (untouched), then publishes
  * it with one atomic store of `active` inside a seq bracket. The new array
  * is always appended after the active one, so the file holds the live
- * array plus the dead ones of earlier sizes, about twice the live array.
+ * array plus the dead ones of earlier sizes, about twice the live array;
+ * a SYNC flush (every checkpoint) then gives the dead ones' blocks back
+ * to the file system (give_back_outgrown), so on disk the file takes the
+ * header and the live array.
  * Reusing the dead space would hardly save anything with doubling: the
  * dead arrays before the active one add up to less than the active one
  * (64 + 128 + ... + C/2 < C, give or take the page rounding of the
@@ -188,6 +191,8 @@ struct vmdb__index {
                                   the writer clears it, stats may read it from
                                   any thread, so both use atomics */
     pthread_mutex_t follow_lock; /* one thread grows the map at a time */
+    uint64_t given_back;         /* the writer's: file bytes before this
+                                    offset went back to the file system */
 };
 
 /* The least address space an index reserves; the map layer reserves four
@@ -973,6 +978,29 @@ int vmdb__index_reserve(vmdb__index *ix, uint64_t count)
     return grow_to(ix, bits);
 }
 
+/*
+ * The arrays the index outgrew lie before the active one (growth appends),
+ * dead. Once the header that names the active array is on disk, nothing
+ * durable names them either, and their blocks go back to the file system:
+ * the file keeps its length (so every map of it stays whole) and the range
+ * reads as zeros. A reader still probing a dead array when its bytes turn
+ * to zeros meets an empty entry, which ends its probe as a miss, and a
+ * miss counts only when seq did not change since the probe began, which
+ * the growth that killed the array changed: the reader probes again, in
+ * the active array. Housekeeping: a failure leaves the space used and
+ * nothing else.
+ */
+static void give_back_outgrown(vmdb__index *ix, const struct region *active)
+{
+    uint64_t from = ix->given_back > HEADER_SIZE ? ix->given_back : HEADER_SIZE;
+    if (active->off <= from)
+        return;
+    if (vmdb_map_punch(ix->map, from, active->off - from) == 0)
+        ix->given_back = active->off;
+    else
+        vmdb_error_clear();
+}
+
 int vmdb__index_flush(vmdb__index *ix, enum vmdb_flush how)
 {
     int rc = check_writer(ix, "flush");
@@ -984,6 +1012,8 @@ int vmdb__index_flush(vmdb__index *ix, enum vmdb_flush how)
         rc = vmdb_map_flush(ix->map, r.off, r.bytes, how);
     if (rc < 0 && how == VMDB_FLUSH_SYNC)
         ix->poisoned = true;
+    if (rc == 0 && how == VMDB_FLUSH_SYNC)
+        give_back_outgrown(ix, &r);
     return rc;
 }
 
