@@ -63,7 +63,8 @@ TEST_SRC     := $(wildcard tests/test_*.c)
 # The command's own unit tests link its objects, in a binary of their own
 # (cli_tests); every other suite tests the library (vmdb_tests), and the
 # command only as a program it runs.
-CLI_TEST_SRC := tests/test_cli_base.c tests/test_cli_readers.c tests/test_cli_after_cut.c
+CLI_TEST_SRC := tests/test_cli_base.c tests/test_cli_readers.c tests/test_cli_after_cut.c \
+                tests/test_cli_schema_guess.c
 LIB_TEST_SRC := $(filter-out $(CLI_TEST_SRC),$(TEST_SRC))
 # Linked by every test build and by no other: the fault injector and the
 # power-loss simulator, which wrap the os seam's system calls
@@ -76,14 +77,16 @@ CLI_OBJ      := $(CLI_SRC:cli/%.c=$(BUILD)/cli/%.o)
 STATIC_LIB   := $(BUILD)/libvmdb.a
 SHARED_LIB   := $(BUILD)/libvmdb.so.$(VERSION)
 
-# Debian packages the build, the tests and the benchmarks need
-# (libsqlite3-dev: the test binary compares the SQL with SQLite's,
-# tests/test_sqlite_diff.c).
-DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind libsqlite3-dev
-# What the library's test binary links besides: SQLite, to compare with.
+# Debian packages the build, the tests and the benchmarks need.
+DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind $(PEER_DEPS)
+# The peers the benchmark (bench/peers) measures vmdb against.
+PEER_DEPS    := liblmdb-dev libsqlite3-dev librocksdb-dev libtkrzw-dev
+PEER_LIBS    := -llmdb -lsqlite3 -lrocksdb -ltkrzw
+# The library's test binary links SQLite too, to compare the SQL with
+# (tests/test_sqlite_diff.c; libsqlite3-dev is among PEER_DEPS).
 TEST_LDLIBS  := -lsqlite3
 
-.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
+.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme test-peers bench-peers demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -171,13 +174,14 @@ MUTANT_BINS   = $(MUTANT_NAMES:%=$(BUILD)/mutant-%/vmdb_tests)
 
 test: deps
 	$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/plain/vmdb_tests $(BUILD)/plain/cli_tests \
-	    $(BUILD)/asan/vmdb_tests $(BUILD)/asan/cli_tests $(MUTANT_BINS)
+	    $(BUILD)/asan/vmdb_tests $(BUILD)/asan/cli_tests $(MUTANT_BINS) $(BUILD)/bench/peers
 	$(MAKE) --no-print-directory check-layers check-headers check-docs check-spdx
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory -j2 test-mutants
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-install
 	$(MAKE) --no-print-directory test-readme
+	$(MAKE) --no-print-directory test-peers
 
 # Upward includes and calls, and cycles of calls between the engine's
 # files (tools/check_layers.sh), judged on the objects of `make all`.
@@ -232,6 +236,7 @@ MUTANTS := \
     NONE_APPLIED_AT_ONCE:powercut/one_writer*:VMDB_POWERCUT_DURABILITY=none,VMDB_POWERLOSS_CYCLES=60 \
     READ_UNVALIDATED:read/readers_in*: \
     READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000 \
+    GET_MANY_TRUSTS_HINT:get_many/answers*: \
     SQL_SUBSTR_FROM_ZERO:sqlite_diff/*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
@@ -398,7 +403,7 @@ fuzz-regress: fuzz-deps fuzz-build
 # after a fork of a process with threads ("dup thread with used id").
 # The seqlock's reads of slots are atomics (engine/store/table.h), so nothing
 # is suppressed.
-TSAN_SUITES := error buffer ring slotring map index txn none db read backup compact space
+TSAN_SUITES := error buffer ring slotring map index txn none db read backup compact space sql_txn
 TSAN_SKIP   := a_process_waiting_for_the_lock_gets_it_within_a_few_flusher_rounds \
     writers_in_two_processes_take_turns every_other_handle_follows_the_new_files \
     a_hold_begun_inside_a_write_transaction_holds_on_after_its_commit \
@@ -454,6 +459,20 @@ $(BUILD)/bench/import_bench: bench/import_bench.c cli/csv.c cli/jsonl.c $(STATIC
 
 bench-import: deps $(BUILD)/bench/import_bench $(CLI)
 	$(BUILD)/bench/import_bench
+
+# vmdb beside LMDB, SQLite, RocksDB and Tkrzw (figures in
+# docs/performance.md); `make test` runs it once at a small N to show it
+# works, with no figure asserted.
+PEERS_SRC := $(wildcard bench/peers/*.c)
+$(BUILD)/bench/peers: $(PEERS_SRC) bench/peers/peer.h bench/bench_util.h $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 -Iinclude -o $@ $(PEERS_SRC) $(STATIC_LIB) $(PEER_LIBS) $(LDLIBS) -lm
+
+bench-peers: deps $(BUILD)/bench/peers
+	$(BUILD)/bench/peers
+
+test-peers: deps $(BUILD)/bench/peers
+	VMDB_PEERS_N=3000 VMDB_PEERS_ROUNDS=2 VMDB_PEERS_COMMITS=20 timeout 300 $(BUILD)/bench/peers
 
 # Times the built command as a process, so it needs build/vmdb too.
 bench-query: deps $(BUILD)/bench/query_bench $(CLI)

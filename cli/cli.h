@@ -164,6 +164,9 @@ typedef struct cli_printer cli_printer;
  * memory (message printed). */
 cli_printer *cli_printer_open(enum cli_format format, FILE *out, size_t columns,
                               const char *const *names);
+/* Leaves the header out (the table's names and dashes, the csv's first
+ * line), for a shell's `.headers off`; before the first row. */
+void cli_printer_no_header(cli_printer *p);
 /* Prints (or buffers) one row of `columns` cells; the cells are copied. */
 int cli_printer_row(cli_printer *p, const cli_cell *cells);
 /* Rows given so far. */

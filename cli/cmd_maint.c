@@ -184,7 +184,12 @@ static const char compact_usage[] =
     "\n"
     "Moves the live records of TABLE (of every table when none is named)\n"
     "into the lowest slots and shrinks the files to fit them. Record ids\n"
-    "change; keys do not. No other process may have DB open meanwhile.\n";
+    "change; keys do not. Other processes may have DB open meanwhile:\n"
+    "compaction holds the write lock throughout, so their writers wait for\n"
+    "it; their readers go on, and every handle maps the new files before\n"
+    "its next read or write. A scan running meanwhile may miss or repeat a\n"
+    "record that moves; a lookup by key finds it. A crash at any point\n"
+    "leaves the records whole.\n";
 
 /* The tables to compact and their sizes before, to report the change. */
 struct compact_sizes {
@@ -270,8 +275,13 @@ static const char backup_usage[] =
     "usage: vmdb backup DB DEST\n"
     "\n"
     "Writes a consistent copy of database DB into the new directory DEST\n"
-    "(which must not exist, or be empty). Writers wait while the files are\n"
-    "copied; the copy opens with nothing to replay.\n";
+    "(which must not exist, or be empty): the state after the last commit\n"
+    "before the copy ended. Readers and writers, in this process and\n"
+    "others, go on while the files are copied; writers wait only for two\n"
+    "short holds of the write lock (noting where the log ends, then copying\n"
+    "what was logged meanwhile), and automatic checkpoints wait until the\n"
+    "log is nine tenths full. The copy opens with nothing to replay; a crash\n"
+    "part way leaves DEST.tmp-PID behind, never a DEST that is wrong.\n";
 
 static int backup_run(int argc, char **argv)
 {

@@ -26,6 +26,7 @@ struct csv_reader {
     size_t pos;            /* next byte of input to look at */
     size_t end;            /* bytes of input that hold data */
     uint64_t consumed;     /* bytes of the input before `input` */
+    char delimiter;        /* between fields: ',' unless set */
     bool eof;
     int read_errno;        /* nonzero once a read failed */
     bool started;          /* the byte order mark has been looked for */
@@ -57,6 +58,7 @@ csv_reader *csv_reader_new(FILE *in, const char *name)
     r->offsets = malloc(r->fields_cap * sizeof *r->offsets);
     r->lens = malloc(r->fields_cap * sizeof *r->lens);
     r->line = 1;
+    r->delimiter = ',';
     if (!r->name || !r->input || !r->data || !r->offsets || !r->lens) {
         csv_reader_free(r);
         return NULL;
@@ -194,9 +196,9 @@ static int end_field(csv_reader *r)
     return 0;
 }
 
-/* Reads an unquoted field up to ',', a line ending or the end of the
- * input, consuming the terminator, which *terminator gets (',' or '\n';
- * EOF for the end). A CR not followed by LF is data. */
+/* Reads an unquoted field up to the delimiter, a line ending or the end
+ * of the input, consuming the terminator, which *terminator gets (the
+ * delimiter or '\n'; EOF for the end). A CR not followed by LF is data. */
 static int read_unquoted(csv_reader *r, int *terminator)
 {
     for (;;) {
@@ -206,7 +208,8 @@ static int read_unquoted(csv_reader *r, int *terminator)
         }
         const unsigned char *from = r->input + r->pos, *stop = r->input + r->end;
         const unsigned char *p = from;
-        while (p < stop && *p != ',' && *p != '\n' && *p != '\r')
+        const unsigned char delimiter = (unsigned char)r->delimiter;
+        while (p < stop && *p != delimiter && *p != '\n' && *p != '\r')
             p++;
         if (append(r, from, (size_t)(p - from)) < 0)
             return -1;
@@ -232,7 +235,7 @@ static int read_unquoted(csv_reader *r, int *terminator)
 }
 
 /* Reads a quoted field whose opening quote has been consumed, then the
- * ',' or line ending after it. */
+ * delimiter or line ending after it. */
 static int read_quoted(csv_reader *r, int *terminator)
 {
     uint64_t opened = r->line;
@@ -277,15 +280,15 @@ static int read_quoted(csv_reader *r, int *terminator)
         r->pos++;
         c = '\n';
     }
-    if (c == ',' || c == '\n' || c == EOF) {
+    if (c == (unsigned char)r->delimiter || c == '\n' || c == EOF) {
         if (c == '\n')
             r->line++;
         *terminator = c;
         return 0;
     }
-    char buf[16];
-    return fail(r, r->line, "%s after the closing quote of field %zu (expected ',' or the end of the line)",
-                shown(c, buf), r->count + 1);
+    char buf[16], delimiter[16];
+    return fail(r, r->line, "%s after the closing quote of field %zu (expected %s or the end of the line)",
+                shown(c, buf), r->count + 1, shown((unsigned char)r->delimiter, delimiter));
 }
 
 static void skip_byte_order_mark(csv_reader *r)
@@ -306,7 +309,7 @@ int csv_read(csv_reader *r)
             return r->read_errno ? read_failure(r) : 0;
         r->record_line = r->line;
         bool first_quoted = false;
-        int terminator;
+        int terminator = EOF;
         do {
             if (start_field(r) < 0)
                 return -1;
@@ -320,7 +323,7 @@ int csv_read(csv_reader *r)
             }
             if (rc < 0 || end_field(r) < 0)
                 return -1;
-        } while (terminator == ',');
+        } while (terminator == (unsigned char)r->delimiter);
 
         bool blank = r->count == 1 && r->lens[0] == 0 && !first_quoted;
         if (blank && r->expected != 1)
@@ -333,6 +336,11 @@ int csv_read(csv_reader *r)
         }
         return 1;
     }
+}
+
+void csv_set_delimiter(csv_reader *r, char delimiter)
+{
+    r->delimiter = delimiter;
 }
 
 size_t csv_field_count(const csv_reader *r)

@@ -4,8 +4,8 @@
  * `vmdb import`.
  *
  * Accepted:
- *   - fields separated by ',', records ended by LF or CRLF; the last
- *     record may lack its line ending;
+ *   - fields separated by ',' (or the delimiter set), records ended by LF
+ *     or CRLF; the last record may lack its line ending;
  *   - a field in double quotes may hold commas, line endings (kept as they
  *     are in the file) and quotes written twice ("" for ");
  *   - a quote in the middle of an unquoted field is kept as data (5'10"),
@@ -15,7 +15,7 @@
  *     which case it is what RFC 4180 says: a record of one empty field.
  * Refused, with a message naming the file and line:
  *   - a quoted field that never ends (the line where its quote opened);
- *   - anything but ',' or a line ending after a closing quote;
+ *   - anything but the delimiter or a line ending after a closing quote;
  *   - a record whose field count differs from the first record's (the
  *     header row of an import);
  *   - a record longer than CSV_MAX_RECORD bytes, which is also how a
@@ -39,6 +39,11 @@ typedef struct csv_reader csv_reader;
  * memory. */
 csv_reader *csv_reader_new(FILE *in, const char *name);
 void csv_reader_free(csv_reader *r);
+
+/* Fields are separated by `delimiter` instead of ',' (a tab, say), from
+ * the next record read on. It must not be '"', CR, LF or NUL: the
+ * grammar would be ambiguous. */
+void csv_set_delimiter(csv_reader *r, char delimiter);
 
 /* Reads the next record: 1 when there is one, 0 at the end of the input,
  * -1 when the input is malformed or cannot be read (csv_reader_error). */

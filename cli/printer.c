@@ -58,6 +58,7 @@ struct cli_printer {
     uint64_t rows;
     bool failed;          /* a message has been printed; say it once */
     bool header_printed;
+    bool no_header;       /* cli_printer_no_header: rows alone */
     /* table format */
     size_t *widths;       /* columns on screen, settled at the header */
     bool *right_aligned;  /* the header follows the first row's kinds */
@@ -493,10 +494,10 @@ static int table_settle(cli_printer *p)
     p->header_printed = true;
     for (size_t i = 0; i < p->columns; i++)
         header.cells[i].kind = p->right_aligned[i] ? CLI_CELL_NUMBER : CLI_CELL_TEXT;
-    rc = table_print_row(p, &header);
+    rc = p->no_header ? CLI_OK : table_print_row(p, &header);
     free(header.cells);
     free(header.text);
-    for (size_t i = 0; rc == CLI_OK && i < p->columns; i++) {
+    for (size_t i = 0; rc == CLI_OK && !p->no_header && i < p->columns; i++) {
         if (!line_reserve(p, p->widths[i] + sizeof COLUMN_GAP + 1)) {
             rc = out_of_memory(p);
             break;
@@ -506,9 +507,9 @@ static int table_settle(cli_printer *p)
         memset(p->line + p->line_len, '-', p->widths[i]);
         p->line_len += p->widths[i];
     }
-    if (rc == CLI_OK && !line_reserve(p, 1))
+    if (rc == CLI_OK && !p->no_header && !line_reserve(p, 1))
         rc = out_of_memory(p);
-    if (rc == CLI_OK) {
+    if (rc == CLI_OK && !p->no_header) {
         put_char(p, '\n');
         rc = line_flush(p);
     }
@@ -602,6 +603,13 @@ fail:
     printer_free(p);
     cli_error("out of memory while printing");
     return NULL;
+}
+
+void cli_printer_no_header(cli_printer *p)
+{
+    p->no_header = true;
+    if (p->format == CLI_FORMAT_CSV)
+        p->header_printed = true;
 }
 
 static int csv_header(cli_printer *p)

@@ -14,6 +14,7 @@
 
 typedef struct print_ctx {
     enum cli_format format;
+    bool no_header;
     FILE *out;
     cli_printer *printer; /* opened at the first row */
     const char **names;
@@ -30,6 +31,8 @@ static bool open_printer(print_ctx *pc)
     if (!pc->printer && !(pc->printer = cli_printer_open(pc->format, pc->out, pc->columns,
                                                          pc->names)))
         pc->failed = true;
+    else if (pc->no_header && pc->printer && cli_printer_rows(pc->printer) == 0)
+        cli_printer_no_header(pc->printer);
     return pc->printer != NULL;
 }
 
@@ -85,9 +88,9 @@ static int explain(vmdb_stmt *stmt, FILE *out, bool *reported)
     return cli_error("cannot write the output");
 }
 
-static int execute(vmdb_stmt *stmt, enum cli_format format, FILE *out, bool *reported)
+static int execute(vmdb_stmt *stmt, const sql_output *how, bool *reported)
 {
-    print_ctx pc = {.format = format, .out = out};
+    print_ctx pc = {.format = how->format, .no_header = how->no_header, .out = how->out};
     pc.columns = (size_t)vmdb_column_count(stmt);
     pc.names = calloc(pc.columns + 1, sizeof *pc.names);
     pc.cells = calloc(pc.columns + 1, sizeof *pc.cells);
@@ -119,21 +122,24 @@ static int execute(vmdb_stmt *stmt, enum cli_format format, FILE *out, bool *rep
     static const char *const verbs[] = {
         [VMDB_STMT_INSERT] = "inserted", [VMDB_STMT_UPDATE] = "updated",
         [VMDB_STMT_DELETE] = "deleted"};
+    /* BEGIN, CREATE TABLE and the like say nothing when they work, as in
+     * sqlite3. */
+    if (kind > VMDB_STMT_DELETE)
+        return CLI_OK;
     uint64_t changed = vmdb_changes(stmt);
     fprintf(stderr, "%llu record%s %s\n", (unsigned long long)changed, cli_plural(changed),
             verbs[kind]);
     return CLI_OK;
 }
 
-int sql_run(vmdb_db *db, const char *sql, size_t len, enum cli_format format, bool explain_only,
-            FILE *out, bool *reported)
+int sql_run(vmdb_db *db, const char *sql, size_t len, const sql_output *how, bool *reported)
 {
     *reported = false;
     vmdb_stmt *stmt;
     if (vmdb_prepare(db, sql, len, &stmt, NULL) < 0)
         return CLI_ERROR;
-    int status = explain_only ? explain(stmt, out, reported)
-                              : execute(stmt, format, out, reported);
+    int status = how->explain ? explain(stmt, how->out, reported)
+                              : execute(stmt, how, reported);
     vmdb_finalize(stmt);
     return status;
 }

@@ -10,8 +10,11 @@
  * through sql_run, as `vmdb query` runs them, printing in each --format
  * in turn to /dev/null; the first statement is also explained. INSERT,
  * UPDATE and DELETE commit (or fail and roll back) like the command's;
- * the tables are then put back as they were, so every input runs against
- * the same rows and a finding replays.
+ * BEGIN, COMMIT and ROLLBACK run too, so that statements run and read
+ * inside a transaction, which is rolled back at the end of the input if
+ * it is still open; CREATE TABLE and DROP TABLE are parsed and explained,
+ * not run. The tables are then put back as they were, so every input
+ * runs against the same rows and a finding replays.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -21,6 +24,7 @@
 
 #include "fuzz_scratch.h"
 #include "sql.h"
+#include "sql_admin.h"
 #include "sql_run.h"
 
 #define MAX_STATEMENTS 8
@@ -118,7 +122,7 @@ static bool run(const char *text, size_t len, unsigned ordinal)
 {
     sql_error err = {0};
     sql_stmt *stmt;
-    if (sql_parse(text, len, &stmt, &err) < 0) {
+    if (sql_parse_statement(text, len, &stmt, &err) < 0) {
         if (verbose)
             fprintf(stderr, "parse: %s\n", err.message);
         FUZZ_MUST(err.message[0] != '\0');
@@ -128,9 +132,17 @@ static bool run(const char *text, size_t len, unsigned ordinal)
     if (stmt->where)
         sql_expr_format(stmt->where, shape, sizeof shape);
     bool changed = false;
-    if (stmt->kind == SQL_SELECT) {
+    if (stmt->kind == SQL_CREATE_TABLE || stmt->kind == SQL_DROP_TABLE) {
+        sql_admin_explain(stmt, devnull);
+    } else if (stmt->kind == SQL_BEGIN || stmt->kind == SQL_COMMIT ||
+               stmt->kind == SQL_ROLLBACK) {
+        int rc = sql_admin_execute(db, stmt, &err);
+        FUZZ_MUST(rc == 0 || (rc == -1 && err.message[0] != '\0'));
+        changed = stmt->kind == SQL_COMMIT;
+    } else if (stmt->kind == SQL_SELECT) {
         bool reported;
-        int rc = sql_run(db, text, len, (enum cli_format)(ordinal % 3), false, devnull, &reported);
+        sql_output how = {.format = (enum cli_format)(ordinal % 3), .out = devnull};
+        int rc = sql_run(db, text, len, &how, &reported);
         FUZZ_MUST(rc == CLI_OK || rc == CLI_NOT_FOUND || rc == CLI_ERROR);
         FUZZ_MUST(rc != CLI_ERROR || reported || vmdb_last_error()->message[0] != '\0');
         if (verbose)
@@ -157,7 +169,8 @@ static bool run(const char *text, size_t len, unsigned ordinal)
 
     if (ordinal == 0) {
         bool reported;
-        (void)sql_run(db, text, len, CLI_FORMAT_TABLE, true, devnull, &reported);
+        sql_output how = {.format = CLI_FORMAT_TABLE, .explain = true, .out = devnull};
+        (void)sql_run(db, text, len, &how, &reported);
     }
     return changed;
 }
@@ -187,6 +200,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         text += len;
         size -= len;
     }
+    /* A transaction left open would keep restore's from beginning. */
+    if (sql_txn_current(db))
+        changed |= vmdb_exec(db, "ROLLBACK", NULL, NULL) == 0;
     if (changed)
         restore();
     return 0;

@@ -306,7 +306,9 @@ Test(cli_io, unknown_duplicate_and_missing_key_fields_are_errors)
     ASSERT_STATUS(res, 2);
     char want[1024];
     snprintf(want, sizeof want,
-             "vmdb: %s:1: table people has no field 'emial' (column 3 of the header)\n", csv);
+             "vmdb: %s:1: table people has no field 'emial' (column 3 of the header; --skip-extra "
+             "ignores such columns)\n",
+             csv);
     cr_assert_str_eq(res->err, want);
 
     csv = make_file("h.csv", "id,age,age\n1,2,3\n");
@@ -347,7 +349,9 @@ Test(cli_io, field_names_in_messages_are_escaped_and_a_long_one_is_cut)
     ASSERT_STATUS(res, 2);
     char want[1024];
     snprintf(want, sizeof want,
-             "vmdb: %s:1: table people has no field 'na\\nme' (column 2 of the header)\n", csv);
+             "vmdb: %s:1: table people has no field 'na\\nme' (column 2 of the header; --skip-extra "
+             "ignores such columns)\n",
+             csv);
     cr_assert_str_eq(res->err, want);
 
     char *text = malloc(5000 + 16);
@@ -360,7 +364,7 @@ Test(cli_io, field_names_in_messages_are_escaped_and_a_long_one_is_cut)
     ASSERT_STATUS(res, 2);
     snprintf(want, sizeof want,
              "vmdb: %s:1: table people has no field '%.63s... (5000 bytes)' (column 2 of the "
-             "header)\n",
+             "header; --skip-extra ignores such columns)\n",
              csv, "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy");
     cr_assert_str_eq(res->err, want);
 

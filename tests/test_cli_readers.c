@@ -299,6 +299,27 @@ Test(cli_readers, csv_lookahead_across_the_read_buffer_boundary)
     free(text);
 }
 
+Test(cli_readers, csv_delimiter_set_separates_fields_and_a_comma_is_data)
+{
+    const char *text = "a;b\tc;\"d;e\"\r\n1,5;\"x\"\"\";\n";
+    csv_fixture f = csv_over(text, strlen(text));
+    csv_set_delimiter(f.r, ';');
+    EXPECT(f.r, 1, "a", "b\tc", "d;e");
+    EXPECT(f.r, 2, "1,5", "x\"", "");
+    cr_assert_eq(csv_read(f.r), 0);
+    csv_done(&f);
+
+    text = "a\tb\n\"1\"\t2\n\"3\",4\n";
+    f = csv_over(text, strlen(text));
+    csv_set_delimiter(f.r, '\t');
+    EXPECT(f.r, 1, "a", "b");
+    EXPECT(f.r, 2, "1", "2");
+    cr_assert_eq(csv_read(f.r), -1);
+    cr_assert_str_eq(csv_reader_error(f.r), "people.csv:3: ',' after the closing quote of field 1 "
+                                            "(expected 0x09 or the end of the line)");
+    csv_done(&f);
+}
+
 /* An empty field at the very end of the input (no line ending after it)
  * appends no byte, yet takes a NUL: with the fields before it filling the
  * reader's buffer exactly, that NUL once went one byte past it (found by

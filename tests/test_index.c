@@ -491,6 +491,54 @@ Test(index, growth_doubles_through_several_sizes_and_old_pointers_stay_good)
     remove_test_dir();
 }
 
+/* Allocated bytes of a file: what it takes on disk. */
+static uint64_t disk_bytes(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "stat %s", path);
+    return (uint64_t)st.st_blocks * 512;
+}
+
+Test(index, a_sync_flush_gives_the_outgrown_arrays_back_and_every_reader_still_finds_all)
+{
+    const char *path = test_path("t.vmi");
+    const uint64_t n = 100000;
+    struct table *t = table_new(n);
+    vmdb__index *ix = create_index(path, 0);
+    /* A reader opened while the index was small: it follows the growth. */
+    for (uint64_t rid = 0; rid < 100; rid++)
+        ASSERT_OK(vmdb__index_insert(ix, real_hash(t, rid), rid));
+    ASSERT_OK(vmdb__index_flush(ix, VMDB_FLUSH_SYNC));
+    vmdb__index *early = open_index(path, VMDB__INDEX_READONLY);
+    assert_found(early, t, real_hash(t, 7), 7);
+    for (uint64_t rid = 100; rid < n; rid++)
+        ASSERT_OK(vmdb__index_insert(ix, real_hash(t, rid), rid));
+    vmdb__index_stats s = stats_of(ix);
+    uint64_t live = 16 * s.capacity;
+    uint64_t before = disk_bytes(path);
+    cr_assert_gt(before, HEADER + live + live / 2, "the dead arrays take space before the flush");
+    ASSERT_OK(vmdb__index_flush(ix, VMDB_FLUSH_ASYNC));
+    cr_assert_eq(disk_bytes(path), before, "only a SYNC flush gives space back");
+    ASSERT_OK(vmdb__index_flush(ix, VMDB_FLUSH_SYNC));
+    uint64_t after = disk_bytes(path);
+    cr_assert_leq(after, HEADER + live + 4096, "%llu bytes on disk for a live array of %llu",
+                  (unsigned long long)after, (unsigned long long)live);
+    cr_assert_eq(file_size(path), s.file_size, "the file keeps its length");
+    for (uint64_t rid = 0; rid < n; rid++) {
+        assert_found(ix, t, real_hash(t, rid), rid);
+        assert_found(early, t, real_hash(t, rid), rid);
+    }
+    vmdb__index *late = open_index(path, VMDB__INDEX_READONLY);
+    for (uint64_t rid = 0; rid < n; rid += 7)
+        assert_found(late, t, real_hash(t, rid), rid);
+    assert_missing(late, t, real_hash(t, 0) ^ 1, 0);
+    vmdb__index_close(late);
+    vmdb__index_close(early);
+    vmdb__index_close(ix);
+    table_free(t);
+    remove_test_dir();
+}
+
 Test(index, reserve_grows_once_ahead_of_a_bulk_load)
 {
     const char *path = test_path("t.vmi");

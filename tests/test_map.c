@@ -782,3 +782,37 @@ Test(map, refused_reservation_shrinks_when_asked)
               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 #endif
+
+Test(map, punch_gives_whole_pages_back_keeps_the_length_and_reads_zeros)
+{
+    const char *path = pattern_file("a.bin", 16 * PAGE);
+    vmdb_map_options o = {.mode = VMDB_MAP_WRITE};
+    vmdb_map *m;
+    ASSERT_OK(vmdb_map_open(path, &o, &m));
+    ASSERT_OK(vmdb_map_flush(m, 0, 0, VMDB_FLUSH_SYNC));
+    struct stat before;
+    cr_assert_eq(stat(path, &before), 0);
+    /* [PAGE + 1, 9 * PAGE - 1) rounds inwards to pages 2 .. 7. */
+    ASSERT_OK(vmdb_map_punch(m, PAGE + 1, 8 * PAGE - 2));
+    const unsigned char *p = vmdb_map_ptr(m);
+    assert_pattern(p, 2 * PAGE, 0);
+    for (uint64_t i = 2 * PAGE; i < 8 * PAGE; i++)
+        cr_assert_eq(p[i], 0, "byte %llu of a punched page", (unsigned long long)i);
+    assert_pattern(p + 8 * PAGE, 8 * PAGE, 8 * PAGE);
+    struct stat after;
+    cr_assert_eq(stat(path, &after), 0);
+    cr_assert_eq(after.st_size, 16 * PAGE, "the file keeps its length");
+    cr_assert_leq(after.st_blocks * 512, before.st_blocks * 512 - 6 * PAGE,
+                  "six pages went back: %lld -> %lld bytes", (long long)before.st_blocks * 512,
+                  (long long)after.st_blocks * 512);
+    /* Less than a page, or nothing: no change. */
+    ASSERT_OK(vmdb_map_punch(m, 9 * PAGE + 1, PAGE - 2));
+    ASSERT_OK(vmdb_map_punch(m, 10 * PAGE, 0));
+    assert_pattern(p + 8 * PAGE, 8 * PAGE, 8 * PAGE);
+    ASSERT_FAILS(vmdb_map_punch(m, 15 * PAGE, 2 * PAGE), VMDB_ERANGE, "a.bin");
+    vmdb_map_close(m);
+    ASSERT_OK(vmdb_map_open(path, NULL, &m));
+    ASSERT_FAILS(vmdb_map_punch(m, 0, PAGE), VMDB_EINVAL, "a.bin");
+    vmdb_map_close(m);
+    remove_test_dir();
+}

@@ -209,6 +209,20 @@ int vmdb__os_allocate(int fd, uint64_t off, uint64_t len)
     return -posix_fallocate(fd, (off_t)off, (off_t)len);
 }
 
+int vmdb__os_punch_hole(int fd, uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+        return -EFBIG;
+    int rc;
+    do
+        rc = sys()->fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                              (off_t)len);
+    while (rc < 0 && errno == EINTR);
+    return rc == 0 || errno == EOPNOTSUPP ? 0 : -errno;
+}
+
 int vmdb__os_truncate(int fd, uint64_t size)
 {
     if (size > (uint64_t)INT64_MAX)

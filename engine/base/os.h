@@ -64,6 +64,10 @@ int vmdb__os_stat_path(const char *path, vmdb__os_stat *st);
 /* Reserves disk blocks for [off, off+len), extending the file if needed,
  * so a later store through a mapping cannot meet ENOSPC as SIGBUS. */
 int vmdb__os_allocate(int fd, uint64_t off, uint64_t len);
+/* Gives the disk blocks of [off, off+len) back, keeping the length: the
+ * range reads as zeros after. A file system that cannot is left as it
+ * is (0): the bytes stay, which costs space and nothing else. */
+int vmdb__os_punch_hole(int fd, uint64_t off, uint64_t len);
 int vmdb__os_truncate(int fd, uint64_t size);
 int vmdb__os_sync(int fd, bool data_only);
 int vmdb__os_sync_dir_of(const char *path);

@@ -39,6 +39,8 @@ struct vmdb_txn {
     struct op_map by_key;
     struct op_map by_rid;
     struct vmdb_txn *spare_next; /* among the handle's spares */
+    bool lent;                   /* begun by SQL's BEGIN: its thread's
+                                    statements run in it (txn_stmt.c) */
     int failed;                  /* the first failure of an operation */
     char failure[256];           /* and what it said */
 };
@@ -60,6 +62,8 @@ int vmdb__txn_map_set(struct op_map *m, uint64_t key, uint32_t op,
 int vmdb__txn_map_get(const struct op_map *m, uint64_t key,
                       bool (*same)(const struct vmdb_txn *, uint32_t, const void *),
                       const struct vmdb_txn *txn, const void *ctx);
+/* Empties a map, keeping its memory. */
+void vmdb__txn_map_clear(struct op_map *m);
 void vmdb__txn_op_key(const struct txn_op *op, const void **key, size_t *len);
 bool vmdb__txn_same_key(const struct vmdb_txn *txn, uint32_t op, const void *ctx);
 bool vmdb__txn_same_rid(const struct vmdb_txn *txn, uint32_t op, const void *ctx);

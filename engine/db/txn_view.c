@@ -356,7 +356,7 @@ vmdb_txn *vmdb__txn_take_spare(vmdb_db *db)
     return txn;
 }
 
-static void map_clear(struct op_map *m)
+void vmdb__txn_map_clear(struct op_map *m)
 {
     if (m->used)
         memset(m->ops, 0, m->cap * sizeof *m->ops);
@@ -370,8 +370,8 @@ void vmdb__txn_free(vmdb_txn *txn)
         pthread_mutex_lock(&v->spares_lock);
         bool keep = v->spare_count < SPARE_TXNS;
         if (keep) {
-            map_clear(&txn->by_key);
-            map_clear(&txn->by_rid);
+            vmdb__txn_map_clear(&txn->by_key);
+            vmdb__txn_map_clear(&txn->by_rid);
             *txn = (vmdb_txn){.ops = txn->ops, .cap = txn->cap, .by_key = txn->by_key,
                               .by_rid = txn->by_rid, .spare_next = v->spares};
             v->spares = txn;

@@ -636,6 +636,32 @@ int vmdb_map_flush(vmdb_map *m, uint64_t off, uint64_t len, enum vmdb_flush how)
     return 0;
 }
 
+int vmdb_map_punch(vmdb_map *m, uint64_t off, uint64_t len)
+{
+    if (!m)
+        return vmdb__fail(VMDB_EINVAL, "vmdb_map_punch: map is required");
+    if (m->fd < 0 || !m->shared || m->mode != VMDB_MAP_WRITE)
+        return vmdb__fail(VMDB_EINVAL, "%s: only a writable shared file map can give blocks back",
+                          m->name);
+    if (m->poisoned)
+        return vmdb__fail(VMDB_EPOISONED, "%s: a flush failed earlier; reopen the file", m->name);
+    if (len == 0)
+        return 0; /* not "to the end", as elsewhere: too easy to lose a file */
+    int rc = whole_or_range(m, "punch", off, &len);
+    if (rc < 0)
+        return rc;
+    uint64_t page = vmdb__os_page_size();
+    uint64_t from = vmdb__round_up(m->region_off + m->head + off, page);
+    uint64_t to = vmdb__round_down(m->region_off + m->head + off + len, page);
+    if (to <= from)
+        return 0;
+    rc = vmdb__os_punch_hole(m->fd, from, to - from);
+    if (rc < 0)
+        return vmdb__fail_os(rc, "%s: cannot give back [%llu, +%llu)", m->name,
+                             (unsigned long long)off, (unsigned long long)len);
+    return 0;
+}
+
 int vmdb_map_advise(vmdb_map *m, uint64_t off, uint64_t len, enum vmdb_advice advice)
 {
     if (!m)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sql_admin.h"
 #include "stmt.h"
 
 /* Rows a try may keep before it is done again with writers held back:
@@ -183,6 +184,15 @@ static int hand_out(reader *rd)
 int vmdb__select_read(vmdb_stmt *stmt, sql_plan *plan, vmdb_row_fn row, void *ctx)
 {
     reader rd = {.stmt = stmt, .limit = KEPT_ROWS_MAX, .row = row, .ctx = ctx};
+    if (sql_txn_current(stmt->db)) {
+        /* Inside BEGIN's transaction its thread holds the writer lock, so
+         * nothing changes what it reads. The rows are kept whole before
+         * they are handed out: a callback's write in the transaction must
+         * not change what the read is going through. */
+        rd.limit = 0;
+        enum try_result result = run_try(&rd, plan, false);
+        return result == TRY_OK ? hand_out(&rd) : finish(&rd, result);
+    }
     vmdb_read r;
     int rc = vmdb_read_begin(stmt->db, 0, &r);
     if (rc < 0)

@@ -358,7 +358,12 @@ struct sql_expr {
     const sql_value *in_sorted;
 };
 
-enum sql_stmt_kind { SQL_SELECT, SQL_INSERT, SQL_UPDATE, SQL_DELETE };
+/* In vmdb_stmt_kind's order (vmdb/query.h). BEGIN and what follows are
+ * engine/query/sql_admin.h's. */
+enum sql_stmt_kind {
+    SQL_SELECT, SQL_INSERT, SQL_UPDATE, SQL_DELETE,
+    SQL_BEGIN, SQL_COMMIT, SQL_ROLLBACK, SQL_CREATE_TABLE, SQL_DROP_TABLE,
+};
 
 typedef struct sql_select_item {
     sql_expr *expr;       /* NULL for '*' */
@@ -422,6 +427,9 @@ typedef struct sql_stmt {
     size_t set_count;
 
     unsigned param_count;  /* '?' placeholders, numbered in text order */
+
+    /* CREATE TABLE, DROP TABLE (engine/query/sql_table.c) */
+    struct sql_table_def *table_def;
 } sql_stmt;
 
 /*

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sql_admin.h"
 #include "sql_plan.h"
 
 static int oom(sql_error *err)
@@ -46,7 +47,7 @@ static int library_error(sql_error *err)
 
 /* Called for each matching record with a stable copy of it: 0 to go on, 1
  * to stop, -1 on error. */
-typedef int (*visit_fn)(void *ctx, uint64_t rid, const unsigned char *record, sql_error *err);
+typedef sql_visit_fn visit_fn;
 
 /* The WHERE on one record, then fn if it matches: 0 to go on, 1 to stop,
  * -1 on error. */
@@ -151,6 +152,10 @@ stopped:
 /* Calls fn for every record the plan's WHERE selects. */
 static int visit(sql_plan *pl, visit_fn fn, void *ctx, sql_error *err)
 {
+    /* Inside BEGIN's transaction, reads see its writes. */
+    vmdb_txn *txn = sql_txn_current(pl->db);
+    if (txn)
+        return sql_txn_visit(pl, txn, fn, ctx, err);
     unsigned char *buf = malloc(pl->record_size);
     if (!buf)
         return oom(err);
@@ -929,18 +934,20 @@ int sql_execute(sql_plan *pl, const sql_sink *sink, uint64_t *rows, uint64_t *ch
     *changed = 0;
     if (pl->stmt->kind == SQL_SELECT)
         return run_select(pl, sink, rows, err);
-    vmdb_txn *txn;
-    if (vmdb_txn_begin(pl->db, VMDB_DURABILITY_DEFAULT, &txn) < 0)
-        return library_error(err);
+    if (pl->stmt->kind > SQL_DELETE)
+        return sql_admin_execute(pl->db, pl->stmt, err);
+    sql_write w;
+    if (sql_write_begin(pl->db, &w, err) < 0)
+        return -1;
     uint64_t n = 0;
-    int rc = pl->stmt->kind == SQL_INSERT ? run_insert(pl, txn, &n, err)
-                                          : run_change(pl, txn, &n, err);
+    int rc = pl->stmt->kind == SQL_INSERT ? run_insert(pl, w.txn, &n, err)
+                                          : run_change(pl, w.txn, &n, err);
     if (rc < 0) {
-        vmdb_txn_abort(txn);
+        sql_write_undo(&w);
         return -1;
     }
-    if (vmdb_txn_commit(txn) < 0)
-        return library_error(err);
+    if (sql_write_end(&w, err) < 0)
+        return -1;
     *changed = n;
     return 0;
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sql_admin.h"
 #include "sql_plan.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -1496,6 +1497,8 @@ int sql_plan_new(vmdb_db *db, const char *db_name, sql_stmt *stmt, sql_plan **ou
         case SQL_DELETE:
             rc = plan_where(pl, err);
             break;
+        default: /* sql_admin.h's: nothing to plan */
+            break;
         }
     }
     if (rc == 0)
@@ -1622,6 +1625,9 @@ void sql_plan_explain(const sql_plan *pl, FILE *out)
     case SQL_DELETE:
         explain_access(pl, out);
         fprintf(out, "delete from %s\n", st->table);
+        break;
+    default:
+        sql_admin_explain(st, out);
         break;
     }
 }

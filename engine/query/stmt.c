@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sql_admin.h"
 #include "stmt.h"
 
 /* ---- statements from text ----------------------------------------------- */
@@ -57,7 +58,7 @@ int vmdb_sql_kind(const char *sql, size_t len, const char **tail)
     size_t span = statement_span(sql, &len, tail);
     sql_stmt *parsed;
     sql_error err;
-    if (sql_parse(sql, span, &parsed, &err) < 0)
+    if (sql_parse_statement(sql, span, &parsed, &err) < 0)
         return vmdb__sql_fail(&err, VMDB_ESYNTAX, sql, span);
     int kind = parsed->explain ? SQL_SELECT : (int)parsed->kind; /* EXPLAIN only reads */
     sql_stmt_free(parsed);
@@ -196,7 +197,7 @@ static int run_plan(vmdb_stmt *st, sql_plan **out)
                          "parameter %u has no value", i + 1);
                 return vmdb__sql_fail(&err, VMDB_EINVAL, st->text, st->len);
             }
-            if (sql_parse(st->text, st->len, &st->run_parsed, &err) < 0)
+            if (sql_parse_statement(st->text, st->len, &st->run_parsed, &err) < 0)
                 return vmdb__sql_fail(&err, VMDB_ESYNTAX, st->text, st->len);
             each_expr(st->run_parsed, fill_params, st);
             if (sql_plan_new(st->db, vmdb_db_path(st->db), st->run_parsed, &st->run_plan,
@@ -406,7 +407,7 @@ int vmdb_prepare(vmdb_db *db, const char *sql, size_t len, vmdb_stmt **out, cons
     st->db = db;
     sql_error err;
     int rc = 0;
-    if (sql_parse(sql, span, &st->parsed, &err) < 0) {
+    if (sql_parse_statement(sql, span, &st->parsed, &err) < 0) {
         rc = vmdb__sql_fail(&err, VMDB_ESYNTAX, sql, span);
     } else if (sql_plan_new(db, vmdb_db_path(db), st->parsed, &st->plan, &err) < 0) {
         rc = vmdb__sql_fail(&err, VMDB_EINVAL, sql, span);
@@ -569,7 +570,10 @@ enum vmdb_stmt_kind vmdb_stmt_kind(const vmdb_stmt *stmt)
 {
     static const enum vmdb_stmt_kind kinds[] = {
         [SQL_SELECT] = VMDB_STMT_SELECT, [SQL_INSERT] = VMDB_STMT_INSERT,
-        [SQL_UPDATE] = VMDB_STMT_UPDATE, [SQL_DELETE] = VMDB_STMT_DELETE};
+        [SQL_UPDATE] = VMDB_STMT_UPDATE, [SQL_DELETE] = VMDB_STMT_DELETE,
+        [SQL_BEGIN] = VMDB_STMT_BEGIN, [SQL_COMMIT] = VMDB_STMT_COMMIT,
+        [SQL_ROLLBACK] = VMDB_STMT_ROLLBACK, [SQL_CREATE_TABLE] = VMDB_STMT_CREATE_TABLE,
+        [SQL_DROP_TABLE] = VMDB_STMT_DROP_TABLE};
     return stmt && !stmt->parsed->explain ? kinds[stmt->parsed->kind] : VMDB_STMT_SELECT;
 }
 

@@ -85,7 +85,10 @@
  * space while readers keep using the old one (untouched), then publishes
  * it with one atomic store of `active` inside a seq bracket. The new array
  * is always appended after the active one, so the file holds the live
- * array plus the dead ones of earlier sizes, about twice the live array.
+ * array plus the dead ones of earlier sizes, about twice the live array;
+ * a SYNC flush (every checkpoint) then gives the dead ones' blocks back
+ * to the file system (give_back_outgrown), so on disk the file takes the
+ * header and the live array.
  * Reusing the dead space would hardly save anything with doubling: the
  * dead arrays before the active one add up to less than the active one
  * (64 + 128 + ... + C/2 < C, give or take the page rounding of the
@@ -188,6 +191,8 @@ struct vmdb__index {
                                   the writer clears it, stats may read it from
                                   any thread, so both use atomics */
     pthread_mutex_t follow_lock; /* one thread grows the map at a time */
+    uint64_t given_back;         /* the writer's: file bytes before this
+                                    offset went back to the file system */
 };
 
 /* The least address space an index reserves; the map layer reserves four
@@ -662,6 +667,36 @@ int vmdb__index_find(vmdb__index *ix, uint64_t hash, const void *key, size_t key
     }
 }
 
+/* The entry at `hash`'s home, if the region this handle maps holds it:
+ * for hints only, read without the seqlock (a hint may be stale). */
+static const struct entry *home_entry(const vmdb__index *ix, uint64_t hash)
+{
+    uint64_t w = load_relaxed(&ix->hdr->active);
+    unsigned bits = (unsigned)(w & 63);
+    uint64_t pages = w >> 6;
+    if (bits < MIN_BITS || bits > MAX_BITS || pages == 0 || pages >= MAX_PAGES ||
+        pages * REGION_ALIGN + ((uint64_t)ENTRY_SIZE << bits) > load_relaxed(&ix->mapped))
+        return NULL;
+    const unsigned char *base = __atomic_load_n(&ix->base, __ATOMIC_RELAXED);
+    return (const struct entry *)(base + pages * REGION_ALIGN) + home_of(hash, bits);
+}
+
+void vmdb__index_prefetch(const vmdb__index *ix, uint64_t hash)
+{
+    const struct entry *e = home_entry(ix, hash);
+    if (e)
+        __builtin_prefetch(e);
+}
+
+uint64_t vmdb__index_hint(const vmdb__index *ix, uint64_t hash)
+{
+    const struct entry *e = home_entry(ix, hash);
+    if (!e)
+        return UINT64_MAX;
+    uint64_t r1 = load_relaxed(&e->rid1);
+    return r1 && load_relaxed(&e->hash) == hash ? r1 - 1 : UINT64_MAX;
+}
+
 /* ---- the writer --------------------------------------------------------- */
 
 static int check_writer(vmdb__index *ix, const char *op)
@@ -943,6 +978,29 @@ int vmdb__index_reserve(vmdb__index *ix, uint64_t count)
     return grow_to(ix, bits);
 }
 
+/*
+ * The arrays the index outgrew lie before the active one (growth appends),
+ * dead. Once the header that names the active array is on disk, nothing
+ * durable names them either, and their blocks go back to the file system:
+ * the file keeps its length (so every map of it stays whole) and the range
+ * reads as zeros. A reader still probing a dead array when its bytes turn
+ * to zeros meets an empty entry, which ends its probe as a miss, and a
+ * miss counts only when seq did not change since the probe began, which
+ * the growth that killed the array changed: the reader probes again, in
+ * the active array. Housekeeping: a failure leaves the space used and
+ * nothing else.
+ */
+static void give_back_outgrown(vmdb__index *ix, const struct region *active)
+{
+    uint64_t from = ix->given_back > HEADER_SIZE ? ix->given_back : HEADER_SIZE;
+    if (active->off <= from)
+        return;
+    if (vmdb_map_punch(ix->map, from, active->off - from) == 0)
+        ix->given_back = active->off;
+    else
+        vmdb_error_clear();
+}
+
 int vmdb__index_flush(vmdb__index *ix, enum vmdb_flush how)
 {
     int rc = check_writer(ix, "flush");
@@ -954,6 +1012,8 @@ int vmdb__index_flush(vmdb__index *ix, enum vmdb_flush how)
         rc = vmdb_map_flush(ix->map, r.off, r.bytes, how);
     if (rc < 0 && how == VMDB_FLUSH_SYNC)
         ix->poisoned = true;
+    if (rc == 0 && how == VMDB_FLUSH_SYNC)
+        give_back_outgrown(ix, &r);
     return rc;
 }
 

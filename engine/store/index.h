@@ -101,6 +101,13 @@ void vmdb__index_close(vmdb__index *ix);
 /* XXH3-64 (seed 0) of the key bytes: the hash every call below takes. */
 uint64_t vmdb__index_hash(const void *key, size_t len);
 
+/* For a reader that looks up many keys at once: prefetch pulls the cache
+ * line of hash's home entry; hint then reads it, without the seqlock, for
+ * the record a lookup of hash will most likely land on (UINT64_MAX if
+ * none). Neither is an answer: vmdb__index_find gives that. */
+void vmdb__index_prefetch(const vmdb__index *ix, uint64_t hash);
+uint64_t vmdb__index_hint(const vmdb__index *ix, uint64_t hash);
+
 /*
  * Looks up `hash` (vmdb__index_hash of key) and sets *rid to the record
  * that `match` confirms holds the key. Lock-free: safe on any handle, from

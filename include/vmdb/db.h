@@ -368,6 +368,19 @@ VMDB_API void vmdb_txn_abort(vmdb_txn *txn);
  * schema.h says how keys are read). */
 VMDB_API int vmdb_table_get(vmdb_table *table, const void *key, size_t key_len, void *record,
                       uint64_t *rid);
+/*
+ * Looks up n keys at once, as n vmdb_table_get calls would, with the
+ * memory reads of several keys in flight together: several times faster
+ * than a loop of gets once the table outgrows the CPU's caches. Key i is
+ * at keys + i * key_size (key_size bytes, as vmdb_table_get takes them: a
+ * str key ends at its first NUL); record i is copied to records + i *
+ * record_size (vmdb_schema_record_size); found[i] (found may be NULL) says
+ * whether key i was there, and a missing key leaves its record as it was.
+ * Returns how many keys were found, or the first error (VMDB_EINVAL for a
+ * key of the wrong size, VMDB_ECORRUPT...), the records before it copied.
+ */
+VMDB_API long vmdb_table_get_many(vmdb_table *table, const void *keys, size_t key_size, size_t n,
+                                  void *records, bool *found);
 /* Copies record `rid`; VMDB_ENOTFOUND if the slot is not live (or past
  * the table's end). */
 VMDB_API int vmdb_table_get_rid(vmdb_table *table, uint64_t rid, void *record);

@@ -217,6 +217,14 @@ VMDB_API int vmdb_map_write(vmdb_map *map, uint64_t off, const void *src,
 VMDB_API int vmdb_map_flush(vmdb_map *map, uint64_t off, uint64_t len,
                             enum vmdb_flush how);
 
+/* Gives the disk blocks under [off, off+len) back to the file system,
+ * whole pages only (the range is rounded inwards to the page size); the
+ * file keeps its length and the range reads as zeros from then on, here
+ * and in every other map of the file. For space a file no longer uses
+ * (vmdb's index gives back the arrays it outgrew). A file system that
+ * cannot leaves the bytes as they are, and this returns 0. */
+VMDB_API int vmdb_map_punch(vmdb_map *map, uint64_t off, uint64_t len);
+
 /* Gives access-pattern advice for [off, off+len); len 0 means to the end.
  * The advice given at open also applies to ranges added by growth. */
 VMDB_API int vmdb_map_advise(vmdb_map *map, uint64_t off, uint64_t len,

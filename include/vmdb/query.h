@@ -17,9 +17,21 @@
  *     vmdb_finalize(stmt);
  *
  * The language is docs/sql.md's (`vmdb query --help`): SELECT, INSERT,
- * UPDATE and DELETE on one table, without NULL.
+ * UPDATE and DELETE on one table, without NULL; BEGIN, COMMIT (END) and
+ * ROLLBACK; CREATE TABLE and DROP TABLE.
  *
- * Each statement is one transaction. INSERT, UPDATE and DELETE are atomic:
+ * BEGIN opens a write transaction (a vmdb_txn, vmdb/db.h) that belongs to
+ * the calling thread on this handle, as a vmdb_txn does: that thread's
+ * statements on the handle run in it and read its writes until COMMIT or
+ * ROLLBACK, whichever statement objects they are (vmdb_finalize leaves it
+ * open). Other threads' statements on the handle run outside it: a SELECT
+ * reads what is committed, a write waits for it to end. A statement that
+ * fails inside it is undone alone and the transaction goes on, as in
+ * SQLite. vmdb_close on that thread rolls it back (sqlite3_close_v2's
+ * way). CREATE TABLE and DROP TABLE are refused inside it (VMDB_EINVAL).
+ * A transaction begun with vmdb_txn_begin is never joined by SQL.
+ *
+ * Otherwise each statement is one transaction. INSERT, UPDATE and DELETE are atomic:
  * all of their changes are committed together, or none when any fails.
  * A SELECT reads one committed state, never a part of another process's
  * transaction: its rows are read in a read transaction (vmdb_read_begin,
@@ -70,7 +82,18 @@ typedef struct vmdb_stmt vmdb_stmt;
 /* The length argument of a NUL-terminated SQL text. */
 #define VMDB_SQL_NUL_TERMINATED ((size_t)-1)
 
-enum vmdb_stmt_kind { VMDB_STMT_SELECT, VMDB_STMT_INSERT, VMDB_STMT_UPDATE, VMDB_STMT_DELETE };
+/* What a statement is. New kinds are added at the end. */
+enum vmdb_stmt_kind {
+    VMDB_STMT_SELECT,
+    VMDB_STMT_INSERT,
+    VMDB_STMT_UPDATE,
+    VMDB_STMT_DELETE,
+    VMDB_STMT_BEGIN,        /* BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE] [TRANSACTION] */
+    VMDB_STMT_COMMIT,       /* COMMIT, END */
+    VMDB_STMT_ROLLBACK,
+    VMDB_STMT_CREATE_TABLE,
+    VMDB_STMT_DROP_TABLE,
+};
 
 /* A column's or value's type: SQL has five, whatever the field's width. */
 enum vmdb_value_type {
