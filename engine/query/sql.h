@@ -489,6 +489,14 @@ static inline bool sql_range_holds(const sql_expr *e, const unsigned char *recor
     return (v >= e->lo && v <= e->hi) != e->negate;
 }
 
+/* ---- names (engine/query/sql_names.c) ----------------------------------- */
+
+/* The table `name` means in SQL: the one of that exact name, else the one
+ * whose name differs in case alone (*real); *also is a second such, which
+ * makes the name ambiguous, or NULL. The names live as long as the tables'
+ * handles. 0, VMDB_ENOTFOUND, or a library error. */
+int sql_table_named(vmdb_db *db, const char *name, const char **real, const char **also);
+
 /* ---- plan and execution ------------------------------------------------- */
 
 typedef struct sql_plan sql_plan;

@@ -1402,52 +1402,32 @@ static int check_params_typed(const sql_stmt *st, sql_error *err)
     return check_tree_typed(st->where, err);
 }
 
-typedef struct table_match {
-    const char *name;
-    const char *found, *also; /* the tables named so in any case */
-} table_match;
-
-static int match_table(void *ctx, vmdb_table *t)
-{
-    table_match *m = ctx;
-    if (strcasecmp(vmdb_table_name(t), m->name) == 0) {
-        if (m->found)
-            m->also = vmdb_table_name(t);
-        else
-            m->found = vmdb_table_name(t);
-    }
-    return 0;
-}
-
 /* The table the statement names, in any case as SQL has it: the table of
  * that exact name, else the only one whose name differs in case alone.
  * stmt->table becomes its real name, for messages and for the runs that
  * open it again. VMDB_ENOTFOUND, a library error, or -1 with *err. */
 static int open_table(vmdb_db *db, sql_stmt *stmt, vmdb_table **out, sql_error *err)
 {
-    int rc = vmdb_table_open(db, stmt->table, NULL, out);
-    if (rc != VMDB_ENOTFOUND)
+    const char *found, *also;
+    int rc = sql_table_named(db, stmt->table, &found, &also);
+    if (rc < 0)
         return rc;
-    table_match m = {.name = stmt->table};
-    if ((rc = vmdb_table_foreach(db, match_table, &m)) < 0)
-        return rc;
-    if (!m.found)
-        return VMDB_ENOTFOUND;
-    if (m.also) {
+    if (also) {
         char q[VMDB_PRINTABLE_CAP];
         vmdb_printable(stmt->table, strlen(stmt->table), q, sizeof q);
         return sql_fail(err, stmt->table_line, stmt->table_col,
                         "'%s' is ambiguous: tables %s and %s differ only in case (write the "
-                        "one meant in its own case)", q, m.found, m.also);
+                        "one meant in its own case)", q, found, also);
     }
-    size_t len = strlen(m.found);
-    char *real = sql_arena_alloc(stmt->arena, len + 1);
-    if (!real)
-        return oom(err);
-    memcpy(real, m.found, len);
-    stmt->table = real;
-    vmdb_error_clear();
-    return vmdb_table_open(db, real, NULL, out);
+    if (strcmp(found, stmt->table) != 0) {
+        size_t len = strlen(found);
+        char *real = sql_arena_alloc(stmt->arena, len + 1);
+        if (!real)
+            return oom(err);
+        memcpy(real, found, len + 1);
+        stmt->table = real;
+    }
+    return vmdb_table_open(db, stmt->table, NULL, out);
 }
 
 int sql_plan_new(vmdb_db *db, const char *db_name, sql_stmt *stmt, sql_plan **out,
