@@ -73,6 +73,12 @@ void sql_error_text(const sql_error *err, bool with_line, char *dst, size_t cap)
 /* Fills *err (position line/col, 0 for none) and returns -1. */
 int sql_fail(sql_error *err, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A library call failed: *err takes its message (after prefix) and code;
+ * -1. */
+int sql_fail_library(sql_error *err, const char *prefix);
+/* Out of memory while `doing` ("running", "planning") the statement:
+ * VMDB_ENOMEM; -1. */
+int sql_fail_oom(sql_error *err, const char *doing);
 
 /* ---- tokens ------------------------------------------------------------- */
 

@@ -29,6 +29,20 @@ int sql_fail(sql_error *err, unsigned line, unsigned col, const char *fmt, ...)
     return -1;
 }
 
+int sql_fail_library(sql_error *err, const char *prefix)
+{
+    sql_fail(err, 0, 0, "%s%s", prefix, vmdb_last_error()->message);
+    err->code = vmdb_last_error()->code;
+    return -1;
+}
+
+int sql_fail_oom(sql_error *err, const char *doing)
+{
+    sql_fail(err, 0, 0, "out of memory %s the statement", doing);
+    err->code = VMDB_ENOMEM;
+    return -1;
+}
+
 void sql_error_text(const sql_error *err, bool with_line, char *dst, size_t cap)
 {
     if (err->col == 0)

@@ -244,9 +244,7 @@ int sql_table_parse(sql_lexer *lx, sql_token *tok, sql_stmt *st, sql_error *err)
 
 static int library_error(sql_error *err)
 {
-    sql_fail(err, 0, 0, "%s", vmdb_last_error()->message);
-    err->code = vmdb_last_error()->code;
-    return -1;
+    return sql_fail_library(err, "");
 }
 
 int sql_table_execute(vmdb_db *db, const sql_stmt *st, sql_error *err)
