@@ -633,7 +633,7 @@ int vmdb_txn_commit(vmdb_txn *txn)
 
 /* Records up to this size are copied through the stack, larger ones
  * through the heap (see copy_live). */
-#define READ_SCRATCH 1024
+#define READ_SCRATCH 4096
 
 /*
  * Copies record rid into `record` if its slot is live and, with `key`,
