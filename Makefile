@@ -403,7 +403,7 @@ fuzz-regress: fuzz-deps fuzz-build
 # after a fork of a process with threads ("dup thread with used id").
 # The seqlock's reads of slots are atomics (engine/store/table.h), so nothing
 # is suppressed.
-TSAN_SUITES := error buffer ring slotring map index txn none db read backup compact space sql_txn
+TSAN_SUITES := error buffer ring slotring map index txn none db read backup compact space sql_txn get_many
 TSAN_SKIP   := a_process_waiting_for_the_lock_gets_it_within_a_few_flusher_rounds \
     writers_in_two_processes_take_turns every_other_handle_follows_the_new_files \
     a_hold_begun_inside_a_write_transaction_holds_on_after_its_commit \

@@ -385,7 +385,8 @@ VMDB_API void vmdb_txn_abort(vmdb_txn *txn);
 /* Copies the record with key `key` into `record` (record_size bytes);
  * *rid (may be NULL) gets its id. With `record` NULL it only looks the key
  * up: *rid, then vmdb_table_get_ptr, read the record without a copy. VMDB_ENOTFOUND, which leaves the error
- * context alone: not finding is an answer, not a failure. A key of a
+ * context alone: not finding is an answer, not a failure; it leaves
+ * `record` as it was, even when a writer deletes the key meanwhile. A key of a
  * length the key field cannot hold is VMDB_EINVAL (vmdb_record_key in
  * schema.h says how keys are read). */
 VMDB_API int vmdb_table_get(vmdb_table *table, const void *key, size_t key_len, void *record,
@@ -404,7 +405,7 @@ VMDB_API int vmdb_table_get(vmdb_table *table, const void *key, size_t key_len, 
 VMDB_API long vmdb_table_get_many(vmdb_table *table, const void *keys, size_t key_size, size_t n,
                                   void *records, bool *found);
 /* Copies record `rid`; VMDB_ENOTFOUND if the slot is not live (or past
- * the table's end). */
+ * the table's end), leaving `record` as it was. */
 VMDB_API int vmdb_table_get_rid(vmdb_table *table, uint64_t rid, void *record);
 
 /*
