@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,6 +180,14 @@ static inline unsigned char *read_file(const char *path, size_t *len)
     fclose(f);
     *len = (size_t)n;
     return buf;
+}
+
+/* Whether path lies on a tmpfs, where vmdb gives no space back (see
+ * vmdb__os_punch_hole): tests of the space given back skip there. */
+static inline bool on_tmpfs(const char *path)
+{
+    struct statfs fs;
+    return statfs(path, &fs) == 0 && fs.f_type == 0x01021994;
 }
 
 static inline uint64_t file_size(const char *path)

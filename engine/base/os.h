@@ -66,7 +66,9 @@ int vmdb__os_stat_path(const char *path, vmdb__os_stat *st);
 int vmdb__os_allocate(int fd, uint64_t off, uint64_t len);
 /* Gives the disk blocks of [off, off+len) back, keeping the length: the
  * range reads as zeros after. A file system that cannot is left as it
- * is (0): the bytes stay, which costs space and nothing else. */
+ * is (0): the bytes stay, which costs space and nothing else; so is a
+ * tmpfs, where reading a punched page through a map allocates it again,
+ * a SIGBUS when the tmpfs is full. */
 int vmdb__os_punch_hole(int fd, uint64_t off, uint64_t len);
 int vmdb__os_truncate(int fd, uint64_t size);
 int vmdb__os_sync(int fd, bool data_only);

@@ -222,7 +222,9 @@ VMDB_API int vmdb_map_flush(vmdb_map *map, uint64_t off, uint64_t len,
  * file keeps its length and the range reads as zeros from then on, here
  * and in every other map of the file. For space a file no longer uses
  * (vmdb's index gives back the arrays it outgrew). A file system that
- * cannot leaves the bytes as they are, and this returns 0. */
+ * cannot leaves the bytes as they are, and this returns 0; so does a
+ * tmpfs, where a read of a punched page through a map takes memory again
+ * (and on a full tmpfs is a SIGBUS). */
 VMDB_API int vmdb_map_punch(vmdb_map *map, uint64_t off, uint64_t len);
 
 /* Gives access-pattern advice for [off, off+len); len 0 means to the end.
