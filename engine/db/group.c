@@ -357,8 +357,6 @@ static void fork_parent(void)
     pthread_rwlock_unlock(&fork_guard);
 }
 
-uint64_t vmdb__fork_generation;
-
 /* The child's thread has another id than the one that write-locked the
  * guard, which glibc's unlock would take for a reader: start afresh. The
  * handles the child inherited are its parent's (vmdb__db_inherited). */

@@ -85,6 +85,10 @@ bool vmdb__db_poisoned(const vmdb_db *db)
     return __atomic_load_n(&db->lockfile->poisoned, __ATOMIC_ACQUIRE);
 }
 
+/* Bumped in every child a fork makes (group.c's fork handler): defined
+ * here, the lowest file that asks whether a handle was inherited. */
+uint64_t vmdb__fork_generation;
+
 /* ---- the handle's writer mutex ------------------------------------------ */
 
 void vmdb__db_mutex_lock(vmdb_db *db)
