@@ -353,6 +353,28 @@ Test(sql_table, bad_field_lists_name_the_field_and_where_it_is)
     vmdb_close(db);
 }
 
+Test(sql_table, a_quoted_field_name_is_one_name_never_schema_text)
+{
+    vmdb_db *db = open_db();
+    /* Each of these once made another table than the one written: the
+     * name went into the schema text as it was, ':' and ',' included. */
+    ASSERT_FAILS(vmdb_exec(db, "CREATE TABLE t (\"a:u8, b\" u16)", NULL, NULL), VMDB_ESCHEMA,
+                 "CREATE TABLE t: 'a:u8, b' is not a field name");
+    ASSERT_FAILS(vmdb_exec(db, "CREATE TABLE t (id u64, \"k:str8 key, z\" u8)", NULL, NULL),
+                 VMDB_ESCHEMA, "'k:str8 key, z' is not a field name");
+    ASSERT_FAILS(vmdb_exec(db, "CREATE TABLE t (\"i d\" u64)", NULL, NULL), VMDB_ESCHEMA,
+                 "'i d' is not a field name (letters, digits and '_', not starting with a "
+                 "digit, at most 63 bytes) (col 17)");
+    ASSERT_FAILS(vmdb_exec(db, "CREATE TABLE t (a \"u8, b:u16\")", NULL, NULL), VMDB_ESYNTAX,
+                 "field 'a' needs a type");
+    vmdb_table *t;
+    cr_assert_eq(vmdb_table_open(db, "t", NULL, &t), VMDB_ENOTFOUND);
+    /* A keyword is a name like any other, quoted or not. */
+    ASSERT_OK(vmdb_exec(db, "CREATE TABLE t (\"select\" u8, from u8)", NULL, NULL));
+    cr_assert_str_eq(schema_text(db, "t"), "select:u8 key, from:u8");
+    vmdb_close(db);
+}
+
 Test(sql_table, create_and_drop_are_refused_inside_a_transaction_which_goes_on)
 {
     vmdb_db *db = people_db();
