@@ -401,6 +401,19 @@ static int on_off(const char *arg)
     return -1;
 }
 
+/* What a dot command printed (.dump's above all: a backup made with
+ * `.dump > FILE`) that did not reach its file is an error, as a
+ * statement's rows are. */
+static void check_output(shell *sh, unsigned line)
+{
+    FILE *out = sh->how.out;
+    int failed = fflush(out) != 0 ? errno : ferror(out) ? EIO : 0;
+    if (!failed)
+        return;
+    clearerr(out);
+    shell_error(sh, line, "cannot write the output: %s", strerror(failed));
+}
+
 static void dot_command(shell *sh, char *text)
 {
     char *args[DOT_ARGS_MAX + 1];
@@ -473,7 +486,7 @@ static void dot_command(shell *sh, char *text)
     } else {
         shell_error(sh, line, "unknown command '%s' (.help lists them)", cli_show(shown, cmd));
     }
-    fflush(sh->how.out);
+    check_output(sh, line);
 }
 
 /* ---- statements --------------------------------------------------------- */

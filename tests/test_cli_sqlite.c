@@ -145,6 +145,23 @@ Test(cli_sqlite, output_goes_to_a_file_and_back)
     remove_test_dir();
 }
 
+Test(cli_sqlite, output_that_cannot_be_written_is_an_error)
+{
+    make_db();
+    /* `.dump > backup.sql` on a full disk must not pass for a backup. */
+    EXPECT(vmdb("shell '%s' \".output /dev/full\n.dump\"", db), 2, "",
+           "vmdb: line 2: cannot write the output: No space left on device\n");
+    EXPECT(vmdb("shell '%s' \".output /dev/full\n.schema\n.tables\n.help\"", db), 2, "",
+           "vmdb: line 2: cannot write the output: No space left on device\n"
+           "vmdb: line 3: cannot write the output: No space left on device\n"
+           "vmdb: line 4: cannot write the output: No space left on device\n");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s shell '%s' .dump >/dev/full 2>/dev/null", cli_binary(), db);
+    int rc = system(cmd);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "exit %d", WEXITSTATUS(rc));
+    remove_test_dir();
+}
+
 Test(cli_sqlite, read_runs_a_file_and_names_it_in_errors)
 {
     make_db();
