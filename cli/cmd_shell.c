@@ -321,12 +321,20 @@ static void read_file(shell *sh, const char *path)
     while (!sh->quit && getline(&line, &cap, f) >= 0)
         if (handle_line(sh, line) != CLI_OK)
             sh->quit = true;
+    /* A file that opens but cannot be read (a directory) is no empty
+     * script, and the statement a failed read cut short does not run. */
+    int read_errno = ferror(f) ? errno : 0;
+    if (read_errno)
+        file.len = 0;
     free(line);
     fclose(f);
     finish_input(sh);
     free(file.buf);
     sh->depth--;
     sh->in = outer;
+    if (read_errno)
+        shell_error(sh, sh->in->line, ".read %s: cannot read: %s", cli_show(shown, path),
+                    strerror(read_errno));
 }
 
 /* `.import [OPTION...] FILE TABLE`, sqlite3's order, is `vmdb import DB
@@ -652,6 +660,10 @@ static int read_script(shell *sh)
     while (rc == CLI_OK && !sh->quit && getline(&line, &cap, stdin) >= 0)
         rc = handle_line(sh, line);
     free(line);
+    if (rc == CLI_OK && ferror(stdin)) {
+        sh->in->len = 0; /* a statement the failed read cut short */
+        rc = cli_error("cannot read the script: %s", strerror(errno));
+    }
     return rc;
 }
 

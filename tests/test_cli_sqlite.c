@@ -183,6 +183,14 @@ Test(cli_sqlite, read_runs_a_file_and_names_it_in_errors)
     cr_assert_eq(r->status, 2);
     ASSERT_CONTAINS(r->err, "files read each other more than 16 deep");
     EXPECT(vmdb("shell '%s' \".read %s\"", db, test_path("none.sql")), 2, "", NULL);
+    /* A file that opens but cannot be read is no empty script. */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", test_path("a_dir"));
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    snprintf(want, sizeof want, "vmdb: line 1: .read %s: cannot read: Is a directory\n", dir);
+    EXPECT(vmdb("shell '%s' \".read %s\"", db, dir), 2, "", want);
+    EXPECT(vmdb("shell '%s' < '%s'", db, dir), 2, "",
+           "vmdb: cannot read the script: Is a directory\n");
     remove_test_dir();
 }
 
