@@ -607,12 +607,37 @@ static int add_line(shell *sh, const char *line, size_t n)
     return CLI_OK;
 }
 
+/* The quote (' or ") that text[0, len) leaves open after `open`, or 0,
+ * by the rules of vmdb_sql_statement_length: a doubled quote closes and
+ * opens again, and "--" comments to the line's end. */
+static char open_quote(char open, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (open) {
+            if (c == open)
+                open = 0;
+        } else if (c == '\'' || c == '"') {
+            open = c;
+        } else if (c == '-' && i + 1 < len && text[i + 1] == '-') {
+            while (i + 1 < len && text[i + 1] != '\n')
+                i++;
+        }
+    }
+    return open;
+}
+
 static int handle_line(shell *sh, char *line)
 {
     input *in = sh->in;
     in->line++;
     size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    if (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    /* A CRLF line's '\r' is no part of the statement, unless a string
+     * goes on past it: text with "\r\n" in it (.dump writes it so) keeps
+     * its '\r'. */
+    if (n && line[n - 1] == '\r' && !open_quote(open_quote(0, in->buf, in->len), line, n - 1))
         line[--n] = '\0';
     const char *p = line + strspn(line, " \t");
     if (in->len == 0 && *p == '.') {

@@ -236,6 +236,36 @@ Test(cli_sqlite, dump_makes_the_tables_again_in_an_empty_database)
     remove_test_dir();
 }
 
+Test(cli_sqlite, dump_keeps_a_carriage_return_before_a_line_break_in_text)
+{
+    make_db();
+    /* A quoted csv cell of a file with CRLF line ends holds "\r\n". */
+    char csv[512];
+    snprintf(csv, sizeof csv, "%s", test_path("crlf.csv"));
+    const char rows[] = "id,name\r\n20,\"two\r\nlines\"\r\n21,\"end\r\"\r\n";
+    write_file(csv, rows, sizeof rows - 1);
+    cli_result *r = vmdb("import '%s' t '%s'", db, csv);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    const char *q = "SELECT id, name FROM t WHERE id >= 20 AND id < 100 ORDER BY id";
+    const char want[] = "{\"id\":20,\"name\":\"two\\r\\nlines\"}\n{\"id\":21,\"name\":\"end\\r\"}\n";
+    EXPECT(vmdb("query '%s' -f json \"%s\"", db, q), 0, want, "");
+    char dump[512], copy[512];
+    snprintf(dump, sizeof dump, "%s", test_path("dump.sql"));
+    snprintf(copy, sizeof copy, "%s", test_path("copy.db"));
+    r = vmdb("shell '%s' '.dump t'", db);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    write_file(dump, r->out, strlen(r->out));
+    r = vmdb("shell '%s' < '%s'", copy, dump);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    EXPECT(vmdb("query '%s' -f json \"%s\"", copy, q), 0, want, "");
+    /* Outside a string, a CRLF script's '\r' is still no part of it. */
+    const char script[] = "SELECT 1 AS a;\r\nSELECT 'x\r\ny' AS b;\r\n.mode csv\r\n";
+    write_file(dump, script, sizeof script - 1);
+    EXPECT(vmdb("shell '%s' -json < '%s'", copy, dump), 0, "{\"a\":1}\n{\"b\":\"x\\r\\ny\"}\n",
+           "");
+    remove_test_dir();
+}
+
 Test(cli_sqlite, import_puts_a_csv_file_into_a_table)
 {
     make_db();
