@@ -11,6 +11,7 @@
 #include <stdarg.h>
 
 #include "cli_helpers.h"
+#include "db.h"
 
 TestSuite(cli_sqlite, .timeout = SUITE_TIMEOUT);
 
@@ -312,5 +313,41 @@ Test(cli_sqlite, a_missing_database_is_made_unless_readonly)
     cr_assert_eq(r->status, 2);
     ASSERT_CONTAINS(r->err, "opened read-only");
     EXPECT(vmdb("shell --readonly '%s' -csv \"SELECT a FROM u\"", db), 0, "a\n1\n", "");
+    remove_test_dir();
+}
+
+static void die_mid_apply(vmdb_db *w, size_t applied)
+{
+    (void)w;
+    if (applied == 0)
+        _exit(0);
+}
+
+Test(cli_sqlite, readonly_stays_read_only_when_the_database_needed_recovery)
+{
+    make_db();
+    /* A writer dies half way through applying an UPDATE: a read-only
+     * open refuses until a writer replays the log, which the command
+     * does first, as sqlite3 rolls a hot journal back. */
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        vmdb_db *w;
+        vmdb_db_options o = {.durability = VMDB_DURABILITY_SYNC};
+        if (vmdb_open(db, &o, &w) < 0)
+            _exit(1);
+        vmdb__apply_test_hook = die_mid_apply;
+        vmdb_exec(w, "UPDATE t SET n = 5", NULL, NULL);
+        _exit(2);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer did not die mid-apply");
+    /* The shell it opened for that is still read-only, as it was told. */
+    cli_result *r = vmdb("shell --readonly '%s' -csv \"INSERT INTO t VALUES (3, 'x', 0, TRUE, "
+                         "'0x', 0); SELECT n FROM t ORDER BY id\"",
+                         db);
+    cr_assert_eq(r->status, 2, "%s", r->err);
+    ASSERT_CONTAINS(r->err, "opened read-only");
+    cr_assert_str_eq(r->out, "n\n5\n5\n");
     remove_test_dir();
 }
