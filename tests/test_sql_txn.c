@@ -404,6 +404,67 @@ Test(sql_table, a_statement_prepared_before_a_drop_and_create_says_so)
     vmdb_close(db);
 }
 
+typedef struct drop_race {
+    vmdb_db *db;
+    int round;      /* the round whose table the reader is to count */
+    int counted;    /* rounds the reader counted at least once */
+    int wrong;      /* counts that were neither the table's nor an error */
+    int64_t last_wrong;
+} drop_race;
+
+/* Counts t with one statement, again and again, until it fails: the
+ * table was dropped. */
+static void *count_until_dropped(void *arg)
+{
+    drop_race *d = arg;
+    for (int round = 0; round < 20; round++) {
+        while (__atomic_load_n(&d->round, __ATOMIC_ACQUIRE) < round)
+            sched_yield();
+        vmdb_stmt *stmt;
+        if (vmdb_prepare(d->db, "SELECT COUNT(*) FROM t", VMDB_SQL_NUL_TERMINATED, &stmt,
+                         NULL) < 0)
+            return NULL;
+        int64_t n;
+        while (vmdb_step(stmt) == VMDB_ROW && vmdb_column_i64(stmt, 0, &n) == 0) {
+            if (n != 5000) {
+                d->wrong++;
+                d->last_wrong = n;
+            }
+            __atomic_store_n(&d->counted, round + 1, __ATOMIC_RELEASE);
+            vmdb_reset(stmt);
+        }
+        vmdb_finalize(stmt);
+    }
+    return NULL;
+}
+
+Test(sql_table, a_select_beside_a_drop_reads_the_table_whole_or_fails)
+{
+    vmdb_db *db = open_db();
+    char *sql = malloc(5000 * 16 + 64);
+    size_t n = (size_t)sprintf(sql, "INSERT INTO t VALUES (0)");
+    for (int i = 1; i < 5000; i++)
+        n += (size_t)sprintf(sql + n, ", (%d)", i);
+    drop_race d = {.db = db, .round = -1};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, count_until_dropped, &d), 0);
+    for (int round = 0; round < 20; round++) {
+        ASSERT_OK(vmdb_exec(db, "CREATE TABLE t (id u64 KEY)", NULL, NULL));
+        ASSERT_OK(vmdb_exec(db, sql, NULL, NULL));
+        __atomic_store_n(&d.round, round, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&d.counted, __ATOMIC_ACQUIRE) <= round)
+            sched_yield();
+        /* The drop lands while the reader counts: it saw the table, or
+         * sees that it was dropped, never a table that was there empty. */
+        ASSERT_OK(vmdb_exec(db, "DROP TABLE t", NULL, NULL));
+    }
+    pthread_join(th, NULL);
+    free(sql);
+    cr_assert_eq(d.wrong, 0, "%d times a SELECT beside DROP TABLE counted %lld records of 5000",
+                 d.wrong, (long long)d.last_wrong);
+    vmdb_close(db);
+}
+
 Test(sql_txn, a_statement_that_outgrows_the_log_is_undone_and_the_transaction_commits_the_rest)
 {
     vmdb_db *db;
