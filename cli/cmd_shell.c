@@ -139,7 +139,7 @@ static void shell_error(shell *sh, unsigned line, const char *fmt, ...)
         sh->quit = true;
 }
 
-static int handle_line(shell *sh, char *line);
+static int handle_line(shell *sh, char *line, size_t n);
 static void finish_input(shell *sh);
 
 /* ---- dot commands ------------------------------------------------------- */
@@ -318,8 +318,9 @@ static void read_file(shell *sh, const char *path)
     sh->depth++;
     char *line = NULL;
     size_t cap = 0;
-    while (!sh->quit && getline(&line, &cap, f) >= 0)
-        if (handle_line(sh, line) != CLI_OK)
+    ssize_t n;
+    while (!sh->quit && (n = getline(&line, &cap, f)) >= 0)
+        if (handle_line(sh, line, (size_t)n) != CLI_OK)
             sh->quit = true;
     /* A file that opens but cannot be read (a directory) is no empty
      * script, and the statement a failed read cut short does not run. */
@@ -627,11 +628,22 @@ static char open_quote(char open, const char *text, size_t len)
     return open;
 }
 
-static int handle_line(shell *sh, char *line)
+/* Takes line[0, n), which getline may have read with a NUL inside. */
+static int handle_line(shell *sh, char *line, size_t n)
 {
     input *in = sh->in;
     in->line++;
-    size_t n = strlen(line);
+    const char *nul = memchr(line, '\0', n);
+    if (nul) {
+        /* The text is handled as a C string: what follows the NUL would
+         * be cut off without a word, and the rest of its statement run. */
+        shell_error(sh, in->line, "a NUL byte in the input (col %zu): the statement is not run",
+                    (size_t)(nul - line) + 1);
+        in->len = 0;
+        in->buf_line = in->line + 1;
+        in->buf_col = 1;
+        return CLI_OK;
+    }
     if (n && line[n - 1] == '\n')
         line[--n] = '\0';
     /* A CRLF line's '\r' is no part of the statement, unless a string
@@ -671,7 +683,7 @@ static int run_lines(shell *sh, const char *text)
         save = nl ? nl + 1 : NULL;
         if (nl)
             *nl = '\0';
-        rc = handle_line(sh, line);
+        rc = handle_line(sh, line, strlen(line));
     }
     free(copy);
     return rc;
@@ -682,8 +694,9 @@ static int read_script(shell *sh)
     char *line = NULL;
     size_t cap = 0;
     int rc = CLI_OK;
-    while (rc == CLI_OK && !sh->quit && getline(&line, &cap, stdin) >= 0)
-        rc = handle_line(sh, line);
+    ssize_t n;
+    while (rc == CLI_OK && !sh->quit && (n = getline(&line, &cap, stdin)) >= 0)
+        rc = handle_line(sh, line, (size_t)n);
     free(line);
     if (rc == CLI_OK && ferror(stdin)) {
         sh->in->len = 0; /* a statement the failed read cut short */
@@ -746,7 +759,7 @@ static int read_terminal(shell *sh)
         }
         if (ed.lib && line[strspn(line, " \t")])
             ed.add_history(line);
-        rc = handle_line(sh, line);
+        rc = handle_line(sh, line, strlen(line));
         free(line);
     }
     /* Not dlclose: libedit's readline keeps its editor in static memory,

@@ -98,13 +98,24 @@ Test(cli_sqlite, query_runs_several_statements_in_one_transaction_or_each_in_its
 Test(cli_sqlite, bail_stops_at_the_first_error_and_without_it_the_script_goes_on)
 {
     make_db();
-    write_file(test_path("in.sql"), "SELECT 1 AS a;\nSELEC 2;\nSELECT 3 AS c;\n", 40);
+    write_file(test_path("in.sql"), "SELECT 1 AS a;\nSELEC 2;\nSELECT 3 AS c;\n", 39);
     EXPECT(vmdb("shell '%s' -csv < '%s'", db, test_path("in.sql")), 2, "a\n1\nc\n3\n",
            "vmdb: line 2: syntax error at 'SELEC' (col 1)\n");
     EXPECT(vmdb("shell '%s' -csv -bail < '%s'", db, test_path("in.sql")), 2, "a\n1\n",
            "vmdb: line 2: syntax error at 'SELEC' (col 1)\n");
     EXPECT(vmdb("shell '%s' --csv --bail \"SELECT 1 AS a; SELEC 2; SELECT 3\"", db), 2,
            "a\n1\n", NULL);
+    remove_test_dir();
+}
+
+Test(cli_sqlite, a_nul_byte_in_a_script_stops_its_statement_from_running)
+{
+    make_db();
+    /* Read up to the NUL only, this ran "DELETE FROM t WHERE id > 2". */
+    const char script[] = "DELETE FROM t WHERE id > 2\0 AND id = 9;\nSELECT COUNT(*) AS n FROM t;\n";
+    write_file(test_path("in.sql"), script, sizeof script - 1);
+    EXPECT(vmdb("shell '%s' -csv < '%s'", db, test_path("in.sql")), 2, "n\n2\n",
+           "vmdb: line 1: a NUL byte in the input (col 27): the statement is not run\n");
     remove_test_dir();
 }
 
