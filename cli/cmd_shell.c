@@ -423,17 +423,49 @@ static void check_output(shell *sh, unsigned line)
     shell_error(sh, line, "cannot write the output: %s", strerror(failed));
 }
 
+/* Splits text into at most `cap` words at blanks, in place. As in
+ * sqlite3, a word in '...' or "..." may hold blanks and its quotes are no
+ * part of it (`.output 'my rows.csv'`). The count, or -1 for a quote left
+ * open. */
+static int split_words(char *text, char **words, int cap)
+{
+    int count = 0;
+    char *p = text;
+    for (;;) {
+        p += strspn(p, " \t\r\n");
+        if (!*p || count == cap)
+            return count;
+        if (*p == '\'' || *p == '"') {
+            char *end = strchr(p + 1, *p);
+            if (!end)
+                return -1;
+            *end = '\0';
+            words[count++] = p + 1;
+            p = end + 1;
+            continue;
+        }
+        words[count++] = p;
+        p += strcspn(p, " \t\r\n");
+        if (*p)
+            *p++ = '\0';
+    }
+}
+
 static void dot_command(shell *sh, char *text)
 {
-    char *args[DOT_ARGS_MAX + 1];
-    size_t count = 0;
-    char *save = NULL;
-    char *cmd = strtok_r(text, " \t\r\n", &save);
-    for (char *a; count < DOT_ARGS_MAX && (a = strtok_r(NULL, " \t\r\n", &save));)
-        args[count++] = a;
-    char *arg = count ? args[0] : NULL;
+    char *words[DOT_ARGS_MAX + 1];
+    int n = split_words(text, words, DOT_ARGS_MAX + 1);
     unsigned line = sh->in->line;
     char shown[VMDB_PRINTABLE_CAP], shown_cmd[VMDB_PRINTABLE_CAP];
+    if (n < 0) {
+        /* The command, which starts with '.', was cut off as a word. */
+        shell_error(sh, line, "%s: a quote left open", cli_show(shown_cmd, text));
+        return;
+    }
+    char *cmd = words[0];
+    char **args = words + 1;
+    size_t count = (size_t)n - 1;
+    char *arg = count ? args[0] : NULL;
     /* The commands that take at most one argument. */
     bool one = strcmp(cmd, ".import") != 0;
     FILE *out = sh->how.out;

@@ -154,6 +154,20 @@ Test(cli_sqlite, output_goes_to_a_file_and_back)
     slurp(out, got, sizeof got);
     cr_assert_str_eq(got, "id\n1\n");
     EXPECT(vmdb("shell '%s' \".output /nonexistent/dir/x\"", db), 2, "", NULL);
+    /* As in sqlite3, quotes around a name are not part of it, and let it
+     * hold blanks. */
+    char spaced[512];
+    snprintf(spaced, sizeof spaced, "%s", test_path("my rows.csv"));
+    EXPECT(vmdb("shell '%s' -csv \".output '%s'\nSELECT 3 AS three;\n.output\n"
+                ".output \\\"%s\\\"\nSELECT 4 AS four;\"",
+                db, out, spaced),
+           0, "", "");
+    slurp(out, got, sizeof got);
+    cr_assert_str_eq(got, "three\n3\n");
+    slurp(spaced, got, sizeof got);
+    cr_assert_str_eq(got, "four\n4\n");
+    EXPECT(vmdb("shell '%s' \".output 'open\"", db), 2, "",
+           "vmdb: line 1: .output: a quote left open\n");
     remove_test_dir();
 }
 
