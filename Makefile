@@ -82,6 +82,9 @@ DEPS         := gcc g++ make pkg-config libxxhash-dev libcriterion-dev valgrind 
 # The peers the benchmark (bench/peers) measures vmdb against.
 PEER_DEPS    := liblmdb-dev libsqlite3-dev librocksdb-dev libtkrzw-dev
 PEER_LIBS    := -llmdb -lsqlite3 -lrocksdb -ltkrzw
+# The library's test binary links SQLite too, to compare the SQL with
+# (tests/test_sqlite_diff.c; libsqlite3-dev is among PEER_DEPS).
+TEST_LDLIBS  := -lsqlite3
 
 .PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme test-peers bench-peers demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
 
@@ -147,7 +150,7 @@ $(BUILD)/$(1)/tests/%.o: tests/%.c
 	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(2) -DVMDB_TEST_HOOKS $(ALL_INC) -c $$< -o $$@
 
 $(BUILD)/$(1)/vmdb_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(LIB_TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(TEST_OS_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%.o,$(3))
-	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
+	$(CC) $(2) -o $$@ $$^ -lcriterion $(TEST_LDLIBS) $(CLI_LDLIBS) $(LDLIBS)
 
 $(BUILD)/$(1)/cli_tests: $(ENGINE_SRC:engine/%.c=$(BUILD)/$(1)/engine/%.o) $(CLI_LIB_SRC:cli/%.c=$(BUILD)/$(1)/cli/%.o) $(CLI_TEST_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o) $(TEST_OS_SRC:tests/%.c=$(BUILD)/$(1)/tests/%.o)
 	$(CC) $(2) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
@@ -233,7 +236,8 @@ MUTANTS := \
     NONE_APPLIED_AT_ONCE:powercut/one_writer*:VMDB_POWERCUT_DURABILITY=none,VMDB_POWERLOSS_CYCLES=60 \
     READ_UNVALIDATED:read/readers_in*: \
     READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000 \
-    GET_MANY_TRUSTS_HINT:get_many/answers*:
+    GET_MANY_TRUSTS_HINT:get_many/answers*: \
+    SQL_SUBSTR_FROM_ZERO:sqlite_diff/*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
 MUTANT_NAMES := $(foreach m,$(MUTANTS),$(call mutant_name,$(m)))
@@ -249,7 +253,7 @@ $(BUILD)/mutant-$(1)/vmdb_tests: $$(MUTANT_SRC_$(1):engine/%.c=$(BUILD)/mutant-$
         $(LIB_TEST_SRC:tests/%.c=$(BUILD)/plain/tests/%.o) \
         $(TEST_OS_SRC:tests/%.c=$(BUILD)/plain/tests/%.o)
 	@test -n "$$(MUTANT_SRC_$(1))" || { echo "mutant $(1): no engine file names VMDB_MUTANT_$(1)"; exit 1; }
-	$(CC) $(PLAIN_FLAGS) -o $$@ $$^ -lcriterion $(CLI_LDLIBS) $(LDLIBS)
+	$(CC) $(PLAIN_FLAGS) -o $$@ $$^ -lcriterion $(TEST_LDLIBS) $(CLI_LDLIBS) $(LDLIBS)
 endef
 $(foreach n,$(MUTANT_NAMES),$(eval $(call mutant_build,$(n))))
 
@@ -399,7 +403,7 @@ fuzz-regress: fuzz-deps fuzz-build
 # after a fork of a process with threads ("dup thread with used id").
 # The seqlock's reads of slots are atomics (engine/store/table.h), so nothing
 # is suppressed.
-TSAN_SUITES := error buffer ring slotring map index txn none db read backup compact space sql_txn
+TSAN_SUITES := error buffer ring slotring map index txn none db read backup compact space sql_txn get_many
 TSAN_SKIP   := a_process_waiting_for_the_lock_gets_it_within_a_few_flusher_rounds \
     writers_in_two_processes_take_turns every_other_handle_follows_the_new_files \
     a_hold_begun_inside_a_write_transaction_holds_on_after_its_commit \

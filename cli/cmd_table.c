@@ -3,6 +3,8 @@
  * cli/cmd_table.c - the commands about tables as a whole: `create`,
  * `tables`, `schema` and `drop`.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -10,7 +12,7 @@
 /* ---- create ------------------------------------------------------------- */
 
 static const char create_usage[] =
-    "usage: vmdb create DB TABLE SCHEMA\n"
+    "usage: vmdb create DB TABLE SCHEMA [--capacity N]\n"
     "\n"
     "Creates table TABLE in database DB, and the database directory DB if it\n"
     "is missing. SCHEMA lists the fields, e.g.\n"
@@ -18,15 +20,34 @@ static const char create_usage[] =
     "    vmdb create people.db people 'id:u64 key, name:str32, age:u8, score:f64'\n"
     "\n"
     "Types: u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 bool strN bytesN (N 1..4096).\n"
-    "One field may say \"key\"; without one, the first field is the key.\n";
+    "One field may say \"key\"; without one, the first field is the key.\n"
+    "\n"
+    "--capacity N   the records the table is expected to hold: its file and\n"
+    "               index are made that large at once (the file's space is\n"
+    "               taken from the start), so filling it never stops to grow\n"
+    "               them; it still grows past N. Default: start small.\n";
 
 static int create_run(int argc, char **argv)
 {
     char *pos[3];
     size_t npos;
     int status;
-    if (!cli_command_args(&cli_create_command, argc, argv, NULL, 0, pos, 3, 3, &npos, &status))
+    const char *capacity = NULL;
+    const cli_option options[] = {{"capacity", 0, &capacity, NULL}};
+    if (!cli_command_args(&cli_create_command, argc, argv, options, 1, pos, 3, 3, &npos,
+                          &status))
         return status;
+    vmdb_table_options topts = VMDB_TABLE_OPTIONS_INIT;
+    if (capacity) {
+        char *end;
+        errno = 0;
+        topts.capacity = strtoull(capacity, &end, 10);
+        if (!isdigit((unsigned char)capacity[0]) || *end || errno) {
+            char shown[VMDB_PRINTABLE_CAP];
+            return cli_error("create: --capacity '%s' is not a whole number of records",
+                             cli_show(shown, capacity));
+        }
+    }
     vmdb_schema *schema;
     if (vmdb_schema_parse(pos[2], &schema) < 0)
         return cli_library_error();
@@ -36,7 +57,7 @@ static int create_run(int argc, char **argv)
         return CLI_ERROR;
     }
     vmdb_table *table;
-    int rc = vmdb_table_create(db, pos[1], schema, &table);
+    int rc = vmdb_table_create_with(db, pos[1], schema, &topts, &table);
     if (rc == VMDB_EEXIST)
         status = cli_error("%s: table '%s' already exists", pos[0], pos[1]);
     else if (rc < 0)

@@ -116,6 +116,20 @@ Test(cli_commands, create_errors_name_the_table_schema_or_path)
     remove_test_dir();
 }
 
+Test(cli_commands, create_with_a_capacity_sizes_the_table_file_at_once)
+{
+    make_people();
+    EXPECT_STATUS(vmdb("create '%s' big 'id:u64 key, v:bytes100' --capacity 20000", db), 0);
+    char file[600];
+    snprintf(file, sizeof file, "%s/big.vmt", db);
+    cr_assert_geq(file_size(file), 20000 * 108, "%llu bytes for 20000 records",
+                  (unsigned long long)file_size(file));
+    EXPECT_ERROR_NAMING(vmdb("create '%s' t 'id:u8' --capacity 12x", db), "'12x'");
+    EXPECT_ERROR_NAMING(vmdb("create '%s' t 'id:u8' --capacity -1", db), "'-1'");
+    EXPECT_ERROR_NAMING(vmdb("create '%s' t 'id:u8' --capacity 99999999999999", db), "2^40");
+    remove_test_dir();
+}
+
 Test(cli_commands, tables_lists_name_records_and_schema_in_every_format)
 {
     make_people();

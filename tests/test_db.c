@@ -1513,3 +1513,60 @@ Test(db, a_table_name_in_a_header_never_becomes_a_path_outside_the_database)
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
+
+Test(db, a_capacity_hint_sizes_table_and_index_so_a_fill_never_grows_them)
+{
+    const char *path = test_path("db");
+    vmdb_db *db;
+    vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 8 << 20};
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    vmdb_schema *s = person_schema();
+    vmdb_table_options to = VMDB_TABLE_OPTIONS_INIT;
+    to.capacity = 5000;
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_create_with(db, "people", s, &to, &t));
+    vmdb_table_info before;
+    ASSERT_OK(vmdb_table_stat(t, &before));
+    cr_assert_geq(before.capacity, 5000);
+    cr_assert_eq(before.records, 0);
+    cr_assert_geq(before.file_bytes, 5000 * before.slot_size);
+    cr_assert_geq(before.index_capacity * 3, 5000 * 4, "index of %llu entries",
+                  (unsigned long long)before.index_capacity);
+    for (uint64_t i = 0; i < 5000; i += 500) {
+        vmdb_txn *txn;
+        ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn));
+        for (uint64_t id = i; id < i + 500; id++) {
+            struct person p = person(id, "x", (uint32_t)id);
+            ASSERT_OK(vmdb_txn_put(txn, t, &p, NULL));
+        }
+        ASSERT_OK(vmdb_txn_commit(txn));
+    }
+    vmdb_table_info after;
+    ASSERT_OK(vmdb_table_stat(t, &after));
+    cr_assert_eq(after.records, 5000);
+    cr_assert_eq(after.capacity, before.capacity, "the table grew");
+    cr_assert_eq(after.index_capacity, before.index_capacity, "the index grew");
+    /* Without a hint, the same fill grows both. */
+    vmdb_table *u;
+    ASSERT_OK(vmdb_table_create_with(db, "small", s, NULL, &u));
+    ASSERT_OK(vmdb_table_stat(u, &before));
+    cr_assert_lt(before.capacity, 5000);
+    ASSERT_OK(vmdb_close(db));
+    ASSERT_OK(vmdb_open(path, &o, &db));
+    ASSERT_OK(vmdb_table_open(db, "people", s, &t));
+    ASSERT_OK(vmdb_table_stat(t, &after));
+    cr_assert_eq(after.records, 5000);
+    struct person got;
+    uint64_t key = 4321;
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, &got, NULL));
+    cr_assert_eq(got.age, 4321);
+    /* Options from a newer library, and a hint past 2^40, are refused. */
+    to.version = VMDB_TABLE_OPTIONS_VERSION + 1;
+    ASSERT_FAILS(vmdb_table_create_with(db, "later", s, &to, NULL), VMDB_EVERSION, "later");
+    to = (vmdb_table_options)VMDB_TABLE_OPTIONS_INIT;
+    to.capacity = ((uint64_t)1 << 40) + 1;
+    ASSERT_FAILS(vmdb_table_create_with(db, "huge", s, &to, NULL), VMDB_EINVAL, "huge");
+    vmdb_schema_free(s);
+    vmdb_close(db);
+    remove_test_dir();
+}

@@ -9,6 +9,8 @@
 #include "vmdb/db.h"
 #include "vmdb/schema.h"
 
+#include <pthread.h>
+
 TestSuite(get_many, .timeout = 120);
 
 struct item {
@@ -208,6 +210,91 @@ Test(get_many, refuses_what_get_refuses)
     cr_assert_eq(vmdb_table_get_many(t, keys, 8, 2, NULL, NULL), VMDB_EINVAL);
     cr_assert_eq(vmdb_table_get_many(t, keys, 0, 2, out, NULL), VMDB_EINVAL);
     cr_assert_eq(vmdb_table_get_many(t, NULL, 8, 0, NULL, NULL), 0);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+struct toggler {
+    vmdb_db *db;
+    vmdb_table *t;
+    uint64_t id;
+    uint64_t rounds; /* puts and deletes made, read by the reader */
+    bool stop;
+};
+
+/* Puts the key, deletes it, over and over, each in its own commit. */
+static void *toggle_key(void *arg)
+{
+    struct toggler *g = arg;
+    while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
+        struct item it = item_of(g->id, __atomic_load_n(&g->rounds, __ATOMIC_RELAXED));
+        vmdb_txn *txn;
+        if (vmdb_txn_begin(g->db, VMDB_DURABILITY_SYNC, &txn) < 0 ||
+            vmdb_txn_put(txn, g->t, &it, NULL) < 0 || vmdb_txn_commit(txn) < 0)
+            break;
+        if (vmdb_txn_begin(g->db, VMDB_DURABILITY_SYNC, &txn) < 0 ||
+            vmdb_txn_delete(txn, g->t, &g->id, sizeof g->id) < 0 || vmdb_txn_commit(txn) < 0)
+            break;
+        __atomic_add_fetch(&g->rounds, 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+Test(get_many, a_key_deleted_meanwhile_leaves_its_record_as_it_was)
+{
+    /* A get that finds the key's entry, then the slot freed by a delete
+     * before it reads it, answers "missing": the record must not hold the
+     * freed slot's bytes then. */
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DURABILITY_SYNC);
+    vmdb_table *t = items_table(db);
+    put_evens(db, t, 64, 0, VMDB_DURABILITY_SYNC);
+    struct toggler g = {.db = db, .t = t, .id = 1};
+    pthread_t writer;
+    cr_assert_eq(pthread_create(&writer, NULL, toggle_key, &g), 0);
+    uint64_t keys[1] = {1};
+    unsigned char untouched[sizeof(struct item)];
+    memset(untouched, 0xa5, sizeof untouched);
+    long clobbered = 0, misses = 0;
+    while (__atomic_load_n(&g.rounds, __ATOMIC_ACQUIRE) < 3000 && clobbered == 0) {
+        struct item out;
+        bool found;
+        memset(&out, 0xa5, sizeof out);
+        long hits = vmdb_table_get_many(t, keys, sizeof *keys, 1, &out, &found);
+        cr_assert_geq(hits, 0, "get_many: %s", vmdb_last_error()->message);
+        if (!found) {
+            misses++;
+            clobbered += memcmp(&out, untouched, sizeof out) != 0;
+        }
+    }
+    __atomic_store_n(&g.stop, true, __ATOMIC_RELEASE);
+    pthread_join(writer, NULL);
+    cr_assert_eq(clobbered, 0, "a miss wrote its record (after %llu rounds, %ld misses)",
+                 (unsigned long long)g.rounds, misses);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+Test(get_many, get_rid_of_a_deleted_record_leaves_the_buffer_alone)
+{
+    /* The mutant's path, and a program's: a freed slot still holds bytes,
+     * which a miss must not hand over. */
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DURABILITY_SYNC);
+    vmdb_table *t = items_table(db);
+    put_evens(db, t, 4, 0, VMDB_DURABILITY_SYNC);
+    uint64_t id = 2, rid;
+    struct item out;
+    ASSERT_OK(vmdb_table_get(t, &id, sizeof id, &out, &rid));
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    ASSERT_OK(vmdb_txn_delete(txn, t, &id, sizeof id));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    unsigned char untouched[sizeof out];
+    memset(untouched, 0xa5, sizeof untouched);
+    memset(&out, 0xa5, sizeof out);
+    cr_assert_eq(vmdb_table_get_rid(t, rid, &out), VMDB_ENOTFOUND);
+    cr_assert_eq(memcmp(&out, untouched, sizeof out), 0, "a miss wrote the record");
     vmdb_close(db);
     remove_test_dir();
 }

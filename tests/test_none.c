@@ -305,6 +305,92 @@ Test(none, a_forked_child_closing_an_inherited_handle_leaves_the_parent_whole)
     remove_test_dir();
 }
 
+/* fork() copies the calling thread with its id: a child of a thread that
+ * held the write lock is not that holder. Its read transaction must hold
+ * writers back as any other process's does, not drain the parent's queue
+ * as if the lock were its own. */
+Test(none, a_child_forked_inside_a_transaction_does_not_take_the_parents_lock_for_its_own)
+{
+    hold_none_commits();
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = rows_table(db);
+    for (uint64_t id = 0; id < 100; id++)
+        put_row(db, t, id, id * 7);
+    cr_assert_eq(pending(db), 100);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn));
+    pid_t pid = fork_child();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        vmdb_read r;
+        int rc = vmdb_read_begin(db, VMDB_READ_HOLD, &r);
+        bool untouched = pending(db) == 100;
+        if (rc == 0)
+            vmdb_read_end(&r);
+        vmdb_close(db);
+        _exit(rc == 0 && untouched ? 0 : 1);
+    }
+    /* The child's hold waits for this process to let the lock go. */
+    vmdb_txn_abort(txn);
+    release_none_commits();
+    ASSERT_OK(vmdb_checkpoint(db));
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child applied its parent's queue as the lock's holder (status %#x)", status);
+    for (uint64_t id = 0; id < 100; id++)
+        cr_assert_eq(value_of(t, id), id * 7);
+    ASSERT_OK(vmdb_check(db));
+    vmdb_close(db);
+    remove_test_dir();
+}
+
+/* The child's copy of the handle's writer mutex stays locked if a thread
+ * of the parent held it at the fork: a read of the child that follows
+ * files replaced since (here a table another handle created) must not
+ * wait for it. */
+Test(none, a_child_forked_inside_a_transaction_follows_new_files_without_waiting)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = rows_table(db);
+    put_row(db, t, 1, 7);
+    ASSERT_OK(vmdb_checkpoint(db));
+    int go[2];
+    cr_assert_eq(pipe(go), 0);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    pid_t pid = fork_child();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(go[1]);
+        char c;
+        if (read(go[0], &c, 1) != 1)
+            _exit(2);
+        uint64_t id = 1;
+        struct row r;
+        int rc = vmdb_table_get(t, &id, sizeof id, &r, NULL);
+        vmdb_close(db);
+        _exit(rc == 0 && r.value == 7 ? 0 : 1);
+    }
+    close(go[0]);
+    vmdb_txn_abort(txn);
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_new(row_fields, 2, sizeof(struct row), &s));
+    vmdb_table *other;
+    ASSERT_OK(vmdb_table_create(db, "other", s, &other));
+    vmdb_schema_free(s);
+    cr_assert_eq(write(go[1], "g", 1), 1);
+    close(go[1]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's read (status %#x)",
+              status);
+    vmdb_close(db);
+    remove_test_dir();
+}
+
 /* ---- another process waiting for the file lock -------------------------- */
 
 struct fairness {

@@ -329,6 +329,29 @@ Test(sql_table, if_not_exists_and_if_exists_make_the_missing_case_no_error)
     vmdb_close(db);
 }
 
+Test(sql_table, create_and_drop_take_names_in_any_case_as_every_statement_does)
+{
+    vmdb_db *db = people_db();
+    ASSERT_FAILS(vmdb_exec(db, "CREATE TABLE PEOPLE (a u8)", NULL, NULL), VMDB_EEXIST,
+                 "table 'people' exists");
+    ASSERT_OK(vmdb_exec(db, "CREATE TABLE IF NOT EXISTS People (a u8)", NULL, NULL));
+    ASSERT_ROWS(db, "SELECT COUNT(*) FROM PEOPLE", "3\n");
+    /* Two tables whose names differ in case alone: the exact name picks
+     * one, any other spelling is ambiguous and drops nothing. */
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("a:u8 key", &s));
+    ASSERT_OK(vmdb_table_create(db, "People", s, NULL));
+    vmdb_schema_free(s);
+    ASSERT_FAILS(vmdb_exec(db, "DROP TABLE PEOPLE", NULL, NULL), VMDB_EINVAL, "ambiguous");
+    ASSERT_OK(vmdb_exec(db, "DROP TABLE People", NULL, NULL));
+    ASSERT_ROWS(db, "SELECT COUNT(*) FROM people", "3\n");
+    ASSERT_OK(vmdb_exec(db, "DROP TABLE PEOPLE", NULL, NULL));
+    ASSERT_FAILS(vmdb_exec(db, "SELECT * FROM people", NULL, NULL), VMDB_ENOTFOUND,
+                 "no table 'people'");
+    ASSERT_OK(vmdb_exec(db, "DROP TABLE IF EXISTS People", NULL, NULL));
+    vmdb_close(db);
+}
+
 Test(sql_table, bad_field_lists_name_the_field_and_where_it_is)
 {
     vmdb_db *db = open_db();

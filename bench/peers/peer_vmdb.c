@@ -33,9 +33,9 @@ static int fail(const char *what)
 
 static const char *vmdb_config(void)
 {
-    static char line[160];
+    static char line[256];
     snprintf(line, sizeof line,
-             "vmdb %s, default options, batches durability NONE (durable: GROUP, which serves concurrent committers with one flush), zero-copy "
+             "vmdb %s, default options, table capacity = keys, batches durability NONE (durable: GROUP, which serves concurrent committers with one flush), zero-copy "
              "batch scan",
              vmdb_version_string());
     return line;
@@ -43,7 +43,6 @@ static const char *vmdb_config(void)
 
 static int vmdb_peer_open(const char *dir, uint64_t n, peer **out)
 {
-    (void)n;
     peer *p = calloc(1, sizeof *p);
     vmdb_db_options o = VMDB_DB_OPTIONS_INIT;
     o.flags = VMDB_DB_CREATE;
@@ -52,7 +51,10 @@ static int vmdb_peer_open(const char *dir, uint64_t n, peer **out)
     vmdb_schema *s;
     if (vmdb_schema_parse("key:u64 key, value:bytes100", &s))
         return fail("schema");
-    int rc = vmdb_table_create(p->db, "kv", s, &p->table);
+    /* Sized for the keys up front, as Tkrzw's buckets are. */
+    vmdb_table_options to = VMDB_TABLE_OPTIONS_INIT;
+    to.capacity = n;
+    int rc = vmdb_table_create_with(p->db, "kv", s, &to, &p->table);
     vmdb_schema_free(s);
     if (rc)
         return fail("create table");

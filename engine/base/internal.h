@@ -8,6 +8,7 @@
 
 #include <sched.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmdb/error.h"
@@ -89,5 +90,15 @@ int vmdb__options_version(unsigned version, unsigned known, const char *what);
 char *vmdb__format(const char *fmt, ...) VMDB__PRINTF(1, 2);
 /* DIR/NAME followed by EXT ("" for none), malloc'ed; NULL when out of memory. */
 char *vmdb__path_join(const char *dir, const char *name, const char *ext);
+
+/* A double as the shortest text that reads back as the same value (as
+ * the same float when single: an f32's value), with no exponent for
+ * magnitudes from 1e-4 up to 1e16: "500", "0.1", "-0", "1e+300", "nan",
+ * "inf". The one float text of every layer: vmdb get, export and the
+ * SQL's results agree. Writes at most cap-1 bytes and a NUL (cap may be
+ * 0); returns the text's length, as snprintf. VMDB__DOUBLE_TEXT_CAP
+ * holds any. */
+#define VMDB__DOUBLE_TEXT_CAP 40
+size_t vmdb__double_text(double d, bool single, char *dst, size_t cap);
 
 #endif /* VMDB_ENGINE_INTERNAL_H */

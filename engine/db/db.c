@@ -410,10 +410,28 @@ int vmdb_checkpoint(vmdb_db *db)
 int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
                       vmdb_table **out)
 {
+    return vmdb_table_create_with(db, name, schema, NULL, out);
+}
+
+/* The most records a capacity hint may ask for: 2^40 slots is terabytes
+ * of file, and a typo (a size in bytes) should not allocate them. */
+#define CAPACITY_HINT_MAX ((uint64_t)1 << 40)
+
+int vmdb_table_create_with(vmdb_db *db, const char *name, const vmdb_schema *schema,
+                           const vmdb_table_options *opts, vmdb_table **out)
+{
     if (out)
         *out = NULL;
     if (!db || !name || !schema)
         return vmdb__fail(VMDB_EINVAL, "vmdb_table_create: db, name and schema are required");
+    static const vmdb_table_options defaults = VMDB_TABLE_OPTIONS_INIT;
+    const vmdb_table_options *o = opts ? opts : &defaults;
+    int vrc = vmdb__options_version(o->version, VMDB_TABLE_OPTIONS_VERSION, name);
+    if (vrc < 0)
+        return vrc;
+    if (o->capacity > CAPACITY_HINT_MAX)
+        return vmdb__fail(VMDB_EINVAL, "table '%s': capacity %llu is over 2^40 records", name,
+                          (unsigned long long)o->capacity);
     if (db->readonly)
         return vmdb__fail(VMDB_EREADONLY, "%s: opened read-only", db->path);
     char shown[VMDB_PRINTABLE_CAP];
@@ -436,16 +454,19 @@ int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
     if (id == 0)
         rc = vmdb__fail(VMDB_EFULL, "%s: no table id left", db->path);
     if (rc == 0)
-        rc = vmdb__table_create_file(db->path, name, id, schema);
+        rc = vmdb__table_create_file(db->path, name, id, schema, o->capacity);
     char file[VMDB__TABLE_NAME_MAX + 8];
     snprintf(file, sizeof file, "%s.vmt", name);
     if (rc == 0)
         rc = vmdb__db_open_table_file(db, file);
     vmdb_table *t = rc == 0 ? vmdb__db_table_by_name(db, name) : NULL;
     if (t) {
-        rc = vmdb__table_scan_state(t);
-        if (rc == 0)
-            rc = vmdb__db_open_index(db, t, NULL);
+        /* A new file's slots are all free: no need to read them, which for
+         * a large capacity would fault in every page. */
+        vmdb__table_state_empty(t);
+        rc = vmdb__db_open_index(db, t, NULL);
+        if (rc == 0 && o->capacity)
+            rc = vmdb__index_reserve(t->index, o->capacity);
     }
     if (rc == 0) {
         vmdb__db_publish_generation(db);

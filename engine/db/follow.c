@@ -156,8 +156,12 @@ int vmdb__follow_locked(vmdb_db *db)
 
 int vmdb__follow_slow(vmdb_db *db)
 {
-    /* A read inside this thread's own transaction: it holds the lock. */
-    if (vmdb__db_held_by_me(db))
+    /* A read inside this thread's own transaction: it holds the lock. In
+     * a child made by fork, the handle's mutex is a copy, locked for good
+     * if a thread of the parent held it then: an inherited handle follows
+     * without it (so a child's threads must not share one while files are
+     * replaced). */
+    if (vmdb__db_held_by_me(db) || vmdb__db_inherited(db))
         return vmdb__follow_locked(db);
     /* A writer of this process may wait for this reader with `writer`
      * held; the reader followed when it took its hold, and no file can be

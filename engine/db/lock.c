@@ -102,10 +102,14 @@ void vmdb__db_mutex_unlock(vmdb_db *db)
     pthread_mutex_unlock(&db->lockfile->writer);
 }
 
+/* fork() copies the calling thread, id and all: in a child, the holder
+ * noted is a thread of the parent that looks like this one, and the lock
+ * is the parent's (an inherited handle holds nothing). */
 bool vmdb__db_held_by_me(const vmdb_db *db)
 {
     return __atomic_load_n(&db->lockfile->holder, __ATOMIC_RELAXED) ==
-           (unsigned long)pthread_self();
+               (unsigned long)pthread_self() &&
+           !vmdb__db_inherited(db);
 }
 
 void vmdb__db_note_holder(vmdb_db *db, bool me)

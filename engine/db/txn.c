@@ -631,28 +631,83 @@ int vmdb_txn_commit(vmdb_txn *txn)
 
 /* ---- reads -------------------------------------------------------------- */
 
+/* Records up to this size are copied through the stack, larger ones
+ * through the heap (see copy_live). */
+#define READ_SCRATCH 4096
+
+/*
+ * Copies record rid into `record` if its slot is live and, with `key`,
+ * holds that key: 1, or 0 with `record` as it was. The copy goes through
+ * `scratch` (record_size bytes) first: the slot may be freed or given
+ * another key between the look that named it and the copy, and the bytes
+ * of a record that turns out not to be the answer must not reach the
+ * caller's buffer on a miss (a delete racing a get left the deleted
+ * record there, with VMDB_ENOTFOUND).
+ */
+static int copy_live(vmdb_table *t, uint64_t rid, const void *key, size_t len, void *scratch,
+                     void *record)
+{
+    bool live;
+    int rc = vmdb__table_read(t, rid, scratch, &live);
+    if (rc == VMDB_ENOTFOUND || (rc == 0 && !live))
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (key) {
+        const void *k;
+        size_t n;
+        vmdb__table_key(t, scratch, &k, &n);
+        if (n != len || memcmp(k, key, len) != 0)
+            return 0;
+    }
+    memcpy(record, scratch, t->record_size);
+    return 1;
+}
+
+/* Scratch for copy_live: `small` when the record fits, else the heap
+ * (NULL and VMDB_ENOMEM's message when that fails). */
+static void *scratch_for(const vmdb_table *t, void *small)
+{
+    if (t->record_size <= READ_SCRATCH)
+        return small;
+    void *p = malloc(t->record_size);
+    if (!p)
+        vmdb__fail(VMDB_ENOMEM, "%s: out of memory", t->path);
+    return p;
+}
+
+static void scratch_free(void *scratch, void *small)
+{
+    if (scratch != small)
+        free(scratch);
+}
+
+/* Record rid into `record` if its slot is live, else VMDB_ENOTFOUND with
+ * `record` as it was. */
+static int read_live(vmdb_table *t, uint64_t rid, void *record)
+{
+    unsigned char small[READ_SCRATCH];
+    void *scratch = scratch_for(t, small);
+    if (!scratch)
+        return VMDB_ENOMEM;
+    int rc = copy_live(t, rid, NULL, 0, scratch, record);
+    scratch_free(scratch, small);
+    return rc == 1 ? 0 : rc == 0 ? VMDB_ENOTFOUND : rc;
+}
+
 /* The index's match callback for a get: copies the candidate record under
- * its sequence counter straight into the caller's buffer and accepts it if
- * the copy is live and holds the key, so a hit costs one copy and no
- * second look. */
+ * its sequence counter and accepts it if the copy is live and holds the
+ * key, so a hit costs one read of the slot and no second look. */
 struct get_ctx {
     vmdb_table *table;
     void *record;
+    void *scratch;
 };
 
 static int copy_if_key(void *ctx, uint64_t rid, const void *key, size_t len)
 {
     struct get_ctx *g = ctx;
-    bool live;
-    int rc = vmdb__table_read(g->table, rid, g->record, &live);
-    if (rc == VMDB_ENOTFOUND || (rc == 0 && !live))
-        return 0;
-    if (rc < 0)
-        return rc;
-    const void *k;
-    size_t n;
-    vmdb__table_key(g->table, g->record, &k, &n);
-    return n == len && memcmp(k, key, len) == 0;
+    return copy_live(g->table, rid, key, len, g->scratch, g->record);
 }
 
 /*
@@ -676,9 +731,7 @@ static int read_rid_seen_by(const vmdb_txn *own, vmdb_table *t, uint64_t rid, vo
         memcpy(record, op->payload, op->payload_len);
         return 0;
     }
-    bool live;
-    int rc = vmdb__table_read(t, rid, record, &live);
-    return rc == 0 && !live ? VMDB_ENOTFOUND : rc;
+    return read_live(t, rid, record);
 }
 
 static bool queue_pending(const vmdb_db *db)
@@ -725,13 +778,18 @@ int vmdb_table_get(vmdb_table *t, const void *key, size_t len, void *record, uin
         return krc;
     if (queue_pending(t->db))
         return get_seen_by(NULL, t, key, len, record, rid);
-    struct get_ctx g = {t, record};
+    unsigned char small[READ_SCRATCH];
+    struct get_ctx g = {t, record, small};
+    if (record && !(g.scratch = scratch_for(t, small)))
+        return VMDB_ENOMEM;
     uint64_t found;
     vmdb__index *ix = vmdb__table_index(t);
     int rc = record ? vmdb__index_find(ix, vmdb__index_hash(key, len), key, len, copy_if_key, &g,
                                        &found)
                     : vmdb__index_find(ix, vmdb__index_hash(key, len), key, len, index_match, t,
                                        &found);
+    if (record)
+        scratch_free(g.scratch, small);
     if (rc == 0 && rid)
         *rid = found;
     return rc;
@@ -752,11 +810,7 @@ int vmdb_table_get_rid(vmdb_table *t, uint64_t rid, void *record)
         pthread_mutex_unlock(&t->db->group);
         return rc;
     }
-    bool live;
-    int rc = vmdb__table_read(t, rid, record, &live);
-    if (rc == 0 && !live)
-        return VMDB_ENOTFOUND;
-    return rc;
+    return read_live(t, rid, record);
 }
 
 int vmdb_table_get_ptr(vmdb_table *t, uint64_t rid, const void **ptr, uint64_t *seq)

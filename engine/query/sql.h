@@ -73,6 +73,12 @@ void sql_error_text(const sql_error *err, bool with_line, char *dst, size_t cap)
 /* Fills *err (position line/col, 0 for none) and returns -1. */
 int sql_fail(sql_error *err, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A library call failed: *err takes its message (after prefix) and code;
+ * -1. */
+int sql_fail_library(sql_error *err, const char *prefix);
+/* Out of memory while `doing` ("running", "planning") the statement:
+ * VMDB_ENOMEM; -1. */
+int sql_fail_oom(sql_error *err, const char *doing);
 
 /* ---- tokens ------------------------------------------------------------- */
 
@@ -94,6 +100,7 @@ enum sql_keyword {
     SQL_KW_DELETE, SQL_KW_AND, SQL_KW_OR, SQL_KW_NOT, SQL_KW_LIKE,
     SQL_KW_ESCAPE, SQL_KW_IN, SQL_KW_BETWEEN, SQL_KW_AS, SQL_KW_TRUE,
     SQL_KW_FALSE, SQL_KW_NULL, SQL_KW_IS,
+    SQL_KW_DISTINCT, SQL_KW_HAVING, SQL_KW_CAST,
 };
 
 enum sql_op {
@@ -102,6 +109,7 @@ enum sql_op {
     SQL_OP_STAR, SQL_OP_PLUS, SQL_OP_MINUS, SQL_OP_SLASH, SQL_OP_PERCENT,
     SQL_OP_EQ, SQL_OP_NE, SQL_OP_LT, SQL_OP_LE, SQL_OP_GT, SQL_OP_GE,
     SQL_OP_QUESTION, /* a parameter's placeholder */
+    SQL_OP_CONCAT,   /* || */
 };
 
 typedef struct sql_token {
@@ -199,9 +207,18 @@ int sql_compare_total(const sql_value *a, const sql_value *b);
 
 /* Does text match the LIKE pattern? '%' matches any run of characters,
  * '_' one UTF-8 character (a malformed byte counts as one); after the
- * escape character (escape >= 0) any character is literal; every other
- * byte matches itself, case-sensitively. */
+ * escape character (escape >= 0, a code point) any character is literal,
+ * and at the very end of the pattern the escape stands for itself; every
+ * other byte matches itself, case-sensitively. */
 bool sql_like(const char *text, size_t text_len, const char *pat, size_t pat_len, int escape);
+/* For the planner's reading of a pattern: the bytes of the escape
+ * character (escape a code point, or -1 for none) if it stands at
+ * pat[pi], else 0; and the bytes of the UTF-8 character at s[0] of n > 0
+ * (1 for a malformed byte). */
+size_t sql_like_escape_at(const char *pat, size_t pat_len, size_t pi, int escape);
+size_t sql_like_char_len(const char *s, size_t n);
+/* The UTF-8 bytes of code point cp into out[4]; their count. */
+size_t sql_utf8_encode(unsigned cp, unsigned char *out);
 
 /* The value as text for output: integers in decimal, floats in the
  * shortest form that reads back the same (f32 precision for single),
@@ -212,6 +229,14 @@ void sql_value_text(const sql_value *v, char *dst, size_t cap, const char **text
 
 /* Text bytes needed by sql_value_text for v, NUL included. */
 size_t sql_value_text_cap(const sql_value *v);
+
+/* A set of rows of values (sql_valset.c), for DISTINCT: equal values
+ * are one (-0.0 and 0.0, every NaN). add gives 1 for a row not yet in
+ * the set (now in it, copied), 0 for one that was, -1 out of memory. */
+typedef struct sql_valset sql_valset;
+sql_valset *sql_valset_new(void);
+void sql_valset_free(sql_valset *set);
+int sql_valset_add(sql_valset *set, const sql_value *vals, size_t count);
 
 /* ---- syntax tree -------------------------------------------------------- */
 
@@ -231,7 +256,32 @@ enum sql_expr_kind {
     SQL_E_PARAM,   /* '?': parameter number .param, whose value is bound
                       later (vmdb/query.h); before it is, the planner
                       gives it the type of what it meets */
+    SQL_E_FUNC,    /* scalar function .func of .list[.count]; CAST(.list[0]
+                      AS .cast_type); a || b is SQL_FN_CONCAT */
 };
+
+/* The scalar functions (sql_func.c). */
+enum sql_func {
+    SQL_FN_LENGTH, SQL_FN_LOWER, SQL_FN_UPPER, SQL_FN_SUBSTR, SQL_FN_TRIM, SQL_FN_LTRIM,
+    SQL_FN_RTRIM, SQL_FN_REPLACE, SQL_FN_INSTR, SQL_FN_ABS, SQL_FN_ROUND, SQL_FN_MIN,
+    SQL_FN_MAX, SQL_FN_CAST, SQL_FN_CONCAT,
+};
+
+/* The function called name (len bytes, any case), false for none; and a
+ * function's name in capitals, for messages and --explain. */
+bool sql_func_named(const char *name, size_t len, enum sql_func *out);
+const char *sql_func_name(enum sql_func fn);
+
+/* Where a function's text result is written: a buffer of the node's own
+ * that grows in the plan's arena, so that evaluating a row allocates
+ * nothing once it is large enough. A result lives until the node is
+ * evaluated again: what keeps values across rows (sorting, grouping,
+ * DISTINCT, kept rows) copies them. */
+typedef struct sql_scratch {
+    struct sql_arena *arena;
+    char *ptr;
+    size_t cap; /* bytes */
+} sql_scratch;
 
 enum sql_agg { SQL_AGG_COUNT, SQL_AGG_SUM, SQL_AGG_MIN, SQL_AGG_MAX, SQL_AGG_AVG };
 
@@ -279,6 +329,13 @@ struct sql_expr {
     const char *name;     /* column (NUL-terminated, in the arena) */
     const char *qualifier;/* table before the dot, or NULL */
     enum sql_agg agg;
+    bool distinct;        /* aggregate: over distinct values (COUNT(DISTINCT x)) */
+    enum sql_func func;   /* SQL_E_FUNC */
+    enum sql_type cast_type;   /* CAST: the type it makes */
+    const char *cast_name;     /* CAST: the type as written ("u8", "INTEGER") */
+    sql_int cast_lo, cast_hi;  /* CAST to an integer type: its range; to
+                                  f32: hi 32 */
+    sql_scratch *scratch;      /* SQL_E_FUNC: its result's buffer (planner) */
     unsigned param;       /* parameter: its 1-based number */
 
     /* Set by the planner. */
@@ -290,7 +347,7 @@ struct sql_expr {
     uint32_t size;        /* column: field bytes */
     enum sql_load load;
     size_t agg_slot;      /* aggregate: its accumulator */
-    int escape;           /* LIKE's escape byte, or -1 */
+    int escape;           /* LIKE's escape character (a code point), or -1 */
     /* An integer field compared with constants (col op K, col BETWEEN K1
      * AND K2): true iff the field's value is in [lo, hi], or outside it
      * when negate; .a is the field. The scan's common case, evaluated
@@ -357,6 +414,11 @@ typedef struct sql_stmt {
     size_t order_count;
     bool has_limit;
     uint64_t limit, offset;
+    const char *table_alias; /* FROM t [AS] alias, or NULL */
+    bool distinct;         /* SELECT DISTINCT: repeated rows dropped */
+    sql_expr *having;      /* a grouped query's filter on its groups */
+    bool explain;          /* EXPLAIN [QUERY PLAN] before the statement:
+                              its plan is its rows, and it does not run */
 
     /* INSERT: columns (NULL = every field in order) and rows of values */
     const char **columns;
@@ -405,6 +467,11 @@ typedef struct sql_row {
  * the statement. */
 int sql_eval(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *err);
 
+/* A scalar function's value from its arguments' values v[0..count)
+ * (sql_func.c), for sql_eval, which evaluates them: every function but
+ * MIN and MAX of several, which sql_eval compares itself. */
+int sql_func_apply(const sql_expr *e, const sql_value *v, sql_value *out, sql_error *err);
+
 /* The same for a bool expression, without building a value: the WHERE of
  * a scan runs through here for every record. */
 int sql_eval_bool(const sql_expr *e, const sql_row *row, bool *out, sql_error *err);
@@ -427,6 +494,14 @@ static inline bool sql_range_holds(const sql_expr *e, const unsigned char *recor
     }
     return (v >= e->lo && v <= e->hi) != e->negate;
 }
+
+/* ---- names (engine/query/sql_names.c) ----------------------------------- */
+
+/* The table `name` means in SQL: the one of that exact name, else the one
+ * whose name differs in case alone (*real); *also is a second such, which
+ * makes the name ambiguous, or NULL. The names live as long as the tables'
+ * handles. 0, VMDB_ENOTFOUND, or a library error. */
+int sql_table_named(vmdb_db *db, const char *name, const char **real, const char **also);
 
 /* ---- plan and execution ------------------------------------------------- */
 

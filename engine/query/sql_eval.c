@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "sql.h"
 
 const char *sql_type_name(enum sql_type type)
@@ -32,77 +33,6 @@ const char *sql_type_name(enum sql_type type)
 }
 
 /* ---- text of values ----------------------------------------------------- */
-
-/* The shortest %g text that reads back as the same double, or as the same
- * float when single: "0.1", not "0.10000000000000001". */
-static void float_text(double f, bool single, char *dst, size_t cap)
-{
-    if (isnan(f)) {
-        snprintf(dst, cap, "nan");
-        return;
-    }
-    if (isinf(f)) {
-        snprintf(dst, cap, f > 0 ? "inf" : "-inf");
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(dst, cap, "%.*g", prec, f);
-        double back = strtod(dst, NULL);
-        if (single ? (float)back == (float)f : back == f)
-            return;
-    }
-}
-
-static void int_text(sql_int v, char *dst, size_t cap)
-{
-    if (v < 0)
-        snprintf(dst, cap, "%lld", (long long)v);
-    else
-        snprintf(dst, cap, "%llu", (unsigned long long)v);
-}
-
-size_t sql_value_text_cap(const sql_value *v)
-{
-    return v->type == SQL_T_BYTES ? 2 * v->s.len + 3 : 64;
-}
-
-void sql_value_text(const sql_value *v, char *dst, size_t cap, const char **text, size_t *len)
-{
-    static const char hex[] = "0123456789abcdef";
-    switch (v->type) {
-    case SQL_T_TEXT:
-        *text = v->s.ptr;
-        *len = v->s.len;
-        return;
-    case SQL_T_BOOL:
-        *text = v->b ? "true" : "false";
-        *len = strlen(*text);
-        return;
-    case SQL_T_INT:
-        int_text(v->i, dst, cap);
-        break;
-    case SQL_T_FLOAT:
-        float_text(v->f, v->single, dst, cap);
-        break;
-    case SQL_T_BYTES: {
-        size_t n = 0;
-        for (size_t i = 0; i < 2 && n + 1 < cap; i++)
-            dst[n++] = "0x"[i];
-        for (size_t i = 0; i < v->s.len && n + 2 < cap; i++) {
-            unsigned char c = (unsigned char)v->s.ptr[i];
-            dst[n++] = hex[c >> 4];
-            dst[n++] = hex[c & 15];
-        }
-        dst[n] = '\0';
-        break;
-    }
-    default:
-        snprintf(dst, cap, "?");
-        break;
-    }
-    *text = dst;
-    *len = strlen(dst);
-}
 
 /* A value quoted for a message. */
 static void value_quote(const sql_value *v, char *dst, size_t cap)
@@ -258,7 +188,10 @@ static int cmp_int_float(sql_int i, double f, bool *unordered)
 
 static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
 {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
+    /* An empty value's pointer may be NULL (MIN of text that met only
+     * ''), which memcmp must not see even for no bytes. */
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
     if (c)
         return c < 0 ? -1 : 1;
     return alen < blen ? -1 : alen > blen ? 1 : 0;
@@ -267,6 +200,15 @@ static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
 int sql_compare(const sql_value *a, const sql_value *b, bool *unordered)
 {
     *unordered = false;
+    /* A bool beside a number is 0 or 1, as sqlite has it. */
+    if (a->type == SQL_T_BOOL && b->type != SQL_T_BOOL) {
+        sql_value n = {.type = SQL_T_INT, .i = a->b};
+        return sql_compare(&n, b, unordered);
+    }
+    if (b->type == SQL_T_BOOL && a->type != SQL_T_BOOL) {
+        sql_value n = {.type = SQL_T_INT, .i = b->b};
+        return sql_compare(a, &n, unordered);
+    }
     switch (a->type) {
     case SQL_T_INT:
         if (b->type == SQL_T_INT)
@@ -318,17 +260,18 @@ static bool compare_holds(enum sql_op op, int c, bool unordered)
 
 /* ---- LIKE --------------------------------------------------------------- */
 
-/* Bytes of the UTF-8 character at s[0] (of n > 0): 1 for a byte that
- * does not start a well-formed sequence. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t want = s[0] < 0xc0 ? 1 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf8 ? 4 : 1;
-    if (want > n)
-        return 1;
-    for (size_t i = 1; i < want; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 1;
-    return want;
+    return sql_like_char_len((const char *)s, n);
+}
+
+size_t sql_like_escape_at(const char *pat, size_t plen, size_t pi, int escape)
+{
+    if (escape < 0)
+        return 0;
+    unsigned char esc[4];
+    size_t n = sql_utf8_encode((unsigned)escape, esc);
+    return pi + n <= plen && !memcmp(pat + pi, esc, n) ? n : 0;
 }
 
 /*
@@ -336,7 +279,10 @@ static size_t utf8_len(const unsigned char *s, size_t n)
  * part fails, the last '%' swallows one more character and matching
  * resumes after it. Earlier '%'s never need to take more, since the last
  * one can absorb anything they would have, so this is O(text * pattern)
- * at worst and needs no recursion.
+ * at worst and needs no recursion. The escape character is looked for
+ * before '%' and '_', since it may be one of them ('%%c' ESCAPE '%' is
+ * the literal "%c"); at the very end of the pattern it has nothing to
+ * make literal, and stands for itself.
  */
 bool sql_like(const char *text, size_t tlen, const char *pat, size_t plen, int escape)
 {
@@ -345,22 +291,26 @@ bool sql_like(const char *text, size_t tlen, const char *pat, size_t plen, int e
     size_t star_p = SIZE_MAX, star_t = 0;
     while (ti < tlen) {
         if (pi < plen) {
-            unsigned c = p[pi];
-            if (escape >= 0 && c == (unsigned)escape && pi + 1 < plen) {
-                if (t[ti] == p[pi + 1]) {
-                    ti++;
-                    pi += 2;
+            size_t esc = sql_like_escape_at(pat, plen, pi, escape);
+            if (esc) {
+                /* The literal: the character after the escape, or the
+                 * escape itself at the end. */
+                size_t at = pi + esc < plen ? pi + esc : pi;
+                size_t n = at == pi ? esc : utf8_len(p + at, plen - at);
+                if (tlen - ti >= n && !memcmp(t + ti, p + at, n)) {
+                    ti += n;
+                    pi = at + n;
                     continue;
                 }
-            } else if (c == '%') {
+            } else if (p[pi] == '%') {
                 star_p = ++pi;
                 star_t = ti;
                 continue;
-            } else if (c == '_') {
+            } else if (p[pi] == '_') {
                 ti += utf8_len(t + ti, tlen - ti);
                 pi++;
                 continue;
-            } else if (t[ti] == c) {
+            } else if (t[ti] == p[pi]) {
                 ti++;
                 pi++;
                 continue;
@@ -372,7 +322,7 @@ bool sql_like(const char *text, size_t tlen, const char *pat, size_t plen, int e
         ti = star_t;
         pi = star_p;
     }
-    while (pi < plen && p[pi] == '%')
+    while (pi < plen && p[pi] == '%' && !sql_like_escape_at(pat, plen, pi, escape))
         pi++;
     return pi == plen;
 }
@@ -453,6 +403,33 @@ static int at_node(const sql_expr *e, sql_error *err)
     return -1;
 }
 
+/* MIN and MAX of several values: the first of the least (greatest); an
+ * integer beside floats is given as a float, the type the planner gave
+ * the call. The other functions take their arguments' values. */
+static int eval_func(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *err)
+{
+    sql_value v[3], x;
+    if (e->func != SQL_FN_MIN && e->func != SQL_FN_MAX) {
+        for (size_t i = 0; i < e->count && i < 3; i++)
+            if (sql_eval(e->list[i], row, &v[i], err) < 0)
+                return -1;
+        return sql_func_apply(e, v, out, err);
+    }
+    for (size_t i = 0; i < e->count; i++) {
+        if (sql_eval(e->list[i], row, &x, err) < 0)
+            return -1;
+        int c = i ? sql_compare_total(&x, &v[0]) : 0;
+        if (i == 0 || (e->func == SQL_FN_MIN ? c < 0 : c > 0))
+            v[0] = x;
+    }
+    *out = v[0];
+    if (e->type == SQL_T_FLOAT && v[0].type == SQL_T_INT) {
+        out->type = SQL_T_FLOAT;
+        out->f = (double)v[0].i;
+    }
+    return 0;
+}
+
 int sql_eval(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *err)
 {
     sql_value a, b;
@@ -481,6 +458,8 @@ int sql_eval(const sql_expr *e, const sql_row *row, sql_value *out, sql_error *e
         if (sql_eval(e->a, row, &a, err) < 0 || sql_eval(e->b, row, &b, err) < 0)
             return -1;
         return sql_arith(e->op, &a, &b, out, err) < 0 ? at_node(e, err) : 0;
+    case SQL_E_FUNC:
+        return eval_func(e, row, out, err);
     default: {
         bool v;
         if (sql_eval_bool(e, row, &v, err) < 0)

@@ -31,16 +31,12 @@
 
 static int oom(sql_error *err)
 {
-    sql_fail(err, 0, 0, "out of memory running the statement");
-    err->code = VMDB_ENOMEM;
-    return -1;
+    return sql_fail_oom(err, "running");
 }
 
 static int library_error(sql_error *err)
 {
-    sql_fail(err, 0, 0, "%s", vmdb_last_error()->message);
-    err->code = vmdb_last_error()->code;
-    return -1;
+    return sql_fail_library(err, "");
 }
 
 /* ---- access ------------------------------------------------------------- */
@@ -173,17 +169,30 @@ typedef struct output {
     uint64_t skip;   /* rows of OFFSET still to drop */
     uint64_t rows;   /* rows sent */
     int sink_rc;     /* the sink's nonzero return */
+    sql_valset *seen;/* SELECT DISTINCT: the rows sent or skipped so far */
 } output;
 
 /* Sends one row: 1 once LIMIT is reached, or if the sink said stop. */
 static int emit(output *o, const sql_row *row, sql_error *err)
 {
     const sql_stmt *st = o->pl->stmt;
+    if (o->seen) {
+        /* DISTINCT comes before OFFSET and LIMIT: a repeat counts for
+         * neither. */
+        for (size_t i = 0; i < o->pl->out_count; i++)
+            if (sql_eval(o->pl->out_exprs[i], row, &o->cells[i], err) < 0)
+                return -1;
+        int fresh = sql_valset_add(o->seen, o->cells, o->pl->out_count);
+        if (fresh < 0)
+            return oom(err);
+        if (!fresh)
+            return 0;
+    }
     if (o->skip) {
         o->skip--;
         return 0;
     }
-    for (size_t i = 0; i < o->pl->out_count; i++)
+    for (size_t i = 0; i < o->pl->out_count && !o->seen; i++)
         if (sql_eval(o->pl->out_exprs[i], row, &o->cells[i], err) < 0)
             return -1;
     int rc = o->sink->row(o->sink->ctx, o->cells);
@@ -219,6 +228,26 @@ typedef struct sorter {
     size_t count, cap;
 } sorter;
 
+/* A text key that does not point into the row's record (a function's
+ * result, in its node's buffer until the next row) is copied into the
+ * arena, to last until the rows are sorted. */
+static int keep_key(sql_arena *arena, const sql_plan *pl, const sql_row *row, sql_value *key,
+                    sql_error *err)
+{
+    if (key->type != SQL_T_TEXT && key->type != SQL_T_BYTES)
+        return 0;
+    const char *rec = (const char *)row->record;
+    if (rec && key->s.ptr >= rec && key->s.ptr + key->s.len <= rec + pl->record_size)
+        return 0;
+    char *copy = sql_arena_alloc(arena, key->s.len ? key->s.len : 1);
+    if (!copy)
+        return oom(err);
+    if (key->s.len)
+        memcpy(copy, key->s.ptr, key->s.len);
+    key->s.ptr = copy;
+    return 0;
+}
+
 static int sort_add(sorter *s, const unsigned char *record, const sql_value *aggs, sql_error *err)
 {
     sql_plan *pl = s->pl;
@@ -237,7 +266,8 @@ static int sort_add(sorter *s, const unsigned char *record, const sql_value *agg
     r->row.record = record;
     r->seq = s->count;
     for (size_t i = 0; i < pl->order_count; i++)
-        if (sql_eval(pl->order_exprs[i], &r->row, &r->keys[i], err) < 0)
+        if (sql_eval(pl->order_exprs[i], &r->row, &r->keys[i], err) < 0 ||
+            keep_key(s->arena, pl, &r->row, &r->keys[i], err) < 0)
             return -1;
     s->rows[s->count++] = r;
     return 0;
@@ -348,10 +378,13 @@ static void topk_sift_up(topk *t, size_t i)
     }
 }
 
-static int eval_keys(const sql_plan *pl, sort_row *r, sql_error *err)
+/* The row's keys; kept (keep_key) into arena unless it is NULL, for a
+ * candidate judged at once. */
+static int eval_keys(const sql_plan *pl, sort_row *r, sql_arena *arena, sql_error *err)
 {
     for (size_t i = 0; i < pl->order_count; i++)
-        if (sql_eval(pl->order_exprs[i], &r->row, &r->keys[i], err) < 0)
+        if (sql_eval(pl->order_exprs[i], &r->row, &r->keys[i], err) < 0 ||
+            (arena && keep_key(arena, pl, &r->row, &r->keys[i], err) < 0))
             return -1;
     return 0;
 }
@@ -377,7 +410,7 @@ static int topk_offer(void *ctx, uint64_t rid, const unsigned char *record, sql_
     /* Full: judge the candidate on its keys before copying anything. */
     t->scratch->row.record = record;
     t->scratch->seq = seq;
-    if (eval_keys(pl, t->scratch, err) < 0)
+    if (eval_keys(pl, t->scratch, NULL, err) < 0)
         return -1;
     sort_row *root = s->rows[0];
     if (sort_cmp(pl, t->scratch, root) >= 0)
@@ -386,7 +419,7 @@ static int topk_offer(void *ctx, uint64_t rid, const unsigned char *record, sql_
      * evaluated again there, since text keys point into the record. */
     memcpy((unsigned char *)root->row.record, record, pl->record_size);
     root->seq = seq;
-    if (eval_keys(pl, root, err) < 0)
+    if (eval_keys(pl, root, s->arena, err) < 0)
         return -1;
     topk_sift_down(t, 0);
     return 0;
@@ -402,6 +435,7 @@ typedef struct accumulator {
     bool has;
     char *text;     /* MIN/MAX of text: the bytes best points to */
     size_t text_cap;
+    sql_valset *seen; /* an aggregate of DISTINCT values: those met */
 } accumulator;
 
 typedef struct group {
@@ -420,6 +454,7 @@ typedef struct grouper {
     group **table;    /* open addressing; cap a power of two */
     size_t table_cap;
     unsigned char *key; /* scratch for the key of the current record */
+    size_t key_cap;     /* bytes */
 } grouper;
 
 static uint64_t hash_bytes(const unsigned char *p, size_t n)
@@ -440,6 +475,19 @@ static size_t group_key(grouper *g, const sql_row *row, sql_error *err)
         sql_value v;
         if (sql_eval(st->group_by[i], row, &v, err) < 0)
             return SIZE_MAX;
+        /* A GROUP BY expression's text has no bound: the key grows. */
+        size_t need = n + sizeof(sql_int) + sizeof(uint32_t) +
+                      (v.type == SQL_T_TEXT || v.type == SQL_T_BYTES ? v.s.len : 0);
+        if (need > g->key_cap) {
+            size_t cap = need > 2 * g->key_cap ? need : 2 * g->key_cap;
+            unsigned char *k = realloc(g->key, cap);
+            if (!k) {
+                oom(err);
+                return SIZE_MAX;
+            }
+            g->key = k;
+            g->key_cap = cap;
+        }
         switch (v.type) {
         case SQL_T_INT:
             memcpy(g->key + n, &v.i, sizeof v.i);
@@ -457,7 +505,8 @@ static size_t group_key(grouper *g, const sql_row *row, sql_error *err)
         default: {
             uint32_t len = (uint32_t)v.s.len;
             memcpy(g->key + n, &len, sizeof len);
-            memcpy(g->key + n + sizeof len, v.s.ptr, len);
+            if (len)
+                memcpy(g->key + n + sizeof len, v.s.ptr, len);
             n += sizeof len + len;
             break;
         }
@@ -508,7 +557,8 @@ static group *new_group(grouper *g, uint64_t hash, size_t key_len, const unsigne
         oom(err);
         return NULL;
     }
-    memcpy(key, g->key, key_len);
+    if (key_len)
+        memcpy(key, g->key, key_len);
     if (record)
         memcpy(rec, record, pl->record_size);
     *gr = (group){hash, key, key_len, rec, accs};
@@ -523,11 +573,23 @@ static group *new_group(grouper *g, uint64_t hash, size_t key_len, const unsigne
 static int accumulate(accumulator *acc, const sql_expr *agg, const sql_row *row,
                       sql_error *err)
 {
+    sql_value v;
+    if (agg->distinct) {
+        /* A value met before is not met again. */
+        if (sql_eval(agg->a, row, &v, err) < 0)
+            return -1;
+        if (!acc->seen && !(acc->seen = sql_valset_new()))
+            return oom(err);
+        int fresh = sql_valset_add(acc->seen, &v, 1);
+        if (fresh < 0)
+            return oom(err);
+        if (!fresh)
+            return 0;
+    }
     acc->count++;
     if (agg->agg == SQL_AGG_COUNT)
         return 0; /* no NULLs: COUNT(e) counts rows as COUNT(*) does */
-    sql_value v;
-    if (sql_eval(agg->a, row, &v, err) < 0)
+    if (!agg->distinct && sql_eval(agg->a, row, &v, err) < 0)
         return -1;
     switch (agg->agg) {
     case SQL_AGG_SUM:
@@ -642,17 +704,22 @@ static sql_value *final_values(grouper *g, const group *gr, sql_error *err)
 static void grouper_free(grouper *g)
 {
     for (size_t i = 0; i < g->count; i++)
-        for (size_t k = 0; k < g->pl->agg_count; k++)
+        for (size_t k = 0; k < g->pl->agg_count; k++) {
             free(g->groups[i]->accs[k].text);
+            sql_valset_free(g->groups[i]->accs[k].seen);
+        }
     free(g->groups);
     free(g->table);
+    free(g->key);
 }
 
 static int run_grouped(sql_plan *pl, output *o, sorter *s, sql_error *err)
 {
-    grouper g = {.pl = pl, .arena = s->arena};
+    /* The key buffer is never NULL, even for the one group of no GROUP
+     * BY, whose key is empty: memcmp and memcpy must not see NULL. */
+    grouper g = {.pl = pl, .arena = s->arena, .key = malloc(64), .key_cap = 64};
     int rc = -1;
-    if (!(g.key = sql_arena_alloc(s->arena, pl->group_key_cap + 1))) {
+    if (!g.key) {
         oom(err);
         goto done;
     }
@@ -673,6 +740,14 @@ static int run_grouped(sql_plan *pl, output *o, sorter *s, sql_error *err)
         sql_value *vals = final_values(&g, g.groups[i], err);
         if (!vals)
             goto done;
+        if (pl->stmt->having) {
+            bool keep;
+            sql_row row = {.record = g.groups[i]->record, .aggs = vals};
+            if (sql_eval_bool(pl->stmt->having, &row, &keep, err) < 0)
+                goto done;
+            if (!keep)
+                continue;
+        }
         if (pl->order_count) {
             if (sort_add(s, g.groups[i]->record, vals, err) < 0)
                 goto done;
@@ -704,7 +779,9 @@ static int run_select(sql_plan *pl, const sql_sink *sink, uint64_t *rows, sql_er
         return rc;
     o.cells = calloc(pl->out_count + 1, sizeof *o.cells);
     s.arena = sql_arena_new();
-    if (!o.cells || !s.arena) {
+    if (st->distinct)
+        o.seen = sql_valset_new();
+    if (!o.cells || !s.arena || (st->distinct && !o.seen)) {
         rc = oom(err);
     } else if (st->has_limit && st->limit == 0) {
         rc = 0;
@@ -713,7 +790,7 @@ static int run_select(sql_plan *pl, const sql_sink *sink, uint64_t *rows, sql_er
         rc = emit(&o, &row, err) < 0 ? -1 : 0;
     } else if (pl->grouped) {
         rc = run_grouped(pl, &o, &s, err);
-    } else if (pl->order_count && st->has_limit && st->limit <= TOPK_MAX &&
+    } else if (pl->order_count && st->has_limit && !st->distinct && st->limit <= TOPK_MAX &&
                st->offset <= TOPK_MAX - st->limit) {
         topk t = {.s = &s, .k = (size_t)(st->offset + st->limit)};
         t.scratch = sql_arena_alloc(s.arena, sizeof *t.scratch +
@@ -730,6 +807,7 @@ static int run_select(sql_plan *pl, const sql_sink *sink, uint64_t *rows, sql_er
     }
     free(s.rows);
     sql_arena_free(s.arena);
+    sql_valset_free(o.seen);
     free(o.cells);
     *rows = o.rows;
     if (rc == 0 && o.sink_rc)

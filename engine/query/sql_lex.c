@@ -29,6 +29,20 @@ int sql_fail(sql_error *err, unsigned line, unsigned col, const char *fmt, ...)
     return -1;
 }
 
+int sql_fail_library(sql_error *err, const char *prefix)
+{
+    sql_fail(err, 0, 0, "%s%s", prefix, vmdb_last_error()->message);
+    err->code = vmdb_last_error()->code;
+    return -1;
+}
+
+int sql_fail_oom(sql_error *err, const char *doing)
+{
+    sql_fail(err, 0, 0, "out of memory %s the statement", doing);
+    err->code = VMDB_ENOMEM;
+    return -1;
+}
+
 void sql_error_text(const sql_error *err, bool with_line, char *dst, size_t cap)
 {
     if (err->col == 0)
@@ -54,7 +68,8 @@ static const struct {
     {"NOT", SQL_KW_NOT},       {"LIKE", SQL_KW_LIKE},       {"ESCAPE", SQL_KW_ESCAPE},
     {"IN", SQL_KW_IN},         {"BETWEEN", SQL_KW_BETWEEN}, {"AS", SQL_KW_AS},
     {"TRUE", SQL_KW_TRUE},     {"FALSE", SQL_KW_FALSE},     {"NULL", SQL_KW_NULL},
-    {"IS", SQL_KW_IS},
+    {"IS", SQL_KW_IS},         {"DISTINCT", SQL_KW_DISTINCT}, {"HAVING", SQL_KW_HAVING},
+    {"CAST", SQL_KW_CAST},
 };
 
 const char *sql_keyword_name(enum sql_keyword kw)
@@ -204,6 +219,12 @@ static enum sql_op op_of(const sql_lexer *lx, size_t *len)
     case '/': return SQL_OP_SLASH;
     case '%': return SQL_OP_PERCENT;
     case '?': return SQL_OP_QUESTION;
+    case '|':
+        if (d == '|') {
+            *len = 2;
+            return SQL_OP_CONCAT;
+        }
+        return SQL_OP_NONE;
     case '=':
         if (d == '=')
             *len = 2;

@@ -28,55 +28,6 @@
 
 #include "sql.h"
 
-/* ---- arena -------------------------------------------------------------- */
-
-struct arena_chunk {
-    struct arena_chunk *next;
-    size_t used, cap; /* bytes of data[] */
-    _Alignas(16) unsigned char data[];
-};
-
-struct sql_arena {
-    struct arena_chunk *head;
-};
-
-void *sql_arena_alloc(sql_arena *a, size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    struct arena_chunk *c = a->head;
-    if (!c || c->cap - c->used < n) {
-        size_t cap = n > 8192 ? n : 8192;
-        c = malloc(sizeof *c + cap);
-        if (!c)
-            return NULL;
-        c->next = a->head;
-        c->used = 0;
-        c->cap = cap;
-        a->head = c;
-    }
-    void *p = c->data + c->used;
-    c->used += n;
-    memset(p, 0, n);
-    return p;
-}
-
-void sql_arena_free(sql_arena *a)
-{
-    if (!a)
-        return;
-    while (a->head) {
-        struct arena_chunk *next = a->head->next;
-        free(a->head);
-        a->head = next;
-    }
-    free(a);
-}
-
-sql_arena *sql_arena_new(void)
-{
-    return calloc(1, sizeof(sql_arena));
-}
-
 void sql_stmt_free(sql_stmt *stmt)
 {
     if (stmt)
@@ -156,6 +107,58 @@ static int expect_kw(parser *p, enum sql_keyword kw)
 static int expect_op(parser *p, enum sql_op op)
 {
     return is_op(p, op) ? next(p) : syntax_error(p);
+}
+
+/* Is the current token the unquoted word w, in any case? Words that are
+ * not keywords (EXPLAIN, JOIN) stay usable as names elsewhere. */
+static bool is_word(const parser *p, const char *w)
+{
+    return p->tok.kind == SQL_TOK_IDENT && p->tok.text[0] != '"' && p->tok.len == strlen(w) &&
+           !strncasecmp(p->tok.text, w, p->tok.len);
+}
+
+/* What a sqlite3 user may write that vmdb does not have, said so by name
+ * rather than as a syntax error; NULL when the current token is none. */
+static const char *unsupported_word(const parser *p)
+{
+    static const struct {
+        const char *word, *what;
+    } words[] = {
+        {"JOIN", "JOIN is not supported: a statement reads one table"},
+        {"INNER", "JOIN is not supported: a statement reads one table"},
+        {"LEFT", "JOIN is not supported: a statement reads one table"},
+        {"RIGHT", "JOIN is not supported: a statement reads one table"},
+        {"FULL", "JOIN is not supported: a statement reads one table"},
+        {"CROSS", "JOIN is not supported: a statement reads one table"},
+        {"NATURAL", "JOIN is not supported: a statement reads one table"},
+        {"OUTER", "JOIN is not supported: a statement reads one table"},
+        {"UNION", "UNION is not supported"},
+        {"INTERSECT", "INTERSECT is not supported"},
+        {"EXCEPT", "EXCEPT is not supported"},
+        {"WITH", "WITH is not supported"},
+        {"CASE", "CASE is not supported"},
+        {"EXISTS", "subqueries are not supported"},
+        {"OVER", "window functions are not supported"},
+        {"COALESCE", "COALESCE is not supported: vmdb has no NULL"},
+        {"IFNULL", "IFNULL is not supported: vmdb has no NULL"},
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (is_word(p, words[i].word))
+            return words[i].what;
+    return NULL;
+}
+
+OUT_OF_LINE static int not_supported(parser *p, const char *what)
+{
+    return sql_fail(p->err, p->tok.line, p->tok.col, "%s", what);
+}
+
+/* Fails naming what is not supported when the current token is such a
+ * word; 0 otherwise. */
+static int refuse_unsupported(parser *p)
+{
+    const char *what = unsupported_word(p);
+    return what ? not_supported(p, what) : 0;
 }
 
 /* A name: an identifier, its quotes removed ("" inside stands for "). */
@@ -345,33 +348,93 @@ static bool agg_named(const sql_token *t, enum sql_agg *agg)
     return false;
 }
 
-/* name '(' ... ')': an aggregate, the only functions there are. */
+/* name '(' ... ')': an aggregate (COUNT, SUM, AVG, and MIN or MAX of one
+ * argument) or a scalar function (MIN and MAX of several). */
 OUT_OF_LINE static int parse_call(parser *p, const sql_token *fn, sql_expr **out)
 {
-    enum sql_agg agg;
-    if (fn->text[0] == '"' || !agg_named(fn, &agg)) {
+    enum sql_agg agg = SQL_AGG_COUNT;
+    enum sql_func func = SQL_FN_LENGTH;
+    bool is_agg = fn->text[0] != '"' && agg_named(fn, &agg);
+    bool is_func = fn->text[0] != '"' && sql_func_named(fn->text, fn->len, &func);
+    if (!is_agg && !is_func) {
         char q[VMDB_PRINTABLE_CAP];
         vmdb_printable(fn->text, fn->len, q, sizeof q);
         return sql_fail(p->err, fn->line, fn->col,
-                        "unknown function '%s' (COUNT, SUM, MIN, MAX, AVG)", q);
+                        "unknown function '%s' (COUNT, SUM, MIN, MAX, AVG, length, lower, "
+                        "upper, substr, trim, ltrim, rtrim, replace, instr, abs, round, CAST)",
+                        q);
     }
     sql_expr *e = node(p, SQL_E_AGG, fn);
     if (!e)
         return oom(p);
-    e->agg = agg;
     if (enter(p, fn) < 0 || next(p) < 0) /* the '(' */
         return -1;
-    if (agg == SQL_AGG_COUNT && is_op(p, SQL_OP_STAR)) {
+    if (is_kw(p, SQL_KW_DISTINCT)) {
+        if (!is_agg)
+            return syntax_error(p);
+        e->distinct = true;
         if (next(p) < 0)
             return -1;
-    } else if (parse_or(p, &e->a) < 0) {
-        return -1;
     }
-    if (expect_op(p, SQL_OP_RPAREN) < 0)
+    ptrvec args = {0};
+    bool star = false;
+    if (is_agg && agg == SQL_AGG_COUNT && !e->distinct && is_op(p, SQL_OP_STAR)) {
+        star = true;
+        if (next(p) < 0)
+            return -1;
+    } else if (!is_op(p, SQL_OP_RPAREN)) {
+        for (;;) {
+            sql_expr *arg;
+            if (parse_or(p, &arg) < 0 || push(p, &args, arg) < 0)
+                return -1;
+            if (!is_op(p, SQL_OP_COMMA))
+                break;
+            if (next(p) < 0)
+                return -1;
+        }
+    }
+    if (expect_op(p, SQL_OP_RPAREN) < 0 || refuse_unsupported(p) < 0)
+        return -1;
+    leave(p);
+    if (is_agg && (star || args.count == 1) && !(is_func && args.count != 1)) {
+        e->agg = agg;
+        e->a = star ? NULL : args.items[0];
+    } else if (is_func && !e->distinct) {
+        e->kind = SQL_E_FUNC;
+        e->func = func;
+        if (!(e->list = expr_array(p, &args)))
+            return oom(p);
+        e->count = args.count;
+    } else {
+        char q[VMDB_PRINTABLE_CAP];
+        vmdb_printable(fn->text, fn->len, q, sizeof q);
+        return sql_fail(p->err, fn->line, fn->col, "%s takes one argument", q);
+    }
+    *out = e;
+    return finish(p, e, fn);
+}
+
+/* CAST '(' e AS type ')', the CAST consumed: the type is a name, which the
+ * planner reads (INTEGER, REAL, TEXT, u8, f64, str32, bool, ...). */
+OUT_OF_LINE static int parse_cast(parser *p, const sql_token *at, sql_expr **out)
+{
+    sql_expr *e = node(p, SQL_E_FUNC, at);
+    sql_expr **arg = alloc(p, sizeof *arg);
+    if (!e || !arg)
+        return oom(p);
+    e->func = SQL_FN_CAST;
+    e->list = arg;
+    e->count = 1;
+    if (enter(p, at) < 0 || expect_op(p, SQL_OP_LPAREN) < 0 || parse_or(p, arg) < 0 ||
+        expect_kw(p, SQL_KW_AS) < 0)
+        return -1;
+    if (p->tok.kind != SQL_TOK_IDENT)
+        return syntax_error(p);
+    if (name(p, &e->cast_name) < 0 || expect_op(p, SQL_OP_RPAREN) < 0)
         return -1;
     leave(p);
     *out = e;
-    return finish(p, e, fn);
+    return finish(p, e, at);
 }
 
 static int parse_primary(parser *p, sql_expr **out)
@@ -393,6 +456,10 @@ static int parse_primary(parser *p, sql_expr **out)
         if (t.keyword == SQL_KW_NULL)
             return sql_fail(p->err, t.line, t.col,
                             "NULL is not supported: vmdb fields always hold a value");
+        if (t.keyword == SQL_KW_SELECT)
+            return not_supported(p, "subqueries are not supported");
+        if (t.keyword == SQL_KW_CAST)
+            return next(p) < 0 ? -1 : parse_cast(p, &t, out);
         if (t.keyword != SQL_KW_TRUE && t.keyword != SQL_KW_FALSE)
             return syntax_error(p);
         if (!(e = node(p, SQL_E_LITERAL, &t)))
@@ -402,6 +469,12 @@ static int parse_primary(parser *p, sql_expr **out)
         break;
     case SQL_TOK_IDENT: {
         const char *first;
+        /* Only the words that start an expression: a field may well be
+         * called "left" or "full". */
+        if ((is_word(p, "CASE") || is_word(p, "EXISTS") || is_word(p, "COALESCE") ||
+             is_word(p, "IFNULL")) &&
+            refuse_unsupported(p) < 0)
+            return -1;
         if (name(p, &first) < 0)
             return -1;
         if (is_op(p, SQL_OP_LPAREN))
@@ -481,16 +554,39 @@ static sql_expr *binary(parser *p, enum sql_expr_kind kind, const sql_token *op,
     return e;
 }
 
-static int parse_mul(parser *p, sql_expr **out)
+/* a || b, tighter than * / % as in sqlite: a function of two arguments. */
+static int parse_concat(parser *p, sql_expr **out)
 {
     if (parse_unary(p, out) < 0)
+        return -1;
+    while (is_op(p, SQL_OP_CONCAT)) {
+        sql_token t = p->tok;
+        sql_expr *e = binary(p, SQL_E_FUNC, &t, *out);
+        sql_expr **args = alloc(p, 2 * sizeof *args);
+        if (!e || !args)
+            return oom(p);
+        e->func = SQL_FN_CONCAT;
+        e->list = args;
+        e->count = 2;
+        args[0] = e->a;
+        e->a = NULL;
+        if (next(p) < 0 || parse_unary(p, &args[1]) < 0 || finish(p, e, &t) < 0)
+            return -1;
+        *out = e;
+    }
+    return 0;
+}
+
+static int parse_mul(parser *p, sql_expr **out)
+{
+    if (parse_concat(p, out) < 0)
         return -1;
     while (is_op(p, SQL_OP_STAR) || is_op(p, SQL_OP_SLASH) || is_op(p, SQL_OP_PERCENT)) {
         sql_token t = p->tok;
         sql_expr *e = binary(p, SQL_E_BINARY, &t, *out);
         if (!e)
             return oom(p);
-        if (next(p) < 0 || parse_unary(p, &e->b) < 0 || finish(p, e, &t) < 0)
+        if (next(p) < 0 || parse_concat(p, &e->b) < 0 || finish(p, e, &t) < 0)
             return -1;
         *out = e;
     }
@@ -553,13 +649,20 @@ OUT_OF_LINE static int parse_escape(parser *p, sql_expr *e)
     sql_expr lit = {0};
     if (parse_string_literal(p, &lit) < 0)
         return -1;
-    if (lit.value.s.len != 1) {
+    /* One character, which in UTF-8 may be several bytes ('é'). */
+    const unsigned char *c = (const unsigned char *)lit.value.s.ptr;
+    size_t len = lit.value.s.len;
+    size_t n = len ? sql_like_char_len(lit.value.s.ptr, len) : 0;
+    if (len == 0 || n != len || (len == 1 && c[0] >= 0x80)) {
         char q[VMDB_PRINTABLE_CAP];
         vmdb_printable(p->tok.text, p->tok.len, q, sizeof q);
         return sql_fail(p->err, p->tok.line, p->tok.col,
                         "ESCAPE takes one character, not %s", q);
     }
-    e->escape = (unsigned char)lit.value.s.ptr[0];
+    unsigned cp = n == 1 ? c[0] : c[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++)
+        cp = cp << 6 | (c[i] & 0x3f);
+    e->escape = (int)cp;
     return next(p);
 }
 
@@ -709,9 +812,33 @@ static int parse_count(parser *p, uint64_t *out)
     return next(p);
 }
 
+static int parse_select_clauses(parser *p, sql_stmt *st);
+
+/* SELECT, the keyword consumed. What comes after its clauses is the end
+ * of the statement, unless it is something vmdb does not have (UNION),
+ * which is said so. */
 static int parse_select(parser *p, sql_stmt *st)
 {
+    if (parse_select_clauses(p, st) < 0)
+        return -1;
+    return refuse_unsupported(p);
+}
+
+/* An alias without AS: a name that is not a word of what is not
+ * supported (JOIN, UNION), which would otherwise become the alias. */
+static bool bare_alias(const parser *p)
+{
+    return p->tok.kind == SQL_TOK_IDENT && !unsupported_word(p);
+}
+
+static int parse_select_clauses(parser *p, sql_stmt *st)
+{
     st->kind = SQL_SELECT;
+    if (is_kw(p, SQL_KW_DISTINCT)) {
+        st->distinct = true;
+        if (next(p) < 0)
+            return -1;
+    }
     ptrvec items = {0};
     for (;;) {
         sql_select_item *item = alloc(p, sizeof *item);
@@ -729,7 +856,7 @@ static int parse_select(parser *p, sql_stmt *st)
             if (is_kw(p, SQL_KW_AS)) {
                 if (next(p) < 0 || name(p, &item->alias) < 0)
                     return -1;
-            } else if (p->tok.kind == SQL_TOK_IDENT && name(p, &item->alias) < 0) {
+            } else if (bare_alias(p) && name(p, &item->alias) < 0) {
                 return -1;
             }
         }
@@ -750,21 +877,28 @@ static int parse_select(parser *p, sql_stmt *st)
 
     if (!is_kw(p, SQL_KW_FROM))
         return 0;
-    if (next(p) < 0 || parse_table_name(p, st) < 0 || parse_where(p, st) < 0)
+    if (next(p) < 0 || parse_table_name(p, st) < 0)
+        return -1;
+    if (is_kw(p, SQL_KW_AS)) {
+        if (next(p) < 0 || name(p, &st->table_alias) < 0)
+            return -1;
+    } else if (bare_alias(p) && name(p, &st->table_alias) < 0) {
+        return -1;
+    }
+    if (is_op(p, SQL_OP_COMMA))
+        return not_supported(p, "JOIN is not supported: a statement reads one table");
+    if (refuse_unsupported(p) < 0 || parse_where(p, st) < 0)
         return -1;
     if (is_kw(p, SQL_KW_GROUP)) {
         if (next(p) < 0 || expect_kw(p, SQL_KW_BY) < 0)
             return -1;
         ptrvec cols = {0};
         for (;;) {
-            sql_token t = p->tok;
+            /* A field, an expression, an output's alias or its number:
+             * the planner tells them apart. */
             sql_expr *e;
-            if (parse_primary(p, &e) < 0)
+            if (parse_or(p, &e) < 0)
                 return -1;
-            if (e->kind != SQL_E_COLUMN)
-                return sql_fail(p->err, t.line, t.col,
-                                "GROUP BY takes field names, not '%.*s'",
-                                (int)(e->end - e->start), p->lx.text + e->start);
             if (push(p, &cols, e) < 0)
                 return -1;
             if (!is_op(p, SQL_OP_COMMA))
@@ -776,6 +910,8 @@ static int parse_select(parser *p, sql_stmt *st)
             return oom(p);
         st->group_count = cols.count;
     }
+    if (is_kw(p, SQL_KW_HAVING) && (next(p) < 0 || parse_or(p, &st->having) < 0))
+        return -1;
     if (is_kw(p, SQL_KW_ORDER)) {
         if (next(p) < 0 || expect_kw(p, SQL_KW_BY) < 0)
             return -1;
@@ -810,6 +946,12 @@ static int parse_select(parser *p, sql_stmt *st)
             return -1;
         if (is_kw(p, SQL_KW_OFFSET) && (next(p) < 0 || parse_count(p, &st->offset) < 0))
             return -1;
+        /* sqlite's other form: LIMIT offset, count. */
+        if (is_op(p, SQL_OP_COMMA)) {
+            st->offset = st->limit;
+            if (next(p) < 0 || parse_count(p, &st->limit) < 0)
+                return -1;
+        }
     }
     return 0;
 }
@@ -906,7 +1048,7 @@ static int parse_update(parser *p, sql_stmt *st)
             return -1;
         /* "SET people.age = 3" names the table too. */
         if (is_op(p, SQL_OP_DOT)) {
-            if (strcmp(a->column, st->table) != 0)
+            if (strcasecmp(a->column, st->table) != 0)
                 return sql_fail(p->err, a->line, a->col, "'%s' is not the table updated (%s)",
                                 a->column, st->table);
             if (next(p) < 0)
@@ -959,6 +1101,15 @@ int sql_parse(const char *text, size_t len, sql_stmt **out, sql_error *err)
     st->text = copy;
     sql_lex_init(&p.lx, copy, len);
     int rc = next(&p);
+    if (rc == 0 && is_word(&p, "EXPLAIN")) {
+        /* EXPLAIN and EXPLAIN QUERY PLAN alike: the plan as rows. */
+        st->explain = true;
+        rc = next(&p);
+        if (rc == 0 && is_word(&p, "QUERY"))
+            rc = next(&p) < 0 ? -1 : is_word(&p, "PLAN") ? next(&p) : syntax_error(&p);
+    }
+    if (rc == 0)
+        rc = refuse_unsupported(&p); /* WITH */
     if (rc == 0) {
         if (is_kw(&p, SQL_KW_SELECT))
             rc = next(&p) < 0 ? -1 : parse_select(&p, st);
@@ -972,6 +1123,8 @@ int sql_parse(const char *text, size_t len, sql_stmt **out, sql_error *err)
             rc = syntax_error(&p);
     }
     st->param_count = p.params;
+    if (rc == 0 && st->explain && st->kind > SQL_DELETE)
+        rc = sql_fail(err, 1, 1, "EXPLAIN takes SELECT, INSERT, UPDATE or DELETE");
     if (rc == 0 && is_op(&p, SQL_OP_SEMI))
         rc = next(&p);
     if (rc == 0 && p.tok.kind != SQL_TOK_END)
@@ -1101,9 +1254,10 @@ static void format(strbuf *b, const sql_expr *e)
         puts_(b, e->negate ? " NOT LIKE " : " LIKE ");
         format(b, e->b);
         if (e->escape >= 0) {
-            char esc = (char)e->escape;
+            unsigned char esc[4];
+            size_t n = sql_utf8_encode((unsigned)e->escape, esc);
             puts_(b, " ESCAPE ");
-            sql_value v = {.type = SQL_T_TEXT, .s = {&esc, 1}};
+            sql_value v = {.type = SQL_T_TEXT, .s = {(const char *)esc, n}};
             format_literal(b, &v);
         }
         puts_(b, ")");
@@ -1131,9 +1285,31 @@ static void format(strbuf *b, const sql_expr *e)
     case SQL_E_PARAM:
         puts_(b, "?");
         break;
+    case SQL_E_FUNC:
+        if (e->func == SQL_FN_CONCAT) {
+            puts_(b, "(");
+            format(b, e->list[0]);
+            puts_(b, " || ");
+            format(b, e->list[1]);
+            puts_(b, ")");
+            break;
+        }
+        puts_(b, sql_func_name(e->func));
+        puts_(b, "(");
+        for (size_t i = 0; i < e->count; i++) {
+            if (i)
+                puts_(b, ", ");
+            format(b, e->list[i]);
+        }
+        if (e->func == SQL_FN_CAST) {
+            puts_(b, " AS ");
+            puts_(b, e->cast_name);
+        }
+        puts_(b, ")");
+        break;
     case SQL_E_AGG:
         puts_(b, agg_names[e->agg]);
-        puts_(b, "(");
+        puts_(b, e->distinct ? "(DISTINCT " : "(");
         if (e->a)
             format(b, e->a);
         else

@@ -18,8 +18,10 @@
  * longer than the field) is no lookup at all. Float and bool keys always
  * scan: 0.0 = -0.0 in SQL, but they are two keys to the index.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sql_admin.h"
 #include "sql_plan.h"
@@ -64,18 +66,37 @@ static enum sql_type type_of_field(const vmdb_field *f, enum sql_load *load)
     }
 }
 
-/* The field called name, or -1 naming it. */
+/* The field called name, in any case as SQL has it: the field of that
+ * exact name, else the only one whose name differs in case alone; or -1
+ * naming it. */
 static int find_field(const sql_plan *pl, const char *name, unsigned line, unsigned col,
                       size_t *field, sql_error *err)
 {
-    if (vmdb_schema_find(pl->schema, name, field) < 0) {
-        char q[VMDB_PRINTABLE_CAP];
-        vmdb_printable(name, strlen(name), q, sizeof q);
-        sql_fail(err, line, col, "%s: no field '%s'", pl->stmt->table, q);
-        err->code = VMDB_ENOTFOUND;
-        return -1;
+    char q[VMDB_PRINTABLE_CAP];
+    if (vmdb_schema_find(pl->schema, name, field) == 0)
+        return 0;
+    vmdb_error_clear(); /* a miss here is no error yet */
+    size_t found = SIZE_MAX, count = vmdb_schema_field_count(pl->schema);
+    for (size_t i = 0; i < count; i++) {
+        if (strcasecmp(vmdb_schema_field(pl->schema, i)->name, name) != 0)
+            continue;
+        if (found != SIZE_MAX) {
+            vmdb_printable(name, strlen(name), q, sizeof q);
+            return sql_fail(err, line, col, "%s: '%s' is ambiguous: fields %s and %s differ "
+                            "only in case (write the one meant in its own case)", pl->stmt->table, q,
+                            vmdb_schema_field(pl->schema, found)->name,
+                            vmdb_schema_field(pl->schema, i)->name);
+        }
+        found = i;
     }
-    return 0;
+    if (found != SIZE_MAX) {
+        *field = found;
+        return 0;
+    }
+    vmdb_printable(name, strlen(name), q, sizeof q);
+    sql_fail(err, line, col, "%s: no field '%s'", pl->stmt->table, q);
+    err->code = VMDB_ENOTFOUND;
+    return -1;
 }
 
 /* ---- binding ------------------------------------------------------------ */
@@ -86,6 +107,9 @@ typedef struct bind_ctx {
     bool aggs;             /* aggregates allowed */
     const char *no_aggs;   /* where they are not: "WHERE" */
     bool in_agg;
+    bool aliases;          /* a name no field has may be an output's alias
+                              (HAVING, ORDER BY), standing for its
+                              expression, as sqlite has it */
 } bind_ctx;
 
 static int bind(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err);
@@ -95,11 +119,26 @@ static int bind_column(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error 
     if (!cx->columns)
         return sql_fail(err, e->line, e->col, "%s: '%s' is not a value", cx->no_columns,
                         e->name);
-    if (e->qualifier && strcmp(e->qualifier, pl->stmt->table) != 0)
+    if (e->qualifier && strcasecmp(e->qualifier, pl->stmt->table) != 0 &&
+        !(pl->stmt->table_alias && !strcasecmp(e->qualifier, pl->stmt->table_alias)))
         return sql_fail(err, e->line, e->col, "'%s.%s': the table here is %s", e->qualifier,
                         e->name, pl->stmt->table);
-    if (find_field(pl, e->name, e->line, e->col, &e->field, err) < 0)
-        return -1;
+    if (find_field(pl, e->name, e->line, e->col, &e->field, err) < 0) {
+        const sql_stmt *st = pl->stmt;
+        const sql_expr *alias = NULL;
+        for (size_t k = 0; cx->aliases && !e->qualifier && err->code == VMDB_ENOTFOUND &&
+                           k < st->item_count && !alias;
+             k++)
+            if (st->items[k].alias && !strcasecmp(st->items[k].alias, e->name))
+                alias = st->items[k].expr;
+        if (!alias)
+            return -1;
+        /* The output's expression, bound already, in the name's place:
+         * its nodes are shared, which evaluation, reading only, allows. */
+        memset(err, 0, sizeof *err);
+        *e = *alias;
+        return 0;
+    }
     const vmdb_field *f = vmdb_schema_field(pl->schema, e->field);
     e->offset = f->offset;
     e->size = f->size;
@@ -142,9 +181,55 @@ static int literal_to_bytes(sql_plan *pl, sql_expr *lit, size_t pad, sql_error *
     return 0;
 }
 
-/* Can a and b be compared? Both numbers, or both of one type; a text
- * literal against bytes is read as hex. `at` is the operator, for the
- * message. */
+/* A text literal that is all of a decimal number ("30", "-2", "2.5",
+ * "1e3", no spaces) becomes that number, as sqlite's affinity makes it
+ * beside a number field; false (the literal untouched) for other text. */
+static bool literal_to_number(sql_expr *lit)
+{
+    const char *s = lit->value.s.ptr;
+    size_t len = lit->value.s.len, i = 0;
+    char buf[64];
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    size_t digits = 0;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (i == len && digits) {
+        sql_int v = 0;
+        for (size_t k = s[0] == '+' || s[0] == '-' ? 1 : 0; k < len; k++) {
+            v = v * 10 + (s[k] - '0');
+            if (v > SQL_INT_MAX + 1)
+                break;
+        }
+        if (s[0] == '-')
+            v = -v;
+        if (v >= SQL_INT_MIN && v <= SQL_INT_MAX) {
+            lit->value = (sql_value){.type = SQL_T_INT, .i = v};
+            lit->type = SQL_T_INT;
+            return true;
+        }
+    }
+    /* A decimal float: only these characters, all of them read (no hex,
+     * no "inf" or "nan", which strtod would take). */
+    if (strspn(buf, "0123456789.eE+-") != len)
+        return false;
+    char *end;
+    double d = strtod(buf, &end);
+    if (*end || !isfinite(d))
+        return false;
+    lit->value = (sql_value){.type = SQL_T_FLOAT, .f = d};
+    lit->type = SQL_T_FLOAT;
+    return true;
+}
+
+/* Can a and b be compared? Both numbers, or both of one type, or a bool
+ * and a number (true is 1, as in sqlite); a text literal against bytes
+ * is read as hex, and against a number field as the number it spells
+ * when it is all of one ('30'). `at` is the operator, for the message. */
 static int comparable(sql_plan *pl, sql_expr *a, sql_expr *b, const sql_expr *at,
                       sql_error *err)
 {
@@ -152,6 +237,22 @@ static int comparable(sql_plan *pl, sql_expr *a, sql_expr *b, const sql_expr *at
         return 0;
     if (a->type == b->type)
         return 0;
+    if ((a->type == SQL_T_BOOL && numeric(b->type)) ||
+        (b->type == SQL_T_BOOL && numeric(a->type)))
+        return 0;
+    for (int side = 0; side < 2; side++) {
+        sql_expr *num = side ? b : a, *text = side ? a : b;
+        if (numeric(num->type) && num->kind == SQL_E_COLUMN && text->type == SQL_T_TEXT &&
+            text->kind == SQL_E_LITERAL) {
+            if (literal_to_number(text))
+                return 0;
+            char q[VMDB_PRINTABLE_CAP];
+            vmdb_printable(text->value.s.ptr, text->value.s.len, q, sizeof q);
+            return sql_fail(err, text->line, text->col,
+                            "cannot compare %s with text '%s': it is not a number",
+                            sql_type_name(num->type), q);
+        }
+    }
     for (int side = 0; side < 2; side++) {
         sql_expr *bytes = side ? b : a, *text = side ? a : b;
         if (bytes->type == SQL_T_BYTES && text->type == SQL_T_TEXT &&
@@ -260,9 +361,204 @@ static const char *arith_symbol(enum sql_op op)
     }
 }
 
+/* ---- scalar functions ------------------------------------------------------ */
+
+static int arg_count(const sql_expr *e, size_t lo, size_t hi, sql_error *err)
+{
+    if (e->count >= lo && e->count <= hi)
+        return 0;
+    if (lo == hi)
+        return sql_fail(err, e->line, e->col, "%s takes %zu argument%s, not %zu",
+                        sql_func_name(e->func), lo, lo == 1 ? "" : "s", e->count);
+    if (hi == SIZE_MAX)
+        return sql_fail(err, e->line, e->col, "%s takes %zu or more arguments, not %zu",
+                        sql_func_name(e->func), lo, e->count);
+    return sql_fail(err, e->line, e->col, "%s takes %zu to %zu arguments, not %zu",
+                    sql_func_name(e->func), lo, hi, e->count);
+}
+
+/* Argument i of e must be of one of the types in `want` (a bit per
+ * sql_type); a parameter takes the first. */
+static int arg_type(const sql_expr *e, size_t i, unsigned want, const char *what,
+                    sql_error *err)
+{
+    sql_expr *a = e->list[i];
+    if (a->kind == SQL_E_PARAM && a->type == SQL_T_NONE)
+        for (int t = SQL_T_INT; t <= SQL_T_BYTES; t++)
+            if (want & 1u << t) {
+                a->type = (enum sql_type)t;
+                break;
+            }
+    if (want & 1u << a->type)
+        return 0;
+    return sql_fail(err, a->line, a->col, "%s: argument %zu is %s, where %s is needed",
+                    sql_func_name(e->func), i + 1, sql_type_name(a->type), what);
+}
+
+#define T_INT (1u << SQL_T_INT)
+#define T_FLOAT (1u << SQL_T_FLOAT)
+#define T_TEXT (1u << SQL_T_TEXT)
+#define T_BOOL (1u << SQL_T_BOOL)
+#define T_BYTES (1u << SQL_T_BYTES)
+
+/* CAST's type: sqlite's names and vmdb's own. */
+static int cast_type(sql_expr *e, sql_error *err)
+{
+    static const struct {
+        const char *name;
+        enum sql_type type;
+        sql_int lo, hi;
+    } types[] = {
+        {"INTEGER", SQL_T_INT, SQL_INT_MIN, SQL_INT_MAX},
+        {"INT", SQL_T_INT, SQL_INT_MIN, SQL_INT_MAX},
+        {"BIGINT", SQL_T_INT, SQL_INT_MIN, SQL_INT_MAX},
+        {"u8", SQL_T_INT, 0, UINT8_MAX},
+        {"u16", SQL_T_INT, 0, UINT16_MAX},
+        {"u32", SQL_T_INT, 0, UINT32_MAX},
+        {"u64", SQL_T_INT, 0, UINT64_MAX},
+        {"i8", SQL_T_INT, INT8_MIN, INT8_MAX},
+        {"i16", SQL_T_INT, INT16_MIN, INT16_MAX},
+        {"i32", SQL_T_INT, INT32_MIN, INT32_MAX},
+        {"i64", SQL_T_INT, INT64_MIN, INT64_MAX},
+        {"REAL", SQL_T_FLOAT, 0, 0},
+        {"FLOAT", SQL_T_FLOAT, 0, 0},
+        {"DOUBLE", SQL_T_FLOAT, 0, 0},
+        {"f32", SQL_T_FLOAT, 0, 32}, /* hi 32: rounded to an f32 */
+        {"f64", SQL_T_FLOAT, 0, 0},
+        {"TEXT", SQL_T_TEXT, 0, 0},
+        {"VARCHAR", SQL_T_TEXT, 0, 0},
+        {"str", SQL_T_TEXT, 0, 0},
+        {"BOOL", SQL_T_BOOL, 0, 0},
+        {"BOOLEAN", SQL_T_BOOL, 0, 0},
+    };
+    const char *n = e->cast_name;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcasecmp(n, types[i].name)) {
+            e->cast_type = types[i].type;
+            e->cast_lo = types[i].lo;
+            e->cast_hi = types[i].hi;
+            return 0;
+        }
+    /* strN: text, whatever N. */
+    if (!strncasecmp(n, "str", 3) && n[3] && strspn(n + 3, "0123456789") == strlen(n + 3)) {
+        e->cast_type = SQL_T_TEXT;
+        return 0;
+    }
+    char q[VMDB_PRINTABLE_CAP];
+    vmdb_printable(n, strlen(n), q, sizeof q);
+    return sql_fail(err, e->line, e->col,
+                    "CAST: unknown type '%s' (INTEGER, REAL, TEXT, BOOL, or u8 ... i64, f32, "
+                    "f64, strN, bool)", q);
+}
+
+static int bind_func(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err)
+{
+    for (size_t i = 0; i < e->count; i++)
+        if (bind(pl, e->list[i], cx, err) < 0)
+            return -1;
+    if (!(e->scratch = sql_arena_alloc(pl->arena, sizeof *e->scratch)))
+        return oom(err);
+    e->scratch->arena = pl->arena;
+    switch (e->func) {
+    case SQL_FN_LENGTH:
+        if (arg_count(e, 1, 1, err) < 0 ||
+            arg_type(e, 0, T_TEXT | T_BYTES | T_INT | T_FLOAT, "text", err) < 0)
+            return -1;
+        e->type = SQL_T_INT;
+        return 0;
+    case SQL_FN_LOWER:
+    case SQL_FN_UPPER:
+        if (arg_count(e, 1, 1, err) < 0 || arg_type(e, 0, T_TEXT, "text", err) < 0)
+            return -1;
+        e->type = SQL_T_TEXT;
+        return 0;
+    case SQL_FN_SUBSTR:
+        if (arg_count(e, 2, 3, err) < 0 || arg_type(e, 0, T_TEXT, "text", err) < 0 ||
+            arg_type(e, 1, T_INT, "an integer", err) < 0 ||
+            (e->count == 3 && arg_type(e, 2, T_INT, "an integer", err) < 0))
+            return -1;
+        e->type = SQL_T_TEXT;
+        return 0;
+    case SQL_FN_TRIM:
+    case SQL_FN_LTRIM:
+    case SQL_FN_RTRIM:
+        if (arg_count(e, 1, 2, err) < 0 || arg_type(e, 0, T_TEXT, "text", err) < 0 ||
+            (e->count == 2 && arg_type(e, 1, T_TEXT, "text", err) < 0))
+            return -1;
+        e->type = SQL_T_TEXT;
+        return 0;
+    case SQL_FN_REPLACE:
+        if (arg_count(e, 3, 3, err) < 0)
+            return -1;
+        for (size_t i = 0; i < 3; i++)
+            if (arg_type(e, i, T_TEXT, "text", err) < 0)
+                return -1;
+        e->type = SQL_T_TEXT;
+        return 0;
+    case SQL_FN_INSTR:
+        if (arg_count(e, 2, 2, err) < 0 || arg_type(e, 0, T_TEXT, "text", err) < 0 ||
+            arg_type(e, 1, T_TEXT, "text", err) < 0)
+            return -1;
+        e->type = SQL_T_INT;
+        return 0;
+    case SQL_FN_ABS:
+        if (arg_count(e, 1, 1, err) < 0 || arg_type(e, 0, T_INT | T_FLOAT, "a number", err) < 0)
+            return -1;
+        e->type = e->list[0]->type;
+        return 0;
+    case SQL_FN_ROUND:
+        if (arg_count(e, 1, 2, err) < 0 ||
+            arg_type(e, 0, T_FLOAT | T_INT, "a number", err) < 0 ||
+            (e->count == 2 && arg_type(e, 1, T_INT, "an integer", err) < 0))
+            return -1;
+        e->type = SQL_T_FLOAT;
+        return 0;
+    case SQL_FN_MIN:
+    case SQL_FN_MAX: {
+        if (arg_count(e, 2, SIZE_MAX, err) < 0)
+            return -1;
+        sql_expr *first = NULL;
+        for (size_t i = 0; i < e->count && !first; i++)
+            if (e->list[i]->type != SQL_T_NONE)
+                first = e->list[i];
+        if (!first)
+            return typed(e->list[0], err);
+        bool all_int = true;
+        for (size_t i = 0; i < e->count; i++) {
+            meet(e->list[i], first);
+            if (typed(e->list[i], err) < 0 || comparable(pl, first, e->list[i], e, err) < 0)
+                return -1;
+            all_int &= e->list[i]->type == SQL_T_INT;
+            if (e->list[i]->type == SQL_T_BOOL && first->type != SQL_T_BOOL)
+                return sql_fail(err, e->line, e->col, "%s: cannot mix bool with %s",
+                                sql_func_name(e->func), sql_type_name(first->type));
+        }
+        e->type = numeric(first->type) ? (all_int ? SQL_T_INT : SQL_T_FLOAT) : first->type;
+        return 0;
+    }
+    case SQL_FN_CAST:
+        if (cast_type(e, err) < 0 || typed(e->list[0], err) < 0)
+            return -1;
+        if (e->list[0]->type == SQL_T_BYTES && e->cast_type != SQL_T_TEXT)
+            return sql_fail(err, e->line, e->col, "CAST: bytes become text only, not %s",
+                            e->cast_name);
+        e->type = e->cast_type;
+        return 0;
+    case SQL_FN_CONCAT:
+        for (size_t i = 0; i < 2; i++)
+            if (arg_type(e, i, T_TEXT | T_INT | T_FLOAT, "text or a number", err) < 0)
+                return -1;
+        e->type = SQL_T_TEXT;
+        return 0;
+    }
+    return sql_fail(err, e->line, e->col, "unknown function");
+}
+
 static int bind(sql_plan *pl, sql_expr *e, const bind_ctx *cx, sql_error *err)
 {
     switch (e->kind) {
+    case SQL_E_FUNC:
+        return bind_func(pl, e, cx, err);
     case SQL_E_LITERAL:
         e->type = e->value.type;
         return 0;
@@ -408,38 +704,64 @@ static bool is_int_literal(const sql_expr *e)
     return e->kind == SQL_E_LITERAL && e->value.type == SQL_T_INT;
 }
 
-/* Marks `int field op constant` and `int field BETWEEN constants` for the
- * evaluator's range test: [lo, hi] in 128 bits, where K-1 and K+1 cannot
- * overflow. The field is put on the left. */
 /* LIKE 'abc', 'abc%', '%abc' or '%abc%' (any number of '%' at the
- * ends, none of '%', '_' or the escape character between): a literal and
- * where it must stand, which memcmp answers. */
-static void mark_like(sql_expr *e)
+ * ends, none of '%' or '_' between): a literal and where it must stand,
+ * which memcmp answers. The escape character is read first, as sql_like
+ * reads it, since it may be '%' or '_' itself: '%%c' ESCAPE '%' is the
+ * literal "%c", no wildcard at all. The literal is the pattern with its
+ * escapes taken out. */
+static void mark_like(sql_plan *pl, sql_expr *e)
 {
     if (e->b->kind != SQL_E_LITERAL || e->b->value.type != SQL_T_TEXT)
         return;
     const char *p = e->b->value.s.ptr;
-    size_t len = e->b->value.s.len, lead = 0, trail = 0;
-    while (lead < len && p[lead] == '%')
-        lead++;
-    while (trail < len - lead && p[len - 1 - trail] == '%')
-        trail++;
-    for (size_t i = lead; i < len - trail; i++)
-        if (p[i] == '%' || p[i] == '_' || (e->escape >= 0 && (unsigned char)p[i] == e->escape))
+    size_t len = e->b->value.s.len, lead = 0, trail = 0, n = 0;
+    char *lit = sql_arena_alloc(pl->arena, len + 1);
+    if (!lit)
+        return; /* the general matcher does without */
+    bool in_lit = false, after = false;
+    for (size_t i = 0; i < len;) {
+        size_t esc = sql_like_escape_at(p, len, i, e->escape);
+        if (esc) {
+            if (after)
+                return; /* a literal after the trailing '%' */
+            size_t at = i + esc < len ? i + esc : i;
+            size_t c = at == i ? esc : sql_like_char_len(p + at, len - at);
+            memcpy(lit + n, p + at, c);
+            n += c;
+            i = at + c;
+            in_lit = true;
+        } else if (p[i] == '%') {
+            if (in_lit)
+                after = true;
+            if (after)
+                trail++;
+            else
+                lead++;
+            i++;
+        } else if (p[i] == '_' || after) {
             return;
-    e->like_lit = p + lead;
-    e->like_len = len - lead - trail;
+        } else {
+            lit[n++] = p[i++];
+            in_lit = true;
+        }
+    }
+    e->like_lit = lit;
+    e->like_len = n;
     e->like_form = lead && trail ? SQL_LIKE_CONTAINS
                    : lead        ? SQL_LIKE_SUFFIX
                    : trail       ? SQL_LIKE_PREFIX
                                  : SQL_LIKE_EXACT;
 }
 
-static void mark_fast(sql_expr *e)
+/* Marks `int field op constant` and `int field BETWEEN constants` for the
+ * evaluator's range test: [lo, hi] in 128 bits, where K-1 and K+1 cannot
+ * overflow. The field is put on the left. */
+static void mark_fast(sql_plan *pl, sql_expr *e)
 {
     const sql_int below_all = SQL_INT_MIN - 1, above_all = SQL_INT_MAX + 1;
     if (e->kind == SQL_E_LIKE) {
-        mark_like(e);
+        mark_like(pl, e);
         return;
     }
     if (e->kind == SQL_E_BETWEEN && is_int_column(e->a) && is_int_literal(e->b) &&
@@ -527,15 +849,56 @@ static void optimize(sql_plan *pl, sql_expr *e)
         optimize(pl, e->list[i]);
     if (e->kind == SQL_E_IN)
         sort_in_list(pl, e);
-    mark_fast(e);
+    mark_fast(pl, e);
+}
+
+/* Are two bound expressions the same computation? Fields by their index,
+ * however they were written (CITY, p.city). */
+static bool same_expr(const sql_expr *a, const sql_expr *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->kind != b->kind || a->count != b->count)
+        return false;
+    switch (a->kind) {
+    case SQL_E_COLUMN:
+        return a->field == b->field;
+    case SQL_E_LITERAL:
+        return a->value.type == b->value.type && sql_compare_total(&a->value, &b->value) == 0;
+    case SQL_E_PARAM:
+        return a->param == b->param;
+    case SQL_E_AGG:
+        if (a->agg != b->agg || a->distinct != b->distinct)
+            return false;
+        break;
+    case SQL_E_FUNC:
+        if (a->func != b->func || a->cast_type != b->cast_type || a->cast_hi != b->cast_hi ||
+            a->cast_lo != b->cast_lo)
+            return false;
+        break;
+    default:
+        if (a->op != b->op || a->negate != b->negate || a->escape != b->escape)
+            return false;
+        break;
+    }
+    if (!same_expr(a->a, b->a) || !same_expr(a->b, b->b) || !same_expr(a->c, b->c))
+        return false;
+    for (size_t i = 0; i < a->count; i++)
+        if (!same_expr(a->list[i], b->list[i]))
+            return false;
+    return true;
 }
 
 /* In a grouped query a field outside an aggregate has one value per group
- * only if the group is made by it. */
+ * only if the group is made by it, or by an expression it is part of
+ * (GROUP BY lower(city) makes lower(city) one value, not city). */
 static int check_grouped(const sql_plan *pl, const sql_expr *e, sql_error *err)
 {
     if (!e || e->kind == SQL_E_AGG)
         return 0;
+    for (size_t i = 0; i < pl->stmt->group_count; i++)
+        if (same_expr(pl->stmt->group_by[i], e))
+            return 0;
     if (e->kind == SQL_E_COLUMN) {
         for (size_t i = 0; i < pl->stmt->group_count; i++)
             if (pl->stmt->group_by[i]->field == e->field)
@@ -852,13 +1215,15 @@ static int plan_order(sql_plan *pl, const bind_ctx *cx, sql_error *err)
         sql_expr *alias = NULL;
         if (e->kind == SQL_E_COLUMN && !e->qualifier)
             for (size_t k = 0; k < st->item_count && !alias; k++)
-                if (st->items[k].alias && !strcmp(st->items[k].alias, e->name))
+                if (st->items[k].alias && !strcasecmp(st->items[k].alias, e->name))
                     alias = st->items[k].expr;
         if (alias) {
             pl->order_exprs[i] = alias;
             continue;
         }
-        if (bind(pl, e, cx, err) < 0)
+        bind_ctx ocx = *cx;
+        ocx.aliases = true;
+        if (bind(pl, e, &ocx, err) < 0)
             return -1;
         pl->order_exprs[i] = e;
     }
@@ -888,15 +1253,37 @@ static int plan_select(sql_plan *pl, sql_error *err)
                             "WHERE needs a bool, not %s", sql_type_name(st->where->type));
         optimize(pl, st->where);
     }
-    bind_ctx gcx = {.columns = true, .no_aggs = "GROUP BY"};
+    /* GROUP BY: a number is an output's (GROUP BY 1), a name no field has
+     * may be an output's alias, anything else an expression of fields. */
+    bind_ctx gcx = {.columns = true, .no_aggs = "GROUP BY", .aliases = true};
     for (size_t i = 0; i < st->group_count; i++) {
-        if (bind(pl, st->group_by[i], &gcx, err) < 0)
+        sql_expr *g = st->group_by[i];
+        if (g->kind == SQL_E_LITERAL && g->value.type == SQL_T_INT) {
+            if (g->value.i < 1 || g->value.i > (sql_int)pl->out_count)
+                return sql_fail(err, g->line, g->col, "GROUP BY %llu: the result has %zu column%s",
+                                (unsigned long long)g->value.i, pl->out_count,
+                                pl->out_count == 1 ? "" : "s");
+            st->group_by[i] = g = pl->out_exprs[(size_t)g->value.i - 1];
+        } else if (bind(pl, g, &gcx, err) < 0) {
             return -1;
-        const sql_expr *g = st->group_by[i];
-        pl->group_key_cap += g->type == SQL_T_INT ? sizeof(sql_int)
-                             : g->type == SQL_T_FLOAT ? sizeof(double)
-                             : g->type == SQL_T_BOOL ? 1
-                                                     : sizeof(uint32_t) + g->size;
+        }
+        if (has_agg(g))
+            return sql_fail(err, g->line, g->col, "GROUP BY cannot hold an aggregate");
+    }
+    if (st->having) {
+        bind_ctx hcx = {.columns = true, .aggs = true, .aliases = true};
+        if (!pl->grouped && !has_agg(st->having))
+            return sql_fail(err, st->having->line, st->having->col,
+                            "HAVING needs GROUP BY or an aggregate");
+        pl->grouped = true;
+        if (bind(pl, st->having, &hcx, err) < 0)
+            return -1;
+        meet_type(st->having, SQL_T_BOOL);
+        if (st->having->type != SQL_T_BOOL)
+            return sql_fail(err, st->having->line, st->having->col,
+                            "HAVING needs a bool, not %s", sql_type_name(st->having->type));
+        if (check_grouped(pl, st->having, err) < 0)
+            return -1;
     }
     if (pl->grouped) {
         for (size_t i = 0; i < pl->out_count; i++)
@@ -1010,7 +1397,37 @@ static int check_params_typed(const sql_stmt *st, sql_error *err)
     for (size_t i = 0; i < st->order_count; i++)
         if (check_tree_typed(st->order_by[i].expr, err) < 0)
             return -1;
+    if (check_tree_typed(st->having, err) < 0)
+        return -1;
     return check_tree_typed(st->where, err);
+}
+
+/* The table the statement names, in any case as SQL has it: the table of
+ * that exact name, else the only one whose name differs in case alone.
+ * stmt->table becomes its real name, for messages and for the runs that
+ * open it again. VMDB_ENOTFOUND, a library error, or -1 with *err. */
+static int open_table(vmdb_db *db, sql_stmt *stmt, vmdb_table **out, sql_error *err)
+{
+    const char *found, *also;
+    int rc = sql_table_named(db, stmt->table, &found, &also);
+    if (rc < 0)
+        return rc;
+    if (also) {
+        char q[VMDB_PRINTABLE_CAP];
+        vmdb_printable(stmt->table, strlen(stmt->table), q, sizeof q);
+        return sql_fail(err, stmt->table_line, stmt->table_col,
+                        "'%s' is ambiguous: tables %s and %s differ only in case (write the "
+                        "one meant in its own case)", q, found, also);
+    }
+    if (strcmp(found, stmt->table) != 0) {
+        size_t len = strlen(found);
+        char *real = sql_arena_alloc(stmt->arena, len + 1);
+        if (!real)
+            return oom(err);
+        memcpy(real, found, len + 1);
+        stmt->table = real;
+    }
+    return vmdb_table_open(db, stmt->table, NULL, out);
 }
 
 int sql_plan_new(vmdb_db *db, const char *db_name, sql_stmt *stmt, sql_plan **out,
@@ -1027,8 +1444,10 @@ int sql_plan_new(vmdb_db *db, const char *db_name, sql_stmt *stmt, sql_plan **ou
     pl->db = db;
     int rc = 0;
     if (stmt->table) {
-        rc = vmdb_table_open(db, stmt->table, NULL, &pl->table);
-        if (rc == VMDB_ENOTFOUND) {
+        rc = open_table(db, stmt, &pl->table, err);
+        if (rc == -1) {
+            /* err says it */
+        } else if (rc == VMDB_ENOTFOUND) {
             char q[VMDB_PRINTABLE_CAP];
             vmdb_printable(stmt->table, strlen(stmt->table), q, sizeof q);
             rc = sql_fail(err, stmt->table_line, stmt->table_col, "%s: no table '%s'", db_name,
@@ -1138,8 +1557,11 @@ void sql_plan_explain(const sql_plan *pl, FILE *out)
             explain_access(pl, out);
             if (st->group_count) {
                 fprintf(out, "group by: ");
-                for (size_t i = 0; i < st->group_count; i++)
-                    fprintf(out, "%s%s", i ? ", " : "", st->group_by[i]->name);
+                for (size_t i = 0; i < st->group_count; i++) {
+                    char buf[1024];
+                    sql_expr_format(st->group_by[i], buf, sizeof buf);
+                    fprintf(out, "%s%s", i ? ", " : "", buf);
+                }
                 fprintf(out, "\n");
             }
             if (pl->agg_count) {
@@ -1152,6 +1574,10 @@ void sql_plan_explain(const sql_plan *pl, FILE *out)
                 fprintf(out, "\n");
             }
         }
+        if (st->having)
+            explain_expr(out, "having: ", st->having);
+        if (st->distinct)
+            fprintf(out, "distinct rows\n");
         if (pl->order_count) {
             char buf[1024];
             fprintf(out, "sort by: ");

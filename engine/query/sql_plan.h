@@ -39,7 +39,6 @@ struct sql_plan {
     sql_expr **aggs;            /* every aggregate node, by agg_slot */
     size_t agg_count;
     bool agg_may_be_empty;      /* an AVG, MIN or MAX: no value over no rows */
-    size_t group_key_cap;       /* bytes of the longest group key */
     sql_expr **order_exprs;
     bool *order_desc;
     size_t order_count;

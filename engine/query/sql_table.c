@@ -271,9 +271,7 @@ int sql_table_parse(sql_lexer *lx, sql_token *tok, sql_stmt *st, sql_error *err)
 
 static int library_error(sql_error *err)
 {
-    sql_fail(err, 0, 0, "%s", vmdb_last_error()->message);
-    err->code = vmdb_last_error()->code;
-    return -1;
+    return sql_fail_library(err, "");
 }
 
 int sql_table_execute(vmdb_db *db, const sql_stmt *st, sql_error *err)
@@ -287,24 +285,32 @@ int sql_table_execute(vmdb_db *db, const sql_stmt *st, sql_error *err)
         err->code = VMDB_EINVAL;
         return -1;
     }
+    /* Names in any case, as in every other statement. */
+    const char *real, *also;
+    int found = sql_table_named(db, def->name, &real, &also);
+    if (found < 0 && found != VMDB_ENOTFOUND)
+        return library_error(err);
     if (!create) {
-        int rc = vmdb_table_drop(db, def->name);
-        if (rc == VMDB_ENOTFOUND && def->if_exists) {
-            vmdb_error_clear();
+        if (found == VMDB_ENOTFOUND && def->if_exists)
             return 0;
+        if (found == 0 && also) {
+            sql_fail(err, 0, 0, "DROP TABLE %s: ambiguous: tables %s and %s differ only in case "
+                     "(write the one meant in its own case)", def->name, real, also);
+            err->code = VMDB_EINVAL;
+            return -1;
         }
+        int rc = vmdb_table_drop(db, found == 0 ? real : def->name);
         return rc < 0 ? library_error(err) : 0;
     }
     vmdb_table *t;
-    if (vmdb_table_open(db, def->name, NULL, &t) == 0) {
+    if (found == 0) {
         if (def->if_exists)
             return 0;
         sql_fail(err, 0, 0, "%s: table '%s' exists (CREATE TABLE IF NOT EXISTS leaves it)",
-                 vmdb_db_path(db), def->name);
+                 vmdb_db_path(db), real);
         err->code = VMDB_EEXIST;
         return -1;
     }
-    vmdb_error_clear();
     vmdb_schema *schema;
     if (vmdb_schema_parse(def->schema, &schema) < 0)
         return library_error(err);

@@ -71,9 +71,7 @@ vmdb_txn *sql_txn_current(vmdb_db *db)
 
 static int library_error(sql_error *err, const char *prefix)
 {
-    sql_fail(err, 0, 0, "%s%s", prefix, vmdb_last_error()->message);
-    err->code = vmdb_last_error()->code;
-    return -1;
+    return sql_fail_library(err, prefix);
 }
 
 static int misuse(sql_error *err, int code, const char *fmt, const char *path)

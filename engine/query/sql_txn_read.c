@@ -20,16 +20,12 @@
 
 static int oom(sql_error *err)
 {
-    sql_fail(err, 0, 0, "out of memory running the statement");
-    err->code = VMDB_ENOMEM;
-    return -1;
+    return sql_fail_oom(err, "running");
 }
 
 static int library_error(sql_error *err)
 {
-    sql_fail(err, 0, 0, "%s", vmdb_last_error()->message);
-    err->code = vmdb_last_error()->code;
-    return -1;
+    return sql_fail_library(err, "");
 }
 
 typedef struct txn_visit {

@@ -60,7 +60,7 @@ int vmdb_sql_kind(const char *sql, size_t len, const char **tail)
     sql_error err;
     if (sql_parse_statement(sql, span, &parsed, &err) < 0)
         return vmdb__sql_fail(&err, VMDB_ESYNTAX, sql, span);
-    int kind = (int)parsed->kind;
+    int kind = parsed->explain ? SQL_SELECT : (int)parsed->kind; /* EXPLAIN only reads */
     sql_stmt_free(parsed);
     return kind;
 }
@@ -106,6 +106,8 @@ static void each_expr(const sql_stmt *s, void (*fn)(vmdb_stmt *, sql_expr *), vm
             fn(st, s->items[i].expr);
     if (s->where)
         fn(st, s->where);
+    if (s->having)
+        fn(st, s->having);
     for (size_t i = 0; i < s->order_count; i++)
         fn(st, s->order_by[i].expr);
     for (size_t r = 0; r < s->row_count; r++)
@@ -404,7 +406,9 @@ int vmdb_prepare(vmdb_db *db, const char *sql, size_t len, vmdb_stmt **out, cons
         vmdb_finalize(st);
         return rc;
     }
-    st->column_count = sql_plan_columns(st->plan, &st->column_names, &st->column_types);
+    st->column_count = st->parsed->explain
+                           ? vmdb__explain_columns(&st->column_names, &st->column_types)
+                           : sql_plan_columns(st->plan, &st->column_names, &st->column_types);
     st->cell_text = calloc(st->column_count + 1, sizeof *st->cell_text);
     st->cell_cap = calloc(st->column_count + 1, sizeof *st->cell_cap);
     if (!st->cell_text || !st->cell_cap) {
@@ -465,7 +469,9 @@ int vmdb_step(vmdb_stmt *stmt)
         int rc = run_plan(stmt, &plan);
         stmt->changes = 0;
         stmt->state = STMT_DONE;
-        if (rc == 0)
+        if (rc == 0 && stmt->parsed->explain)
+            rc = vmdb__explain_rows(stmt, plan, NULL, NULL);
+        else if (rc == 0)
             rc = stmt->parsed->kind == SQL_SELECT ? vmdb__select_read(stmt, plan, NULL, NULL)
                                                   : run_write(stmt, plan);
         /* Nothing of a failed run was handed out or kept: the next step
@@ -499,9 +505,12 @@ int vmdb_step_all(vmdb_stmt *stmt, vmdb_row_fn row, void *ctx)
     stmt->state = STMT_DONE;
     if (rc < 0)
         return rc;
-    if (stmt->parsed->kind != SQL_SELECT)
+    if (stmt->parsed->explain)
+        rc = vmdb__explain_rows(stmt, plan, row, ctx);
+    else if (stmt->parsed->kind != SQL_SELECT)
         return run_write(stmt, plan);
-    rc = vmdb__select_read(stmt, plan, row, ctx);
+    else
+        rc = vmdb__select_read(stmt, plan, row, ctx);
     stmt->current = NULL;
     vmdb__select_rows_clear(&stmt->rows);
     return rc;
@@ -544,7 +553,7 @@ enum vmdb_stmt_kind vmdb_stmt_kind(const vmdb_stmt *stmt)
         [SQL_BEGIN] = VMDB_STMT_BEGIN, [SQL_COMMIT] = VMDB_STMT_COMMIT,
         [SQL_ROLLBACK] = VMDB_STMT_ROLLBACK, [SQL_CREATE_TABLE] = VMDB_STMT_CREATE_TABLE,
         [SQL_DROP_TABLE] = VMDB_STMT_DROP_TABLE};
-    return stmt ? kinds[stmt->parsed->kind] : VMDB_STMT_SELECT;
+    return stmt && !stmt->parsed->explain ? kinds[stmt->parsed->kind] : VMDB_STMT_SELECT;
 }
 
 long vmdb_explain(vmdb_stmt *stmt, char *buf, size_t cap)

@@ -81,6 +81,12 @@ int vmdb__select_read(vmdb_stmt *stmt, sql_plan *plan, vmdb_row_fn row, void *ct
  * (select_read.c). */
 int vmdb__stmt_check_table(const vmdb_stmt *st);
 
+/* EXPLAIN before a statement (explain_rows.c): its one column, and its
+ * rows, the plan's lines, kept in stmt->rows and, with row, handed to
+ * row(ctx, stmt) as vmdb__select_read does. */
+size_t vmdb__explain_columns(const char *const **names, const enum sql_type **types);
+int vmdb__explain_rows(vmdb_stmt *stmt, sql_plan *plan, vmdb_row_fn row, void *ctx);
+
 /* Empties the rows for the next run; frees them for good. */
 void vmdb__select_rows_clear(select_rows *rows);
 void vmdb__select_rows_free(select_rows *rows);

@@ -668,14 +668,17 @@ int vmdb__index_find(vmdb__index *ix, uint64_t hash, const void *key, size_t key
 }
 
 /* The entry at `hash`'s home, if the region this handle maps holds it:
- * for hints only, read without the seqlock (a hint may be stale). */
+ * for hints only, read without the seqlock (a hint may be stale). The
+ * hint loads the entry, so `mapped` is loaded with acquire as a lookup
+ * does: after a move of the map, a `base` older than the `mapped` that
+ * covers the region may end before it. */
 static const struct entry *home_entry(const vmdb__index *ix, uint64_t hash)
 {
     uint64_t w = load_relaxed(&ix->hdr->active);
     unsigned bits = (unsigned)(w & 63);
     uint64_t pages = w >> 6;
     if (bits < MIN_BITS || bits > MAX_BITS || pages == 0 || pages >= MAX_PAGES ||
-        pages * REGION_ALIGN + ((uint64_t)ENTRY_SIZE << bits) > load_relaxed(&ix->mapped))
+        pages * REGION_ALIGN + ((uint64_t)ENTRY_SIZE << bits) > load_acquire(&ix->mapped))
         return NULL;
     const unsigned char *base = __atomic_load_n(&ix->base, __ATOMIC_RELAXED);
     return (const struct entry *)(base + pages * REGION_ALIGN) + home_of(hash, bits);

@@ -892,7 +892,7 @@ struct intval {
 
 /* A number for a message: "-12". */
 struct num_text {
-    char s[32];
+    char s[VMDB__DOUBLE_TEXT_CAP];
 };
 
 static const char *int_text(struct num_text *t, struct intval v)
@@ -1006,19 +1006,10 @@ static int set_float(const vmdb_field *f, unsigned char *rec, double d, const ch
     return 0;
 }
 
-/* The shortest %g text, from 6 digits up, that reads back as the same
- * value: 0.1 is "0.1", not "0.10000000000000001". */
+/* The one float text of every layer (engine/base/text.c). */
 static const char *float_text(struct num_text *t, double d, bool single)
 {
-    if (isnan(d))
-        return "nan";
-    if (isinf(d))
-        return d < 0 ? "-inf" : "inf";
-    for (int digits = 6; digits <= 17; digits++) {
-        snprintf(t->s, sizeof t->s, "%.*g", digits, d);
-        if (single ? strtof(t->s, NULL) == (float)d : strtod(t->s, NULL) == d)
-            break;
-    }
+    vmdb__double_text(d, single, t->s, sizeof t->s);
     return t->s;
 }
 

@@ -122,6 +122,7 @@ static int build_header(char *copy, const char *name, uint16_t id, const vmdb_sc
 struct new_table {
     const char *head; /* both header copies, HEADER_LEN bytes */
     size_t stride;
+    uint64_t capacity; /* slots */
 };
 
 static int fill_table_file(void *ctx, int fd, const char *tmp)
@@ -130,14 +131,14 @@ static int fill_table_file(void *ctx, int fd, const char *tmp)
     int rc = vmdb__os_pwrite_all(fd, n->head, HEADER_LEN, 0);
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: cannot write the header of the new table file", tmp);
-    rc = vmdb__os_allocate(fd, HEADER_LEN, FIRST_CAPACITY * n->stride);
+    rc = vmdb__os_allocate(fd, HEADER_LEN, n->capacity * n->stride);
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: cannot allocate the slots of the new table file", tmp);
     return 0;
 }
 
 int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
-                            const vmdb_schema *schema)
+                            const vmdb_schema *schema, uint64_t capacity)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.vmt", dir, name);
@@ -149,10 +150,12 @@ int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
     /* Copy B holds seq 1, the newest, as seq mod 2 says: the first rewrite
      * (seq 2) then goes to copy A, never to the copy in use. */
-    int rc = build_header(head, name, id, schema, 0, FIRST_CAPACITY);
+    if (capacity < FIRST_CAPACITY)
+        capacity = FIRST_CAPACITY;
+    int rc = build_header(head, name, id, schema, 0, capacity);
     if (rc == 0)
-        rc = build_header(head + COPY_LEN, name, id, schema, 1, FIRST_CAPACITY);
-    struct new_table n = {head, stride_for(vmdb_schema_record_size(schema))};
+        rc = build_header(head + COPY_LEN, name, id, schema, 1, capacity);
+    struct new_table n = {head, stride_for(vmdb_schema_record_size(schema)), capacity};
     /* The writer lock is held: a file appearing meanwhile is a stranger's. */
     if (rc == 0)
         rc = vmdb__create_atomically(path, 0644, VMDB__CREATE_EXCL, fill_table_file, &n);
@@ -663,6 +666,13 @@ static int push_free(vmdb_table *t, uint64_t rid)
     }
     t->free_rids[t->free_count++] = rid;
     return 0;
+}
+
+void vmdb__table_state_empty(vmdb_table *t)
+{
+    t->free_count = 0;
+    t->live_count = 0;
+    t->frontier = 0;
 }
 
 int vmdb__table_scan_state(vmdb_table *t)

@@ -130,9 +130,10 @@ struct vmdb_table {
 };
 
 /* Creates NAME.vmt in `dir` atomically (temporary file, sync, rename, sync
- * of the directory). VMDB_EEXIST if it is there. */
+ * of the directory), with room for `capacity` records (at least the first
+ * capacity, 64). VMDB_EEXIST if it is there. */
 int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
-                            const vmdb_schema *schema);
+                            const vmdb_schema *schema, uint64_t capacity);
 
 /* Opens the table file at `path`. The index is opened separately. */
 int vmdb__table_open(const char *path, bool readonly, bool verify, vmdb_table **out);
@@ -236,6 +237,8 @@ int vmdb__table_reserve(vmdb_table *t, uint64_t count);
 /* Writer: rebuilds the free-slot stack, frontier and live count from the
  * slots, and fixes slots left odd by a writer that died mid-write. */
 int vmdb__table_scan_state(vmdb_table *t);
+/* Writer, for a table file just created: every slot free, none read. */
+void vmdb__table_state_empty(vmdb_table *t);
 
 /* Writer: a free rid for an insert (lowest first), and back on abort. */
 int vmdb__table_alloc_rid(vmdb_table *t, uint64_t *rid);

@@ -236,6 +236,28 @@ VMDB_API const char *vmdb_db_path(const vmdb_db *db);
 VMDB_API int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
                                vmdb_table **out);
 
+/* What vmdb_table_create_with takes beyond vmdb_table_create; zero is the
+ * default of each field. */
+typedef struct vmdb_table_options {
+    unsigned version;  /* VMDB_TABLE_OPTIONS_VERSION (the _INIT macro sets it), or 0 */
+    /* The records the table is expected to hold (a hint): the table file
+     * and the index are made that large at once, so that filling the table
+     * never stops to grow them; the file's slots take their disk space
+     * from the start. 0: start small and grow by doubling. At most 2^40. */
+    uint64_t capacity;
+} vmdb_table_options;
+#define VMDB_TABLE_OPTIONS_VERSION 1
+#ifdef __cplusplus
+#define VMDB_TABLE_OPTIONS_INIT {VMDB_TABLE_OPTIONS_VERSION}
+#else
+#define VMDB_TABLE_OPTIONS_INIT {.version = VMDB_TABLE_OPTIONS_VERSION}
+#endif
+
+/* vmdb_table_create with options (NULL: the defaults). VMDB_EINVAL names a
+ * capacity past 2^40. */
+VMDB_API int vmdb_table_create_with(vmdb_db *db, const char *name, const vmdb_schema *schema,
+                                    const vmdb_table_options *options, vmdb_table **out);
+
 /* The open table `name`; VMDB_ENOTFOUND naming it if there is none. When
  * `expect` is not NULL the table's schema must equal it (VMDB_ESCHEMA
  * naming the first field that differs). */
@@ -363,7 +385,8 @@ VMDB_API void vmdb_txn_abort(vmdb_txn *txn);
 /* Copies the record with key `key` into `record` (record_size bytes);
  * *rid (may be NULL) gets its id. With `record` NULL it only looks the key
  * up: *rid, then vmdb_table_get_ptr, read the record without a copy. VMDB_ENOTFOUND, which leaves the error
- * context alone: not finding is an answer, not a failure. A key of a
+ * context alone: not finding is an answer, not a failure; it leaves
+ * `record` as it was, even when a writer deletes the key meanwhile. A key of a
  * length the key field cannot hold is VMDB_EINVAL (vmdb_record_key in
  * schema.h says how keys are read). */
 VMDB_API int vmdb_table_get(vmdb_table *table, const void *key, size_t key_len, void *record,
@@ -382,7 +405,7 @@ VMDB_API int vmdb_table_get(vmdb_table *table, const void *key, size_t key_len, 
 VMDB_API long vmdb_table_get_many(vmdb_table *table, const void *keys, size_t key_size, size_t n,
                                   void *records, bool *found);
 /* Copies record `rid`; VMDB_ENOTFOUND if the slot is not live (or past
- * the table's end). */
+ * the table's end), leaving `record` as it was. */
 VMDB_API int vmdb_table_get_rid(vmdb_table *table, uint64_t rid, void *record);
 
 /*
