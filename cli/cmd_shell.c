@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -171,6 +172,50 @@ static int print_schema(void *ctx, vmdb_table *table)
     return 0;
 }
 
+typedef struct name_match {
+    const char *name;
+    vmdb_table *found, *also; /* the tables named so in any case */
+} name_match;
+
+static int match_name(void *ctx, vmdb_table *table)
+{
+    name_match *m = ctx;
+    if (strcasecmp(vmdb_table_name(table), m->name) == 0) {
+        if (m->found)
+            m->also = table;
+        else
+            m->found = table;
+    }
+    return 0;
+}
+
+/* The TABLE of .schema and .dump, named as the statements name it: the
+ * table of that name, else the only one whose name differs in case
+ * alone. False after saying why. */
+static bool named_table(shell *sh, const char *name, vmdb_table **out)
+{
+    char shown[VMDB_PRINTABLE_CAP];
+    int rc = vmdb_table_open(sh->db, name, NULL, out);
+    if (rc == 0)
+        return true;
+    if (rc != VMDB_ENOTFOUND) {
+        shell_error(sh, sh->in->line, "%s", vmdb_last_error()->message);
+        return false;
+    }
+    name_match m = {.name = name};
+    vmdb_table_foreach(sh->db, match_name, &m);
+    if (m.found && !m.also) {
+        *out = m.found;
+        return true;
+    }
+    if (m.also)
+        shell_error(sh, sh->in->line, "'%s' is ambiguous: tables %s and %s differ only in case",
+                    cli_show(shown, name), vmdb_table_name(m.found), vmdb_table_name(m.also));
+    else
+        shell_error(sh, sh->in->line, "%s: no table '%s'", sh->db_name, cli_show(shown, name));
+    return false;
+}
+
 /* ---- .dump -------------------------------------------------------------- */
 
 /* A name as SQL reads it back whatever it is (a keyword, say). */
@@ -286,13 +331,7 @@ static void dump(shell *sh, const char *name)
         return;
     }
     vmdb_table *t;
-    char shown[VMDB_PRINTABLE_CAP];
-    int rc = vmdb_table_open(sh->db, name, NULL, &t);
-    if (rc == VMDB_ENOTFOUND)
-        shell_error(sh, sh->in->line, "%s: no table '%s'", sh->db_name, cli_show(shown, name));
-    else if (rc < 0)
-        shell_error(sh, sh->in->line, "%s", vmdb_last_error()->message);
-    else
+    if (named_table(sh, name, &t))
         dump_table(sh, t);
 }
 
@@ -483,12 +522,7 @@ static void dot_command(shell *sh, char *text)
             vmdb_table_foreach(sh->db, print_schema, out);
         } else {
             vmdb_table *t;
-            int rc = vmdb_table_open(sh->db, arg, NULL, &t);
-            if (rc == VMDB_ENOTFOUND)
-                shell_error(sh, line, "%s: no table '%s'", sh->db_name, cli_show(shown, arg));
-            else if (rc < 0)
-                shell_error(sh, line, "%s", vmdb_last_error()->message);
-            else
+            if (named_table(sh, arg, &t))
                 print_schema(out, t);
         }
     } else if (!strcmp(cmd, ".format") || !strcmp(cmd, ".mode")) {

@@ -259,6 +259,12 @@ Test(cli_sqlite, dump_makes_the_tables_again_in_an_empty_database)
     cr_assert_str_eq(r->out, "CREATE TABLE \"order\" (\"select\" str8, \"k\" u16 key);\nBEGIN;\n"
                              "INSERT INTO \"order\" VALUES ('x', 3);\nCOMMIT;\n");
     EXPECT(vmdb("shell '%s' '.dump nowhere'", db), 2, "", NULL);
+    /* A table's name in any case, as the statements take it. */
+    r = vmdb("shell '%s' '.dump ORDER'", db);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    ASSERT_CONTAINS(r->out, "CREATE TABLE \"order\" (");
+    EXPECT(vmdb("shell '%s' '.schema T'", db), 0,
+           "t: id:u64 key, name:str16, x:f64, ok:bool, b:bytes2, n:i8\n", "");
     remove_test_dir();
 }
 
