@@ -324,9 +324,36 @@ static int dump_table(void *ctx, vmdb_table *table)
     return 0;
 }
 
+typedef struct twins {
+    vmdb_db *db;
+    name_match m;
+} twins;
+
+/* Stops at the first table that has a twin: another whose name differs
+ * from its in case alone. */
+static int find_twin(void *ctx, vmdb_table *table)
+{
+    twins *t = ctx;
+    t->m = (name_match){.name = vmdb_table_name(table)};
+    vmdb_table_foreach(t->db, match_name, &t->m);
+    return t->m.also != NULL;
+}
+
 static void dump(shell *sh, const char *name)
 {
     if (!name) {
+        /* SQL's names are case-insensitive: the second of two tables whose
+         * names differ in case alone would find the first at its CREATE
+         * TABLE, and its rows would go into it. */
+        twins t = {.db = sh->db};
+        if (vmdb_table_foreach(sh->db, find_twin, &t) > 0) {
+            shell_error(sh, sh->in->line, ".dump: tables %s and %s differ only in case, which "
+                        "SQL does not tell apart: dump each alone (.dump %s) into a database "
+                        "of its own, or copy the database with vmdb backup",
+                        vmdb_table_name(t.m.found), vmdb_table_name(t.m.also),
+                        vmdb_table_name(t.m.found));
+            return;
+        }
         vmdb_table_foreach(sh->db, dump_table, sh);
         return;
     }

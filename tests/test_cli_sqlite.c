@@ -298,6 +298,25 @@ Test(cli_sqlite, dump_keeps_a_carriage_return_before_a_line_break_in_text)
     remove_test_dir();
 }
 
+Test(cli_sqlite, dump_refuses_tables_whose_names_differ_in_case_alone)
+{
+    make_db();
+    cr_assert_eq(vmdb("create '%s' T 'y:u8'", db)->status, 0);
+    cr_assert_eq(vmdb("put '%s' T y=2", db)->status, 0);
+    /* Its CREATE TABLE "T" would find t (names are case-insensitive in
+     * SQL), and T's rows would go into t. */
+    cli_result *r = vmdb("shell '%s' .dump", db);
+    cr_assert_eq(r->status, 2, "%s", r->err);
+    cr_assert_str_eq(r->out, "");
+    ASSERT_CONTAINS(r->err, "tables T and t differ only in case");
+    /* Each alone comes out as ever. */
+    r = vmdb("shell '%s' '.dump T'", db);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, "CREATE TABLE \"T\" (\"y\" u8 key);\nBEGIN;\n"
+                             "INSERT INTO \"T\" VALUES (2);\nCOMMIT;\n");
+    remove_test_dir();
+}
+
 Test(cli_sqlite, import_puts_a_csv_file_into_a_table)
 {
     make_db();
