@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,7 +140,7 @@ static void shell_error(shell *sh, unsigned line, const char *fmt, ...)
         sh->quit = true;
 }
 
-static int handle_line(shell *sh, char *line);
+static int handle_line(shell *sh, char *line, size_t n);
 static void finish_input(shell *sh);
 
 /* ---- dot commands ------------------------------------------------------- */
@@ -169,6 +170,50 @@ static int print_schema(void *ctx, vmdb_table *table)
     fprintf(ctx, "%s: %s\n", vmdb_table_name(table), text);
     free(text);
     return 0;
+}
+
+typedef struct name_match {
+    const char *name;
+    vmdb_table *found, *also; /* the tables named so in any case */
+} name_match;
+
+static int match_name(void *ctx, vmdb_table *table)
+{
+    name_match *m = ctx;
+    if (strcasecmp(vmdb_table_name(table), m->name) == 0) {
+        if (m->found)
+            m->also = table;
+        else
+            m->found = table;
+    }
+    return 0;
+}
+
+/* The TABLE of .schema and .dump, named as the statements name it: the
+ * table of that name, else the only one whose name differs in case
+ * alone. False after saying why. */
+static bool named_table(shell *sh, const char *name, vmdb_table **out)
+{
+    char shown[VMDB_PRINTABLE_CAP];
+    int rc = vmdb_table_open(sh->db, name, NULL, out);
+    if (rc == 0)
+        return true;
+    if (rc != VMDB_ENOTFOUND) {
+        shell_error(sh, sh->in->line, "%s", vmdb_last_error()->message);
+        return false;
+    }
+    name_match m = {.name = name};
+    vmdb_table_foreach(sh->db, match_name, &m);
+    if (m.found && !m.also) {
+        *out = m.found;
+        return true;
+    }
+    if (m.also)
+        shell_error(sh, sh->in->line, "'%s' is ambiguous: tables %s and %s differ only in case",
+                    cli_show(shown, name), vmdb_table_name(m.found), vmdb_table_name(m.also));
+    else
+        shell_error(sh, sh->in->line, "%s: no table '%s'", sh->db_name, cli_show(shown, name));
+    return false;
 }
 
 /* ---- .dump -------------------------------------------------------------- */
@@ -279,20 +324,41 @@ static int dump_table(void *ctx, vmdb_table *table)
     return 0;
 }
 
+typedef struct twins {
+    vmdb_db *db;
+    name_match m;
+} twins;
+
+/* Stops at the first table that has a twin: another whose name differs
+ * from its in case alone. */
+static int find_twin(void *ctx, vmdb_table *table)
+{
+    twins *t = ctx;
+    t->m = (name_match){.name = vmdb_table_name(table)};
+    vmdb_table_foreach(t->db, match_name, &t->m);
+    return t->m.also != NULL;
+}
+
 static void dump(shell *sh, const char *name)
 {
     if (!name) {
+        /* SQL's names are case-insensitive: the second of two tables whose
+         * names differ in case alone would find the first at its CREATE
+         * TABLE, and its rows would go into it. */
+        twins t = {.db = sh->db};
+        if (vmdb_table_foreach(sh->db, find_twin, &t) > 0) {
+            shell_error(sh, sh->in->line, ".dump: tables %s and %s differ only in case, which "
+                        "SQL does not tell apart: dump each alone (.dump %s) into a database "
+                        "of its own, or copy the database with vmdb backup",
+                        vmdb_table_name(t.m.found), vmdb_table_name(t.m.also),
+                        vmdb_table_name(t.m.found));
+            return;
+        }
         vmdb_table_foreach(sh->db, dump_table, sh);
         return;
     }
     vmdb_table *t;
-    char shown[VMDB_PRINTABLE_CAP];
-    int rc = vmdb_table_open(sh->db, name, NULL, &t);
-    if (rc == VMDB_ENOTFOUND)
-        shell_error(sh, sh->in->line, "%s: no table '%s'", sh->db_name, cli_show(shown, name));
-    else if (rc < 0)
-        shell_error(sh, sh->in->line, "%s", vmdb_last_error()->message);
-    else
+    if (named_table(sh, name, &t))
         dump_table(sh, t);
 }
 
@@ -318,15 +384,24 @@ static void read_file(shell *sh, const char *path)
     sh->depth++;
     char *line = NULL;
     size_t cap = 0;
-    while (!sh->quit && getline(&line, &cap, f) >= 0)
-        if (handle_line(sh, line) != CLI_OK)
+    ssize_t n;
+    while (!sh->quit && (n = getline(&line, &cap, f)) >= 0)
+        if (handle_line(sh, line, (size_t)n) != CLI_OK)
             sh->quit = true;
+    /* A file that opens but cannot be read (a directory) is no empty
+     * script, and the statement a failed read cut short does not run. */
+    int read_errno = ferror(f) ? errno : 0;
+    if (read_errno)
+        file.len = 0;
     free(line);
     fclose(f);
     finish_input(sh);
     free(file.buf);
     sh->depth--;
     sh->in = outer;
+    if (read_errno)
+        shell_error(sh, sh->in->line, ".read %s: cannot read: %s", cli_show(shown, path),
+                    strerror(read_errno));
 }
 
 /* `.import [OPTION...] FILE TABLE`, sqlite3's order, is `vmdb import DB
@@ -401,17 +476,62 @@ static int on_off(const char *arg)
     return -1;
 }
 
+/* What a dot command printed (.dump's above all: a backup made with
+ * `.dump > FILE`) that did not reach its file is an error, as a
+ * statement's rows are. */
+static void check_output(shell *sh, unsigned line)
+{
+    FILE *out = sh->how.out;
+    int failed = fflush(out) != 0 ? errno : ferror(out) ? EIO : 0;
+    if (!failed)
+        return;
+    clearerr(out);
+    shell_error(sh, line, "cannot write the output: %s", strerror(failed));
+}
+
+/* Splits text into at most `cap` words at blanks, in place. As in
+ * sqlite3, a word in '...' or "..." may hold blanks and its quotes are no
+ * part of it (`.output 'my rows.csv'`). The count, or -1 for a quote left
+ * open. */
+static int split_words(char *text, char **words, int cap)
+{
+    int count = 0;
+    char *p = text;
+    for (;;) {
+        p += strspn(p, " \t\r\n");
+        if (!*p || count == cap)
+            return count;
+        if (*p == '\'' || *p == '"') {
+            char *end = strchr(p + 1, *p);
+            if (!end)
+                return -1;
+            *end = '\0';
+            words[count++] = p + 1;
+            p = end + 1;
+            continue;
+        }
+        words[count++] = p;
+        p += strcspn(p, " \t\r\n");
+        if (*p)
+            *p++ = '\0';
+    }
+}
+
 static void dot_command(shell *sh, char *text)
 {
-    char *args[DOT_ARGS_MAX + 1];
-    size_t count = 0;
-    char *save = NULL;
-    char *cmd = strtok_r(text, " \t\r\n", &save);
-    for (char *a; count < DOT_ARGS_MAX && (a = strtok_r(NULL, " \t\r\n", &save));)
-        args[count++] = a;
-    char *arg = count ? args[0] : NULL;
+    char *words[DOT_ARGS_MAX + 1];
+    int n = split_words(text, words, DOT_ARGS_MAX + 1);
     unsigned line = sh->in->line;
     char shown[VMDB_PRINTABLE_CAP], shown_cmd[VMDB_PRINTABLE_CAP];
+    if (n < 0) {
+        /* The command, which starts with '.', was cut off as a word. */
+        shell_error(sh, line, "%s: a quote left open", cli_show(shown_cmd, text));
+        return;
+    }
+    char *cmd = words[0];
+    char **args = words + 1;
+    size_t count = (size_t)n - 1;
+    char *arg = count ? args[0] : NULL;
     /* The commands that take at most one argument. */
     bool one = strcmp(cmd, ".import") != 0;
     FILE *out = sh->how.out;
@@ -429,12 +549,7 @@ static void dot_command(shell *sh, char *text)
             vmdb_table_foreach(sh->db, print_schema, out);
         } else {
             vmdb_table *t;
-            int rc = vmdb_table_open(sh->db, arg, NULL, &t);
-            if (rc == VMDB_ENOTFOUND)
-                shell_error(sh, line, "%s: no table '%s'", sh->db_name, cli_show(shown, arg));
-            else if (rc < 0)
-                shell_error(sh, line, "%s", vmdb_last_error()->message);
-            else
+            if (named_table(sh, arg, &t))
                 print_schema(out, t);
         }
     } else if (!strcmp(cmd, ".format") || !strcmp(cmd, ".mode")) {
@@ -473,7 +588,7 @@ static void dot_command(shell *sh, char *text)
     } else {
         shell_error(sh, line, "unknown command '%s' (.help lists them)", cli_show(shown, cmd));
     }
-    fflush(sh->how.out);
+    check_output(sh, line);
 }
 
 /* ---- statements --------------------------------------------------------- */
@@ -586,12 +701,48 @@ static int add_line(shell *sh, const char *line, size_t n)
     return CLI_OK;
 }
 
-static int handle_line(shell *sh, char *line)
+/* The quote (' or ") that text[0, len) leaves open after `open`, or 0,
+ * by the rules of vmdb_sql_statement_length: a doubled quote closes and
+ * opens again, and "--" comments to the line's end. */
+static char open_quote(char open, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (open) {
+            if (c == open)
+                open = 0;
+        } else if (c == '\'' || c == '"') {
+            open = c;
+        } else if (c == '-' && i + 1 < len && text[i + 1] == '-') {
+            while (i + 1 < len && text[i + 1] != '\n')
+                i++;
+        }
+    }
+    return open;
+}
+
+/* Takes line[0, n), which getline may have read with a NUL inside. */
+static int handle_line(shell *sh, char *line, size_t n)
 {
     input *in = sh->in;
     in->line++;
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    const char *nul = memchr(line, '\0', n);
+    if (nul) {
+        /* The text is handled as a C string: what follows the NUL would
+         * be cut off without a word, and the rest of its statement run. */
+        shell_error(sh, in->line, "a NUL byte in the input (col %zu): the statement is not run",
+                    (size_t)(nul - line) + 1);
+        in->len = 0;
+        in->buf_line = in->line + 1;
+        in->buf_col = 1;
+        return CLI_OK;
+    }
+    if (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    /* A CRLF line's '\r' is no part of the statement, unless a string
+     * goes on past it: text with "\r\n" in it (.dump writes it so) keeps
+     * its '\r'. */
+    if (n && line[n - 1] == '\r' && !open_quote(open_quote(0, in->buf, in->len), line, n - 1))
         line[--n] = '\0';
     const char *p = line + strspn(line, " \t");
     if (in->len == 0 && *p == '.') {
@@ -625,7 +776,7 @@ static int run_lines(shell *sh, const char *text)
         save = nl ? nl + 1 : NULL;
         if (nl)
             *nl = '\0';
-        rc = handle_line(sh, line);
+        rc = handle_line(sh, line, strlen(line));
     }
     free(copy);
     return rc;
@@ -636,9 +787,14 @@ static int read_script(shell *sh)
     char *line = NULL;
     size_t cap = 0;
     int rc = CLI_OK;
-    while (rc == CLI_OK && !sh->quit && getline(&line, &cap, stdin) >= 0)
-        rc = handle_line(sh, line);
+    ssize_t n;
+    while (rc == CLI_OK && !sh->quit && (n = getline(&line, &cap, stdin)) >= 0)
+        rc = handle_line(sh, line, (size_t)n);
     free(line);
+    if (rc == CLI_OK && ferror(stdin)) {
+        sh->in->len = 0; /* a statement the failed read cut short */
+        rc = cli_error("cannot read the script: %s", strerror(errno));
+    }
     return rc;
 }
 
@@ -696,7 +852,7 @@ static int read_terminal(shell *sh)
         }
         if (ed.lib && line[strspn(line, " \t")])
             ed.add_history(line);
-        rc = handle_line(sh, line);
+        rc = handle_line(sh, line, strlen(line));
         free(line);
     }
     /* Not dlclose: libedit's readline keeps its editor in static memory,

@@ -40,6 +40,15 @@ int cli_open_db(const char *path, unsigned flags, vmdb_db **out)
         rc = vmdb_open(path, &opts, out);
         if (rc < 0)
             return cli_error("%s", message);
+        /* Recovered: the handle is the read-only one asked for again, so
+         * that the shell's --readonly still refuses every write. */
+        if (flags & VMDB_DB_READONLY) {
+            opts.flags = flags;
+            rc = vmdb_close(*out);
+            *out = NULL;
+            if (rc == 0)
+                rc = vmdb_open(path, &opts, out);
+        }
     }
     if (rc < 0)
         return cli_library_error();

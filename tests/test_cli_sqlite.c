@@ -11,6 +11,7 @@
 #include <stdarg.h>
 
 #include "cli_helpers.h"
+#include "db.h"
 
 TestSuite(cli_sqlite, .timeout = SUITE_TIMEOUT);
 
@@ -97,13 +98,24 @@ Test(cli_sqlite, query_runs_several_statements_in_one_transaction_or_each_in_its
 Test(cli_sqlite, bail_stops_at_the_first_error_and_without_it_the_script_goes_on)
 {
     make_db();
-    write_file(test_path("in.sql"), "SELECT 1 AS a;\nSELEC 2;\nSELECT 3 AS c;\n", 40);
+    write_file(test_path("in.sql"), "SELECT 1 AS a;\nSELEC 2;\nSELECT 3 AS c;\n", 39);
     EXPECT(vmdb("shell '%s' -csv < '%s'", db, test_path("in.sql")), 2, "a\n1\nc\n3\n",
            "vmdb: line 2: syntax error at 'SELEC' (col 1)\n");
     EXPECT(vmdb("shell '%s' -csv -bail < '%s'", db, test_path("in.sql")), 2, "a\n1\n",
            "vmdb: line 2: syntax error at 'SELEC' (col 1)\n");
     EXPECT(vmdb("shell '%s' --csv --bail \"SELECT 1 AS a; SELEC 2; SELECT 3\"", db), 2,
            "a\n1\n", NULL);
+    remove_test_dir();
+}
+
+Test(cli_sqlite, a_nul_byte_in_a_script_stops_its_statement_from_running)
+{
+    make_db();
+    /* Read up to the NUL only, this ran "DELETE FROM t WHERE id > 2". */
+    const char script[] = "DELETE FROM t WHERE id > 2\0 AND id = 9;\nSELECT COUNT(*) AS n FROM t;\n";
+    write_file(test_path("in.sql"), script, sizeof script - 1);
+    EXPECT(vmdb("shell '%s' -csv < '%s'", db, test_path("in.sql")), 2, "n\n2\n",
+           "vmdb: line 1: a NUL byte in the input (col 27): the statement is not run\n");
     remove_test_dir();
 }
 
@@ -142,6 +154,37 @@ Test(cli_sqlite, output_goes_to_a_file_and_back)
     slurp(out, got, sizeof got);
     cr_assert_str_eq(got, "id\n1\n");
     EXPECT(vmdb("shell '%s' \".output /nonexistent/dir/x\"", db), 2, "", NULL);
+    /* As in sqlite3, quotes around a name are not part of it, and let it
+     * hold blanks. */
+    char spaced[512];
+    snprintf(spaced, sizeof spaced, "%s", test_path("my rows.csv"));
+    EXPECT(vmdb("shell '%s' -csv \".output '%s'\nSELECT 3 AS three;\n.output\n"
+                ".output \\\"%s\\\"\nSELECT 4 AS four;\"",
+                db, out, spaced),
+           0, "", "");
+    slurp(out, got, sizeof got);
+    cr_assert_str_eq(got, "three\n3\n");
+    slurp(spaced, got, sizeof got);
+    cr_assert_str_eq(got, "four\n4\n");
+    EXPECT(vmdb("shell '%s' \".output 'open\"", db), 2, "",
+           "vmdb: line 1: .output: a quote left open\n");
+    remove_test_dir();
+}
+
+Test(cli_sqlite, output_that_cannot_be_written_is_an_error)
+{
+    make_db();
+    /* `.dump > backup.sql` on a full disk must not pass for a backup. */
+    EXPECT(vmdb("shell '%s' \".output /dev/full\n.dump\"", db), 2, "",
+           "vmdb: line 2: cannot write the output: No space left on device\n");
+    EXPECT(vmdb("shell '%s' \".output /dev/full\n.schema\n.tables\n.help\"", db), 2, "",
+           "vmdb: line 2: cannot write the output: No space left on device\n"
+           "vmdb: line 3: cannot write the output: No space left on device\n"
+           "vmdb: line 4: cannot write the output: No space left on device\n");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s shell '%s' .dump >/dev/full 2>/dev/null", cli_binary(), db);
+    int rc = system(cmd);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "exit %d", WEXITSTATUS(rc));
     remove_test_dir();
 }
 
@@ -166,6 +209,14 @@ Test(cli_sqlite, read_runs_a_file_and_names_it_in_errors)
     cr_assert_eq(r->status, 2);
     ASSERT_CONTAINS(r->err, "files read each other more than 16 deep");
     EXPECT(vmdb("shell '%s' \".read %s\"", db, test_path("none.sql")), 2, "", NULL);
+    /* A file that opens but cannot be read is no empty script. */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", test_path("a_dir"));
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    snprintf(want, sizeof want, "vmdb: line 1: .read %s: cannot read: Is a directory\n", dir);
+    EXPECT(vmdb("shell '%s' \".read %s\"", db, dir), 2, "", want);
+    EXPECT(vmdb("shell '%s' < '%s'", db, dir), 2, "",
+           "vmdb: cannot read the script: Is a directory\n");
     remove_test_dir();
 }
 
@@ -208,6 +259,61 @@ Test(cli_sqlite, dump_makes_the_tables_again_in_an_empty_database)
     cr_assert_str_eq(r->out, "CREATE TABLE \"order\" (\"select\" str8, \"k\" u16 key);\nBEGIN;\n"
                              "INSERT INTO \"order\" VALUES ('x', 3);\nCOMMIT;\n");
     EXPECT(vmdb("shell '%s' '.dump nowhere'", db), 2, "", NULL);
+    /* A table's name in any case, as the statements take it. */
+    r = vmdb("shell '%s' '.dump ORDER'", db);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    ASSERT_CONTAINS(r->out, "CREATE TABLE \"order\" (");
+    EXPECT(vmdb("shell '%s' '.schema T'", db), 0,
+           "t: id:u64 key, name:str16, x:f64, ok:bool, b:bytes2, n:i8\n", "");
+    remove_test_dir();
+}
+
+Test(cli_sqlite, dump_keeps_a_carriage_return_before_a_line_break_in_text)
+{
+    make_db();
+    /* A quoted csv cell of a file with CRLF line ends holds "\r\n". */
+    char csv[512];
+    snprintf(csv, sizeof csv, "%s", test_path("crlf.csv"));
+    const char rows[] = "id,name\r\n20,\"two\r\nlines\"\r\n21,\"end\r\"\r\n";
+    write_file(csv, rows, sizeof rows - 1);
+    cli_result *r = vmdb("import '%s' t '%s'", db, csv);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    const char *q = "SELECT id, name FROM t WHERE id >= 20 AND id < 100 ORDER BY id";
+    const char want[] = "{\"id\":20,\"name\":\"two\\r\\nlines\"}\n{\"id\":21,\"name\":\"end\\r\"}\n";
+    EXPECT(vmdb("query '%s' -f json \"%s\"", db, q), 0, want, "");
+    char dump[512], copy[512];
+    snprintf(dump, sizeof dump, "%s", test_path("dump.sql"));
+    snprintf(copy, sizeof copy, "%s", test_path("copy.db"));
+    r = vmdb("shell '%s' '.dump t'", db);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    write_file(dump, r->out, strlen(r->out));
+    r = vmdb("shell '%s' < '%s'", copy, dump);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    EXPECT(vmdb("query '%s' -f json \"%s\"", copy, q), 0, want, "");
+    /* Outside a string, a CRLF script's '\r' is still no part of it. */
+    const char script[] = "SELECT 1 AS a;\r\nSELECT 'x\r\ny' AS b;\r\n.mode csv\r\n";
+    write_file(dump, script, sizeof script - 1);
+    EXPECT(vmdb("shell '%s' -json < '%s'", copy, dump), 0, "{\"a\":1}\n{\"b\":\"x\\r\\ny\"}\n",
+           "");
+    remove_test_dir();
+}
+
+Test(cli_sqlite, dump_refuses_tables_whose_names_differ_in_case_alone)
+{
+    make_db();
+    cr_assert_eq(vmdb("create '%s' T 'y:u8'", db)->status, 0);
+    cr_assert_eq(vmdb("put '%s' T y=2", db)->status, 0);
+    /* Its CREATE TABLE "T" would find t (names are case-insensitive in
+     * SQL), and T's rows would go into t. */
+    cli_result *r = vmdb("shell '%s' .dump", db);
+    cr_assert_eq(r->status, 2, "%s", r->err);
+    cr_assert_str_eq(r->out, "");
+    ASSERT_CONTAINS(r->err, "tables T and t differ only in case");
+    /* Each alone comes out as ever. */
+    r = vmdb("shell '%s' '.dump T'", db);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, "CREATE TABLE \"T\" (\"y\" u8 key);\nBEGIN;\n"
+                             "INSERT INTO \"T\" VALUES (2);\nCOMMIT;\n");
     remove_test_dir();
 }
 
@@ -257,5 +363,41 @@ Test(cli_sqlite, a_missing_database_is_made_unless_readonly)
     cr_assert_eq(r->status, 2);
     ASSERT_CONTAINS(r->err, "opened read-only");
     EXPECT(vmdb("shell --readonly '%s' -csv \"SELECT a FROM u\"", db), 0, "a\n1\n", "");
+    remove_test_dir();
+}
+
+static void die_mid_apply(vmdb_db *w, size_t applied)
+{
+    (void)w;
+    if (applied == 0)
+        _exit(0);
+}
+
+Test(cli_sqlite, readonly_stays_read_only_when_the_database_needed_recovery)
+{
+    make_db();
+    /* A writer dies half way through applying an UPDATE: a read-only
+     * open refuses until a writer replays the log, which the command
+     * does first, as sqlite3 rolls a hot journal back. */
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        vmdb_db *w;
+        vmdb_db_options o = {.durability = VMDB_DURABILITY_SYNC};
+        if (vmdb_open(db, &o, &w) < 0)
+            _exit(1);
+        vmdb__apply_test_hook = die_mid_apply;
+        vmdb_exec(w, "UPDATE t SET n = 5", NULL, NULL);
+        _exit(2);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer did not die mid-apply");
+    /* The shell it opened for that is still read-only, as it was told. */
+    cli_result *r = vmdb("shell --readonly '%s' -csv \"INSERT INTO t VALUES (3, 'x', 0, TRUE, "
+                         "'0x', 0); SELECT n FROM t ORDER BY id\"",
+                         db);
+    cr_assert_eq(r->status, 2, "%s", r->err);
+    ASSERT_CONTAINS(r->err, "opened read-only");
+    cr_assert_str_eq(r->out, "n\n5\n5\n");
     remove_test_dir();
 }

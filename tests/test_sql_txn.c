@@ -376,6 +376,28 @@ Test(sql_table, bad_field_lists_name_the_field_and_where_it_is)
     vmdb_close(db);
 }
 
+Test(sql_table, a_quoted_field_name_is_one_name_never_schema_text)
+{
+    vmdb_db *db = open_db();
+    /* Each of these once made another table than the one written: the
+     * name went into the schema text as it was, ':' and ',' included. */
+    ASSERT_FAILS(vmdb_exec(db, "CREATE TABLE t (\"a:u8, b\" u16)", NULL, NULL), VMDB_ESCHEMA,
+                 "CREATE TABLE t: 'a:u8, b' is not a field name");
+    ASSERT_FAILS(vmdb_exec(db, "CREATE TABLE t (id u64, \"k:str8 key, z\" u8)", NULL, NULL),
+                 VMDB_ESCHEMA, "'k:str8 key, z' is not a field name");
+    ASSERT_FAILS(vmdb_exec(db, "CREATE TABLE t (\"i d\" u64)", NULL, NULL), VMDB_ESCHEMA,
+                 "'i d' is not a field name (letters, digits and '_', not starting with a "
+                 "digit, at most 63 bytes) (col 17)");
+    ASSERT_FAILS(vmdb_exec(db, "CREATE TABLE t (a \"u8, b:u16\")", NULL, NULL), VMDB_ESYNTAX,
+                 "field 'a' needs a type");
+    vmdb_table *t;
+    cr_assert_eq(vmdb_table_open(db, "t", NULL, &t), VMDB_ENOTFOUND);
+    /* A keyword is a name like any other, quoted or not. */
+    ASSERT_OK(vmdb_exec(db, "CREATE TABLE t (\"select\" u8, from u8)", NULL, NULL));
+    cr_assert_str_eq(schema_text(db, "t"), "select:u8 key, from:u8");
+    vmdb_close(db);
+}
+
 Test(sql_table, create_and_drop_are_refused_inside_a_transaction_which_goes_on)
 {
     vmdb_db *db = people_db();
@@ -403,6 +425,82 @@ Test(sql_table, a_statement_prepared_before_a_drop_and_create_says_so)
     cr_assert_str_eq(buf, "drop table people\n");
     vmdb_finalize(stmt);
     vmdb_close(db);
+}
+
+typedef struct drop_race {
+    vmdb_db *db;
+    bool write;     /* UPDATE every record, rather than count them */
+    int round;      /* the round whose table the reader is to count */
+    int counted;    /* rounds the reader counted at least once */
+    int wrong;      /* counts that were neither the table's nor an error */
+    int64_t last_wrong;
+} drop_race;
+
+/* Counts t with one statement, again and again, until it fails: the
+ * table was dropped. */
+static void *count_until_dropped(void *arg)
+{
+    drop_race *d = arg;
+    for (int round = 0; round < 20; round++) {
+        while (__atomic_load_n(&d->round, __ATOMIC_ACQUIRE) < round)
+            sched_yield();
+        vmdb_stmt *stmt;
+        if (vmdb_prepare(d->db, d->write ? "UPDATE t SET id = id" : "SELECT COUNT(*) FROM t",
+                         VMDB_SQL_NUL_TERMINATED, &stmt, NULL) < 0)
+            return NULL;
+        int64_t n;
+        while (d->write ? vmdb_step(stmt) == VMDB_DONE && (n = (int64_t)vmdb_changes(stmt), true)
+                        : vmdb_step(stmt) == VMDB_ROW && vmdb_column_i64(stmt, 0, &n) == 0) {
+            if (n != 5000) {
+                d->wrong++;
+                d->last_wrong = n;
+            }
+            __atomic_store_n(&d->counted, round + 1, __ATOMIC_RELEASE);
+            vmdb_reset(stmt);
+        }
+        vmdb_finalize(stmt);
+    }
+    return NULL;
+}
+
+static void drop_beside(bool write)
+{
+    vmdb_db *db = open_db();
+    char *sql = malloc(5000 * 16 + 64);
+    size_t n = (size_t)sprintf(sql, "INSERT INTO t VALUES (0)");
+    for (int i = 1; i < 5000; i++)
+        n += (size_t)sprintf(sql + n, ", (%d)", i);
+    drop_race d = {.db = db, .write = write, .round = -1};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, count_until_dropped, &d), 0);
+    for (int round = 0; round < 20; round++) {
+        ASSERT_OK(vmdb_exec(db, "CREATE TABLE t (id u64 KEY)", NULL, NULL));
+        ASSERT_OK(vmdb_exec(db, sql, NULL, NULL));
+        __atomic_store_n(&d.round, round, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&d.counted, __ATOMIC_ACQUIRE) <= round)
+            sched_yield();
+        /* The drop lands while the reader counts: it saw the table, or
+         * sees that it was dropped, never a table that was there empty. */
+        ASSERT_OK(vmdb_exec(db, "DROP TABLE t", NULL, NULL));
+    }
+    pthread_join(th, NULL);
+    free(sql);
+    cr_assert_eq(d.wrong, 0, "%d times %s beside DROP TABLE %s %lld records of 5000", d.wrong,
+                 write ? "an UPDATE" : "a SELECT", write ? "changed" : "counted",
+                 (long long)d.last_wrong);
+    vmdb_close(db);
+}
+
+Test(sql_table, a_select_beside_a_drop_reads_the_table_whole_or_fails)
+{
+    drop_beside(false);
+}
+
+/* An UPDATE that found the table dropped when it got the write lock said
+ * "0 records updated", as if the table were there and empty. */
+Test(sql_table, a_write_beside_a_drop_changes_the_table_whole_or_fails)
+{
+    drop_beside(true);
 }
 
 Test(sql_txn, a_statement_that_outgrows_the_log_is_undone_and_the_transaction_commits_the_rest)

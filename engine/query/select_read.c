@@ -153,10 +153,40 @@ static int finish(reader *rd, enum try_result result)
     }
 }
 
+/* Is the statement's table still the one it was prepared on? A dropped
+ * table's handle stays valid memory that finds nothing, so a run on it
+ * would read no row; one made again under the name has other fields.
+ * Here, since a read checks it again once its rows stand; stmt.c checks
+ * it before every run. */
+int vmdb__stmt_check_table(const vmdb_stmt *st)
+{
+    const char *name = sql_plan_stmt(st->plan)->table;
+    if (!name)
+        return 0;
+    vmdb_table *now;
+    int rc = vmdb_table_open(st->db, name, NULL, &now);
+    if (rc == VMDB_ENOTFOUND)
+        return vmdb__fail(VMDB_ENOTFOUND, "%s: no table '%s': dropped since the statement "
+                          "was prepared", vmdb_db_path(st->db), name);
+    if (rc < 0)
+        return rc;
+    if (vmdb_table_schema(now) != sql_plan_schema(st->plan))
+        return vmdb__fail(VMDB_ESCHEMA, "%s: the table was dropped and made again since the "
+                          "statement was prepared: prepare it again", name);
+    return 0;
+}
+
 /* The last try, which nothing can disturb: writers are held back. */
 static int held_try(reader *rd, sql_plan *plan, vmdb_read *r)
 {
     rd->limit = 0;
+    /* A drop that disturbed the tries before is done now: the table
+     * would read as empty, a state it never had. */
+    int rc = vmdb__stmt_check_table(rd->stmt);
+    if (rc < 0) {
+        vmdb_read_end(r);
+        return rc;
+    }
     enum try_result result = run_try(rd, plan, rd->row != NULL);
     vmdb_read_end(r);
     return finish(rd, result);
@@ -217,6 +247,13 @@ int vmdb__select_read(vmdb_stmt *stmt, sql_plan *plan, vmdb_row_fn row, void *ct
             return valid;
         if (result != TRY_OK)
             return finish(&rd, result);
+        /* A scan of a table dropped before or while the try ran finds
+         * nothing, and the try after a drop validates: rows that stand
+         * are the table's only if it is still there. */
+        if ((rc = vmdb__stmt_check_table(stmt)) < 0) {
+            vmdb__select_rows_clear(&stmt->rows);
+            return rc;
+        }
         return hand_out(&rd);
     }
 }

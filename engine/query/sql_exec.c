@@ -935,6 +935,19 @@ int sql_execute(sql_plan *pl, const sql_sink *sink, uint64_t *rows, uint64_t *ch
     sql_write w;
     if (sql_write_begin(pl->db, &w, err) < 0)
         return -1;
+    /* The statement checked its table before it waited for the write
+     * lock: a drop may have come in between, and a dropped table finds
+     * nothing, so the statement would say it changed no record of a
+     * table that is not there. Under the lock, nothing drops it now. */
+    vmdb_table *now;
+    if (vmdb_table_open(pl->db, vmdb_table_name(pl->table), NULL, &now) < 0 ||
+        now != pl->table) {
+        sql_write_undo(&w);
+        sql_fail(err, 0, 0, "%s: no table '%s': dropped since the statement was prepared",
+                 vmdb_db_path(pl->db), vmdb_table_name(pl->table));
+        err->code = VMDB_ENOTFOUND;
+        return -1;
+    }
     uint64_t n = 0;
     int rc = pl->stmt->kind == SQL_INSERT ? run_insert(pl, w.txn, &n, err)
                                           : run_change(pl, w.txn, &n, err);

@@ -87,6 +87,21 @@ static int schema_error(sql_error *err, const sql_token *at, const char *table)
     return -1;
 }
 
+/* A field's name goes into the schema text as it is, so it must be one
+ * name there: quoted, "a:u8, b" would be two fields and another table
+ * than the one written. The schema's rule, [A-Za-z_][A-Za-z0-9_]*. */
+static bool field_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    bool ok = n >= 1 && n <= VMDB_SCHEMA_MAX_NAME && !(name[0] >= '0' && name[0] <= '9');
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = name[i];
+        ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             c == '_';
+    }
+    return ok;
+}
+
 static int check_schema(const char *text, const sql_token *at, const char *table, sql_error *err)
 {
     vmdb_schema *schema;
@@ -112,8 +127,10 @@ static int parse_fields(sql_lexer *lx, sql_token *tok, struct sql_table_def *def
             goto done;
         }
         sql_token type = *tok;
-        if (type.kind != SQL_TOK_IDENT || sql_lex_next(lx, tok, err) < 0) {
-            if (type.kind != SQL_TOK_IDENT)
+        /* A quoted type would go into the schema text quotes and all. */
+        bool typed = type.kind == SQL_TOK_IDENT && type.text[0] != '"';
+        if (!typed || sql_lex_next(lx, tok, err) < 0) {
+            if (!typed)
                 sql_fail(err, type.line, type.col, "CREATE TABLE %s: field '%.*s' needs a type "
                          "(u8 ... u64, i8 ... i64, f32, f64, bool, strN, bytesN)",
                          def->name, (int)field.len, field.text);
@@ -136,6 +153,16 @@ static int parse_fields(sql_lexer *lx, sql_token *tok, struct sql_table_def *def
         const char *fname = name_of(&field, arena);
         if (!fname) {
             sql_fail(err, 0, 0, "out of memory parsing the statement");
+            goto done;
+        }
+        if (!field_name_ok(fname)) {
+            char shown[VMDB_PRINTABLE_CAP];
+            vmdb_printable(fname, strlen(fname), shown, sizeof shown);
+            sql_fail(err, field.line, field.col,
+                     "CREATE TABLE %s: '%s' is not a field name (letters, digits and '_', not "
+                     "starting with a digit, at most %d bytes)",
+                     def->name, shown, VMDB_SCHEMA_MAX_NAME);
+            err->code = VMDB_ESCHEMA;
             goto done;
         }
         text_buf one = {0};

@@ -157,32 +157,11 @@ static void drop_run_plan(vmdb_stmt *st)
     st->run_parsed = NULL;
 }
 
-/* Is the statement's table still the one it was prepared on? A dropped
- * table's handle stays valid memory that finds nothing, so a run on it
- * would read no row; one made again under the name has other fields. */
-static int check_table(const vmdb_stmt *st)
-{
-    const char *name = sql_plan_stmt(st->plan)->table;
-    if (!name)
-        return 0;
-    vmdb_table *now;
-    int rc = vmdb_table_open(st->db, name, NULL, &now);
-    if (rc == VMDB_ENOTFOUND)
-        return vmdb__fail(VMDB_ENOTFOUND, "%s: no table '%s': dropped since the statement "
-                          "was prepared", vmdb_db_path(st->db), name);
-    if (rc < 0)
-        return rc;
-    if (vmdb_table_schema(now) != sql_plan_schema(st->plan))
-        return vmdb__fail(VMDB_ESCHEMA, "%s: the table was dropped and made again since the "
-                          "statement was prepared: prepare it again", name);
-    return 0;
-}
-
 /* The plan the statement runs with: prepare's, or, with parameters, one
  * made with their values. */
 static int run_plan(vmdb_stmt *st, sql_plan **out)
 {
-    int rc = check_table(st);
+    int rc = vmdb__stmt_check_table(st);
     if (rc < 0)
         return rc;
     if (!st->run_plan) {

@@ -76,6 +76,11 @@ int vmdb__sql_error_rebase(int code, const char *text, size_t base);
  */
 int vmdb__select_read(vmdb_stmt *stmt, sql_plan *plan, vmdb_row_fn row, void *ctx);
 
+/* 0 if the statement's table is still the one it was prepared on, else
+ * VMDB_ENOTFOUND (dropped) or VMDB_ESCHEMA (made again), said
+ * (select_read.c). */
+int vmdb__stmt_check_table(const vmdb_stmt *st);
+
 /* EXPLAIN before a statement (explain_rows.c): its one column, and its
  * rows, the plan's lines, kept in stmt->rows and, with row, handed to
  * row(ctx, stmt) as vmdb__select_read does. */
