@@ -1570,3 +1570,56 @@ Test(db, a_capacity_hint_sizes_table_and_index_so_a_fill_never_grows_them)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* Another thread of the handle creates and drops tables while this one
+ * opens and lists them: the list it reads moves (a create may reallocate
+ * it), and a reader must neither crash nor miss a table that stays. */
+struct catalog_churn {
+    vmdb_db *db;
+    int rounds;
+    int done; /* atomic */
+};
+
+static void *create_and_drop(void *arg)
+{
+    struct catalog_churn *c = arg;
+    vmdb_schema *s;
+    ASSERT_OK(vmdb_schema_parse("id:u64 key", &s));
+    for (int i = 0; i < c->rounds; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "churn%d", i % 7);
+        ASSERT_OK(vmdb_table_create(c->db, name, s, NULL));
+        ASSERT_OK(vmdb_table_drop(c->db, name));
+    }
+    vmdb_schema_free(s);
+    __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static int count_base(void *ctx, vmdb_table *t)
+{
+    *(int *)ctx += !strcmp(vmdb_table_name(t), "people");
+    return 0;
+}
+
+Test(db, tables_are_opened_and_listed_while_another_thread_creates_and_drops_them)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    people_table(db);
+    struct catalog_churn c = {.db = db, .rounds = 60};
+    pthread_t writer;
+    pthread_create(&writer, NULL, create_and_drop, &c);
+    uint64_t looks = 0;
+    while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE) || looks < 100) {
+        vmdb_table *t;
+        ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
+        int seen = 0;
+        ASSERT_OK(vmdb_table_foreach(db, count_base, &seen));
+        cr_assert_eq(seen, 1, "the listing showed 'people' %d times", seen);
+        looks++;
+    }
+    pthread_join(writer, NULL);
+    vmdb_close(db);
+    remove_test_dir();
+}

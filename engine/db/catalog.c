@@ -19,8 +19,14 @@
 /* The tables a handle has open, catalog.c's own: others go through
  * vmdb__db_table_count and vmdb__db_table_at. */
 struct vmdb__catalog {
+    /* The list changes only with the writer mutex held (create, drop,
+     * following other handles), and its writer-side readers hold that
+     * mutex too; `lock` is for the readers that do not (vmdb_table_open,
+     * vmdb_table_foreach, check, stat), against a change that moves the
+     * array. */
+    pthread_mutex_t lock;
     vmdb_table **tables;   /* sorted by name */
-    size_t count;
+    size_t count;          /* atomic: stat reads it without the lock */
     vmdb_table **dropped;  /* dropped, here or by other handles: kept for
                               the pointers users hold, until close */
     size_t dropped_count;
@@ -30,7 +36,10 @@ struct vmdb__catalog {
 int vmdb__db_catalog_open(vmdb_db *db)
 {
     db->catalog = calloc(1, sizeof *db->catalog);
-    return db->catalog ? 0 : vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    if (!db->catalog)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    pthread_mutex_init(&db->catalog->lock, NULL);
+    return 0;
 }
 
 void vmdb__db_catalog_close(vmdb_db *db)
@@ -44,13 +53,30 @@ void vmdb__db_catalog_close(vmdb_db *db)
         vmdb__table_close(c->dropped[i]);
     free(c->dropped);
     free(c->tables);
+    pthread_mutex_destroy(&c->lock);
     free(c);
     db->catalog = NULL;
 }
 
 size_t vmdb__db_table_count(const vmdb_db *db)
 {
-    return db->catalog->count;
+    return __atomic_load_n(&db->catalog->count, __ATOMIC_RELAXED);
+}
+
+int vmdb__db_tables_snapshot(vmdb_db *db, vmdb_table ***out, size_t *count)
+{
+    struct vmdb__catalog *c = db->catalog;
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->count;
+    vmdb_table **copy = malloc((n ? n : 1) * sizeof *copy);
+    if (copy)
+        memcpy(copy, c->tables, n * sizeof *copy);
+    pthread_mutex_unlock(&c->lock);
+    if (!copy)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    *out = copy;
+    *count = n;
+    return 0;
 }
 
 vmdb_table *vmdb__db_table_at(const vmdb_db *db, size_t i)
@@ -83,10 +109,14 @@ vmdb_table *vmdb__db_table_by_id(vmdb_db *db, uint16_t id)
 
 vmdb_table *vmdb__db_table_by_name(vmdb_db *db, const char *name)
 {
-    for (size_t i = 0; i < db->catalog->count; i++)
-        if (!strcmp(db->catalog->tables[i]->name, name))
-            return db->catalog->tables[i];
-    return NULL;
+    struct vmdb__catalog *c = db->catalog;
+    vmdb_table *found = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->count && !found; i++)
+        if (!strcmp(c->tables[i]->name, name))
+            found = c->tables[i];
+    pthread_mutex_unlock(&c->lock);
+    return found;
 }
 
 /* ---- tables and indexes ------------------------------------------------- */
@@ -190,18 +220,23 @@ int vmdb__db_open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
 
 static int add_table(vmdb_db *db, vmdb_table *t)
 {
-    vmdb_table **grown = realloc(db->catalog->tables, (db->catalog->count + 1) * sizeof *grown);
-    if (!grown)
+    struct vmdb__catalog *c = db->catalog;
+    pthread_mutex_lock(&c->lock);
+    vmdb_table **grown = realloc(c->tables, (c->count + 1) * sizeof *grown);
+    if (!grown) {
+        pthread_mutex_unlock(&c->lock);
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
-    db->catalog->tables = grown;
-    size_t at = db->catalog->count;
-    while (at > 0 && strcmp(db->catalog->tables[at - 1]->name, t->name) > 0) {
-        db->catalog->tables[at] = db->catalog->tables[at - 1];
+    }
+    c->tables = grown;
+    size_t at = c->count;
+    while (at > 0 && strcmp(c->tables[at - 1]->name, t->name) > 0) {
+        c->tables[at] = c->tables[at - 1];
         at--;
     }
-    db->catalog->tables[at] = t;
-    db->catalog->count++;
+    c->tables[at] = t;
+    __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELAXED);
     t->db = db;
+    pthread_mutex_unlock(&c->lock);
     return 0;
 }
 
@@ -323,13 +358,15 @@ int vmdb__db_forget_table(vmdb_db *db, vmdb_table *t)
     int rc = vmdb__db_make_room_to_forget(db);
     if (rc < 0)
         return rc;
-    db->catalog->dropped[db->catalog->dropped_count++] = t;
+    struct vmdb__catalog *c = db->catalog;
+    pthread_mutex_lock(&c->lock);
+    c->dropped[c->dropped_count++] = t;
     size_t i = 0;
-    while (db->catalog->tables[i] != t)
+    while (c->tables[i] != t)
         i++;
-    memmove(&db->catalog->tables[i], &db->catalog->tables[i + 1],
-            (db->catalog->count - i - 1) * sizeof t);
-    db->catalog->count--;
+    memmove(&c->tables[i], &c->tables[i + 1], (c->count - i - 1) * sizeof t);
+    __atomic_store_n(&c->count, c->count - 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&c->lock);
     __atomic_store_n(&t->dropped, true, __ATOMIC_RELEASE);
     return 0;
 }

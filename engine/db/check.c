@@ -109,12 +109,14 @@ static int check_table(vmdb_table *t)
 
 static int check_tables(vmdb_db *db)
 {
-    for (size_t i = 0; i < vmdb__db_table_count(db); i++) {
-        int rc = check_table(vmdb__db_table_at(db, i));
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    vmdb_table **tables = NULL;
+    size_t count = 0;
+    int rc = vmdb__db_tables_snapshot(db, &tables, &count);
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        if (!__atomic_load_n(&tables[i]->dropped, __ATOMIC_ACQUIRE))
+            rc = check_table(tables[i]);
+    free(tables);
+    return rc < 0 ? rc : 0;
 }
 
 /* In a read transaction: a table checked while a transaction is applied

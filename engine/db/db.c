@@ -565,12 +565,16 @@ int vmdb_table_foreach(vmdb_db *db, int (*fn)(void *ctx, vmdb_table *table), voi
     int rc = vmdb__follow(db);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < vmdb__db_table_count(db); i++) {
-        rc = fn(ctx, vmdb__db_table_at(db, i));
-        if (rc)
-            return rc;
-    }
-    return 0;
+    vmdb_table **tables;
+    size_t count;
+    if ((rc = vmdb__db_tables_snapshot(db, &tables, &count)) < 0)
+        return rc;
+    /* fn may create or drop tables: it runs on the copy, outside the lock. */
+    for (size_t i = 0; i < count && !rc; i++)
+        if (!__atomic_load_n(&tables[i]->dropped, __ATOMIC_ACQUIRE))
+            rc = fn(ctx, tables[i]);
+    free(tables);
+    return rc;
 }
 
 const char *vmdb_table_name(const vmdb_table *t)

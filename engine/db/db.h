@@ -398,8 +398,13 @@ vmdb_table *vmdb__db_table_by_name(vmdb_db *db, const char *name);
  * too) at close. */
 int vmdb__db_catalog_open(vmdb_db *db);
 void vmdb__db_catalog_close(vmdb_db *db);
+/* count and at: with the writer mutex held, under which alone the list
+ * changes (count alone may be read anywhere, as a figure). */
 size_t vmdb__db_table_count(const vmdb_db *db);
 vmdb_table *vmdb__db_table_at(const vmdb_db *db, size_t i);
+/* For readers without the writer mutex: a malloc'ed copy of the list (the
+ * tables themselves live until close). */
+int vmdb__db_tables_snapshot(vmdb_db *db, vmdb_table ***out, size_t *count);
 /* Room to forget one more table, made before a drop's point of no
  * return, so that vmdb__db_forget_table cannot fail after it. */
 int vmdb__db_make_room_to_forget(vmdb_db *db);
