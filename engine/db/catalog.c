@@ -69,7 +69,7 @@ int vmdb__db_tables_snapshot(vmdb_db *db, vmdb_table ***out, size_t *count)
     pthread_mutex_lock(&c->lock);
     size_t n = c->count;
     vmdb_table **copy = malloc((n ? n : 1) * sizeof *copy);
-    if (copy)
+    if (copy && n)
         memcpy(copy, c->tables, n * sizeof *copy);
     pthread_mutex_unlock(&c->lock);
     if (!copy)
