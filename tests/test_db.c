@@ -1623,3 +1623,34 @@ Test(db, tables_are_opened_and_listed_while_another_thread_creates_and_drops_the
     vmdb_close(db);
     remove_test_dir();
 }
+
+Test(db, a_cursor_that_ends_on_deleted_slots_leaves_the_last_record_it_gave)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_table *t = people_table(db);
+    vmdb_txn *txn;
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    for (uint64_t id = 1; id <= 5; id++) {
+        struct person p = person(id, "kept", (uint32_t)id);
+        if (id > 3)
+            memcpy(p.name, "deleted", 8);
+        ASSERT_OK(vmdb_txn_put(txn, t, &p, NULL));
+    }
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn));
+    for (uint64_t id = 4; id <= 5; id++)
+        ASSERT_OK(vmdb_txn_delete(txn, t, &id, sizeof id));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    vmdb_table_cursor c;
+    vmdb_table_cursor_init(&c, t);
+    struct person got;
+    uint64_t rid, seen = 0;
+    while (vmdb_table_cursor_next(&c, &rid, &got) == 0)
+        seen++;
+    cr_assert_eq(seen, 3);
+    cr_assert_str_eq(got.name, "kept", "the end of the table left '%s' in the record", got.name);
+    cr_assert_eq(got.id, 3);
+    vmdb_close(db);
+    remove_test_dir();
+}

@@ -193,9 +193,7 @@ int vmdb__db_open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
         t->index_dev = file.dev;
         t->index_ino = file.ino;
     }
-    vmdb__index_stats st;
-    if (rc == 0 && !db->readonly && vmdb__index_stats_get(t->index, &st) == 0 &&
-        st.interrupted) {
+    if (rc == 0 && !db->readonly && vmdb__index_interrupted(t->index)) {
         /* A writer died in the middle of changing it. */
         rc = vmdb__db_index_rebuild(t);
         if (rc == 0 && rebuilt)

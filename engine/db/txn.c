@@ -937,15 +937,17 @@ int vmdb_table_cursor_next(vmdb_table_cursor *c, uint64_t *rid, void *record)
         if (vmdb__slot_pristine(__atomic_load_n(&s->seq, __ATOMIC_RELAXED),
                                 __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0))
             continue; /* cheap skip of slots never written; the copy below decides */
-        bool live;
-        int rc = vmdb__table_read(t, at, record, &live);
+        /* Through read_live: a slot freed since the skip above leaves
+         * `record` as it was, so the end of the table never hands back a
+         * deleted record's bytes. */
+        int rc = read_live(t, at, record);
+        if (rc == VMDB_ENOTFOUND)
+            continue;
         if (rc < 0)
             return rc;
-        if (live) {
-            if (rid)
-                *rid = at;
-            return 0;
-        }
+        if (rid)
+            *rid = at;
+        return 0;
     }
     return VMDB_ENOTFOUND;
 }

@@ -68,8 +68,7 @@ static int lock_writer(vmdb_db *db)
                 rc = vmdb__table_scan_state(t);
             if (rc == 0)
                 rc = vmdb__index_refresh(t->index);
-            vmdb__index_stats st;
-            if (rc == 0 && vmdb__index_stats_get(t->index, &st) == 0 && st.interrupted)
+            if (rc == 0 && vmdb__index_interrupted(t->index))
                 rc = vmdb__db_index_rebuild_seen(t); /* that process died mid-change */
         }
         if (rc < 0) {

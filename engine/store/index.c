@@ -1031,6 +1031,11 @@ static int reader_region(vmdb__index *ix, struct region *r)
     return 0;
 }
 
+bool vmdb__index_interrupted(const vmdb__index *ix)
+{
+    return is_interrupted(ix);
+}
+
 int vmdb__index_summary(vmdb__index *ix, vmdb__index_stats *stats)
 {
     if (!ix || !stats)

@@ -188,6 +188,11 @@ typedef struct vmdb__index_stats {
                            insert every record) */
 } vmdb__index_stats;
 
+/* Whether a writer died in the middle of changing the index, which must
+ * then be rebuilt: what an open asks, without the whole-array walk of
+ * vmdb__index_stats_get. */
+bool vmdb__index_interrupted(const vmdb__index *ix);
+
 /* Fills *stats. Reads the whole active array (for max_probe): a tool's
  * call, not a hot path. */
 int vmdb__index_stats_get(vmdb__index *ix, vmdb__index_stats *stats);
