@@ -101,10 +101,16 @@ int vmdb__db_make_room_to_forget(vmdb_db *db)
 
 vmdb_table *vmdb__db_table_by_id(vmdb_db *db, uint16_t id)
 {
-    for (size_t i = 0; i < db->catalog->count; i++)
-        if (db->catalog->tables[i]->id == id)
-            return db->catalog->tables[i];
-    return NULL;
+    struct vmdb__catalog *c = db->catalog;
+    vmdb_table *found = NULL;
+    /* vmdb_check and the log's listing look tables up without the writer
+     * mutex, as vmdb_table_open does. */
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->count && !found; i++)
+        if (c->tables[i]->id == id)
+            found = c->tables[i];
+    pthread_mutex_unlock(&c->lock);
+    return found;
 }
 
 vmdb_table *vmdb__db_table_by_name(vmdb_db *db, const char *name)
