@@ -75,6 +75,14 @@ struct vmdb__group {
     bool flusher_running;        /* it began its loop */
     bool flusher_stop;
     pthread_cond_t flusher_wake;
+    /* Gathering (see gather): waiting committers the last batch released,
+     * committers queued now beside them, and how long the last flush
+     * took. */
+    uint64_t released_last;      /* waiting (not detached) nodes released */
+    uint64_t waiting_queued;     /* waiting nodes in the queue now */
+    uint64_t gather_target;      /* waiting nodes a leader gathers up to */
+    uint64_t last_flush_ns;
+    pthread_cond_t arrived;      /* a waiting node joined the queue */
 };
 
 int vmdb__group_open(vmdb_db *db)
@@ -83,6 +91,11 @@ int vmdb__group_open(vmdb_db *db)
     if (!db->group_commit)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
     pthread_cond_init(&db->group_commit->group_done, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&db->group_commit->arrived, &attr);
+    pthread_condattr_destroy(&attr);
     return 0;
 }
 
@@ -91,6 +104,7 @@ void vmdb__group_close(vmdb_db *db)
     if (!db->group_commit)
         return;
     pthread_cond_destroy(&db->group_commit->group_done);
+    pthread_cond_destroy(&db->group_commit->arrived);
     free(db->group_commit);
     db->group_commit = NULL;
 }
@@ -166,6 +180,8 @@ void vmdb__group_enqueue(vmdb_db *db, vmdb__group_node *node)
     pthread_mutex_lock(&db->group);
     node->detached = false;
     enqueue_locked(db, node);
+    db->group_commit->waiting_queued++;
+    pthread_cond_signal(&db->group_commit->arrived);
     pthread_mutex_unlock(&db->group);
 }
 
@@ -194,8 +210,11 @@ static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
     if (flush == FLUSH_WHOLE_PAGES && vmdb__round_down(to, vmdb__os_page_size()) >= first->end)
         to = vmdb__round_down(to, vmdb__os_page_size());
     int rc = vmdb__db_poisoned(db) ? VMDB_EPOISONED : 0;
+    uint64_t flush_ns = 0;
     if (rc == 0 && flush != NO_FLUSH && to > flushed) {
+        uint64_t began = vmdb__os_now_ns();
         rc = vmdb__db_flush_log(db, to);
+        flush_ns = vmdb__os_now_ns() - began;
         if (rc == 0)
             flushed = to;
     }
@@ -234,7 +253,20 @@ static void lead(vmdb_db *db, enum lead_flush flush, bool apply)
     pthread_mutex_lock(&db->group);
     if (flushed > g->flushed_to)
         g->flushed_to = flushed;
+    if (flush_ns)
+        g->last_flush_ns = flush_ns;
     if (rc < 0 || applied) {
+        uint64_t released = 0;
+        for (vmdb__group_node *n = first;; n = n->next) {
+            released += !n->detached;
+            if (n == last)
+                break;
+        }
+        g->waiting_queued -= released;
+        /* The next leader gathers those still queued and those released
+         * now, which are a few microseconds from committing again. */
+        g->gather_target = g->waiting_queued + released;
+        g->released_last = released;
         /* Applied, or failed: a failure fails the whole batch. */
         g->queue_head = last->next;
         if (g->queue_head)
@@ -276,15 +308,53 @@ static void release_file_lock_if_idle(vmdb_db *db)
     vmdb__db_mutex_unlock(db);
 }
 
+static void deadline_after(struct timespec *ts, uint64_t ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ns += (uint64_t)ts->tv_nsec;
+    ts->tv_sec += (time_t)(ns / 1000000000u);
+    ts->tv_nsec = (long)(ns % 1000000000u);
+}
+
+#define GATHER_MAX_NS (2ull * 1000 * 1000)
+
+/*
+ * Committers that commit without a pause fall into two halves that take
+ * turns: those released by one flush commit again while the next flush,
+ * of the others, runs, so each flush serves half of them. Before it
+ * flushes, a leader waits for the committers the last flush released to
+ * be queued again (they are a few microseconds away), for at most half a
+ * flush (and GATHER_MAX_NS: a slow disk's flush is no reason to wait for
+ * committers that stopped): a flush then serves them all. A lone committer is the one the
+ * last flush released, so it never waits; nor does a drain or a NONE
+ * commit's flush. With `group` held; false when the wait timed out.
+ */
+static bool gather(struct vmdb__group *g, pthread_mutex_t *group)
+{
+    if (g->waiting_queued >= g->gather_target || g->released_last < 2)
+        return true;
+    struct timespec deadline;
+    deadline_after(&deadline, g->last_flush_ns / 2 < GATHER_MAX_NS ? g->last_flush_ns / 2
+                                                                   : GATHER_MAX_NS);
+    while (g->waiting_queued < g->gather_target && !g->group_leader)
+        if (pthread_cond_timedwait(&g->arrived, group, &deadline) == ETIMEDOUT)
+            return false;
+    return true;
+}
+
 int vmdb__group_wait(vmdb_db *db, vmdb__group_node *node)
 {
     struct vmdb__group *g = db->group_commit;
     pthread_mutex_lock(&db->group);
     while (!node->done) {
-        if (!g->group_leader && g->queue_head)
-            lead(db, FLUSH_ALL, true);
-        else
+        if (!g->group_leader && g->queue_head) {
+            if (!gather(g, &db->group))
+                g->gather_target = 0; /* they did not come: stop waiting for them */
+            if (!g->group_leader && g->queue_head && !node->done)
+                lead(db, FLUSH_ALL, true);
+        } else {
             pthread_cond_wait(&g->group_done, &db->group);
+        }
     }
     int rc = node->rc;
     pthread_mutex_unlock(&db->group);
@@ -328,14 +398,6 @@ static uint64_t none_delay_ns(void)
     return VMDB__NONE_DELAY_NS;
 }
 #endif
-
-static void deadline_after(struct timespec *ts, uint64_t ns)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ns += (uint64_t)ts->tv_nsec;
-    ts->tv_sec += (time_t)(ns / 1000000000u);
-    ts->tv_nsec = (long)(ns % 1000000000u);
-}
 
 /*
  * fork() copies only the calling thread: a flusher caught inside malloc or
