@@ -1654,3 +1654,46 @@ Test(db, a_cursor_that_ends_on_deleted_slots_leaves_the_last_record_it_gave)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* Every step of a hinted create may fail (the index's room for the hint
+ * is taken after the table file is in place): a create that fails leaves
+ * no table behind, neither in the handle nor on disk, and the same create
+ * then succeeds. */
+Test(db, a_hinted_create_that_fails_at_any_allocation_leaves_no_table_behind)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_schema *s = person_schema();
+    vmdb_table_options to = VMDB_TABLE_OPTIONS_INIT;
+    to.capacity = 100000;
+    char file[4096];
+    snprintf(file, sizeof file, "%s/people.vmt", path);
+    unsigned failed = 0;
+    for (unsigned skip = 0; skip < 16; skip++) {
+        vmdb__os_inject_fault(VMDB__OS_OP_ALLOCATE, ENOSPC, skip);
+        vmdb_table *t;
+        int rc = vmdb_table_create_with(db, "people", s, &to, &t);
+        bool fired = !vmdb__os_fault_armed(VMDB__OS_OP_ALLOCATE);
+        vmdb__os_clear_faults();
+        if (!fired) {
+            ASSERT_OK(rc);
+            break;
+        }
+        cr_assert_eq(rc, VMDB_ENOSPC, "allocation %u: %d %s", skip, rc,
+                     vmdb_last_error()->message);
+        failed++;
+        cr_assert_eq(vmdb_table_open(db, "people", NULL, &t), VMDB_ENOTFOUND,
+                     "allocation %u failed, yet the handle has the table", skip);
+        cr_assert_eq(access(file, F_OK), -1, "allocation %u failed, yet %s is there", skip, file);
+        vmdb_close(db);
+        db = open_db(path, 0);
+        cr_assert_eq(vmdb_table_open(db, "people", NULL, &t), VMDB_ENOTFOUND,
+                     "allocation %u failed, yet a reopen finds the table", skip);
+    }
+    cr_assert_geq(failed, 2, "the index's allocation was never reached");
+    vmdb_table *t;
+    ASSERT_OK(vmdb_table_open(db, "people", s, &t));
+    vmdb_schema_free(s);
+    vmdb_close(db);
+    remove_test_dir();
+}
