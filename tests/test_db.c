@@ -1806,3 +1806,56 @@ Test(db, the_next_writer_rebuilds_an_index_a_writer_left_mid_rebuild)
 {
     next_writer_after_death_mid_index_change(false);
 }
+
+struct reentrant {
+    vmdb_db *db;
+    vmdb_schema *schema;
+    unsigned visited;
+    char names[8][16];
+};
+
+/* Does from inside the walk what a caller may: creates and drops tables
+ * (the next one of the list among them), opens one, and checks the
+ * database. */
+static int walk_and_change(void *ctx, vmdb_table *t)
+{
+    struct reentrant *r = ctx;
+    snprintf(r->names[r->visited], sizeof r->names[0], "%s", vmdb_table_name(t));
+    r->visited++;
+    if (!strcmp(vmdb_table_name(t), "b")) {
+        vmdb_table *made, *got;
+        ASSERT_OK(vmdb_table_create(r->db, "bb", r->schema, &made));
+        ASSERT_OK(vmdb_table_drop(r->db, "c"));
+        ASSERT_OK(vmdb_table_drop(r->db, "b"));
+        ASSERT_OK(vmdb_table_open(r->db, "a", NULL, &got));
+        ASSERT_OK(vmdb_check(r->db));
+        fill_people(r->db, made, 0, 1);
+    }
+    return 0;
+}
+
+Test(db, a_foreach_callback_may_create_drop_open_and_check_tables)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    struct reentrant r = {.db = db, .schema = person_schema()};
+    const char *names[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4; i++) {
+        vmdb_table *t;
+        ASSERT_OK(vmdb_table_create(db, names[i], r.schema, &t));
+    }
+    ASSERT_OK(vmdb_table_foreach(db, walk_and_change, &r));
+    /* Tables dropped during the walk are not visited after it; the new
+     * one is not on the copy walked. */
+    cr_assert_eq(r.visited, 3, "visited %u", r.visited);
+    cr_assert_str_eq(r.names[0], "a");
+    cr_assert_str_eq(r.names[1], "b");
+    cr_assert_str_eq(r.names[2], "d");
+    r.visited = 0;
+    ASSERT_OK(vmdb_table_foreach(db, walk_and_change, &r));
+    cr_assert_eq(r.visited, 3, "visited %u", r.visited);
+    cr_assert_str_eq(r.names[1], "bb");
+    vmdb_schema_free(r.schema);
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
