@@ -1953,3 +1953,45 @@ Test(db, a_cursor_gives_every_stable_record_once_while_others_change_around_it)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* A table made with a capacity hint by one handle, while another has the
+ * database open: the other finds it, reads and writes it, and the first
+ * goes on writing beside it, past the hint. */
+Test(db, another_handle_opens_reads_and_writes_a_hinted_table_made_meanwhile)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    vmdb_db *other = open_db(path, 0);
+    vmdb_schema *s = person_schema();
+    vmdb_table_options to = VMDB_TABLE_OPTIONS_INIT;
+    to.capacity = 100;
+    vmdb_table *t, *u;
+    ASSERT_OK(vmdb_table_create_with(db, "people", s, &to, &t));
+    fill_people(db, t, 0, 50);
+    ASSERT_OK(vmdb_checkpoint(db)); /* NONE commits reach the tables */
+    ASSERT_OK(vmdb_table_open(other, "people", s, &u));
+    struct person got;
+    uint64_t key = 49;
+    ASSERT_OK(vmdb_table_get(u, &key, sizeof key, &got, NULL));
+    cr_assert_eq(got.age, 49);
+    fill_people(other, u, 40, 120);
+    ASSERT_OK(vmdb_checkpoint(other));
+    fill_people(db, t, 100, 200);
+    ASSERT_OK(vmdb_checkpoint(db));
+    vmdb_table_info a, b;
+    ASSERT_OK(vmdb_table_stat(t, &a));
+    ASSERT_OK(vmdb_table_stat(u, &b));
+    cr_assert_eq(a.records, 200);
+    cr_assert_eq(b.records, 200);
+    cr_assert_eq(a.high_water, 200, "%llu", (unsigned long long)a.high_water);
+    for (key = 0; key < 200; key++) {
+        ASSERT_OK(vmdb_table_get(u, &key, sizeof key, &got, NULL));
+        cr_assert_eq(got.age, key);
+    }
+    ASSERT_OK(vmdb_check(db));
+    ASSERT_OK(vmdb_check(other));
+    vmdb_schema_free(s);
+    vmdb_close(other);
+    vmdb_close(db);
+    remove_test_dir();
+}
