@@ -1995,3 +1995,35 @@ Test(db, another_handle_opens_reads_and_writes_a_hinted_table_made_meanwhile)
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* A table another thread is creating is listed before its index is
+ * open: vmdb_table_open must not hand it out until then, or a read of it
+ * searches no index. */
+Test(db, tables_another_thread_is_creating_are_read_only_once_whole)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, VMDB_DB_CREATE);
+    people_table(db);
+    struct catalog_churn c = {.db = db, .rounds = 300};
+    pthread_t writer;
+    pthread_create(&writer, NULL, create_and_drop, &c);
+    uint64_t reads = 0;
+    while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE)) {
+        for (int i = 0; i < 7; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "churn%d", i);
+            vmdb_table *t;
+            if (vmdb_table_open(db, name, NULL, &t) != 0)
+                continue;
+            uint64_t key = 1, got;
+            int rc = vmdb_table_get(t, &key, sizeof key, &got, NULL);
+            cr_assert_eq(rc, VMDB_ENOTFOUND, "a get in %s -> %d %s", name, rc,
+                         vmdb_last_error()->message);
+            reads++;
+        }
+    }
+    pthread_join(writer, NULL);
+    cr_log_info("%llu reads", (unsigned long long)reads);
+    vmdb_close(db);
+    remove_test_dir();
+}

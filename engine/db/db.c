@@ -517,6 +517,10 @@ int vmdb_table_open(vmdb_db *db, const char *name, const vmdb_schema *expect, vm
     if (frc < 0)
         return frc;
     vmdb_table *t = vmdb__db_table_by_name(db, name);
+    /* A table another thread is creating is listed before its index is
+     * open: it is not there until then (catalog.c). */
+    if (t && !vmdb__table_index(t))
+        t = NULL;
     char shown[VMDB_PRINTABLE_CAP];
     if (!t)
         return vmdb__fail(VMDB_ENOTFOUND, "no table '%s' in %s",
