@@ -130,6 +130,28 @@ Test(cli_commands, create_with_a_capacity_sizes_the_table_file_at_once)
     remove_test_dir();
 }
 
+/* A capacity no disk here has room for (2^40 - 1 records of 40 bytes):
+ * the create fails naming the table's file (not a temporary one the
+ * user never sees), and leaves no table and no file behind. */
+Test(cli_commands, create_with_a_capacity_past_the_disk_fails_naming_the_table_and_leaves_nothing)
+{
+    make_people();
+    const cli_result *r = vmdb("create '%s' huge 'id:u64 key' --capacity 1099511627775", db);
+    EXPECT_STATUS(r, 2);
+    ASSERT_CONTAINS(r->err, "huge.vmt: ");
+    cr_assert(!strstr(r->err, "vmdb-new"), "a temporary file's name: %s", r->err);
+    cr_assert(strstr(r->err, "No space left") || strstr(r->err, "too large"), "%s", r->err);
+    char file[600];
+    snprintf(file, sizeof file, "%s/huge.vmt", db);
+    cr_assert_eq(access(file, F_OK), -1, "%s is there", file);
+    r = vmdb("tables '%s'", db);
+    EXPECT_STATUS(r, 0);
+    cr_assert(!strstr(r->out, "huge"), "%s", r->out);
+    EXPECT_STATUS(vmdb("create '%s' huge 'id:u64 key' --capacity 1000", db), 0);
+    EXPECT_STATUS(vmdb("check '%s'", db), 0);
+    remove_test_dir();
+}
+
 Test(cli_commands, tables_lists_name_records_and_schema_in_every_format)
 {
     make_people();

@@ -463,3 +463,86 @@ Test(powerloss_dirsync, a_new_database_and_table_survive_losing_every_unsynced_n
     vmdb_close(db);
     remove_test_dir();
 }
+
+/* A table made with a capacity hint: its slots are fallocated and its
+ * index reserved, and nothing of them read. A cut of any kind just after
+ * (with one record committed, or none) leaves a table that opens, checks
+ * whole, keeps the record and grows past the hint. */
+static void cut_after_a_hinted_create(const char *name, enum vmdb__powerloss_mode mode,
+                                      uint64_t seed, bool with_record)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s", test_path(name));
+    cr_assert_eq(mkdir(path, 0755), 0);
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_txn *txn;
+    /* The writer dies (SIGKILL) with the handle open, just after. */
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        vmdb_db_options o = {.flags = VMDB_DB_CREATE, .wal_size = 256 << 10};
+        vmdb_schema *s;
+        vmdb_table_options to = VMDB_TABLE_OPTIONS_INIT;
+        to.capacity = 3000;
+        uint64_t rec[2] = {7, 70};
+        if (vmdb__os_powerloss_track(path, true) != 0 || vmdb_open(path, &o, &db) != 0 ||
+            vmdb_schema_parse("id:u64 key, v:u64", &s) != 0 ||
+            vmdb_table_create_with(db, "t", s, &to, &t) != 0)
+            _exit(2);
+        if (with_record && (vmdb_txn_begin(db, VMDB_DURABILITY_SYNC, &txn) != 0 ||
+                            vmdb_txn_put(txn, t, rec, NULL) != 0 || vmdb_txn_commit(txn) != 0))
+            _exit(3);
+        raise(SIGKILL);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the writer failed (%d)",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    vmdb__powerloss_report r;
+    ASSERT_OK(vmdb__os_powerloss_cut(path, seed, mode, &r));
+    int rc = vmdb_open(path, NULL, &db);
+    cr_assert_eq(rc, 0, "open after the cut -> %s: %s (cut: %s)", vmdb_error_name(rc),
+                 vmdb_last_error()->message, r.summary);
+    rc = vmdb_table_open(db, "t", NULL, &t);
+    cr_assert_eq(rc, 0, "table t after the cut -> %s: %s (cut: %s)", vmdb_error_name(rc),
+                 vmdb_last_error()->message, r.summary);
+    rc = vmdb_check(db);
+    cr_assert_eq(rc, 0, "check after the cut -> %s: %s (cut: %s)", vmdb_error_name(rc),
+                 vmdb_last_error()->message, r.summary);
+    uint64_t key = 7, got[2];
+    if (with_record) {
+        ASSERT_OK(vmdb_table_get(t, &key, sizeof key, got, NULL));
+        cr_assert_eq(got[1], 70);
+    }
+    for (uint64_t id = 100; id < 100 + 4000; id++) {
+        if (id % 500 == 100)
+            ASSERT_OK(vmdb_txn_begin(db, VMDB_DURABILITY_NONE, &txn));
+        uint64_t rec[2] = {id, id * 10};
+        ASSERT_OK(vmdb_txn_put(txn, t, rec, NULL));
+        if (id % 500 == 99)
+            ASSERT_OK(vmdb_txn_commit(txn));
+    }
+    key = 4099;
+    ASSERT_OK(vmdb_table_get(t, &key, sizeof key, got, NULL));
+    cr_assert_eq(got[1], 40990);
+    rc = vmdb_check(db);
+    cr_assert_eq(rc, 0, "check after a fill past the hint -> %s: %s (cut: %s)",
+                 vmdb_error_name(rc), vmdb_last_error()->message, r.summary);
+    vmdb_close(db);
+}
+
+Test(powerloss_dirsync, a_hinted_table_survives_any_cut_just_after_its_create, .timeout = 120)
+{
+    const enum vmdb__powerloss_mode modes[] = {VMDB__POWERLOSS_LOSE, VMDB__POWERLOSS_KEEP,
+                                               VMDB__POWERLOSS_TEAR, VMDB__POWERLOSS_RANDOM,
+                                               VMDB__POWERLOSS_LOSE_LENGTHS};
+    for (unsigned m = 0; m < sizeof modes / sizeof modes[0]; m++)
+        for (uint64_t seed = 1; seed <= 3; seed++)
+            for (int with = 0; with < 2; with++) {
+                char name[32];
+                snprintf(name, sizeof name, "db%u-%llu-%d", m, (unsigned long long)seed, with);
+                cut_after_a_hinted_create(name, modes[m], seed, with);
+            }
+    remove_test_dir();
+}

@@ -63,14 +63,29 @@ size_t vmdb__db_table_count(const vmdb_db *db)
     return __atomic_load_n(&db->catalog->count, __ATOMIC_RELAXED);
 }
 
+/* A table enters the list before its index is open (a create, a table
+ * another handle made): readers without the writer mutex find it there
+ * and must not use it until the index is in place, which they learn by
+ * loading it with acquire (vmdb__table_index) and finding it set. */
+static void publish_index(vmdb_table *t, vmdb__index *ix)
+{
+    __atomic_store_n(&t->index, ix, __ATOMIC_RELEASE);
+}
+
+static bool ready(const vmdb_table *t)
+{
+    return vmdb__table_index(t) != NULL;
+}
+
 int vmdb__db_tables_snapshot(vmdb_db *db, vmdb_table ***out, size_t *count)
 {
     struct vmdb__catalog *c = db->catalog;
     pthread_mutex_lock(&c->lock);
-    size_t n = c->count;
-    vmdb_table **copy = malloc((n ? n : 1) * sizeof *copy);
-    if (copy && n)
-        memcpy(copy, c->tables, n * sizeof *copy);
+    size_t n = 0;
+    vmdb_table **copy = malloc((c->count ? c->count : 1) * sizeof *copy);
+    for (size_t i = 0; copy && i < c->count; i++)
+        if (ready(c->tables[i]))
+            copy[n++] = c->tables[i];
     pthread_mutex_unlock(&c->lock);
     if (!copy)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
@@ -194,7 +209,10 @@ int vmdb__db_open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
     unsigned flags = db->readonly ? VMDB__INDEX_READONLY : 0;
     vmdb__os_stat file;
     int named = vmdb__os_stat_path(path, &file); /* before mapping: follow.c */
-    int rc = vmdb__index_open(path, flags, 0, &t->index);
+    vmdb__index *ix;
+    int rc = vmdb__index_open(path, flags, 0, &ix);
+    if (rc == 0)
+        publish_index(t, ix);
     if (rc == 0 && named == 0) {
         t->index_dev = file.dev;
         t->index_ino = file.ino;
@@ -210,7 +228,9 @@ int vmdb__db_open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
     if (rc < 0 && !db->readonly) {
         /* An index is derived data: a damaged or missing one is rebuilt. */
         vmdb__os_unlink(path);
-        rc = vmdb__index_open(path, VMDB__INDEX_CREATE, t->live_count, &t->index);
+        rc = vmdb__index_open(path, VMDB__INDEX_CREATE, t->live_count, &ix);
+        if (rc == 0)
+            publish_index(t, ix);
         if (rc == 0)
             rc = vmdb__db_note_files(t, NULL, path);
         if (rc == 0)

@@ -413,6 +413,23 @@ int vmdb_table_create(vmdb_db *db, const char *name, const vmdb_schema *schema,
     return vmdb_table_create_with(db, name, schema, NULL, out);
 }
 
+/* Removes the files of a table whose create failed after its file was
+ * made, and the table from the handle's list if it got there (t, or
+ * NULL). Best effort: the create's own failure is what the caller hears. */
+static void unmake_table(vmdb_db *db, const char *name, vmdb_table *t)
+{
+    char *table_path = vmdb__path_join(db->path, name, ".vmt");
+    char *index_path = vmdb__path_join(db->path, name, ".vmi");
+    if (index_path)
+        vmdb__os_unlink(index_path);
+    if (table_path && vmdb__os_unlink(table_path) == 0)
+        vmdb__os_sync_dir_of(table_path);
+    free(index_path);
+    free(table_path);
+    if (t)
+        vmdb__db_forget_table(db, t); /* cannot fail: the room is made */
+}
+
 /* The most records a capacity hint may ask for: 2^40 slots is terabytes
  * of file, and a typo (a size in bytes) should not allocate them. */
 #define CAPACITY_HINT_MAX ((uint64_t)1 << 40)
@@ -453,8 +470,13 @@ int vmdb_table_create_with(vmdb_db *db, const char *name, const vmdb_schema *sch
             id = (uint16_t)(vmdb__db_table_at(db, i)->id + 1);
     if (id == 0)
         rc = vmdb__fail(VMDB_EFULL, "%s: no table id left", db->path);
+    /* Room to forget the table first, so that undoing a create that
+     * fails half-way cannot fail too. */
+    if (rc == 0)
+        rc = vmdb__db_make_room_to_forget(db);
     if (rc == 0)
         rc = vmdb__table_create_file(db->path, name, id, schema, o->capacity);
+    bool made = rc == 0;
     char file[VMDB__TABLE_NAME_MAX + 8];
     snprintf(file, sizeof file, "%s.vmt", name);
     if (rc == 0)
@@ -471,6 +493,12 @@ int vmdb_table_create_with(vmdb_db *db, const char *name, const vmdb_schema *sch
     if (rc == 0) {
         vmdb__db_publish_generation(db);
         vmdb__follow_publish(db); /* other handles open it */
+    } else if (made) {
+        /* The file is there but the table is not whole: its index, or the
+         * index's room for a hint, could not be made (a full disk). It
+         * goes, or the name would be taken by a table the caller was told
+         * does not exist. Nothing was published: no other handle has it. */
+        unmake_table(db, name, t);
     }
     vmdb__db_unlock(db);
     if (rc == 0 && out)
@@ -489,6 +517,10 @@ int vmdb_table_open(vmdb_db *db, const char *name, const vmdb_schema *expect, vm
     if (frc < 0)
         return frc;
     vmdb_table *t = vmdb__db_table_by_name(db, name);
+    /* A table another thread is creating is listed before its index is
+     * open: it is not there until then (catalog.c). */
+    if (t && !vmdb__table_index(t))
+        t = NULL;
     char shown[VMDB_PRINTABLE_CAP];
     if (!t)
         return vmdb__fail(VMDB_ENOTFOUND, "no table '%s' in %s",

@@ -330,7 +330,8 @@ void vmdb__db_release_file_lock(vmdb_db *db)
 /* Called with the lock held after every change other processes must see. */
 void vmdb__db_publish_generation(vmdb_db *db)
 {
-    db->lock_page->salt = vmdb__wal_salt(db->wal);
+    /* vmdb_check loads it without the lock (vmdb__wal_check_live). */
+    __atomic_store_n(&db->lock_page->salt, vmdb__wal_salt(db->wal), __ATOMIC_RELEASE);
     vmdb__db_note_generation(db, __atomic_add_fetch(&db->lock_page->generation, 1,
                                                     __ATOMIC_ACQ_REL));
 }

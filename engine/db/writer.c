@@ -58,7 +58,11 @@ static int lock_writer(vmdb_db *db)
     }
     uint64_t gen = __atomic_load_n(&db->lock_page->generation, __ATOMIC_ACQUIRE);
     bool dead_writer = __atomic_load_n(&db->lock_page->applying, __ATOMIC_ACQUIRE) != 0;
-    if (gen != vmdb__db_seen_generation(db) || dead_writer) {
+    /* Nobody changes with the lock free: an odd count of changes is a
+     * changer that died, also outside an apply (in vmdb_index_rebuild),
+     * where it left no new generation and an index to rebuild. */
+    bool dead_changer = __atomic_load_n(&db->lock_page->changes, __ATOMIC_ACQUIRE) & 1;
+    if (gen != vmdb__db_seen_generation(db) || dead_writer || dead_changer) {
         /* Another process wrote since this one last held the lock. */
         rc = vmdb__wal_adopt_salt(db->wal, db->lock_page->salt);
         for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++) {
@@ -77,6 +81,10 @@ static int lock_writer(vmdb_db *db)
             return rc;
         }
         vmdb__db_note_generation(db, gen);
+        /* The indexes it left mid-change are whole again; a dead writer's
+         * transaction is finished below. */
+        if (!dead_writer && (__atomic_load_n(&db->lock_page->changes, __ATOMIC_RELAXED) & 1))
+            vmdb__db_changing(db, false);
     }
     if (dead_writer && (rc = vmdb__db_finish_dead_writer(db)) < 0) {
         vmdb__db_release_file_lock(db);

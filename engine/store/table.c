@@ -120,20 +120,26 @@ static int build_header(char *copy, const char *name, uint16_t id, const vmdb_sc
 }
 
 struct new_table {
+    const char *path; /* the name it will have: the one a failure gives */
     const char *head; /* both header copies, HEADER_LEN bytes */
     size_t stride;
     uint64_t capacity; /* slots */
 };
 
+/* Failures name the file the table is made as, not the temporary one
+ * (removed by then): a capacity hint too large for the disk is the
+ * usual one, and the user should see which table asked for it. */
 static int fill_table_file(void *ctx, int fd, const char *tmp)
 {
+    (void)tmp;
     const struct new_table *n = ctx;
     int rc = vmdb__os_pwrite_all(fd, n->head, HEADER_LEN, 0);
     if (rc < 0)
-        return vmdb__fail_os(rc, "%s: cannot write the header of the new table file", tmp);
+        return vmdb__fail_os(rc, "%s: cannot write the header of the new table file", n->path);
     rc = vmdb__os_allocate(fd, HEADER_LEN, n->capacity * n->stride);
     if (rc < 0)
-        return vmdb__fail_os(rc, "%s: cannot allocate the slots of the new table file", tmp);
+        return vmdb__fail_os(rc, "%s: cannot allocate %llu slots of %zu bytes", n->path,
+                             (unsigned long long)n->capacity, n->stride);
     return 0;
 }
 
@@ -155,7 +161,7 @@ int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
     int rc = build_header(head, name, id, schema, 0, capacity);
     if (rc == 0)
         rc = build_header(head + COPY_LEN, name, id, schema, 1, capacity);
-    struct new_table n = {head, stride_for(vmdb_schema_record_size(schema)), capacity};
+    struct new_table n = {path, head, stride_for(vmdb_schema_record_size(schema)), capacity};
     /* The writer lock is held: a file appearing meanwhile is a stranger's. */
     if (rc == 0)
         rc = vmdb__create_atomically(path, 0644, VMDB__CREATE_EXCL, fill_table_file, &n);
