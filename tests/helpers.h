@@ -102,17 +102,37 @@ static inline void wait_past(const uint64_t *counter, uint64_t from)
         sched_yield();
 }
 
+static char test_dir_path[256];
+static pid_t test_dir_owner;
+
+/* A test that fails, or forgets remove_test_dir, must not leave its
+ * directory behind: each holds a database whose log alone is 64 MiB, and
+ * a few thousand of them filled the disk. The process that made the
+ * directory removes it when it exits (a child it forked does not), unless
+ * VMDB_KEEP_TEST_DIR is set, to look at what a failure left. */
+static inline void remove_test_dir_at_exit(void)
+{
+    if (getpid() != test_dir_owner || !test_dir_path[0] || getenv("VMDB_KEEP_TEST_DIR"))
+        return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_dir_path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", test_dir_path);
+}
+
 /* A fresh directory for this test; Criterion runs tests in separate
  * processes, possibly in parallel, so no two tests may share a path. */
 static inline const char *test_dir(void)
 {
-    static char dir[256];
-    if (!dir[0]) {
+    if (!test_dir_path[0]) {
         const char *base = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/vmdb-test-XXXXXX", base ? base : "/tmp");
-        cr_assert_not_null(mkdtemp(dir), "mkdtemp failed");
+        snprintf(test_dir_path, sizeof test_dir_path, "%s/vmdb-test-XXXXXX",
+                 base ? base : "/tmp");
+        cr_assert_not_null(mkdtemp(test_dir_path), "mkdtemp failed");
+        test_dir_owner = getpid();
+        atexit(remove_test_dir_at_exit);
     }
-    return dir;
+    return test_dir_path;
 }
 
 /* A path inside the test's directory. The returned string is one of a few
