@@ -242,6 +242,27 @@ int vmdb__db_open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt)
     return rc;
 }
 
+/* The index of a table just created, whose slots are all free: made
+ * empty, with room for `capacity` keys, and never rebuilt, since a
+ * rebuild reads every slot and for a large capacity would fault in every
+ * page of the table file only to find nothing. A file left by a create
+ * that crashed goes first. */
+int vmdb__db_create_index(vmdb_db *db, vmdb_table *t, uint64_t capacity)
+{
+    char *path = vmdb__path_join(db->path, t->name, ".vmi");
+    if (!path)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
+    vmdb__os_unlink(path);
+    vmdb__index *ix;
+    int rc = vmdb__index_open(path, VMDB__INDEX_CREATE, capacity, &ix);
+    if (rc == 0) {
+        publish_index(t, ix);
+        rc = vmdb__db_note_files(t, NULL, path);
+    }
+    free(path);
+    return rc;
+}
+
 static int add_table(vmdb_db *db, vmdb_table *t)
 {
     struct vmdb__catalog *c = db->catalog;

@@ -486,9 +486,7 @@ int vmdb_table_create_with(vmdb_db *db, const char *name, const vmdb_schema *sch
         /* A new file's slots are all free: no need to read them, which for
          * a large capacity would fault in every page. */
         vmdb__table_state_empty(t);
-        rc = vmdb__db_open_index(db, t, NULL);
-        if (rc == 0 && o->capacity)
-            rc = vmdb__index_reserve(t->index, o->capacity);
+        rc = vmdb__db_create_index(db, t, o->capacity);
     }
     if (rc == 0) {
         vmdb__db_publish_generation(db);

@@ -415,6 +415,8 @@ int vmdb__db_open_table_file(vmdb_db *db, const char *file);
 /* Opens t's index, rebuilding it when it does not match the table
  * (*rebuilt says so; may be NULL). */
 int vmdb__db_open_index(vmdb_db *db, vmdb_table *t, bool *rebuilt);
+/* The empty index of a table just created, sized for `capacity` keys. */
+int vmdb__db_create_index(vmdb_db *db, vmdb_table *t, uint64_t capacity);
 int vmdb__db_index_rebuild(vmdb_table *t);
 /* Rebuilds inside the changes counter's bracket, for readers. */
 int vmdb__db_index_rebuild_seen(vmdb_table *t);
