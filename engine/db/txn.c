@@ -317,6 +317,10 @@ static int put(vmdb_txn *txn, vmdb_table *t, const void *record, uint64_t *rid_o
     size_t len;
     vmdb__table_key(t, record, &key, &len);
     uint64_t hash = vmdb__index_hash(key, len), rid = 0;
+    /* The key's index entry is a cache miss in a large table: it is on its
+     * way while the layers above the index are looked at. */
+    if (vmdb__table_index(t))
+        vmdb__index_prefetch(vmdb__table_index(t), hash);
     int found = resolve_key(txn, t, key, len, hash, &rid);
     if (found < 0)
         return found;

@@ -245,10 +245,35 @@ static void qmap_put_at(queue_map *m, size_t j, uint64_t key, vmdb_txn *txn, uin
     m->ops[j] = op;
 }
 
+/* Operations ahead whose entries in the queue's maps are prefetched: a
+ * transaction's keys scatter over maps as large as the queue, and joining
+ * or leaving them one at a time would wait for each cache miss in turn. */
+#define VIEW_AHEAD 8
+
+static void qmap_prefetch(const queue_map *m, uint64_t key)
+{
+    size_t j = mix(key) & (m->cap - 1);
+    __builtin_prefetch(&m->txns[j]);
+    __builtin_prefetch(&m->keys[j]);
+    __builtin_prefetch(&m->ops[j]);
+}
+
+static void prefetch_view_slots(const vmdb_db *db, const vmdb_txn *txn, uint32_t i)
+{
+    if (i >= txn->count || !db->txn_view->by_key.cap)
+        return;
+    const struct txn_op *op = &txn->ops[i];
+    qmap_prefetch(&db->txn_view->by_key, op->hash);
+    qmap_prefetch(&db->txn_view->by_rid, vmdb__txn_rid_key(op->table, op->rid));
+}
+
 void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn)
 {
+    for (uint32_t i = 0; i < VIEW_AHEAD; i++)
+        prefetch_view_slots(db, txn, i);
     for (uint32_t i = 0; i < txn->count; i++) {
         const struct txn_op *op = &txn->ops[i];
+        prefetch_view_slots(db, txn, i + VIEW_AHEAD);
         size_t k, r;
         view_slots(db, txn, i, &k, &r);
         qmap_put_at(&db->txn_view->by_key, k, op->hash, txn, i);
@@ -258,7 +283,10 @@ void vmdb__txn_join_queue_view(vmdb_db *db, vmdb_txn *txn)
 
 void vmdb__txn_leave_queue_view(vmdb_db *db, vmdb_txn *txn)
 {
+    for (uint32_t i = 0; i < VIEW_AHEAD; i++)
+        prefetch_view_slots(db, txn, i);
     for (uint32_t i = 0; i < txn->count; i++) {
+        prefetch_view_slots(db, txn, i + VIEW_AHEAD);
         size_t k, r;
         view_slots(db, txn, i, &k, &r);
         if (db->txn_view->by_key.txns[k] == txn)
