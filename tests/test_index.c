@@ -240,6 +240,49 @@ Test(index, equal_hashes_for_different_keys_are_told_apart_by_the_callback)
     remove_test_dir();
 }
 
+/* A rebuild's insert looks for the key and for an empty entry in one
+ * probe: a key already held (here under a shared hash, so only the
+ * callback tells keys apart) is refused with the record that holds it,
+ * and changes nothing; across growths every key inserted stays found. */
+Test(index, insert_key_refuses_a_key_already_held_and_names_its_record)
+{
+    const char *path = test_path("t.vmi");
+    struct table *t = table_new(2000);
+    vmdb__index *ix = create_index(path, 0);
+    const uint64_t h = 0x1234567890abcdefull;
+    uint64_t other = UINT64_MAX;
+    for (uint64_t rid = 0; rid < 10; rid++)
+        ASSERT_OK(vmdb__index_insert_key(ix, h, t->keys[rid], strlen(t->keys[rid]), table_match,
+                                         t, rid, &other));
+    /* Record 12 holding record 7's key: refused, naming 7. */
+    memcpy(t->keys[12], t->keys[7], KEY_CAP);
+    uint64_t before = stats_of(ix).count;
+    int rc = vmdb__index_insert_key(ix, h, t->keys[12], strlen(t->keys[12]), table_match, t, 12,
+                                    &other);
+    cr_assert_eq(rc, VMDB_EEXIST, "%s", vmdb_error_name(rc));
+    cr_assert_eq(other, 7);
+    cr_assert_eq(stats_of(ix).count, before, "a refused key changed the count");
+    /* Real hashes, through several growths of the array. */
+    for (uint64_t rid = 100; rid < 2000; rid++)
+        ASSERT_OK(vmdb__index_insert_key(ix, real_hash(t, rid), t->keys[rid],
+                                         strlen(t->keys[rid]), table_match, t, rid, &other));
+    for (uint64_t rid = 100; rid < 2000; rid++)
+        assert_found(ix, t, real_hash(t, rid), rid);
+    for (uint64_t rid = 0; rid < 10; rid++)
+        assert_found(ix, t, h, rid);
+    rc = vmdb__index_insert_key(ix, real_hash(t, 1500), t->keys[1500], strlen(t->keys[1500]),
+                                table_match, t, 1999, &other);
+    cr_assert_eq(rc, VMDB_EEXIST);
+    cr_assert_eq(other, 1500);
+    /* The callback's own error comes back as it is. */
+    t->fail_with = VMDB_EIO;
+    rc = vmdb__index_insert_key(ix, h, "new", 3, table_match, t, 50, &other);
+    cr_assert_eq(rc, VMDB_EIO, "%s", vmdb_error_name(rc));
+    vmdb__index_close(ix);
+    table_free(t);
+    remove_test_dir();
+}
+
 Test(index, find_miss_is_enotfound_and_leaves_the_error_context_alone)
 {
     const char *path = test_path("t.vmi");

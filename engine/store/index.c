@@ -859,6 +859,69 @@ int vmdb__index_insert(vmdb__index *ix, uint64_t hash, uint64_t rid)
  * the cluster meanwhile can miss an entry in flight, hence the seq
  * bracket.
  */
+/* Where key's probe ends: ABSENT at the empty entry *at, or PRESENT with
+ * the record holding it in *other (or a negative code from match). */
+static int locate_key(const struct region *r, uint64_t hash, const void *key, size_t key_len,
+                      vmdb__index_match match, void *ctx, uint64_t *at, uint64_t *other)
+{
+    uint64_t i = home_of(hash, r->bits);
+    for (uint64_t n = 0; n <= r->mask; n++) {
+        uint64_t r1 = load_relaxed(&r->slots[i].rid1);
+        if (r1 == 0) {
+            *at = i;
+            return ABSENT;
+        }
+        if (load_relaxed(&r->slots[i].hash) == hash) {
+            int m = match(ctx, r1 - 1, key, key_len);
+            if (m < 0)
+                return m;
+            if (m > 0) {
+                *other = r1 - 1;
+                return PRESENT;
+            }
+        }
+        i = (i + 1) & r->mask;
+    }
+    return NO_EMPTY;
+}
+
+int vmdb__index_insert_key(vmdb__index *ix, uint64_t hash, const void *key, size_t key_len,
+                           vmdb__index_match match, void *ctx, uint64_t rid, uint64_t *other)
+{
+    int rc = check_writer(ix, "insert");
+    if (rc < 0)
+        return rc;
+    if (rid == UINT64_MAX)
+        return vmdb__fail(VMDB_EINVAL, "%s: rid %llu cannot be indexed", ix->path,
+                          (unsigned long long)rid);
+    struct region r = writer_region(ix);
+    uint64_t empty;
+    int where = locate_key(&r, hash, key, key_len, match, ctx, &empty, other);
+    if (where < 0)
+        return where;
+    if (where == PRESENT)
+        return VMDB_EEXIST;
+    if (where == NO_EMPTY)
+        return no_empty(ix, &r);
+    uint64_t count = load_relaxed(&ix->hdr->count);
+    if ((count + 1) * 4 > (r.mask + 1) * 3) {
+        rc = grow_to(ix, r.bits + 1);
+        if (rc < 0)
+            return rc;
+        r = writer_region(ix);
+        where = locate_key(&r, hash, key, key_len, match, ctx, &empty, other);
+        if (where < 0)
+            return where;
+        if (where == PRESENT)
+            return VMDB_EEXIST;
+        if (where == NO_EMPTY)
+            return no_empty(ix, &r);
+    }
+    put(&r.slots[empty], hash, rid + 1);
+    store_relaxed(&ix->hdr->count, count + 1);
+    return 0;
+}
+
 int vmdb__index_remove(vmdb__index *ix, uint64_t hash, uint64_t rid)
 {
     int rc = check_writer(ix, "remove");

@@ -139,6 +139,17 @@ int vmdb__index_find(vmdb__index *ix, uint64_t hash, const void *key, size_t key
  */
 int vmdb__index_insert(vmdb__index *ix, uint64_t hash, uint64_t rid);
 
+/*
+ * Adds (hash, rid) for a key the index must not hold yet, in one probe
+ * that both looks for the key and finds the empty entry: a bulk rebuild
+ * would otherwise probe twice per record (a find, then an insert). If
+ * `match` confirms an entry of the probe holds the key, nothing changes,
+ * *other is that entry's record and the result is VMDB_EEXIST, with no
+ * message. Writer only; errors otherwise as vmdb__index_insert's.
+ */
+int vmdb__index_insert_key(vmdb__index *ix, uint64_t hash, const void *key, size_t key_len,
+                           vmdb__index_match match, void *ctx, uint64_t rid, uint64_t *other);
+
 /* Removes the entry (hash, rid), shifting the entries after it back (no
  * tombstones). Writer only. VMDB_ENOTFOUND (with a message) if that exact
  * pair is absent. */
