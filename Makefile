@@ -11,7 +11,8 @@
 #                   the install check and the README's examples (installs
 #                   what it needs)
 #   make bench      benchmarks (figures in docs/benchmarks.md); bench-map,
-#                   bench-ring, bench-engine, bench-import and bench-query run one each
+#                   bench-ring, bench-engine, bench-import, bench-query and
+#                   bench-recovery run one each
 #   make stress     the crash harness with 5000 kill cycles
 #   make valgrind   the suite under valgrind's leak checker
 #   make fuzz       each libFuzzer harness of fuzz/ for FUZZ_TIME seconds
@@ -86,7 +87,7 @@ PEER_LIBS    := -llmdb -lsqlite3 -lrocksdb -ltkrzw
 # (tests/test_sqlite_diff.c; libsqlite3-dev is among PEER_DEPS).
 TEST_LDLIBS  := -lsqlite3
 
-.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme test-peers bench-peers demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query stress valgrind tsan install uninstall clean
+.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme test-peers bench-peers demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query bench-recovery stress valgrind tsan install uninstall clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -440,7 +441,7 @@ $(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 $(ALL_INC) -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
-bench: bench-map bench-ring bench-engine bench-import bench-query
+bench: bench-map bench-ring bench-engine bench-import bench-query bench-recovery
 
 bench-map: deps $(BUILD)/bench/map_bench
 	$(BUILD)/bench/map_bench
@@ -450,6 +451,11 @@ bench-ring: deps $(BUILD)/bench/ring_bench
 
 bench-engine: deps $(BUILD)/bench/engine_bench
 	$(BUILD)/bench/engine_bench
+
+# Recovery of a log a writer left when it died (figures in
+# docs/performance.md).
+bench-recovery: deps $(BUILD)/bench/recovery_bench
+	$(BUILD)/bench/recovery_bench
 
 # The import benchmark times the vmdb command and, apart, the command's
 # readers, which it links from cli/.
