@@ -238,6 +238,7 @@ MUTANTS := \
     READ_UNVALIDATED:read/readers_in*: \
     READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000 \
     GET_MANY_TRUSTS_HINT:get_many/answers*: \
+    SUMMARY_AFTER_CRASH:summary/*: \
     SQL_SUBSTR_FROM_ZERO:sqlite_diff/*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
