@@ -19,11 +19,12 @@
  * writing the header, and the file's length wins.
  *
  * Version 2 adds a summary of the slots in the last 128 bytes of each
- * copy, with a checksum of its own seeded with the header's (which stays
- * what version 1's is, so a build that reads only version 1 refuses a
- * version 2 copy by its version, not as damage): the live count, the frontier (no live slot at or past it), the
+ * copy: the live count, the frontier (no live slot at or past it), the
  * lowest rid that may be free, the newest LSN any slot names, and the
- * checkpoint (log position and salt) it was written at. It lets a writer
+ * checkpoint (log position and salt) it was written at, under a checksum
+ * of its own seeded with the header's (which stays what version 1's is,
+ * so a build that reads only version 1 refuses a version 2 copy by its
+ * version, not as damage). It lets a writer
  * open without reading every slot; when it may be believed is the
  * database's business (engine/db/summary.c), and nothing here trusts it
  * with more than a hint: a rid handed out is always checked free in its
@@ -319,10 +320,26 @@ static int read_header(const char *path, const vmdb_map *map, char *best)
     return vmdb__fail(VMDB_EBUSY, "%s: its header keeps changing while it is read", path);
 }
 
-static int read_header_once(const char *path, const vmdb_map *map, char *best)
+/* A copy of a header copy, taken while a writer of this process may be
+ * rewriting it (each checkpoint does): with the slots' relaxed atomic
+ * loads, which that writer's stores match (publish_copy), so the overlap
+ * is no data race; a torn result fails its checksum, and is read again. */
+static void load_copy(char *dst, const char *in_map, size_t have)
 {
-    uint64_t len = vmdb_map_len(map);
-    const char *base = vmdb_map_ptr(map);
+    vmdb__slot_load(dst, in_map, have);
+    memset(dst + have, 0, COPY_LEN - have);
+}
+
+/* The writer's side: a copy built aside, then stored into the map. */
+static void publish_copy(char *in_map, const char *built)
+{
+    vmdb__slot_store(in_map, built, COPY_LEN);
+}
+
+/* Picks from both copies, taken aside in `base` (HEADER_LEN bytes) from a
+ * file of `len` bytes. */
+static int choose_copy(const char *path, uint64_t len, const char *base, char *best)
+{
     int rc[2];
     const struct table_header *h[2];
     for (int i = 0; i < 2; i++) {
@@ -351,6 +368,22 @@ static int read_header_once(const char *path, const vmdb_map *map, char *best)
     }
     memcpy(best, h[pick], COPY_LEN);
     return 0;
+}
+
+static int read_header_once(const char *path, const vmdb_map *map, char *best)
+{
+    uint64_t len = vmdb_map_len(map);
+    const char *in_map = vmdb_map_ptr(map);
+    char *base = malloc(HEADER_LEN);
+    if (!base)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
+    for (size_t off = 0; off < HEADER_LEN; off += COPY_LEN) {
+        size_t have = len > off ? (size_t)(len - off) : 0;
+        load_copy(base + off, in_map + off, have > COPY_LEN ? COPY_LEN : have);
+    }
+    int rc = choose_copy(path, len, base, best);
+    free(base);
+    return rc;
 }
 
 bool vmdb__table_name_valid(const char *name, size_t len)
@@ -587,8 +620,9 @@ static void write_header(vmdb_table *t)
 {
     char *base = vmdb_map_ptr(t->map);
     uint64_t seq = t->header_seq + 1;
-    char *copy = base + (seq % 2) * COPY_LEN;
-    if (build_header(copy, t->name, t->id, t->schema, seq, t->capacity, &t->summary) == 0) {
+    _Alignas(8) char built[COPY_LEN];
+    if (build_header(built, t->name, t->id, t->schema, seq, t->capacity, &t->summary) == 0) {
+        publish_copy(base + (seq % 2) * COPY_LEN, built);
         t->header_seq = seq;
         t->version = TABLE_VERSION;
     }
@@ -611,8 +645,10 @@ uint64_t vmdb__table_copy_seq(vmdb_table *t, int which)
 int vmdb__table_check_headers(vmdb_table *t)
 {
     const char *base = vmdb_map_ptr(t->map);
+    _Alignas(8) char copy[COPY_LEN];
     for (int i = 0; i < 2; i++) {
-        int rc = check_copy(t->path, base + (size_t)i * COPY_LEN, COPY_LEN, (char)('A' + i));
+        load_copy(copy, base + (size_t)i * COPY_LEN, COPY_LEN);
+        int rc = check_copy(t->path, copy, COPY_LEN, (char)('A' + i));
         if (rc < 0)
             return rc;
     }
@@ -635,10 +671,11 @@ int vmdb__table_repair_headers(vmdb_table *t)
     uint64_t seq = t->header_seq + 1;
     if (seq % 2 != (uint64_t)bad)
         seq++;
-    int rc = build_header(base + (size_t)bad * COPY_LEN, t->name, t->id, t->schema, seq,
-                          t->capacity, &t->summary);
+    _Alignas(8) char built[COPY_LEN];
+    int rc = build_header(built, t->name, t->id, t->schema, seq, t->capacity, &t->summary);
     if (rc < 0)
         return rc;
+    publish_copy(base + (size_t)bad * COPY_LEN, built);
     t->header_seq = seq;
     return 1;
 }
