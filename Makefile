@@ -12,7 +12,8 @@
 #                   what it needs)
 #   make bench      benchmarks (figures in docs/benchmarks.md); bench-map,
 #                   bench-ring, bench-engine, bench-import, bench-query and
-#                   bench-recovery run one each
+#                   bench-recovery run one each; bench-oneshot times one put
+#                   and one get on 100 and 10M records
 #   make stress     the crash harness with 5000 kill cycles
 #   make valgrind   the suite under valgrind's leak checker
 #   make fuzz       each libFuzzer harness of fuzz/ for FUZZ_TIME seconds
@@ -87,7 +88,7 @@ PEER_LIBS    := -llmdb -lsqlite3 -lrocksdb -ltkrzw
 # (tests/test_sqlite_diff.c; libsqlite3-dev is among PEER_DEPS).
 TEST_LDLIBS  := -lsqlite3
 
-.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme test-peers bench-peers demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query bench-recovery stress valgrind tsan install uninstall clean
+.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme test-peers bench-peers demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query bench-recovery bench-oneshot stress valgrind tsan install uninstall clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -238,6 +239,7 @@ MUTANTS := \
     READ_UNVALIDATED:read/readers_in*: \
     READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000 \
     GET_MANY_TRUSTS_HINT:get_many/answers*: \
+    SUMMARY_AFTER_CRASH:summary/*: \
     SQL_SUBSTR_FROM_ZERO:sqlite_diff/*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
@@ -483,6 +485,12 @@ test-peers: deps $(BUILD)/bench/peers
 # Times the built command as a process, so it needs build/vmdb too.
 bench-query: deps $(BUILD)/bench/query_bench $(CLI)
 	$(BUILD)/bench/query_bench
+
+# One put and one get as processes on a 100-record and a 10M-record table
+# (docs/performance.md, "One-shot commands"); not in `make bench`, since
+# building the large table takes minutes and 1.5 GB of disk.
+bench-oneshot: deps $(BUILD)/bench/oneshot_bench $(CLI)
+	$(BUILD)/bench/oneshot_bench
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/vmdb $(DESTDIR)$(PREFIX)/lib/pkgconfig \

@@ -1472,8 +1472,14 @@ static void rename_in_header(const char *table_file, const char *name)
         memcpy(h + 38, &name_len, sizeof name_len);
         memset(h + 56, 0, 64);
         memcpy(h + 56, name, name_len);
+        uint32_t version;
+        memcpy(&version, h + 16, sizeof version);
         uint64_t sum = XXH3_64bits(h + 16, used_len - 16);
         memcpy(h + 8, &sum, sizeof sum);
+        if (version == 2) { /* the summary's own, seeded with that */
+            uint64_t ssum = XXH3_64bits_withSeed(h + 3968, 120, sum);
+            memcpy(h + 4088, &ssum, sizeof ssum);
+        }
     }
     write_file(table_file, bytes, len);
     free(bytes);

@@ -314,8 +314,9 @@ static int make_log_and_lock(struct backup *b, uint64_t cap, uint64_t start)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", b->tmp);
     vmdb__wal *wal = NULL;
     int rc = vmdb__wal_open(wal_path, cap, true, false, &wal);
-    if (rc == 0 && start > 0)
-        rc = vmdb__wal_checkpoint(wal, start);
+    uint64_t fresh = 0;
+    if (rc == 0 && start > 0 && (rc = vmdb__wal_draw_salt(wal, &fresh)) == 0)
+        rc = vmdb__wal_checkpoint(wal, start, fresh);
     uint64_t salt = wal ? vmdb__wal_salt(wal) : 0;
     vmdb__wal_close(wal);
     int fd = -1;

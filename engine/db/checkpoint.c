@@ -21,6 +21,13 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
     int drained = vmdb__group_drain(db);
     if (drained < 0)
         return drained;
+    /* The salt first: the summaries name the checkpoint by it, and reach
+     * the disk with the tables, before the log's header names it. */
+    uint64_t salt;
+    int drawn = vmdb__wal_draw_salt(db->wal, &salt);
+    if (drawn < 0)
+        return drawn;
+    vmdb__db_write_summaries(db, pos, salt);
     /* Tables and indexes first: the log may forget a change only once the
      * change itself is on disk. */
 #ifndef VMDB_MUTANT_CHECKPOINT_WITHOUT_TABLE_FLUSH /* test-mutants: the log goes first */
@@ -32,7 +39,7 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos)
             return vmdb__db_poison(db, rc);
     }
 #endif
-    int rc = vmdb__wal_checkpoint(db->wal, pos);
+    int rc = vmdb__wal_checkpoint(db->wal, pos, salt);
     if (rc < 0)
         return vmdb__db_poison(db, rc);
     __atomic_store_n(&db->lock_page->durable_lsn, pos, __ATOMIC_RELEASE);

@@ -421,6 +421,26 @@ int vmdb__db_index_rebuild(vmdb_table *t);
 /* Rebuilds inside the changes counter's bracket, for readers. */
 int vmdb__db_index_rebuild_seen(vmdb_table *t);
 
+/* ---- the tables' summaries (engine/db/summary.c) ---- */
+/* At an open for writing: whether the tables' summaries may be believed
+ * at all (the log empty, no writer died changing, this boot). */
+bool vmdb__db_summaries_usable(vmdb_db *db, bool this_boot);
+/* Whether summary s was written at the checkpoint the log's header names
+ * (its tail and `salt`), and its numbers fit that. */
+bool vmdb__db_summary_current(vmdb_db *db, const vmdb__table_summary *s, uint64_t salt);
+/* At an open for writing, once usable: takes t's writer-side state from
+ * its summary if that is current; false, and the caller scans. */
+bool vmdb__db_adopt_summary(vmdb_db *db, vmdb_table *t);
+/* At a checkpoint at `pos` drawing `salt`, before the tables' flush:
+ * every table's summary, unless a transaction is open or the log goes on
+ * past pos. */
+void vmdb__db_write_summaries(vmdb_db *db, uint64_t pos, uint64_t salt);
+/* For vmdb_check: 0 when t's summary s (read before the slots that made
+ * `tally`) is older than the slots or agrees with them; VMDB_ECORRUPT
+ * naming what it gets wrong. */
+int vmdb__db_check_summary(vmdb_db *db, vmdb_table *t, const vmdb__table_summary *s,
+                           const vmdb__table_tally *tally);
+
 /* ---- replaying the log (engine/db/replay.c) ---- */
 /* At open, with the lock: replays the log, rebuilds what replay changed
  * under the indexes, and checkpoints when anything was replayed. */

@@ -141,6 +141,29 @@ static bool committed_in_log(const struct committed *c, uint64_t start)
  * valid part would put older images back under newer ones and leave the
  * later transactions half there. VMDB_ECORRUPT names where.
  */
+struct unlogged {
+    const struct committed *log;
+    vmdb_recovery *rep;
+    const vmdb_table *table, *first_table;
+    uint64_t first_rid;
+};
+
+static int note_unlogged(void *ctx, uint64_t rid, uint64_t lsn)
+{
+    struct unlogged *u = ctx;
+    if (committed_in_log(u->log, lsn))
+        return 0;
+    if (u->rep->slots_beyond_log++ == 0 || lsn < u->rep->first_lost_lsn) {
+        u->rep->first_lost_lsn = lsn;
+        u->first_table = u->table;
+        u->first_rid = rid;
+    }
+    return 0;
+}
+
+/* A table whose state came from its summary at this open was not
+ * written since the checkpoint (engine/db/summary.c): none of its slots
+ * names a transaction at or past the log's start, so it is not read. */
 static int log_holds_what_tables_hold(vmdb_db *db, vmdb_recovery *rep)
 {
     uint64_t start = vmdb__wal_start(db->wal);
@@ -150,23 +173,17 @@ static int log_holds_what_tables_hold(vmdb_db *db, vmdb_recovery *rep)
         free(c.starts);
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
     }
-    const vmdb_table *first_table = NULL;
-    uint64_t first_rid = 0;
+    struct unlogged u = {.log = &c, .rep = rep};
     for (size_t i = 0; i < vmdb__db_table_count(db); i++) {
         vmdb_table *t = vmdb__db_table_at(db, i);
-        for (uint64_t rid = 0; rid < t->capacity; rid++) {
-            const vmdb__slot *slot = vmdb__table_slot(t, rid);
-            uint64_t lsn = slot->lsn;
-            if (slot->seq == 0 || lsn < start || committed_in_log(&c, lsn))
-                continue; /* never written, or written before the checkpoint */
-            if (rep->slots_beyond_log++ == 0 || lsn < rep->first_lost_lsn) {
-                rep->first_lost_lsn = lsn;
-                first_table = t;
-                first_rid = rid;
-            }
-        }
+        if (t->state_from_summary)
+            continue;
+        u.table = t;
+        vmdb__table_lsns_since(t, start, note_unlogged, &u);
     }
     free(c.starts);
+    const vmdb_table *first_table = u.first_table;
+    uint64_t first_rid = u.first_rid;
     if (!first_table || (db->open_flags & VMDB_DB_POINT_IN_TIME))
         return 0;
     return vmdb__fail(VMDB_ECORRUPT,
@@ -350,14 +367,23 @@ int vmdb__db_recover(vmdb_db *db)
 {
     vmdb_recovery *rep = &db->recovery;
     vmdb__wal_scan_end end;
+    /* After a clean close the tables' summaries stand for their slots,
+     * which are then not read (engine/db/summary.c). */
+    bool usable = vmdb__db_summaries_usable(db, recovered_this_boot(db));
+    for (size_t i = 0; usable && i < vmdb__db_table_count(db); i++)
+        vmdb__db_adopt_summary(db, vmdb__db_table_at(db, i));
     int rc = replay_log(db, UINT64_MAX, &end);
     if (rc < 0)
         return rc;
     rep->torn_tail = end.torn;
     for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++) {
-        rc = vmdb__table_scan_state(vmdb__db_table_at(db, i));
+        vmdb_table *t = vmdb__db_table_at(db, i);
+        if (!t->state_from_summary)
+            rc = vmdb__table_scan_state(t);
+        /* Only this open's check of the log may skip the table. */
+        t->state_from_summary = false;
         if (rc == 0)
-            rc = vmdb__table_repair_headers(vmdb__db_table_at(db, i));
+            rc = vmdb__table_repair_headers(t);
         if (rc > 0) {
             db->unflushed = true;
             rc = 0;

@@ -11,11 +11,26 @@
  *                   the record, then zeros up to the stride (a multiple
  *                   of 8)
  *
- * The header changes only when the file grows (the slot count). Each
- * change writes the older copy with seq + 1; open takes the newest copy
- * whose checksum holds, so a torn header write is survived. The slot
- * count a copy records is a floor: the file may be longer after a crash
- * between growing it and writing the header, and the file's length wins.
+ * The header changes when the file grows (the slot count) and at each
+ * checkpoint (the summary, below). Each change writes the older copy
+ * with seq + 1; open takes the newest copy whose checksum holds, so a
+ * torn header write is survived. The slot count a copy records is a
+ * floor: the file may be longer after a crash between growing it and
+ * writing the header, and the file's length wins.
+ *
+ * Version 2 adds a summary of the slots in the last 128 bytes of each
+ * copy: the live count, the frontier (no live slot at or past it), the
+ * lowest rid that may be free, the newest LSN any slot names, and the
+ * checkpoint (log position and salt) it was written at, under a checksum
+ * of its own seeded with the header's (which stays what version 1's is,
+ * so a build that reads only version 1 refuses a version 2 copy by its
+ * version, not as damage). It lets a writer
+ * open without reading every slot; when it may be believed is the
+ * database's business (engine/db/summary.c), and nothing here trusts it
+ * with more than a hint: a rid handed out is always checked free in its
+ * slot first, so a summary that lies wastes slots at worst. Version 1
+ * files (no summary) are still read; the first header written turns the
+ * copy written into version 2.
  *
  * Readers take no lock. The single writer changes a slot as a seqlock
  * writer does: the counter goes odd, the bytes change, the counter goes
@@ -48,8 +63,11 @@
 #include "schema_internal.h"
 
 #define TABLE_MAGIC "VMDBTABL"
-#define TABLE_VERSION 1
+#define TABLE_VERSION 2    /* what this build writes */
+#define TABLE_VERSION_V1 1 /* still read: no summary */
 #define COPY_LEN 4096u
+/* The summary's place in a version 2 copy, past any schema. */
+#define SUMMARY_OFF (COPY_LEN - 128u)
 #define HEADER_LEN (2 * COPY_LEN)
 /* The least address space a table reserves: one huge page, so huge-page
  * advice can apply; the map layer reserves four times the file when more. */
@@ -80,12 +98,63 @@ _Static_assert(offsetof(struct table_header, capacity) == 48, "table header layo
 _Static_assert(offsetof(struct table_header, name) == 56, "table header layout");
 _Static_assert(offsetof(struct table_header, schema_len) == 120, "table header layout");
 _Static_assert(sizeof(vmdb__slot) == 32, "slot header layout");
-_Static_assert(sizeof(struct table_header) + VMDB_SCHEMA_MAX_ENCODED <= COPY_LEN,
-               "a header copy holds any schema");
+_Static_assert(sizeof(struct table_header) + VMDB_SCHEMA_MAX_ENCODED <= SUMMARY_OFF,
+               "a header copy holds any schema before the summary");
 
+/* The summary as a version 2 copy holds it, at SUMMARY_OFF. */
+struct summary_block {
+    uint64_t log_pos;
+    uint64_t log_salt; /* 0: no summary */
+    uint64_t frontier;
+    uint64_t live_count;
+    uint64_t hole_from;
+    uint64_t max_lsn;
+    uint64_t reserved[9]; /* 0 */
+    uint64_t checksum;    /* XXH3-64 of the bytes before it, seeded with
+                             the header's checksum */
+};
+_Static_assert(sizeof(struct summary_block) == COPY_LEN - SUMMARY_OFF, "summary layout");
+_Static_assert(offsetof(struct summary_block, max_lsn) == 40, "summary layout");
+_Static_assert(offsetof(struct summary_block, checksum) == 120, "summary layout");
+
+/* The same in both versions, so that a build that reads only version 1
+ * finds a version 2 copy whole and refuses it by its version. */
 static uint64_t header_checksum(const struct table_header *h)
 {
     return XXH3_64bits((const char *)h + 16, h->used_len - 16);
+}
+
+/* Seeded with the header's checksum: a summary moved from another copy
+ * or file fails it. `h` is a whole copy (COPY_LEN bytes). */
+static uint64_t summary_checksum(const struct table_header *h)
+{
+    return XXH3_64bits_withSeed((const char *)h + SUMMARY_OFF,
+                                offsetof(struct summary_block, checksum), h->checksum);
+}
+
+static bool summary_sound(const struct table_header *h)
+{
+    struct summary_block b;
+    memcpy(&b, (const char *)h + SUMMARY_OFF, sizeof b);
+    return vmdb__checksum_matches(b.checksum, summary_checksum(h));
+}
+
+static void summary_of_copy(const char *copy, vmdb__table_summary *out)
+{
+    const struct table_header *h = (const struct table_header *)copy;
+    memset(out, 0, sizeof *out);
+    if (h->version != TABLE_VERSION)
+        return;
+    struct summary_block b;
+    memcpy(&b, copy + SUMMARY_OFF, sizeof b);
+    *out = (vmdb__table_summary){
+        .log_pos = b.log_pos,
+        .log_salt = b.log_salt,
+        .frontier = b.frontier,
+        .live_count = b.live_count,
+        .hole_from = b.hole_from,
+        .max_lsn = b.max_lsn,
+    };
 }
 
 static size_t stride_for(size_t record_size)
@@ -93,9 +162,9 @@ static size_t stride_for(size_t record_size)
     return (size_t)vmdb__round_up(sizeof(vmdb__slot) + record_size, 8);
 }
 
-/* Fills a header copy in `copy` (COPY_LEN bytes). */
+/* Fills a header copy in `copy` (COPY_LEN bytes); `sum` NULL: no summary. */
 static int build_header(char *copy, const char *name, uint16_t id, const vmdb_schema *schema,
-                        uint64_t seq, uint64_t capacity)
+                        uint64_t seq, uint64_t capacity, const vmdb__table_summary *sum)
 {
     memset(copy, 0, COPY_LEN);
     struct table_header *h = (struct table_header *)copy;
@@ -116,6 +185,19 @@ static int build_header(char *copy, const char *name, uint16_t id, const vmdb_sc
     memcpy(h->name, name, h->name_len);
     h->schema_len = (uint32_t)schema_len;
     h->checksum = header_checksum(h);
+    struct summary_block b = {0};
+    if (sum)
+        b = (struct summary_block){
+            .log_pos = sum->log_pos,
+            .log_salt = sum->log_salt,
+            .frontier = sum->frontier,
+            .live_count = sum->live_count,
+            .hole_from = sum->hole_from,
+            .max_lsn = sum->max_lsn,
+        };
+    memcpy(copy + SUMMARY_OFF, &b, sizeof b);
+    b.checksum = summary_checksum(h);
+    memcpy(copy + SUMMARY_OFF, &b, sizeof b);
     return 0;
 }
 
@@ -158,9 +240,9 @@ int vmdb__table_create_file(const char *dir, const char *name, uint16_t id,
      * (seq 2) then goes to copy A, never to the copy in use. */
     if (capacity < FIRST_CAPACITY)
         capacity = FIRST_CAPACITY;
-    int rc = build_header(head, name, id, schema, 0, capacity);
+    int rc = build_header(head, name, id, schema, 0, capacity, NULL);
     if (rc == 0)
-        rc = build_header(head + COPY_LEN, name, id, schema, 1, capacity);
+        rc = build_header(head + COPY_LEN, name, id, schema, 1, capacity, NULL);
     struct new_table n = {path, head, stride_for(vmdb_schema_record_size(schema)), capacity};
     /* The writer lock is held: a file appearing meanwhile is a stranger's. */
     if (rc == 0)
@@ -199,9 +281,17 @@ static int check_copy(const char *path, const char *copy, size_t have, char whic
     if (h->used_len < sizeof *h || h->used_len > have || h->used_len > COPY_LEN ||
         !vmdb__checksum_matches(h->checksum, header_checksum(h)))
         return vmdb__fail(VMDB_ECORRUPT, "%s: header copy %c fails its checksum", path, which);
-    if (h->version != TABLE_VERSION)
-        return vmdb__fail(VMDB_EVERSION, "%s: table format version %u, this build reads %u",
-                          path, h->version, TABLE_VERSION);
+    if (h->version != TABLE_VERSION_V1 && h->version != TABLE_VERSION)
+        return vmdb__fail(VMDB_EVERSION,
+                          "%s: table format version %u, this build reads versions %u and %u",
+                          path, h->version, TABLE_VERSION_V1, TABLE_VERSION);
+    if (h->version == TABLE_VERSION && have < COPY_LEN)
+        return vmdb__fail(VMDB_EBADSIZE, "%s: truncated: header copy %c is cut short", path,
+                          which);
+    /* A torn write of the copy's last sector: the copy is torn. */
+    if (h->version == TABLE_VERSION && !summary_sound(h))
+        return vmdb__fail(VMDB_ECORRUPT, "%s: header copy %c fails its checksum (its summary)",
+                          path, which);
     if (h->header_len != HEADER_LEN || h->stride != stride_for(h->record_size) ||
         h->name_len == 0 || h->name_len > VMDB__TABLE_NAME_MAX ||
         h->schema_len != h->used_len - sizeof *h)
@@ -230,10 +320,26 @@ static int read_header(const char *path, const vmdb_map *map, char *best)
     return vmdb__fail(VMDB_EBUSY, "%s: its header keeps changing while it is read", path);
 }
 
-static int read_header_once(const char *path, const vmdb_map *map, char *best)
+/* A copy of a header copy, taken while a writer of this process may be
+ * rewriting it (each checkpoint does): with the slots' relaxed atomic
+ * loads, which that writer's stores match (publish_copy), so the overlap
+ * is no data race; a torn result fails its checksum, and is read again. */
+static void load_copy(char *dst, const char *in_map, size_t have)
 {
-    uint64_t len = vmdb_map_len(map);
-    const char *base = vmdb_map_ptr(map);
+    vmdb__slot_load(dst, in_map, have);
+    memset(dst + have, 0, COPY_LEN - have);
+}
+
+/* The writer's side: a copy built aside, then stored into the map. */
+static void publish_copy(char *in_map, const char *built)
+{
+    vmdb__slot_store(in_map, built, COPY_LEN);
+}
+
+/* Picks from both copies, taken aside in `base` (HEADER_LEN bytes) from a
+ * file of `len` bytes. */
+static int choose_copy(const char *path, uint64_t len, const char *base, char *best)
+{
     int rc[2];
     const struct table_header *h[2];
     for (int i = 0; i < 2; i++) {
@@ -262,6 +368,22 @@ static int read_header_once(const char *path, const vmdb_map *map, char *best)
     }
     memcpy(best, h[pick], COPY_LEN);
     return 0;
+}
+
+static int read_header_once(const char *path, const vmdb_map *map, char *best)
+{
+    uint64_t len = vmdb_map_len(map);
+    const char *in_map = vmdb_map_ptr(map);
+    char *base = malloc(HEADER_LEN);
+    if (!base)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
+    for (size_t off = 0; off < HEADER_LEN; off += COPY_LEN) {
+        size_t have = len > off ? (size_t)(len - off) : 0;
+        load_copy(base + off, in_map + off, have > COPY_LEN ? COPY_LEN : have);
+    }
+    int rc = choose_copy(path, len, base, best);
+    free(base);
+    return rc;
 }
 
 bool vmdb__table_name_valid(const char *name, size_t len)
@@ -298,6 +420,8 @@ static int adopt_header(vmdb_table *t, const char *copy)
     t->record_size = h->record_size;
     t->stride = h->stride;
     t->header_seq = h->seq;
+    t->version = h->version;
+    summary_of_copy(copy, &t->summary);
     const vmdb_field *key = vmdb_schema_field(t->schema, vmdb_schema_key(t->schema));
     t->key_offset = key->offset;
     t->key_size = key->size;
@@ -496,9 +620,12 @@ static void write_header(vmdb_table *t)
 {
     char *base = vmdb_map_ptr(t->map);
     uint64_t seq = t->header_seq + 1;
-    char *copy = base + (seq % 2) * COPY_LEN;
-    if (build_header(copy, t->name, t->id, t->schema, seq, t->capacity) == 0)
+    _Alignas(8) char built[COPY_LEN];
+    if (build_header(built, t->name, t->id, t->schema, seq, t->capacity, &t->summary) == 0) {
+        publish_copy(base + (seq % 2) * COPY_LEN, built);
         t->header_seq = seq;
+        t->version = TABLE_VERSION;
+    }
 }
 
 int vmdb__table_copy_status(vmdb_table *t, int which)
@@ -518,8 +645,10 @@ uint64_t vmdb__table_copy_seq(vmdb_table *t, int which)
 int vmdb__table_check_headers(vmdb_table *t)
 {
     const char *base = vmdb_map_ptr(t->map);
+    _Alignas(8) char copy[COPY_LEN];
     for (int i = 0; i < 2; i++) {
-        int rc = check_copy(t->path, base + (size_t)i * COPY_LEN, COPY_LEN, (char)('A' + i));
+        load_copy(copy, base + (size_t)i * COPY_LEN, COPY_LEN);
+        int rc = check_copy(t->path, copy, COPY_LEN, (char)('A' + i));
         if (rc < 0)
             return rc;
     }
@@ -542,10 +671,11 @@ int vmdb__table_repair_headers(vmdb_table *t)
     uint64_t seq = t->header_seq + 1;
     if (seq % 2 != (uint64_t)bad)
         seq++;
-    int rc = build_header(base + (size_t)bad * COPY_LEN, t->name, t->id, t->schema, seq,
-                          t->capacity);
+    _Alignas(8) char built[COPY_LEN];
+    int rc = build_header(built, t->name, t->id, t->schema, seq, t->capacity, &t->summary);
     if (rc < 0)
         return rc;
+    publish_copy(base + (size_t)bad * COPY_LEN, built);
     t->header_seq = seq;
     return 1;
 }
@@ -605,14 +735,27 @@ int vmdb__table_reserve(vmdb_table *t, uint64_t count)
 int vmdb__table_verify(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record),
                        void *ctx)
 {
+    vmdb__table_tally tally;
+    return vmdb__table_verify_tally(t, fn, ctx, &tally);
+}
+
+int vmdb__table_verify_tally(vmdb_table *t,
+                             int (*fn)(void *ctx, uint64_t rid, const void *record), void *ctx,
+                             vmdb__table_tally *tally)
+{
     uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
     uint64_t never_written = UINT64_MAX; /* the first such slot */
+    uint64_t first_free = UINT64_MAX;
+    *tally = (vmdb__table_tally){0};
+    __atomic_add_fetch(&vmdb__table_slot_passes, 1, __ATOMIC_RELAXED);
     for (uint64_t rid = 0; rid < cap; rid++) {
         const vmdb__slot *s = vmdb__table_slot(t, rid);
         const void *body = s + 1;
         if (s->seq & 1)
             return vmdb__fail(VMDB_ECORRUPT, "%s: slot %llu was left mid-write", t->path,
                               (unsigned long long)rid);
+        if (!s->live && first_free == UINT64_MAX)
+            first_free = rid;
         if (s->seq == 0 && s->checksum == 0 && !s->live) {
             if (never_written == UINT64_MAX)
                 never_written = rid;
@@ -629,10 +772,41 @@ int vmdb__table_verify(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const v
         int rc = vmdb__table_check_slot(t, rid, s->live != 0, s->checksum, body);
         if (rc < 0)
             return rc;
+        if (s->lsn > tally->max_lsn)
+            tally->max_lsn = s->lsn;
+        if (s->live) {
+            tally->live++;
+            tally->frontier = rid + 1;
+        }
         if (s->live && fn && (rc = fn(ctx, rid, body)) != 0)
             return rc;
     }
+    tally->first_free = first_free < tally->frontier ? first_free : tally->frontier;
     return 0;
+}
+
+int vmdb__table_summary_agrees(const vmdb_table *t, const vmdb__table_summary *sum,
+                               const vmdb__table_tally *tally)
+{
+    const char *wrong = NULL;
+    unsigned long long says = 0, is = 0;
+    if (sum->live_count != tally->live)
+        wrong = "live records", says = sum->live_count, is = tally->live;
+    else if (sum->frontier < tally->frontier)
+        wrong = "frontier (a live slot at or past it)", says = sum->frontier,
+        is = tally->frontier;
+    else if (sum->frontier > t->capacity)
+        wrong = "frontier (past the slots)", says = sum->frontier, is = t->capacity;
+    else if (sum->hole_from > tally->first_free)
+        wrong = "first free slot", says = sum->hole_from, is = tally->first_free;
+    else if (sum->max_lsn < tally->max_lsn)
+        wrong = "newest LSN", says = sum->max_lsn, is = tally->max_lsn;
+    if (!wrong)
+        return 0;
+    return vmdb__fail(VMDB_ECORRUPT,
+                      "%s: the header's summary of the slots is wrong: %s %llu, the slots say "
+                      "%llu",
+                      t->path, wrong, says, is);
 }
 
 int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *record)
@@ -653,6 +827,8 @@ int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *rec
     vmdb__slot_store(body, record, t->record_size);
     /* Readers load these while the counter is odd too (and discard them). */
     __atomic_store_n(&s->lsn, lsn, __ATOMIC_RELAXED);
+    if (lsn > t->max_lsn)
+        t->max_lsn = lsn;
     __atomic_store_n(&s->live, record != NULL, __ATOMIC_RELAXED);
     __atomic_store_n(&s->checksum, vmdb__table_checksum(t, rid, record != NULL, body),
                      __ATOMIC_RELAXED);
@@ -674,28 +850,38 @@ static int push_free(vmdb_table *t, uint64_t rid)
     return 0;
 }
 
+uint64_t vmdb__table_slot_passes;
+
 void vmdb__table_state_empty(vmdb_table *t)
 {
     t->free_count = 0;
     t->live_count = 0;
     t->frontier = 0;
+    t->hole_next = 0;
+    t->hole_end = 0;
+    t->holes_unseen = 0;
+    t->max_lsn = 0;
+    t->state_from_summary = false;
+    t->state_doubtful = false;
 }
 
 int vmdb__table_scan_state(vmdb_table *t)
 {
-    t->free_count = 0;
-    t->live_count = 0;
-    t->frontier = 0;
+    vmdb__table_state_empty(t);
+    __atomic_add_fetch(&vmdb__table_slot_passes, 1, __ATOMIC_RELAXED);
     uint64_t cap = t->capacity;
     for (uint64_t rid = 0; rid < cap; rid++) {
         vmdb__slot *s = vmdb__table_slot(t, rid);
         if (s->seq & 1)
             s->seq++; /* its writer died; replay has rewritten or will rewrite it */
+        if (s->lsn > t->max_lsn)
+            t->max_lsn = s->lsn;
         if (s->live) {
             t->live_count++;
             t->frontier = rid + 1;
         }
     }
+    /* Every hole goes on the stack: no walk for holes is left. */
     /* Lowest free rid on top of the stack, so inserts fill holes in order. */
     for (uint64_t rid = t->frontier; rid-- > 0;) {
         if (!vmdb__table_slot(t, rid)->live) {
@@ -732,11 +918,96 @@ int vmdb__table_caller_key(const vmdb_table *t, const void *key, size_t *len)
     return 0;
 }
 
+bool vmdb__table_state_from_summary(vmdb_table *t)
+{
+    const vmdb__table_summary *s = &t->summary;
+    /* The holes, frontier - live_count of them, lie in [hole_from,
+     * frontier); numbers that cannot be are no summary. */
+    if (!s->log_salt || s->frontier > t->capacity || s->live_count > s->frontier ||
+        s->hole_from > s->live_count)
+        return false;
+    vmdb__table_state_empty(t);
+    t->frontier = s->frontier;
+    t->live_count = s->live_count;
+    t->hole_next = s->hole_from;
+    t->hole_end = s->frontier;
+    t->holes_unseen = s->frontier - s->live_count;
+    t->max_lsn = s->max_lsn;
+    t->state_from_summary = true;
+    return true;
+}
+
+void vmdb__table_write_summary(vmdb_table *t, uint64_t log_pos, uint64_t log_salt)
+{
+    uint64_t lowest = t->holes_unseen && t->hole_next < t->hole_end ? t->hole_next : t->frontier;
+    for (size_t i = 0; i < t->free_count; i++)
+        if (t->free_rids[i] < lowest)
+            lowest = t->free_rids[i];
+    /* A state caught disagreeing with the slots would pass its error on:
+     * no summary, and the next open reads the slots. */
+    t->summary = (vmdb__table_summary){
+        .log_pos = log_pos,
+        .log_salt = t->state_doubtful ? 0 : log_salt,
+        .frontier = t->frontier,
+        .live_count = t->live_count,
+        .hole_from = lowest < t->live_count ? lowest : t->live_count,
+        .max_lsn = t->max_lsn,
+    };
+    write_header(t);
+}
+
+int vmdb__table_summary_now(vmdb_table *t, vmdb__table_summary *out)
+{
+    char *copy = malloc(COPY_LEN);
+    if (!copy)
+        return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", t->path);
+    int rc = read_header(t->path, t->map, copy);
+    if (rc == 0)
+        summary_of_copy(copy, out);
+    free(copy);
+    return rc;
+}
+
+/* Whether slot rid may be handed out: free in the file, or past it. The
+ * writer-side state says so already; the slot is asked too because that
+ * state may come from a header's summary, which is only as good as the
+ * file it was read from. */
+static bool slot_free(const vmdb_table *t, uint64_t rid)
+{
+    return rid >= t->capacity || !vmdb__table_slot(t, rid)->live;
+}
+
 int vmdb__table_alloc_rid(vmdb_table *t, uint64_t *rid)
 {
-    if (t->free_count) {
-        *rid = t->free_rids[--t->free_count];
-        return 0;
+    while (t->free_count) {
+        uint64_t r = t->free_rids[--t->free_count];
+        if (slot_free(t, r)) {
+            *rid = r;
+            return 0;
+        }
+        t->state_doubtful = true;
+    }
+    /* Holes not yet found (a state taken from the summary): walk up to the
+     * next one. The walk only moves up, so a session reads each slot
+     * below the frontier at most once, and only while holes remain. No
+     * rid handed out from the frontier lies in [hole_next, hole_end), so
+     * a free slot there is free indeed, not one in a transaction. */
+    while (t->holes_unseen && t->hole_next < t->hole_end) {
+        uint64_t r = t->hole_next++;
+        if (slot_free(t, r)) {
+            t->holes_unseen--;
+            *rid = r;
+            return 0;
+        }
+    }
+    if (t->holes_unseen)
+        t->state_doubtful = true; /* fewer holes than the summary said */
+    t->holes_unseen = 0;
+    /* A live slot at the frontier means the summary set it too low: the
+     * records past it are stepped over, never written over. */
+    while (!slot_free(t, t->frontier)) {
+        t->frontier++;
+        t->state_doubtful = true;
     }
     *rid = t->frontier++;
     return 0;
@@ -746,9 +1017,32 @@ int vmdb__table_release_rid(vmdb_table *t, uint64_t rid)
 {
     if (rid + 1 == t->frontier) {
         t->frontier--;
+        /* The frontier hands this rid out again: the walk must not. */
+        if (t->hole_end > t->frontier)
+            t->hole_end = t->frontier;
+        return 0;
+    }
+    /* Where the walk for holes has yet to go, it finds this one itself. */
+    if (rid >= t->hole_next && rid < t->hole_end) {
+        t->holes_unseen++;
         return 0;
     }
     return push_free(t, rid);
+}
+
+int vmdb__table_lsns_since(vmdb_table *t, uint64_t start,
+                           int (*fn)(void *ctx, uint64_t rid, uint64_t lsn), void *ctx)
+{
+    __atomic_add_fetch(&vmdb__table_slot_passes, 1, __ATOMIC_RELAXED);
+    for (uint64_t rid = 0; rid < t->capacity; rid++) {
+        const vmdb__slot *slot = vmdb__table_slot(t, rid);
+        if (slot->seq == 0 || slot->lsn < start)
+            continue; /* never written, or written before the checkpoint */
+        int rc = fn(ctx, rid, slot->lsn);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 int vmdb__table_flush(vmdb_table *t)
@@ -789,8 +1083,12 @@ int vmdb__table_refresh(vmdb_table *t)
     for (int i = 0; i < 2; i++) {
         const struct table_header *h = (const struct table_header *)(base + i * COPY_LEN);
         if (h->used_len >= sizeof *h && h->used_len <= COPY_LEN &&
-            vmdb__checksum_matches(h->checksum, header_checksum(h)) && h->seq > t->header_seq)
+            vmdb__checksum_matches(h->checksum, header_checksum(h)) &&
+            (h->version != TABLE_VERSION || summary_sound(h)) && h->seq > t->header_seq) {
             t->header_seq = h->seq;
+            t->version = h->version;
+            summary_of_copy((const char *)h, &t->summary);
+        }
     }
     return 0;
 }
@@ -822,9 +1120,9 @@ int vmdb__table_write_prefix(vmdb_table *t, const char *path, uint64_t count)
     if (!head)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
     /* As a new table's (vmdb__table_create_file): B newest. */
-    int rc = build_header(head, t->name, t->id, t->schema, 0, count);
+    int rc = build_header(head, t->name, t->id, t->schema, 0, count, NULL);
     if (rc == 0)
-        rc = build_header(head + COPY_LEN, t->name, t->id, t->schema, 1, count);
+        rc = build_header(head + COPY_LEN, t->name, t->id, t->schema, 1, count, NULL);
     if (rc < 0) {
         free(head);
         return vmdb__fail(rc, "%s: %s", path, vmdb_last_error()->message);
@@ -884,6 +1182,8 @@ void vmdb__table_install(vmdb_table *t, vmdb_table *fresh)
     char *old_slots = t->slots;
     uint64_t old_capacity = t->capacity;
     uint64_t old_header_seq = t->header_seq;
+    vmdb__table_summary old_summary = t->summary;
+    uint32_t old_version = t->version;
     /* Readers load the capacity, then the slots pointer, then the slot.
      * Every mix is safe (see above); the smaller capacity goes first so the
      * padded mix lasts as short as it can. */
@@ -891,10 +1191,14 @@ void vmdb__table_install(vmdb_table *t, vmdb_table *fresh)
     __atomic_store_n(&t->slots, fresh->slots, __ATOMIC_RELEASE);
     __atomic_store_n(&t->map, fresh->map, __ATOMIC_RELEASE);
     t->header_seq = fresh->header_seq;
+    t->summary = fresh->summary;
+    t->version = fresh->version;
     fresh->map = old_map;
     fresh->slots = old_slots;
     fresh->capacity = old_capacity;
     fresh->header_seq = old_header_seq;
+    fresh->summary = old_summary;
+    fresh->version = old_version;
     pthread_mutex_unlock(&t->follow);
 }
 

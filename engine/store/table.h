@@ -89,6 +89,31 @@ static inline void vmdb__slot_store(void *in_slot, const void *src, size_t len)
         __atomic_store_n(&b[i], s ? s[i] : 0, __ATOMIC_RELAXED);
 }
 
+/* What a checkpoint wrote about the slots into the header (version 2),
+ * so that a writer can open without reading them all. When it may be
+ * believed is engine/db/summary.c's business; here it is only numbers. */
+typedef struct vmdb__table_summary {
+    uint64_t log_pos;    /* the checkpoint it was written at: the log's tail */
+    uint64_t log_salt;   /* the salt that checkpoint drew; 0: no summary */
+    uint64_t frontier;   /* no slot at or past it is live */
+    uint64_t live_count; /* live slots */
+    uint64_t hole_from;  /* every slot below it is live */
+    uint64_t max_lsn;    /* no slot names a later transaction */
+} vmdb__table_summary;
+
+/* What a pass over the slots found, to hold a summary against. */
+typedef struct vmdb__table_tally {
+    uint64_t live;
+    uint64_t frontier;   /* the highest live rid + 1 */
+    uint64_t first_free; /* the lowest rid not live, at most frontier */
+    uint64_t max_lsn;    /* the newest any written slot names */
+} vmdb__table_tally;
+
+/* Full passes over a table's slots this process made (writer state,
+ * the log's check at open, verify): what the tests count to show that
+ * an open after a clean close reads none. */
+extern uint64_t vmdb__table_slot_passes;
+
 struct vmdb_table {
     vmdb_db *db;
     char *name;
@@ -121,12 +146,21 @@ struct vmdb_table {
                                       (engine/db/db.c, engine/db/follow.c) */
     uint64_t file_dev, file_ino;   /* the files mapped, as they were named */
     uint64_t index_dev, index_ino; /* when opened (engine/db/follow.c) */
-    /* Writer-side state, rebuilt by vmdb__table_scan_state(). */
+    uint32_t version;       /* of the header copy in use */
+    vmdb__table_summary summary; /* in the header copy in use */
+    /* Writer-side state, rebuilt by vmdb__table_scan_state() or taken
+     * from the summary (vmdb__table_state_from_summary). */
     uint64_t *free_rids;    /* stack; the top is the lowest free rid */
     size_t free_count;
     size_t free_cap;
-    uint64_t frontier;      /* rids >= frontier were never used */
+    uint64_t frontier;      /* no live slot at or past it */
     uint64_t live_count;
+    uint64_t hole_next;     /* free slots in [hole_next, hole_end) are */
+    uint64_t hole_end;      /* not on the stack: the summary counted */
+    uint64_t holes_unseen;  /* them, and alloc walks up to find them */
+    uint64_t max_lsn;       /* no slot names a later transaction */
+    bool state_from_summary; /* taken from the summary, not the slots */
+    bool state_doubtful;    /* an insert found it wrong: write no summary */
 };
 
 /* Creates NAME.vmt in `dir` atomically (temporary file, sync, rename, sync
@@ -240,6 +274,34 @@ int vmdb__table_scan_state(vmdb_table *t);
 /* Writer, for a table file just created: every slot free, none read. */
 void vmdb__table_state_empty(vmdb_table *t);
 
+/* Writer: takes the free-slot state from t->summary instead of the slots
+ * (the holes below the frontier are then found as inserts need them).
+ * false, changing nothing, when the summary is absent or its numbers
+ * cannot be; the caller then scans. Whether it is current is the
+ * caller's to know. */
+bool vmdb__table_state_from_summary(vmdb_table *t);
+
+/* Writer, at a checkpoint at log position log_pos drawing log_salt,
+ * with every committed change applied and no transaction open: writes a
+ * header copy whose summary is the writer-side state. It reaches the
+ * disk with the table's next flush. */
+void vmdb__table_write_summary(vmdb_table *t, uint64_t log_pos, uint64_t log_salt);
+
+/* The summary in the newest valid header copy as the file holds it now
+ * (another process may have written one since this handle looked). */
+int vmdb__table_summary_now(vmdb_table *t, vmdb__table_summary *out);
+
+/* Whether `sum` says what a pass over the slots found: 0, or
+ * VMDB_ECORRUPT naming the file and the number that is wrong. */
+int vmdb__table_summary_agrees(const vmdb_table *t, const vmdb__table_summary *sum,
+                               const vmdb__table_tally *tally);
+
+/* Calls fn for every written slot whose lsn is `start` or later (written
+ * since the checkpoint at start), stopping at its first nonzero return,
+ * which it returns. One full pass over the slots. */
+int vmdb__table_lsns_since(vmdb_table *t, uint64_t start,
+                           int (*fn)(void *ctx, uint64_t rid, uint64_t lsn), void *ctx);
+
 /* Writer: a free rid for an insert (lowest first), and back on abort. */
 int vmdb__table_alloc_rid(vmdb_table *t, uint64_t *rid);
 int vmdb__table_release_rid(vmdb_table *t, uint64_t rid);
@@ -264,6 +326,10 @@ int vmdb__table_refresh(vmdb_table *t);
  * transaction. */
 int vmdb__table_verify(vmdb_table *t, int (*fn)(void *ctx, uint64_t rid, const void *record),
                        void *ctx);
+/* vmdb__table_verify, also telling what it counted. */
+int vmdb__table_verify_tally(vmdb_table *t,
+                             int (*fn)(void *ctx, uint64_t rid, const void *record), void *ctx,
+                             vmdb__table_tally *tally);
 
 /* Readers: map slots another process added to the file. */
 int vmdb__table_follow(vmdb_table *t);

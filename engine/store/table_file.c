@@ -52,7 +52,7 @@ int vmdb_table_file_stat(vmdb_table_file *f, vmdb_table_file_info *info)
         .name = t->name,
         .schema = t->schema,
         .id = t->id,
-        .version = 1,
+        .version = t->version,
         .capacity = t->capacity,
         .file_bytes = vmdb_map_len(t->map),
         .header_bytes = (size_t)(t->slots - (char *)vmdb_map_ptr(t->map)),

@@ -101,13 +101,18 @@ void vmdb__wal_close(vmdb__wal *w)
     free(w);
 }
 
-static int new_salt(vmdb__wal *w)
+int vmdb__wal_draw_salt(vmdb__wal *w, uint64_t *salt)
 {
-    uint64_t salt;
-    int rc = vmdb__os_random(&salt, sizeof salt);
+    int rc = vmdb__os_random(salt, sizeof *salt);
     if (rc < 0)
         return vmdb__fail_os(rc, "%s: cannot draw a salt", w->path);
-    w->salt = salt | 1; /* never 0, the salt of a zero-filled record */
+    *salt |= 1; /* never 0, the salt of a zero-filled record */
+    return 0;
+}
+
+static int set_salt(vmdb__wal *w, uint64_t salt)
+{
+    w->salt = salt;
     struct wal_user user;
     memset(&user, 0, sizeof user);
     memcpy(user.magic, WAL_MAGIC, sizeof user.magic);
@@ -132,8 +137,9 @@ int vmdb__wal_open(const char *path, uint64_t size, bool create, bool readonly, 
     int rc = vmdb_ring_open(path, &o, &w->ring);
     if (rc == 0)
         w->cap = vmdb_ring_cap(w->ring);
-    if (rc == 0 && create) {
-        rc = new_salt(w);
+    uint64_t salt = 0;
+    if (rc == 0 && create && (rc = vmdb__wal_draw_salt(w, &salt)) == 0) {
+        rc = set_salt(w, salt);
         if (rc == 0)
             rc = vmdb_ring_sync(w->ring);
     } else if (rc == 0) {
@@ -293,11 +299,11 @@ int vmdb__wal_check_live(vmdb__wal *w, const uint64_t *live_salt,
     }
 }
 
-int vmdb__wal_checkpoint(vmdb__wal *w, uint64_t pos)
+int vmdb__wal_checkpoint(vmdb__wal *w, uint64_t pos, uint64_t salt)
 {
     int rc = vmdb_ring_reset(w->ring, pos);
     if (rc == 0)
-        rc = new_salt(w);
+        rc = set_salt(w, salt);
     if (rc == 0)
         rc = vmdb_ring_sync(w->ring);
     return rc;

@@ -113,6 +113,11 @@ int vmdb__wal_adopt_salt(vmdb__wal *wal, uint64_t salt);
  * the header (durable when this returns) records pos and the salt. Only
  * after everything the records before pos describe is durable in the
  * tables. */
-int vmdb__wal_checkpoint(vmdb__wal *wal, uint64_t pos);
+int vmdb__wal_checkpoint(vmdb__wal *wal, uint64_t pos, uint64_t salt);
+
+/* A new random salt for a checkpoint, drawn before it: the tables'
+ * summaries name the checkpoint they were written for by its salt, and
+ * are flushed before the log's header moves (engine/db/summary.c). */
+int vmdb__wal_draw_salt(vmdb__wal *wal, uint64_t *salt);
 
 #endif /* VMDB_ENGINE_WAL_H */
