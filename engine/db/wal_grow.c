@@ -182,16 +182,23 @@ static int replace_log(vmdb_db *db, uint64_t size, uint64_t pos)
 int vmdb__db_auto_checkpoint(vmdb_db *db)
 {
     uint64_t now = vmdb__os_now_ns(), last = db->walgrow->last_checkpoint_ns;
-    uint64_t pos = vmdb__wal_end(db->wal);
-    int rc = vmdb__db_checkpoint_locked(db, pos);
-    if (rc < 0)
-        return rc;
-    db->walgrow->last_checkpoint_ns = now;
-    uint64_t cap = vmdb__wal_cap(db->wal);
+    uint64_t pos = vmdb__wal_end(db->wal), cap = vmdb__wal_cap(db->wal);
     uint64_t limit = db->wal_max < VMDB__WAL_BUSY_MAX ? db->wal_max : VMDB__WAL_BUSY_MAX;
     uint64_t size = cap * 2 < limit ? cap * 2 : limit;
-    if (!last || now - last >= GROW_INTERVAL_NS || size <= cap)
-        return 0;
+    bool grow = last && now - last < GROW_INTERVAL_NS && size > cap;
+    db->walgrow->last_checkpoint_ns = now;
+    int rc = 0;
+#ifndef VMDB_MUTANT_WAL_REPLACED_UNFLUSHED /* test-mutants: the log goes before the tables are durable */
+    rc = vmdb__db_checkpoint_locked(db, pos);
+#else
+    if (grow)
+        rc = replace_log(db, size, pos);
+    grow = false;
+    if (rc == 0)
+        rc = vmdb__db_checkpoint_locked(db, pos);
+#endif
+    if (rc < 0 || !grow)
+        return rc;
     rc = replace_log(db, size, pos);
     /* Unless poisoned, the log it has still works, as before. */
     if (rc < 0 && !vmdb__db_poisoned(db)) {
