@@ -858,7 +858,7 @@ Test(cli_commands, stats_reports_tables_and_the_log_in_every_format)
     cr_assert(!strncmp(res->out, "table,records,capacity,high_water,record_bytes,table_bytes,"
                                  "index_bytes,index_capacity,index_load\npeople,2,", 93),
               "%s", res->out);
-    ASSERT_CONTAINS(res->out, "\n\nwal_bytes,used_bytes,checkpoint_lsn,last_lsn\n67108864,0,");
+    ASSERT_CONTAINS(res->out, "\n\nwal_bytes,used_bytes,checkpoint_lsn,last_lsn\n1048576,0,");
     remove_test_dir();
 }
 
