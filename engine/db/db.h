@@ -188,8 +188,15 @@ int vmdb__db_wal_follow_locked(vmdb_db *db);
  * first if another handle replaced it. */
 vmdb__wal *vmdb__db_wal_now(vmdb_db *db);
 /* With the writer lock, for a transaction: the due checkpoint, after
- * which the log doubles if the last one came less than a second before. */
+ * which the log doubles, as many times as it takes to bring the next one
+ * a second away at the pace of the last, if that came within a second
+ * (of the open, or of the log's last replacement). */
 int vmdb__db_auto_checkpoint(vmdb_db *db);
+#ifdef VMDB_TEST_HOOKS
+/* Tests make "close together" mean what they need, whatever the speed
+ * of the machine (or of valgrind). */
+extern uint64_t vmdb__wal_grow_interval_ns;
+#endif
 /* With the writer lock: a transaction that began at `start` needs `need`
  * bytes of log from there. Checkpoints at start and replaces the log by
  * one that holds them, doubled as often as it takes; VMDB_EFULL past the

@@ -12,9 +12,14 @@
  * and index, so a small log under a fast writer costs a flush every few
  * milliseconds: the rate of checkpoints, not the bytes between them, says
  * the log is too small (a byte rule would also grow the log of a database
- * written a record a minute, which gains nothing). 64 MiB, the old fixed
- * size, bounds what speed alone buys, so that a fill costs no more memory
- * and disk than it did; only a transaction that needs more goes past it.
+ * written a record a minute, which gains nothing). A log filled in t
+ * would take k t to fill k times larger, so it doubles as many times as
+ * bring the next checkpoint a second away at that pace, in one step: a
+ * fill grows its log once or twice, not once per size, and each small
+ * log's checkpoint flushes pages all over a freshly filled index. 64 MiB,
+ * the old fixed size, bounds what speed alone buys, so that a fill costs
+ * no more memory and disk than it did; only a transaction that needs more
+ * goes past it.
  *
  * How. The log can be replaced only where nothing in it is needed: right
  * after a checkpoint, with the writer lock, every change before the
@@ -30,7 +35,9 @@
  * it can write or replay anything) and a reader when it asks for the log,
  * and either opens wal.ring again. A replaced log stays mapped until the
  * handle closes: a transaction's payloads and a reader's scan point into
- * it.
+ * it. Its pages leave the handle's resident set at once (they are read
+ * again from the page cache if anyone looks), so that the logs a fill
+ * grew through do not add up in its memory.
  */
 #include "db.h"
 
@@ -39,15 +46,31 @@
 #include "internal.h"
 #include "os.h"
 
-/* Two automatic checkpoints closer than this grow the log. */
+/* Automatic checkpoints closer than this grow the log (the first one is
+ * timed from the open, or from the last replacement). */
 #define GROW_INTERVAL_NS (1000ull * 1000 * 1000)
+
+#ifdef VMDB_TEST_HOOKS
+uint64_t vmdb__wal_grow_interval_ns = GROW_INTERVAL_NS;
+static uint64_t grow_interval_ns(void)
+{
+    return __atomic_load_n(&vmdb__wal_grow_interval_ns, __ATOMIC_RELAXED);
+}
+#else
+static uint64_t grow_interval_ns(void)
+{
+    return GROW_INTERVAL_NS;
+}
+#endif
 
 struct vmdb__walgrow {
     uint64_t seen_epoch;   /* atomic: the lock page's wal_epoch when this
                               handle last opened wal.ring */
     vmdb__wal **retired;   /* under `writer`: logs replaced, kept mapped */
     size_t retired_count, retired_cap;
-    uint64_t last_checkpoint_ns; /* under `writer`: the last automatic one */
+    uint64_t last_checkpoint_ns; /* under `writer`: the last automatic
+                                    one, or the open, or the last
+                                    replacement */
 };
 
 uint64_t vmdb__db_wal_start_size(uint64_t max)
@@ -63,6 +86,7 @@ int vmdb__walgrow_open(vmdb_db *db)
     /* Before the log is opened: a replacement in between is followed at
      * the next look rather than missed. */
     db->walgrow->seen_epoch = __atomic_load_n(&db->lock_page->wal_epoch, __ATOMIC_ACQUIRE);
+    db->walgrow->last_checkpoint_ns = vmdb__os_now_ns();
     return 0;
 }
 
@@ -96,7 +120,13 @@ static int room_to_retire(vmdb_db *db)
 static void install(vmdb_db *db, vmdb__wal *fresh, uint64_t epoch)
 {
     struct vmdb__walgrow *g = db->walgrow;
-    g->retired[g->retired_count++] = db->wal;
+    vmdb__wal *old = db->wal;
+    g->retired[g->retired_count++] = old;
+    /* Shared pages of a file: dropped from this map, read again from
+     * the page cache by whoever still looks, unchanged. A failure only
+     * leaves them resident. */
+    vmdb__os_advise(vmdb_ring_pos_ptr(vmdb__wal_ring(old), 0), 2 * (size_t)vmdb__wal_cap(old),
+                    VMDB__ADV_DONTNEED);
     __atomic_store_n(&db->wal, fresh, __ATOMIC_RELEASE);
     __atomic_store_n(&g->seen_epoch, epoch, __ATOMIC_RELEASE);
 }
@@ -174,6 +204,7 @@ static int replace_log(vmdb_db *db, uint64_t size, uint64_t pos)
         return renamed ? vmdb__db_poison(db, rc) : rc;
     }
     install(db, fresh, __atomic_load_n(&db->lock_page->wal_epoch, __ATOMIC_RELAXED));
+    db->walgrow->last_checkpoint_ns = vmdb__os_now_ns(); /* the pace of the new log */
     vmdb__db_publish_generation(db); /* the new salt, for the next writer */
     bump_epoch(db);
     return 0;
@@ -181,11 +212,13 @@ static int replace_log(vmdb_db *db, uint64_t size, uint64_t pos)
 
 int vmdb__db_auto_checkpoint(vmdb_db *db)
 {
-    uint64_t now = vmdb__os_now_ns(), last = db->walgrow->last_checkpoint_ns;
+    uint64_t now = vmdb__os_now_ns(), since = now - db->walgrow->last_checkpoint_ns;
     uint64_t pos = vmdb__wal_end(db->wal), cap = vmdb__wal_cap(db->wal);
     uint64_t limit = db->wal_max < VMDB__WAL_BUSY_MAX ? db->wal_max : VMDB__WAL_BUSY_MAX;
-    uint64_t size = cap * 2 < limit ? cap * 2 : limit;
-    bool grow = last && now - last < GROW_INTERVAL_NS && size > cap;
+    uint64_t size = cap;
+    for (uint64_t t = since; t < grow_interval_ns() && size < limit; t *= 2)
+        size = size * 2 < limit ? size * 2 : limit;
+    bool grow = size > cap;
     db->walgrow->last_checkpoint_ns = now;
     int rc = 0;
 #ifndef VMDB_MUTANT_WAL_REPLACED_UNFLUSHED /* test-mutants: the log goes before the tables are durable */
