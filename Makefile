@@ -240,6 +240,8 @@ MUTANTS := \
     READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000 \
     GET_MANY_TRUSTS_HINT:get_many/answers*: \
     SUMMARY_AFTER_CRASH:summary/*: \
+    WAL_EPOCH_UNCHANGED:wal_grow/another*: \
+    WAL_REPLACED_UNFLUSHED:wal_grow/a_power_cut*busy*: \
     SQL_SUBSTR_FROM_ZERO:sqlite_diff/*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))

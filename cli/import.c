@@ -1046,13 +1046,13 @@ static int parse_options(const char *file, const cli_import_options *o, parsed_o
 }
 
 /* The default batch, shrunk so that it takes at most a quarter of the
- * log. */
+ * most the log grows to. */
 static uint64_t default_batch(importer *im)
 {
     vmdb_db_info info;
     if (vmdb_db_stat(im->db, &info) < 0)
         return DEFAULT_BATCH;
-    uint64_t fits = info.wal_size / 4 / (im->record_size + LOG_BYTES_PER_PUT);
+    uint64_t fits = info.wal_max / 4 / (im->record_size + LOG_BYTES_PER_PUT);
     if (fits < 1)
         fits = 1;
     return fits < DEFAULT_BATCH ? fits : DEFAULT_BATCH;

@@ -112,7 +112,7 @@ static uint64_t damage_log(const char *path, int kind, int nth,
     char wal_path[600];
     snprintf(wal_path, sizeof wal_path, "%s/wal.ring", path);
     vmdb__wal *w;
-    ASSERT_OK(vmdb__wal_open(wal_path, 0, false, false, &w));
+    ASSERT_OK(vmdb__wal_open(wal_path, 0, 0, false, false, &w));
     struct craft c = {kind, nth, change, reseal, 0, false};
     vmdb__wal_scan_end end;
     vmdb__wal_scan(w, vmdb__wal_start(w), vmdb__wal_end(w), craft_one, &c, &end);
@@ -227,7 +227,7 @@ Test(crafted, a_replayed_put_onto_another_records_key_is_refused_not_indexed)
     char wal_path[600];
     snprintf(wal_path, sizeof wal_path, "%s/wal.ring", path);
     vmdb__wal *w;
-    ASSERT_OK(vmdb__wal_open(wal_path, 0, false, false, &w));
+    ASSERT_OK(vmdb__wal_open(wal_path, 0, 0, false, false, &w));
     struct move_put m = {2, 0, false};
     vmdb__wal_scan_end end;
     vmdb__wal_scan(w, vmdb__wal_start(w), vmdb__wal_end(w), move_one_put, &m, &end);

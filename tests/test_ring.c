@@ -309,6 +309,39 @@ Test(ring, file_ring_reopens_with_data_and_positions)
     remove_test_dir();
 }
 
+Test(ring, replace_puts_an_empty_ring_of_another_size_whose_positions_go_on)
+{
+    const char *path = test_path("grow.ring");
+    vmdb_ring *old = file_ring(path, 2 * PAGE, 0);
+    ASSERT_OK(vmdb_ring_printf(old, "before\n"));
+    uint64_t head = vmdb_ring_head(old);
+    const char user[] = "user bytes";
+    vmdb_ring_options o = {.cap = 8 * PAGE};
+    ASSERT_OK(vmdb_ring_replace(path, &o, head + 5, user, sizeof user));
+
+    vmdb_ring *r;
+    vmdb_ring_options plain = {0};
+    ASSERT_OK(vmdb_ring_open(path, &plain, &r));
+    cr_assert_eq(vmdb_ring_cap(r), 8 * PAGE);
+    cr_assert_eq(vmdb_ring_head(r), head + 5, "the positions go on from where they were asked");
+    cr_assert_eq(vmdb_ring_tail(r), head + 5, "and the new ring is empty");
+    char got[sizeof user];
+    ASSERT_OK(vmdb_ring_user(r, got, sizeof got));
+    cr_assert_str_eq(got, user);
+    ASSERT_OK(vmdb_ring_printf(r, "after\n"));
+    /* The old handle maps the old file, unlinked, as it was. */
+    char line[32];
+    size_t len;
+    ASSERT_OK(vmdb_ring_read_line(old, line, sizeof line, &len));
+    cr_assert_str_eq(line, "before\n");
+    vmdb_ring_close(old);
+    vmdb_ring_close(r);
+    ASSERT_FAILS(vmdb_ring_replace(path, &plain, 0, NULL, 0), VMDB_EINVAL, "cap");
+    ASSERT_FAILS(vmdb_ring_replace(path, &o, 0, line, VMDB_RING_USER_LEN + 1), VMDB_ERANGE,
+                 "user bytes");
+    remove_test_dir();
+}
+
 Test(ring, file_ring_survives_a_killed_writer)
 {
     const char *path = test_path("killed.ring");

@@ -304,16 +304,17 @@ static int take_log_tail(vmdb_db *db, struct snapshot *snap, char **log, uint64_
     *len = end - snap->from;
     return 0;
 }
-/* A new empty log of `cap` bytes, and the lock file that goes with it.
+/* A new empty log of `cap` bytes (growing up to `max`), and the lock
+ * file that goes with it.
  * The log starts at `start`, past every position the copied slots name
  * (recovery compares them with the log's). */
-static int make_log_and_lock(struct backup *b, uint64_t cap, uint64_t start)
+static int make_log_and_lock(struct backup *b, uint64_t cap, uint64_t max, uint64_t start)
 {
     char *wal_path = vmdb__format("%s/%s", b->tmp, VMDB__WAL_NAME);
     if (!wal_path)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", b->tmp);
     vmdb__wal *wal = NULL;
-    int rc = vmdb__wal_open(wal_path, cap, true, false, &wal);
+    int rc = vmdb__wal_open(wal_path, cap, max, true, false, &wal);
     uint64_t fresh = 0;
     if (rc == 0 && start > 0 && (rc = vmdb__wal_draw_salt(wal, &fresh)) == 0)
         rc = vmdb__wal_checkpoint(wal, start, fresh);
@@ -526,7 +527,8 @@ int vmdb_backup(vmdb_db *db, const char *dest_dir)
     if (rc == 0)
         rc = replay_into_copy(&b, &snap, log, log_len);
     if (rc == 0)
-        rc = make_log_and_lock(&b, vmdb__wal_cap(db->wal), snap.from + log_len);
+        rc = make_log_and_lock(&b, vmdb__db_wal_start_size(db->wal_max), db->wal_max,
+                               snap.from + log_len);
     if (rc == 0)
         rc = sync_all(&b);
     for (size_t i = 0; i < b.count; i++)

@@ -179,7 +179,8 @@ int vmdb_check(vmdb_db *db)
     if (rc < 0)
         return rc;
     vmdb__wal_scan_end end;
-    int lrc = vmdb__wal_check_live(db->wal, &db->lock_page->salt, check_log_record, db, &end);
+    int lrc = vmdb__wal_check_live(vmdb__db_wal_now(db), &db->lock_page->salt, check_log_record,
+                                   db, &end);
     if (lrc < 0)
         return lrc;
     if (lrc)

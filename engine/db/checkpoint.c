@@ -70,7 +70,7 @@ void vmdb__db_hold_checkpoints(vmdb_db *db, bool hold)
 bool vmdb__db_checkpoint_due(vmdb_db *db)
 {
     uint64_t used = vmdb__wal_end(db->wal) - vmdb__wal_start(db->wal);
-    if (used < db->checkpoint_bytes)
+    if (used < vmdb__wal_cap(db->wal) / 100 * db->checkpoint_percent)
         return false;
     uint64_t until = __atomic_load_n(&db->lock_page->checkpoint_hold_until, __ATOMIC_RELAXED);
     if (until && used < vmdb__wal_cap(db->wal) / 10 * 9 && realtime_ns() < until)

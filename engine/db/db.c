@@ -35,7 +35,14 @@
 #include "internal.h"
 #include "os.h"
 
-#define DEFAULT_WAL_SIZE ((uint64_t)64 << 20)
+/* The most a log grows to: the options' wal_size, else what the log's
+ * header says, else the default; whole pages, as the ring is. */
+static uint64_t wal_max_of(uint64_t asked, uint64_t in_header)
+{
+    uint64_t max = asked ? asked : in_header ? in_header : VMDB__WAL_MAX_DEFAULT;
+    uint64_t page = vmdb_page_size();
+    return max < page ? page : vmdb__round_down(max, page);
+}
 
 /* ---- creating a database ------------------------------------------------ */
 
@@ -71,9 +78,9 @@ static int init_dir(const char *path, const vmdb_db_options *o)
     if (!wal_path || !lock_path)
         rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
     vmdb__wal *wal = NULL;
+    uint64_t max = wal_max_of(o->wal_size, 0);
     if (rc == 0)
-        rc = vmdb__wal_open(wal_path, o->wal_size ? o->wal_size : DEFAULT_WAL_SIZE, true,
-                            false, &wal);
+        rc = vmdb__wal_open(wal_path, vmdb__db_wal_start_size(max), max, true, false, &wal);
     uint64_t salt = wal ? vmdb__wal_salt(wal) : 0;
     vmdb__wal_close(wal);
     if (rc == 0)
@@ -221,6 +228,7 @@ static void free_db(vmdb_db *db)
 {
     vmdb__db_catalog_close(db);
     vmdb__wal_close(db->wal);
+    vmdb__walgrow_close(db);
     vmdb__db_lock_close(db);
     pthread_mutex_destroy(&db->state);
     vmdb__txn_view_close(db);
@@ -280,6 +288,8 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         rc = vmdb__db_catalog_open(db);
     if (rc == 0)
         rc = vmdb__db_open_lock(db);
+    if (rc == 0)
+        rc = vmdb__walgrow_open(db);
     /* A writer reads the log and the tables only under the lock: another
      * writer may be creating a table, or growing one, until it has the
      * lock, and recovery must not meet a log record naming a table it
@@ -295,13 +305,13 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
     if (rc == 0 && !wal_path)
         rc = vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
     if (rc == 0)
-        rc = vmdb__wal_open(wal_path, 0, false, db->readonly, &db->wal);
+        rc = vmdb__wal_open(wal_path, 0, 0, false, db->readonly, &db->wal);
     free(wal_path);
     if (rc == 0 && db->readonly && !db->as_is)
         rc = vmdb__db_check_recovered_this_boot(db);
     if (rc == 0) {
-        unsigned pct = o->checkpoint_percent ? o->checkpoint_percent : 50;
-        db->checkpoint_bytes = vmdb__wal_cap(db->wal) / 100 * pct;
+        db->checkpoint_percent = o->checkpoint_percent ? o->checkpoint_percent : 50;
+        db->wal_max = wal_max_of(o->wal_size, vmdb__wal_max(db->wal));
         rc = vmdb__db_open_tables(db);
     }
     if (rc == 0 && db->readonly) {
@@ -341,6 +351,10 @@ int vmdb_close(vmdb_db *db)
          * nothing changed beside the log, there is nothing to flush. */
         if (!vmdb__db_log_is_empty(db) || db->unflushed || !vmdb__group_idle(db))
             rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+        /* A log that grew for a burst goes back to its start: between
+         * runs a database takes the disk of its records. */
+        if (rc == 0)
+            rc = vmdb__db_shrink_log(db);
         vmdb__db_unlock(db);
     } else if (rc == VMDB_EBUSY && !db->unflushed) {
         /* Another process kept the lock past the timeout. This one has no
@@ -377,9 +391,11 @@ int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info)
 {
     if (!db || !info)
         return vmdb__fail(VMDB_EINVAL, "vmdb_db_stat: db and info are required");
-    uint64_t start = vmdb__wal_start(db->wal), end = vmdb__wal_end(db->wal);
+    vmdb__wal *wal = vmdb__db_wal_now(db);
+    uint64_t start = vmdb__wal_start(wal), end = vmdb__wal_end(wal);
     *info = (vmdb_db_info){
-        .wal_size = vmdb__wal_cap(db->wal),
+        .wal_size = vmdb__wal_cap(wal),
+        .wal_max = db->wal_max,
         .wal_used = end - start,
         .checkpoint_lsn = start,
         .last_lsn = end,

@@ -59,6 +59,13 @@ typedef struct vmdb__lock_page {
      * whole or not at all (read.c). The changers hold the file lock, and
      * `state` within a process, so they never overlap. */
     uint64_t changes;
+    /* Bumped before and after the log file is replaced by one of another
+     * size (engine/db/wal_grow.c): a handle that finds it moved opens
+     * wal.ring again before it writes, replays or reads the log. Before,
+     * so that a grower that dies between the rename and the second bump
+     * is still seen; after, so that a reader that opened the old file in
+     * between looks again. */
+    uint64_t wal_epoch;
 } vmdb__lock_page;
 
 /* A committed transaction waiting for the group flush (group.c). */
@@ -90,11 +97,17 @@ struct vmdb_db {
     bool verify;                /* reads check checksums (not NO_VERIFY) */
     unsigned open_flags;        /* vmdb_db_options.flags */
     enum vmdb_durability durability;
-    uint64_t checkpoint_bytes;  /* log use that triggers a checkpoint */
+    unsigned checkpoint_percent; /* log fill that triggers a checkpoint */
+    uint64_t wal_max;           /* the most this handle grows the log to */
     uint64_t fork_generation;   /* vmdb__fork_generation at open */
     vmdb_recovery recovery;     /* what the open's recovery did */
     vmdb__lock_page *lock_page; /* mapped by lock.c */
-    vmdb__wal *wal;
+    vmdb__wal *wal;             /* the log: replaced, when it grows or
+                                   shrinks, by wal_grow.c under the writer
+                                   mutex (the old one is kept until
+                                   close); readers without the mutex take
+                                   it from vmdb__db_wal_now */
+    struct vmdb__walgrow *walgrow;        /* wal_grow.c's */
     struct vmdb__lockfile *lockfile;      /* lock.c's */
     struct vmdb__catalog *catalog;        /* catalog.c's */
     struct vmdb__group *group_commit;     /* group.c's */
@@ -154,6 +167,44 @@ int vmdb__db_checkpoint_locked(vmdb_db *db, uint64_t pos);
  * threshold, unless a backup holds checkpoints back and the log still has
  * room (a tenth of it). */
 bool vmdb__db_checkpoint_due(vmdb_db *db);
+
+/* ---- the log's size (engine/db/wal_grow.c) ---- */
+/* A new log's size, and the default most it grows to (docs/design.md,
+ * "A log that grows"); busy checkpoints grow it up to VMDB__WAL_BUSY_MAX
+ * at most, transactions that need it up to the maximum. */
+#define VMDB__WAL_START ((uint64_t)1 << 20)
+#define VMDB__WAL_MAX_DEFAULT ((uint64_t)1 << 30)
+#define VMDB__WAL_BUSY_MAX ((uint64_t)64 << 20)
+/* The size a log starts at under a maximum of `max` bytes. */
+uint64_t vmdb__db_wal_start_size(uint64_t max);
+/* At open, before the log is opened: notes the lock page's log epoch.
+ * At close: closes the logs replaced meanwhile. */
+int vmdb__walgrow_open(vmdb_db *db);
+void vmdb__walgrow_close(vmdb_db *db);
+/* With the writer mutex and the file lock (writer.c): opens the log again
+ * if another handle replaced it. */
+int vmdb__db_wal_follow_locked(vmdb_db *db);
+/* The log as it is now, for a reader without the writer mutex: followed
+ * first if another handle replaced it. */
+vmdb__wal *vmdb__db_wal_now(vmdb_db *db);
+/* With the writer lock, for a transaction: the due checkpoint, after
+ * which the log doubles, as many times as it takes to bring the next one
+ * a second away at the pace of the last, if that came within a second
+ * (of the open, or of the log's last replacement). */
+int vmdb__db_auto_checkpoint(vmdb_db *db);
+#ifdef VMDB_TEST_HOOKS
+/* Tests make "close together" mean what they need, whatever the speed
+ * of the machine (or of valgrind). */
+extern uint64_t vmdb__wal_grow_interval_ns;
+#endif
+/* With the writer lock: a transaction that began at `start` needs `need`
+ * bytes of log from there. Checkpoints at start and replaces the log by
+ * one that holds them, doubled as often as it takes; VMDB_EFULL past the
+ * maximum, naming the database and the sizes. */
+int vmdb__db_grow_log_for(vmdb_db *db, uint64_t start, uint64_t need);
+/* With the writer lock and the log empty (a close's checkpoint): a log
+ * that grew goes back to its starting size. */
+int vmdb__db_shrink_log(vmdb_db *db);
 
 /* A backup copying without the lock holds checkpoints back for a few
  * seconds from now (renewed as it goes), or lets them go. */

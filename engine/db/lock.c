@@ -232,6 +232,8 @@ int vmdb__db_open_lock_file(vmdb_db *db, int *fd)
 
 _Static_assert(offsetof(vmdb__lock_page, holder_pid) == 104,
                "every build that opens a database shares the lock page's layout");
+_Static_assert(offsetof(vmdb__lock_page, wal_epoch) == 120,
+               "every build that opens a database shares the lock page's layout");
 
 static long lock_holder(vmdb_db *db)
 {

@@ -156,7 +156,7 @@ int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_txn **out)
         return rc;
     }
     if (vmdb__db_checkpoint_due(db)) {
-        rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+        rc = vmdb__db_auto_checkpoint(db);
         if (rc < 0) {
             vmdb__db_unlock(db);
             txn->db = NULL;
@@ -189,34 +189,31 @@ void vmdb_txn_abort(vmdb_txn *txn)
 
 /* A checkpoint in the middle of a transaction draws a new salt, so the
  * records already written past the end of the log are sealed again with
- * it. They stay where they are. */
+ * it, at the same positions: in place, or copied into the log that
+ * replaced the one they were in (which stays mapped until close). */
 static void reseal(vmdb_txn *txn)
 {
     vmdb__wal *wal = txn->db->wal;
     uint64_t pos = txn->start;
     for (size_t i = 0; i < txn->count; i++) {
         struct txn_op *op = &txn->ops[i];
-        uint64_t at = pos;
-        vmdb__wal_write(wal, &at, (enum vmdb__wal_kind)op->kind, op->table->id, txn->start,
-                        op->rid, op->payload, op->payload_len);
-        pos = at;
+        op->payload = vmdb__wal_write(wal, &pos, (enum vmdb__wal_kind)op->kind, op->table->id,
+                                      txn->start, op->rid, op->payload, op->payload_len);
     }
 }
 
-/* Makes room in the log for `len` more bytes plus the COMMIT record. */
+/* Makes room in the log for `len` more bytes plus the COMMIT record:
+ * a checkpoint at the transaction's start, and a larger log if it does
+ * not fit the one there is. */
 static int make_room(vmdb_txn *txn, uint32_t len)
 {
     vmdb__wal *wal = txn->db->wal;
     uint64_t need = (uint64_t)len + vmdb__wal_record_len(0);
     if (vmdb__wal_room(wal, txn->pos) >= need)
         return 0;
-    if (txn->pos - txn->start + need > vmdb__wal_cap(wal))
-        return vmdb__fail(VMDB_EFULL,
-                          "%s: the transaction needs more than the log's %llu bytes (%llu "
-                          "written); commit it in parts or make the log larger",
-                          txn->db->path, (unsigned long long)vmdb__wal_cap(wal),
-                          (unsigned long long)(txn->pos - txn->start));
-    int rc = vmdb__db_checkpoint_locked(txn->db, txn->start);
+    uint64_t whole = txn->pos - txn->start + need;
+    int rc = whole > vmdb__wal_cap(wal) ? vmdb__db_grow_log_for(txn->db, txn->start, whole)
+                                        : vmdb__db_checkpoint_locked(txn->db, txn->start);
     if (rc < 0)
         return rc;
     reseal(txn);

@@ -86,14 +86,15 @@ int vmdb_wal_foreach(vmdb_db *db, int (*fn)(void *ctx, const vmdb_wal_entry *ent
         return vmdb__fail(VMDB_EINVAL, "vmdb_wal_foreach: db and fn are required");
     struct listing l = {.db = db};
     vmdb__wal_scan_end end;
-    vmdb__wal_scan(db->wal, vmdb__wal_start(db->wal), UINT64_MAX, gather, &l, &end);
+    vmdb__wal *wal = vmdb__db_wal_now(db);
+    vmdb__wal_scan(wal, vmdb__wal_start(wal), UINT64_MAX, gather, &l, &end);
     int rc = l.error;
     for (size_t i = 0; rc == 0 && i < l.count; i++)
         rc = fn(ctx, &l.entries[i]);
     if (rc == 0 && !l.error && end.torn) {
         /* Its lsn and salt are this log's, the rest is suspect: show what
          * the header claims, marked invalid. */
-        const vmdb__wal_record *rec = vmdb_ring_pos_ptr(vmdb__wal_ring(db->wal), end.pos);
+        const vmdb__wal_record *rec = vmdb_ring_pos_ptr(vmdb__wal_ring(wal), end.pos);
         vmdb_wal_entry torn;
         describe(db, rec, &torn);
         torn.valid = false;

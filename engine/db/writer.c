@@ -50,7 +50,11 @@ static int lock_writer(vmdb_db *db)
         return rc;
     }
     vmdb__group_forget_flushed(db);
-    rc = vmdb__follow_locked(db);
+    /* Before anything reads or writes the log: another handle may have
+     * replaced it by a larger or smaller one. */
+    rc = vmdb__db_wal_follow_locked(db);
+    if (rc == 0)
+        rc = vmdb__follow_locked(db);
     if (rc < 0) {
         vmdb__db_release_file_lock(db);
         vmdb__db_mutex_unlock(db);

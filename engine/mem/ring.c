@@ -402,24 +402,41 @@ static int fill_ring_file(void *ctx, int fd, const char *tmp)
 
 /* Without EXCL a ring file already there is replaced (a racing creator
  * of the same file builds an identical empty ring, so losing that race is
- * harmless). */
-static int create_file(const char *path, const vmdb_ring_options *o)
+ * harmless). Both header copies hold `pos` and `user`: the new ring is
+ * empty, its positions continuing from pos. */
+static int create_file(const char *path, const vmdb_ring_options *o, uint64_t pos,
+                       const uint8_t *user, enum vmdb__create_mode mode)
 {
     size_t header_len = vmdb__os_page_size();
     uint64_t cap = vmdb__round_up(o->cap, header_len);
     unsigned char *page = calloc(1, header_len);
     if (!page)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", path);
-    fill_header((struct disk_header *)page, (uint32_t)header_len, cap, 1, 0, 0, NULL);
-    fill_header((struct disk_header *)(page + COPY_SECTOR), (uint32_t)header_len, cap, 0, 0, 0,
-                NULL);
+    fill_header((struct disk_header *)page, (uint32_t)header_len, cap, 1, pos, pos, user);
+    fill_header((struct disk_header *)(page + COPY_SECTOR), (uint32_t)header_len, cap, 0, pos,
+                pos, user);
     struct new_ring n = {page, header_len, cap};
-    int rc = vmdb__create_atomically(path, o->perm ? o->perm : 0644,
-                                     (o->flags & VMDB_RING_EXCL) ? VMDB__CREATE_EXCL
-                                                                 : VMDB__CREATE_REPLACE,
-                                     fill_ring_file, &n);
+    int rc = vmdb__create_atomically(path, o->perm ? o->perm : 0644, mode, fill_ring_file, &n);
     free(page);
     return rc;
+}
+
+int vmdb_ring_replace(const char *path, const vmdb_ring_options *opts, uint64_t pos,
+                      const void *user, size_t user_len)
+{
+    if (!path || !opts || opts->cap == 0 || (!user && user_len))
+        return vmdb__fail(VMDB_EINVAL, "vmdb_ring_replace: path, options with a cap, and "
+                                       "the user bytes given are required");
+    int rc = check_options(opts, true);
+    if (rc < 0)
+        return rc;
+    if (user_len > VMDB_RING_USER_LEN)
+        return vmdb__fail(VMDB_ERANGE, "%s: %zu user bytes, the header keeps %d", path,
+                          user_len, VMDB_RING_USER_LEN);
+    uint8_t staged[VMDB_RING_USER_LEN] = {0};
+    if (user_len)
+        memcpy(staged, user, user_len);
+    return create_file(path, opts, pos, staged, VMDB__CREATE_REPLACE);
 }
 
 /* Chooses the positions to start from: the live ones, which a crashed
@@ -508,7 +525,8 @@ int vmdb_ring_open(const char *path, const vmdb_ring_options *opts, vmdb_ring **
     if (!exists && (o->flags & VMDB_RING_CREATE)) {
         if (o->cap == 0)
             return vmdb__fail(VMDB_EINVAL, "%s: cap is required to create a ring", path);
-        rc = create_file(path, o);
+        rc = create_file(path, o, 0, NULL,
+                         (o->flags & VMDB_RING_EXCL) ? VMDB__CREATE_EXCL : VMDB__CREATE_REPLACE);
         if (rc < 0)
             return rc;
     }

@@ -26,7 +26,19 @@
  * recovery has another salt (a new random salt is drawn at each, as
  * SQLite's WAL does); a record half written when the power went has a bad
  * checksum. The ring's header copies keep the checkpoint position (the
- * tail) and, in their user bytes, the salt.
+ * tail) and, in their user bytes, the magic "VMDBWAL1", the salt and the
+ * most bytes the log may grow to (0 in a log made before logs grew: the
+ * database's default).
+ *
+ * The log grows (and shrinks) by being replaced: at a checkpoint, when
+ * everything before the checkpoint position is durable in the tables, a
+ * new ring file of the new size, empty, its positions starting at that
+ * position and with a new salt, is built beside the old one and renamed
+ * over it (vmdb__wal_replace). Positions run on across files, so the
+ * slots' LSNs and the lock page's durable LSN keep their meaning; a power
+ * cut leaves the old file, checkpointed and empty past the position, or
+ * the new one, empty from it: both say the same. Handles that map the old
+ * file learn of the new one from the lock page (engine/db/wal_grow.c).
  *
  * A transaction writes its records past the published end of the ring,
  * where nobody reads, then its COMMIT record, then publishes them all with
@@ -57,6 +69,7 @@ _Static_assert(offsetof(vmdb__wal_record, checksum) == 48, "wal record layout");
 struct wal_user {
     char magic[8]; /* "VMDBWAL1" */
     uint64_t salt;
+    uint64_t max; /* bytes the log may grow to; 0: not said */
 };
 #define WAL_MAGIC "VMDBWAL1"
 
@@ -65,6 +78,7 @@ struct vmdb__wal {
     char *path;
     uint64_t salt;
     uint64_t cap; /* ring bytes */
+    uint64_t max; /* the header's word on how far the log may grow */
 };
 
 vmdb_ring *vmdb__wal_ring(const vmdb__wal *w)
@@ -92,6 +106,11 @@ uint64_t vmdb__wal_cap(const vmdb__wal *w)
     return w->cap;
 }
 
+uint64_t vmdb__wal_max(const vmdb__wal *w)
+{
+    return w->max;
+}
+
 void vmdb__wal_close(vmdb__wal *w)
 {
     if (!w)
@@ -101,26 +120,39 @@ void vmdb__wal_close(vmdb__wal *w)
     free(w);
 }
 
-int vmdb__wal_draw_salt(vmdb__wal *w, uint64_t *salt)
+static int draw_salt(const char *path, uint64_t *salt)
 {
     int rc = vmdb__os_random(salt, sizeof *salt);
     if (rc < 0)
-        return vmdb__fail_os(rc, "%s: cannot draw a salt", w->path);
+        return vmdb__fail_os(rc, "%s: cannot draw a salt", path);
     *salt |= 1; /* never 0, the salt of a zero-filled record */
     return 0;
+}
+
+int vmdb__wal_draw_salt(vmdb__wal *w, uint64_t *salt)
+{
+    return draw_salt(w->path, salt);
+}
+
+static struct wal_user user_bytes(uint64_t salt, uint64_t max)
+{
+    struct wal_user user;
+    memset(&user, 0, sizeof user);
+    memcpy(user.magic, WAL_MAGIC, sizeof user.magic);
+    user.salt = salt;
+    user.max = max;
+    return user;
 }
 
 static int set_salt(vmdb__wal *w, uint64_t salt)
 {
     w->salt = salt;
-    struct wal_user user;
-    memset(&user, 0, sizeof user);
-    memcpy(user.magic, WAL_MAGIC, sizeof user.magic);
-    user.salt = w->salt;
+    struct wal_user user = user_bytes(w->salt, w->max);
     return vmdb_ring_set_user(w->ring, &user, sizeof user);
 }
 
-int vmdb__wal_open(const char *path, uint64_t size, bool create, bool readonly, vmdb__wal **out)
+int vmdb__wal_open(const char *path, uint64_t size, uint64_t max, bool create, bool readonly,
+                   vmdb__wal **out)
 {
     *out = NULL;
     vmdb__wal *w = calloc(1, sizeof *w);
@@ -134,6 +166,7 @@ int vmdb__wal_open(const char *path, uint64_t size, bool create, bool readonly, 
                  (readonly ? VMDB_RING_READONLY : 0),
         .advice = VMDB_ADVICE_RANDOM,
     };
+    w->max = max;
     int rc = vmdb_ring_open(path, &o, &w->ring);
     if (rc == 0)
         w->cap = vmdb_ring_cap(w->ring);
@@ -156,6 +189,7 @@ int vmdb__wal_open(const char *path, uint64_t size, bool create, bool readonly, 
                             "%s: log positions %llu to %llu are not 8-byte aligned", path,
                             (unsigned long long)tail, (unsigned long long)head);
         w->salt = user.salt;
+        w->max = user.max;
     }
     if (rc < 0) {
         vmdb__wal_close(w);
@@ -306,6 +340,22 @@ int vmdb__wal_checkpoint(vmdb__wal *w, uint64_t pos, uint64_t salt)
         rc = set_salt(w, salt);
     if (rc == 0)
         rc = vmdb_ring_sync(w->ring);
+    return rc;
+}
+
+int vmdb__wal_replace(const vmdb__wal *w, uint64_t size, uint64_t max, uint64_t pos,
+                      vmdb__wal **out)
+{
+    *out = NULL;
+    uint64_t salt;
+    int rc = draw_salt(w->path, &salt);
+    if (rc < 0)
+        return rc;
+    struct wal_user user = user_bytes(salt, max);
+    vmdb_ring_options o = {.cap = size};
+    rc = vmdb_ring_replace(w->path, &o, pos, &user, sizeof user);
+    if (rc == 0)
+        rc = vmdb__wal_open(w->path, 0, 0, false, false, out);
     return rc;
 }
 

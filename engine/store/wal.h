@@ -37,8 +37,10 @@ typedef struct vmdb__wal_record {
 
 typedef struct vmdb__wal vmdb__wal;
 
-/* Opens or creates the log at `path` (`size` bytes of ring at creation). */
-int vmdb__wal_open(const char *path, uint64_t size, bool create, bool readonly,
+/* Opens or creates the log at `path` (`size` bytes of ring at creation,
+ * and `max`, the most it may grow to, kept in its header; both unused
+ * when opening). */
+int vmdb__wal_open(const char *path, uint64_t size, uint64_t max, bool create, bool readonly,
                    vmdb__wal **out);
 void vmdb__wal_close(vmdb__wal *wal);
 
@@ -49,6 +51,9 @@ uint64_t vmdb__wal_end(const vmdb__wal *wal);
 /* Where replay starts: the ring's tail, the last checkpoint. */
 uint64_t vmdb__wal_start(const vmdb__wal *wal);
 uint64_t vmdb__wal_cap(const vmdb__wal *wal);
+/* The most bytes the log may grow to, as its header says (0: a log made
+ * before logs grew says nothing). */
+uint64_t vmdb__wal_max(const vmdb__wal *wal);
 
 /* Bytes a record with `payload_len` bytes of payload takes in the log. */
 static inline uint32_t vmdb__wal_record_len(size_t payload_len)
@@ -119,5 +124,17 @@ int vmdb__wal_checkpoint(vmdb__wal *wal, uint64_t pos, uint64_t salt);
  * summaries name the checkpoint they were written for by its salt, and
  * are flushed before the log's header moves (engine/db/summary.c). */
 int vmdb__wal_draw_salt(vmdb__wal *wal, uint64_t *salt);
+
+/*
+ * Puts a new, empty log of `size` bytes in place of wal's file, its
+ * positions starting at `pos`, with a new salt and `max` in its header,
+ * durable (file and name) when this returns, and opens it into *out.
+ * Only once everything the records before pos describe is durable in the
+ * tables and nothing past pos is published: a power cut may leave either
+ * file. wal itself still maps the old file, unlinked, and stays usable
+ * for reading until closed.
+ */
+int vmdb__wal_replace(const vmdb__wal *wal, uint64_t size, uint64_t max, uint64_t pos,
+                      vmdb__wal **out);
 
 #endif /* VMDB_ENGINE_WAL_H */

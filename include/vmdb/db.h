@@ -109,13 +109,22 @@ enum vmdb_db_flag {
 #define VMDB_BUSY_NOTICE_MS 1000
 
 /* Options for vmdb_open(); the zero value opens an existing database with
- * durability NONE, a 64 MiB log, checkpoints at half full, and writers
- * that wait for the write lock as long as it takes. */
+ * durability NONE, a log that grows up to 1 GiB, checkpoints at half
+ * full, and writers that wait for the write lock as long as it takes. */
 typedef struct vmdb_db_options {
     unsigned version; /* VMDB_DB_OPTIONS_VERSION (the _INIT macro sets it), or 0 */
     unsigned flags;                  /* enum vmdb_db_flag bits */
     enum vmdb_durability durability; /* default for transactions; 0 = NONE */
-    uint64_t wal_size;               /* log bytes at creation; 0 = 64 MiB */
+    /* The most bytes the log grows to, and so the largest transaction
+     * (a record takes its size plus 56 to 63 bytes of log); 0 = what the
+     * database was created with, by default 1 GiB. The log starts at
+     * 1 MiB (or wal_size, if smaller) and doubles, at a checkpoint, when
+     * a transaction does not fit it or checkpoints come less than a
+     * second apart (up to 64 MiB for that); a clean close takes it back
+     * to its start. Given at creation, it is kept in the log's header
+     * for later opens; given at a later open, it holds for this handle's
+     * growths and is kept from the next one on. */
+    uint64_t wal_size;
     unsigned checkpoint_percent;     /* log fill that triggers a checkpoint;
                                         0 = 50 */
     /* How long, in ms, a writer waits for the write lock while another
@@ -208,7 +217,7 @@ VMDB_API int vmdb_recovery_plan(vmdb_db *db, vmdb_recovery *plan);
 
 /* Counters and log positions of an open database (vmdb_db_stat). */
 typedef struct vmdb_db_info {
-    uint64_t wal_size;       /* log capacity, bytes */
+    uint64_t wal_size;       /* log capacity now, bytes */
     uint64_t wal_used;       /* bytes from the checkpoint to the end */
     uint64_t checkpoint_lsn; /* where replay would start */
     uint64_t last_lsn;       /* the end of the log */
@@ -218,6 +227,7 @@ typedef struct vmdb_db_info {
                                 the NONE flusher */
     uint64_t checkpoints;    /* made by this handle */
     size_t tables;
+    uint64_t wal_max;        /* the most this handle grows the log to */
 } vmdb_db_info;
 
 VMDB_API int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info);
@@ -321,7 +331,7 @@ VMDB_API int vmdb_txn_begin(vmdb_db *db, enum vmdb_durability durability, vmdb_t
  * which code) change nothing: the transaction goes on, as in LMDB.
  * Any other failure fails the transaction: VMDB_EINVAL (a NULL argument,
  * a table of another database), VMDB_EFULL (the transaction outgrew the
- * log), VMDB_ENOMEM, VMDB_EREADONLY, VMDB_EPOISONED. From then on every
+ * most the log may grow to, wal_size), VMDB_ENOMEM, VMDB_EREADONLY, VMDB_EPOISONED. From then on every
  * operation returns that first code again, its message naming the first
  * failure, and vmdb_txn_commit() aborts the transaction and returns it:
  * a program that checks only the commit loses nothing silently.

@@ -231,6 +231,19 @@ VMDB_API int vmdb_ring_user(const vmdb_ring *ring, void *dst, size_t len);
  * uses the ring; durable at the next vmdb_ring_sync(). */
 VMDB_API int vmdb_ring_reset(vmdb_ring *ring, uint64_t pos);
 
+/* Puts a new, empty file ring of opts->cap bytes at `path`, in place of
+ * the file there if any, its head and tail at `pos` and its header
+ * holding `user` (user_len bytes, at most VMDB_RING_USER_LEN): built under
+ * a temporary name, synced, renamed over `path` and the directory synced,
+ * so that a crash leaves the old file or the new one, whole, and the new
+ * one is durable when this returns. Handles that map the old file keep
+ * mapping it, unlinked: telling them is the caller's business (a ring of
+ * another size under the same name: the log growing). VMDB_EINVAL without
+ * a cap, VMDB_ERANGE for too many user bytes, or what creating the file
+ * returns. */
+VMDB_API int vmdb_ring_replace(const char *path, const vmdb_ring_options *opts, uint64_t pos,
+                               const void *user, size_t user_len);
+
 #ifdef __cplusplus
 }
 #endif
