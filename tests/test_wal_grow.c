@@ -627,3 +627,30 @@ Test(wal_grow, a_power_cut_at_any_step_of_a_growth_for_busy_checkpoints_loses_no
 {
     cut_at_every_step(BUSY);
 }
+
+/* A session that grew the log closes by shrinking it, which replaces the
+ * file. The tables' summaries were written at the checkpoint just before,
+ * for that log: the next open for writing must still believe them, or
+ * every open after a busy session reads every slot again. */
+Test(wal_grow, the_open_after_a_close_that_shrank_the_log_reads_no_slot,
+     .timeout = SUITE_TIMEOUT)
+{
+    const char *path = test_path("db");
+    vmdb__wal_grow_interval_ns = 0;
+    vmdb_db *db = open_db(path, 8 << 20);
+    vmdb_table *t = make_table(db);
+    ASSERT_OK(put_rows(db, t, 0, 12000, 1, VMDB_DURABILITY_NONE)); /* ~3 MiB of log */
+    cr_assert_gt(stat_of(db).wal_size, 1 << 20, "the transaction did not grow the log");
+    ASSERT_OK(vmdb_close(db));
+    assert_log_on_disk(path, 1 << 20);
+    uint64_t before = __atomic_load_n(&vmdb__table_slot_passes, __ATOMIC_RELAXED);
+    db = open_db(path, 8 << 20);
+    uint64_t passes = __atomic_load_n(&vmdb__table_slot_passes, __ATOMIC_RELAXED) - before;
+    cr_assert_eq(passes, 0, "the open after the shrink read the slots (%llu passes)",
+                 (unsigned long long)passes);
+    ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+    cr_assert_eq(rows_with(t, 0, 12000, 1), 12000);
+    ASSERT_OK(vmdb_check(db));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}

@@ -353,8 +353,16 @@ int vmdb_close(vmdb_db *db)
             rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
         /* A log that grew for a burst goes back to its start: between
          * runs a database takes the disk of its records. */
-        if (rc == 0)
+        if (rc == 0) {
+            uint64_t cap = vmdb__wal_cap(db->wal);
             rc = vmdb__db_shrink_log(db);
+            /* The smaller log has a salt of its own, and the tables'
+             * summaries name the log they were written for: written again
+             * for this one, or the next open would not believe them and
+             * would read every slot. */
+            if (rc == 0 && vmdb__wal_cap(db->wal) != cap)
+                rc = vmdb__db_checkpoint_locked(db, vmdb__wal_end(db->wal));
+        }
         vmdb__db_unlock(db);
     } else if (rc == VMDB_EBUSY && !db->unflushed) {
         /* Another process kept the lock past the timeout. This one has no
