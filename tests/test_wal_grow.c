@@ -654,3 +654,49 @@ Test(wal_grow, the_open_after_a_close_that_shrank_the_log_reads_no_slot,
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
+
+/* Lines of this process's maps that map a replaced (unlinked) log of the
+ * database at `path`: each keeps its disk blocks allocated while mapped. */
+static int unlinked_logs_mapped(const char *path)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    cr_assert_not_null(f);
+    char line[4096], wal[700];
+    snprintf(wal, sizeof wal, "%s/wal.ring", path);
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, wal) && strstr(line, "(deleted)");
+    fclose(f);
+    return n;
+}
+
+/* A long-lived handle follows every replacement another handle makes: a
+ * busy session grows the log and its close shrinks it, two replacements
+ * each. The logs it followed away from must not stay mapped until it
+ * closes, or a server's handle would hold the disk blocks of every log
+ * the command-line sessions beside it replaced. */
+Test(wal_grow, a_long_lived_handle_does_not_keep_the_logs_it_followed_away_from,
+     .timeout = SUITE_TIMEOUT)
+{
+    const char *path = test_path("db");
+    vmdb__wal_grow_interval_ns = 0;
+    vmdb_db *a = open_db(path, 8 << 20);
+    vmdb_table *ta = make_table(a);
+    for (uint64_t round = 0; round < 8; round++) {
+        vmdb_db *b = open_db(path, 8 << 20);
+        vmdb_table *tb;
+        ASSERT_OK(vmdb_table_open(b, "t", NULL, &tb));
+        ASSERT_OK(put_rows(b, tb, 0, 12000, round + 1, VMDB_DURABILITY_NONE));
+        ASSERT_OK(vmdb_close(b));
+        /* a follows both replacements when it next writes. */
+        ASSERT_OK(put_rows(a, ta, 20000 + round, 20001 + round, 1, VMDB_DURABILITY_NONE));
+        cr_assert_eq(rows_with(ta, 0, 12000, round + 1), 12000);
+    }
+    int mapped = unlinked_logs_mapped(path);
+    cr_assert_leq(mapped, 2, "after 16 replacements the handle maps %d pieces of unlinked logs",
+                  mapped);
+    ASSERT_OK(vmdb_check(a));
+    cr_assert_eq(stat_of(a).wal_size, 1 << 20);
+    ASSERT_OK(vmdb_close(a));
+    remove_test_dir();
+}

@@ -179,8 +179,9 @@ int vmdb_check(vmdb_db *db)
     if (rc < 0)
         return rc;
     vmdb__wal_scan_end end;
-    int lrc = vmdb__wal_check_live(vmdb__db_wal_now(db), &db->lock_page->salt, check_log_record,
+    int lrc = vmdb__wal_check_live(vmdb__db_wal_pin(db), &db->lock_page->salt, check_log_record,
                                    db, &end);
+    vmdb__db_wal_unpin(db);
     if (lrc < 0)
         return lrc;
     if (lrc)

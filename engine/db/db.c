@@ -399,10 +399,11 @@ int vmdb_db_stat(vmdb_db *db, vmdb_db_info *info)
 {
     if (!db || !info)
         return vmdb__fail(VMDB_EINVAL, "vmdb_db_stat: db and info are required");
-    vmdb__wal *wal = vmdb__db_wal_now(db);
-    uint64_t start = vmdb__wal_start(wal), end = vmdb__wal_end(wal);
+    vmdb__wal *wal = vmdb__db_wal_pin(db);
+    uint64_t start = vmdb__wal_start(wal), end = vmdb__wal_end(wal), cap = vmdb__wal_cap(wal);
+    vmdb__db_wal_unpin(db);
     *info = (vmdb_db_info){
-        .wal_size = vmdb__wal_cap(wal),
+        .wal_size = cap,
         .wal_max = db->wal_max,
         .wal_used = end - start,
         .checkpoint_lsn = start,

@@ -187,6 +187,14 @@ int vmdb__db_wal_follow_locked(vmdb_db *db);
 /* The log as it is now, for a reader without the writer mutex: followed
  * first if another handle replaced it. */
 vmdb__wal *vmdb__db_wal_now(vmdb_db *db);
+/* vmdb__db_wal_now for a reader that keeps looking at the log: the log it
+ * returns stays mapped until vmdb__db_wal_unpin. */
+vmdb__wal *vmdb__db_wal_pin(vmdb_db *db);
+void vmdb__db_wal_unpin(vmdb_db *db);
+/* With the writer mutex and no transaction of the handle open: unmaps the
+ * logs this handle replaced or followed away from, unless a reader is
+ * pinned in one. */
+void vmdb__db_wal_close_retired(vmdb_db *db);
 /* With the writer lock, for a transaction: the due checkpoint, after
  * which the log doubles, as many times as it takes to bring the next one
  * a second away at the pace of the last, if that came within a second

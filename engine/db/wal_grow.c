@@ -66,7 +66,10 @@ static uint64_t grow_interval_ns(void)
 struct vmdb__walgrow {
     uint64_t seen_epoch;   /* atomic: the lock page's wal_epoch when this
                               handle last opened wal.ring */
-    vmdb__wal **retired;   /* under `writer`: logs replaced, kept mapped */
+    uint64_t pins;         /* atomic: readers of the log without the writer
+                              mutex (vmdb__db_wal_pin) */
+    vmdb__wal **retired;   /* under `writer`: logs replaced, kept mapped
+                              while a reader may be in them */
     size_t retired_count, retired_cap;
     uint64_t last_checkpoint_ns; /* under `writer`: the last automatic
                                     one, or the open, or the last
@@ -117,6 +120,31 @@ static int room_to_retire(vmdb_db *db)
     return 0;
 }
 
+/*
+ * Unmaps the logs replaced, once nothing can be in them. Each one,
+ * unlinked, keeps its disk blocks while mapped, and a long-lived handle
+ * follows one replacement per busy session of another (a grown log,
+ * shrunk at its close): keeping them all until close would leak disk.
+ * What may still point into a replaced log: a reader without the mutex
+ * (pinned: check, the log's listing, stat), and the transaction whose
+ * growth replaced it, until its records are written again into the new
+ * one. So this runs where the writer mutex is taken, before a
+ * transaction begins, and where a reader follows. Commits queued for
+ * their flush are all in the current log: the checkpoint before every
+ * replacement drained the queue. The pin count and `db->wal` are both
+ * sequentially consistent: a reader that pins after the count was seen
+ * zero loads the new log.
+ */
+void vmdb__db_wal_close_retired(vmdb_db *db)
+{
+    struct vmdb__walgrow *g = db->walgrow;
+    if (!g->retired_count || __atomic_load_n(&g->pins, __ATOMIC_SEQ_CST))
+        return;
+    for (size_t i = 0; i < g->retired_count; i++)
+        vmdb__wal_close(g->retired[i]);
+    g->retired_count = 0;
+}
+
 static void install(vmdb_db *db, vmdb__wal *fresh, uint64_t epoch)
 {
     struct vmdb__walgrow *g = db->walgrow;
@@ -127,15 +155,17 @@ static void install(vmdb_db *db, vmdb__wal *fresh, uint64_t epoch)
      * leaves them resident. */
     vmdb__os_advise(vmdb_ring_pos_ptr(vmdb__wal_ring(old), 0), 2 * (size_t)vmdb__wal_cap(old),
                     VMDB__ADV_DONTNEED);
-    __atomic_store_n(&db->wal, fresh, __ATOMIC_RELEASE);
+    __atomic_store_n(&db->wal, fresh, __ATOMIC_SEQ_CST);
     __atomic_store_n(&g->seen_epoch, epoch, __ATOMIC_RELEASE);
 }
 
 int vmdb__db_wal_follow_locked(vmdb_db *db)
 {
     uint64_t epoch = __atomic_load_n(&db->lock_page->wal_epoch, __ATOMIC_ACQUIRE);
-    if (epoch == __atomic_load_n(&db->walgrow->seen_epoch, __ATOMIC_RELAXED))
+    if (epoch == __atomic_load_n(&db->walgrow->seen_epoch, __ATOMIC_RELAXED)) {
+        vmdb__db_wal_close_retired(db);
         return 0;
+    }
     char *path = vmdb__path_join(db->path, VMDB__WAL_NAME, "");
     if (!path)
         return vmdb__fail(VMDB_ENOMEM, "%s: out of memory", db->path);
@@ -147,6 +177,7 @@ int vmdb__db_wal_follow_locked(vmdb_db *db)
     if (rc < 0)
         return rc;
     install(db, fresh, epoch);
+    vmdb__db_wal_close_retired(db);
     return 0;
 }
 
@@ -166,7 +197,18 @@ vmdb__wal *vmdb__db_wal_now(vmdb_db *db)
         if (!mine)
             vmdb__db_mutex_unlock(db);
     }
-    return __atomic_load_n(&db->wal, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&db->wal, __ATOMIC_SEQ_CST);
+}
+
+vmdb__wal *vmdb__db_wal_pin(vmdb_db *db)
+{
+    __atomic_add_fetch(&db->walgrow->pins, 1, __ATOMIC_SEQ_CST);
+    return vmdb__db_wal_now(db);
+}
+
+void vmdb__db_wal_unpin(vmdb_db *db)
+{
+    __atomic_sub_fetch(&db->walgrow->pins, 1, __ATOMIC_SEQ_CST);
 }
 
 static void bump_epoch(vmdb_db *db)

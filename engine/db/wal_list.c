@@ -86,7 +86,7 @@ int vmdb_wal_foreach(vmdb_db *db, int (*fn)(void *ctx, const vmdb_wal_entry *ent
         return vmdb__fail(VMDB_EINVAL, "vmdb_wal_foreach: db and fn are required");
     struct listing l = {.db = db};
     vmdb__wal_scan_end end;
-    vmdb__wal *wal = vmdb__db_wal_now(db);
+    vmdb__wal *wal = vmdb__db_wal_pin(db);
     vmdb__wal_scan(wal, vmdb__wal_start(wal), UINT64_MAX, gather, &l, &end);
     int rc = l.error;
     for (size_t i = 0; rc == 0 && i < l.count; i++)
@@ -101,6 +101,7 @@ int vmdb_wal_foreach(vmdb_db *db, int (*fn)(void *ctx, const vmdb_wal_entry *ent
         torn.committed = false;
         rc = fn(ctx, &torn);
     }
+    vmdb__db_wal_unpin(db);
     free(l.entries);
     return rc;
 }

@@ -42,6 +42,7 @@ int vmdb__db_lock(vmdb_db *db)
 static int lock_writer(vmdb_db *db)
 {
     vmdb__db_mutex_lock(db);
+    vmdb__db_wal_close_retired(db);
     if (vmdb__db_file_lock_held(db))
         return 0; /* kept for queued group commits: nothing changed elsewhere */
     int rc = vmdb__db_take_file_lock(db);
