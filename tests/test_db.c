@@ -1596,8 +1596,9 @@ Test(db, creating_a_table_with_a_large_capacity_reads_none_of_its_slots)
     ASSERT_OK(vmdb_table_create_with(db, "kv", s, &to, &t));
     getrusage(RUSAGE_SELF, &after);
     long faults = (after.ru_minflt - before.ru_minflt) + (after.ru_majflt - before.ru_majflt);
-    /* Reading the slots takes one fault per 64 KiB at best: 2,000. */
-    cr_assert_lt(faults, 300, "creating an empty table took %ld page faults", faults);
+    /* Reading the slots takes one fault per 64 KiB at best: 2,000 and
+     * more. A sanitizer's own bookkeeping adds a few hundred. */
+    cr_assert_lt(faults, 1000, "creating an empty table took %ld page faults", faults);
     vmdb_table_info info;
     ASSERT_OK(vmdb_table_stat(t, &info));
     cr_assert_geq(info.capacity, 1000000);
