@@ -240,7 +240,8 @@ MUTANTS := \
     READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000 \
     GET_MANY_TRUSTS_HINT:get_many/answers*: \
     SUMMARY_AFTER_CRASH:summary/*: \
-    SQL_SUBSTR_FROM_ZERO:sqlite_diff/*:
+    SQL_SUBSTR_FROM_ZERO:sqlite_diff/*: \
+    SEQ_WRAPS_TO_ZERO:upgrade/a_counter_that_wraps*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
 MUTANT_NAMES := $(foreach m,$(MUTANTS),$(call mutant_name,$(m)))
