@@ -12,6 +12,8 @@
 #include "helpers.h"
 
 #include <signal.h>
+
+#include "cli_helpers.h"
 #include <sys/wait.h>
 
 #include "old_table.h"
@@ -228,6 +230,27 @@ Test(upgrade, a_record_damaged_in_a_version_2_file_is_still_damaged_after_the_up
     ASSERT_FAILS(vmdb_check(db), VMDB_ECORRUPT, "items.vmt: slot 5: checksum mismatch");
     vmdb_close(db);
     cr_assert_eq(file_version(file), 3);
+    remove_test_dir();
+}
+
+/* The command's readers open for writing once, as after a writer's
+ * death, and read; without write permission the refusal stands. */
+Test(upgrade, the_command_reads_a_version_2_table_after_upgrading_it)
+{
+    const char *path = test_path("db");
+    make_db(path, 50);
+    char *file = table_file(path);
+    make_old_table(file, 2);
+    char args[800];
+    snprintf(args, sizeof args, "get '%s' items 8 --format csv", path);
+    cli_result *res = run_cli(args);
+    cr_assert_eq(res->status, 0, "stderr: %s", res->err);
+    ASSERT_CONTAINS(res->out, "8,");
+    cr_assert_eq(file_version(file), 3);
+    snprintf(args, sizeof args, "check '%s'", path);
+    res = run_cli(args);
+    cr_assert_eq(res->status, 0, "stderr: %s", res->err);
+    ASSERT_CONTAINS(res->out, "42 records");
     remove_test_dir();
 }
 
