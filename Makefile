@@ -242,7 +242,8 @@ MUTANTS := \
     SUMMARY_AFTER_CRASH:summary/*: \
     WAL_EPOCH_UNCHANGED:wal_grow/another*: \
     WAL_REPLACED_UNFLUSHED:wal_grow/a_power_cut*busy*: \
-    SQL_SUBSTR_FROM_ZERO:sqlite_diff/*:
+    SQL_SUBSTR_FROM_ZERO:sqlite_diff/*: \
+    SEQ_WRAPS_TO_ZERO:upgrade/a_counter_that_wraps*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
 MUTANT_NAMES := $(foreach m,$(MUTANTS),$(call mutant_name,$(m)))

@@ -130,9 +130,11 @@ static void print_table_file(const char *path, vmdb_table_file *file, uint64_t l
         vmdb_slot_info s;
         if (vmdb_table_file_slot(file, rid, &s) != 0)
             break;
-        printf("\nslot[%4llu] %s, seq %llu%s, lsn %llu, checksum %016llx%s\n",
+        /* 32 bits since table format 3, 64 before. */
+        int sum_digits = in.slot_header_bytes < 32 ? 8 : 16;
+        printf("\nslot[%4llu] %s, seq %llu%s, lsn %llu, checksum %0*llx%s\n",
                (unsigned long long)rid, s.live ? "live" : "free", (unsigned long long)s.seq,
-               s.seq & 1 ? " (mid-write)" : "", (unsigned long long)s.lsn,
+               s.seq & 1 ? " (mid-write)" : "", (unsigned long long)s.lsn, sum_digits,
                (unsigned long long)s.checksum,
                !s.seq ? " (never written)" : s.checksum_ok ? " ok" : " MISMATCH");
         char prefix[32];

@@ -35,7 +35,7 @@ static inline unsigned cycles_from_env(const char *name, unsigned dflt)
 
 #define KEYS 64
 
-/* 104 bytes, so slots (136 bytes with their header) straddle 512-byte
+/* 104 bytes, so slots (120 bytes with their header) straddle 512-byte
  * sectors and a torn sector can cut a record in two: key, the transaction
  * and operation that wrote it, a check derived from all three, padding
  * that repeats the check. */

@@ -207,7 +207,8 @@ static const char *damaged_spread_table(const char *path, uint64_t damaged_rid)
     ASSERT_OK(vmdb_close(db));
     static char file[600];
     snprintf(file, sizeof file, "%s/items.vmt", path);
-    xor_byte_at(file, (long)(8192 + damaged_rid * st.slot_size + 32 + 20), 0x10);
+    /* A byte of the record, past the 16-byte slot header. */
+    xor_byte_at(file, (long)(8192 + damaged_rid * st.slot_size + 16 + 20), 0x10);
     return file;
 }
 

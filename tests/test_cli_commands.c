@@ -546,7 +546,7 @@ static void flip_byte(const char *path, long off)
 
 #define TABLE_HEADER_COPY 4096 /* bytes; the table file keeps two copies */
 #define TABLE_FIRST_SLOT (2 * TABLE_HEADER_COPY)
-#define SLOT_HEADER 32
+#define SLOT_HEADER 16
 
 Test(cli_commands, a_damaged_table_header_is_an_error_naming_the_file)
 {

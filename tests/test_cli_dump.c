@@ -169,18 +169,18 @@ Test(cli_dump, table_file_header_slots_and_damage_are_shown)
     ASSERT_CONTAINS(res->out, "=== TABLE FILE HEADER ===");
     ASSERT_CONTAINS(res->out, "table:        people (id 1)\n");
     ASSERT_CONTAINS(res->out, "schema:       id:u64 key, name:str16, age:u8\n");
-    ASSERT_CONTAINS(res->out, "record:       32 bytes, in slots of 64 (a 32-byte slot header first)\n");
+    ASSERT_CONTAINS(res->out, "record:       32 bytes, in slots of 48 (a 16-byte slot header first)\n");
     ASSERT_CONTAINS(res->out, "slots:        64 from offset 8192, 1 live\n");
     ASSERT_CONTAINS(res->out, "copy A:       ok\ncopy B:       ok\n");
     ASSERT_CONTAINS(res->out, "Dumping 16 bytes of the record in each of the first 3 slots:");
     ASSERT_CONTAINS(res->out, "slot[   1] live, seq 2,");
     ASSERT_CONTAINS(res->out, "|........Bob.....|");
-    ASSERT_CONTAINS(res->out, "slot[   2] free, seq 0, lsn 0, checksum 0000000000000000 (never written)");
+    ASSERT_CONTAINS(res->out, "slot[   2] free, seq 0, lsn 0, checksum 00000000 (never written)");
     cr_assert(strstr(res->out, "slot[   3]") == NULL, "--slots 3 shows three slots");
 
     /* A damaged header copy is named; a damaged record fails its checksum. */
     xor_byte_at(vmt, 4096 + 70, 0x20);
-    xor_byte_at(vmt, 8192 + 64 + 32 + 9, 0x20);
+    xor_byte_at(vmt, 8192 + 48 + 16 + 9, 0x20);
     res = run_cli(args);
     cr_assert_eq(res->status, 0, "stderr: %s", res->err);
     ASSERT_CONTAINS(res->out, "header copy B fails its checksum");

@@ -266,9 +266,12 @@ Test(crafted, log_positions_off_the_record_alignment_are_refused)
 
 /* ---- slots that no checksum of a live record covers ----------------------- */
 
-#define SLOT_HEADER 32
+#define SLOT_HEADER 16
 #define TABLE_HEADER_LEN 8192
-#define ITEM_STRIDE 48 /* 32 bytes of slot header + 16 of record */
+#define ITEM_STRIDE 32 /* 16 bytes of slot header + 16 of record */
+/* The live flag: bit 63 of the slot header's little-endian word at 8. */
+#define LIVE_BYTE 15
+#define LIVE_BIT 0x80
 
 static int four_hundred_items(vmdb_db *db, vmdb_table *t)
 {
@@ -306,7 +309,7 @@ Test(crafted, a_record_whose_live_flag_was_cleared_is_found_not_dropped)
     make_items_db(path);
     char table_file[600];
     snprintf(table_file, sizeof table_file, "%s/items.vmt", path);
-    xor_byte_at(table_file, TABLE_HEADER_LEN + 3 * ITEM_STRIDE + 24, 1); /* slot 3's live */
+    xor_byte_at(table_file, TABLE_HEADER_LEN + 3 * ITEM_STRIDE + LIVE_BYTE, LIVE_BIT);
     expect_refused(path, "slot 3 holds a record whose live flag was cleared");
     remove_test_dir();
 }
@@ -319,19 +322,20 @@ Test(crafted, a_zeroed_page_of_slots_is_found_not_dropped)
     snprintf(table_file, sizeof table_file, "%s/items.vmt", path);
     size_t len;
     unsigned char *bytes = read_file(table_file, &len);
-    memset(bytes + TABLE_HEADER_LEN + 4096, 0, 4096);
+    /* With 32-byte slots every page starts at a slot; 4 KiB zeroed from
+     * the middle of one (a torn write) leaves slot 127 half zeroed. */
+    memset(bytes + TABLE_HEADER_LEN + 128 * ITEM_STRIDE - ITEM_STRIDE / 2, 0, 4096);
     write_file(table_file, bytes, len);
     free(bytes);
-    /* Slot 85 straddles the page's start: half of it is zeroed. */
-    expect_refused(path, "slot 85: checksum mismatch");
-    /* A page that starts at a slot's start: slot 256 is at 8192 + 12288. */
+    expect_refused(path, "slot 127: checksum mismatch");
+    /* A page that starts at a slot's start: slot 256 is at 8192 + 8192. */
     make_items_db(test_path("db2"));
     snprintf(table_file, sizeof table_file, "%s/items.vmt", test_path("db2"));
     bytes = read_file(table_file, &len);
     memset(bytes + TABLE_HEADER_LEN + 256 * ITEM_STRIDE, 0, 4096);
     write_file(table_file, bytes, len);
     free(bytes);
-    expect_refused(test_path("db2"), "slot 256 holds nothing ever written, but slot 341");
+    expect_refused(test_path("db2"), "slot 256 holds nothing ever written, but slot 384");
     remove_test_dir();
 }
 

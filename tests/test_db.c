@@ -836,7 +836,8 @@ Test(db, writers_in_two_processes_take_turns)
 
 static void damage_record(const char *table_file, uint64_t rid, size_t stride)
 {
-    xor_byte_at(table_file, (long)(8192 + rid * stride + 32 + 10), 0x40); /* a byte of the name */
+    /* A byte of the name, past the 16-byte slot header. */
+    xor_byte_at(table_file, (long)(8192 + rid * stride + 16 + 10), 0x40);
 }
 
 /* Reads check checksums unless the handle opts out; check always does. */
@@ -970,7 +971,8 @@ Test(db, reads_refuse_a_record_whose_live_flag_was_cleared)
     vmdb_table_info st;
     ASSERT_OK(vmdb_table_stat(t, &st));
     vmdb_close(db);
-    xor_byte_at(test_path("db/people.vmt"), (long)(8192 + 4 * st.slot_size + 24), 1);
+    /* The live flag is bit 63 of the slot header's word at 8: its byte 15. */
+    xor_byte_at(test_path("db/people.vmt"), (long)(8192 + 4 * st.slot_size + 15), 0x80);
 
     db = open_db(path, VMDB_DB_READONLY);
     ASSERT_OK(vmdb_table_open(db, "people", NULL, &t));
@@ -1476,7 +1478,7 @@ static void rename_in_header(const char *table_file, const char *name)
         memcpy(&version, h + 16, sizeof version);
         uint64_t sum = XXH3_64bits(h + 16, used_len - 16);
         memcpy(h + 8, &sum, sizeof sum);
-        if (version == 2) { /* the summary's own, seeded with that */
+        if (version >= 2) { /* the summary's own, seeded with that */
             uint64_t ssum = XXH3_64bits_withSeed(h + 3968, 120, sum);
             memcpy(h + 4088, &ssum, sizeof ssum);
         }

@@ -5,7 +5,7 @@
  * writer or a power cut the summary is not believed and the slots are
  * read, so every record and every free slot is where it was; a summary
  * crafted to lie (its checksum resealed) is reported by check and wastes
- * slots at most, never a record; version 1 files still open.
+ * slots at most, never a record; version 1 files are upgraded.
  *
  * "Reads no slot" is shown by vmdb__table_slot_passes, the count of full
  * passes over a table's slots this process made, never by a clock.
@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "db.h"
+#include "old_table.h"
 #include "os_powerloss.h"
 
 TestSuite(summary, .timeout = 120);
@@ -388,42 +389,28 @@ Test(summary, a_summary_with_impossible_numbers_is_not_believed)
     remove_test_dir();
 }
 
-/* A file of the first format (no summary) as an older build left it. */
-static void make_version_1(const char *table_file)
-{
-    size_t len;
-    unsigned char *bytes = read_file(table_file, &len);
-    for (int copy = 0; copy < 2; copy++) {
-        unsigned char *h = bytes + copy * COPY_LEN;
-        uint32_t one = 1;
-        memcpy(h + VERSION_AT, &one, 4);
-        memset(h + SUMMARY_AT, 0, COPY_LEN - SUMMARY_AT);
-        reseal(h);
-    }
-    write_file(table_file, bytes, len);
-    free(bytes);
-}
-
-Test(summary, a_version_1_table_opens_and_gets_a_summary_at_its_first_checkpoint)
+Test(summary, a_version_1_table_is_upgraded_and_gets_a_summary_at_its_first_checkpoint)
 {
     const char *path = test_path("db");
     char file[600];
     snprintf(file, sizeof file, "%s/items.vmt", path);
     make_items(path, 100, three_holes, 2);
-    make_version_1(file);
+    /* The first format (no summary, 32-byte slot headers), as an older
+     * build left it: a read-only open cannot read its slots and says what
+     * to do. */
+    make_old_table(file, 1);
     vmdb_db *db;
     vmdb_table *t;
     vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
-    ASSERT_OK(vmdb_open(path, &ro, &db));
-    ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
-    expect_items(t, 100, three_holes, 2);
-    ASSERT_OK(vmdb_check(db));
-    vmdb_close(db);
+    ASSERT_FAILS(vmdb_open(path, &ro, &db), VMDB_ENEEDRECOVERY,
+                 "items.vmt: table of an older format (32-byte slot headers): open the "
+                 "database for writing once to upgrade it");
 
     uint64_t before = passes();
     ASSERT_OK(open_rw(path, &db));
     cr_assert_gt(passes(), before, "a version 1 table was not read");
     ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
+    expect_items(t, 100, three_holes, 2);
     cr_assert_eq(insert_one(db, t, 1001), 6);
     ASSERT_OK(vmdb_close(db));
 
@@ -446,14 +433,14 @@ Test(summary, a_table_of_an_unknown_version_is_refused_naming_the_file)
     size_t len;
     unsigned char *bytes = read_file(file, &len);
     for (int copy = 0; copy < 2; copy++) {
-        uint32_t three = 3;
-        memcpy(bytes + copy * COPY_LEN + VERSION_AT, &three, 4);
+        uint32_t four = 4;
+        memcpy(bytes + copy * COPY_LEN + VERSION_AT, &four, 4);
         reseal(bytes + copy * COPY_LEN);
     }
     write_file(file, bytes, len);
     free(bytes);
     vmdb_db *db;
     ASSERT_FAILS(open_rw(path, &db), VMDB_EVERSION,
-                 "items.vmt: table format version 3");
+                 "items.vmt: table format version 4");
     remove_test_dir();
 }

@@ -15,7 +15,7 @@ int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint6
 {
     (void)db;
     int rc = 0;
-    bool was_live = rid < t->capacity && vmdb__table_slot(t, rid)->live;
+    bool was_live = rid < t->capacity && vmdb__slot_live(vmdb__table_slot(t, rid));
     const void *old_key = NULL, *new_key = NULL;
     size_t old_len = 0, new_len = 0;
     if (was_live)

@@ -163,19 +163,19 @@ static int copy_slot(const vmdb_table *t, uint64_t rid, char *dst)
 {
     const vmdb__slot *s = vmdb__table_slot(t, rid);
     for (unsigned tries = 0;; tries++) {
-        uint64_t before = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+        uint32_t before = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
         vmdb__slot_load(dst, s, t->stride);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        uint64_t after = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+        uint32_t after = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
         if (before == after && !(before & 1))
             break;
         if (tries > 100000)
             return 0;
     }
     const vmdb__slot *copy = (const vmdb__slot *)dst;
-    if (vmdb__slot_pristine(copy->seq, copy->live != 0))
+    if (vmdb__slot_pristine(vmdb__slot_seq(copy), vmdb__slot_live(copy)))
         return 0;
-    return vmdb__table_check_slot(t, rid, copy->live != 0, copy->checksum, copy + 1);
+    return vmdb__table_check_slot(t, rid, vmdb__slot_live(copy), vmdb__slot_sum(copy), copy + 1);
 }
 
 #define COPY_CHUNK (1u << 20)

@@ -175,7 +175,7 @@ int vmdb__db_index_rebuild(vmdb_table *t)
     for (uint64_t rid = 0; rc == 0 && (rid < t->capacity || queued > 0); rid++) {
         if (rid < t->capacity) {
             const vmdb__slot *s = vmdb__table_slot(t, rid);
-            if (!s->live)
+            if (!vmdb__slot_live(s))
                 continue;
             const void *key;
             size_t len;
@@ -301,6 +301,32 @@ static int add_table(vmdb_db *db, vmdb_table *t)
     return 0;
 }
 
+/* A table file of an older version (32-byte slot headers) is rewritten
+ * by the writer that opens it, holding the lock (engine/store/
+ * table_upgrade.c). Anyone else cannot read it and is told the remedy:
+ * VMDB_ENEEDRECOVERY, as for a log a writer must replay, so the command's
+ * readers open for writing once and then read. */
+static int upgrade_table(vmdb_db *db, vmdb_table **t)
+{
+    if (db->readonly || !vmdb__db_file_lock_held(db)) {
+        int rc = vmdb__fail(VMDB_ENEEDRECOVERY,
+                            "%s: table of an older format (32-byte slot headers): open the "
+                            "database for writing once to upgrade it",
+                            (*t)->path);
+        vmdb__table_close(*t);
+        *t = NULL;
+        return rc;
+    }
+    int rc = vmdb__table_upgrade(t);
+    if (rc < 0) {
+        vmdb__table_close(*t);
+        *t = NULL;
+        return rc;
+    }
+    db->tables_upgraded = true;
+    return 0;
+}
+
 int vmdb__db_open_table_file(vmdb_db *db, const char *file)
 {
     char *path = vmdb__path_join(db->path, file, "");
@@ -310,6 +336,11 @@ int vmdb__db_open_table_file(vmdb_db *db, const char *file)
     vmdb__os_stat st;
     int named = vmdb__os_stat_path(path, &st); /* before mapping: follow.c */
     int rc = vmdb__table_open(path, db->readonly, db->verify, &t);
+    if (rc == 0 && vmdb__table_needs_upgrade(t)) {
+        rc = upgrade_table(db, &t);
+        if (rc == 0)
+            named = vmdb__os_stat_path(path, &st); /* the new file's */
+    }
     free(path);
     if (rc < 0)
         return rc;

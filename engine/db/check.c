@@ -71,7 +71,7 @@ static int check_entry(void *ctx, uint64_t hash, uint64_t rid)
     struct entry_check *c = ctx;
     vmdb_table *t = c->table;
     c->entries++;
-    if (rid >= t->capacity || !vmdb__table_slot(t, rid)->live) {
+    if (rid >= t->capacity || !vmdb__slot_live(vmdb__table_slot(t, rid))) {
         c->rc = vmdb__fail(VMDB_ECORRUPT, "%s: an index entry names record %llu, which is not "
                                           "live",
                            t->name, (unsigned long long)rid);

@@ -196,9 +196,9 @@ static int move_down(vmdb_db *db, vmdb_table *t, uint64_t n, bool *moved)
     for (;;) {
         /* Slots below `hole` are live or taken by a logged move; slots at
          * `top` and above are free or given up by one. */
-        while (hole < n && vmdb__table_slot(t, hole)->live)
+        while (hole < n && vmdb__slot_live(vmdb__table_slot(t, hole)))
             hole++;
-        while (top > n && !vmdb__table_slot(t, top - 1)->live)
+        while (top > n && !vmdb__slot_live(vmdb__table_slot(t, top - 1)))
             top--;
         if (hole >= n || top <= n)
             break;

@@ -318,6 +318,12 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
         for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++)
             rc = vmdb__db_open_index(db, vmdb__db_table_at(db, i), NULL);
     } else if (rc == 0) {
+        if (db->tables_upgraded) {
+            /* An older build's handle maps the old file: it must look,
+             * and refuse the new version, rather than write there. */
+            vmdb__follow_publish(db);
+            db->tables_upgraded = false;
+        }
         rc = vmdb__db_recover(db);
     }
     if (db->lockfile && vmdb__db_file_lock_held(db))
@@ -658,7 +664,7 @@ int vmdb_table_stat(vmdb_table *t, vmdb_table_info *st)
         return rc;
     uint64_t cap = __atomic_load_n(&t->capacity, __ATOMIC_ACQUIRE);
     uint64_t high = cap;
-    while (high > 0 && !__atomic_load_n(&vmdb__table_slot(t, high - 1)->live, __ATOMIC_RELAXED))
+    while (high > 0 && !vmdb__slot_live(vmdb__table_slot(t, high - 1)))
         high--;
     *st = (vmdb_table_info){
         .records = is.count,

@@ -127,6 +127,10 @@ struct vmdb_db {
     /* Under the writer lock: files changed outside the log since the last
      * checkpoint (checkpoint.c clears it). */
     bool unflushed;
+    /* Under the writer lock: a table file of an older version was
+     * replaced by its upgrade (catalog.c); every other handle must map
+     * the new one (db.c bumps the layout epoch). */
+    bool tables_upgraded;
 
     /* For vmdb_db_stat, each counted where it happens; atomic. */
     uint64_t commits;

@@ -90,7 +90,7 @@ static int replay_one(vmdb_db *db, const vmdb__wal_record *rec, const void *payl
     /* A slot names the transaction that last wrote it (its first
      * record's position): one written by a later transaction already
      * holds newer data, which this older image must not replace. */
-    if (rec->rid < t->capacity && vmdb__table_slot(t, rec->rid)->lsn > rec->txn)
+    if (rec->rid < t->capacity && vmdb__slot_lsn(vmdb__table_slot(t, rec->rid)) > rec->txn)
         return 0;
     return vmdb__table_write(t, rec->rid, rec->txn,
                              rec->kind == VMDB__WAL_PUT ? payload : NULL);

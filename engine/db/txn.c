@@ -881,7 +881,7 @@ int vmdb_table_scan_next(vmdb_table *t, vmdb_table_scan_batch *b)
         /* The usual slot is stable: one load of the counter, one of the
          * flag, one to confirm. A slot mid-write takes the careful way. */
         seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-        live = __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0;
+        live = vmdb__slot_live(s);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if ((seq & 1) || __atomic_load_n(&s->seq, __ATOMIC_RELAXED) != seq) {
             rc = vmdb__table_peek(t, rid, &seq, &live);
@@ -935,8 +935,7 @@ int vmdb_table_cursor_next(vmdb_table_cursor *c, uint64_t *rid, void *record)
     while (c->next_rid < cap) {
         uint64_t at = c->next_rid++;
         const vmdb__slot *s = vmdb__table_slot(t, at);
-        if (vmdb__slot_pristine(__atomic_load_n(&s->seq, __ATOMIC_RELAXED),
-                                __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0))
+        if (vmdb__slot_pristine(vmdb__slot_seq(s), vmdb__slot_live(s)))
             continue; /* cheap skip of slots never written; the copy below decides */
         /* Through read_live: a slot freed since the skip above leaves
          * `record` as it was, so the end of the table never hands back a

@@ -6,10 +6,10 @@
  *
  *   [0, 4096)       header copy A  } struct table_header + the encoded
  *   [4096, 8192)    header copy B  } schema (engine/store/schema_internal.h)
- *   [8192, ...)     slots, `stride` bytes apart: a 32-byte vmdb__slot
- *                   (sequence counter, lsn, checksum, live flag), then
- *                   the record, then zeros up to the stride (a multiple
- *                   of 8)
+ *   [8192, ...)     slots, `stride` bytes apart: a 16-byte vmdb__slot
+ *                   (sequence counter, checksum, live flag and lsn),
+ *                   then the record, then zeros up to the stride (a
+ *                   multiple of 8)
  *
  * The header changes when the file grows (the slot count) and at each
  * checkpoint (the summary, below). Each change writes the older copy
@@ -31,6 +31,14 @@
  * slot first, so a summary that lies wastes slots at worst. Version 1
  * files (no summary) are still read; the first header written turns the
  * copy written into version 2.
+ *
+ * Version 3 shrinks the slot header from 32 bytes to 16 (issue 15: 1M
+ * records of 108 bytes took 137 MiB for 103 MiB of data): a 32-bit
+ * counter and a 32-bit checksum, the live flag as the top bit of the
+ * lsn. Why each is wide enough is docs/format.md's "Slot". A file of
+ * version 1 or 2 opens with its 32-byte slots only to be rewritten
+ * (table_upgrade.c, at the first open for writing); nothing here reads
+ * or writes its slots.
  *
  * Readers take no lock. The single writer changes a slot as a seqlock
  * writer does: the counter goes odd, the bytes change, the counter goes
@@ -63,8 +71,10 @@
 #include "schema_internal.h"
 
 #define TABLE_MAGIC "VMDBTABL"
-#define TABLE_VERSION 2    /* what this build writes */
-#define TABLE_VERSION_V1 1 /* still read: no summary */
+#define TABLE_VERSION 3    /* what this build writes */
+#define TABLE_VERSION_V1 1 /* no summary, 32-byte slot headers: upgraded */
+#define TABLE_VERSION_V2 2 /* 32-byte slot headers: upgraded */
+#define SLOT_HEADER_V2 32u
 #define COPY_LEN 4096u
 /* The summary's place in a version 2 copy, past any schema. */
 #define SUMMARY_OFF (COPY_LEN - 128u)
@@ -97,7 +107,10 @@ _Static_assert(offsetof(struct table_header, seq) == 40, "table header layout");
 _Static_assert(offsetof(struct table_header, capacity) == 48, "table header layout");
 _Static_assert(offsetof(struct table_header, name) == 56, "table header layout");
 _Static_assert(offsetof(struct table_header, schema_len) == 120, "table header layout");
-_Static_assert(sizeof(vmdb__slot) == 32, "slot header layout");
+_Static_assert(sizeof(vmdb__slot) == 16, "slot header layout");
+_Static_assert(offsetof(vmdb__slot, sum) == 4, "slot header layout");
+_Static_assert(offsetof(vmdb__slot, lsn_live) == 8, "slot header layout");
+_Static_assert(sizeof(vmdb__slot_v2) == SLOT_HEADER_V2, "old slot header layout");
 _Static_assert(sizeof(struct table_header) + VMDB_SCHEMA_MAX_ENCODED <= SUMMARY_OFF,
                "a header copy holds any schema before the summary");
 
@@ -143,7 +156,7 @@ static void summary_of_copy(const char *copy, vmdb__table_summary *out)
 {
     const struct table_header *h = (const struct table_header *)copy;
     memset(out, 0, sizeof *out);
-    if (h->version != TABLE_VERSION)
+    if (h->version == TABLE_VERSION_V1)
         return;
     struct summary_block b;
     memcpy(&b, copy + SUMMARY_OFF, sizeof b);
@@ -160,6 +173,20 @@ static void summary_of_copy(const char *copy, vmdb__table_summary *out)
 static size_t stride_for(size_t record_size)
 {
     return (size_t)vmdb__round_up(sizeof(vmdb__slot) + record_size, 8);
+}
+
+/* The stride a header copy of `version` must record. */
+static size_t stride_of_version(uint32_t version, size_t record_size)
+{
+    if (version < TABLE_VERSION)
+        return (size_t)vmdb__round_up(SLOT_HEADER_V2 + record_size, 8);
+    return stride_for(record_size);
+}
+
+/* Versions 1 and 2 have a summary block only from 2 on. */
+static bool has_summary(uint32_t version)
+{
+    return version != TABLE_VERSION_V1;
 }
 
 /* Fills a header copy in `copy` (COPY_LEN bytes); `sum` NULL: no summary. */
@@ -281,18 +308,19 @@ static int check_copy(const char *path, const char *copy, size_t have, char whic
     if (h->used_len < sizeof *h || h->used_len > have || h->used_len > COPY_LEN ||
         !vmdb__checksum_matches(h->checksum, header_checksum(h)))
         return vmdb__fail(VMDB_ECORRUPT, "%s: header copy %c fails its checksum", path, which);
-    if (h->version != TABLE_VERSION_V1 && h->version != TABLE_VERSION)
+    if (h->version < TABLE_VERSION_V1 || h->version > TABLE_VERSION)
         return vmdb__fail(VMDB_EVERSION,
-                          "%s: table format version %u, this build reads versions %u and %u",
+                          "%s: table format version %u, this build reads versions %u to %u",
                           path, h->version, TABLE_VERSION_V1, TABLE_VERSION);
-    if (h->version == TABLE_VERSION && have < COPY_LEN)
+    if (has_summary(h->version) && have < COPY_LEN)
         return vmdb__fail(VMDB_EBADSIZE, "%s: truncated: header copy %c is cut short", path,
                           which);
     /* A torn write of the copy's last sector: the copy is torn. */
-    if (h->version == TABLE_VERSION && !summary_sound(h))
+    if (has_summary(h->version) && !summary_sound(h))
         return vmdb__fail(VMDB_ECORRUPT, "%s: header copy %c fails its checksum (its summary)",
                           path, which);
-    if (h->header_len != HEADER_LEN || h->stride != stride_for(h->record_size) ||
+    if (h->header_len != HEADER_LEN ||
+        h->stride != stride_of_version(h->version, h->record_size) ||
         h->name_len == 0 || h->name_len > VMDB__TABLE_NAME_MAX ||
         h->schema_len != h->used_len - sizeof *h)
         return vmdb__fail(VMDB_ECORRUPT, "%s: header copy %c is impossible", path, which);
@@ -490,9 +518,11 @@ int vmdb__table_open(const char *path, bool readonly, bool verify, vmdb_table **
     return 0;
 }
 
-uint64_t vmdb__table_checksum(const vmdb_table *t, uint64_t rid, bool live, const void *record)
+uint32_t vmdb__table_checksum(const vmdb_table *t, uint64_t rid, bool live, const void *record)
 {
-    return XXH3_64bits_withSeed(record, t->record_size, rid << 1 | (live ? 1 : 0));
+    /* The low half of what versions 1 and 2 stored, so an upgrade keeps
+     * the old sums (and the damage they catch) without hashing again. */
+    return (uint32_t)XXH3_64bits_withSeed(record, t->record_size, rid << 1 | (live ? 1 : 0));
 }
 
 /* Waits out a writer in the middle of slot s: the even counter, or
@@ -500,7 +530,7 @@ uint64_t vmdb__table_checksum(const vmdb_table *t, uint64_t rid, bool live, cons
 static int stable_seq(const vmdb_table *t, uint64_t rid, const vmdb__slot *s, uint64_t *seq)
 {
     for (uint64_t spins = 0;;) {
-        uint64_t v = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+        uint32_t v = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
         if (!(v & 1)) {
             *seq = v;
             return 0;
@@ -520,19 +550,18 @@ static bool seq_unchanged(const vmdb__slot *s, uint64_t seq)
     return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq;
 }
 
-int vmdb__table_check_slot(const vmdb_table *t, uint64_t rid, bool live, uint64_t sum,
+int vmdb__table_check_slot(const vmdb_table *t, uint64_t rid, bool live, uint32_t sum,
                            const void *body)
 {
-    uint64_t want = vmdb__table_checksum(t, rid, live, body);
+    uint32_t want = vmdb__table_checksum(t, rid, live, body);
     if (vmdb__checksum_matches(sum, want))
         return 0;
     if (!live && sum == vmdb__table_checksum(t, rid, true, body))
         return vmdb__fail(VMDB_ECORRUPT, "%s: slot %llu holds a record whose live flag was cleared",
                           t->path, (unsigned long long)rid);
     return vmdb__fail(VMDB_ECORRUPT,
-                      "%s: slot %llu: checksum mismatch (stored %016llx, computed %016llx)",
-                      t->path, (unsigned long long)rid, (unsigned long long)sum,
-                      (unsigned long long)want);
+                      "%s: slot %llu: checksum mismatch (stored %08lx, computed %08lx)",
+                      t->path, (unsigned long long)rid, (unsigned long)sum, (unsigned long)want);
 }
 
 int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live)
@@ -549,8 +578,8 @@ int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live)
         int rc = stable_seq(t, rid, s, &seq);
         if (rc < 0)
             return rc;
-        bool is_live = __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0;
-        uint64_t sum = __atomic_load_n(&s->checksum, __ATOMIC_RELAXED);
+        bool is_live = vmdb__slot_live(s);
+        uint32_t sum = vmdb__slot_sum(s);
         vmdb__slot_load(record, body, t->record_size);
         if (!seq_unchanged(s, seq))
             continue;
@@ -567,8 +596,8 @@ int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live)
 int vmdb__table_verify_in_place(vmdb_table *t, uint64_t rid, uint64_t seq, bool live)
 {
     const vmdb__slot *s = vmdb__table_slot(t, rid);
-    uint64_t sum = __atomic_load_n(&s->checksum, __ATOMIC_RELAXED);
-    uint64_t computed = vmdb__table_checksum(t, rid, live, s + 1);
+    uint32_t sum = vmdb__slot_sum(s);
+    uint32_t computed = vmdb__table_checksum(t, rid, live, s + 1);
     if (!seq_unchanged(s, seq))
         return 1;
     return sum == computed ? 0 : vmdb__table_check_slot(t, rid, live, sum, s + 1);
@@ -581,7 +610,7 @@ int vmdb__table_peek(vmdb_table *t, uint64_t rid, uint64_t *seq, bool *live)
         int rc = stable_seq(t, rid, s, seq);
         if (rc < 0)
             return rc;
-        *live = __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0;
+        *live = vmdb__slot_live(s);
         if (seq_unchanged(s, *seq))
             return 0;
     }
@@ -599,7 +628,7 @@ int vmdb__table_key_equals(vmdb_table *t, uint64_t rid, const void *key, size_t 
         int rc = stable_seq(t, rid, s, &seq);
         if (rc < 0)
             return rc;
-        bool is_live = __atomic_load_n(&s->live, __ATOMIC_RELAXED) != 0;
+        bool is_live = vmdb__slot_live(s);
         vmdb__slot_load(copy, stored, t->key_size);
         if (!seq_unchanged(s, seq))
             continue;
@@ -751,12 +780,15 @@ int vmdb__table_verify_tally(vmdb_table *t,
     for (uint64_t rid = 0; rid < cap; rid++) {
         const vmdb__slot *s = vmdb__table_slot(t, rid);
         const void *body = s + 1;
-        if (s->seq & 1)
+        uint32_t seq = vmdb__slot_seq(s);
+        bool live = vmdb__slot_live(s);
+        uint64_t lsn = vmdb__slot_lsn(s);
+        if (seq & 1)
             return vmdb__fail(VMDB_ECORRUPT, "%s: slot %llu was left mid-write", t->path,
                               (unsigned long long)rid);
-        if (!s->live && first_free == UINT64_MAX)
+        if (!live && first_free == UINT64_MAX)
             first_free = rid;
-        if (s->seq == 0 && s->checksum == 0 && !s->live) {
+        if (seq == 0 && vmdb__slot_sum(s) == 0 && !live && lsn == 0) {
             if (never_written == UINT64_MAX)
                 never_written = rid;
             continue;
@@ -769,16 +801,16 @@ int vmdb__table_verify_tally(vmdb_table *t,
                               "it was written (a page zeroed or lost?)",
                               t->path, (unsigned long long)never_written,
                               (unsigned long long)rid);
-        int rc = vmdb__table_check_slot(t, rid, s->live != 0, s->checksum, body);
+        int rc = vmdb__table_check_slot(t, rid, live, vmdb__slot_sum(s), body);
         if (rc < 0)
             return rc;
-        if (s->lsn > tally->max_lsn)
-            tally->max_lsn = s->lsn;
-        if (s->live) {
+        if (lsn > tally->max_lsn)
+            tally->max_lsn = lsn;
+        if (live) {
             tally->live++;
             tally->frontier = rid + 1;
         }
-        if (s->live && fn && (rc = fn(ctx, rid, body)) != 0)
+        if (live && fn && (rc = fn(ctx, rid, body)) != 0)
             return rc;
     }
     tally->first_free = first_free < tally->frontier ? first_free : tally->frontier;
@@ -809,8 +841,25 @@ int vmdb__table_summary_agrees(const vmdb_table *t, const vmdb__table_summary *s
                       t->path, wrong, says, is);
 }
 
+/* The even counter a write that made the slot `odd` ends with. It skips
+ * 0, which only a slot never written holds: a counter that wrapped around
+ * to it would make a written slot look never written, and its record
+ * would go unchecked by reads. */
+static uint32_t seq_after(uint32_t odd)
+{
+    uint32_t even = odd + 1;
+#ifndef VMDB_MUTANT_SEQ_WRAPS_TO_ZERO /* test-mutants: a wrapped counter reads as never written */
+    if (even == 0)
+        even = 2;
+#endif
+    return even;
+}
+
 int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *record)
 {
+    if (lsn & VMDB__SLOT_LIVE)
+        return vmdb__fail(VMDB_ECORRUPT, "%s: log position %llu is past what a slot holds (2^63)",
+                          t->path, (unsigned long long)lsn);
     if (rid >= t->capacity) {
         int rc = vmdb__table_reserve(t, rid + 1);
         if (rc < 0)
@@ -818,7 +867,7 @@ int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *rec
     }
     vmdb__slot *s = vmdb__table_slot(t, rid);
     char *body = (char *)(s + 1);
-    uint64_t seq = s->seq | 1; /* a slot a crash left odd becomes odd again */
+    uint32_t seq = vmdb__slot_seq(s) | 1; /* a slot a crash left odd stays odd */
     __atomic_store_n(&s->seq, seq, __ATOMIC_RELAXED);
     /* The odd counter must be visible before any byte of the record
      * changes (on x86 stores are not reordered with stores; this also
@@ -826,13 +875,12 @@ int vmdb__table_write(vmdb_table *t, uint64_t rid, uint64_t lsn, const void *rec
     __atomic_thread_fence(__ATOMIC_RELEASE);
     vmdb__slot_store(body, record, t->record_size);
     /* Readers load these while the counter is odd too (and discard them). */
-    __atomic_store_n(&s->lsn, lsn, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->lsn_live, lsn | (record ? VMDB__SLOT_LIVE : 0), __ATOMIC_RELAXED);
     if (lsn > t->max_lsn)
         t->max_lsn = lsn;
-    __atomic_store_n(&s->live, record != NULL, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->checksum, vmdb__table_checksum(t, rid, record != NULL, body),
+    __atomic_store_n(&s->sum, vmdb__table_checksum(t, rid, record != NULL, body),
                      __ATOMIC_RELAXED);
-    __atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->seq, seq_after(seq), __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -872,11 +920,12 @@ int vmdb__table_scan_state(vmdb_table *t)
     uint64_t cap = t->capacity;
     for (uint64_t rid = 0; rid < cap; rid++) {
         vmdb__slot *s = vmdb__table_slot(t, rid);
-        if (s->seq & 1)
-            s->seq++; /* its writer died; replay has rewritten or will rewrite it */
-        if (s->lsn > t->max_lsn)
-            t->max_lsn = s->lsn;
-        if (s->live) {
+        uint32_t seq = vmdb__slot_seq(s);
+        if (seq & 1) /* its writer died; replay has rewritten or will rewrite it */
+            __atomic_store_n(&s->seq, seq_after(seq), __ATOMIC_RELEASE);
+        if (vmdb__slot_lsn(s) > t->max_lsn)
+            t->max_lsn = vmdb__slot_lsn(s);
+        if (vmdb__slot_live(s)) {
             t->live_count++;
             t->frontier = rid + 1;
         }
@@ -884,7 +933,7 @@ int vmdb__table_scan_state(vmdb_table *t)
     /* Every hole goes on the stack: no walk for holes is left. */
     /* Lowest free rid on top of the stack, so inserts fill holes in order. */
     for (uint64_t rid = t->frontier; rid-- > 0;) {
-        if (!vmdb__table_slot(t, rid)->live) {
+        if (!vmdb__slot_live(vmdb__table_slot(t, rid))) {
             int rc = push_free(t, rid);
             if (rc < 0)
                 return rc;
@@ -974,7 +1023,7 @@ int vmdb__table_summary_now(vmdb_table *t, vmdb__table_summary *out)
  * file it was read from. */
 static bool slot_free(const vmdb_table *t, uint64_t rid)
 {
-    return rid >= t->capacity || !vmdb__table_slot(t, rid)->live;
+    return rid >= t->capacity || !vmdb__slot_live(vmdb__table_slot(t, rid));
 }
 
 int vmdb__table_alloc_rid(vmdb_table *t, uint64_t *rid)
@@ -1036,9 +1085,9 @@ int vmdb__table_lsns_since(vmdb_table *t, uint64_t start,
     __atomic_add_fetch(&vmdb__table_slot_passes, 1, __ATOMIC_RELAXED);
     for (uint64_t rid = 0; rid < t->capacity; rid++) {
         const vmdb__slot *slot = vmdb__table_slot(t, rid);
-        if (slot->seq == 0 || slot->lsn < start)
+        if (vmdb__slot_seq(slot) == 0 || vmdb__slot_lsn(slot) < start)
             continue; /* never written, or written before the checkpoint */
-        int rc = fn(ctx, rid, slot->lsn);
+        int rc = fn(ctx, rid, vmdb__slot_lsn(slot));
         if (rc)
             return rc;
     }
@@ -1084,13 +1133,28 @@ int vmdb__table_refresh(vmdb_table *t)
         const struct table_header *h = (const struct table_header *)(base + i * COPY_LEN);
         if (h->used_len >= sizeof *h && h->used_len <= COPY_LEN &&
             vmdb__checksum_matches(h->checksum, header_checksum(h)) &&
-            (h->version != TABLE_VERSION || summary_sound(h)) && h->seq > t->header_seq) {
+            (!has_summary(h->version) || summary_sound(h)) && h->seq > t->header_seq) {
             t->header_seq = h->seq;
             t->version = h->version;
             summary_of_copy((const char *)h, &t->summary);
         }
     }
     return 0;
+}
+
+bool vmdb__table_needs_upgrade(const vmdb_table *t)
+{
+    return t->version < TABLE_VERSION;
+}
+
+int vmdb__table_build_headers(const vmdb_table *t, char *head, uint64_t capacity,
+                              const vmdb__table_summary *sum)
+{
+    /* As a new table's (vmdb__table_create_file): B newest. */
+    int rc = build_header(head, t->name, t->id, t->schema, 0, capacity, sum);
+    if (rc == 0)
+        rc = build_header(head + COPY_LEN, t->name, t->id, t->schema, 1, capacity, sum);
+    return rc;
 }
 
 /* ---- compaction (engine/db/compact.c) ---------------------------------------

@@ -29,14 +29,54 @@ typedef struct vmdb_table vmdb_table;
  * VMDB__TABLE_NAME_MAX bytes. Table names become file names. */
 bool vmdb__table_name_valid(const char *name, size_t len);
 
-/* A slot's header, on disk before each record. */
+/* A slot's header, on disk before each record: 16 bytes, so that a
+ * table of small records is mostly records (docs/format.md, "Slot", says
+ * why each field is as wide as it is). Read its fields through the
+ * accessors below: they are loaded while the writer may change them. */
 typedef struct vmdb__slot {
-    uint64_t seq;      /* even when stable, odd while being written */
-    uint64_t lsn;      /* log position of the change that last wrote it */
-    uint64_t checksum; /* XXH3-64 of the record, seeded with rid and live */
-    uint32_t live;     /* 1 if the slot holds a record */
-    uint32_t reserved; /* zero */
+    uint32_t seq;      /* even when stable, odd while being written; 0 only
+                          in a slot never written */
+    uint32_t sum;      /* the low 32 bits of XXH3-64 of the record, seeded
+                          with rid and live */
+    uint64_t lsn_live; /* VMDB__SLOT_LIVE if the slot holds a record; below
+                          it, the log position of the change that last
+                          wrote the slot */
 } vmdb__slot;
+
+#define VMDB__SLOT_LIVE (UINT64_C(1) << 63)
+/* Log positions are byte counts of the log ever written: 2^63 of them
+ * is 292 years at 1 GB/s. A position at or past it is refused. */
+#define VMDB__SLOT_LSN_MASK (VMDB__SLOT_LIVE - 1)
+
+static inline uint32_t vmdb__slot_seq(const vmdb__slot *s)
+{
+    return __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+}
+
+static inline bool vmdb__slot_live(const vmdb__slot *s)
+{
+    return (__atomic_load_n(&s->lsn_live, __ATOMIC_RELAXED) & VMDB__SLOT_LIVE) != 0;
+}
+
+static inline uint64_t vmdb__slot_lsn(const vmdb__slot *s)
+{
+    return __atomic_load_n(&s->lsn_live, __ATOMIC_RELAXED) & VMDB__SLOT_LSN_MASK;
+}
+
+static inline uint32_t vmdb__slot_sum(const vmdb__slot *s)
+{
+    return __atomic_load_n(&s->sum, __ATOMIC_RELAXED);
+}
+
+/* The slot header of table format versions 1 and 2, 32 bytes: what an
+ * upgrade reads (table_upgrade.c) and `vmdb dump` shows. */
+typedef struct vmdb__slot_v2 {
+    uint64_t seq;
+    uint64_t lsn;
+    uint64_t checksum; /* all 64 bits of XXH3-64, seeded as today's */
+    uint32_t live;
+    uint32_t reserved;
+} vmdb__slot_v2;
 
 /* A slot never written: the file's zeros, which carry no checksum.
  * Readers skip it unverified; vmdb__table_verify also checks that no
@@ -53,7 +93,7 @@ static inline bool vmdb__slot_pristine(uint64_t seq, bool live)
  * terms and ThreadSanitizer, which sees these as atomics, keeps checking
  * every other access. A relaxed load or store is a plain move on x86-64
  * and arm64. A record starts 8-byte aligned in the file (slots are
- * `stride` apart, a multiple of 8, and their header is 32 bytes); the
+ * `stride` apart, a multiple of 8, and their header is 16 bytes); the
  * other side may have any alignment. */
 static inline void vmdb__slot_load(void *dst, const void *in_slot, size_t len)
 {
@@ -229,7 +269,7 @@ int vmdb__table_read(vmdb_table *t, uint64_t rid, void *record, bool *live);
  * an unchanged counter) carries the checksum `sum` stored with it and the
  * live flag: 0, or VMDB_ECORRUPT naming the file and slot (and saying so
  * when the record is whole but its live flag was cleared). */
-int vmdb__table_check_slot(const vmdb_table *t, uint64_t rid, bool live, uint64_t sum,
+int vmdb__table_check_slot(const vmdb_table *t, uint64_t rid, bool live, uint32_t sum,
                            const void *body);
 
 /* For zero-copy readers: checks slot rid's record where it lies, against
@@ -307,7 +347,7 @@ int vmdb__table_alloc_rid(vmdb_table *t, uint64_t *rid);
 int vmdb__table_release_rid(vmdb_table *t, uint64_t rid);
 
 /* The checksum a slot must carry for these bytes. */
-uint64_t vmdb__table_checksum(const vmdb_table *t, uint64_t rid, bool live, const void *record);
+uint32_t vmdb__table_checksum(const vmdb_table *t, uint64_t rid, bool live, const void *record);
 
 /* Writes every slot and the header back to disk. */
 int vmdb__table_flush(vmdb_table *t);
@@ -333,6 +373,37 @@ int vmdb__table_verify_tally(vmdb_table *t,
 
 /* Readers: map slots another process added to the file. */
 int vmdb__table_follow(vmdb_table *t);
+
+/* ---- upgrade of older files (table_upgrade.c) ------------------------------ */
+
+/* Whether t's file is of a version before 3 (32-byte slot headers): such
+ * a handle is good only for vmdb__table_upgrade; its slots are not read
+ * or written as they are. */
+bool vmdb__table_needs_upgrade(const vmdb_table *t);
+
+/* Both header copies of a file holding t's table with `capacity` slots
+ * of the current layout, and `sum` (NULL: none), into `head` (8192
+ * bytes). */
+int vmdb__table_build_headers(const vmdb_table *t, char *head, uint64_t capacity,
+                              const vmdb__table_summary *sum);
+
+/* Writer, holding the write lock, with *t open on a file of an older
+ * version: rewrites it in the current layout under a temporary name
+ * (NAME.vmt.upgrade-PID), synced, renames it over the old one, syncs
+ * the directory, and replaces *t with a handle on the new file. The
+ * same records at the same rids, under the same checksums (their low
+ * 32 bits), so the index stays good and damage stays damage. A crash at
+ * any point leaves the old file or the new one under the name, whole;
+ * the next upgrade removes what a crashed one left. On failure *t is
+ * still the old handle, and its file is unchanged. */
+int vmdb__table_upgrade(vmdb_table **t);
+
+#ifdef VMDB_TEST_HOOKS
+/* Called at each stage of an upgrade: "written" (the new file synced
+ * under its temporary name), "renamed", "durable" (the directory
+ * synced), so that a test can kill the process there. */
+extern void (*vmdb__table_upgrade_test_hook)(const char *stage);
+#endif
 
 /* ---- compaction (engine/db/compact.c) -------------------------------------- */
 

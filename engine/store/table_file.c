@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <xxhash.h>
 
 #include "checksum.h"
 #include "internal.h"
@@ -57,7 +58,8 @@ int vmdb_table_file_stat(vmdb_table_file *f, vmdb_table_file_info *info)
         .file_bytes = vmdb_map_len(t->map),
         .header_bytes = (size_t)(t->slots - (char *)vmdb_map_ptr(t->map)),
         .slot_size = t->stride,
-        .slot_header_bytes = sizeof(vmdb__slot),
+        .slot_header_bytes =
+            vmdb__table_needs_upgrade(t) ? sizeof(vmdb__slot_v2) : sizeof(vmdb__slot),
         .record_size = t->record_size,
         .header_seq = t->header_seq,
     };
@@ -78,23 +80,47 @@ int vmdb_table_file_stat(vmdb_table_file *f, vmdb_table_file_info *info)
     return 0;
 }
 
+/* A slot of a file of version 1 or 2, which only a writer's upgrade
+ * rewrites: shown as it is, its full 64-bit checksum checked. */
+static int old_slot(const vmdb_table *t, uint64_t rid, vmdb_slot_info *out)
+{
+    const char *at = t->slots + rid * t->stride;
+    vmdb__slot_v2 s;
+    memcpy(&s, at, sizeof s);
+    *out = (vmdb_slot_info){
+        .seq = s.seq,
+        .lsn = s.lsn,
+        .checksum = s.checksum,
+        .live = s.live != 0,
+        .slot = at,
+        .record = at + sizeof s,
+    };
+    uint64_t want = XXH3_64bits_withSeed(at + sizeof s, t->record_size,
+                                         rid << 1 | (out->live ? 1 : 0));
+    out->checksum_ok = (s.seq == 0 && s.checksum == 0) ||
+                       vmdb__checksum_matches(s.checksum, want);
+    return 0;
+}
+
 int vmdb_table_file_slot(vmdb_table_file *f, uint64_t rid, vmdb_slot_info *out)
 {
     vmdb_table *t = f->table;
     if (rid >= t->capacity)
         return vmdb__fail(VMDB_ERANGE, "%s: slot %llu is past the last (%llu slots)", t->path,
                           (unsigned long long)rid, (unsigned long long)t->capacity);
+    if (vmdb__table_needs_upgrade(t))
+        return old_slot(t, rid, out);
     const vmdb__slot *s = vmdb__table_slot(t, rid);
     *out = (vmdb_slot_info){
-        .seq = s->seq,
-        .lsn = s->lsn,
-        .checksum = s->checksum,
-        .live = s->live != 0,
+        .seq = vmdb__slot_seq(s),
+        .lsn = vmdb__slot_lsn(s),
+        .checksum = vmdb__slot_sum(s),
+        .live = vmdb__slot_live(s),
         .slot = s,
         .record = s + 1,
     };
-    out->checksum_ok = (s->seq == 0 && s->checksum == 0) ||
-                       vmdb__checksum_matches(s->checksum,
+    out->checksum_ok = (out->seq == 0 && out->checksum == 0) ||
+                       vmdb__checksum_matches(out->checksum,
                                               vmdb__table_checksum(t, rid, out->live, s + 1));
     return 0;
 }

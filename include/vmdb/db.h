@@ -451,7 +451,8 @@ typedef struct vmdb_table_scan_batch {
     uint64_t rid[VMDB_SCAN_BATCH];
     const void *record[VMDB_SCAN_BATCH];
     uint64_t seq[VMDB_SCAN_BATCH];                /* the slot's counter then */
-    const uint64_t *seq_at[VMDB_SCAN_BATCH];      /* and where it lives */
+    const uint32_t *seq_at[VMDB_SCAN_BATCH];      /* and where it lives (32 bits
+                                                     since table format 3) */
 } vmdb_table_scan_batch;
 
 VMDB_API int vmdb_table_scan_next(vmdb_table *table, vmdb_table_scan_batch *b);
