@@ -12,7 +12,7 @@
 #                   what it needs)
 #   make bench      benchmarks (figures in docs/benchmarks.md); bench-map,
 #                   bench-ring, bench-engine, bench-import, bench-query and
-#                   bench-recovery run one each; bench-oneshot times one put
+#                   bench-recovery, bench-group run one each; bench-oneshot times one put
 #                   and one get on 100 and 10M records
 #   make stress     the crash harness with 5000 kill cycles
 #   make valgrind   the suite under valgrind's leak checker
@@ -88,7 +88,7 @@ PEER_LIBS    := -llmdb -lsqlite3 -lrocksdb -ltkrzw
 # (tests/test_sqlite_diff.c; libsqlite3-dev is among PEER_DEPS).
 TEST_LDLIBS  := -lsqlite3
 
-.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme test-peers bench-peers demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query bench-recovery bench-oneshot stress valgrind tsan install uninstall clean
+.PHONY: all check-layers check-headers check-spdx check-docs deps fuzz-deps fuzz fuzz-build fuzz-regress fuzz-seeds test test-plain test-mutants test-asan test-install test-readme test-peers bench-peers demo demo-api bench bench-map bench-ring bench-engine bench-import bench-query bench-recovery bench-oneshot bench-group stress valgrind tsan install uninstall clean
 
 all: $(STATIC_LIB) $(SHARED_LIB) $(CLI)
 
@@ -446,7 +446,7 @@ $(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 $(ALL_INC) -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
-bench: bench-map bench-ring bench-engine bench-import bench-query bench-recovery
+bench: bench-map bench-ring bench-engine bench-import bench-query bench-recovery bench-group
 
 bench-map: deps $(BUILD)/bench/map_bench
 	$(BUILD)/bench/map_bench
@@ -461,6 +461,15 @@ bench-engine: deps $(BUILD)/bench/engine_bench
 # docs/performance.md).
 bench-recovery: deps $(BUILD)/bench/recovery_bench
 	$(BUILD)/bench/recovery_bench
+
+# Durable commits from 1, 2 and 4 threads: commits per flush and per
+# second (docs/performance.md).
+$(BUILD)/bench/group_bench: bench/group_bench.c bench/bench_util.h $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -O2 -Iinclude -o $@ $< $(STATIC_LIB) $(LDLIBS)
+
+bench-group: deps $(BUILD)/bench/group_bench
+	$(BUILD)/bench/group_bench
 
 # The import benchmark times the vmdb command and, apart, the command's
 # readers, which it links from cli/.
