@@ -457,3 +457,35 @@ Test(summary, a_table_of_an_unknown_version_is_refused_naming_the_file)
                  "items.vmt: table format version 3");
     remove_test_dir();
 }
+
+/* A count of live records too low, believed, met a delete of one of them:
+ * the count went below zero, and an index rebuild then asked room for
+ * 2^64 - 1 entries after it had cleared the index, which failed and left
+ * every record out of the index, for this session and the next. */
+Test(summary, a_summary_counting_too_few_records_loses_none_to_a_delete_and_an_index_rebuild)
+{
+    static const uint64_t gone[] = {5};
+    const char *path = test_path("db");
+    char file[600];
+    snprintf(file, sizeof file, "%s/items.vmt", path);
+    make_items(path, 100, NULL, 0);
+    set_summary_field(file, S_LIVE, 0);
+    set_summary_field(file, S_HOLE_FROM, 0);
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_txn *txn;
+    ASSERT_OK(open_rw(path, &db));
+    ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_delete(txn, t, &gone[0], sizeof gone[0]));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_index_rebuild(t));
+    expect_items(t, 100, gone, 1);
+    ASSERT_OK(vmdb_close(db));
+    ASSERT_OK(open_rw(path, &db));
+    ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
+    expect_items(t, 100, gone, 1);
+    ASSERT_OK(vmdb_check(db));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
