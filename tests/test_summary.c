@@ -489,3 +489,46 @@ Test(summary, a_summary_counting_too_few_records_loses_none_to_a_delete_and_an_i
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
+
+/* A frontier set too low, believed, then a delete of a record past it:
+ * its rid went on the free stack, the next insert took it from there, and
+ * the one after it got the same rid again from the frontier, which stepped
+ * up over the live slots to that one, still free in the file. Both
+ * inserts of one transaction landed in one slot: the first record was
+ * lost although its commit succeeded. */
+Test(summary, a_frontier_too_low_and_a_delete_past_it_give_no_rid_twice)
+{
+    static const uint64_t gone[] = {51}; /* rid 50, past the frontier it says */
+    const char *path = test_path("db");
+    char file[600];
+    snprintf(file, sizeof file, "%s/items.vmt", path);
+    make_items(path, 100, NULL, 0);
+    set_summary_field(file, S_FRONTIER, 10);
+    set_summary_field(file, S_LIVE, 10);
+    set_summary_field(file, S_HOLE_FROM, 10);
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_txn *txn;
+    ASSERT_OK(open_rw(path, &db));
+    ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_delete(txn, t, &gone[0], sizeof gone[0]));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    uint64_t a, b;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_insert(txn, t, &(struct item){1001, 10010}, &a));
+    ASSERT_OK(vmdb_txn_insert(txn, t, &(struct item){1002, 10020}, &b));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    cr_assert_neq(a, b, "both inserts got record %llu", (unsigned long long)a);
+    expect_items(t, 100, gone, 1);
+    for (uint64_t k = 1001; k <= 1002; k++) {
+        struct item got;
+        ASSERT_OK(vmdb_table_get(t, &k, sizeof k, &got, NULL));
+        cr_assert_eq(got.value, k * 10, "key %llu", (unsigned long long)k);
+    }
+    ASSERT_OK(vmdb_close(db));
+    ASSERT_OK(open_rw(path, &db));
+    ASSERT_OK(vmdb_check(db));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
