@@ -946,11 +946,13 @@ int vmdb_ring_user(const vmdb_ring *r, void *dst, size_t len)
                           len, sizeof r->user);
     /* Another handle of the file, in this process or another, may have
      * synced newer bytes since this one read them at its open: the page
-     * holds them. A copy torn by a sync under way fails its checks. */
+     * holds them. A copy torn by a sync under way fails its checks. A
+     * read-only handle keeps those of its open: it reads no page that a
+     * thread of its process may be writing. */
     const uint8_t *user = r->user;
     struct disk_header newest;
     bool found = false;
-    for (unsigned i = 0; r->path && !r->user_staged && i < 2; i++) {
+    for (unsigned i = 0; r->path && !r->readonly && !r->user_staged && i < 2; i++) {
         struct disk_header copy;
         memcpy(&copy, header_copy(r, i), sizeof copy);
         if (check_copy(&copy) == COPY_OK && (!found || copy.seq > newest.seq)) {
