@@ -838,3 +838,29 @@ Test(ring, user_bytes_are_kept_with_the_synced_header)
     vmdb_ring_close(r);
     remove_test_dir();
 }
+
+/* Two handles of one ring file: the user bytes one syncs are what the
+ * other reads next (the log's salt after another process's checkpoint),
+ * not those it read at its open; its own staged ones stay its own. */
+Test(ring, user_bytes_synced_by_another_handle_are_read_from_the_header)
+{
+    const char *path = test_path("user.ring");
+    vmdb_ring *a = file_ring(path, PAGE, 0);
+    vmdb_ring *b;
+    char back[VMDB_RING_USER_LEN];
+    ASSERT_OK(vmdb_ring_set_user(a, "first", 6));
+    ASSERT_OK(vmdb_ring_sync(a));
+    ASSERT_OK(vmdb_ring_open(path, NULL, &b));
+    ASSERT_OK(vmdb_ring_set_user(a, "second", 7));
+    ASSERT_OK(vmdb_ring_user(b, back, sizeof back));
+    cr_assert_str_eq(back, "first", "staged, not synced: not the file's yet");
+    ASSERT_OK(vmdb_ring_sync(a));
+    ASSERT_OK(vmdb_ring_user(b, back, sizeof back));
+    cr_assert_str_eq(back, "second");
+    ASSERT_OK(vmdb_ring_set_user(b, "third", 6));
+    ASSERT_OK(vmdb_ring_user(b, back, sizeof back));
+    cr_assert_str_eq(back, "third", "a handle's staged bytes are its newest");
+    vmdb_ring_close(a);
+    vmdb_ring_close(b);
+    remove_test_dir();
+}

@@ -12,12 +12,14 @@
  */
 #include "helpers.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <xxhash.h>
 
 #include "db.h"
 #include "old_table.h"
+#include "os_fault.h"
 #include "os_powerloss.h"
 
 TestSuite(summary, .timeout = 120);
@@ -442,5 +444,181 @@ Test(summary, a_table_of_an_unknown_version_is_refused_naming_the_file)
     vmdb_db *db;
     ASSERT_FAILS(open_rw(path, &db), VMDB_EVERSION,
                  "items.vmt: table format version 4");
+    remove_test_dir();
+}
+
+/* A count of live records too low, believed, met a delete of one of them:
+ * the count went below zero, and an index rebuild then asked room for
+ * 2^64 - 1 entries after it had cleared the index, which failed and left
+ * every record out of the index, for this session and the next. */
+Test(summary, a_summary_counting_too_few_records_loses_none_to_a_delete_and_an_index_rebuild)
+{
+    static const uint64_t gone[] = {5};
+    const char *path = test_path("db");
+    char file[600];
+    snprintf(file, sizeof file, "%s/items.vmt", path);
+    make_items(path, 100, NULL, 0);
+    set_summary_field(file, S_LIVE, 0);
+    set_summary_field(file, S_HOLE_FROM, 0);
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_txn *txn;
+    ASSERT_OK(open_rw(path, &db));
+    ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_delete(txn, t, &gone[0], sizeof gone[0]));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    ASSERT_OK(vmdb_index_rebuild(t));
+    expect_items(t, 100, gone, 1);
+    ASSERT_OK(vmdb_close(db));
+    ASSERT_OK(open_rw(path, &db));
+    ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
+    expect_items(t, 100, gone, 1);
+    ASSERT_OK(vmdb_check(db));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+/* A frontier set too low, believed, then a delete of a record past it:
+ * its rid went on the free stack, the next insert took it from there, and
+ * the one after it got the same rid again from the frontier, which stepped
+ * up over the live slots to that one, still free in the file. Both
+ * inserts of one transaction landed in one slot: the first record was
+ * lost although its commit succeeded. */
+Test(summary, a_frontier_too_low_and_a_delete_past_it_give_no_rid_twice)
+{
+    static const uint64_t gone[] = {51}; /* rid 50, past the frontier it says */
+    const char *path = test_path("db");
+    char file[600];
+    snprintf(file, sizeof file, "%s/items.vmt", path);
+    make_items(path, 100, NULL, 0);
+    set_summary_field(file, S_FRONTIER, 10);
+    set_summary_field(file, S_LIVE, 10);
+    set_summary_field(file, S_HOLE_FROM, 10);
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_txn *txn;
+    ASSERT_OK(open_rw(path, &db));
+    ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_delete(txn, t, &gone[0], sizeof gone[0]));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    uint64_t a, b;
+    ASSERT_OK(vmdb_txn_begin(db, 0, &txn));
+    ASSERT_OK(vmdb_txn_insert(txn, t, &(struct item){1001, 10010}, &a));
+    ASSERT_OK(vmdb_txn_insert(txn, t, &(struct item){1002, 10020}, &b));
+    ASSERT_OK(vmdb_txn_commit(txn));
+    cr_assert_neq(a, b, "both inserts got record %llu", (unsigned long long)a);
+    expect_items(t, 100, gone, 1);
+    for (uint64_t k = 1001; k <= 1002; k++) {
+        struct item got;
+        ASSERT_OK(vmdb_table_get(t, &k, sizeof k, &got, NULL));
+        cr_assert_eq(got.value, k * 10, "key %llu", (unsigned long long)k);
+    }
+    ASSERT_OK(vmdb_close(db));
+    ASSERT_OK(open_rw(path, &db));
+    ASSERT_OK(vmdb_check(db));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+/* ---- a checkpoint cut short, then another writer ------------------------ */
+
+/* In a child: opens for writing, says so on `ready`, waits for a byte on
+ * `go`, commits key `key`, says so on `ready` and dies without closing. */
+static void late_writer(const char *path, uint64_t key, int ready, int go)
+{
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_txn *txn;
+    char c = 'r';
+    if (open_rw(path, &db) < 0 || vmdb_table_open(db, "items", NULL, &t) < 0 ||
+        write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
+        _exit(2);
+    if (vmdb_txn_begin(db, 0, &txn) < 0 ||
+        vmdb_txn_insert(txn, t, &(struct item){key, key * 10}, NULL) < 0 ||
+        vmdb_txn_commit(txn) < 0)
+        _exit(3);
+    _exit(write(ready, &c, 1) == 1 ? 0 : 4);
+}
+
+/* In a child: commits key 900, then checkpoints with the flush after the
+ * first `skip` failing, and dies there as if killed in it. Exits 1 when
+ * the checkpoint made no more than `skip` flushes. */
+static void cut_checkpoint(const char *path, unsigned skip)
+{
+    vmdb_db *db;
+    vmdb_table *t;
+    vmdb_txn *txn;
+    if (open_rw(path, &db) < 0 || vmdb_table_open(db, "items", NULL, &t) < 0 ||
+        vmdb_txn_begin(db, 0, &txn) < 0 ||
+        vmdb_txn_insert(txn, t, &(struct item){900, 9000}, NULL) < 0 || vmdb_txn_commit(txn) < 0)
+        _exit(2);
+    vmdb__os_inject_fault(VMDB__OS_OP_FLUSH, EIO, skip);
+    (void)vmdb_checkpoint(db);
+    _exit(vmdb__os_fault_armed(VMDB__OS_OP_FLUSH) ? 1 : 0);
+}
+
+/* A checkpoint whose writer dies in it after the log's header took the
+ * new salt, before the lock page did: the next writer, open since before,
+ * wrote its records under the old salt, which recovery does not read. Its
+ * commit was then refused at the next open as a log damaged in the middle
+ * (and after a power cut, a durable commit was gone). Each flush of the
+ * checkpoint in turn is where the first writer dies. */
+Test(summary, a_writer_after_a_checkpoint_cut_short_at_any_flush_loses_no_commit)
+{
+    bool past_the_end = false;
+    for (unsigned skip = 0; !past_the_end; skip++) {
+        cr_assert_lt(skip, 64, "the checkpoint never ran out of flushes");
+        char name[32];
+        snprintf(name, sizeof name, "db%u", skip);
+        const char *path = test_path(name);
+        make_items(path, 500, three_holes, 3);
+        int ready[2], go[2];
+        cr_assert_eq(pipe(ready), 0);
+        cr_assert_eq(pipe(go), 0);
+        uint64_t key = 1000 + skip;
+        pid_t late = fork();
+        cr_assert_geq(late, 0);
+        if (late == 0)
+            late_writer(path, key, ready[1], go[0]);
+        char c;
+        cr_assert_eq(read(ready[0], &c, 1), 1, "the late writer did not open");
+        pid_t cut = fork();
+        cr_assert_geq(cut, 0);
+        if (cut == 0)
+            cut_checkpoint(path, skip);
+        int status;
+        cr_assert_eq(waitpid(cut, &status, 0), cut);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) <= 1, "skip %u: status %d", skip,
+                  status);
+        past_the_end = WEXITSTATUS(status) == 1;
+        cr_assert_eq(write(go[1], &c, 1), 1);
+        cr_assert_eq(read(ready[0], &c, 1), 1, "skip %u: the late writer did not commit", skip);
+        cr_assert_eq(waitpid(late, &status, 0), late);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "skip %u: status %d", skip,
+                  status);
+        for (int i = 0; i < 2; i++) {
+            close(ready[i]);
+            close(go[i]);
+        }
+        vmdb_db *db;
+        vmdb_table *t;
+        int rc = open_rw(path, &db);
+        cr_assert_eq(rc, 0, "skip %u: %s: %s", skip, vmdb_error_name(rc),
+                     vmdb_last_error()->message);
+        ASSERT_OK(vmdb_table_open(db, "items", NULL, &t));
+        expect_items(t, 500, three_holes, 3);
+        uint64_t keys[] = {900, key};
+        for (size_t i = 0; i < 2; i++) {
+            struct item got;
+            rc = vmdb_table_get(t, &keys[i], sizeof keys[i], &got, NULL);
+            cr_assert_eq(rc, 0, "skip %u: key %llu: %s", skip, (unsigned long long)keys[i],
+                         vmdb_error_name(rc));
+            cr_assert_eq(got.value, keys[i] * 10);
+        }
+        ASSERT_OK(vmdb_check(db));
+        ASSERT_OK(vmdb_close(db));
+    }
     remove_test_dir();
 }

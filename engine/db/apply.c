@@ -41,7 +41,13 @@ int vmdb__db_apply(vmdb_db *db, vmdb_table *t, uint8_t kind, uint64_t rid, uint6
         if (rid >= t->frontier)
             t->frontier = rid + 1;
     } else if (!put && was_live) {
-        t->live_count--;
+        /* A live slot with none counted: the count came from a summary
+         * that lied. Below zero it would make every later use of it
+         * (the next summary, an index's room) absurd. */
+        if (t->live_count == 0)
+            t->state_doubtful = true;
+        else
+            t->live_count--;
         rc = vmdb__table_release_rid(t, rid);
     }
     return rc;

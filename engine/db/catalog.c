@@ -155,15 +155,20 @@ int vmdb__db_index_rebuild(vmdb_table *t)
      * where two live slots hold the same key (a log that put a record
      * onto another's key, replayed): an index holds one of them, and the
      * other would be found by scans, never by its key. */
-    int rc = vmdb__table_verify(t, NULL, NULL);
+    vmdb__table_tally tally;
+    int rc = vmdb__table_verify_tally(t, NULL, NULL, &tally);
     if (rc < 0) {
         char why[sizeof vmdb_last_error()->message];
         snprintf(why, sizeof why, "%s", vmdb_last_error()->message);
         return vmdb__fail(rc, "%s; its index is not rebuilt from it", why);
     }
+    /* Room for the records the slots hold, not the writer's count: that
+     * may come from a header's summary, which a crafted file can make
+     * anything, and a reservation that fails after the clear would leave
+     * the index empty. */
     rc = vmdb__index_clear(t->index);
     if (rc == 0)
-        rc = vmdb__index_reserve(t->index, t->live_count);
+        rc = vmdb__index_reserve(t->index, tally.live);
     /* Slots are read in order but their keys land all over the index:
      * each record's home entry is prefetched REBUILD_AHEAD records before
      * it is inserted, so that the cache misses overlap. */

@@ -108,6 +108,7 @@ struct vmdb_ring {
     uint64_t synced_head; /* its positions, bytes */
     uint64_t synced_tail;
     uint8_t user[VMDB_RING_USER_LEN]; /* staged for the next sync */
+    bool user_staged;     /* set since the last sync: `user` is newer */
     struct live_positions fallback;
     /* Each side's private cache of the other's position, on its own line
      * so the producer and consumer threads never write the same line. */
@@ -937,6 +938,7 @@ int vmdb_ring_sync(vmdb_ring *r)
     r->sync_seq = seq;
     r->synced_head = head;
     r->synced_tail = tail;
+    r->user_staged = false;
     return 0;
 }
 
@@ -949,6 +951,7 @@ int vmdb_ring_set_user(vmdb_ring *r, const void *data, size_t len)
                           sizeof r->user);
     memset(r->user, 0, sizeof r->user);
     memcpy(r->user, data, len);
+    r->user_staged = true;
     return 0;
 }
 
@@ -959,7 +962,25 @@ int vmdb_ring_user(const vmdb_ring *r, void *dst, size_t len)
     if (len > sizeof r->user)
         return vmdb__fail(VMDB_ERANGE, "%s: %zu user bytes asked, the header keeps %zu", r->name,
                           len, sizeof r->user);
-    memcpy(dst, r->user, len);
+    /* Another handle of the file, in this process or another, may have
+     * synced newer bytes since this one read them at its open: the page
+     * holds them. A copy torn by a sync under way fails its checks. A
+     * read-only handle keeps those of its open: it reads no page that a
+     * thread of its process may be writing. */
+    const uint8_t *user = r->user;
+    struct disk_header newest;
+    bool found = false;
+    for (unsigned i = 0; r->path && !r->readonly && !r->user_staged && i < 2; i++) {
+        struct disk_header copy;
+        memcpy(&copy, header_copy(r, i), sizeof copy);
+        if (check_copy(&copy) == COPY_OK && (!found || copy.seq > newest.seq)) {
+            newest = copy;
+            found = true;
+        }
+    }
+    if (found)
+        user = newest.user;
+    memcpy(dst, user, len);
     return 0;
 }
 

@@ -1064,6 +1064,14 @@ int vmdb__table_alloc_rid(vmdb_table *t, uint64_t *rid)
 
 int vmdb__table_release_rid(vmdb_table *t, uint64_t rid)
 {
+    /* Past the frontier: a summary set it too low. On the stack the rid
+     * could go out twice, once from there and once from the frontier as
+     * it steps up to a slot still free in the file (the first insert not
+     * yet applied). Left alone, the frontier alone hands it out. */
+    if (rid >= t->frontier) {
+        t->state_doubtful = true;
+        return 0;
+    }
     if (rid + 1 == t->frontier) {
         t->frontier--;
         /* The frontier hands this rid out again: the walk must not. */

@@ -200,7 +200,7 @@ struct vmdb_table {
     uint64_t holes_unseen;  /* them, and alloc walks up to find them */
     uint64_t max_lsn;       /* no slot names a later transaction */
     bool state_from_summary; /* taken from the summary, not the slots */
-    bool state_doubtful;    /* an insert found it wrong: write no summary */
+    bool state_doubtful;    /* an insert or delete found it wrong: write no summary */
 };
 
 /* Creates NAME.vmt in `dir` atomically (temporary file, sync, rename, sync

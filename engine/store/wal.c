@@ -359,8 +359,11 @@ int vmdb__wal_replace(const vmdb__wal *w, uint64_t size, uint64_t max, uint64_t 
     return rc;
 }
 
-int vmdb__wal_adopt_salt(vmdb__wal *w, uint64_t salt)
+int vmdb__wal_follow_salt(vmdb__wal *w)
 {
-    w->salt = salt;
-    return 0;
+    struct wal_user user;
+    int rc = vmdb_ring_user(w->ring, &user, sizeof user);
+    if (rc == 0)
+        w->salt = user.salt;
+    return rc;
 }

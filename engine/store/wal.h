@@ -111,8 +111,9 @@ int vmdb__wal_check_live(vmdb__wal *wal, const uint64_t *live_salt,
                          int (*fn)(void *ctx, const vmdb__wal_record *rec, const void *payload),
                          void *ctx, vmdb__wal_scan_end *end);
 
-/* Takes the salt another process's checkpoint drew (from the lock page). */
-int vmdb__wal_adopt_salt(vmdb__wal *wal, uint64_t salt);
+/* Takes the salt the log's header holds now, which another handle's
+ * checkpoint may have changed: the one recovery reads records by. */
+int vmdb__wal_follow_salt(vmdb__wal *wal);
 
 /* Frees the log up to `pos` with a new salt: the ring restarts at pos and
  * the header (durable when this returns) records pos and the salt. Only

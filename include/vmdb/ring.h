@@ -218,8 +218,10 @@ VMDB_API int vmdb_ring_stat(const vmdb_ring *ring, vmdb_ring_info *info);
  * The layer above (the WAL) keeps up to VMDB_RING_USER_LEN bytes of its
  * own in the header copies: vmdb_ring_set_user() stages them for the next
  * vmdb_ring_sync(), which makes them durable together with the positions;
- * vmdb_ring_user() copies out those of the newest valid copy (or the
- * staged ones once set). Both VMDB_ERANGE if len > VMDB_RING_USER_LEN.
+ * vmdb_ring_user() copies out those of the newest valid copy in the file
+ * now, which another handle may have synced since this one opened (or this
+ * handle's staged ones, from a set until its next sync; a read-only
+ * handle: those of its open). Both VMDB_ERANGE if len > VMDB_RING_USER_LEN.
  */
 #define VMDB_RING_USER_LEN 64
 VMDB_API int vmdb_ring_set_user(vmdb_ring *ring, const void *data, size_t len);
