@@ -234,7 +234,7 @@ MUTANTS := \
     GROWTH_WITHOUT_LENGTH_FLUSH:powerloss/table_grown*: \
     NO_DIR_FSYNC:powerloss_dirsync/*: \
     OWN_RANGE_FLUSH:durability/a_sync_commit_after_none*: \
-    HANDLE_SYNC_SEQ:durability/a_sync_commit_after_another_handle*: \
+    HANDLE_SYNC_SEQ:ring/sync_numbers_its_copy*: \
     NONE_APPLIED_AT_ONCE:powercut/one_writer*:VMDB_POWERCUT_DURABILITY=none,VMDB_POWERLOSS_CYCLES=60 \
     READ_UNVALIDATED:read/readers_in*: \
     READ_THROUGH_QUEUE:read/threads_of_one_handle*:VMDB_READ_SCANS=400000 \
@@ -243,7 +243,8 @@ MUTANTS := \
     WAL_EPOCH_UNCHANGED:wal_grow/another*: \
     WAL_REPLACED_UNFLUSHED:wal_grow/a_power_cut*busy*: \
     SQL_SUBSTR_FROM_ZERO:sqlite_diff/*: \
-    SEQ_WRAPS_TO_ZERO:upgrade/a_counter_that_wraps*:
+    SEQ_WRAPS_TO_ZERO:upgrade/a_counter_that_wraps*: \
+    SALT_FROM_LOCK_PAGE:summary/a_writer_after_a_checkpoint_cut_short*:
 comma := ,
 mutant_name = $(word 1,$(subst :, ,$(1)))
 MUTANT_NAMES := $(foreach m,$(MUTANTS),$(call mutant_name,$(m)))

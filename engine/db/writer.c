@@ -58,8 +58,10 @@ static int lock_writer(vmdb_db *db)
      * that died after the header took its salt, before the lock page
      * did, left the lock page's older (and no new generation), and
      * records sealed with that one are not read by recovery. */
+#ifndef VMDB_MUTANT_SALT_FROM_LOCK_PAGE /* test-mutants: the lock page's salt believed */
     if (rc == 0)
         rc = vmdb__wal_follow_salt(db->wal);
+#endif
     if (rc == 0)
         rc = vmdb__follow_locked(db);
     if (rc < 0) {
@@ -75,6 +77,9 @@ static int lock_writer(vmdb_db *db)
     bool dead_changer = __atomic_load_n(&db->lock_page->changes, __ATOMIC_ACQUIRE) & 1;
     if (gen != vmdb__db_seen_generation(db) || dead_writer || dead_changer) {
         /* Another process wrote since this one last held the lock. */
+#ifdef VMDB_MUTANT_SALT_FROM_LOCK_PAGE
+        vmdb__wal_adopt_salt(db->wal, db->lock_page->salt);
+#endif
         for (size_t i = 0; rc == 0 && i < vmdb__db_table_count(db); i++) {
             vmdb_table *t = vmdb__db_table_at(db, i);
             rc = vmdb__table_refresh(t);

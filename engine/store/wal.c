@@ -359,6 +359,15 @@ int vmdb__wal_replace(const vmdb__wal *w, uint64_t size, uint64_t max, uint64_t 
     return rc;
 }
 
+#ifdef VMDB_MUTANT_SALT_FROM_LOCK_PAGE
+/* Mutant (test-mutants): the salt the lock page names, as writers took it
+ * before they read the log's header at every lock. */
+void vmdb__wal_adopt_salt(vmdb__wal *w, uint64_t salt)
+{
+    w->salt = salt;
+}
+#endif
+
 int vmdb__wal_follow_salt(vmdb__wal *w)
 {
     struct wal_user user;

@@ -114,6 +114,9 @@ int vmdb__wal_check_live(vmdb__wal *wal, const uint64_t *live_salt,
 /* Takes the salt the log's header holds now, which another handle's
  * checkpoint may have changed: the one recovery reads records by. */
 int vmdb__wal_follow_salt(vmdb__wal *wal);
+#ifdef VMDB_MUTANT_SALT_FROM_LOCK_PAGE
+void vmdb__wal_adopt_salt(vmdb__wal *wal, uint64_t salt);
+#endif
 
 /* Frees the log up to `pos` with a new salt: the ring restarts at pos and
  * the header (durable when this returns) records pos and the salt. Only
