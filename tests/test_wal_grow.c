@@ -700,3 +700,64 @@ Test(wal_grow, a_long_lived_handle_does_not_keep_the_logs_it_followed_away_from,
     ASSERT_OK(vmdb_close(a));
     remove_test_dir();
 }
+
+/* Names in the directory at `path` that contain `needle`. */
+static int names_with(const char *path, const char *needle)
+{
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c -- '%s'", path, needle);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    int n = -1;
+    cr_assert_eq(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+static int rename_or_die(const char *from, const char *to)
+{
+    if (strstr(from, "wal.ring.vmdb-new-"))
+        raise(SIGKILL);
+    return underneath.rename(from, to);
+}
+
+/* A writer killed in the middle of a growth leaves the new log, built
+ * whole, under its temporary name: up to the maximum (1 GiB by default)
+ * of disk no file in the database names. The next writer, who holds the
+ * lock no growth runs without, must take it away. */
+Test(wal_grow, a_growth_killed_before_its_rename_leaves_no_temporary_log_behind,
+     .timeout = SUITE_TIMEOUT)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, 8 * MIB);
+    vmdb_table *t = make_table_sized(db, 8192);
+    ASSERT_OK(put_rows(db, t, 0, 10, 1, VMDB_DURABILITY_SYNC));
+    ASSERT_OK(vmdb_close(db));
+    pid_t pid = fork_child();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        vmdb_db_options o = {.wal_size = 0};
+        if (vmdb_open(path, &o, &db) != 0 || vmdb_table_open(db, "t", NULL, &t) != 0)
+            _exit(2);
+        underneath = *vmdb__os_syscalls();
+        killer = underneath;
+        killer.rename = rename_or_die;
+        vmdb__os_set_syscalls(&killer);
+        put_rows(db, t, BIG_FROM, BIG_FROM + CUT_ROWS, 2, VMDB_DURABILITY_SYNC);
+        _exit(3); /* no growth: the test would test nothing */
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status), "the writer did not die at the rename (exit %d)",
+              WEXITSTATUS(status));
+    cr_assert_eq(names_with(path, "wal.ring.vmdb-new-"), 1, "the kill left no new log");
+    db = open_db(path, 0);
+    cr_assert_eq(names_with(path, "wal.ring.vmdb-new-"), 0,
+                 "the open for writing left the dead writer's new log on disk");
+    ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+    cr_assert_eq(rows_with(t, 0, 10, 1), 10);
+    cr_assert_eq(rows_with(t, BIG_FROM, BIG_FROM + CUT_ROWS, 2), 0);
+    ASSERT_OK(put_rows(db, t, BIG_FROM, BIG_FROM + CUT_ROWS, 2, VMDB_DURABILITY_SYNC));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
