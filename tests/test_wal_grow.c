@@ -761,3 +761,34 @@ Test(wal_grow, a_growth_killed_before_its_rename_leaves_no_temporary_log_behind,
     ASSERT_OK(vmdb_close(db));
     remove_test_dir();
 }
+
+/* A handle that has not looked at the log since another one replaced it
+ * maps the old file, which a close left empty at the very position its
+ * second checkpoint names again, with the salt of the lock page: the
+ * tables' summaries looked current by that log while commits went on in
+ * the new one, and vmdb_check called a sound table damaged ("the
+ * header's summary of the slots is wrong"). */
+Test(wal_grow, check_from_a_handle_that_has_not_followed_the_log_finds_no_damage,
+     .timeout = SUITE_TIMEOUT)
+{
+    const char *path = test_path("db");
+    vmdb_db *b = open_db(path, 8 * MIB);
+    vmdb_table *t = make_table(b);
+    ASSERT_OK(put_rows(b, t, 0, 100, 1, VMDB_DURABILITY_SYNC));
+    ASSERT_OK(put_rows(b, t, BIG_FROM, BIG_FROM + BIG_ROWS, 2, VMDB_DURABILITY_SYNC));
+    cr_assert_gt(stat_of(b).wal_size, MIB, "the transaction did not grow the log");
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
+    vmdb_db *r;
+    ASSERT_OK(vmdb_open(path, &ro, &r));
+    ASSERT_OK(vmdb_check(r)); /* r maps the grown log */
+    ASSERT_OK(vmdb_close(b)); /* checkpoints, shrinks, checkpoints again */
+    vmdb_db *c = open_db(path, 8 * MIB);
+    ASSERT_OK(vmdb_table_open(c, "t", NULL, &t));
+    ASSERT_OK(put_rows(c, t, 0, 100, 3, VMDB_DURABILITY_SYNC)); /* into the small log */
+    ASSERT_OK(vmdb_check(r));
+    ASSERT_OK(vmdb_table_open(r, "t", NULL, &t));
+    cr_assert_eq(rows_with(t, 0, 100, 3), 100);
+    ASSERT_OK(vmdb_close(c));
+    ASSERT_OK(vmdb_close(r));
+    remove_test_dir();
+}
