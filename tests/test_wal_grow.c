@@ -792,3 +792,105 @@ Test(wal_grow, check_from_a_handle_that_has_not_followed_the_log_finds_no_damage
     ASSERT_OK(vmdb_close(r));
     remove_test_dir();
 }
+
+/* ---- readers of a log that a writer in another process goes on writing -- */
+
+/* A 1 MiB log wraps every 1 MiB of records, and a transaction larger than
+ * the room left checkpoints at its start and goes on writing over the
+ * records before it: a reader without the lock (vmdb_check, the log's
+ * listing) may find a record it checked already written over. */
+
+static const char *scribble_path;
+static vmdb_db *wrapper;
+static vmdb_table *wrapper_table;
+static int hook_calls;
+
+/* As a stray write would: the record's payload length, once its lengths
+ * were checked, becomes one far past the log. */
+static void scribble_payload_len(const char *stage, const void *rec)
+{
+    if (strcmp(stage, "fields checked") != 0 || hook_calls++)
+        return;
+    const vmdb__wal_record *h = rec;
+    int fd = open(scribble_path, O_WRONLY);
+    cr_assert_geq(fd, 0);
+    uint32_t huge = 0x7ffffff0;
+    off_t at = (off_t)(4096 + h->lsn % MIB + offsetof(vmdb__wal_record, payload_len));
+    cr_assert_eq(pwrite(fd, &huge, sizeof huge, at), (ssize_t)sizeof huge);
+    close(fd);
+}
+
+/* The checksum was computed over the payload length read again after the
+ * check: a reader ran off the end of the log's map (SIGSEGV in vmdb check
+ * beside a writer). Damage in place, with no checkpoint meanwhile, is
+ * damage: the record is reported, and nothing is read past it. */
+Test(wal_grow, a_record_changed_after_its_lengths_were_checked_is_read_no_further,
+     .timeout = SUITE_TIMEOUT)
+{
+    const char *path = test_path("db");
+    vmdb_db *w = open_db(path, MIB);
+    vmdb_table *t = make_table_sized(w, 8192);
+    ASSERT_OK(put_rows(w, t, 0, 100, 1, VMDB_DURABILITY_SYNC));
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
+    vmdb_db *r;
+    ASSERT_OK(vmdb_open(path, &ro, &r));
+    scribble_path = db_file(path, "wal.ring");
+    hook_calls = 0;
+    vmdb__wal_scan_test_hook = scribble_payload_len;
+    int rc = vmdb_check(r);
+    vmdb__wal_scan_test_hook = NULL;
+    cr_assert_gt(hook_calls, 0, "the check read no record");
+    cr_assert_eq(rc, VMDB_ECORRUPT, "check -> %s: %s", vmdb_error_name(rc),
+                 vmdb_last_error()->message);
+    cr_assert(strstr(vmdb_last_error()->message, "wal.ring"), "%s", vmdb_last_error()->message);
+    vmdb_close(r);
+    vmdb_close(w);
+    remove_test_dir();
+}
+
+/* The writer's turn, as it would come in another process: a transaction
+ * that does not fit the room left checkpoints at its start and writes its
+ * 256-byte records over the oldest ones, out of step with them. */
+static void wrap_over(const char *stage, const void *rec)
+{
+    (void)rec;
+    if (strcmp(stage, "record checked") != 0 || hook_calls++)
+        return;
+    ASSERT_OK(put_rows(wrapper, wrapper_table, 2000, 2000 + 2700, 2, VMDB_DURABILITY_SYNC));
+}
+
+/* A record checked, then written over by a checkpoint and the records
+ * after it before the reader looked at its fields: vmdb_check called the
+ * log damaged ("has unknown flags", at a position made of payload bytes)
+ * where it only moved on. */
+Test(wal_grow, check_beside_a_writer_that_wraps_the_log_finds_no_damage,
+     .timeout = SUITE_TIMEOUT)
+{
+    const char *path = test_path("db");
+    wrapper = open_db(path, MIB);
+    wrapper_table = make_table_sized(wrapper, 8192);
+    ASSERT_OK(vmdb_checkpoint(wrapper));
+    /* 1300 transactions of a row and a commit, 312 bytes each: 40% of
+     * the log, no checkpoint due. */
+    for (uint64_t id = 0; id < 1300; id++)
+        ASSERT_OK(put_rows(wrapper, wrapper_table, id, id + 1, 1, VMDB_DURABILITY_SYNC));
+    vmdb_db_info before = stat_of(wrapper);
+    cr_assert_eq(before.wal_used, 1300 * 312);
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
+    vmdb_db *r;
+    ASSERT_OK(vmdb_open(path, &ro, &r));
+    hook_calls = 0;
+    vmdb__wal_scan_test_hook = wrap_over;
+    int rc = vmdb_check(r);
+    vmdb__wal_scan_test_hook = NULL;
+    cr_assert_gt(hook_calls, 0, "the check read no record");
+    cr_assert_gt(stat_of(wrapper).checkpoint_lsn, before.checkpoint_lsn,
+                 "the writer did not checkpoint in the middle of the check");
+    cr_assert_eq(rc, 0, "check -> %s: %s", vmdb_error_name(rc), vmdb_last_error()->message);
+    vmdb_table *rt;
+    ASSERT_OK(vmdb_table_open(r, "t", NULL, &rt));
+    cr_assert_eq(rows_with(rt, 2000, 4700, 2), 2700);
+    vmdb_close(r);
+    ASSERT_OK(vmdb_close(wrapper));
+    remove_test_dir();
+}
