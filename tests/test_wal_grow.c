@@ -700,3 +700,197 @@ Test(wal_grow, a_long_lived_handle_does_not_keep_the_logs_it_followed_away_from,
     ASSERT_OK(vmdb_close(a));
     remove_test_dir();
 }
+
+/* Names in the directory at `path` that contain `needle`. */
+static int names_with(const char *path, const char *needle)
+{
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c -- '%s'", path, needle);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    int n = -1;
+    cr_assert_eq(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+static int rename_or_die(const char *from, const char *to)
+{
+    if (strstr(from, "wal.ring.vmdb-new-"))
+        raise(SIGKILL);
+    return underneath.rename(from, to);
+}
+
+/* A writer killed in the middle of a growth leaves the new log, built
+ * whole, under its temporary name: up to the maximum (1 GiB by default)
+ * of disk no file in the database names. The next writer, who holds the
+ * lock no growth runs without, must take it away. */
+Test(wal_grow, a_growth_killed_before_its_rename_leaves_no_temporary_log_behind,
+     .timeout = SUITE_TIMEOUT)
+{
+    const char *path = test_path("db");
+    vmdb_db *db = open_db(path, 8 * MIB);
+    vmdb_table *t = make_table_sized(db, 8192);
+    ASSERT_OK(put_rows(db, t, 0, 10, 1, VMDB_DURABILITY_SYNC));
+    ASSERT_OK(vmdb_close(db));
+    pid_t pid = fork_child();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        vmdb_db_options o = {.wal_size = 0};
+        if (vmdb_open(path, &o, &db) != 0 || vmdb_table_open(db, "t", NULL, &t) != 0)
+            _exit(2);
+        underneath = *vmdb__os_syscalls();
+        killer = underneath;
+        killer.rename = rename_or_die;
+        vmdb__os_set_syscalls(&killer);
+        put_rows(db, t, BIG_FROM, BIG_FROM + CUT_ROWS, 2, VMDB_DURABILITY_SYNC);
+        _exit(3); /* no growth: the test would test nothing */
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status), "the writer did not die at the rename (exit %d)",
+              WEXITSTATUS(status));
+    cr_assert_eq(names_with(path, "wal.ring.vmdb-new-"), 1, "the kill left no new log");
+    db = open_db(path, 0);
+    cr_assert_eq(names_with(path, "wal.ring.vmdb-new-"), 0,
+                 "the open for writing left the dead writer's new log on disk");
+    ASSERT_OK(vmdb_table_open(db, "t", NULL, &t));
+    cr_assert_eq(rows_with(t, 0, 10, 1), 10);
+    cr_assert_eq(rows_with(t, BIG_FROM, BIG_FROM + CUT_ROWS, 2), 0);
+    ASSERT_OK(put_rows(db, t, BIG_FROM, BIG_FROM + CUT_ROWS, 2, VMDB_DURABILITY_SYNC));
+    ASSERT_OK(vmdb_close(db));
+    remove_test_dir();
+}
+
+/* A handle that has not looked at the log since another one replaced it
+ * maps the old file, which a close left empty at the very position its
+ * second checkpoint names again, with the salt of the lock page: the
+ * tables' summaries looked current by that log while commits went on in
+ * the new one, and vmdb_check called a sound table damaged ("the
+ * header's summary of the slots is wrong"). */
+Test(wal_grow, check_from_a_handle_that_has_not_followed_the_log_finds_no_damage,
+     .timeout = SUITE_TIMEOUT)
+{
+    const char *path = test_path("db");
+    vmdb_db *b = open_db(path, 8 * MIB);
+    vmdb_table *t = make_table(b);
+    ASSERT_OK(put_rows(b, t, 0, 100, 1, VMDB_DURABILITY_SYNC));
+    ASSERT_OK(put_rows(b, t, BIG_FROM, BIG_FROM + BIG_ROWS, 2, VMDB_DURABILITY_SYNC));
+    cr_assert_gt(stat_of(b).wal_size, MIB, "the transaction did not grow the log");
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
+    vmdb_db *r;
+    ASSERT_OK(vmdb_open(path, &ro, &r));
+    ASSERT_OK(vmdb_check(r)); /* r maps the grown log */
+    ASSERT_OK(vmdb_close(b)); /* checkpoints, shrinks, checkpoints again */
+    vmdb_db *c = open_db(path, 8 * MIB);
+    ASSERT_OK(vmdb_table_open(c, "t", NULL, &t));
+    ASSERT_OK(put_rows(c, t, 0, 100, 3, VMDB_DURABILITY_SYNC)); /* into the small log */
+    ASSERT_OK(vmdb_check(r));
+    ASSERT_OK(vmdb_table_open(r, "t", NULL, &t));
+    cr_assert_eq(rows_with(t, 0, 100, 3), 100);
+    ASSERT_OK(vmdb_close(c));
+    ASSERT_OK(vmdb_close(r));
+    remove_test_dir();
+}
+
+/* ---- readers of a log that a writer in another process goes on writing -- */
+
+/* A 1 MiB log wraps every 1 MiB of records, and a transaction larger than
+ * the room left checkpoints at its start and goes on writing over the
+ * records before it: a reader without the lock (vmdb_check, the log's
+ * listing) may find a record it checked already written over. */
+
+static const char *scribble_path;
+static vmdb_db *wrapper;
+static vmdb_table *wrapper_table;
+static int hook_calls;
+
+/* As a stray write would: the record's payload length, once its lengths
+ * were checked, becomes one far past the log. */
+static void scribble_payload_len(const char *stage, const void *rec)
+{
+    if (strcmp(stage, "fields checked") != 0 || hook_calls++)
+        return;
+    const vmdb__wal_record *h = rec;
+    int fd = open(scribble_path, O_WRONLY);
+    cr_assert_geq(fd, 0);
+    uint32_t huge = 0x7ffffff0;
+    off_t at = (off_t)(4096 + h->lsn % MIB + offsetof(vmdb__wal_record, payload_len));
+    cr_assert_eq(pwrite(fd, &huge, sizeof huge, at), (ssize_t)sizeof huge);
+    close(fd);
+}
+
+/* The checksum was computed over the payload length read again after the
+ * check: a reader ran off the end of the log's map (SIGSEGV in vmdb check
+ * beside a writer). Damage in place, with no checkpoint meanwhile, is
+ * damage: the record is reported, and nothing is read past it. */
+Test(wal_grow, a_record_changed_after_its_lengths_were_checked_is_read_no_further,
+     .timeout = SUITE_TIMEOUT)
+{
+    const char *path = test_path("db");
+    vmdb_db *w = open_db(path, MIB);
+    vmdb_table *t = make_table_sized(w, 8192);
+    ASSERT_OK(put_rows(w, t, 0, 100, 1, VMDB_DURABILITY_SYNC));
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
+    vmdb_db *r;
+    ASSERT_OK(vmdb_open(path, &ro, &r));
+    scribble_path = db_file(path, "wal.ring");
+    hook_calls = 0;
+    vmdb__wal_scan_test_hook = scribble_payload_len;
+    int rc = vmdb_check(r);
+    vmdb__wal_scan_test_hook = NULL;
+    cr_assert_gt(hook_calls, 0, "the check read no record");
+    cr_assert_eq(rc, VMDB_ECORRUPT, "check -> %s: %s", vmdb_error_name(rc),
+                 vmdb_last_error()->message);
+    cr_assert(strstr(vmdb_last_error()->message, "wal.ring"), "%s", vmdb_last_error()->message);
+    vmdb_close(r);
+    vmdb_close(w);
+    remove_test_dir();
+}
+
+/* The writer's turn, as it would come in another process: a transaction
+ * that does not fit the room left checkpoints at its start and writes its
+ * 256-byte records over the oldest ones, out of step with them. */
+static void wrap_over(const char *stage, const void *rec)
+{
+    (void)rec;
+    if (strcmp(stage, "record checked") != 0 || hook_calls++)
+        return;
+    ASSERT_OK(put_rows(wrapper, wrapper_table, 2000, 2000 + 2700, 2, VMDB_DURABILITY_SYNC));
+}
+
+/* A record checked, then written over by a checkpoint and the records
+ * after it before the reader looked at its fields: vmdb_check called the
+ * log damaged ("has unknown flags", at a position made of payload bytes)
+ * where it only moved on. */
+Test(wal_grow, check_beside_a_writer_that_wraps_the_log_finds_no_damage,
+     .timeout = SUITE_TIMEOUT)
+{
+    const char *path = test_path("db");
+    wrapper = open_db(path, MIB);
+    wrapper_table = make_table_sized(wrapper, 8192);
+    ASSERT_OK(vmdb_checkpoint(wrapper));
+    /* 1300 transactions of a row and a commit, 312 bytes each: 40% of
+     * the log, no checkpoint due. */
+    for (uint64_t id = 0; id < 1300; id++)
+        ASSERT_OK(put_rows(wrapper, wrapper_table, id, id + 1, 1, VMDB_DURABILITY_SYNC));
+    vmdb_db_info before = stat_of(wrapper);
+    cr_assert_eq(before.wal_used, 1300 * 312);
+    vmdb_db_options ro = {.flags = VMDB_DB_READONLY};
+    vmdb_db *r;
+    ASSERT_OK(vmdb_open(path, &ro, &r));
+    hook_calls = 0;
+    vmdb__wal_scan_test_hook = wrap_over;
+    int rc = vmdb_check(r);
+    vmdb__wal_scan_test_hook = NULL;
+    cr_assert_gt(hook_calls, 0, "the check read no record");
+    cr_assert_gt(stat_of(wrapper).checkpoint_lsn, before.checkpoint_lsn,
+                 "the writer did not checkpoint in the middle of the check");
+    cr_assert_eq(rc, 0, "check -> %s: %s", vmdb_error_name(rc), vmdb_last_error()->message);
+    vmdb_table *rt;
+    ASSERT_OK(vmdb_table_open(r, "t", NULL, &rt));
+    cr_assert_eq(rows_with(rt, 2000, 4700, 2), 2700);
+    vmdb_close(r);
+    ASSERT_OK(vmdb_close(wrapper));
+    remove_test_dir();
+}

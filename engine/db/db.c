@@ -167,6 +167,26 @@ static int create_locked(const char *path, const vmdb_db_options *o)
     return init_dir(path, o);
 }
 
+/* A log a growth built (engine/db/wal_grow.c) keeps its temporary name
+ * if the writer dies, or the power goes, before the rename: up to the
+ * log's maximum of disk that no file of the database names, and no later
+ * growth reuses (each draws a name of its own). Growths run only under
+ * the write lock, so a writer holding it knows that every such file is
+ * dead and removes it; one that cannot be removed costs disk, nothing
+ * else, and is left to the next writer. */
+static int remove_new_log(void *ctx, const char *name)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *dir = ctx;
+    if (name_with_suffix(name, VMDB__WAL_NAME, ".vmdb-new-", hex)) {
+        char *p = vmdb__path_join(dir, name, "");
+        if (p)
+            vmdb__os_unlink(p);
+        free(p);
+    }
+    return 0;
+}
+
 static bool has_lock_file(const char *path)
 {
     char *lock_path = vmdb__path_join(path, VMDB__LOCK_NAME, "");
@@ -300,6 +320,8 @@ int vmdb_open(const char *path, const vmdb_db_options *opts, vmdb_db **out)
             vmdb__open_test_hook(path);
 #endif
         rc = vmdb__db_take_file_lock(db);
+        if (rc == 0)
+            vmdb__os_list_dir(path, remove_new_log, (void *)path);
     }
     char *wal_path = vmdb__path_join(path, VMDB__WAL_NAME, "");
     if (rc == 0 && !wal_path)

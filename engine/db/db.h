@@ -191,6 +191,10 @@ int vmdb__db_wal_follow_locked(vmdb_db *db);
 /* The log as it is now, for a reader without the writer mutex: followed
  * first if another handle replaced it. */
 vmdb__wal *vmdb__db_wal_now(vmdb_db *db);
+/* vmdb__db_wal_now, then whether the handle maps the log other handles
+ * write: false when it could not follow (a read transaction holding
+ * writers back does not, nor a failed open). */
+bool vmdb__db_wal_current(vmdb_db *db);
 /* vmdb__db_wal_now for a reader that keeps looking at the log: the log it
  * returns stays mapped until vmdb__db_wal_unpin. */
 vmdb__wal *vmdb__db_wal_pin(vmdb_db *db);

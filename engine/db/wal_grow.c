@@ -200,6 +200,13 @@ vmdb__wal *vmdb__db_wal_now(vmdb_db *db)
     return __atomic_load_n(&db->wal, __ATOMIC_SEQ_CST);
 }
 
+bool vmdb__db_wal_current(vmdb_db *db)
+{
+    vmdb__db_wal_now(db);
+    return __atomic_load_n(&db->lock_page->wal_epoch, __ATOMIC_ACQUIRE) ==
+           __atomic_load_n(&db->walgrow->seen_epoch, __ATOMIC_ACQUIRE);
+}
+
 vmdb__wal *vmdb__db_wal_pin(vmdb_db *db)
 {
     __atomic_add_fetch(&db->walgrow->pins, 1, __ATOMIC_SEQ_CST);

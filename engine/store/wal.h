@@ -141,4 +141,12 @@ int vmdb__wal_draw_salt(vmdb__wal *wal, uint64_t *salt);
 int vmdb__wal_replace(const vmdb__wal *wal, uint64_t size, uint64_t max, uint64_t pos,
                       vmdb__wal **out);
 
+#ifdef VMDB_TEST_HOOKS
+/* Called as a scan reads a record: "fields checked" (its lengths passed,
+ * its checksum not computed yet) and "record checked" (about to be handed
+ * to the scan's callback), so that a test can change the record there as
+ * another process's writer would. */
+extern void (*vmdb__wal_scan_test_hook)(const char *stage, const void *rec);
+#endif
+
 #endif /* VMDB_ENGINE_WAL_H */
