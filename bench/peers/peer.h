@@ -51,6 +51,11 @@ typedef struct peer_ops {
     /* Calls fn for every record, in whatever order the store keeps them;
      * stops at fn's first nonzero return. */
     int (*scan)(peer *p, peer_scan_fn fn, void *ctx);
+    /* Makes durable what the batches before left in memory (a checkpoint,
+     * a sync, a flush), as a program does before a phase of durable
+     * commits: their figures are then the commits' own, not a write-back
+     * of earlier work that happens to fall into their window. */
+    int (*settle)(peer *p);
 } peer_ops;
 
 extern const peer_ops peer_vmdb, peer_lmdb, peer_lmdb_writemap, peer_sqlite, peer_rocksdb,

@@ -133,6 +133,16 @@ static int array_scan(peer *p, peer_scan_fn fn, void *ctx)
     return 0;
 }
 
+/* Every page written back. */
+static int array_settle(peer *p)
+{
+    if (msync(p->base, p->len, MS_SYNC) < 0) {
+        perror("array: msync");
+        return -1;
+    }
+    return 0;
+}
+
 const peer_ops peer_array = {.name = "array",
                              .config = array_config,
                              .open = array_open,
@@ -143,4 +153,5 @@ const peer_ops peer_array = {.name = "array",
                              .get = array_get,
                              .attach = array_attach,
                              .detach = array_detach,
-                             .scan = array_scan};
+                             .scan = array_scan,
+                             .settle = array_settle};

@@ -163,6 +163,17 @@ static int lmdb_scan(peer *p, peer_scan_fn fn, void *ctx)
     return rc && rc != MDB_NOTFOUND ? fail("scan", rc) : 0;
 }
 
+/* MDB_NOSYNC's commits flushed: mdb_env_sync with force. */
+static int lmdb_settle(peer *p)
+{
+    int rc = mdb_env_sync(p->env, 1);
+    if (rc) {
+        fprintf(stderr, "lmdb: env_sync: %s\n", mdb_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 const peer_ops peer_lmdb = {.name = "lmdb",
                             .config = lmdb_config,
                             .open = lmdb_open,
@@ -173,7 +184,8 @@ const peer_ops peer_lmdb = {.name = "lmdb",
                             .get = lmdb_get,
                             .attach = lmdb_attach,
                             .detach = lmdb_detach,
-                            .scan = lmdb_scan};
+                            .scan = lmdb_scan,
+                            .settle = lmdb_settle};
 const peer_ops peer_lmdb_writemap = {.name = "lmdb-writemap",
                                      .config = lmdb_wm_config,
                                      .open = lmdb_wm_open,
@@ -184,4 +196,5 @@ const peer_ops peer_lmdb_writemap = {.name = "lmdb-writemap",
                                      .get = lmdb_get,
                                      .attach = lmdb_attach,
                                      .detach = lmdb_detach,
-                                     .scan = lmdb_scan};
+                                     .scan = lmdb_scan,
+                                     .settle = lmdb_settle};

@@ -166,6 +166,24 @@ static int rocksdb_peer_scan(peer *p, peer_scan_fn fn, void *ctx)
     return err ? fail("scan", err) : 0;
 }
 
+/* The memtable flushed to an SST file, and the WAL synced. */
+static int rocksdb_peer_settle(peer *p)
+{
+    char *err = NULL;
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    rocksdb_flush(p->db, fo, &err);
+    rocksdb_flushoptions_destroy(fo);
+    if (!err)
+        rocksdb_flush_wal(p->db, 1, &err);
+    if (err) {
+        fprintf(stderr, "rocksdb: flush: %s\n", err);
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
 const peer_ops peer_rocksdb = {.name = "rocksdb",
                                .config = rocksdb_config,
                                .open = rocksdb_peer_open,
@@ -176,4 +194,5 @@ const peer_ops peer_rocksdb = {.name = "rocksdb",
                                .get = rocksdb_peer_get,
                                .attach = rocksdb_peer_attach,
                                .detach = rocksdb_peer_detach,
-                               .scan = rocksdb_peer_scan};
+                               .scan = rocksdb_peer_scan,
+                               .settle = rocksdb_peer_settle};

@@ -162,6 +162,12 @@ static int sqlite_scan(peer *p, peer_scan_fn fn, void *ctx)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(p, "scan");
 }
 
+/* The WAL written back into the database file and truncated. */
+static int sqlite_settle(peer *p)
+{
+    return exec(p, "PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
 const peer_ops peer_sqlite = {.name = "sqlite",
                               .config = sqlite_config,
                               .open = sqlite_open,
@@ -172,4 +178,5 @@ const peer_ops peer_sqlite = {.name = "sqlite",
                               .get = sqlite_get,
                               .attach = sqlite_attach,
                               .detach = sqlite_detach,
-                              .scan = sqlite_scan};
+                              .scan = sqlite_scan,
+                              .settle = sqlite_settle};

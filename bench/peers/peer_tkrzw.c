@@ -145,6 +145,12 @@ static int tkrzw_peer_scan(peer *p, peer_scan_fn fn, void *ctx)
     return tkrzw_dbm_process_each(p->dbm, visit, &s, false) ? 0 : fail("scan");
 }
 
+/* A hard synchronize: the file written and fsynced. */
+static int tkrzw_peer_settle(peer *p)
+{
+    return tkrzw_dbm_synchronize(p->dbm, true, NULL, NULL, "") ? 0 : fail("synchronize");
+}
+
 const peer_ops peer_tkrzw = {.name = "tkrzw",
                              .config = tkrzw_config,
                              .open = tkrzw_peer_open,
@@ -155,4 +161,5 @@ const peer_ops peer_tkrzw = {.name = "tkrzw",
                              .get = tkrzw_peer_get,
                              .attach = tkrzw_peer_attach,
                              .detach = tkrzw_peer_detach,
-                             .scan = tkrzw_peer_scan};
+                             .scan = tkrzw_peer_scan,
+                             .settle = tkrzw_peer_settle};

@@ -165,6 +165,12 @@ static int vmdb_peer_scan(peer *p, peer_scan_fn fn, void *ctx)
     }
 }
 
+/* A checkpoint: the tables and indexes on disk, the log empty. */
+static int vmdb_peer_settle(peer *p)
+{
+    return vmdb_checkpoint(p->db) ? fail("checkpoint") : 0;
+}
+
 const peer_ops peer_vmdb = {.name = "vmdb",
                             .config = vmdb_config,
                             .open = vmdb_peer_open,
@@ -176,4 +182,5 @@ const peer_ops peer_vmdb = {.name = "vmdb",
                             .get_many = vmdb_peer_get_many,
                             .attach = vmdb_peer_attach,
                             .detach = vmdb_peer_detach,
-                            .scan = vmdb_peer_scan};
+                            .scan = vmdb_peer_scan,
+                            .settle = vmdb_peer_settle};
