@@ -266,7 +266,6 @@ Test(crafted, log_positions_off_the_record_alignment_are_refused)
 
 /* ---- slots that no checksum of a live record covers ----------------------- */
 
-#define SLOT_HEADER 16
 #define TABLE_HEADER_LEN 8192
 #define ITEM_STRIDE 32 /* 16 bytes of slot header + 16 of record */
 /* The live flag: bit 63 of the slot header's little-endian word at 8. */
